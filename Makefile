@@ -1,0 +1,54 @@
+# The two commands a new user needs:
+#   make up     start a node on the embedded defaults (local devnet, contracts, API on 127.0.0.1:8402)
+#   make test   run every check and test (what CI runs)
+# Every target runs `make setup` first, which installs pinned tools into .tools/ and the model
+# into .models/ (idempotent; a second run takes milliseconds).
+
+SHELL := bash
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+CARGO ?= cargo
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: setup up build test test-contracts test-rust lint fmt artifacts check-artifacts clean-devnet
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+up: setup
+	$(CARGO) run -p agora -- up
+
+test: setup test-contracts check-artifacts lint test-rust
+
+test-contracts: setup
+	cd contracts && forge fmt --check && forge test
+
+# The committed artifacts must be exactly what the sources compile to.
+check-artifacts: setup
+	cd contracts && forge build --quiet
+	@tmp=$$(mktemp -d) && node scripts/export-artifacts.js "$$tmp" 2>/dev/null && \
+	  if diff -r "$$tmp" crates/contracts/artifacts >/dev/null; then echo "artifacts match the sources"; rm -rf "$$tmp"; \
+	  else echo "crates/contracts/artifacts drifted from contracts/src: run 'make artifacts' and commit" >&2; rm -rf "$$tmp"; exit 1; fi
+
+artifacts: setup
+	cd contracts && forge build
+	node scripts/export-artifacts.js
+
+lint: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust: setup
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --profile ci
+else
+	@echo "cargo-nextest not found; running cargo test (install it with: cargo install cargo-nextest --locked)"
+	$(CARGO) test --workspace --all-targets
+endif
+	$(CARGO) test --workspace --doc
+
+fmt: setup
+	$(CARGO) fmt --all
+	cd contracts && forge fmt

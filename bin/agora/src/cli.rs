@@ -1,0 +1,174 @@
+//! Arguments, and the commands that only assemble what the node crates offer.
+
+use agora_node::{ChainTarget, ConfigLayer, Node, NodeConfig, config::{ApiLayer, ChainLayer, DevnetLayer}};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::{io::Write, net::SocketAddr, path::PathBuf};
+
+const AFTER_HELP: &str = "\
+Examples:
+  agora up                          local devnet + contracts + API on 127.0.0.1:8402
+  agora up --rpc-url http://127.0.0.1:8545 --listen 127.0.0.1:9402 --data-dir ./node2
+  agora status                      ask the running node how it is
+  agora config                      show the effective configuration
+
+Configuration, each layer overriding the one before:
+  built-in defaults < agora.toml (or --config FILE) < AGORA_* environment < flags
+  AGORA_DATA_DIR, AGORA_LISTEN, AGORA_RPC_URL, AGORA_KEYSTORE, AGORA_DEVNET_PORT,
+  AGORA_DEVNET_CHAIN_ID, AGORA_DEVNET_BLOCK_TIME, AGORA_ANVIL, AGORA_LOG (log filter).
+  Secrets only from the environment: AGORA_PRIVATE_KEY, AGORA_KEYSTORE_PASSWORD.";
+
+/// agora: a node for private AI, agent payments and transaction safety on Ethereum.
+#[derive(Debug, Parser)]
+#[command(name = "agora", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    /// More log output (-v debug, -vv trace); logs go to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start the node: the local devnet (or --rpc-url), the contracts, and the API; runs until
+    /// Ctrl-C or SIGTERM.
+    Up(UpArgs),
+    /// Run only the local devnet (anvil), keeping its state in the data directory.
+    Devnet,
+    /// Deploy the agora contracts to the configured chain; what is already deployed is checked
+    /// and reused.
+    Deploy(DeployArgs),
+    /// Ask a running node how it is (health, chain, contracts).
+    Status(StatusArgs),
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+/// Options shared by every command; each overrides agora.toml and the environment.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Configuration file [default: ./agora.toml when present].
+    #[arg(long, global = true, value_name = "FILE", env = "AGORA_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where the node keeps its store, devnet state and deployments
+    /// [default: $XDG_DATA_HOME/agora or ~/.local/share/agora].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Address of the owner's API [default: 127.0.0.1:8402].
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Use this Ethereum JSON-RPC endpoint (http, https, ws, wss) instead of the local devnet.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) rpc_url: Option<String>,
+    /// Encrypted keystore with the node's key; its password comes from AGORA_KEYSTORE_PASSWORD.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) keystore: Option<PathBuf>,
+    /// Port of the local devnet [default: 8545].
+    #[arg(long, global = true, value_name = "PORT")]
+    pub(crate) devnet_port: Option<u16>,
+    /// The anvil binary [default: anvil on PATH, else ./.tools/bin/anvil].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) anvil: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// Forget what is recorded for this chain and deploy afresh (the old contracts stay on chain).
+    #[arg(long)]
+    pub(crate) forget: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Print the node's answers as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl GlobalArgs {
+    /// The flags as the top configuration layer.
+    fn layer(&self) -> ConfigLayer {
+        ConfigLayer {
+            data_dir: self.data_dir.clone(),
+            api: ApiLayer { listen: self.listen },
+            chain: ChainLayer { rpc_url: self.rpc_url.clone(), keystore: self.keystore.clone() },
+            devnet: DevnetLayer { port: self.devnet_port, anvil: self.anvil.clone(), ..DevnetLayer::default() },
+        }
+    }
+
+    /// Resolves the whole configuration.
+    pub(crate) fn resolve(&self) -> Result<NodeConfig> {
+        Ok(NodeConfig::load(self.config.as_deref(), self.layer())?)
+    }
+}
+
+pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let node = Node::start(config).await?;
+    let api = node.api_addr();
+    let contracts = node.deployment().contracts.len();
+    tracing::info!(target: "agora::up", chain_id = node.chain().chain_id(), contracts, "serving http://{api}");
+    node.run_until(agora_node::shutdown_signal()).await?;
+    tracing::info!(target: "agora::up", "stopped");
+    Ok(())
+}
+
+pub(crate) async fn devnet(global: &GlobalArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let ChainTarget::Devnet(_) = &config.chain else {
+        anyhow::bail!("`agora devnet` runs the local chain; remove --rpc-url / AGORA_RPC_URL / chain.rpc_url");
+    };
+    let _lock = agora_node::DataDirLock::acquire(&config.data_dir)?;
+    let (devnet, client) = agora_node::open_chain(&config).await?;
+    let devnet = devnet.context("devnet started")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "rpc: {}", devnet.rpc_url())?;
+    writeln!(out, "chain id: {}", client.chain_id())?;
+    for i in 0..devnet.dev_account_count().min(3) {
+        if let Some(signer) = devnet.dev_signer(i) {
+            writeln!(out, "dev account {i}: {}", signer.address())?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    tracing::info!(target: "agora::devnet", "devnet running; Ctrl-C to stop (state is saved)");
+    agora_node::shutdown_signal().await;
+    devnet.stop().await;
+    Ok(())
+}
+
+pub(crate) async fn deploy(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let _lock = agora_node::DataDirLock::acquire(&config.data_dir)
+        .context("`agora deploy` needs the data directory; stop the node using it first")?;
+    let (devnet, client) = agora_node::open_chain(&config).await?;
+    if args.forget && agora_chain::forget_chain(&config.deployments_path(), client.chain_id())? {
+        tracing::info!(target: "agora::deploy", chain_id = client.chain_id(), "forgot the recorded deployment");
+    }
+    let result = agora_node::deploy_suite(&config, &client).await;
+    if let Some(devnet) = devnet {
+        devnet.stop().await;
+    }
+    let deployment = result?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "chain {} ({})", deployment.chain_id, config.deployments_path().display())?;
+    for (name, contract) in &deployment.contracts {
+        writeln!(out, "  {name:<16} {}", contract.address)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn config(global: &GlobalArgs) -> Result<()> {
+    let config = global.resolve()?;
+    std::io::stdout().write_all(config.to_redacted_toml().as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `agora`: the command line of the agora node. It parses arguments, resolves the configuration
+//! and calls the node; all the work happens in the `agora-*` crates.
+
+mod cli;
+mod status;
+
+use anyhow::Result;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: cli::Cli) -> Result<()> {
+    match cli.command {
+        cli::Command::Up(args) => cli::up(&cli.global, args).await,
+        cli::Command::Devnet => cli::devnet(&cli.global).await,
+        cli::Command::Deploy(args) => cli::deploy(&cli.global, args).await,
+        cli::Command::Status(args) => status::run(&cli.global, args).await,
+        cli::Command::Config => cli::config(&cli.global),
+    }
+}
+
+/// Prints an error and its causes on stderr, one line.
+#[allow(clippy::print_stderr)]
+fn report(error: &anyhow::Error) {
+    let mut message = format!("error: {error}");
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(&format!(": {cause}"));
+        }
+    }
+    eprintln!("{message}");
+}
+
+/// Logs go to stderr; `AGORA_LOG` (e.g. `debug`, `agora=trace`) overrides the level.
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,agora=info",
+        (false, 1) => "warn,agora=debug",
+        (false, _) => "info,agora=trace",
+    };
+    let filter = EnvFilter::try_from_env("AGORA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

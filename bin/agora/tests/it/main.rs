@@ -1,0 +1,260 @@
+//! The `agora` binary as a user runs it: `up` on the default devnet, restarts (clean and after
+//! SIGKILL) that keep the chain and the deployments, and the errors for bad input.
+
+use serde_json::Value;
+use std::{
+    io::Read,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+fn agora() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
+    let tools = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/bin"));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![tools];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    // The tests' own environment must not leak into the node's configuration.
+    for var in ["AGORA_PRIVATE_KEY", "AGORA_RPC_URL", "AGORA_DATA_DIR", "AGORA_LISTEN", "AGORA_CONFIG"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[allow(unsafe_code)]
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: signals our own child process, which has not been reaped yet.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "agora did not exit within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, Value)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.ok()?))
+    })
+}
+
+/// A running `agora up`.
+struct UpProcess {
+    child: Child,
+    api_port: u16,
+}
+
+impl UpProcess {
+    fn start(data_dir: &Path, api_port: u16, devnet_port: u16) -> Self {
+        let child = agora()
+            .args(["up", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--devnet-port", &devnet_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut up = Self { child, api_port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(api_port, "/health") {
+                return up;
+            }
+            if let Some(status) = up.child.try_wait().unwrap() {
+                panic!("agora up exited early with {status}: {}", up.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("agora up did not become healthy: {}", up.stderr());
+    }
+
+    fn deployments(&self) -> Value {
+        http_get(self.api_port, "/deployments").unwrap().1
+    }
+
+    /// stderr so far; only call once the process has exited (or to report a failure).
+    fn stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for UpProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("node");
+    let (api_port, devnet_port) = (free_port(), free_port());
+
+    // First start: devnet, deployment, API.
+    let mut up = UpProcess::start(&data_dir, api_port, devnet_port);
+    let first = up.deployments();
+    let token = first["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
+    let (_, health) = http_get(api_port, "/health").unwrap();
+    assert_eq!(health["chainId"], 31337);
+
+    // SIGTERM: clean shutdown, exit 0, the chain's state saved.
+    signal(&up.child, libc::SIGTERM);
+    let status = wait_exit(&mut up.child, Duration::from_secs(30));
+    assert!(status.success(), "clean exit on SIGTERM, got {status}");
+    let log = up.stderr();
+    for progress in ["starting the local devnet", "devnet ready", "deployed", "node ready", "shutting down"] {
+        assert!(log.contains(progress), "progress line {progress:?} missing from:\n{log}");
+    }
+    assert!(data_dir.join("devnet/state.json").is_file());
+    assert!(port_is_free(devnet_port), "anvil stopped with the node");
+    drop(up);
+
+    // Second start: same chain (same genesis), same contracts, nothing redeployed.
+    let mut up = UpProcess::start(&data_dir, api_port, devnet_port);
+    assert_eq!(up.deployments(), first, "same genesis and same addresses after a clean restart");
+
+    // SIGKILL: anvil must not outlive the node, and must have saved the chain.
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !port_is_free(devnet_port) {
+        assert!(Instant::now() < deadline, "anvil outlived a SIGKILLed node");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = up.stderr();
+    assert!(log.contains("reused"), "second start reused the contracts:\n{log}");
+    drop(up);
+
+    let up = UpProcess::start(&data_dir, api_port, devnet_port);
+    let third = up.deployments();
+    assert_eq!(third, first, "same chain and contracts after SIGKILL");
+    assert_eq!(third["contracts"]["DevStablecoin"]["address"], token.as_str());
+}
+
+#[test]
+fn config_prints_effective_values_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agora.toml");
+    std::fs::write(&file, "[api]\nlisten = \"127.0.0.1:7000\"\n[devnet]\nport = 7001\n").unwrap();
+    let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    let out = agora()
+        .args(["config", "--config"])
+        .arg(&file)
+        .env("AGORA_PRIVATE_KEY", key)
+        .env("AGORA_DEVNET_PORT", "7002")
+        .args(["--data-dir", "/srv/agora"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("listen = \"127.0.0.1:7000\""), "file value: {text}");
+    assert!(text.contains("port = 7002"), "env beats file: {text}");
+    assert!(text.contains("data_dir = \"/srv/agora\""), "flag: {text}");
+    assert!(!text.contains("59c6995e"), "secret printed: {text}");
+    assert!(text.contains("redacted"), "{text}");
+}
+
+fn failing(out: Output) -> String {
+    assert!(!out.status.success(), "expected a failure");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "one error line: {stderr}");
+    stderr
+}
+
+#[test]
+fn malformed_config_fails_clearly_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agora.toml");
+    std::fs::write(&file, "[api\nlisten = 1\n").unwrap();
+    let data_dir = dir.path().join("data");
+    let out = agora().arg("up").arg("--config").arg(&file).arg("--data-dir").arg(&data_dir).output().unwrap();
+    let stderr = failing(out);
+    assert!(stderr.contains("is malformed"), "{stderr}");
+    assert!(!data_dir.exists(), "nothing created");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "[api\nlisten = 1\n");
+}
+
+#[test]
+fn unreachable_rpc_and_taken_port_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let out = agora()
+        .args(["up", "--rpc-url", &format!("http://127.0.0.1:{closed}"), "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    let stderr = failing(out);
+    assert!(stderr.contains("cannot reach the Ethereum RPC"), "{stderr}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = agora()
+        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    let stderr = failing(out);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+
+    let out = agora()
+        .args(["up", "--listen", "127.0.0.1:0", "--devnet-port", &port.to_string(), "--data-dir"])
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    let stderr = failing(out);
+    assert!(stderr.contains("already in use"), "{stderr}");
+}
+
+#[test]
+fn status_without_a_node_says_how_to_start_one() {
+    let out = agora().args(["status", "--listen", &format!("127.0.0.1:{}", free_port())]).output().unwrap();
+    let stderr = failing(out);
+    assert!(stderr.contains("agora up"), "{stderr}");
+}
+
+#[test]
+fn deploy_twice_reuses_the_contracts() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run = || {
+        let out = agora().args(["deploy", "--devnet-port", &port, "--data-dir"]).arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (first, log) = run();
+    assert!(first.contains("DevStablecoin"), "{first}");
+    assert!(log.contains("deployed"), "{log}");
+    let (second, log) = run();
+    assert_eq!(first, second);
+    assert!(log.contains("reused"), "{log}");
+}

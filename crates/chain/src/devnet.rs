@@ -1,0 +1,353 @@
+//! A local Ethereum devnet: anvil as a child process bound to loopback.
+//!
+//! The chain's state is kept in `<state_dir>/state.json`: anvil loads it at start, dumps it
+//! every few seconds and on exit, so a restart continues the same chain. anvil is stopped with
+//! SIGTERM (so it dumps its state) when the [`Devnet`] is stopped or dropped, and it receives
+//! SIGTERM from the kernel if the process that started it dies, even by SIGKILL.
+
+use crate::{ChainError, Result};
+use alloy::{primitives::B256, signers::local::PrivateKeySigner};
+use serde::Deserialize;
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+use tokio::process::{Child, Command};
+
+/// Chain id of the local devnet, the one anvil and hardhat use.
+pub const DEVNET_CHAIN_ID: u64 = 31337;
+/// Default devnet port, the usual one for a local Ethereum node.
+pub const DEVNET_PORT: u16 = 8545;
+/// How often anvil writes its state to disk while running.
+const STATE_INTERVAL_SECS: u64 = 5;
+/// How long anvil may take to answer after it is spawned.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long anvil may take to dump its state and exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What devnet to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevnetConfig {
+    /// The anvil binary: a path, or a name looked up on `PATH` and in `./.tools/bin`.
+    pub anvil: PathBuf,
+    /// Address to bind; loopback unless deliberately changed.
+    pub host: IpAddr,
+    /// Port; 0 picks a free one.
+    pub port: u16,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Where anvil keeps its state and log. `None` runs an ephemeral chain (tests).
+    pub state_dir: Option<PathBuf>,
+    /// Seconds between blocks; `None` mines a block per transaction.
+    pub block_time: Option<u64>,
+}
+
+impl Default for DevnetConfig {
+    fn default() -> Self {
+        Self {
+            anvil: PathBuf::from("anvil"),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: DEVNET_PORT,
+            chain_id: DEVNET_CHAIN_ID,
+            state_dir: None,
+            block_time: None,
+        }
+    }
+}
+
+/// A running anvil.
+#[derive(Debug)]
+pub struct Devnet {
+    child: Option<Child>,
+    addr: SocketAddr,
+    chain_id: u64,
+    dev_keys: Vec<B256>,
+    log_path: PathBuf,
+    _scratch: Option<tempdir::ScratchDir>,
+}
+
+/// anvil's `--config-out` file: the dev accounts' keys.
+#[derive(Deserialize)]
+struct AnvilConfigOut {
+    private_keys: Vec<B256>,
+}
+
+impl Devnet {
+    /// Starts anvil and waits until it answers JSON-RPC.
+    pub async fn start(config: &DevnetConfig) -> Result<Self> {
+        let anvil = find_anvil(&config.anvil)?;
+        let port = if config.port == 0 { free_port(config.host)? } else { config.port };
+        let addr = SocketAddr::new(config.host, port);
+        // Probe the port first: anvil's own message for this is buried in its log.
+        drop(TcpListener::bind(addr).map_err(|_| ChainError::PortInUse { addr: addr.to_string() })?);
+
+        let (dir, scratch) = match &config.state_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| ChainError::DevnetStart {
+                    reason: format!("cannot create {}: {e}", dir.display()),
+                    hint: String::new(),
+                })?;
+                (dir.clone(), None)
+            }
+            None => {
+                let scratch = tempdir::ScratchDir::new().map_err(|e| ChainError::DevnetStart {
+                    reason: format!("cannot create a scratch directory: {e}"),
+                    hint: String::new(),
+                })?;
+                (scratch.path().to_path_buf(), Some(scratch))
+            }
+        };
+        let log_path = dir.join("anvil.log");
+        let accounts_path = dir.join("accounts.json");
+        let log = std::fs::File::create(&log_path).map_err(|e| ChainError::DevnetStart {
+            reason: format!("cannot write {}: {e}", log_path.display()),
+            hint: String::new(),
+        })?;
+        let log_err = log.try_clone().map_err(|e| ChainError::DevnetStart { reason: e.to_string(), hint: String::new() })?;
+
+        let mut cmd = Command::new(&anvil);
+        cmd.arg("--host")
+            .arg(config.host.to_string())
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--chain-id")
+            .arg(config.chain_id.to_string())
+            .arg("--config-out")
+            .arg(&accounts_path)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        if config.state_dir.is_some() {
+            cmd.arg("--state").arg(dir.join("state.json"));
+            cmd.arg("--state-interval").arg(STATE_INTERVAL_SECS.to_string());
+        }
+        if let Some(secs) = config.block_time {
+            cmd.arg("--block-time").arg(secs.to_string());
+        }
+        die_with_parent(&mut cmd);
+        let child = cmd.spawn().map_err(|e| ChainError::DevnetStart {
+            reason: format!("cannot run {}: {e}", anvil.display()),
+            hint: String::new(),
+        })?;
+
+        let mut devnet =
+            Self { child: Some(child), addr, chain_id: config.chain_id, dev_keys: Vec::new(), log_path, _scratch: scratch };
+        devnet.wait_ready(&accounts_path, config.state_dir.as_deref()).await?;
+        tracing::debug!(target: "agora::devnet", %addr, pid = devnet.pid(), "anvil is up");
+        Ok(devnet)
+    }
+
+    async fn wait_ready(&mut self, accounts_path: &Path, state_dir: Option<&Path>) -> Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                let hint = match state_dir {
+                    Some(dir) => format!(
+                        "; if {} is damaged, move it aside (the chain then starts empty)",
+                        dir.join("state.json").display()
+                    ),
+                    None => String::new(),
+                };
+                return Err(ChainError::DevnetStart {
+                    reason: format!("anvil exited with {status}: {}", self.log_tail()),
+                    hint,
+                });
+            }
+            if rpc_answers(self.addr).await
+                && let Ok(bytes) = std::fs::read(accounts_path)
+                && let Ok(out) = serde_json::from_slice::<AnvilConfigOut>(&bytes)
+            {
+                self.dev_keys = out.private_keys;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop_blocking();
+                return Err(ChainError::DevnetStart {
+                    reason: format!("no answer on {} within {}s: {}", self.addr, START_TIMEOUT.as_secs(), self.log_tail()),
+                    hint: String::new(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// HTTP JSON-RPC URL.
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// WebSocket JSON-RPC URL.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The address anvil listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// anvil's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// anvil's prefunded dev accounts (10,000 ETH each); index 0 deploys the suite.
+    pub fn dev_signer(&self, index: usize) -> Option<PrivateKeySigner> {
+        self.dev_keys.get(index).and_then(|key| PrivateKeySigner::from_bytes(key).ok())
+    }
+
+    /// How many dev accounts there are.
+    pub fn dev_account_count(&self) -> usize {
+        self.dev_keys.len()
+    }
+
+    /// Stops anvil with SIGTERM, so it dumps its state, and waits for it to exit.
+    pub async fn stop(mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        terminate(&child);
+        match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+            Ok(_) => tracing::debug!(target: "agora::devnet", "anvil stopped"),
+            Err(_) => {
+                tracing::warn!(target: "agora::devnet", "anvil did not stop in time; killing it");
+                let _ = child.kill().await;
+            }
+        }
+    }
+
+    fn stop_blocking(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        terminate(&child);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.start_kill();
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+        if tail.is_empty() { format!("see {}", self.log_path.display()) } else { tail }
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.stop_blocking();
+    }
+}
+
+/// Whether something answers `eth_chainId` at `addr`.
+async fn rpc_answers(addr: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        Some(response.windows(6).any(|w| w == b"result"))
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt).await.ok().flatten().unwrap_or(false)
+}
+
+/// Resolves the anvil binary: an explicit path, else `PATH`, else `./.tools/bin` (where
+/// `make setup` puts it).
+fn find_anvil(anvil: &Path) -> Result<PathBuf> {
+    if anvil.components().count() > 1 {
+        return if anvil.is_file() {
+            Ok(anvil.to_path_buf())
+        } else {
+            Err(ChainError::AnvilMissing { tried: anvil.display().to_string() })
+        };
+    }
+    let mut tried = Vec::new();
+    let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    for dir in path_dirs.into_iter().chain([PathBuf::from(".tools/bin")]) {
+        let candidate = dir.join(anvil);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        tried.push(dir.display().to_string());
+    }
+    Err(ChainError::AnvilMissing { tried: format!("{} not on PATH nor in ./.tools/bin", anvil.display()) })
+}
+
+fn free_port(host: IpAddr) -> Result<u16> {
+    TcpListener::bind((host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| ChainError::DevnetStart { reason: format!("cannot find a free port: {e}"), hint: String::new() })
+}
+
+/// Asks the kernel to send anvil SIGTERM when its parent dies, so a killed node leaves no
+/// orphan chain behind (and anvil still dumps its state).
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches only the child's own attributes.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[allow(unsafe_code)]
+fn terminate(child: &Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: sends a signal to our own child, whose pid we hold and have not reaped.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+}
+
+/// A directory removed on drop, for ephemeral devnets.
+mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    #[derive(Debug)]
+    pub(super) struct ScratchDir(PathBuf);
+
+    impl ScratchDir {
+        pub(super) fn new() -> std::io::Result<Self> {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("agora-devnet-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            Ok(Self(dir))
+        }
+
+        pub(super) fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+use alloy::primitives::{Address, B256};
+use std::path::PathBuf;
+
+/// Why talking to a chain, starting the devnet or deploying failed. Every message names the
+/// problem and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The RPC endpoint did not answer.
+    #[error("cannot reach the Ethereum RPC at {url}: {reason}; check the URL and that the node is running")]
+    Unreachable {
+        /// Endpoint (credentials removed).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The RPC URL does not parse or has an unsupported scheme.
+    #[error("invalid RPC URL {url:?}: use http://, https://, ws:// or wss://")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+    },
+    /// An RPC call failed after the connection was made.
+    #[error("RPC call {call} to {url} failed: {reason}")]
+    Rpc {
+        /// Which call.
+        call: &'static str,
+        /// Endpoint (credentials removed).
+        url: String,
+        /// What the node said.
+        reason: String,
+    },
+    /// No signer was configured where one is needed.
+    #[error(
+        "no signer configured for chain {chain_id}: set AGORA_PRIVATE_KEY, or [chain] keystore = \"FILE\" with AGORA_KEYSTORE_PASSWORD"
+    )]
+    NoSigner {
+        /// Chain that needs a signer.
+        chain_id: u64,
+    },
+    /// The signer's key or keystore could not be loaded.
+    #[error("cannot load the signer from {source_name}: {reason}")]
+    Signer {
+        /// Where the key was to come from (never the key itself).
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The anvil binary was not found.
+    #[error("anvil not found ({tried}): run `make setup`, or set [devnet] anvil = \"/path/to/anvil\"")]
+    AnvilMissing {
+        /// Where we looked.
+        tried: String,
+    },
+    /// The devnet's port is taken.
+    #[error(
+        "cannot start the devnet: {addr} is already in use; stop what listens there, pass --devnet-port, or use that chain with --rpc-url http://{addr}"
+    )]
+    PortInUse {
+        /// The address that is taken.
+        addr: String,
+    },
+    /// anvil started but failed, or did not answer in time.
+    #[error("the devnet (anvil) failed to start: {reason}{hint}")]
+    DevnetStart {
+        /// What went wrong, with the tail of anvil's log.
+        reason: String,
+        /// What to do, when we can tell.
+        hint: String,
+    },
+    /// The deployments file cannot be read or written.
+    #[error("deployments file {path}: {reason}")]
+    DeploymentsFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The deployments recorded for this chain id belong to another chain (different genesis).
+    #[error(
+        "deployments file {path} records chain {chain_id} with genesis {recorded}, but the RPC serves genesis {actual}: \
+         it is another chain with the same id; use another --data-dir, or run `agora deploy --forget` to deploy afresh"
+    )]
+    OtherChain {
+        /// The file.
+        path: PathBuf,
+        /// The chain id.
+        chain_id: u64,
+        /// Genesis hash in the file.
+        recorded: B256,
+        /// Genesis hash on the chain.
+        actual: B256,
+    },
+    /// A recorded contract address has no code.
+    #[error(
+        "{contract} is recorded at {address} on chain {chain_id} but there is no code there (was the chain reset?); \
+         run `agora deploy --forget` to deploy afresh"
+    )]
+    MissingCode {
+        /// Contract name.
+        contract: String,
+        /// Recorded address.
+        address: Address,
+        /// Chain id.
+        chain_id: u64,
+    },
+    /// A recorded contract address holds code that is not ours.
+    #[error(
+        "the code at {address} on chain {chain_id} is not agora's {contract}; refusing to use it. \
+         Check the deployments file, or run `agora deploy --forget` to deploy afresh"
+    )]
+    UnexpectedCode {
+        /// Contract name.
+        contract: String,
+        /// Recorded address.
+        address: Address,
+        /// Chain id.
+        chain_id: u64,
+    },
+    /// A deployment transaction failed.
+    #[error("deploying {contract} on chain {chain_id} failed: {reason}")]
+    Deploy {
+        /// Contract name.
+        contract: String,
+        /// Chain id.
+        chain_id: u64,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ChainError {
+    /// Whether retrying later may help (the endpoint was down).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+/// Result alias for chain operations.
+pub type Result<T, E = ChainError> = std::result::Result<T, E>;

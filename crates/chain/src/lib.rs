@@ -1,0 +1,26 @@
+//! Ethereum access for agora.
+//!
+//! - [`ChainClient`] connects to any JSON-RPC endpoint (HTTP or WebSocket) and identifies the
+//!   chain by id and genesis hash; transactions are signed by a [`SignerSource`] (a private key
+//!   from the environment or an encrypted keystore), never printed or logged.
+//! - [`Devnet`] runs a local chain: anvil as a child process on loopback, its state saved in the
+//!   node's data directory and reloaded on the next start.
+//! - [`ensure_deployed`] deploys the agora contract suite once per chain and records it in a
+//!   [`DeploymentsFile`], verifying the code at every recorded address when reusing it.
+//!
+//! Data flows one way: configuration → signer + endpoint (or devnet) → client → deployments.
+
+mod client;
+mod deploy;
+mod devnet;
+mod error;
+mod signer;
+
+pub use client::{CONNECT_TIMEOUT, ChainClient, redact_url};
+pub use deploy::{
+    ChainDeployment, ContractDeployment, DEPLOYMENTS_FILE, DeployAction, DeploymentsFile, ensure_deployed,
+    forget_chain, verify_code, write_atomically,
+};
+pub use devnet::{DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig};
+pub use error::{ChainError, Result};
+pub use signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};

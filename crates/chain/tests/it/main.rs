@@ -1,0 +1,125 @@
+//! Chain access against a real anvil: devnet lifecycle and state persistence, deployment and
+//! its checks on reuse.
+
+use agora_chain::{ChainClient, ChainError, Devnet, DevnetConfig, ensure_deployed, DeployAction};
+use agora_contracts::SuiteContract;
+use alloy::providers::Provider;
+use std::path::PathBuf;
+
+fn anvil() -> PathBuf {
+    let installed = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/bin/anvil"));
+    if installed.is_file() { installed } else { PathBuf::from("anvil") }
+}
+
+fn devnet_config(state_dir: Option<PathBuf>) -> DevnetConfig {
+    DevnetConfig { anvil: anvil(), port: 0, state_dir, ..DevnetConfig::default() }
+}
+
+#[tokio::test]
+async fn devnet_state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployments = dir.path().join("deployments.json");
+    let config = devnet_config(Some(dir.path().join("devnet")));
+
+    let devnet = Devnet::start(&config).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+    assert_eq!(client.chain_id(), 31337);
+    let mut actions = Vec::new();
+    let first = ensure_deployed(&client, &deployments, |c, a, _| actions.push((c, a))).await.unwrap();
+    assert_eq!(actions, vec![(SuiteContract::DevStablecoin, DeployAction::Deployed)]);
+    let genesis = client.genesis_hash();
+    let block = client.block_number().await.unwrap();
+    devnet.stop().await;
+
+    // Same state dir, new process (and a new port): the same chain, the same contracts.
+    let devnet = Devnet::start(&config).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+    assert_eq!(client.genesis_hash(), genesis);
+    assert!(client.block_number().await.unwrap() >= block);
+    let mut actions = Vec::new();
+    let second = ensure_deployed(&client, &deployments, |c, a, _| actions.push((c, a))).await.unwrap();
+    assert_eq!(actions, vec![(SuiteContract::DevStablecoin, DeployAction::Reused)]);
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
+async fn a_different_chain_with_the_same_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployments = dir.path().join("deployments.json");
+    let a = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&a.rpc_url(), a.dev_signer(0)).await.unwrap();
+    ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap();
+    let before = std::fs::read(&deployments).unwrap();
+    drop(a);
+
+    // A fresh ephemeral chain: same id 31337, different genesis.
+    let b = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&b.rpc_url(), b.dev_signer(0)).await.unwrap();
+    let err = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap_err();
+    assert!(matches!(err, ChainError::OtherChain { chain_id: 31337, .. }), "{err:?}");
+    assert!(err.to_string().contains("another chain with the same id"), "{err}");
+    assert_eq!(std::fs::read(&deployments).unwrap(), before, "the file is not overwritten");
+}
+
+#[tokio::test]
+async fn code_at_a_recorded_address_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployments = dir.path().join("deployments.json");
+    let devnet = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+    let deployment = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap();
+    let token = deployment.address_of(SuiteContract::DevStablecoin).unwrap();
+    let before = std::fs::read(&deployments).unwrap();
+
+    // Someone else's code at our address.
+    let _: () = client
+        .provider()
+        .raw_request("anvil_setCode".into(), (token, "0x6080604052600080fd"))
+        .await
+        .unwrap();
+    let err = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap_err();
+    assert!(matches!(err, ChainError::UnexpectedCode { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not agora's DevStablecoin"), "{err}");
+
+    // No code at all.
+    let _: () = client.provider().raw_request("anvil_setCode".into(), (token, "0x")).await.unwrap();
+    let err = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap_err();
+    assert!(matches!(err, ChainError::MissingCode { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&deployments).unwrap(), before, "the file is not overwritten");
+}
+
+#[tokio::test]
+async fn deploying_without_a_signer_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), None).await.unwrap();
+    let err = ensure_deployed(&client, &dir.path().join("d.json"), |_, _, _| {}).await.unwrap_err();
+    assert!(matches!(err, ChainError::NoSigner { chain_id: 31337 }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_taken_port_or_a_missing_anvil_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let err = Devnet::start(&DevnetConfig { port, ..devnet_config(None) }).await.unwrap_err();
+    assert!(matches!(err, ChainError::PortInUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("--devnet-port"), "{err}");
+
+    let err = Devnet::start(&DevnetConfig { anvil: "/nonexistent/anvil".into(), ..devnet_config(None) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::AnvilMissing { .. }), "{err:?}");
+    assert!(err.to_string().contains("make setup"), "{err}");
+}
+
+#[tokio::test]
+async fn a_damaged_state_file_is_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("devnet");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("state.json"), b"{ this is not anvil state").unwrap();
+    let err = Devnet::start(&devnet_config(Some(state_dir.clone()))).await.unwrap_err();
+    assert!(matches!(err, ChainError::DevnetStart { .. }), "{err:?}");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+    assert_eq!(std::fs::read(state_dir.join("state.json")).unwrap(), b"{ this is not anvil state");
+}

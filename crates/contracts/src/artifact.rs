@@ -1,0 +1,164 @@
+//! Committed contract artifacts: creation code, runtime code and immutable ranges.
+
+use alloy::primitives::Bytes;
+use serde::Deserialize;
+use std::{collections::BTreeMap, ops::Range, sync::LazyLock};
+
+/// An artifact that cannot be read: only possible when a committed file is edited by hand.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The JSON does not have the shape `make artifacts` writes.
+    #[error("artifact {name} is malformed: {source}")]
+    Malformed {
+        /// Contract name.
+        name: &'static str,
+        /// Parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A compiled contract as agora needs it.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The Solidity contract name.
+    pub name: &'static str,
+    /// Creation code (constructor arguments are appended to it when deploying).
+    pub creation_code: Bytes,
+    /// Runtime code as compiled, with zeros where immutables go.
+    pub runtime_code: Bytes,
+    /// Byte ranges of `runtime_code` that the constructor fills with immutables.
+    pub immutable_ranges: Vec<Range<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactJson {
+    bytecode: CodeJson,
+    deployed_bytecode: DeployedCodeJson,
+}
+
+#[derive(Deserialize)]
+struct CodeJson {
+    object: Bytes,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeployedCodeJson {
+    object: Bytes,
+    #[serde(default)]
+    immutable_references: BTreeMap<String, Vec<ImmutableRef>>,
+}
+
+#[derive(Deserialize)]
+struct ImmutableRef {
+    start: usize,
+    length: usize,
+}
+
+impl Artifact {
+    /// Parses an artifact written by `scripts/export-artifacts.js`.
+    pub fn from_json(name: &'static str, json: &str) -> Result<Self, ArtifactError> {
+        let parsed: ArtifactJson =
+            serde_json::from_str(json).map_err(|source| ArtifactError::Malformed { name, source })?;
+        let mut immutable_ranges: Vec<Range<usize>> = parsed
+            .deployed_bytecode
+            .immutable_references
+            .values()
+            .flatten()
+            .map(|r| r.start..r.start + r.length)
+            .collect();
+        immutable_ranges.sort_by_key(|r| r.start);
+        Ok(Self {
+            name,
+            creation_code: parsed.bytecode.object,
+            runtime_code: parsed.deployed_bytecode.object,
+            immutable_ranges,
+        })
+    }
+
+    /// Whether `code` (as returned by `eth_getCode`) is this contract's runtime code: equal byte
+    /// for byte except inside the immutable ranges, which depend on the deployment.
+    pub fn matches_runtime_code(&self, code: &[u8]) -> bool {
+        let expected = self.runtime_code.as_ref();
+        if code.len() != expected.len() {
+            return false;
+        }
+        let mut masked = self.immutable_ranges.iter().peekable();
+        let mut i = 0;
+        while i < code.len() {
+            if let Some(range) = masked.peek()
+                && range.contains(&i)
+            {
+                i = range.end;
+                masked.next();
+                continue;
+            }
+            if code[i] != expected[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
+fn load(name: &'static str, json: &str) -> Artifact {
+    // The artifacts are committed and checked by this crate's tests; a failure here means the
+    // file was edited by hand, which no user input can cause.
+    #[allow(clippy::expect_used)]
+    Artifact::from_json(name, json).expect("committed artifact is valid")
+}
+
+pub(crate) static DEV_STABLECOIN: LazyLock<Artifact> =
+    LazyLock::new(|| load("DevStablecoin", include_str!("../artifacts/DevStablecoin.json")));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SUITE;
+
+    #[test]
+    fn every_suite_artifact_parses_and_has_code() {
+        for contract in SUITE {
+            let artifact = contract.artifact();
+            assert_eq!(artifact.name, contract.name());
+            assert!(artifact.creation_code.len() > artifact.runtime_code.len());
+            assert!(!artifact.runtime_code.is_empty());
+        }
+    }
+
+    #[test]
+    fn runtime_match_ignores_only_immutables() {
+        let artifact = &*DEV_STABLECOIN;
+        assert!(!artifact.immutable_ranges.is_empty(), "EIP-712 domain is cached in immutables");
+        let mut code = artifact.runtime_code.to_vec();
+        assert!(artifact.matches_runtime_code(&code));
+
+        // Filling immutables (what the constructor does) still matches.
+        for range in &artifact.immutable_ranges {
+            code[range.clone()].fill(0xab);
+        }
+        assert!(artifact.matches_runtime_code(&code));
+
+        // A byte changed outside any immutable does not.
+        let outside = (0..code.len())
+            .find(|i| !artifact.immutable_ranges.iter().any(|r| r.contains(i)))
+            .unwrap_or_default();
+        code[outside] ^= 0xff;
+        assert!(!artifact.matches_runtime_code(&code));
+
+        // Neither does a prefix, nor longer code.
+        assert!(!artifact.matches_runtime_code(&artifact.runtime_code[..10]));
+        let mut longer = artifact.runtime_code.to_vec();
+        longer.push(0);
+        assert!(!artifact.matches_runtime_code(&longer));
+    }
+
+    #[test]
+    fn malformed_artifact_is_an_error() {
+        let err = Artifact::from_json("X", "{\"bytecode\": 1}").unwrap_err();
+        assert!(err.to_string().contains("artifact X is malformed"), "{err}");
+    }
+}

@@ -1,0 +1,63 @@
+//! Bindings to agora's Solidity contracts.
+//!
+//! The Foundry project in `contracts/` is compiled by `make artifacts`, which copies each
+//! contract's ABI and bytecode into `crates/contracts/artifacts/`. Those files are committed, so
+//! building this crate needs neither node nor solc; the `sources_match_artifacts` test fails when
+//! a Solidity source changes without the artifacts being exported again.
+//!
+//! Each contract in [`SUITE`] is described by an [`Artifact`]: its creation code (to deploy) and
+//! its runtime code with the byte ranges that hold immutables, so code found on a chain can be
+//! compared with what we expect ([`Artifact::matches_runtime_code`]).
+
+mod artifact;
+
+pub use artifact::{Artifact, ArtifactError};
+
+/// Typed bindings generated from the committed artifacts.
+pub mod bindings {
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        DevStablecoin,
+        "artifacts/DevStablecoin.json"
+    );
+}
+
+/// A contract of the agora suite, deployed once per chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SuiteContract {
+    /// The devnet dollar: ERC-20 with 6 decimals, EIP-2612 and EIP-3009, dev-chain faucet.
+    DevStablecoin,
+}
+
+/// Every contract of the suite, in deployment order.
+pub const SUITE: &[SuiteContract] = &[SuiteContract::DevStablecoin];
+
+impl SuiteContract {
+    /// The contract's name, as in Solidity and in the deployments file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::DevStablecoin => "DevStablecoin",
+        }
+    }
+
+    /// Looks a suite contract up by its Solidity name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        SUITE.iter().copied().find(|c| c.name() == name)
+    }
+
+    /// The contract's committed artifact.
+    pub fn artifact(self) -> &'static Artifact {
+        match self {
+            Self::DevStablecoin => &artifact::DEV_STABLECOIN,
+        }
+    }
+}
+
+impl std::fmt::Display for SuiteContract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

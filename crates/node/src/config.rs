@@ -1,0 +1,414 @@
+//! Configuration, resolved once at start-up in four layers, each overriding the one before:
+//! built-in defaults < `agora.toml` < `AGORA_*` environment variables < command-line flags.
+//! [`ConfigLayer`] is one layer, every field optional; [`NodeConfig::resolve`] merges and
+//! validates them into the runtime configuration that the rest of the node trusts.
+
+use agora_chain::{DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};
+use serde::{Deserialize, Serialize};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
+
+/// Default address of the owner's API.
+pub const DEFAULT_API_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8402);
+/// The configuration file looked for in the working directory.
+pub const CONFIG_FILE: &str = "agora.toml";
+
+/// A configuration problem, naming where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("config file {path} is malformed: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        reason: String,
+    },
+    /// An environment variable holds a value that does not parse.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    Env {
+        /// Variable name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// A merged value is invalid.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// One layer of configuration; `None` leaves the value to the layers below.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// Where the node keeps its store, devnet state and deployments.
+    pub data_dir: Option<PathBuf>,
+    /// The owner's HTTP API.
+    #[serde(default)]
+    pub api: ApiLayer,
+    /// Which chain to use.
+    #[serde(default)]
+    pub chain: ChainLayer,
+    /// The local devnet, used when no RPC URL is set.
+    #[serde(default)]
+    pub devnet: DevnetLayer,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiLayer {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[chain]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainLayer {
+    /// JSON-RPC endpoint; unset means: run the local devnet.
+    pub rpc_url: Option<String>,
+    /// Encrypted keystore holding the node's signing key (password in `AGORA_KEYSTORE_PASSWORD`).
+    pub keystore: Option<PathBuf>,
+}
+
+/// `[devnet]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevnetLayer {
+    /// Port anvil listens on (loopback).
+    pub port: Option<u16>,
+    /// Chain id of the devnet.
+    pub chain_id: Option<u64>,
+    /// The anvil binary.
+    pub anvil: Option<PathBuf>,
+    /// Seconds between blocks; unset mines one block per transaction.
+    pub block_time: Option<u64>,
+}
+
+impl ConfigLayer {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Malformed { path: path.to_path_buf(), reason: e.to_string() })
+    }
+
+    /// Reads the `AGORA_*` variables through `var` (the process environment in production).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            var: &impl Fn(&str) -> Option<String>,
+            name: &'static str,
+            reason: &'static str,
+        ) -> Result<Option<T>, ConfigError> {
+            match var(name).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason }),
+            }
+        }
+        let text = |name: &str| var(name).filter(|v| !v.is_empty());
+        Ok(Self {
+            data_dir: text("AGORA_DATA_DIR").map(PathBuf::from),
+            api: ApiLayer { listen: parse(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")? },
+            chain: ChainLayer { rpc_url: text("AGORA_RPC_URL"), keystore: text("AGORA_KEYSTORE").map(PathBuf::from) },
+            devnet: DevnetLayer {
+                port: parse(&var, "AGORA_DEVNET_PORT", "expected a port number")?,
+                chain_id: parse(&var, "AGORA_DEVNET_CHAIN_ID", "expected a chain id")?,
+                anvil: text("AGORA_ANVIL").map(PathBuf::from),
+                block_time: parse(&var, "AGORA_DEVNET_BLOCK_TIME", "expected seconds")?,
+            },
+        })
+    }
+
+    /// `self`, with every value that `over` sets replaced by `over`'s.
+    pub fn merge(self, over: Self) -> Self {
+        Self {
+            data_dir: over.data_dir.or(self.data_dir),
+            api: ApiLayer { listen: over.api.listen.or(self.api.listen) },
+            chain: ChainLayer {
+                rpc_url: over.chain.rpc_url.or(self.chain.rpc_url),
+                keystore: over.chain.keystore.or(self.chain.keystore),
+            },
+            devnet: DevnetLayer {
+                port: over.devnet.port.or(self.devnet.port),
+                chain_id: over.devnet.chain_id.or(self.devnet.chain_id),
+                anvil: over.devnet.anvil.or(self.devnet.anvil),
+                block_time: over.devnet.block_time.or(self.devnet.block_time),
+            },
+        }
+    }
+}
+
+/// Which chain the node uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainTarget {
+    /// Start a local devnet (anvil) with its state in the data directory.
+    Devnet(DevnetConfig),
+    /// Use an existing JSON-RPC endpoint.
+    Rpc {
+        /// The endpoint.
+        url: String,
+    },
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Owner API address.
+    pub api_listen: SocketAddr,
+    /// The chain.
+    pub chain: ChainTarget,
+    /// The node's signer; on the devnet, `None` means anvil's first dev account.
+    pub signer: Option<SignerSource>,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+impl NodeConfig {
+    /// Resolves the configuration the way `agora` does: the file at `config_path` (or
+    /// `./agora.toml` when present), the process environment, then `flags`.
+    pub fn load(config_path: Option<&Path>, flags: ConfigLayer) -> Result<Self, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let file_path = match config_path {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let file = file_path.as_deref().map(ConfigLayer::from_file).transpose()?.unwrap_or_default();
+        Self::resolve(file_path, file, ConfigLayer::from_env(env)?, flags, env)
+    }
+
+    /// Merges the layers over the defaults and validates the result. `secret_env` supplies
+    /// secrets, which only come from the environment.
+    pub fn resolve(
+        config_file: Option<PathBuf>,
+        file: ConfigLayer,
+        env: ConfigLayer,
+        flags: ConfigLayer,
+        secret_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let merged = file.merge(env).merge(flags);
+        let data_dir = merged.data_dir.unwrap_or_else(default_data_dir);
+        let api_listen = merged.api.listen.unwrap_or(DEFAULT_API_LISTEN);
+
+        let chain = match merged.chain.rpc_url {
+            Some(url) => {
+                if !["http://", "https://", "ws://", "wss://"].iter().any(|s| url.starts_with(s)) {
+                    return Err(ConfigError::Invalid(format!(
+                        "chain.rpc_url {:?} must start with http://, https://, ws:// or wss://",
+                        agora_chain::redact_url(&url)
+                    )));
+                }
+                ChainTarget::Rpc { url }
+            }
+            None => {
+                let chain_id = merged.devnet.chain_id.unwrap_or(DEVNET_CHAIN_ID);
+                if chain_id == 0 {
+                    return Err(ConfigError::Invalid("devnet.chain_id must not be 0".into()));
+                }
+                ChainTarget::Devnet(DevnetConfig {
+                    anvil: merged.devnet.anvil.unwrap_or_else(|| PathBuf::from("anvil")),
+                    port: merged.devnet.port.unwrap_or(DEVNET_PORT),
+                    chain_id,
+                    state_dir: Some(data_dir.join("devnet")),
+                    block_time: merged.devnet.block_time,
+                    ..DevnetConfig::default()
+                })
+            }
+        };
+
+        let private_key = secret_env(PRIVATE_KEY_ENV).filter(|k| !k.is_empty());
+        let signer = match (private_key, merged.chain.keystore) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "both {PRIVATE_KEY_ENV} and chain.keystore are set; choose one"
+                )));
+            }
+            (Some(key), None) => Some(SignerSource::PrivateKey(Secret::new(key))),
+            (None, Some(path)) => Some(SignerSource::Keystore {
+                path,
+                password: secret_env(KEYSTORE_PASSWORD_ENV).map(Secret::new),
+            }),
+            (None, None) => None,
+        };
+        Ok(Self { data_dir, api_listen, chain, signer, config_file })
+    }
+
+    /// The deployments file of this node.
+    pub fn deployments_path(&self) -> PathBuf {
+        self.data_dir.join(agora_chain::DEPLOYMENTS_FILE)
+    }
+
+    /// The effective configuration as TOML, secrets redacted, for `agora config`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut out = String::from("# effective configuration: defaults < agora.toml < AGORA_* environment < flags\n");
+        match &self.config_file {
+            Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
+            None => out.push_str("# config file: none\n"),
+        }
+        out.push_str(&format!("data_dir = {}\n\n[api]\nlisten = \"{}\"\n\n[chain]\n", quote_path(&self.data_dir), self.api_listen));
+        match &self.chain {
+            ChainTarget::Rpc { url } => {
+                out.push_str(&format!("rpc_url = \"{}\"\n", agora_chain::redact_url(url)));
+            }
+            ChainTarget::Devnet(_) => out.push_str("# rpc_url unset: the node runs the local devnet below\n"),
+        }
+        match &self.signer {
+            Some(SignerSource::Keystore { path, password }) => {
+                out.push_str(&format!("keystore = {}\n", quote_path(path)));
+                let state = if password.is_some() { "set (redacted)" } else { "not set" };
+                out.push_str(&format!("# {KEYSTORE_PASSWORD_ENV}: {state}\n"));
+            }
+            Some(source) => out.push_str(&format!("# signer: {} (redacted)\n", source.describe())),
+            None if matches!(self.chain, ChainTarget::Devnet(_)) => {
+                out.push_str("# signer: anvil dev account 0 (devnet default)\n");
+            }
+            None => out.push_str("# signer: none (read-only; set AGORA_PRIVATE_KEY or chain.keystore to deploy)\n"),
+        }
+        if let ChainTarget::Devnet(devnet) = &self.chain {
+            out.push_str(&format!(
+                "\n[devnet]\nport = {}\nchain_id = {}\nanvil = {}\n",
+                devnet.port,
+                devnet.chain_id,
+                quote_path(&devnet.anvil)
+            ));
+            match devnet.block_time {
+                Some(secs) => out.push_str(&format!("block_time = {secs}\n")),
+                None => out.push_str("# block_time unset: one block per transaction\n"),
+            }
+        }
+        out
+    }
+}
+
+fn quote_path(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
+}
+
+/// `$XDG_DATA_HOME/agora`, else `~/.local/share/agora`, else `./.agora`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("agora");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/agora"),
+        None => PathBuf::from(".agora"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn layer(toml_text: &str) -> ConfigLayer {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn defaults_without_any_configuration() {
+        let cfg = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), ConfigLayer::default(), no_env)
+            .unwrap();
+        assert_eq!(cfg.api_listen, DEFAULT_API_LISTEN);
+        let ChainTarget::Devnet(devnet) = &cfg.chain else { panic!("devnet by default") };
+        assert_eq!(devnet.port, DEVNET_PORT);
+        assert_eq!(devnet.chain_id, DEVNET_CHAIN_ID);
+        assert_eq!(devnet.state_dir.as_deref(), Some(cfg.data_dir.join("devnet").as_path()));
+        assert!(devnet.host.is_loopback());
+        assert_eq!(cfg.signer, None);
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        let file = layer("data_dir = \"/from/file\"\n[api]\nlisten = \"127.0.0.1:1111\"\n[devnet]\nport = 1\nchain_id = 5\n");
+        let env = ConfigLayer::from_env(|name| match name {
+            "AGORA_LISTEN" => Some("127.0.0.1:2222".into()),
+            "AGORA_DEVNET_PORT" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        let flags = ConfigLayer { devnet: DevnetLayer { port: Some(3), ..Default::default() }, ..Default::default() };
+        let cfg = NodeConfig::resolve(None, file, env, flags, no_env).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/from/file"), "file beats default");
+        assert_eq!(cfg.api_listen.port(), 2222, "env beats file");
+        let ChainTarget::Devnet(devnet) = cfg.chain else { panic!() };
+        assert_eq!(devnet.port, 3, "flag beats env");
+        assert_eq!(devnet.chain_id, 5, "file value kept when nothing overrides it");
+    }
+
+    #[test]
+    fn rpc_url_selects_an_external_chain() {
+        let flags = ConfigLayer {
+            chain: ChainLayer { rpc_url: Some("ws://127.0.0.1:9".into()), ..Default::default() },
+            ..Default::default()
+        };
+        let cfg = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), flags, no_env).unwrap();
+        assert_eq!(cfg.chain, ChainTarget::Rpc { url: "ws://127.0.0.1:9".into() });
+        let bad = ConfigLayer {
+            chain: ChainLayer { rpc_url: Some("localhost:8545".into()), ..Default::default() },
+            ..Default::default()
+        };
+        let err = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), bad, no_env).unwrap_err();
+        assert!(err.to_string().contains("must start with http://"), "{err}");
+    }
+
+    #[test]
+    fn malformed_or_unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agora.toml");
+        std::fs::write(&path, "[api]\nlisten = \"not an address\"\n").unwrap();
+        let err = ConfigLayer::from_file(&path).unwrap_err();
+        assert!(err.to_string().contains("is malformed"), "{err}");
+        assert!(err.to_string().contains("line 2"), "points at the line: {err}");
+        std::fs::write(&path, "[api]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = ConfigLayer::from_file(&path).unwrap_err();
+        assert!(err.to_string().contains("unknown field `lisen`"), "{err}");
+        let err = ConfigLayer::from_file(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(err.to_string().contains("cannot read config file"), "{err}");
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let err = ConfigLayer::from_env(|n| (n == "AGORA_DEVNET_PORT").then(|| "eighty".into())).unwrap_err();
+        assert!(err.to_string().contains("AGORA_DEVNET_PORT=\"eighty\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_are_redacted() {
+        let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+        let env = |n: &str| (n == PRIVATE_KEY_ENV).then(|| key.to_owned());
+        let cfg =
+            NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), ConfigLayer::default(), env).unwrap();
+        assert!(matches!(cfg.signer, Some(SignerSource::PrivateKey(_))));
+        let shown = cfg.to_redacted_toml();
+        assert!(!shown.contains("ac0974"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        assert!(!format!("{cfg:?}").contains("ac0974"));
+        // The printed configuration is itself valid TOML.
+        let _: toml::Value = toml::from_str(&shown).unwrap();
+    }
+
+    #[test]
+    fn key_and_keystore_together_are_refused() {
+        let file = layer("[chain]\nkeystore = \"/k.json\"\n");
+        let env = |n: &str| (n == PRIVATE_KEY_ENV).then(|| "0x01".to_owned());
+        let err = NodeConfig::resolve(None, file, ConfigLayer::default(), ConfigLayer::default(), env).unwrap_err();
+        assert!(err.to_string().contains("choose one"), "{err}");
+    }
+}

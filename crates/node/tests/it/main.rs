@@ -1,0 +1,151 @@
+//! The node in process on a real chain: its API, and the test kit's funded wallets.
+
+use agora_contracts::bindings::DevStablecoin;
+use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
+use alloy::{
+    primitives::{B256, U256},
+    signers::Signer,
+    sol_types::{SolStruct, eip712_domain},
+};
+use serde_json::Value;
+
+async fn get(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn api_answers_health_version_and_deployments() {
+    let net = TestNet::start().await;
+    let node = TestNode::start(&net).await;
+
+    let (status, health) = get(&node.url("/health")).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["chainId"], 31337);
+    assert!(health["blockNumber"].as_u64().unwrap() >= 1);
+
+    let (status, version) = get(&node.url("/version")).await;
+    assert_eq!(status, 200);
+    assert_eq!(version["name"], "agora");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, deployments) = get(&node.url("/deployments")).await;
+    assert_eq!(status, 200);
+    assert_eq!(deployments["chainId"], 31337);
+    let recorded = deployments["contracts"]["DevStablecoin"]["address"].as_str().unwrap();
+    assert_eq!(recorded.parse::<alloy::primitives::Address>().unwrap(), net.stablecoin_address());
+
+    let (status, missing) = get(&node.url("/nope")).await;
+    assert_eq!(status, 404);
+    assert!(missing["error"]["message"].as_str().unwrap().contains("/nope"));
+
+    let data_dir = node.data_dir().to_path_buf();
+    node.stop().await.unwrap();
+    let store = agora_store::Store::open_in(&data_dir).unwrap();
+    assert!(store.journal_last("node.started").unwrap().is_some());
+    assert!(store.journal_last("node.stopped").unwrap().is_some(), "clean shutdown is journaled");
+}
+
+#[tokio::test]
+async fn health_reports_a_chain_that_went_away() {
+    let net = TestNet::start().await;
+    let node = TestNode::start(&net).await;
+    drop(net); // anvil is gone
+    let (status, body) = get(&node.url("/health")).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["type"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_second_node_cannot_share_a_data_dir() {
+    let net = TestNet::start().await;
+    let node = TestNode::start(&net).await;
+    let config = agora_node::NodeConfig {
+        data_dir: node.data_dir().to_path_buf(),
+        api_listen: "127.0.0.1:0".parse().unwrap(),
+        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
+        signer: None,
+        config_file: None,
+    };
+    let err = agora_node::Node::start(config).await.unwrap_err();
+    assert!(matches!(err, agora_node::NodeError::DataDirLocked { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_taken_api_port_is_a_clear_error() {
+    let net = TestNet::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = agora_node::NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        api_listen: taken.local_addr().unwrap(),
+        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
+        signer: None,
+        config_file: None,
+    };
+    let err = agora_node::Node::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("cannot listen on"), "{err}");
+    assert!(err.to_string().contains("--listen"), "{err}");
+}
+
+alloy::sol! {
+    struct TransferWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+}
+
+/// The test kit's wallets hold the devnet dollar, and can pay with an EIP-3009 authorization
+/// signed off-chain, submitted by someone else: what x402 `exact` payments rely on.
+#[tokio::test]
+async fn funded_wallets_pay_with_eip3009_authorizations() {
+    let net = TestNet::start().await;
+    let payer = net.wallet(1);
+    let payee = net.wallet(2).address();
+    let token = DevStablecoin::new(net.stablecoin_address(), net.deployer().provider());
+    assert_eq!(token.balanceOf(payer.address()).call().await.unwrap(), U256::from(WALLET_STABLECOIN));
+    assert_eq!(token.decimals().call().await.unwrap(), 6);
+
+    let domain = eip712_domain! {
+        name: token.name().call().await.unwrap(),
+        version: token.version().call().await.unwrap(),
+        chain_id: 31337,
+        verifying_contract: net.stablecoin_address(),
+    };
+    let auth = TransferWithAuthorization {
+        from: payer.address(),
+        to: payee,
+        value: U256::from(1_500_000u64),
+        validAfter: U256::ZERO,
+        validBefore: U256::from(u64::MAX),
+        nonce: B256::repeat_byte(7),
+    };
+    let signature = payer.sign_hash(&auth.eip712_signing_hash(&domain)).await.unwrap();
+    let submit = || {
+        token
+            .transferWithAuthorization_1(
+                auth.from,
+                auth.to,
+                auth.value,
+                auth.validAfter,
+                auth.validBefore,
+                auth.nonce,
+                signature.as_bytes().into(),
+            )
+            .send()
+    };
+    // The deployer relays it and pays the gas.
+    submit().await.unwrap().get_receipt().await.unwrap();
+    assert_eq!(token.balanceOf(payee).call().await.unwrap(), U256::from(WALLET_STABLECOIN + 1_500_000));
+    assert!(token.authorizationState(auth.from, auth.nonce).call().await.unwrap());
+
+    // A replay is refused by the chain.
+    let replay = submit().await;
+    assert!(replay.is_err(), "replayed authorization must revert");
+}

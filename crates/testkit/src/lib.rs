@@ -1,0 +1,188 @@
+//! Fixtures for tests that need a real chain and a real node.
+//!
+//! - [`TestNet::start`]: a fresh anvil on a free loopback port with an ephemeral state, the agora
+//!   contract suite deployed, and funded dev wallets (10,000 ETH from anvil and
+//!   [`WALLET_STABLECOIN`] of the devnet dollar each).
+//! - [`TestNode::start`]: an in-process node on port 0 using that chain.
+//!
+//! Everything is torn down on drop: the node stops serving, anvil is terminated, temporary
+//! directories are removed. anvil is taken from `PATH` or from the workspace's `.tools/bin`
+//! (where `make setup` installs it).
+
+use agora_chain::{ChainClient, ChainDeployment, Devnet, DevnetConfig};
+use agora_contracts::{SuiteContract, bindings::DevStablecoin};
+use agora_node::{ChainTarget, Node, NodeConfig};
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
+use std::{net::SocketAddr, path::PathBuf};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// Stablecoin each funded wallet holds: 10,000 dollars (6 decimals).
+pub const WALLET_STABLECOIN: u64 = 10_000_000_000;
+/// How many funded wallets a [`TestNet`] has (anvil dev accounts 1..=N; 0 is the deployer).
+pub const WALLETS: usize = 5;
+
+/// A fresh local chain with the agora suite deployed.
+#[derive(Debug)]
+pub struct TestNet {
+    devnet: Devnet,
+    deployer: ChainClient,
+    deployment: ChainDeployment,
+    dir: TempDir,
+}
+
+/// The anvil that `make setup` installs, when it is there; otherwise `anvil` from `PATH`.
+pub fn anvil_path() -> PathBuf {
+    let installed = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/bin/anvil"));
+    if installed.is_file() { installed } else { PathBuf::from("anvil") }
+}
+
+impl TestNet {
+    /// Starts anvil, deploys the suite and funds the wallets. Panics with a clear message when
+    /// anvil is missing (run `make setup`).
+    pub async fn start() -> Self {
+        let config = DevnetConfig { anvil: anvil_path(), port: 0, ..DevnetConfig::default() };
+        let devnet = Devnet::start(&config).await.expect("start anvil (run `make setup` if it is missing)");
+        let deployer = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0))
+            .await
+            .expect("connect to the test chain");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let deployment = agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {})
+            .await
+            .expect("deploy the agora suite");
+        let net = Self { devnet, deployer, deployment, dir };
+        let token = net.stablecoin_address();
+        for i in 1..=WALLETS {
+            let wallet = net.wallet(i).address();
+            DevStablecoin::new(token, net.deployer.provider())
+                .faucet(wallet, U256::from(WALLET_STABLECOIN))
+                .send()
+                .await
+                .expect("send faucet transaction")
+                .get_receipt()
+                .await
+                .expect("faucet receipt");
+        }
+        net
+    }
+
+    /// HTTP JSON-RPC URL of the chain.
+    pub fn rpc_url(&self) -> String {
+        self.devnet.rpc_url()
+    }
+
+    /// The running devnet.
+    pub fn devnet(&self) -> &Devnet {
+        &self.devnet
+    }
+
+    /// A client signing as the deployer (dev account 0).
+    pub fn deployer(&self) -> &ChainClient {
+        &self.deployer
+    }
+
+    /// The suite's addresses.
+    pub fn deployment(&self) -> &ChainDeployment {
+        &self.deployment
+    }
+
+    /// Path of the deployments file the suite was recorded in.
+    pub fn deployments_path(&self) -> PathBuf {
+        self.dir.path().join("deployments.json")
+    }
+
+    /// Address of the devnet stablecoin.
+    pub fn stablecoin_address(&self) -> Address {
+        self.deployment.address_of(SuiteContract::DevStablecoin).expect("stablecoin deployed")
+    }
+
+    /// Funded wallet `i` (1..=[`WALLETS`]).
+    pub fn wallet(&self, i: usize) -> PrivateKeySigner {
+        assert!((1..=WALLETS).contains(&i), "wallets are numbered 1..={WALLETS}");
+        self.devnet.dev_signer(i).expect("anvil has dev accounts")
+    }
+
+    /// A client signing as wallet `i`.
+    pub async fn client_for(&self, i: usize) -> ChainClient {
+        ChainClient::connect(&self.rpc_url(), Some(self.wallet(i))).await.expect("connect as wallet")
+    }
+}
+
+/// An agora node serving in process on a free port, on a [`TestNet`]'s chain.
+#[derive(Debug)]
+pub struct TestNode {
+    api_addr: SocketAddr,
+    deployment: ChainDeployment,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<agora_node::Result<()>>>,
+    dir: TempDir,
+}
+
+impl TestNode {
+    /// Starts a node with a fresh data directory; it reuses the net's deployment.
+    pub async fn start(net: &TestNet) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::copy(net.deployments_path(), dir.path().join(agora_chain::DEPLOYMENTS_FILE))
+            .expect("copy deployments");
+        let key = net.devnet.dev_signer(0).expect("dev account 0");
+        let config = NodeConfig {
+            data_dir: dir.path().to_path_buf(),
+            api_listen: "127.0.0.1:0".parse().expect("valid address"),
+            chain: ChainTarget::Rpc { url: net.rpc_url() },
+            signer: Some(agora_chain::SignerSource::PrivateKey(agora_chain::Secret::new(
+                alloy::hex::encode_prefixed(key.to_bytes()),
+            ))),
+            config_file: None,
+        };
+        let node = Node::start(config).await.expect("start the node");
+        let api_addr = node.api_addr();
+        let deployment = node.deployment().clone();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(node.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self { api_addr, deployment, shutdown: Some(tx), task: Some(task), dir }
+    }
+
+    /// Where the node's API listens.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api_addr)
+    }
+
+    /// The suite the node uses.
+    pub fn deployment(&self) -> &ChainDeployment {
+        &self.deployment
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Stops the node and waits until it has shut down cleanly.
+    pub async fn stop(mut self) -> agora_node::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.expect("node task did not panic"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

