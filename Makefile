@@ -40,14 +40,15 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Doc tests first, so the closing line is the whole suite's summary.
 test-rust: setup
+	$(CARGO) test --workspace --doc --quiet
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --workspace --profile ci
 else
 	@echo "cargo-nextest not found; running cargo test (install it with: cargo install cargo-nextest --locked)"
 	$(CARGO) test --workspace --all-targets
 endif
-	$(CARGO) test --workspace --doc
 
 fmt: setup
 	$(CARGO) fmt --all

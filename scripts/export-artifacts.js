@@ -25,7 +25,12 @@ for (const [file, name] of CONTRACTS) {
     bytecode: { object: built.bytecode.object },
     deployedBytecode: {
       object: built.deployedBytecode.object,
-      immutableReferences: built.deployedBytecode.immutableReferences || {},
+      // Keyed by AST ids in solc's output, which change with whatever else is compiled;
+      // keep only the byte ranges, sorted, so the export is reproducible.
+      immutableRanges: Object.values(built.deployedBytecode.immutableReferences || {})
+        .flat()
+        .map(({ start, length }) => ({ start, length }))
+        .sort((a, b) => a.start - b.start),
     },
   };
   fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(artifact, null, 2) + '\n');

@@ -1,6 +1,9 @@
 //! Arguments, and the commands that only assemble what the node crates offer.
 
-use agora_node::{ChainTarget, ConfigLayer, Node, NodeConfig, config::{ApiLayer, ChainLayer, DevnetLayer}};
+use agora_node::{
+    ChainTarget, ConfigLayer, Node, NodeConfig,
+    config::{ApiLayer, ChainLayer, DevnetLayer},
+};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::{io::Write, net::SocketAddr, path::PathBuf};
@@ -101,7 +104,11 @@ impl GlobalArgs {
             data_dir: self.data_dir.clone(),
             api: ApiLayer { listen: self.listen },
             chain: ChainLayer { rpc_url: self.rpc_url.clone(), keystore: self.keystore.clone() },
-            devnet: DevnetLayer { port: self.devnet_port, anvil: self.anvil.clone(), ..DevnetLayer::default() },
+            devnet: DevnetLayer {
+                port: self.devnet_port,
+                anvil: self.anvil.clone(),
+                ..DevnetLayer::default()
+            },
         }
     }
 
@@ -114,9 +121,6 @@ impl GlobalArgs {
 pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
     let config = global.resolve()?;
     let node = Node::start(config).await?;
-    let api = node.api_addr();
-    let contracts = node.deployment().contracts.len();
-    tracing::info!(target: "agora::up", chain_id = node.chain().chain_id(), contracts, "serving http://{api}");
     node.run_until(agora_node::shutdown_signal()).await?;
     tracing::info!(target: "agora::up", "stopped");
     Ok(())
@@ -125,7 +129,9 @@ pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
 pub(crate) async fn devnet(global: &GlobalArgs) -> Result<()> {
     let config = global.resolve()?;
     let ChainTarget::Devnet(_) = &config.chain else {
-        anyhow::bail!("`agora devnet` runs the local chain; remove --rpc-url / AGORA_RPC_URL / chain.rpc_url");
+        anyhow::bail!(
+            "`agora devnet` runs the local chain; remove --rpc-url / AGORA_RPC_URL / chain.rpc_url"
+        );
     };
     let _lock = agora_node::DataDirLock::acquire(&config.data_dir)?;
     let (devnet, client) = agora_node::open_chain(&config).await?;

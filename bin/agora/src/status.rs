@@ -38,7 +38,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
                 health["chainId"], health["blockNumber"], health["uptimeSecs"]
             )?;
         } else {
-            writeln!(out, "health    {health_status}: {}", health["error"]["message"].as_str().unwrap_or("?"))?;
+            writeln!(
+                out,
+                "health    {health_status}: {}",
+                health["error"]["message"].as_str().unwrap_or("?")
+            )?;
         }
         if let Some(contracts) = deployments["contracts"].as_object() {
             for (name, contract) in contracts {

@@ -43,7 +43,11 @@ impl ChainClient {
                     .await
                     .map_err(|e| unreachable(e.to_string()))?
                     .erased(),
-                None => ProviderBuilder::new().connect(url).await.map_err(|e| unreachable(e.to_string()))?.erased(),
+                None => ProviderBuilder::new()
+                    .connect(url)
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?
+                    .erased(),
             };
             let chain_id = provider.get_chain_id().await.map_err(|e| unreachable(e.to_string()))?;
             let genesis = provider
@@ -99,15 +103,24 @@ impl ChainClient {
     }
 }
 
-/// Removes user info and query strings (API keys often live there) from a URL for display.
+/// Removes user info, query strings and key-like path segments (API keys often live there)
+/// from a URL, for display.
+///
+/// ```
+/// use agora_chain::redact_url;
+/// assert_eq!(redact_url("https://user:pass@rpc.example/v1?apikey=s3cr3t"), "https://rpc.example/v1");
+/// assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+/// ```
 pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     // Path segments that look like API keys (long and alphanumeric) are hidden too.
-    let path: Vec<&str> =
-        path.split('/').map(|seg| if seg.len() >= 20 && seg.chars().all(char::is_alphanumeric) { "***" } else { seg }).collect();
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| if seg.len() >= 20 && seg.chars().all(char::is_alphanumeric) { "***" } else { seg })
+        .collect();
     let path = path.join("/");
     if scheme.is_empty() {
         host.to_owned()

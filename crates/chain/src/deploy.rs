@@ -79,8 +79,9 @@ impl DeploymentsFile {
             }
             Err(e) => return Err(file_error(path, format!("cannot read: {e}"))),
         };
-        let file: Self = serde_json::from_slice(&bytes)
-            .map_err(|e| file_error(path, format!("malformed ({e}); fix or remove it (nothing was changed)")))?;
+        let file: Self = serde_json::from_slice(&bytes).map_err(|e| {
+            file_error(path, format!("malformed ({e}); fix or remove it (nothing was changed)"))
+        })?;
         if file.version != FORMAT_VERSION {
             return Err(file_error(
                 path,
@@ -210,9 +211,10 @@ async fn deploy(client: &ChainClient, contract: SuiteContract) -> Result<Contrac
     if !receipt.status() {
         return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
     }
-    let address = receipt.contract_address.ok_or_else(|| fail("receipt has no contract address".to_owned()))?;
+    let address =
+        receipt.contract_address.ok_or_else(|| fail("receipt has no contract address".to_owned()))?;
     verify_code(client, contract, address).await?;
-    tracing::info!(target: "agora::deploy", contract = contract.name(), %address, chain_id, "deployed");
+    tracing::debug!(target: "agora::deploy", contract = contract.name(), %address, chain_id, "deployed");
     Ok(ContractDeployment {
         address,
         tx_hash: receipt.transaction_hash,
@@ -255,7 +257,11 @@ mod tests {
         assert!(file.chains.is_empty());
         file.chains.insert(
             "31337".into(),
-            ChainDeployment { chain_id: 31337, genesis_hash: B256::repeat_byte(1), contracts: BTreeMap::new() },
+            ChainDeployment {
+                chain_id: 31337,
+                genesis_hash: B256::repeat_byte(1),
+                contracts: BTreeMap::new(),
+            },
         );
         file.save(&path).unwrap();
         assert_eq!(DeploymentsFile::load(&path).unwrap(), file);
@@ -279,7 +285,10 @@ mod tests {
         let path = dir.path().join(DEPLOYMENTS_FILE);
         std::fs::write(
             &path,
-            format!(r#"{{"version":1,"chains":{{"1":{{"chainId":31337,"genesisHash":"{}","contracts":{{}}}}}}}}"#, B256::ZERO),
+            format!(
+                r#"{{"version":1,"chains":{{"1":{{"chainId":31337,"genesisHash":"{}","contracts":{{}}}}}}}}"#,
+                B256::ZERO
+            ),
         )
         .unwrap();
         let err = DeploymentsFile::load(&path).unwrap_err();

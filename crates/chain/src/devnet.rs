@@ -105,7 +105,9 @@ impl Devnet {
             reason: format!("cannot write {}: {e}", log_path.display()),
             hint: String::new(),
         })?;
-        let log_err = log.try_clone().map_err(|e| ChainError::DevnetStart { reason: e.to_string(), hint: String::new() })?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| ChainError::DevnetStart { reason: e.to_string(), hint: String::new() })?;
 
         let mut cmd = Command::new(&anvil);
         cmd.arg("--host")
@@ -132,8 +134,14 @@ impl Devnet {
             hint: String::new(),
         })?;
 
-        let mut devnet =
-            Self { child: Some(child), addr, chain_id: config.chain_id, dev_keys: Vec::new(), log_path, _scratch: scratch };
+        let mut devnet = Self {
+            child: Some(child),
+            addr,
+            chain_id: config.chain_id,
+            dev_keys: Vec::new(),
+            log_path,
+            _scratch: scratch,
+        };
         devnet.wait_ready(&accounts_path, config.state_dir.as_deref()).await?;
         tracing::debug!(target: "agora::devnet", %addr, pid = devnet.pid(), "anvil is up");
         Ok(devnet)
@@ -168,7 +176,12 @@ impl Devnet {
             if Instant::now() > deadline {
                 self.stop_blocking();
                 return Err(ChainError::DevnetStart {
-                    reason: format!("no answer on {} within {}s: {}", self.addr, START_TIMEOUT.as_secs(), self.log_tail()),
+                    reason: format!(
+                        "no answer on {} within {}s: {}",
+                        self.addr,
+                        START_TIMEOUT.as_secs(),
+                        self.log_tail()
+                    ),
                     hint: String::new(),
                 });
             }
@@ -280,7 +293,8 @@ fn find_anvil(anvil: &Path) -> Result<PathBuf> {
         };
     }
     let mut tried = Vec::new();
-    let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    let path_dirs =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
     for dir in path_dirs.into_iter().chain([PathBuf::from(".tools/bin")]) {
         let candidate = dir.join(anvil);
         if candidate.is_file() {
@@ -292,10 +306,9 @@ fn find_anvil(anvil: &Path) -> Result<PathBuf> {
 }
 
 fn free_port(host: IpAddr) -> Result<u16> {
-    TcpListener::bind((host, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| ChainError::DevnetStart { reason: format!("cannot find a free port: {e}"), hint: String::new() })
+    TcpListener::bind((host, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| {
+        ChainError::DevnetStart { reason: format!("cannot find a free port: {e}"), hint: String::new() }
+    })
 }
 
 /// Asks the kernel to send anvil SIGTERM when its parent dies, so a killed node leaves no

@@ -11,6 +11,12 @@ pub const PRIVATE_KEY_ENV: &str = "AGORA_PRIVATE_KEY";
 pub const KEYSTORE_PASSWORD_ENV: &str = "AGORA_KEYSTORE_PASSWORD";
 
 /// A string that never shows itself in `Debug` or `Display`.
+///
+/// ```
+/// let key = agora_chain::Secret::new("0xdeadbeef");
+/// assert_eq!(format!("{key} {key:?}"), "<redacted> Secret(<redacted>)");
+/// assert_eq!(key.expose(), "0xdeadbeef");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -56,10 +62,12 @@ impl SignerSource {
     /// Loads the signer.
     pub fn load(&self) -> Result<PrivateKeySigner> {
         match self {
-            Self::PrivateKey(key) => PrivateKeySigner::from_str(key.expose().trim()).map_err(|_| ChainError::Signer {
-                source_name: PRIVATE_KEY_ENV.to_owned(),
-                reason: "not a 32-byte hex private key".to_owned(),
-            }),
+            Self::PrivateKey(key) => {
+                PrivateKeySigner::from_str(key.expose().trim()).map_err(|_| ChainError::Signer {
+                    source_name: PRIVATE_KEY_ENV.to_owned(),
+                    reason: "not a 32-byte hex private key".to_owned(),
+                })
+            }
             Self::Keystore { path, password } => {
                 let password = password.as_ref().ok_or_else(|| ChainError::Signer {
                     source_name: format!("keystore {}", path.display()),
@@ -120,13 +128,18 @@ mod tests {
     #[test]
     fn keystore_round_trip_and_wrong_password() {
         let dir = tempfile::tempdir().unwrap();
-        let (signer, _uuid) =
-            PrivateKeySigner::new_keystore(dir.path(), &mut rand::thread_rng(), "correct horse", Some("key.json"))
-                .unwrap();
+        let (signer, _uuid) = PrivateKeySigner::new_keystore(
+            dir.path(),
+            &mut rand::thread_rng(),
+            "correct horse",
+            Some("key.json"),
+        )
+        .unwrap();
         let path = dir.path().join("key.json");
-        let loaded = SignerSource::Keystore { path: path.clone(), password: Some(Secret::new("correct horse")) }
-            .load()
-            .unwrap();
+        let loaded =
+            SignerSource::Keystore { path: path.clone(), password: Some(Secret::new("correct horse")) }
+                .load()
+                .unwrap();
         assert_eq!(loaded.address(), signer.address());
 
         let err = SignerSource::Keystore { path: path.clone(), password: Some(Secret::new("wrong")) }
@@ -136,5 +149,4 @@ mod tests {
         let err = SignerSource::Keystore { path, password: None }.load().unwrap_err();
         assert!(err.to_string().contains(KEYSTORE_PASSWORD_ENV), "{err}");
     }
-
 }

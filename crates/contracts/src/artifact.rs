@@ -2,7 +2,7 @@
 
 use alloy::primitives::Bytes;
 use serde::Deserialize;
-use std::{collections::BTreeMap, ops::Range, sync::LazyLock};
+use std::{ops::Range, sync::LazyLock};
 
 /// An artifact that cannot be read: only possible when a committed file is edited by hand.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ struct CodeJson {
 struct DeployedCodeJson {
     object: Bytes,
     #[serde(default)]
-    immutable_references: BTreeMap<String, Vec<ImmutableRef>>,
+    immutable_ranges: Vec<ImmutableRef>,
 }
 
 #[derive(Deserialize)]
@@ -62,13 +62,8 @@ impl Artifact {
     pub fn from_json(name: &'static str, json: &str) -> Result<Self, ArtifactError> {
         let parsed: ArtifactJson =
             serde_json::from_str(json).map_err(|source| ArtifactError::Malformed { name, source })?;
-        let mut immutable_ranges: Vec<Range<usize>> = parsed
-            .deployed_bytecode
-            .immutable_references
-            .values()
-            .flatten()
-            .map(|r| r.start..r.start + r.length)
-            .collect();
+        let mut immutable_ranges: Vec<Range<usize>> =
+            parsed.deployed_bytecode.immutable_ranges.iter().map(|r| r.start..r.start + r.length).collect();
         immutable_ranges.sort_by_key(|r| r.start);
         Ok(Self {
             name,

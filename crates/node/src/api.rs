@@ -68,7 +68,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "message": self.message, "type": self.kind } }))).into_response()
+        (self.status, Json(json!({ "error": { "message": self.message, "type": self.kind } })))
+            .into_response()
     }
 }
 
@@ -78,7 +79,9 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/version", get(version))
         .route("/deployments", get(deployments))
-        .fallback(|uri: axum::http::Uri| async move { ApiError::not_found(format!("no route for {}", uri.path())) })
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::not_found(format!("no route for {}", uri.path()))
+        })
         .with_state(state)
 }
 

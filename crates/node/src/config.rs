@@ -3,7 +3,9 @@
 //! [`ConfigLayer`] is one layer, every field optional; [`NodeConfig::resolve`] merges and
 //! validates them into the runtime configuration that the rest of the node trusts.
 
-use agora_chain::{DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};
+use agora_chain::{
+    DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource,
+};
 use serde::{Deserialize, Serialize};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -103,7 +105,8 @@ impl ConfigLayer {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Malformed { path: path.to_path_buf(), reason: e.to_string() })
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Malformed { path: path.to_path_buf(), reason: e.to_string() })
     }
 
     /// Reads the `AGORA_*` variables through `var` (the process environment in production).
@@ -115,14 +118,19 @@ impl ConfigLayer {
         ) -> Result<Option<T>, ConfigError> {
             match var(name).filter(|v| !v.is_empty()) {
                 None => Ok(None),
-                Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason }),
+                Some(value) => {
+                    value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason })
+                }
             }
         }
         let text = |name: &str| var(name).filter(|v| !v.is_empty());
         Ok(Self {
             data_dir: text("AGORA_DATA_DIR").map(PathBuf::from),
             api: ApiLayer { listen: parse(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")? },
-            chain: ChainLayer { rpc_url: text("AGORA_RPC_URL"), keystore: text("AGORA_KEYSTORE").map(PathBuf::from) },
+            chain: ChainLayer {
+                rpc_url: text("AGORA_RPC_URL"),
+                keystore: text("AGORA_KEYSTORE").map(PathBuf::from),
+            },
             devnet: DevnetLayer {
                 port: parse(&var, "AGORA_DEVNET_PORT", "expected a port number")?,
                 chain_id: parse(&var, "AGORA_DEVNET_CHAIN_ID", "expected a chain id")?,
@@ -254,12 +262,17 @@ impl NodeConfig {
 
     /// The effective configuration as TOML, secrets redacted, for `agora config`.
     pub fn to_redacted_toml(&self) -> String {
-        let mut out = String::from("# effective configuration: defaults < agora.toml < AGORA_* environment < flags\n");
+        let mut out =
+            String::from("# effective configuration: defaults < agora.toml < AGORA_* environment < flags\n");
         match &self.config_file {
             Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
             None => out.push_str("# config file: none\n"),
         }
-        out.push_str(&format!("data_dir = {}\n\n[api]\nlisten = \"{}\"\n\n[chain]\n", quote_path(&self.data_dir), self.api_listen));
+        out.push_str(&format!(
+            "data_dir = {}\n\n[api]\nlisten = \"{}\"\n\n[chain]\n",
+            quote_path(&self.data_dir),
+            self.api_listen
+        ));
         match &self.chain {
             ChainTarget::Rpc { url } => {
                 out.push_str(&format!("rpc_url = \"{}\"\n", agora_chain::redact_url(url)));
@@ -276,7 +289,8 @@ impl NodeConfig {
             None if matches!(self.chain, ChainTarget::Devnet(_)) => {
                 out.push_str("# signer: anvil dev account 0 (devnet default)\n");
             }
-            None => out.push_str("# signer: none (read-only; set AGORA_PRIVATE_KEY or chain.keystore to deploy)\n"),
+            None => out
+                .push_str("# signer: none (read-only; set AGORA_PRIVATE_KEY or chain.keystore to deploy)\n"),
         }
         if let ChainTarget::Devnet(devnet) = &self.chain {
             out.push_str(&format!(
@@ -323,8 +337,14 @@ mod tests {
 
     #[test]
     fn defaults_without_any_configuration() {
-        let cfg = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), ConfigLayer::default(), no_env)
-            .unwrap();
+        let cfg = NodeConfig::resolve(
+            None,
+            ConfigLayer::default(),
+            ConfigLayer::default(),
+            ConfigLayer::default(),
+            no_env,
+        )
+        .unwrap();
         assert_eq!(cfg.api_listen, DEFAULT_API_LISTEN);
         let ChainTarget::Devnet(devnet) = &cfg.chain else { panic!("devnet by default") };
         assert_eq!(devnet.port, DEVNET_PORT);
@@ -336,14 +356,17 @@ mod tests {
 
     #[test]
     fn precedence_is_defaults_file_env_flags() {
-        let file = layer("data_dir = \"/from/file\"\n[api]\nlisten = \"127.0.0.1:1111\"\n[devnet]\nport = 1\nchain_id = 5\n");
+        let file = layer(
+            "data_dir = \"/from/file\"\n[api]\nlisten = \"127.0.0.1:1111\"\n[devnet]\nport = 1\nchain_id = 5\n",
+        );
         let env = ConfigLayer::from_env(|name| match name {
             "AGORA_LISTEN" => Some("127.0.0.1:2222".into()),
             "AGORA_DEVNET_PORT" => Some("2".into()),
             _ => None,
         })
         .unwrap();
-        let flags = ConfigLayer { devnet: DevnetLayer { port: Some(3), ..Default::default() }, ..Default::default() };
+        let flags =
+            ConfigLayer { devnet: DevnetLayer { port: Some(3), ..Default::default() }, ..Default::default() };
         let cfg = NodeConfig::resolve(None, file, env, flags, no_env).unwrap();
         assert_eq!(cfg.data_dir, PathBuf::from("/from/file"), "file beats default");
         assert_eq!(cfg.api_listen.port(), 2222, "env beats file");
@@ -358,13 +381,15 @@ mod tests {
             chain: ChainLayer { rpc_url: Some("ws://127.0.0.1:9".into()), ..Default::default() },
             ..Default::default()
         };
-        let cfg = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), flags, no_env).unwrap();
+        let cfg =
+            NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), flags, no_env).unwrap();
         assert_eq!(cfg.chain, ChainTarget::Rpc { url: "ws://127.0.0.1:9".into() });
         let bad = ConfigLayer {
             chain: ChainLayer { rpc_url: Some("localhost:8545".into()), ..Default::default() },
             ..Default::default()
         };
-        let err = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), bad, no_env).unwrap_err();
+        let err = NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), bad, no_env)
+            .unwrap_err();
         assert!(err.to_string().contains("must start with http://"), "{err}");
     }
 
@@ -393,8 +418,14 @@ mod tests {
     fn secrets_come_from_the_environment_and_are_redacted() {
         let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
         let env = |n: &str| (n == PRIVATE_KEY_ENV).then(|| key.to_owned());
-        let cfg =
-            NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), ConfigLayer::default(), env).unwrap();
+        let cfg = NodeConfig::resolve(
+            None,
+            ConfigLayer::default(),
+            ConfigLayer::default(),
+            ConfigLayer::default(),
+            env,
+        )
+        .unwrap();
         assert!(matches!(cfg.signer, Some(SignerSource::PrivateKey(_))));
         let shown = cfg.to_redacted_toml();
         assert!(!shown.contains("ac0974"), "{shown}");
@@ -408,7 +439,8 @@ mod tests {
     fn key_and_keystore_together_are_refused() {
         let file = layer("[chain]\nkeystore = \"/k.json\"\n");
         let env = |n: &str| (n == PRIVATE_KEY_ENV).then(|| "0x01".to_owned());
-        let err = NodeConfig::resolve(None, file, ConfigLayer::default(), ConfigLayer::default(), env).unwrap_err();
+        let err =
+            NodeConfig::resolve(None, file, ConfigLayer::default(), ConfigLayer::default(), env).unwrap_err();
         assert!(err.to_string().contains("choose one"), "{err}");
     }
 }

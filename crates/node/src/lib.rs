@@ -144,7 +144,7 @@ impl Node {
     /// the journal records the stop, and the devnet saves its state.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let Self { store, devnet, chain, deployment, listener, api_addr, _lock, .. } = self;
-        tracing::info!(target: "agora::up", api = %format!("http://{api_addr}"), "node ready; Ctrl-C to stop");
+        tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
         let app = api::app(api::AppState::new(chain, deployment, Arc::clone(&store)));
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         tracing::info!(target: "agora::up", "shutting down");

@@ -21,16 +21,18 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Takes the lock, or says which process holds it.
     pub fn acquire(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| NodeError::DataDir { dir: data_dir.to_path_buf(), reason: format!("cannot create: {e}") })?;
+        std::fs::create_dir_all(data_dir).map_err(|e| NodeError::DataDir {
+            dir: data_dir.to_path_buf(),
+            reason: format!("cannot create: {e}"),
+        })?;
         let path = data_dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| NodeError::DataDir { dir: data_dir.to_path_buf(), reason: format!("cannot open lock: {e}") })?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
+                |e| NodeError::DataDir {
+                    dir: data_dir.to_path_buf(),
+                    reason: format!("cannot open lock: {e}"),
+                },
+            )?;
         if file.try_lock().is_err() {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);

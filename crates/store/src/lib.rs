@@ -63,7 +63,9 @@ impl Store {
         let err = |e| StoreError::from_sqlite(path, e);
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
         conn.busy_timeout(busy_timeout).map_err(err)?;
@@ -181,7 +183,11 @@ impl Store {
     pub fn integrity_check(&self) -> Result<()> {
         let report: String =
             self.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))?;
-        if report == "ok" { Ok(()) } else { Err(StoreError::Corrupt { path: self.path.clone(), detail: report }) }
+        if report == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt { path: self.path.clone(), detail: report })
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

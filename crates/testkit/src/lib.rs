@@ -50,9 +50,10 @@ impl TestNet {
             .await
             .expect("connect to the test chain");
         let dir = tempfile::tempdir().expect("temporary directory");
-        let deployment = agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {})
-            .await
-            .expect("deploy the agora suite");
+        let deployment =
+            agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {})
+                .await
+                .expect("deploy the agora suite");
         let net = Self { devnet, deployer, deployment, dir };
         let token = net.stablecoin_address();
         for i in 1..=WALLETS {
@@ -167,15 +168,17 @@ impl TestNode {
         self.dir.path()
     }
 
-    /// Stops the node and waits until it has shut down cleanly.
-    pub async fn stop(mut self) -> agora_node::Result<()> {
+    /// Stops the node and waits until it has shut down cleanly. Returns the data directory,
+    /// which is removed when the returned value is dropped.
+    pub async fn stop(mut self) -> agora_node::Result<TempDir> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match self.task.take() {
-            Some(task) => task.await.expect("node task did not panic"),
-            None => Ok(()),
+        if let Some(task) = self.task.take() {
+            task.await.expect("node task did not panic")?;
         }
+        let placeholder = tempfile::tempdir().expect("temporary directory");
+        Ok(std::mem::replace(&mut self.dir, placeholder))
     }
 }
 

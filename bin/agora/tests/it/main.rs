@@ -1,6 +1,8 @@
 //! The `agora` binary as a user runs it: `up` on the default devnet, restarts (clean and after
 //! SIGKILL) that keep the chain and the deployments, and the errors for bad input.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use serde_json::Value;
 use std::{
     io::Read,
@@ -209,7 +211,14 @@ fn unreachable_rpc_and_taken_port_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let closed = free_port();
     let out = agora()
-        .args(["up", "--rpc-url", &format!("http://127.0.0.1:{closed}"), "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "up",
+            "--rpc-url",
+            &format!("http://127.0.0.1:{closed}"),
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path().join("a"))
         .output()
         .unwrap();
@@ -247,7 +256,8 @@ fn deploy_twice_reuses_the_contracts() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let run = || {
-        let out = agora().args(["deploy", "--devnet-port", &port, "--data-dir"]).arg(dir.path()).output().unwrap();
+        let out =
+            agora().args(["deploy", "--devnet-port", &port, "--data-dir"]).arg(dir.path()).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };

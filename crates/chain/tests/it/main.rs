@@ -1,9 +1,14 @@
 //! Chain access against a real anvil: devnet lifecycle and state persistence, deployment and
 //! its checks on reuse.
 
-use agora_chain::{ChainClient, ChainError, Devnet, DevnetConfig, ensure_deployed, DeployAction};
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
+use agora_chain::{
+    ChainClient, ChainError, DeployAction, DeploymentsFile, Devnet, DevnetConfig, ensure_deployed,
+    forget_chain,
+};
 use agora_contracts::SuiteContract;
-use alloy::providers::Provider;
+use alloy::{primitives::B256, providers::Provider};
 use std::path::PathBuf;
 
 fn anvil() -> PathBuf {
@@ -46,19 +51,25 @@ async fn devnet_state_survives_a_restart() {
 async fn a_different_chain_with_the_same_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let deployments = dir.path().join("deployments.json");
-    let a = Devnet::start(&devnet_config(None)).await.unwrap();
-    let client = ChainClient::connect(&a.rpc_url(), a.dev_signer(0)).await.unwrap();
+    let devnet = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
     ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap();
-    let before = std::fs::read(&deployments).unwrap();
-    drop(a);
 
-    // A fresh ephemeral chain: same id 31337, different genesis.
-    let b = Devnet::start(&devnet_config(None)).await.unwrap();
-    let client = ChainClient::connect(&b.rpc_url(), b.dev_signer(0)).await.unwrap();
+    // The file now says chain 31337 is one with another genesis: a record from another devnet.
+    let mut file = DeploymentsFile::load(&deployments).unwrap();
+    file.chains.get_mut("31337").unwrap().genesis_hash = B256::repeat_byte(0x11);
+    file.save(&deployments).unwrap();
+    let before = std::fs::read(&deployments).unwrap();
+
     let err = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap_err();
     assert!(matches!(err, ChainError::OtherChain { chain_id: 31337, .. }), "{err:?}");
     assert!(err.to_string().contains("another chain with the same id"), "{err}");
     assert_eq!(std::fs::read(&deployments).unwrap(), before, "the file is not overwritten");
+
+    // `--forget` is the way out: the record goes, a fresh deployment is recorded.
+    assert!(forget_chain(&deployments, 31337).unwrap());
+    let fresh = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap();
+    assert_eq!(fresh.genesis_hash, client.genesis_hash());
 }
 
 #[tokio::test]
@@ -72,11 +83,8 @@ async fn code_at_a_recorded_address_is_checked() {
     let before = std::fs::read(&deployments).unwrap();
 
     // Someone else's code at our address.
-    let _: () = client
-        .provider()
-        .raw_request("anvil_setCode".into(), (token, "0x6080604052600080fd"))
-        .await
-        .unwrap();
+    let _: () =
+        client.provider().raw_request("anvil_setCode".into(), (token, "0x6080604052600080fd")).await.unwrap();
     let err = ensure_deployed(&client, &deployments, |_, _, _| {}).await.unwrap_err();
     assert!(matches!(err, ChainError::UnexpectedCode { .. }), "{err:?}");
     assert!(err.to_string().contains("is not agora's DevStablecoin"), "{err}");

@@ -1,5 +1,7 @@
 //! Checks that the committed artifacts were exported from the Solidity sources as they are now.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use std::{fs, path::Path};
 
 use sha2::{Digest, Sha256};
@@ -20,10 +22,8 @@ fn sources_match_artifacts() {
     on_disk.sort();
     let expected: Vec<String> = recorded.lines().map(str::to_owned).collect();
 
-    let current: Vec<String> = on_disk
-        .iter()
-        .map(|(rel, bytes)| format!("{}  {rel}", sha256_hex(bytes)))
-        .collect();
+    let current: Vec<String> =
+        on_disk.iter().map(|(rel, bytes)| format!("{}  {rel}", sha256_hex(bytes))).collect();
     assert_eq!(
         current, expected,
         "the Solidity sources changed since the artifacts were exported: run `make artifacts` and commit crates/contracts/artifacts"

@@ -1,5 +1,7 @@
 //! The node in process on a real chain: its API, and the test kit's funded wallets.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
 use alloy::{
@@ -41,9 +43,8 @@ async fn api_answers_health_version_and_deployments() {
     assert_eq!(status, 404);
     assert!(missing["error"]["message"].as_str().unwrap().contains("/nope"));
 
-    let data_dir = node.data_dir().to_path_buf();
-    node.stop().await.unwrap();
-    let store = agora_store::Store::open_in(&data_dir).unwrap();
+    let data_dir = node.stop().await.unwrap();
+    let store = agora_store::Store::open_in(data_dir.path()).unwrap();
     assert!(store.journal_last("node.started").unwrap().is_some());
     assert!(store.journal_last("node.stopped").unwrap().is_some(), "clean shutdown is journaled");
 }
@@ -127,25 +128,21 @@ async fn funded_wallets_pay_with_eip3009_authorizations() {
         nonce: B256::repeat_byte(7),
     };
     let signature = payer.sign_hash(&auth.eip712_signing_hash(&domain)).await.unwrap();
-    let submit = || {
-        token
-            .transferWithAuthorization_1(
-                auth.from,
-                auth.to,
-                auth.value,
-                auth.validAfter,
-                auth.validBefore,
-                auth.nonce,
-                signature.as_bytes().into(),
-            )
-            .send()
-    };
+    let call = token.transferWithAuthorization_0(
+        auth.from,
+        auth.to,
+        auth.value,
+        auth.validAfter,
+        auth.validBefore,
+        auth.nonce,
+        signature.as_bytes().into(),
+    );
     // The deployer relays it and pays the gas.
-    submit().await.unwrap().get_receipt().await.unwrap();
+    call.send().await.unwrap().get_receipt().await.unwrap();
     assert_eq!(token.balanceOf(payee).call().await.unwrap(), U256::from(WALLET_STABLECOIN + 1_500_000));
     assert!(token.authorizationState(auth.from, auth.nonce).call().await.unwrap());
 
     // A replay is refused by the chain.
-    let replay = submit().await;
+    let replay = call.send().await;
     assert!(replay.is_err(), "replayed authorization must revert");
 }

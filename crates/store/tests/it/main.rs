@@ -1,6 +1,8 @@
 //! Crash durability: a writer process is killed with SIGKILL in the middle of writes; every
 //! write it had acknowledged must be in the store afterwards, and the store must open cleanly.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use agora_store::Store;
 use std::{
     collections::BTreeSet,
