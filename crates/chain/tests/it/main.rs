@@ -131,3 +131,17 @@ async fn a_damaged_state_file_is_reported_and_kept() {
     assert!(err.to_string().contains("move it aside"), "{err}");
     assert_eq!(std::fs::read(state_dir.join("state.json")).unwrap(), b"{ this is not anvil state");
 }
+
+#[tokio::test]
+async fn websocket_endpoints_work_like_http() {
+    let devnet = Devnet::start(&devnet_config(None)).await.unwrap();
+    let http = ChainClient::connect(&devnet.rpc_url(), None).await.unwrap();
+    let ws = ChainClient::connect(&devnet.ws_url(), devnet.dev_signer(0)).await.unwrap();
+    assert_eq!(ws.chain_id(), http.chain_id());
+    assert_eq!(ws.genesis_hash(), http.genesis_hash());
+    // Deploying over the WebSocket connection signs and sends real transactions.
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = ensure_deployed(&ws, &dir.path().join("d.json"), |_, _, _| {}).await.unwrap();
+    let token = deployment.address_of(SuiteContract::DevStablecoin).unwrap();
+    assert!(!http.provider().get_code_at(token).await.unwrap().is_empty());
+}
