@@ -1,0 +1,393 @@
+//! A deterministic local inference engine for GGUF models.
+//!
+//! ```text
+//! GGUF file ─▶ gguf (candle's reader) ─▶ ModelConfig + weights in their quantized blocks
+//!          └─▶ Tokenizer (byte-level BPE from the metadata) + ChatTemplate (minijinja)
+//! messages ─▶ template ─▶ tokens ─▶ model::forward (kernels) ─▶ logits ─▶ Sampler ─▶ token …
+//! ```
+//!
+//! The same model file, messages and sampling parameters (seed included) give byte-identical
+//! output on every run, after restarts and for any thread count: the kernels fix the order of
+//! every floating-point operation (see [`kernels`]), and sampling uses a seeded generator. That
+//! is what lets a receipt be checked by re-running the inference.
+//!
+//! The engine knows nothing of HTTP or Ethereum; the node serves it and signs its receipts.
+
+mod error;
+mod gguf;
+pub mod kernels;
+mod model;
+mod sampling;
+mod template;
+mod tokenizer;
+
+pub use error::{InferError, Result};
+pub use gguf::{Architecture, ModelConfig, file_sha256};
+pub use kernels::KernelIsa;
+pub use sampling::{MAX_TOKENS_LIMIT, SamplingParams};
+pub use template::{CHATML, ChatMessage, ChatTemplate};
+pub use tokenizer::Tokenizer;
+
+use std::{
+    ops::ControlFlow,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+/// Name of this engine, as written into receipts.
+pub const ENGINE_ID: &str = "agora-infer";
+/// Version of this engine; a receipt can only be re-executed by the same version.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How to run a model.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+    /// Cap on the context window (the model's own is used when smaller or `None`).
+    pub max_context: Option<usize>,
+    /// Force a kernel implementation (tests and benchmarks); `None` detects the best.
+    pub isa: Option<KernelIsa>,
+}
+
+/// What a loaded model is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelInfo {
+    /// Short id: the file name without `.gguf`.
+    pub id: String,
+    /// Path of the file.
+    pub path: PathBuf,
+    /// Size of the file in bytes.
+    pub file_size: u64,
+    /// sha256 of the file, hex.
+    pub sha256: String,
+    /// `llama` or `qwen2`.
+    pub architecture: String,
+    /// The model's name from its metadata, if any.
+    pub name: Option<String>,
+    /// Quantization of most of the weights, e.g. `Q4_1`.
+    pub quantization: String,
+    /// Number of parameters.
+    pub parameters: u64,
+    /// Context window in use.
+    pub context_length: usize,
+}
+
+/// Why a generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// An end-of-turn token or a stop sequence.
+    Stop,
+    /// `max_tokens` was reached.
+    Length,
+    /// The caller asked to stop (e.g. the client went away).
+    Cancelled,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The output text (without a matched stop sequence).
+    pub text: String,
+    /// Every generated token, including an end-of-turn token.
+    pub tokens: Vec<u32>,
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Why it ended.
+    pub finish_reason: FinishReason,
+    /// Time spent on the prompt.
+    pub prompt_time: Duration,
+    /// Time spent generating.
+    pub generation_time: Duration,
+}
+
+/// A loaded model, ready to generate. Generations run one at a time on the engine's threads.
+#[derive(Debug)]
+pub struct Engine {
+    info: ModelInfo,
+    weights: model::Weights,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    pool: rayon::ThreadPool,
+    isa: KernelIsa,
+}
+
+impl Engine {
+    /// Loads a GGUF model.
+    pub fn load(path: &Path, options: &EngineOptions) -> Result<Self> {
+        let started = Instant::now();
+        let mut file = gguf::GgufFile::open(path)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let weights = model::Weights::load(&mut file)?;
+        if tokenizer.vocab_size() < weights.config.vocab {
+            return Err(InferError::Model("the vocabulary is smaller than the embedding table".into()));
+        }
+        let token = |key: &str| {
+            file.u64(key).and_then(|id| tokenizer.token_text(id as u32)).unwrap_or_default().to_owned()
+        };
+        let template_source = file.string("tokenizer.chat_template").unwrap_or(CHATML).to_owned();
+        let template = ChatTemplate::new(
+            &template_source,
+            &token("tokenizer.ggml.bos_token_id"),
+            &token("tokenizer.ggml.eos_token_id"),
+        )?;
+        let threads = if options.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            options.threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("agora-infer-{i}"))
+            .build()
+            .map_err(|e| InferError::Model(format!("cannot start {threads} worker threads: {e}")))?;
+        let context_length = options
+            .max_context
+            .map_or(weights.config.context_length, |cap| cap.min(weights.config.context_length));
+        let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let info = ModelInfo {
+            id,
+            path: path.to_path_buf(),
+            file_size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            sha256: file_sha256(path)?,
+            architecture: file.string("general.architecture").unwrap_or("").to_owned(),
+            name: file.string("general.name").map(str::to_owned),
+            quantization: quantization_name(&file),
+            parameters: weights.parameters,
+            context_length,
+        };
+        let isa = options.isa.unwrap_or_else(KernelIsa::detect);
+        tracing::debug!(
+            target: "agora::infer",
+            model = %info.id,
+            threads,
+            isa = isa.name(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "model loaded"
+        );
+        Ok(Self { info, weights, tokenizer, template, pool, isa })
+    }
+
+    /// What the model is.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.weights.config
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The kernel implementation in use.
+    pub fn isa(&self) -> KernelIsa {
+        self.isa
+    }
+
+    /// The conversation rendered by the model's chat template and tokenized.
+    pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
+        if messages.is_empty() {
+            return Err(InferError::InvalidRequest("messages must not be empty".into()));
+        }
+        let text = self.template.render(messages)?;
+        Ok(self.tokenizer.encode(&text))
+    }
+
+    /// Generates a reply to `messages`. `on_text` receives the output as it grows and may
+    /// return `ControlFlow::Break` to stop.
+    pub fn chat(
+        &self,
+        messages: &[ChatMessage],
+        params: &SamplingParams,
+        on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation> {
+        let prompt = self.chat_prompt(messages)?;
+        self.generate(&prompt, params, on_text)
+    }
+
+    /// Checks that a prompt of `prompt` tokens plus `max_tokens` fit the context window.
+    pub fn check_context(&self, prompt: usize, max_tokens: usize) -> Result<()> {
+        let context = self.info.context_length;
+        if prompt == 0 || prompt + max_tokens > context {
+            return Err(InferError::ContextLength { context, prompt, requested: max_tokens });
+        }
+        Ok(())
+    }
+
+    /// Generates from prompt tokens. See [`Engine::chat`].
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        params: &SamplingParams,
+        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation> {
+        params.validate()?;
+        self.check_context(prompt.len(), params.max_tokens)?;
+        if let Some(bad) = prompt.iter().find(|t| **t as usize >= self.weights.config.vocab) {
+            return Err(InferError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
+        }
+        {
+            let forward = |tokens: &[u32], cache: &mut model::KvCache| {
+                self.pool.install(|| self.weights.forward(self.isa, tokens, cache))
+            };
+            let mut cache = model::KvCache::new(self.weights.config.layers);
+            let mut sampler = sampling::Sampler::new(params.clone());
+            let mut history = prompt.to_vec();
+            let mut output = StopScanner::new(&params.stop);
+            let started = Instant::now();
+            let mut logits = forward(prompt, &mut cache);
+            let prompt_time = started.elapsed();
+            let started = Instant::now();
+            let mut tokens = Vec::new();
+            let mut finish = FinishReason::Length;
+            while tokens.len() < params.max_tokens {
+                let next = sampler.sample(&mut logits, &history);
+                tokens.push(next);
+                history.push(next);
+                if self.tokenizer.stop_tokens().contains(&next) {
+                    finish = FinishReason::Stop;
+                    break;
+                }
+                let (delta, stopped) = output.push(&self.tokenizer.token_bytes(next));
+                if !delta.is_empty() && on_text(&delta).is_break() {
+                    finish = FinishReason::Cancelled;
+                    break;
+                }
+                if stopped {
+                    finish = FinishReason::Stop;
+                    break;
+                }
+                if tokens.len() == params.max_tokens {
+                    break;
+                }
+                logits = forward(&[next], &mut cache);
+            }
+            if finish != FinishReason::Cancelled {
+                let rest = output.finish();
+                if !rest.is_empty() {
+                    let _ = on_text(&rest);
+                }
+            }
+            Ok(Generation {
+                text: output.text(),
+                tokens,
+                prompt_tokens: prompt.len(),
+                finish_reason: finish,
+                prompt_time,
+                generation_time: started.elapsed(),
+            })
+        }
+    }
+}
+
+/// Accumulates output bytes, releases text that can no longer be part of a stop sequence or a
+/// split UTF-8 character, and notices stop sequences.
+struct StopScanner<'a> {
+    stops: &'a [String],
+    bytes: Vec<u8>,
+    released: usize,
+    end: Option<usize>,
+}
+
+impl<'a> StopScanner<'a> {
+    fn new(stops: &'a [String]) -> Self {
+        Self { stops, bytes: Vec::new(), released: 0, end: None }
+    }
+
+    /// Adds a token's bytes; returns the newly releasable text and whether a stop matched.
+    fn push(&mut self, token: &[u8]) -> (String, bool) {
+        self.bytes.extend_from_slice(token);
+        for stop in self.stops {
+            if let Some(at) = find(&self.bytes, stop.as_bytes()) {
+                self.end = Some(self.end.map_or(at, |e| e.min(at)));
+            }
+        }
+        if let Some(end) = self.end {
+            let delta = String::from_utf8_lossy(&self.bytes[self.released.min(end)..end]).into_owned();
+            self.released = end;
+            return (delta, true);
+        }
+        // Hold back a tail that could start a stop sequence, and an incomplete character.
+        let hold = self
+            .stops
+            .iter()
+            .map(|s| (1..s.len()).rev().find(|k| self.bytes.ends_with(&s.as_bytes()[..*k])).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let mut safe = self.bytes.len() - hold;
+        while safe > self.released && std::str::from_utf8(&self.bytes[self.released..safe]).is_err() {
+            safe -= 1;
+        }
+        let delta = String::from_utf8_lossy(&self.bytes[self.released..safe]).into_owned();
+        self.released = safe;
+        (delta, false)
+    }
+
+    /// Whatever is still held back once generation ends without a stop.
+    fn finish(&mut self) -> String {
+        let end = self.end.unwrap_or(self.bytes.len());
+        let rest = String::from_utf8_lossy(&self.bytes[self.released.min(end)..end]).into_owned();
+        self.released = end;
+        rest
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes[..self.end.unwrap_or(self.bytes.len())]).into_owned()
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The quantization most of the model's parameters use.
+fn quantization_name(file: &gguf::GgufFile) -> String {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for info in file.content.tensor_infos.values() {
+        *counts.entry(format!("{:?}", info.ggml_dtype)).or_default() += info.shape.elem_count();
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(name, _)| name).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_sequences_are_cut_and_held_back() {
+        let stops = vec!["END".to_owned()];
+        let mut s = StopScanner::new(&stops);
+        assert_eq!(s.push(b"hello E"), ("hello ".to_owned(), false));
+        assert_eq!(s.push(b"N"), (String::new(), false));
+        assert_eq!(s.push(b"Dmore"), (String::new(), true));
+        assert_eq!(s.text(), "hello ");
+    }
+
+    #[test]
+    fn split_utf8_characters_are_released_whole() {
+        let mut s = StopScanner::new(&[]);
+        let rocket = "🚀".as_bytes();
+        assert_eq!(s.push(&rocket[..2]).0, "");
+        assert_eq!(s.push(&rocket[2..]).0, "🚀");
+        assert_eq!(s.finish(), "");
+    }
+
+    #[test]
+    fn a_held_prefix_that_never_completes_is_released_at_the_end() {
+        let stops = vec!["END".to_owned()];
+        let mut s = StopScanner::new(&stops);
+        assert_eq!(s.push(b"the EN").0, "the ");
+        assert_eq!(s.finish(), "EN");
+        assert_eq!(s.text(), "the EN");
+    }
+}

@@ -1,0 +1,281 @@
+//! The transformer forward pass for the llama and qwen2 architectures.
+//!
+//! Matrix products go through [`crate::kernels`]; everything else (norms, rotary embedding,
+//! attention, activation) is plain Rust with a fixed order of floating-point operations, so
+//! the logits are bit-identical across runs and thread counts.
+
+use crate::{
+    Result,
+    gguf::{Architecture, GgufFile, ModelConfig},
+    kernels::{self, KernelIsa, QuantizedActivations, WeightMatrix},
+};
+use rayon::prelude::*;
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    wq: WeightMatrix,
+    wk: WeightMatrix,
+    wv: WeightMatrix,
+    bq: Option<Vec<f32>>,
+    bk: Option<Vec<f32>>,
+    bv: Option<Vec<f32>>,
+    wo: WeightMatrix,
+    ffn_norm: Vec<f32>,
+    w_gate: WeightMatrix,
+    w_up: WeightMatrix,
+    w_down: WeightMatrix,
+}
+
+/// Loaded weights of a model.
+pub(crate) struct Weights {
+    pub(crate) config: ModelConfig,
+    embeddings: WeightMatrix,
+    layers: Vec<Layer>,
+    output_norm: Vec<f32>,
+    /// `None`: tied to the embeddings.
+    output: Option<WeightMatrix>,
+    /// Per-dimension rotary frequencies.
+    inv_freq: Vec<f32>,
+    /// Parameter count, for display.
+    pub(crate) parameters: u64,
+}
+
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Weights").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Weights {
+    pub(crate) fn load(file: &mut GgufFile) -> Result<Self> {
+        let config = file.config()?;
+        let bias = |file: &mut GgufFile, name: String| -> Result<Option<Vec<f32>>> {
+            if file.has(&name) { file.vector(&name).map(Some) } else { Ok(None) }
+        };
+        let mut layers = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let n = |part: &str| format!("blk.{i}.{part}");
+            layers.push(Layer {
+                attn_norm: file.vector(&n("attn_norm.weight"))?,
+                wq: file.matrix(&n("attn_q.weight"))?,
+                wk: file.matrix(&n("attn_k.weight"))?,
+                wv: file.matrix(&n("attn_v.weight"))?,
+                bq: bias(file, n("attn_q.bias"))?,
+                bk: bias(file, n("attn_k.bias"))?,
+                bv: bias(file, n("attn_v.bias"))?,
+                wo: file.matrix(&n("attn_output.weight"))?,
+                ffn_norm: file.vector(&n("ffn_norm.weight"))?,
+                w_gate: file.matrix(&n("ffn_gate.weight"))?,
+                w_up: file.matrix(&n("ffn_up.weight"))?,
+                w_down: file.matrix(&n("ffn_down.weight"))?,
+            });
+        }
+        let embeddings = file.matrix("token_embd.weight")?;
+        let output = if file.has("output.weight") { Some(file.matrix("output.weight")?) } else { None };
+        let output_norm = file.vector("output_norm.weight")?;
+
+        // Rotary frequencies, optionally scaled per dimension (Llama 3.1+ ships `rope_freqs`).
+        let half = config.head_dim / 2;
+        let factors =
+            if file.has("rope_freqs.weight") { Some(file.vector("rope_freqs.weight")?) } else { None };
+        let inv_freq = (0..half)
+            .map(|i| {
+                let base = 1.0 / f64::from(config.rope_base).powf(2.0 * i as f64 / config.head_dim as f64);
+                let factor = factors.as_ref().and_then(|f| f.get(i)).copied().unwrap_or(1.0);
+                (base / f64::from(factor)) as f32
+            })
+            .collect();
+
+        let matrix_params = |m: &WeightMatrix| (m.rows() * m.cols()) as u64;
+        let mut parameters = matrix_params(&embeddings) + output_norm.len() as u64;
+        parameters += output.as_ref().map_or(0, matrix_params);
+        for l in &layers {
+            parameters += [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                .iter()
+                .map(|m| matrix_params(m))
+                .sum::<u64>();
+            parameters += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
+        }
+        Ok(Self { config, embeddings, layers, output_norm, output, inv_freq, parameters })
+    }
+}
+
+/// Keys and values of the positions processed so far.
+#[derive(Debug, Default)]
+pub(crate) struct KvCache {
+    keys: Vec<Vec<f32>>,
+    values: Vec<Vec<f32>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub(crate) fn new(layers: usize) -> Self {
+        Self { keys: vec![Vec::new(); layers], values: vec![Vec::new(); layers], len: 0 }
+    }
+}
+
+/// Scratch buffers reused across forward passes.
+#[derive(Debug, Default)]
+struct Scratch {
+    q8: QuantizedActivations,
+}
+
+impl Weights {
+    /// Runs `tokens` (at positions `cache.len()..`) through the model, appends them to the cache,
+    /// and returns the logits of the last token.
+    pub(crate) fn forward(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        let c = &self.config;
+        let (n, d) = (tokens.len(), c.embedding);
+        let kv_dim = c.kv_heads * c.head_dim;
+        let start = cache.len;
+        let mut scratch = Scratch::default();
+
+        let mut x = vec![0f32; n * d];
+        for (t, token) in tokens.iter().enumerate() {
+            let row = (*token as usize).min(self.embeddings.rows() - 1);
+            self.embeddings.dequantize_row(row, &mut x[t * d..(t + 1) * d]);
+        }
+        let mut h = vec![0f32; n * d];
+        let mut q = vec![0f32; n * d.max(c.heads * c.head_dim)];
+        let mut k = vec![0f32; n * kv_dim];
+        let mut v = vec![0f32; n * kv_dim];
+        let mut attn = vec![0f32; n * c.heads * c.head_dim];
+        let mut o = vec![0f32; n * d];
+        let mut gate = vec![0f32; n * c.feed_forward];
+        let mut up = vec![0f32; n * c.feed_forward];
+
+        for (li, layer) in self.layers.iter().enumerate() {
+            rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
+            scratch.q8.requantize(&h, d);
+            let q_len = n * c.heads * c.head_dim;
+            kernels::matmul(isa, &layer.wq, &scratch.q8, &mut q[..q_len]);
+            kernels::matmul(isa, &layer.wk, &scratch.q8, &mut k);
+            kernels::matmul(isa, &layer.wv, &scratch.q8, &mut v);
+            add_bias(&mut q[..q_len], layer.bq.as_deref());
+            add_bias(&mut k, layer.bk.as_deref());
+            add_bias(&mut v, layer.bv.as_deref());
+            for t in 0..n {
+                let pos = start + t;
+                let hd = c.head_dim;
+                for head in 0..c.heads {
+                    self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], pos);
+                }
+                for head in 0..c.kv_heads {
+                    self.rope(&mut k[(t * c.kv_heads + head) * hd..(t * c.kv_heads + head + 1) * hd], pos);
+                }
+            }
+            cache.keys[li].extend_from_slice(&k);
+            cache.values[li].extend_from_slice(&v);
+            self.attention(&q[..q_len], &cache.keys[li], &cache.values[li], start, &mut attn);
+
+            scratch.q8.requantize(&attn, c.heads * c.head_dim);
+            kernels::matmul(isa, &layer.wo, &scratch.q8, &mut o);
+            add_into(&mut x, &o);
+
+            rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
+            scratch.q8.requantize(&h, d);
+            kernels::matmul(isa, &layer.w_gate, &scratch.q8, &mut gate);
+            kernels::matmul(isa, &layer.w_up, &scratch.q8, &mut up);
+            for (g, u) in gate.iter_mut().zip(&up) {
+                *g = silu(*g) * u;
+            }
+            scratch.q8.requantize(&gate, c.feed_forward);
+            kernels::matmul(isa, &layer.w_down, &scratch.q8, &mut o);
+            add_into(&mut x, &o);
+        }
+        cache.len += n;
+
+        // Only the last position's logits are needed to pick the next token.
+        let last = &x[(n - 1) * d..];
+        let mut normed = vec![0f32; d];
+        rms_norm(last, &self.output_norm, c.rms_eps, &mut normed);
+        scratch.q8.requantize(&normed, d);
+        let output = self.output.as_ref().unwrap_or(&self.embeddings);
+        let mut logits = vec![0f32; output.rows()];
+        kernels::matmul(isa, output, &scratch.q8, &mut logits);
+        logits
+    }
+
+    fn rope(&self, x: &mut [f32], pos: usize) {
+        let half = self.config.head_dim / 2;
+        for i in 0..half {
+            let angle = pos as f32 * self.inv_freq[i];
+            let (sin, cos) = angle.sin_cos();
+            let (a, b) = match self.config.arch {
+                // GGUF llama weights are permuted for rotation of adjacent pairs.
+                Architecture::Llama => (2 * i, 2 * i + 1),
+                // qwen2 rotates the first half against the second.
+                Architecture::Qwen2 => (i, i + half),
+            };
+            let (x0, x1) = (x[a], x[b]);
+            x[a] = x0 * cos - x1 * sin;
+            x[b] = x0 * sin + x1 * cos;
+        }
+    }
+
+    /// Causal attention of the new queries (positions `start..start+n`) over the cache.
+    fn attention(&self, q: &[f32], keys: &[f32], values: &[f32], start: usize, out: &mut [f32]) {
+        let c = &self.config;
+        let hd = c.head_dim;
+        let kv_dim = c.kv_heads * hd;
+        let group = c.heads / c.kv_heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        out.par_chunks_mut(hd).enumerate().for_each(|(idx, out_head)| {
+            let (t, head) = (idx / c.heads, idx % c.heads);
+            let kv_head = head / group;
+            let query = &q[idx * hd..(idx + 1) * hd];
+            let visible = start + t + 1;
+            let mut scores: Vec<f32> = (0..visible)
+                .map(|p| {
+                    kernels::dot_f32(KernelIsa::Scalar, query, &keys[p * kv_dim + kv_head * hd..][..hd])
+                        * scale
+                })
+                .collect();
+            let max = scores.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
+            let mut sum = 0f32;
+            for s in &mut scores {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            out_head.fill(0.0);
+            for (p, s) in scores.iter().enumerate() {
+                let weight = s / sum;
+                let value = &values[p * kv_dim + kv_head * hd..][..hd];
+                for (o, v) in out_head.iter_mut().zip(value) {
+                    *o += weight * v;
+                }
+            }
+        });
+    }
+}
+
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let d = weight.len();
+    for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let mean = kernels::dot_f32(KernelIsa::Scalar, xr, xr) / d as f32;
+        let inv = 1.0 / (mean + eps).sqrt();
+        for ((o, xi), w) in or.iter_mut().zip(xr).zip(weight) {
+            *o = xi * inv * w;
+        }
+    }
+}
+
+fn add_bias(x: &mut [f32], bias: Option<&[f32]>) {
+    if let Some(bias) = bias {
+        for row in x.chunks_exact_mut(bias.len()) {
+            for (xi, b) in row.iter_mut().zip(bias) {
+                *xi += b;
+            }
+        }
+    }
+}
+
+fn add_into(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}

@@ -1,0 +1,154 @@
+//! The engine on the real default model (installed by `make setup`): golden token ids,
+//! template rendering, determinism across runs, thread counts and kernel implementations.
+
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
+use agora_infer::{ChatMessage, Engine, EngineOptions, FinishReason, InferError, KernelIsa, SamplingParams};
+use std::{ops::ControlFlow, path::PathBuf, sync::OnceLock};
+
+fn model_path() -> PathBuf {
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert!(path.is_file(), "{} is missing: run `make setup`", path.display());
+    path
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::load(&model_path(), &EngineOptions { threads: 2, ..Default::default() }).unwrap()
+    })
+}
+
+const QUESTION: &str = "Explain in one sentence what an ERC-20 approval is.";
+
+/// Token ids of the default chat prompt, from an independent implementation (the Hugging Face
+/// `tokenizers` library with SmolLM2's pre-tokenizer, fed the same GGUF vocabulary and merges).
+const GOLDEN_CHAT: [u32; 44] = [
+    1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411, 407, 19712, 8182,
+    2, 198, 1, 4093, 198, 36971, 281, 582, 6330, 732, 354, 414, 8157, 29, 34, 32, 11175, 314, 30, 2, 198, 1,
+    520, 9531, 198,
+];
+
+#[test]
+fn golden_token_ids() {
+    let tok = engine().tokenizer();
+    assert_eq!(tok.encode("Hello world"), vec![19556, 905]);
+    assert_eq!(
+        tok.encode("  leading spaces and 12345 digits, ünïcödé 🚀 emoji"),
+        vec![
+            216, 2899, 5600, 284, 216, 33, 34, 35, 36, 37, 18638, 28, 5549, 137, 94, 25972, 83, 7466, 84,
+            2756, 15107, 244, 218, 649, 33777
+        ]
+    );
+    assert_eq!(tok.encode("tabs\tand\n\nnewlines  "), vec![100, 7366, 197, 397, 198, 198, 2241, 5110, 256]);
+    assert_eq!(tok.encode("don't I'll we've"), vec![12420, 982, 339, 3060, 392, 3543]);
+}
+
+#[test]
+fn default_chat_prompt_includes_the_templates_system_message() {
+    let prompt = engine().chat_prompt(&[ChatMessage::new("user", QUESTION)]).unwrap();
+    assert_eq!(prompt.len(), 44);
+    assert_eq!(prompt, GOLDEN_CHAT);
+    let text = engine().tokenizer().decode(&prompt);
+    assert!(text.contains("You are a helpful AI assistant named SmolLM"), "{text}");
+}
+
+#[test]
+fn model_info_describes_the_file() {
+    let info = engine().info();
+    assert_eq!(info.sha256, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    assert_eq!(info.architecture, "llama");
+    assert_eq!(info.quantization, "Q4_1");
+    assert_eq!(info.file_size, 98_362_432);
+    assert!((130_000_000..140_000_000).contains(&info.parameters), "{}", info.parameters);
+    let c = engine().config();
+    assert_eq!((c.layers, c.embedding, c.heads, c.kv_heads), (30, 576, 9, 3));
+}
+
+fn answer(engine: &Engine, params: &SamplingParams) -> agora_infer::Generation {
+    engine.chat(&[ChatMessage::new("user", QUESTION)], params, |_| ControlFlow::Continue(())).unwrap()
+}
+
+#[test]
+fn greedy_answer_is_fluent_and_stops_at_end_of_turn() {
+    let out = answer(engine(), &SamplingParams { max_tokens: 64, ..Default::default() });
+    assert_eq!(out.finish_reason, FinishReason::Stop, "{out:?}");
+    assert!(out.text.starts_with("An ERC-20 approval is"), "{}", out.text);
+    assert_eq!(out.prompt_tokens, 44);
+}
+
+#[test]
+fn output_is_identical_across_runs_threads_and_kernels() {
+    let params =
+        SamplingParams { max_tokens: 40, temperature: 0.8, top_p: 0.95, seed: 7, ..Default::default() };
+    let reference = answer(engine(), &params);
+    assert_eq!(answer(engine(), &params).tokens, reference.tokens, "same engine, second run");
+
+    let one_thread =
+        Engine::load(&model_path(), &EngineOptions { threads: 1, ..Default::default() }).unwrap();
+    assert_eq!(answer(&one_thread, &params).tokens, reference.tokens, "1 thread vs 2 threads");
+
+    let scalar = Engine::load(
+        &model_path(),
+        &EngineOptions { threads: 2, isa: Some(KernelIsa::Scalar), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(
+        answer(&scalar, &params).tokens,
+        reference.tokens,
+        "scalar vs {} kernels",
+        engine().isa().name()
+    );
+
+    let other_seed = answer(engine(), &SamplingParams { seed: 8, ..params });
+    assert_ne!(other_seed.tokens, reference.tokens, "the seed matters");
+}
+
+#[test]
+fn stop_sequences_max_tokens_and_cancellation() {
+    let out = answer(engine(), &SamplingParams { max_tokens: 5, ..Default::default() });
+    assert_eq!(out.finish_reason, FinishReason::Length);
+    assert_eq!(out.tokens.len(), 5);
+
+    let out = answer(engine(), &SamplingParams { stop: vec!["approval".into()], ..Default::default() });
+    assert_eq!(out.finish_reason, FinishReason::Stop);
+    assert_eq!(out.text, "An ERC-20 ");
+
+    let mut seen = String::new();
+    let out = engine()
+        .chat(&[ChatMessage::new("user", QUESTION)], &SamplingParams::default(), |delta| {
+            seen.push_str(delta);
+            if seen.len() > 10 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .unwrap();
+    assert_eq!(out.finish_reason, FinishReason::Cancelled);
+    assert!(out.tokens.len() < 10);
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let e = engine();
+    let long = "word ".repeat(9000);
+    let err =
+        e.chat(&[ChatMessage::new("user", long)], &SamplingParams::default(), |_| ControlFlow::Continue(()));
+    assert!(matches!(err, Err(InferError::ContextLength { context: 8192, .. })), "{err:?}");
+    let err = e.chat(&[], &SamplingParams::default(), |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(err.is_client_error() && err.to_string().contains("messages"), "{err}");
+    let err = e
+        .chat(
+            &[ChatMessage::new("user", "hi")],
+            &SamplingParams { temperature: 3.0, ..Default::default() },
+            |_| ControlFlow::Continue(()),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("temperature"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.gguf");
+    std::fs::write(&fake, b"not a gguf file at all").unwrap();
+    let err = Engine::load(&fake, &EngineOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("not a valid GGUF file"), "{err}");
+    let err = Engine::load(&dir.path().join("missing.gguf"), &EngineOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("cannot read model"), "{err}");
+}
