@@ -2,7 +2,7 @@
 
 use agora_node::{
     ChainTarget, ConfigLayer, Node, NodeConfig,
-    config::{ApiLayer, ChainLayer, DevnetLayer},
+    config::{ApiLayer, ChainLayer, DevnetLayer, InferenceLayer},
 };
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -12,13 +12,17 @@ const AFTER_HELP: &str = "\
 Examples:
   agora up                          local devnet + contracts + API on 127.0.0.1:8402
   agora up --rpc-url http://127.0.0.1:8545 --listen 127.0.0.1:9402 --data-dir ./node2
+  agora chat -p \"What is an ERC-20 approval?\"   one question to the local model
+  agora serve --listen 127.0.0.1:8080   only the OpenAI-compatible API
+  agora receipt verify reply.json --reexecute
   agora status                      ask the running node how it is
   agora config                      show the effective configuration
 
 Configuration, each layer overriding the one before:
   built-in defaults < agora.toml (or --config FILE) < AGORA_* environment < flags
   AGORA_DATA_DIR, AGORA_LISTEN, AGORA_RPC_URL, AGORA_KEYSTORE, AGORA_DEVNET_PORT,
-  AGORA_DEVNET_CHAIN_ID, AGORA_DEVNET_BLOCK_TIME, AGORA_ANVIL, AGORA_LOG (log filter).
+  AGORA_DEVNET_CHAIN_ID, AGORA_DEVNET_BLOCK_TIME, AGORA_ANVIL, AGORA_MODEL, AGORA_THREADS,
+  AGORA_INFERENCE_QUEUE, AGORA_MAX_CONTEXT, AGORA_LOG_PROMPTS, AGORA_LOG (log filter).
   Secrets only from the environment: AGORA_PRIVATE_KEY, AGORA_KEYSTORE_PASSWORD.";
 
 /// agora: a node for private AI, agent payments and transaction safety on Ethereum.
@@ -47,6 +51,15 @@ pub(crate) enum Command {
     /// Deploy the agora contracts to the configured chain; what is already deployed is checked
     /// and reused.
     Deploy(DeployArgs),
+    /// Serve only the OpenAI-compatible inference API (no chain); until Ctrl-C or SIGTERM.
+    Serve,
+    /// Chat with the local model in the terminal (streaming); `-p` for one question.
+    Chat(crate::chat::ChatArgs),
+    /// List local models: file size, quantization, parameters, sha256.
+    Models,
+    /// Inference receipts.
+    #[command(subcommand)]
+    Receipt(crate::receipt::ReceiptCommand),
     /// Ask a running node how it is (health, chain, contracts).
     Status(StatusArgs),
     /// Print the effective configuration, secrets redacted.
@@ -78,6 +91,12 @@ pub(crate) struct GlobalArgs {
     /// The anvil binary [default: anvil on PATH, else ./.tools/bin/anvil].
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) anvil: Option<PathBuf>,
+    /// GGUF model to serve [default: ./.models/SmolLM2-135M-Instruct.Q4_1.gguf when present].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) model: Option<PathBuf>,
+    /// Inference threads [default: every core].
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +128,11 @@ impl GlobalArgs {
                 anvil: self.anvil.clone(),
                 ..DevnetLayer::default()
             },
+            inference: InferenceLayer {
+                model: self.model.clone(),
+                threads: self.threads,
+                ..InferenceLayer::default()
+            },
         }
     }
 
@@ -123,6 +147,13 @@ pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
     let node = Node::start(config).await?;
     node.run_until(agora_node::shutdown_signal()).await?;
     tracing::info!(target: "agora::up", "stopped");
+    Ok(())
+}
+
+pub(crate) async fn serve(global: &GlobalArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let node = Node::start_without_chain(config).await?;
+    node.run_until(agora_node::shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,7 +1,10 @@
 //! `agora`: the command line of the agora node. It parses arguments, resolves the configuration
 //! and calls the node; all the work happens in the `agora-*` crates.
 
+mod chat;
 mod cli;
+mod models;
+mod receipt;
 mod status;
 
 use anyhow::Result;
@@ -32,6 +35,10 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Up(args) => cli::up(&cli.global, args).await,
         cli::Command::Devnet => cli::devnet(&cli.global).await,
         cli::Command::Deploy(args) => cli::deploy(&cli.global, args).await,
+        cli::Command::Serve => cli::serve(&cli.global).await,
+        cli::Command::Chat(args) => chat::run(&cli.global, args).await,
+        cli::Command::Models => models::run(&cli.global),
+        cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),
     }

@@ -73,6 +73,25 @@ pub struct ModelInfo {
     pub context_length: usize,
 }
 
+/// Reads a model's description from its GGUF header (and hashes the file) without loading
+/// the weights.
+pub fn inspect(path: &Path) -> Result<ModelInfo> {
+    let file = gguf::GgufFile::open(path)?;
+    let config = file.config()?;
+    let parameters = file.content.tensor_infos.values().map(|t| t.shape.elem_count() as u64).sum();
+    Ok(ModelInfo {
+        id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+        path: path.to_path_buf(),
+        file_size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        sha256: file_sha256(path)?,
+        architecture: file.string("general.architecture").unwrap_or("").to_owned(),
+        name: file.string("general.name").map(str::to_owned),
+        quantization: quantization_name(&file),
+        parameters,
+        context_length: config.context_length,
+    })
+}
+
 /// Why a generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,21 +3,25 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /health` | `200 {"status":"ok", chainId, blockNumber, uptimeSecs}`, or `503` when the chain does not answer |
-//! | `GET /version` | `{"name":"agora","version":…}` |
+//! | `GET /version` | `{"name":"agora", version, engine, nodeAddress}` |
 //! | `GET /deployments` | the agora contracts on this node's chain |
+//! | `POST /v1/chat/completions` | OpenAI-compatible chat completions, plain or streamed ([`crate::openai`]) |
+//! | `GET /v1/models` | the loaded model |
 //!
-//! Errors are JSON in one shape everywhere: `{"error":{"message":…,"type":…}}`.
+//! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`.
 
+use crate::{inference::InferenceService, openai};
 use agora_chain::{ChainClient, ChainDeployment};
 use agora_store::Store;
+use alloy::primitives::Address;
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use std::{sync::Arc, time::Instant};
 
 /// What the handlers share.
@@ -28,48 +32,109 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct AppInner {
-    chain: ChainClient,
-    deployment: ChainDeployment,
+    chain: Option<(ChainClient, ChainDeployment)>,
+    inference: Option<InferenceService>,
+    node_address: Option<Address>,
     store: Arc<Store>,
     started: Instant,
 }
 
 impl AppState {
-    /// State for a node on `chain` with the suite at `deployment`.
-    pub fn new(chain: ChainClient, deployment: ChainDeployment, store: Arc<Store>) -> Self {
-        Self { inner: Arc::new(AppInner { chain, deployment, store, started: Instant::now() }) }
+    /// State for a node with its store; add the chain and the engine with the `with_*` calls.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            inner: Arc::new(AppInner {
+                chain: None,
+                inference: None,
+                node_address: None,
+                store,
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut AppInner {
+        // Only called while building, before the state is shared.
+        Arc::get_mut(&mut self.inner).unwrap_or_else(|| unreachable!("AppState is built before it is shared"))
+    }
+
+    /// With a chain and the suite deployed on it.
+    pub fn with_chain(mut self, chain: ChainClient, deployment: ChainDeployment) -> Self {
+        self.inner_mut().chain = Some((chain, deployment));
+        self
+    }
+
+    /// With an inference engine, and the address that signs its receipts.
+    pub fn with_inference(mut self, inference: InferenceService, node_address: Address) -> Self {
+        let inner = self.inner_mut();
+        inner.inference = Some(inference);
+        inner.node_address = Some(node_address);
+        self
     }
 
     /// The node's store.
     pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
     }
+
+    /// The inference service, when a model is loaded.
+    pub fn inference(&self) -> Option<&InferenceService> {
+        self.inner.inference.as_ref()
+    }
 }
 
-/// An error answer: a status and a message, rendered as JSON.
+/// An error answer: a status and an OpenAI-shaped JSON body.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    param: Option<&'static str>,
+    code: Option<&'static str>,
 }
 
 impl ApiError {
-    /// A `404` for an unknown route.
+    /// An error with a status, an OpenAI error type and a message.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self { status, kind, message: message.into(), param: None, code: None }
+    }
+
+    /// Names the request field at fault.
+    pub fn with_param(mut self, param: Option<&'static str>) -> Self {
+        self.param = param;
+        self
+    }
+
+    /// Adds a machine-readable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// A `404` for an unknown route or resource.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, kind: "not_found", message: message.into() }
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
     /// A `503`: a dependency of the node does not answer.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, kind: "unavailable", message: message.into() }
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        json!({ "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code } })
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "message": self.message, "type": self.kind } })))
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 
@@ -79,27 +144,42 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/version", get(version))
         .route("/deployments", get(deployments))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::models))
+        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })
         .with_state(state)
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let inner = &state.inner;
-    let block = inner.chain.block_number().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(json!({
+    let mut body = json!({
         "status": "ok",
-        "chainId": inner.chain.chain_id(),
-        "blockNumber": block,
         "uptimeSecs": inner.started.elapsed().as_secs(),
-    })))
+        "model": inner.inference.as_ref().map(|s| s.engine().info().id.clone()),
+    });
+    if let Some((chain, _)) = &inner.chain {
+        let block = chain.block_number().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        body["chainId"] = json!(chain.chain_id());
+        body["blockNumber"] = json!(block);
+    }
+    Ok(Json(body))
 }
 
-async fn version() -> Json<serde_json::Value> {
-    Json(json!({ "name": "agora", "version": env!("CARGO_PKG_VERSION") }))
+async fn version(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "name": "agora",
+        "version": env!("CARGO_PKG_VERSION"),
+        "engine": format!("{} {}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION),
+        "nodeAddress": state.inner.node_address,
+    }))
 }
 
-async fn deployments(State(state): State<AppState>) -> Json<ChainDeployment> {
-    Json(state.inner.deployment.clone())
+async fn deployments(State(state): State<AppState>) -> Result<Json<ChainDeployment>, ApiError> {
+    match &state.inner.chain {
+        Some((_, deployment)) => Ok(Json(deployment.clone())),
+        None => Err(ApiError::not_found("this node runs without a chain (agora serve); use agora up")),
+    }
 }

@@ -66,6 +66,25 @@ pub struct ConfigLayer {
     /// The local devnet, used when no RPC URL is set.
     #[serde(default)]
     pub devnet: DevnetLayer,
+    /// Local inference.
+    #[serde(default)]
+    pub inference: InferenceLayer,
+}
+
+/// `[inference]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceLayer {
+    /// GGUF model file.
+    pub model: Option<PathBuf>,
+    /// Worker threads (0 or unset: every core).
+    pub threads: Option<usize>,
+    /// Generations that may wait; more are answered 429.
+    pub queue: Option<usize>,
+    /// Cap on the context window, in tokens.
+    pub max_context: Option<usize>,
+    /// Log prompts and outputs (off by default: they are the user's).
+    pub log_prompts: Option<bool>,
 }
 
 /// `[api]`
@@ -137,6 +156,13 @@ impl ConfigLayer {
                 anvil: text("AGORA_ANVIL").map(PathBuf::from),
                 block_time: parse(&var, "AGORA_DEVNET_BLOCK_TIME", "expected seconds")?,
             },
+            inference: InferenceLayer {
+                model: text("AGORA_MODEL").map(PathBuf::from),
+                threads: parse(&var, "AGORA_THREADS", "expected a number of threads")?,
+                queue: parse(&var, "AGORA_INFERENCE_QUEUE", "expected a queue length")?,
+                max_context: parse(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
+                log_prompts: parse(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
+            },
         })
     }
 
@@ -155,6 +181,13 @@ impl ConfigLayer {
                 anvil: over.devnet.anvil.or(self.devnet.anvil),
                 block_time: over.devnet.block_time.or(self.devnet.block_time),
             },
+            inference: InferenceLayer {
+                model: over.inference.model.or(self.inference.model),
+                threads: over.inference.threads.or(self.inference.threads),
+                queue: over.inference.queue.or(self.inference.queue),
+                max_context: over.inference.max_context.or(self.inference.max_context),
+                log_prompts: over.inference.log_prompts.or(self.inference.log_prompts),
+            },
         }
     }
 }
@@ -171,6 +204,26 @@ pub enum ChainTarget {
     },
 }
 
+/// The default model, as `make setup` installs it.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Local inference settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceConfig {
+    /// The model file; `None` when none was configured and the default is not installed.
+    pub model: Option<PathBuf>,
+    /// Whether the model was asked for explicitly (then a missing file is an error).
+    pub explicit: bool,
+    /// Worker threads; 0 means every core.
+    pub threads: usize,
+    /// Queue length.
+    pub queue: usize,
+    /// Context cap.
+    pub max_context: Option<usize>,
+    /// Log prompts and outputs.
+    pub log_prompts: bool,
+}
+
 /// The validated runtime configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -184,6 +237,8 @@ pub struct NodeConfig {
     pub signer: Option<SignerSource>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// Local inference.
+    pub inference: InferenceConfig,
 }
 
 impl NodeConfig {
@@ -252,7 +307,27 @@ impl NodeConfig {
             }),
             (None, None) => None,
         };
-        Ok(Self { data_dir, api_listen, chain, signer, config_file })
+        let explicit = merged.inference.model.is_some();
+        let model = merged.inference.model.or_else(|| {
+            [
+                PathBuf::from(".models").join(DEFAULT_MODEL_FILE),
+                data_dir.join("models").join(DEFAULT_MODEL_FILE),
+            ]
+            .into_iter()
+            .find(|p| p.is_file())
+        });
+        if merged.inference.queue == Some(0) {
+            return Err(ConfigError::Invalid("inference.queue must be at least 1".into()));
+        }
+        let inference = InferenceConfig {
+            model,
+            explicit,
+            threads: merged.inference.threads.unwrap_or(0),
+            queue: merged.inference.queue.unwrap_or(crate::inference::DEFAULT_QUEUE),
+            max_context: merged.inference.max_context,
+            log_prompts: merged.inference.log_prompts.unwrap_or(false),
+        };
+        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference })
     }
 
     /// The deployments file of this node.
@@ -304,6 +379,17 @@ impl NodeConfig {
                 None => out.push_str("# block_time unset: one block per transaction\n"),
             }
         }
+        let inf = &self.inference;
+        out.push_str("\n[inference]\n");
+        match &inf.model {
+            Some(path) => out.push_str(&format!("model = {}\n", quote_path(path))),
+            None => out.push_str("# model: none found (run `make setup`, or set inference.model)\n"),
+        }
+        out.push_str(&format!("threads = {}  # 0: every core\nqueue = {}\n", inf.threads, inf.queue));
+        if let Some(ctx) = inf.max_context {
+            out.push_str(&format!("max_context = {ctx}\n"));
+        }
+        out.push_str(&format!("log_prompts = {}\n", inf.log_prompts));
         out
     }
 }

@@ -38,6 +38,9 @@ pub enum NodeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] agora_store::StoreError),
+    /// The model could not be loaded.
+    #[error("model: {0}")]
+    Model(String),
     /// Serving HTTP failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),

@@ -6,6 +6,7 @@
 //! agora up ─▶ NodeConfig::load ─▶ Node::start ─┬─ DataDirLock (one node per data dir)
 //!                                               ├─ Store (SQLite, WAL)
 //!                                               ├─ bind 127.0.0.1:8402
+//!                                               ├─ Engine (GGUF model) + InferenceService
 //!                                               ├─ Devnet (anvil) or ChainClient (RPC URL)
 //!                                               └─ ensure_deployed (deployments.json)
 //!            Node::run_until(shutdown) ─▶ axum serves api::app until Ctrl-C / SIGTERM,
@@ -15,14 +16,19 @@
 pub mod api;
 pub mod config;
 mod error;
+pub mod inference;
 mod lock;
+pub mod node_key;
+mod openai;
 
-pub use config::{ChainTarget, ConfigError, ConfigLayer, NodeConfig};
+pub use config::{ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig};
 pub use error::{NodeError, Result};
 pub use lock::DataDirLock;
 
 use agora_chain::{ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed};
+use agora_infer::{Engine, EngineOptions};
 use agora_store::Store;
+use inference::InferenceService;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
 use tokio::net::TcpListener;
 
@@ -32,8 +38,9 @@ pub struct Node {
     config: NodeConfig,
     store: Arc<Store>,
     devnet: Option<Devnet>,
-    chain: ChainClient,
-    deployment: ChainDeployment,
+    chain: Option<(ChainClient, ChainDeployment)>,
+    inference: Option<InferenceService>,
+    node_key: alloy::signers::local::PrivateKeySigner,
     listener: TcpListener,
     api_addr: SocketAddr,
     _lock: DataDirLock,
@@ -84,10 +91,56 @@ pub async fn deploy_suite(config: &NodeConfig, client: &ChainClient) -> Result<C
     Ok(deployment)
 }
 
+/// Loads the configured model. `Ok(None)` when no model is configured and the default one is
+/// not installed: the node then runs without inference.
+pub async fn load_engine(config: &InferenceConfig) -> Result<Option<Engine>> {
+    let Some(path) = config.model.clone() else {
+        tracing::warn!(
+            target: "agora::up",
+            "no model found: inference is off (run `make setup`, or set [inference] model / --model)"
+        );
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Err(NodeError::Model(format!(
+            "model file {} not found; run `make setup` or point --model at a GGUF file",
+            path.display()
+        )));
+    }
+    let options = EngineOptions { threads: config.threads, max_context: config.max_context, isa: None };
+    let started = Instant::now();
+    tracing::info!(target: "agora::up", model = %path.display(), "loading the model");
+    let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &options))
+        .await
+        .map_err(|e| NodeError::Model(e.to_string()))?
+        .map_err(|e| NodeError::Model(e.to_string()))?;
+    let info = engine.info();
+    tracing::info!(
+        target: "agora::up",
+        model = %info.id,
+        quantization = %info.quantization,
+        threads = engine.threads(),
+        kernels = engine.isa().name(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "model ready"
+    );
+    Ok(Some(engine))
+}
+
 impl Node {
-    /// Takes the data directory, opens the store, binds the API, starts or connects to the chain
-    /// and deploys the suite. Fails without side effects beyond what it created itself.
+    /// Takes the data directory, opens the store, binds the API, loads the model, starts or
+    /// connects to the chain and deploys the suite.
     pub async fn start(config: NodeConfig) -> Result<Self> {
+        Self::start_with(config, true).await
+    }
+
+    /// Like [`Node::start`] but without any chain: only the store and the inference API
+    /// (`agora serve`).
+    pub async fn start_without_chain(config: NodeConfig) -> Result<Self> {
+        Self::start_with(config, false).await
+    }
+
+    async fn start_with(config: NodeConfig, with_chain: bool) -> Result<Self> {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(Store::open_in(&config.data_dir)?);
         tracing::info!(target: "agora::up", data_dir = %config.data_dir.display(), "store open");
@@ -95,19 +148,41 @@ impl Node {
             .await
             .map_err(|e| NodeError::Listen { addr: config.api_listen, reason: e.to_string() })?;
         let api_addr = listener.local_addr().map_err(NodeError::Serve)?;
+        let node_key = node_key::load_or_create(&config.data_dir)?;
 
-        let (devnet, chain) = open_chain(&config).await?;
-        let deployment = deploy_suite(&config, &chain).await?;
+        let engine = load_engine(&config.inference).await?;
+        if !with_chain && engine.is_none() {
+            return Err(NodeError::Model(
+                "`agora serve` needs a model: run `make setup`, or pass --model FILE".to_owned(),
+            ));
+        }
+        let inference = engine.map(|engine| {
+            InferenceService::start(
+                engine,
+                Some(node_key.clone()),
+                config.inference.queue,
+                config.inference.log_prompts,
+            )
+        });
+
+        let (devnet, chain) = if with_chain {
+            let (devnet, client) = open_chain(&config).await?;
+            let deployment = deploy_suite(&config, &client).await?;
+            (devnet, Some((client, deployment)))
+        } else {
+            (None, None)
+        };
         store.journal_append(
             "node.started",
             &serde_json::json!({
                 "version": env!("CARGO_PKG_VERSION"),
-                "chainId": chain.chain_id(),
+                "chainId": chain.as_ref().map(|(c, _)| c.chain_id()),
                 "api": api_addr.to_string(),
+                "model": inference.as_ref().map(|i| i.engine().info().id.clone()),
             })
             .to_string(),
         )?;
-        Ok(Self { config, store, devnet, chain, deployment, listener, api_addr, _lock: lock })
+        Ok(Self { config, store, devnet, chain, inference, node_key, listener, api_addr, _lock: lock })
     }
 
     /// Where the owner's API listens.
@@ -115,19 +190,29 @@ impl Node {
         self.api_addr
     }
 
-    /// The chain connection.
-    pub fn chain(&self) -> &ChainClient {
-        &self.chain
+    /// The chain connection, unless started without one.
+    pub fn chain(&self) -> Option<&ChainClient> {
+        self.chain.as_ref().map(|(c, _)| c)
     }
 
-    /// The suite on this chain.
-    pub fn deployment(&self) -> &ChainDeployment {
-        &self.deployment
+    /// The suite on this chain, unless started without one.
+    pub fn deployment(&self) -> Option<&ChainDeployment> {
+        self.chain.as_ref().map(|(_, d)| d)
     }
 
     /// The local devnet, when the node runs one.
     pub fn devnet(&self) -> Option<&Devnet> {
         self.devnet.as_ref()
+    }
+
+    /// The inference service, when a model is loaded.
+    pub fn inference(&self) -> Option<&InferenceService> {
+        self.inference.as_ref()
+    }
+
+    /// The address that signs this node's receipts.
+    pub fn node_address(&self) -> alloy::primitives::Address {
+        self.node_key.address()
     }
 
     /// The node's store.
@@ -143,10 +228,16 @@ impl Node {
     /// Serves the API until `shutdown` completes, then stops cleanly: in-flight requests finish,
     /// the journal records the stop, and the devnet saves its state.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Self { store, devnet, chain, deployment, listener, api_addr, _lock, .. } = self;
+        let Self { store, devnet, chain, inference, node_key, listener, api_addr, _lock, .. } = self;
+        let mut state = api::AppState::new(Arc::clone(&store));
+        if let Some((client, deployment)) = chain {
+            state = state.with_chain(client, deployment);
+        }
+        if let Some(inference) = inference {
+            state = state.with_inference(inference, node_key.address());
+        }
         tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
-        let app = api::app(api::AppState::new(chain, deployment, Arc::clone(&store)));
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let served = axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown).await;
         tracing::info!(target: "agora::up", "shutting down");
         if let Some(devnet) = devnet {
             devnet.stop().await;

@@ -34,6 +34,14 @@ pub struct TestNet {
     dir: TempDir,
 }
 
+/// The default model that `make setup` installs (panics with a hint when it is missing).
+pub fn default_model() -> PathBuf {
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert!(path.is_file(), "{} is missing: run `make setup`", path.display());
+    path
+}
+
 /// The anvil that `make setup` installs, when it is there; otherwise `anvil` from `PATH`.
 pub fn anvil_path() -> PathBuf {
     let installed = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/bin/anvil"));
@@ -123,8 +131,13 @@ pub struct TestNode {
 }
 
 impl TestNode {
-    /// Starts a node with a fresh data directory; it reuses the net's deployment.
+    /// Starts a node with a fresh data directory and no model; it reuses the net's deployment.
     pub async fn start(net: &TestNet) -> Self {
+        Self::start_with_model(net, None).await
+    }
+
+    /// Like [`TestNode::start`], serving `model` (e.g. [`default_model`]) for inference.
+    pub async fn start_with_model(net: &TestNet, model: Option<PathBuf>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::copy(net.deployments_path(), dir.path().join(agora_chain::DEPLOYMENTS_FILE))
             .expect("copy deployments");
@@ -137,10 +150,18 @@ impl TestNode {
                 alloy::hex::encode_prefixed(key.to_bytes()),
             ))),
             config_file: None,
+            inference: agora_node::InferenceConfig {
+                explicit: model.is_some(),
+                model,
+                threads: 2,
+                queue: 4,
+                max_context: None,
+                log_prompts: false,
+            },
         };
         let node = Node::start(config).await.expect("start the node");
         let api_addr = node.api_addr();
-        let deployment = node.deployment().clone();
+        let deployment = node.deployment().expect("the node has a chain").clone();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(node.run_until(async move {
             let _ = rx.await;

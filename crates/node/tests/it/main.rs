@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod inference;
+
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
 use alloy::{
@@ -10,6 +12,17 @@ use alloy::{
     sol_types::{SolStruct, eip712_domain},
 };
 use serde_json::Value;
+
+fn no_inference() -> agora_node::InferenceConfig {
+    agora_node::InferenceConfig {
+        model: None,
+        explicit: false,
+        threads: 1,
+        queue: 1,
+        max_context: None,
+        log_prompts: false,
+    }
+}
 
 async fn get(url: &str) -> (u16, Value) {
     let response = reqwest::get(url).await.unwrap();
@@ -69,6 +82,7 @@ async fn a_second_node_cannot_share_a_data_dir() {
         chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
         signer: None,
         config_file: None,
+        inference: no_inference(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(matches!(err, agora_node::NodeError::DataDirLocked { .. }), "{err:?}");
@@ -85,6 +99,7 @@ async fn a_taken_api_port_is_a_clear_error() {
         chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
         signer: None,
         config_file: None,
+        inference: no_inference(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(err.to_string().contains("cannot listen on"), "{err}");

@@ -1,0 +1,93 @@
+//! `agora chat`: talk to the local model in a plain terminal, with the reply streamed as it is
+//! generated. Nothing leaves the machine.
+
+use crate::cli::GlobalArgs;
+use agora_infer::{ChatMessage, SamplingParams};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::{
+    io::{BufRead, Write},
+    ops::ControlFlow,
+};
+
+#[derive(Debug, Args)]
+pub(crate) struct ChatArgs {
+    /// Ask one question, print the answer and exit.
+    #[arg(short, long, value_name = "PROMPT")]
+    prompt: Option<String>,
+    /// A system message (otherwise the model's template decides).
+    #[arg(long)]
+    system: Option<String>,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 always takes the most likely token.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Seed for sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let engine = agora_node::load_engine(&config.inference)
+        .await?
+        .context("no model: run `make setup`, or pass --model FILE")?;
+    let params = SamplingParams {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let mut history: Vec<ChatMessage> =
+        args.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
+
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let answer = |history: &mut Vec<ChatMessage>, question: String| -> Result<()> {
+            history.push(ChatMessage::new("user", question));
+            let mut out = std::io::stdout().lock();
+            let generation = engine.chat(history, &params, |text| {
+                let ok = out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok();
+                if ok { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+            })?;
+            writeln!(out)?;
+            history.push(ChatMessage::new("assistant", generation.text));
+            Ok(())
+        };
+        if let Some(prompt) = args.prompt {
+            return answer(&mut history, prompt);
+        }
+        let stdin = std::io::stdin();
+        let interactive = std::io::IsTerminal::is_terminal(&stdin);
+        if interactive {
+            eprintln_hint();
+        }
+        let mut lines = stdin.lock().lines();
+        loop {
+            if interactive {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "> ");
+                let _ = err.flush();
+            }
+            let Some(line) = lines.next() else { break };
+            let line = line.context("reading standard input")?;
+            match line.trim() {
+                "" => continue,
+                "/exit" | "/quit" => break,
+                "/reset" => {
+                    history.retain(|m| m.role == "system");
+                    continue;
+                }
+                question => answer(&mut history, question.to_owned())?,
+            }
+        }
+        Ok(())
+    })
+    .await?
+}
+
+#[allow(clippy::print_stderr)]
+fn eprintln_hint() {
+    eprintln!("chatting with the local model; /reset starts over, /exit or Ctrl-D quits");
+}

@@ -1,0 +1,70 @@
+//! `agora receipt verify`: check a receipt's signature and hashes, and optionally re-run the
+//! inference locally and compare it token by token.
+
+use crate::cli::GlobalArgs;
+use agora_receipts::ReceiptEnvelope;
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use std::{io::Write, path::PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReceiptCommand {
+    /// Verify a receipt: a saved chat completion response (with `agora_receipt`) or the receipt
+    /// itself. Exits non-zero when it does not check out.
+    Verify {
+        /// The JSON file.
+        file: PathBuf,
+        /// Also re-run the inference with the local model (same file, same engine version) and
+        /// compare the output token by token.
+        #[arg(long)]
+        reexecute: bool,
+    },
+}
+
+pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<()> {
+    let ReceiptCommand::Verify { file, reexecute } = command;
+    let json = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let envelope = ReceiptEnvelope::from_json(&json).with_context(|| format!("{}", file.display()))?;
+    let r = &envelope.signed.receipt;
+    let signer = envelope.verify().context("the receipt does not verify")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "signature  ok: signed by node {signer}")?;
+    writeln!(out, "hashes     ok: request and output match the signed hashes")?;
+    writeln!(out, "engine     {} {}", r.engine, r.engineVersion)?;
+    writeln!(out, "model      sha256 {}", alloy::hex::encode(r.modelSha256))?;
+    writeln!(out, "tokens     {} prompt, {} completion", r.promptTokens, r.completionTokens)?;
+    out.flush()?;
+    drop(out);
+    if !reexecute {
+        return Ok(());
+    }
+
+    let config = global.resolve()?;
+    let engine = agora_node::load_engine(&config.inference)
+        .await?
+        .context("--reexecute needs the model: run `make setup`, or pass --model FILE")?;
+    let result = tokio::task::spawn_blocking(move || {
+        let outcome = agora_receipts::reexecute(&envelope, &engine);
+        (outcome, envelope, engine)
+    })
+    .await?;
+    let (outcome, envelope, engine) = result;
+    let outcome = outcome.context("re-execution")?;
+    let mut out = std::io::stdout().lock();
+    match outcome.first_divergence {
+        None => {
+            writeln!(out, "reexecute  ok: {} tokens, identical", outcome.tokens.len())?;
+            Ok(())
+        }
+        Some(at) => {
+            let tok = engine.tokenizer();
+            let common = tok.decode(&outcome.tokens[..at.min(outcome.tokens.len())]);
+            let theirs = envelope.output.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
+            let ours = outcome.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
+            writeln!(out, "reexecute  MISMATCH at token {at} after {common:?}")?;
+            writeln!(out, "           receipt: {}", theirs.unwrap_or_else(|| "(ended)".into()))?;
+            writeln!(out, "           local:   {}", ours.unwrap_or_else(|| "(ended)".into()))?;
+            bail!("re-execution diverges from the receipt at token {at}")
+        }
+    }
+}

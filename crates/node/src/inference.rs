@@ -1,0 +1,154 @@
+//! The inference service: one engine, a bounded FIFO queue of generations, and one worker
+//! thread that runs them in order. A full queue is refused at once (HTTP 429) instead of
+//! growing without bound; a generation whose requester went away stops at the next token.
+
+use agora_infer::{ChatMessage, Engine, Generation, InferError, SamplingParams};
+use agora_receipts::{CanonicalRequest, ReceiptEnvelope, ReceiptOutput};
+use alloy::signers::local::PrivateKeySigner;
+use std::{
+    ops::ControlFlow,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::mpsc;
+
+/// Default number of generations that may wait for the worker.
+pub const DEFAULT_QUEUE: usize = 16;
+
+/// What a generation reports while it runs.
+#[derive(Debug)]
+pub enum GenerationEvent {
+    /// More output text.
+    Text(String),
+    /// The end: the generation and its signed receipt (when the node signs receipts).
+    Done(Result<(Generation, Option<Box<ReceiptEnvelope>>), InferError>),
+}
+
+struct Job {
+    request: CanonicalRequest,
+    events: mpsc::UnboundedSender<GenerationEvent>,
+}
+
+/// Why a generation could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Every queue slot is taken.
+    #[error("the server is busy: {0} generations are already waiting; retry shortly")]
+    QueueFull(usize),
+    /// The worker has stopped (the node is shutting down).
+    #[error("the inference worker has stopped")]
+    Stopped,
+}
+
+/// A handle to the engine's queue; cheap to clone.
+#[derive(Clone)]
+pub struct InferenceService {
+    engine: Arc<Engine>,
+    queue: mpsc::Sender<Job>,
+    capacity: usize,
+    log_prompts: bool,
+}
+
+impl std::fmt::Debug for InferenceService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferenceService").field("model", &self.engine.info().id).finish_non_exhaustive()
+    }
+}
+
+impl InferenceService {
+    /// Starts the worker thread for `engine`. Receipts are signed with `signer` when given.
+    pub fn start(
+        engine: Engine,
+        signer: Option<PrivateKeySigner>,
+        capacity: usize,
+        log_prompts: bool,
+    ) -> Self {
+        let engine = Arc::new(engine);
+        let (queue, mut jobs) = mpsc::channel::<Job>(capacity.max(1));
+        let worker_engine = Arc::clone(&engine);
+        let spawned = std::thread::Builder::new().name("agora-inference".into()).spawn(move || {
+            while let Some(job) = jobs.blocking_recv() {
+                run_job(&worker_engine, signer.as_ref(), job, log_prompts);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(target: "agora::infer", "cannot start the inference worker: {e}");
+        }
+        Self { engine, queue, capacity: capacity.max(1), log_prompts }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether prompts and outputs may be logged.
+    pub fn log_prompts(&self) -> bool {
+        self.log_prompts
+    }
+
+    /// Queues a generation; its events arrive on the returned channel. Dropping the receiver
+    /// cancels the generation.
+    pub fn submit(
+        &self,
+        messages: Vec<ChatMessage>,
+        sampling: SamplingParams,
+    ) -> Result<mpsc::UnboundedReceiver<GenerationEvent>, SubmitError> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let job = Job { request: CanonicalRequest { messages, sampling }, events };
+        self.queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull(self.capacity),
+            mpsc::error::TrySendError::Closed(_) => SubmitError::Stopped,
+        })?;
+        Ok(rx)
+    }
+}
+
+fn run_job(engine: &Engine, signer: Option<&PrivateKeySigner>, job: Job, log_prompts: bool) {
+    let Job { request, events } = job;
+    if events.is_closed() {
+        return; // the requester left while waiting
+    }
+    if log_prompts {
+        tracing::info!(target: "agora::infer", messages = ?request.messages, "prompt");
+    }
+    let result = engine.chat(&request.messages, &request.sampling, |text| {
+        if events.send(GenerationEvent::Text(text.to_owned())).is_err() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    let result = result.map(|generation| {
+        if log_prompts {
+            tracing::info!(target: "agora::infer", output = %generation.text, "output");
+        }
+        tracing::debug!(
+            target: "agora::infer",
+            prompt_tokens = generation.prompt_tokens,
+            completion_tokens = generation.tokens.len(),
+            finish = ?generation.finish_reason,
+            "generation done"
+        );
+        let receipt = signer.and_then(|signer| {
+            let output = ReceiptOutput { text: generation.text.clone(), tokens: generation.tokens.clone() };
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            match ReceiptEnvelope::sign(
+                signer,
+                engine,
+                request.clone(),
+                output,
+                generation.prompt_tokens,
+                now,
+            ) {
+                Ok(envelope) => Some(Box::new(envelope)),
+                Err(e) => {
+                    tracing::warn!(target: "agora::infer", "cannot sign the receipt: {e}");
+                    None
+                }
+            }
+        });
+        (generation, receipt)
+    });
+    let _ = events.send(GenerationEvent::Done(result));
+}

@@ -1,0 +1,58 @@
+//! The node's own signing key, kept in `<data-dir>/node.key` (created on first start, readable
+//! by its owner only). It signs inference receipts; it is not the chain account.
+
+use crate::{NodeError, Result};
+use alloy::signers::local::PrivateKeySigner;
+use std::{io::Write, path::Path, str::FromStr};
+
+const KEY_FILE: &str = "node.key";
+
+/// Loads the node key, creating it when the data directory has none.
+pub fn load_or_create(data_dir: &Path) -> Result<PrivateKeySigner> {
+    let path = data_dir.join(KEY_FILE);
+    let err = |reason: String| NodeError::DataDir { dir: data_dir.to_path_buf(), reason };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => PrivateKeySigner::from_str(text.trim()).map_err(|_| {
+            err(format!("{} is not a private key; move it aside to create a new one", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).map_err(|e| err(format!("cannot create: {e}")))?;
+            let signer = PrivateKeySigner::random();
+            let tmp = data_dir.join(format!("{KEY_FILE}.tmp"));
+            let write = || -> std::io::Result<()> {
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)?;
+                file.write_all(alloy::hex::encode_prefixed(signer.to_bytes()).as_bytes())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &path)
+            };
+            write().map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(target: "agora::node", address = %signer.address(), "created the node key");
+            Ok(signer)
+        }
+        Err(e) => Err(err(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_created_once_and_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap();
+        let second = load_or_create(dir.path()).unwrap();
+        assert_eq!(first.address(), second.address());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(KEY_FILE), "garbage").unwrap();
+        assert!(load_or_create(dir.path()).unwrap_err().to_string().contains("move it aside"));
+    }
+}

@@ -1,0 +1,428 @@
+//! The OpenAI-compatible API: `POST /v1/chat/completions` (plain and streamed as server-sent
+//! events) and `GET /v1/models`, with errors in OpenAI's JSON shape.
+//!
+//! agora extensions, which OpenAI clients ignore: `top_k` and `repetition_penalty` in the
+//! request; `agora_receipt` in the response (and in the last streamed chunk), holding the
+//! signed inference receipt with the request and output it commits to; the header
+//! `x-agora-receipt` with the signed receipt alone (base64 JSON).
+
+use crate::{
+    api::{ApiError, AppState},
+    inference::{GenerationEvent, InferenceService, SubmitError},
+};
+use agora_infer::{ChatMessage, FinishReason, Generation, InferError, SamplingParams};
+use agora_receipts::{RECEIPT_HEADER, ReceiptEnvelope};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderValue, StatusCode},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, Sse},
+    },
+};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::{
+    collections::VecDeque,
+    convert::Infallible,
+    time::{SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::mpsc;
+
+/// Requests larger than this are refused before parsing.
+pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct ChatRequest {
+    model: String,
+    messages: Vec<RequestMessage>,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<u64>,
+    max_completion_tokens: Option<u64>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u64>,
+    repetition_penalty: Option<f32>,
+    seed: Option<u64>,
+    stop: Option<Stop>,
+    n: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl ApiError {
+    fn invalid(message: impl Into<String>, param: Option<&'static str>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message).with_param(param)
+    }
+}
+
+fn infer_error(e: &InferError) -> ApiError {
+    match e {
+        InferError::ContextLength { .. } => {
+            ApiError::invalid(e.to_string(), Some("messages")).with_code("context_length_exceeded")
+        }
+        e if e.is_client_error() => ApiError::invalid(e.to_string(), None),
+        e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()),
+    }
+}
+
+fn submit_error(e: &SubmitError) -> ApiError {
+    match e {
+        SubmitError::QueueFull(_) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", e.to_string())
+                .with_code("queue_full")
+        }
+        SubmitError::Stopped => ApiError::unavailable(e.to_string()),
+    }
+}
+
+fn service(state: &AppState) -> Result<&InferenceService, ApiError> {
+    state.inference().ok_or_else(|| {
+        ApiError::unavailable(
+            "no model is loaded on this node: set [inference] model or --model, then restart",
+        )
+    })
+}
+
+/// `GET /v1/models`
+pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let service = service(&state)?;
+    let info = service.engine().info();
+    Ok(Json(json!({
+        "object": "list",
+        "data": [{
+            "id": info.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": "agora",
+            "agora": info,
+        }],
+    })))
+}
+
+/// A validated request, ready for the engine.
+struct Prepared {
+    model: String,
+    messages: Vec<ChatMessage>,
+    sampling: SamplingParams,
+    stream: bool,
+    include_usage: bool,
+}
+
+fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError> {
+    let request: ChatRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(format!("the request body is not a valid chat completion request: {e}"), None)
+    })?;
+    let info = service.engine().info();
+    if request.model != info.id && request.model != "default" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!(
+                "the model {:?} does not exist; this node serves {:?} (see GET /v1/models)",
+                request.model, info.id
+            ),
+        )
+        .with_param(Some("model"))
+        .with_code("model_not_found"));
+    }
+    if request.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid("only n = 1 is supported", Some("n")));
+    }
+    let mut messages = Vec::with_capacity(request.messages.len());
+    for m in request.messages {
+        let role = match m.role.as_str() {
+            "system" | "developer" => "system",
+            "user" | "assistant" | "tool" => m.role.as_str(),
+            other => {
+                return Err(ApiError::invalid(format!("unknown message role {other:?}"), Some("messages")));
+            }
+        };
+        let content = match m.content {
+            None => String::new(),
+            Some(Content::Text(text)) => text,
+            Some(Content::Parts(parts)) => {
+                let mut text = String::new();
+                for part in parts {
+                    if part.kind != "text" {
+                        return Err(ApiError::invalid(
+                            format!("content parts of type {:?} are not supported; only text", part.kind),
+                            Some("messages"),
+                        ));
+                    }
+                    text.push_str(part.text.as_deref().unwrap_or_default());
+                }
+                text
+            }
+        };
+        messages.push(ChatMessage::new(role, content));
+    }
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
+    }
+    let engine = service.engine();
+    let prompt = engine.chat_prompt(&messages).map_err(|e| infer_error(&e))?;
+    let context = info.context_length;
+    let max_tokens = match request.max_completion_tokens.or(request.max_tokens) {
+        Some(0) => return Err(ApiError::invalid("max_tokens must be at least 1", Some("max_tokens"))),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => context.saturating_sub(prompt.len()).clamp(1, agora_infer::MAX_TOKENS_LIMIT),
+    };
+    let sampling = SamplingParams {
+        temperature: request.temperature.unwrap_or(1.0),
+        top_p: request.top_p.unwrap_or(1.0),
+        top_k: request.top_k.map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX)),
+        repetition_penalty: request.repetition_penalty.unwrap_or(1.0),
+        // Without a seed the server picks one; the receipt records it, so the run stays repeatable.
+        seed: request.seed.unwrap_or_else(rand_seed),
+        max_tokens,
+        stop: match request.stop {
+            None => Vec::new(),
+            Some(Stop::One(s)) => vec![s],
+            Some(Stop::Many(v)) => v,
+        },
+    };
+    sampling.validate().map_err(|e| infer_error(&e))?;
+    engine.check_context(prompt.len(), sampling.max_tokens).map_err(|e| infer_error(&e))?;
+    Ok(Prepared {
+        model: info.id.clone(),
+        messages,
+        sampling,
+        stream: request.stream,
+        include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+    })
+}
+
+fn rand_seed() -> u64 {
+    rand::random()
+}
+
+fn completion_id() -> String {
+    format!("chatcmpl-{}", alloy::hex::encode(rand::random::<[u8; 12]>()))
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::Length => "length",
+    }
+}
+
+fn usage(generation: &Generation) -> Value {
+    let completion = generation.tokens.len();
+    json!({
+        "prompt_tokens": generation.prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": generation.prompt_tokens + completion,
+    })
+}
+
+fn timings(generation: &Generation) -> Value {
+    let prompt_ms = generation.prompt_time.as_secs_f64() * 1e3;
+    let predicted_ms = generation.generation_time.as_secs_f64() * 1e3;
+    let per_second = |n: usize, ms: f64| if ms > 0.0 { n as f64 / ms * 1e3 } else { 0.0 };
+    json!({
+        "prompt_n": generation.prompt_tokens,
+        "prompt_ms": prompt_ms,
+        "prompt_per_second": per_second(generation.prompt_tokens, prompt_ms),
+        "predicted_n": generation.tokens.len(),
+        "predicted_ms": predicted_ms,
+        "predicted_per_second": per_second(generation.tokens.len(), predicted_ms),
+    })
+}
+
+fn fingerprint() -> String {
+    format!("{}-{}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION)
+}
+
+/// `POST /v1/chat/completions`
+pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Response {
+    match chat(state, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
+    let service = service(&state)?.clone();
+    let prepared = prepare(&service, &body)?;
+    let events =
+        service.submit(prepared.messages.clone(), prepared.sampling.clone()).map_err(|e| submit_error(&e))?;
+    if prepared.stream {
+        Ok(stream(prepared, events).into_response())
+    } else {
+        complete(prepared, events).await
+    }
+}
+
+async fn complete(
+    prepared: Prepared,
+    mut events: mpsc::UnboundedReceiver<GenerationEvent>,
+) -> Result<Response, ApiError> {
+    let (generation, receipt) = loop {
+        match events.recv().await {
+            Some(GenerationEvent::Text(_)) => continue,
+            Some(GenerationEvent::Done(result)) => break result.map_err(|e| infer_error(&e))?,
+            None => return Err(ApiError::unavailable("the inference worker stopped")),
+        }
+    };
+    let body = json!({
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": now(),
+        "model": prepared.model,
+        "system_fingerprint": fingerprint(),
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": generation.text },
+            "logprobs": null,
+            "finish_reason": finish_reason(generation.finish_reason),
+        }],
+        "usage": usage(&generation),
+        "timings": timings(&generation),
+        "agora_receipt": receipt,
+    });
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    if let Some(header) = receipt.as_deref().and_then(receipt_header) {
+        response.headers_mut().insert(RECEIPT_HEADER, header);
+    }
+    Ok(response)
+}
+
+fn receipt_header(envelope: &ReceiptEnvelope) -> Option<HeaderValue> {
+    let json = serde_json::to_vec(&envelope.signed).ok()?;
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).ok()
+}
+
+struct StreamState {
+    events: mpsc::UnboundedReceiver<GenerationEvent>,
+    pending: VecDeque<Event>,
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+    done: bool,
+}
+
+impl StreamState {
+    fn chunk(&self, delta: Value, finish: Option<&str>, extra: Option<(&str, Value)>) -> Event {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": fingerprint(),
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+        });
+        if self.include_usage {
+            chunk["usage"] = Value::Null;
+        }
+        if let Some((key, value)) = extra {
+            chunk[key] = value;
+        }
+        Event::default().data(chunk.to_string())
+    }
+}
+
+fn stream(
+    prepared: Prepared,
+    events: mpsc::UnboundedReceiver<GenerationEvent>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let mut state = StreamState {
+        events,
+        pending: VecDeque::new(),
+        id: completion_id(),
+        created: now(),
+        model: prepared.model,
+        include_usage: prepared.include_usage,
+        done: false,
+    };
+    let first = state.chunk(json!({ "role": "assistant", "content": "" }), None, None);
+    state.pending.push_back(first);
+    // Dropping this stream (the client went away) drops `events`, which stops the generation.
+    let stream = futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.pending.pop_front() {
+                return Some((Ok(event), state));
+            }
+            if state.done {
+                return None;
+            }
+            match state.events.recv().await {
+                Some(GenerationEvent::Text(text)) => {
+                    let chunk = state.chunk(json!({ "content": text }), None, None);
+                    state.pending.push_back(chunk);
+                }
+                Some(GenerationEvent::Done(Ok((generation, receipt)))) => {
+                    let extra = receipt.map(|r| ("agora_receipt", json!(r)));
+                    let last = state.chunk(json!({}), Some(finish_reason(generation.finish_reason)), extra);
+                    state.pending.push_back(last);
+                    if state.include_usage {
+                        let usage = json!({
+                            "id": state.id,
+                            "object": "chat.completion.chunk",
+                            "created": state.created,
+                            "model": state.model,
+                            "system_fingerprint": fingerprint(),
+                            "choices": [],
+                            "usage": usage(&generation),
+                        });
+                        state.pending.push_back(Event::default().data(usage.to_string()));
+                    }
+                    state.pending.push_back(Event::default().data("[DONE]"));
+                    state.done = true;
+                }
+                Some(GenerationEvent::Done(Err(e))) => {
+                    let error = infer_error(&e);
+                    state.pending.push_back(Event::default().data(error.body().to_string()));
+                    state.pending.push_back(Event::default().data("[DONE]"));
+                    state.done = true;
+                }
+                None => return None,
+            }
+        }
+    });
+    Sse::new(stream)
+}

@@ -1,0 +1,308 @@
+//! Signed, re-executable inference receipts.
+//!
+//! A node that answers a chat completion can attach a receipt: an EIP-712 struct naming the
+//! engine and its version, the model file's sha256, the hash of the canonical request (messages
+//! and every sampling parameter, seed included), the hash of the output, token counts, the
+//! node's address and a timestamp, signed by the node's key. The [`ReceiptEnvelope`] carries the
+//! receipt with the request and output it commits to, so anyone can check the signature and the
+//! hashes ([`ReceiptEnvelope::verify`]) and, holding the same model file, re-run the inference
+//! with the same engine version and compare token by token ([`reexecute`]).
+
+use agora_infer::{ChatMessage, Engine, SamplingParams};
+use alloy::{
+    primitives::{Address, B256, Signature, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{SolStruct, eip712_domain},
+};
+use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
+
+alloy::sol! {
+    /// The signed statement: "this node ran this engine on this model for this request and
+    /// produced this output".
+    #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct InferenceReceipt {
+        string engine;
+        string engineVersion;
+        bytes32 modelSha256;
+        bytes32 requestHash;
+        bytes32 outputHash;
+        uint32 promptTokens;
+        uint32 completionTokens;
+        address node;
+        uint64 timestamp;
+    }
+}
+
+/// EIP-712 domain name of receipts.
+pub const DOMAIN_NAME: &str = "agora-inference-receipt";
+/// EIP-712 domain version of receipts.
+pub const DOMAIN_VERSION: &str = "1";
+/// HTTP response header carrying the compact receipt (base64 JSON of [`SignedReceipt`]).
+pub const RECEIPT_HEADER: &str = "x-agora-receipt";
+
+/// Why a receipt does not check out.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// The file is not a receipt.
+    #[error("not a receipt: {0}")]
+    Malformed(String),
+    /// The signature is not the node's.
+    #[error("bad signature: signed by {recovered}, but the receipt names node {claimed}")]
+    BadSignature {
+        /// Who signed.
+        recovered: Address,
+        /// Who the receipt says signed.
+        claimed: Address,
+    },
+    /// The request or output does not match its hash.
+    #[error("{what} does not match the signed hash")]
+    HashMismatch {
+        /// `request` or `output`.
+        what: &'static str,
+    },
+    /// Re-execution needs the same model file.
+    #[error("the receipt is for model sha256 {expected}, the local model is {actual}")]
+    OtherModel {
+        /// From the receipt.
+        expected: String,
+        /// Of the local file.
+        actual: String,
+    },
+    /// Re-execution needs the same engine version.
+    #[error("the receipt was made by {expected}; this is {actual}")]
+    OtherEngine {
+        /// From the receipt.
+        expected: String,
+        /// Of this build.
+        actual: String,
+    },
+    /// Re-running failed.
+    #[error("re-execution failed: {0}")]
+    Inference(#[from] agora_infer::InferError),
+}
+
+/// The request as it is hashed: messages and every parameter that influences the output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanonicalRequest {
+    /// The conversation.
+    pub messages: Vec<ChatMessage>,
+    /// Sampling parameters, with the seed actually used.
+    pub sampling: SamplingParams,
+}
+
+impl CanonicalRequest {
+    /// keccak256 of the canonical JSON (fields in declaration order, no whitespace).
+    pub fn hash(&self) -> B256 {
+        // Serialising plain structs of strings and numbers cannot fail.
+        keccak256(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// A receipt and its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedReceipt {
+    /// The signed struct.
+    pub receipt: InferenceReceipt,
+    /// 65-byte signature over its EIP-712 hash.
+    pub signature: Signature,
+}
+
+/// What was generated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptOutput {
+    /// The text returned.
+    pub text: String,
+    /// The generated token ids, in order.
+    pub tokens: Vec<u32>,
+}
+
+/// A receipt with the request and output it commits to: all a verifier needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptEnvelope {
+    /// Receipt and signature.
+    #[serde(flatten)]
+    pub signed: SignedReceipt,
+    /// The request.
+    pub request: CanonicalRequest,
+    /// The output.
+    pub output: ReceiptOutput,
+}
+
+/// The EIP-712 signing hash of a receipt.
+pub fn signing_hash(receipt: &InferenceReceipt) -> B256 {
+    let domain = eip712_domain! { name: DOMAIN_NAME, version: DOMAIN_VERSION, };
+    receipt.eip712_signing_hash(&domain)
+}
+
+/// hex sha256 (as stored in `ModelInfo`) to bytes32.
+pub fn model_hash(sha256_hex: &str) -> B256 {
+    sha256_hex.parse().unwrap_or_default()
+}
+
+impl ReceiptEnvelope {
+    /// Signs a receipt for `request` answered with `output` by `engine`.
+    pub fn sign(
+        signer: &PrivateKeySigner,
+        engine: &Engine,
+        request: CanonicalRequest,
+        output: ReceiptOutput,
+        prompt_tokens: usize,
+        timestamp: u64,
+    ) -> Result<Self, ReceiptError> {
+        let receipt = InferenceReceipt {
+            engine: agora_infer::ENGINE_ID.to_owned(),
+            engineVersion: agora_infer::ENGINE_VERSION.to_owned(),
+            modelSha256: model_hash(&engine.info().sha256),
+            requestHash: request.hash(),
+            outputHash: keccak256(output.text.as_bytes()),
+            promptTokens: prompt_tokens as u32,
+            completionTokens: output.tokens.len() as u32,
+            node: signer.address(),
+            timestamp,
+        };
+        let signature = signer
+            .sign_hash_sync(&signing_hash(&receipt))
+            .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+        Ok(Self { signed: SignedReceipt { receipt, signature }, request, output })
+    }
+
+    /// Parses an envelope, or a chat completion response that carries one in `agora_receipt`.
+    pub fn from_json(json: &str) -> Result<Self, ReceiptError> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+        let value = value.get("agora_receipt").cloned().unwrap_or(value);
+        serde_json::from_value(value).map_err(|e| ReceiptError::Malformed(e.to_string()))
+    }
+
+    /// Checks the signature and that request and output match their signed hashes.
+    pub fn verify(&self) -> Result<Address, ReceiptError> {
+        let receipt = &self.signed.receipt;
+        let recovered = self
+            .signed
+            .signature
+            .recover_address_from_prehash(&signing_hash(receipt))
+            .map_err(|e| ReceiptError::Malformed(format!("signature: {e}")))?;
+        if recovered != receipt.node {
+            return Err(ReceiptError::BadSignature { recovered, claimed: receipt.node });
+        }
+        if self.request.hash() != receipt.requestHash {
+            return Err(ReceiptError::HashMismatch { what: "request" });
+        }
+        if keccak256(self.output.text.as_bytes()) != receipt.outputHash
+            || self.output.tokens.len() != receipt.completionTokens as usize
+        {
+            return Err(ReceiptError::HashMismatch { what: "output" });
+        }
+        Ok(recovered)
+    }
+}
+
+/// What re-running a receipt's inference showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reexecution {
+    /// Tokens re-generated.
+    pub tokens: Vec<u32>,
+    /// Index of the first token that differs from the receipt's output, if any.
+    pub first_divergence: Option<usize>,
+}
+
+impl Reexecution {
+    /// Whether the output matched token for token.
+    pub fn matches(&self) -> bool {
+        self.first_divergence.is_none()
+    }
+}
+
+/// Re-runs the receipt's request on `engine` and compares the tokens. Checks first that the
+/// model file and engine version are the receipt's.
+pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecution, ReceiptError> {
+    let receipt = &envelope.signed.receipt;
+    let actual = model_hash(&engine.info().sha256);
+    if actual != receipt.modelSha256 {
+        return Err(ReceiptError::OtherModel {
+            expected: hex(receipt.modelSha256),
+            actual: engine.info().sha256.clone(),
+        });
+    }
+    let ours = format!("{} {}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION);
+    let theirs = format!("{} {}", receipt.engine, receipt.engineVersion);
+    if ours != theirs {
+        return Err(ReceiptError::OtherEngine { expected: theirs, actual: ours });
+    }
+    let generation =
+        engine.chat(&envelope.request.messages, &envelope.request.sampling, |_| ControlFlow::Continue(()))?;
+    let claimed = &envelope.output.tokens;
+    let first_divergence = (0..generation.tokens.len().max(claimed.len()))
+        .find(|i| generation.tokens.get(*i) != claimed.get(*i));
+    Ok(Reexecution { tokens: generation.tokens, first_divergence })
+}
+
+fn hex(b: B256) -> String {
+    alloy::hex::encode(b)
+}
+
+/// Re-exported so callers can name the sampling parameters of a request.
+pub use agora_infer::SamplingParams as ReceiptSampling;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(signer: &PrivateKeySigner) -> ReceiptEnvelope {
+        let request = CanonicalRequest {
+            messages: vec![ChatMessage::new("user", "hi")],
+            sampling: SamplingParams { seed: 9, ..Default::default() },
+        };
+        let output = ReceiptOutput { text: "hello".into(), tokens: vec![1, 2, 3] };
+        let receipt = InferenceReceipt {
+            engine: "agora-infer".into(),
+            engineVersion: "0.1.0".into(),
+            modelSha256: B256::repeat_byte(1),
+            requestHash: request.hash(),
+            outputHash: keccak256(b"hello"),
+            promptTokens: 10,
+            completionTokens: 3,
+            node: signer.address(),
+            timestamp: 1_700_000_000,
+        };
+        let signature = signer.sign_hash_sync(&signing_hash(&receipt)).unwrap();
+        ReceiptEnvelope { signed: SignedReceipt { receipt, signature }, request, output }
+    }
+
+    #[test]
+    fn a_signed_receipt_verifies_and_round_trips_as_json() {
+        let signer = PrivateKeySigner::random();
+        let env = envelope(&signer);
+        assert_eq!(env.verify().unwrap(), signer.address());
+        let json = serde_json::to_string(&env).unwrap();
+        assert_eq!(ReceiptEnvelope::from_json(&json).unwrap(), env);
+        let wrapped = serde_json::json!({ "id": "chatcmpl-1", "agora_receipt": env }).to_string();
+        assert_eq!(ReceiptEnvelope::from_json(&wrapped).unwrap(), env);
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let signer = PrivateKeySigner::random();
+        let mut env = envelope(&signer);
+        env.output.text = "hellO".into();
+        assert!(matches!(env.verify(), Err(ReceiptError::HashMismatch { what: "output" })));
+
+        let mut env = envelope(&signer);
+        env.request.sampling.seed = 10;
+        assert!(matches!(env.verify(), Err(ReceiptError::HashMismatch { what: "request" })));
+
+        let mut env = envelope(&signer);
+        env.signed.receipt.completionTokens = 4;
+        assert!(matches!(env.verify(), Err(ReceiptError::BadSignature { .. })));
+
+        // Signed by someone else, claiming to be the node.
+        let mut env = envelope(&signer);
+        let forger = PrivateKeySigner::random();
+        env.signed.signature = forger.sign_hash_sync(&signing_hash(&env.signed.receipt)).unwrap();
+        assert!(matches!(env.verify(), Err(ReceiptError::BadSignature { .. })));
+
+        assert!(ReceiptEnvelope::from_json("{}").is_err());
+    }
+}
