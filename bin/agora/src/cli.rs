@@ -60,6 +60,9 @@ pub(crate) enum Command {
     /// Inference receipts.
     #[command(subcommand)]
     Receipt(crate::receipt::ReceiptCommand),
+    /// Benchmarks, with ratios against the anchor implementation.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
     /// Ask a running node how it is (health, chain, contracts).
     Status(StatusArgs),
     /// Print the effective configuration, secrets redacted.

@@ -1,6 +1,7 @@
 //! `agora`: the command line of the agora node. It parses arguments, resolves the configuration
 //! and calls the node; all the work happens in the `agora-*` crates.
 
+mod bench;
 mod chat;
 mod cli;
 mod models;
@@ -39,6 +40,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Chat(args) => chat::run(&cli.global, args).await,
         cli::Command::Models => models::run(&cli.global),
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
+        cli::Command::Bench(command) => bench::run(&cli.global, command).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),
     }

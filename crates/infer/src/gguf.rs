@@ -203,7 +203,7 @@ impl GgufFile {
             _ => None,
         };
         match format {
-            Some(format) => WeightMatrix::quantized(format, rows, cols, bytes.into_boxed_slice()),
+            Some(format) => WeightMatrix::quantized(format, rows, cols, &bytes),
             None => {
                 let values = to_f32(self, name, dtype, &dims, bytes)?;
                 WeightMatrix::f32(rows, cols, values.into_boxed_slice())

@@ -273,7 +273,7 @@ impl Engine {
                 let next = sampler.sample(&mut logits, &history);
                 tokens.push(next);
                 history.push(next);
-                if self.tokenizer.stop_tokens().contains(&next) {
+                if !params.ignore_eos && self.tokenizer.stop_tokens().contains(&next) {
                     finish = FinishReason::Stop;
                     break;
                 }

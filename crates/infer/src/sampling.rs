@@ -22,6 +22,9 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Strings that end the output (not included in it).
     pub stop: Vec<String>,
+    /// Keep generating past end-of-turn tokens (benchmarks).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
 }
 
 impl Default for SamplingParams {
@@ -34,6 +37,7 @@ impl Default for SamplingParams {
             seed: 0,
             max_tokens: 256,
             stop: Vec::new(),
+            ignore_eos: false,
         }
     }
 }

@@ -219,6 +219,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError
             Some(Stop::One(s)) => vec![s],
             Some(Stop::Many(v)) => v,
         },
+        ignore_eos: false,
     };
     sampling.validate().map_err(|e| infer_error(&e))?;
     engine.check_context(prompt.len(), sampling.max_tokens).map_err(|e| infer_error(&e))?;

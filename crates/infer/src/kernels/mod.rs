@@ -33,6 +33,15 @@ pub enum WeightFormat {
 }
 
 impl WeightFormat {
+    /// Quant bytes per block once the scale (and minimum) are split off.
+    pub fn quant_bytes(self) -> usize {
+        match self {
+            Self::Q4_1 | Self::Q4_0 => 16,
+            Self::Q8_0 => 32,
+            Self::F32 => 0,
+        }
+    }
+
     /// Bytes per row of `cols` elements.
     pub fn row_bytes(self, cols: usize) -> usize {
         match self {
@@ -83,13 +92,21 @@ pub struct WeightMatrix {
 
 #[derive(Debug)]
 enum WeightData {
-    Bytes(Box<[u8]>),
+    /// Blocks split into their parts at load time, so the hot loop converts no f16 scales.
+    Blocks {
+        /// Quant bytes, `format.quant_bytes()` per block.
+        quants: Box<[u8]>,
+        /// Block scales as f32.
+        scales: Box<[f32]>,
+        /// Block minimums as f32 (`Q4_1` only; empty otherwise).
+        mins: Box<[f32]>,
+    },
     F32(Box<[f32]>),
 }
 
 impl WeightMatrix {
     /// A quantized matrix from its raw GGUF bytes.
-    pub fn quantized(format: WeightFormat, rows: usize, cols: usize, bytes: Box<[u8]>) -> Result<Self> {
+    pub fn quantized(format: WeightFormat, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
         if format == WeightFormat::F32
             || !cols.is_multiple_of(BLOCK)
             || bytes.len() != rows * format.row_bytes(cols)
@@ -99,7 +116,25 @@ impl WeightMatrix {
                 bytes.len()
             )));
         }
-        Ok(Self { format, rows, cols, data: WeightData::Bytes(bytes) })
+        let blocks = rows * cols / BLOCK;
+        let block_bytes = format.row_bytes(BLOCK);
+        let qb = format.quant_bytes();
+        let mut quants = Vec::with_capacity(blocks * qb);
+        let mut scales = Vec::with_capacity(blocks);
+        let mut mins = Vec::new();
+        for block in bytes.chunks_exact(block_bytes) {
+            scales.push(scalar::f16(&block[0..2]));
+            if format == WeightFormat::Q4_1 {
+                mins.push(scalar::f16(&block[2..4]));
+            }
+            quants.extend_from_slice(&block[block_bytes - qb..]);
+        }
+        let data = WeightData::Blocks {
+            quants: quants.into_boxed_slice(),
+            scales: scales.into_boxed_slice(),
+            mins: mins.into_boxed_slice(),
+        };
+        Ok(Self { format, rows, cols, data })
     }
 
     /// A plain f32 matrix, row-major.
@@ -132,9 +167,9 @@ impl WeightMatrix {
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         match &self.data {
             WeightData::F32(v) => out.copy_from_slice(&v[r * self.cols..(r + 1) * self.cols]),
-            WeightData::Bytes(b) => {
-                let rb = self.format.row_bytes(self.cols);
-                scalar::dequantize_row(self.format, &b[r * rb..(r + 1) * rb], out);
+            WeightData::Blocks { .. } => {
+                let row = self.block_row(r);
+                scalar::dequantize_row(self.format, row, out);
             }
         }
     }
@@ -147,9 +182,8 @@ impl WeightMatrix {
                 let row = &v[r * self.cols..(r + 1) * self.cols];
                 dot_f32(isa, row, x.raw_row(t))
             }
-            WeightData::Bytes(b) => {
-                let rb = self.format.row_bytes(self.cols);
-                let row = &b[r * rb..(r + 1) * rb];
+            WeightData::Blocks { .. } => {
+                let row = self.block_row(r);
                 let (qs, ds, sums) = x.row(t);
                 match isa {
                     #[cfg(target_arch = "x86_64")]
@@ -159,6 +193,31 @@ impl WeightMatrix {
             }
         }
     }
+
+    /// The parts of row `r`'s blocks.
+    #[inline]
+    fn block_row(&self, r: usize) -> BlockRow<'_> {
+        match &self.data {
+            WeightData::Blocks { quants, scales, mins } => {
+                let nb = self.cols / BLOCK;
+                let qb = self.format.quant_bytes();
+                BlockRow {
+                    quants: &quants[r * nb * qb..(r + 1) * nb * qb],
+                    scales: &scales[r * nb..(r + 1) * nb],
+                    mins: if mins.is_empty() { &[] } else { &mins[r * nb..(r + 1) * nb] },
+                }
+            }
+            WeightData::F32(_) => BlockRow { quants: &[], scales: &[], mins: &[] },
+        }
+    }
+}
+
+/// One row of a quantized matrix, split into its parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockRow<'a> {
+    quants: &'a [u8],
+    scales: &'a [f32],
+    mins: &'a [f32],
 }
 
 /// `n` activation vectors of `cols` elements, quantized to 8-bit blocks. The f32 values are

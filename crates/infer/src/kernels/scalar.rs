@@ -1,6 +1,6 @@
 //! Portable reference kernels. The AVX2 kernels must produce exactly these bits.
 
-use super::{BLOCK, WeightFormat};
+use super::{BLOCK, BlockRow, WeightFormat};
 
 #[inline]
 pub(super) fn f16(bytes: &[u8]) -> f32 {
@@ -21,39 +21,24 @@ pub(super) fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, f32) {
     (d, d * sum as f32)
 }
 
-/// Weight quant of element `i` of a block (as a signed integer) and the block's scale/min.
+/// Block `b`'s quants of `row` as signed integers.
 #[inline]
-fn block_weights(format: WeightFormat, block: &[u8], w: &mut [i32; BLOCK]) -> (f32, f32) {
+fn block_weights(format: WeightFormat, quants: &[u8], w: &mut [i32; BLOCK]) {
     match format {
-        WeightFormat::Q4_1 => {
-            let qs = &block[4..20];
+        WeightFormat::Q4_1 | WeightFormat::Q4_0 => {
+            let offset = if format == WeightFormat::Q4_0 { 8 } else { 0 };
             for j in 0..16 {
-                w[j] = i32::from(qs[j] & 0x0f);
-                w[j + 16] = i32::from(qs[j] >> 4);
+                w[j] = i32::from(quants[j] & 0x0f) - offset;
+                w[j + 16] = i32::from(quants[j] >> 4) - offset;
             }
-            (f16(&block[0..2]), f16(&block[2..4]))
-        }
-        WeightFormat::Q4_0 => {
-            let qs = &block[2..18];
-            for j in 0..16 {
-                w[j] = i32::from(qs[j] & 0x0f) - 8;
-                w[j + 16] = i32::from(qs[j] >> 4) - 8;
-            }
-            (f16(&block[0..2]), 0.0)
         }
         WeightFormat::Q8_0 => {
-            for (wi, b) in w.iter_mut().zip(&block[2..34]) {
+            for (wi, b) in w.iter_mut().zip(quants) {
                 *wi = i32::from(*b as i8);
             }
-            (f16(&block[0..2]), 0.0)
         }
         WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
     }
-}
-
-/// Block size in bytes of a quantized format.
-pub(super) fn block_bytes(format: WeightFormat) -> usize {
-    format.row_bytes(BLOCK)
 }
 
 /// Adds one block's contribution to the eight lanes: lane `k` takes elements `4k..4k+4`.
@@ -72,13 +57,13 @@ pub(super) fn reduce(lanes: &[f32; 8], extra: f32) -> f32 {
 }
 
 /// Quantized row · quantized activations.
-pub(super) fn dot(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
-    let bb = block_bytes(format);
+pub(super) fn dot(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
+    let qb = format.quant_bytes();
     let mut lanes = [0f32; 8];
     let mut mins = 0f32;
     let mut w = [0i32; BLOCK];
-    for (b, block) in row.chunks_exact(bb).enumerate() {
-        let (d, m) = block_weights(format, block, &mut w);
+    for (b, quants) in row.quants.chunks_exact(qb).enumerate() {
+        block_weights(format, quants, &mut w);
         let a = &qs[b * BLOCK..(b + 1) * BLOCK];
         let mut isums = [0i32; 8];
         for (k, s) in isums.iter_mut().enumerate() {
@@ -86,20 +71,21 @@ pub(super) fn dot(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums:
                 *s += w[i] * i32::from(a[i]);
             }
         }
-        accumulate_block(&mut lanes, d * ds[b], &isums);
+        accumulate_block(&mut lanes, row.scales[b] * ds[b], &isums);
         if format == WeightFormat::Q4_1 {
-            mins += m * sums[b];
+            mins += row.mins[b] * sums[b];
         }
     }
     reduce(&lanes, mins)
 }
 
 /// A quantized row as f32.
-pub(super) fn dequantize_row(format: WeightFormat, row: &[u8], out: &mut [f32]) {
-    let bb = block_bytes(format);
+pub(super) fn dequantize_row(format: WeightFormat, row: BlockRow<'_>, out: &mut [f32]) {
+    let qb = format.quant_bytes();
     let mut w = [0i32; BLOCK];
-    for (block, o) in row.chunks_exact(bb).zip(out.chunks_exact_mut(BLOCK)) {
-        let (d, m) = block_weights(format, block, &mut w);
+    for (b, (quants, o)) in row.quants.chunks_exact(qb).zip(out.chunks_exact_mut(BLOCK)).enumerate() {
+        block_weights(format, quants, &mut w);
+        let (d, m) = (row.scales[b], row.mins.get(b).copied().unwrap_or(0.0));
         for (oi, wi) in o.iter_mut().zip(&w) {
             *oi = *wi as f32 * d + m;
         }

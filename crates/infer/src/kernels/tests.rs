@@ -31,7 +31,7 @@ fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut Lcg) 
             WeightFormat::F32 => unreachable!(),
         }
     }
-    WeightMatrix::quantized(format, rows, cols, bytes.into_boxed_slice()).unwrap()
+    WeightMatrix::quantized(format, rows, cols, &bytes).unwrap()
 }
 
 fn reference(w: &WeightMatrix, x: &[f32]) -> Vec<f32> {
@@ -122,5 +122,5 @@ fn f32_matrices_and_dot_products() {
     matmul(KernelIsa::Scalar, &w, &q, &mut out);
     assert_eq!(out, vec![(0..32).sum::<i32>() as f32, (32..64).sum::<i32>() as f32]);
     assert!(WeightMatrix::f32(2, 31, vec![0.0; 62].into()).is_err());
-    assert!(WeightMatrix::quantized(WeightFormat::Q4_1, 1, 32, vec![0; 19].into()).is_err());
+    assert!(WeightMatrix::quantized(WeightFormat::Q4_1, 1, 32, &[0; 19]).is_err());
 }

@@ -3,12 +3,12 @@
 
 #![allow(unsafe_code)]
 
-use super::{BLOCK, WeightFormat, scalar};
+use super::{BLOCK, BlockRow, WeightFormat, scalar};
 use std::arch::x86_64::*;
 
 /// Dispatches to the AVX2 kernel of `format`. Only called when AVX2 was detected.
 #[inline]
-pub(super) fn dot(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
+pub(super) fn dot(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
     debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
     // SAFETY: `KernelIsa::Avx2` is only chosen after `is_x86_feature_detected!("avx2")`, and the
     // slices hold whole blocks (checked when the matrix and activations were built).
@@ -16,24 +16,23 @@ pub(super) fn dot(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums:
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn dot_avx2(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
+unsafe fn dot_avx2(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
     // SAFETY: see `dot`; every pointer stays inside a block of `row` or `qs`.
     unsafe {
-        let bb = scalar::block_bytes(format);
-        let nb = row.len() / bb;
-        debug_assert!(qs.len() >= nb * BLOCK && ds.len() >= nb);
+        let qb = format.quant_bytes();
+        let nb = row.scales.len();
+        debug_assert!(qs.len() >= nb * BLOCK && ds.len() >= nb && row.quants.len() >= nb * qb);
         let ones = _mm256_set1_epi16(1);
         let low = _mm_set1_epi8(0x0f);
         let eight = _mm256_set1_epi8(8);
         let mut acc = _mm256_setzero_ps();
         let mut mins = 0f32;
         for b in 0..nb {
-            let block = row.as_ptr().add(b * bb);
+            let quants = row.quants.as_ptr().add(b * qb);
             let a = _mm256_loadu_si256(qs.as_ptr().add(b * BLOCK) as *const __m256i);
-            let (d, isum) = match format {
+            let isum = match format {
                 WeightFormat::Q4_1 | WeightFormat::Q4_0 => {
-                    let off = if format == WeightFormat::Q4_1 { 4 } else { 2 };
-                    let packed = _mm_loadu_si128(block.add(off) as *const __m128i);
+                    let packed = _mm_loadu_si128(quants as *const __m128i);
                     let lo = _mm_and_si128(packed, low);
                     let hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low);
                     let w = _mm256_set_m128i(hi, lo);
@@ -45,21 +44,20 @@ unsafe fn dot_avx2(format: WeightFormat, row: &[u8], qs: &[i8], ds: &[f32], sums
                         let ws = _mm256_sub_epi8(w, eight);
                         _mm256_maddubs_epi16(_mm256_sign_epi8(ws, ws), _mm256_sign_epi8(a, ws))
                     };
-                    (scalar::f16(std::slice::from_raw_parts(block, 2)), _mm256_madd_epi16(pairs, ones))
+                    _mm256_madd_epi16(pairs, ones)
                 }
                 WeightFormat::Q8_0 => {
-                    let w = _mm256_loadu_si256(block.add(2) as *const __m256i);
+                    let w = _mm256_loadu_si256(quants as *const __m256i);
                     let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-                    (scalar::f16(std::slice::from_raw_parts(block, 2)), _mm256_madd_epi16(pairs, ones))
+                    _mm256_madd_epi16(pairs, ones)
                 }
                 WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
             };
             // lanes += (d_w · d_a) × isum, multiply then add, never fused.
-            let dd = _mm256_set1_ps(d * *ds.get_unchecked(b));
+            let dd = _mm256_set1_ps(*row.scales.get_unchecked(b) * *ds.get_unchecked(b));
             acc = _mm256_add_ps(acc, _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)));
             if format == WeightFormat::Q4_1 {
-                let m = scalar::f16(std::slice::from_raw_parts(block.add(2), 2));
-                mins += m * *sums.get_unchecked(b);
+                mins += *row.mins.get_unchecked(b) * *sums.get_unchecked(b);
             }
         }
         let mut lanes = [0f32; 8];
