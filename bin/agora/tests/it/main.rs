@@ -268,3 +268,48 @@ fn deploy_twice_reuses_the_contracts() {
     assert_eq!(first, second);
     assert!(log.contains("reused"), "{log}");
 }
+
+/// The official `openai` Python client (installed by `make setup`) talks to `agora serve`
+/// unchanged: a completion and a stream.
+#[test]
+fn the_openai_python_client_gets_a_completion_and_a_stream() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let pylib = root.join(".tools/pylib");
+    let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(pylib.join("openai").is_dir() && model.is_file(), "run `make setup` first");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut serve = agora()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--threads", "2", "--model"])
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(port, "/v1/models").is_none_or(|(status, _)| status != 200) {
+        assert!(Instant::now() < deadline, "agora serve did not come up");
+        assert!(serve.try_wait().unwrap().is_none(), "agora serve exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/openai_client.py"))
+        .arg(format!("http://127.0.0.1:{port}"))
+        .env("PYTHONPATH", &pylib)
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["models"][0], "SmolLM2-135M-Instruct.Q4_1");
+    let completion = got["completion"].as_str().unwrap();
+    assert!(completion.starts_with("An ERC-20 approval is"), "{got}");
+    assert_eq!(got["finish_reason"], "stop");
+    assert_eq!(got["prompt_tokens"], 44);
+    assert_eq!(got["stream"], completion, "streamed text equals the completion (greedy)");
+    assert_eq!(got["stream_finish_reason"], "stop");
+    assert!(got["stream_usage"].as_u64().unwrap() > 0);
+}
