@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_n_seq_max(streams as u32)
         .with_n_threads(threads)
         .with_n_threads_batch(threads)
-        .with_flash_attention_policy(llama_cpp_2::llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED);
+        .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED);
     let mut ctx = model.new_context(&backend, params)?;
     let mut batch = LlamaBatch::new(2048, streams as i32);
 

@@ -194,6 +194,27 @@ impl WeightMatrix {
         }
     }
 
+    /// Row `r` against every activation vector of `x`, into `out` (one value per vector).
+    #[inline]
+    fn dot_rows(&self, isa: KernelIsa, r: usize, x: &QuantizedActivations, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if isa == KernelIsa::Avx2 && matches!(self.data, WeightData::Blocks { .. }) {
+            let row = self.block_row(r);
+            let empty: (&[i8], &[f32], &[f32]) = (&[], &[], &[]);
+            for (g, group) in out.chunks_mut(4).enumerate() {
+                let mut acts = [empty; 4];
+                for (i, a) in acts.iter_mut().take(group.len()).enumerate() {
+                    *a = x.row(g * 4 + i);
+                }
+                x86::dot_many(self.format, row, &acts[..group.len()], group);
+            }
+            return;
+        }
+        for (t, o) in out.iter_mut().enumerate() {
+            *o = self.dot(isa, r, x, t);
+        }
+    }
+
     /// The parts of row `r`'s blocks.
     #[inline]
     fn block_row(&self, r: usize) -> BlockRow<'_> {
@@ -304,9 +325,7 @@ pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &
     by_row.par_chunks_mut(ROW_CHUNK * n).enumerate().for_each(|(c, chunk)| {
         for (i, row_out) in chunk.chunks_exact_mut(n).enumerate() {
             let r = c * ROW_CHUNK + i;
-            for (t, o) in row_out.iter_mut().enumerate() {
-                *o = w.dot(isa, r, x, t);
-            }
+            w.dot_rows(isa, r, x, row_out);
         }
     });
     for r in 0..rows {
