@@ -82,7 +82,12 @@ pub(super) fn dot_many(
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn dot_many_avx2(format: WeightFormat, row: BlockRow<'_>, acts: &[(&[i8], &[f32], &[f32])], out: &mut [f32]) {
+unsafe fn dot_many_avx2(
+    format: WeightFormat,
+    row: BlockRow<'_>,
+    acts: &[(&[i8], &[f32], &[f32])],
+    out: &mut [f32],
+) {
     // SAFETY: see `dot_many`; every pointer stays inside a block of `row` or of an activation.
     unsafe {
         let qb = format.quant_bytes();
