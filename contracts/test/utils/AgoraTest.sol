@@ -16,6 +16,9 @@ interface Vm {
     function expectRevert() external;
     function assume(bool condition) external pure;
     function label(address account, string calldata name) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
+        external;
 }
 
 /// @notice A minimal test base: the cheatcode handle, assertions that revert with a message
@@ -29,6 +32,8 @@ abstract contract AgoraTest {
     error AssertionFailedBytes32(string message, bytes32 left, bytes32 right);
     error AssertionFailedAddress(string message, address left, address right);
     error AssertionFailedBool(string message);
+    error AssertionFailedInt(string message, int256 left, int256 right);
+    error AssertionFailedString(string message, string left, string right);
 
     function assertEq(uint256 left, uint256 right, string memory message) internal pure {
         if (left != right) revert AssertionFailed(message, left, right);
@@ -40,6 +45,18 @@ abstract contract AgoraTest {
 
     function assertEq(address left, address right, string memory message) internal pure {
         if (left != right) revert AssertionFailedAddress(message, left, right);
+    }
+
+    function assertEq(int256 left, int256 right, string memory message) internal pure {
+        if (left != right) revert AssertionFailedInt(message, left, right);
+    }
+
+    function assertEq(string memory left, string memory right, string memory message) internal pure {
+        if (keccak256(bytes(left)) != keccak256(bytes(right))) revert AssertionFailedString(message, left, right);
+    }
+
+    function assertEq(bytes memory left, bytes memory right, string memory message) internal pure {
+        if (keccak256(left) != keccak256(right)) revert AssertionFailedBool(message);
     }
 
     function assertTrue(bool condition, string memory message) internal pure {
