@@ -10,7 +10,12 @@ const path = require('path');
 const crypto = require('crypto');
 
 // The contracts agora deploys or binds, by source file and contract name.
-const CONTRACTS = [['DevStablecoin.sol', 'DevStablecoin']];
+const CONTRACTS = [
+  ['DevStablecoin.sol', 'DevStablecoin'],
+  ['IdentityRegistry.sol', 'IdentityRegistry'],
+  ['ReputationRegistry.sol', 'ReputationRegistry'],
+  ['ValidationRegistry.sol', 'ValidationRegistry'],
+];
 
 const root = path.resolve(__dirname, '..');
 const forgeOut = path.join(root, 'contracts', 'out');

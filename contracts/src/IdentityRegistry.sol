@@ -156,7 +156,9 @@ contract IdentityRegistry is ERC721URIStorage, EIP712 {
 
     function _setWallet(uint256 agentId, address wallet) private {
         address previous = getAgentWallet(agentId);
-        if (previous != address(0) && _agentOfWallet[previous] == agentId + 1) delete _agentOfWallet[previous];
+        if (previous != address(0) && _agentOfWallet[previous] == agentId + 1) {
+            delete _agentOfWallet[previous];
+        }
         bytes memory value = wallet == address(0) ? bytes("") : abi.encodePacked(wallet);
         _metadata[agentId][AGENT_WALLET_KEY] = value;
         if (wallet != address(0)) _agentOfWallet[wallet] = agentId + 1;

@@ -24,13 +24,16 @@ contract ReputationRegistry {
 
     IdentityRegistry private immutable _identity;
 
-    mapping(uint256 agentId => mapping(address client => mapping(uint64 index => Feedback))) private _feedback;
+    mapping(uint256 agentId => mapping(address client => mapping(uint64 index => Feedback))) private
+        _feedback;
     mapping(uint256 agentId => mapping(address client => uint64)) private _lastIndex;
     mapping(uint256 agentId => address[]) private _clients;
     mapping(uint256 agentId => mapping(address client => bool)) private _isClient;
-    mapping(uint256 agentId => mapping(address client => mapping(uint64 index => address[]))) private _responders;
-    mapping(uint256 agentId => mapping(address client => mapping(uint64 index => mapping(address => uint64))))
-        private _responseCount;
+    mapping(uint256 agentId => mapping(address client => mapping(uint64 index => address[]))) private
+        _responders;
+    mapping(
+        uint256 agentId => mapping(address client => mapping(uint64 index => mapping(address => uint64)))
+    ) private _responseCount;
 
     event NewFeedback(
         uint256 indexed agentId,
@@ -45,7 +48,9 @@ contract ReputationRegistry {
         string feedbackURI,
         bytes32 feedbackHash
     );
-    event FeedbackRevoked(uint256 indexed agentId, address indexed clientAddress, uint64 indexed feedbackIndex);
+    event FeedbackRevoked(
+        uint256 indexed agentId, address indexed clientAddress, uint64 indexed feedbackIndex
+    );
     event ResponseAppended(
         uint256 indexed agentId,
         address indexed clientAddress,
@@ -87,7 +92,9 @@ contract ReputationRegistry {
         string calldata feedbackURI,
         bytes32 feedbackHash
     ) external {
-        _giveFeedback(agentId, NewFeedbackInput(value, valueDecimals, tag1, tag2, endpoint, feedbackURI, feedbackHash));
+        _giveFeedback(
+            agentId, NewFeedbackInput(value, valueDecimals, tag1, tag2, endpoint, feedbackURI, feedbackHash)
+        );
     }
 
     /// @dev The arguments of `giveFeedback`, in memory: emitting them straight from calldata
@@ -105,7 +112,10 @@ contract ReputationRegistry {
     function _giveFeedback(uint256 agentId, NewFeedbackInput memory input) private {
         if (input.valueDecimals > MAX_DECIMALS) revert TooManyDecimals(input.valueDecimals);
         if (input.value > MAX_ABS_VALUE || input.value < -MAX_ABS_VALUE) revert ValueOutOfRange(input.value);
-        if (_identity.isAuthorizedOrOwner(msg.sender, agentId) || _identity.getAgentWallet(agentId) == msg.sender) {
+        if (
+            _identity.isAuthorizedOrOwner(msg.sender, agentId)
+                || _identity.getAgentWallet(agentId) == msg.sender
+        ) {
             revert SelfFeedback(msg.sender, agentId);
         }
         uint64 index = ++_lastIndex[agentId][msg.sender];
@@ -157,11 +167,12 @@ contract ReputationRegistry {
     /// @notice Average of the non-revoked feedback from `clientAddresses` (required: the reader
     /// chooses whom to trust), filtered by tags (empty = any). Values are normalised to 18
     /// decimals, averaged, and returned with the most common decimals among them.
-    function getSummary(uint256 agentId, address[] calldata clientAddresses, string calldata tag1, string calldata tag2)
-        external
-        view
-        returns (uint64 count, int128 summaryValue, uint8 summaryValueDecimals)
-    {
+    function getSummary(
+        uint256 agentId,
+        address[] calldata clientAddresses,
+        string calldata tag1,
+        string calldata tag2
+    ) external view returns (uint64 count, int128 summaryValue, uint8 summaryValueDecimals) {
         if (clientAddresses.length == 0) revert ClientAddressesRequired();
         return _summary(agentId, clientAddresses, _filter(tag1, tag2));
     }
@@ -257,11 +268,12 @@ contract ReputationRegistry {
         bool[] revokedStatuses;
     }
 
-    function _readAll(uint256 agentId, address[] memory clientAddresses, TagFilter memory filter, bool includeRevoked)
-        private
-        view
-        returns (FeedbackList memory list)
-    {
+    function _readAll(
+        uint256 agentId,
+        address[] memory clientAddresses,
+        TagFilter memory filter,
+        bool includeRevoked
+    ) private view returns (FeedbackList memory list) {
         address[] memory from = clientAddresses;
         if (from.length == 0) from = _clients[agentId];
         uint256 total;
@@ -381,8 +393,14 @@ contract ReputationRegistry {
         return _lastIndex[agentId][clientAddress];
     }
 
-    function _existing(uint256 agentId, address client, uint64 index) private view returns (Feedback storage) {
-        if (index == 0 || index > _lastIndex[agentId][client]) revert NoSuchFeedback(agentId, client, index);
+    function _existing(uint256 agentId, address client, uint64 index)
+        private
+        view
+        returns (Feedback storage)
+    {
+        if (index == 0 || index > _lastIndex[agentId][client]) {
+            revert NoSuchFeedback(agentId, client, index);
+        }
         return _feedback[agentId][client][index];
     }
 
@@ -395,7 +413,9 @@ contract ReputationRegistry {
     }
 
     function _filter(string memory tag1, string memory tag2) private pure returns (TagFilter memory) {
-        return TagFilter(bytes(tag1).length == 0, keccak256(bytes(tag1)), bytes(tag2).length == 0, keccak256(bytes(tag2)));
+        return TagFilter(
+            bytes(tag1).length == 0, keccak256(bytes(tag1)), bytes(tag2).length == 0, keccak256(bytes(tag2))
+        );
     }
 
     function _tagsMatch(Feedback storage f, TagFilter memory filter) private view returns (bool) {

@@ -26,7 +26,10 @@ contract ValidationRegistry {
     mapping(address validator => bytes32[]) private _validatorRequests;
 
     event ValidationRequest(
-        address indexed validatorAddress, uint256 indexed agentId, string requestURI, bytes32 indexed requestHash
+        address indexed validatorAddress,
+        uint256 indexed agentId,
+        string requestURI,
+        bytes32 indexed requestHash
     );
     event ValidationResponse(
         address indexed validatorAddress,
@@ -66,14 +69,17 @@ contract ValidationRegistry {
         string calldata requestURI,
         bytes32 requestHash
     ) external {
-        if (!_identity.isAuthorizedOrOwner(msg.sender, agentId)) revert NotAuthorized(msg.sender, agentId);
+        if (!_identity.isAuthorizedOrOwner(msg.sender, agentId)) {
+            revert NotAuthorized(msg.sender, agentId);
+        }
         if (validatorAddress == address(0)) revert ZeroValidator();
         if (
             _identity.isAuthorizedOrOwner(validatorAddress, agentId)
                 || _identity.getAgentWallet(agentId) == validatorAddress
         ) revert SelfValidation(validatorAddress, agentId);
         if (_validations[requestHash].validatorAddress != address(0)) revert RequestExists(requestHash);
-        _validations[requestHash] = Validation(validatorAddress, agentId, 0, bytes32(0), "", block.timestamp, false);
+        _validations[requestHash] =
+            Validation(validatorAddress, agentId, 0, bytes32(0), "", block.timestamp, false);
         _agentValidations[agentId].push(requestHash);
         _validatorRequests[validatorAddress].push(requestHash);
         emit ValidationRequest(validatorAddress, agentId, requestURI, requestHash);
@@ -96,7 +102,9 @@ contract ValidationRegistry {
         v.tag = tag;
         v.lastUpdate = block.timestamp;
         v.hasResponse = true;
-        emit ValidationResponse(v.validatorAddress, v.agentId, requestHash, response, responseURI, responseHash, tag);
+        emit ValidationResponse(
+            v.validatorAddress, v.agentId, requestHash, response, responseURI, responseHash, tag
+        );
     }
 
     function getValidationStatus(bytes32 requestHash)
@@ -173,11 +181,13 @@ contract ValidationRegistry {
         return _page(_validatorRequests[validatorAddress], offset, limit);
     }
 
-    function _tally(uint256 agentId, address[] memory validators, string memory tag, uint256 offset, uint256 limit)
-        private
-        view
-        returns (uint64 count, uint256 sum)
-    {
+    function _tally(
+        uint256 agentId,
+        address[] memory validators,
+        string memory tag,
+        uint256 offset,
+        uint256 limit
+    ) private view returns (uint64 count, uint256 sum) {
         bytes32[] storage hashes = _agentValidations[agentId];
         if (offset >= hashes.length) return (0, 0);
         uint256 end = limit > hashes.length - offset ? hashes.length : offset + limit;
@@ -200,7 +210,11 @@ contract ValidationRegistry {
         return false;
     }
 
-    function _page(bytes32[] storage all, uint256 offset, uint256 limit) private view returns (bytes32[] memory page) {
+    function _page(bytes32[] storage all, uint256 offset, uint256 limit)
+        private
+        view
+        returns (bytes32[] memory page)
+    {
         if (offset >= all.length) return new bytes32[](0);
         uint256 end = limit > all.length - offset ? all.length : offset + limit;
         page = new bytes32[](end - offset);

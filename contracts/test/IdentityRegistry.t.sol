@@ -15,7 +15,9 @@ abstract contract WalletProofs is AgoraTest {
     {
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("ERC8004IdentityRegistry"),
                 keccak256("1"),
                 block.chainid,
@@ -24,10 +26,15 @@ abstract contract WalletProofs is AgoraTest {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                registry.AGENT_WALLET_SET_TYPEHASH(), agentId, vm.addr(walletKey), registry.ownerOf(agentId), deadline
+                registry.AGENT_WALLET_SET_TYPEHASH(),
+                agentId,
+                vm.addr(walletKey),
+                registry.ownerOf(agentId),
+                deadline
             )
         );
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(walletKey, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(walletKey, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
         return abi.encodePacked(r, s, v);
     }
 }
@@ -161,7 +168,9 @@ contract IdentityRegistryTest is WalletProofs {
         // The wallet's owner key signs on behalf of the contract wallet.
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("ERC8004IdentityRegistry"),
                 keccak256("1"),
                 block.chainid,
@@ -201,7 +210,9 @@ contract IdentityRegistryTest is WalletProofs {
         registry.isAuthorizedOrOwner(owner, 7);
     }
 
-    function testFuzz_wallet_proof_binds_agent_wallet_owner_and_deadline(uint256 key, uint256 otherAgent) public {
+    function testFuzz_wallet_proof_binds_agent_wallet_owner_and_deadline(uint256 key, uint256 otherAgent)
+        public
+    {
         key = bound(key, 1, 2 ** 128);
         vm.startPrank(owner);
         uint256 id = registry.register("a");

@@ -52,7 +52,9 @@ abstract contract AgoraTest {
     }
 
     function assertEq(string memory left, string memory right, string memory message) internal pure {
-        if (keccak256(bytes(left)) != keccak256(bytes(right))) revert AssertionFailedString(message, left, right);
+        if (keccak256(bytes(left)) != keccak256(bytes(right))) {
+            revert AssertionFailedString(message, left, right);
+        }
     }
 
     function assertEq(bytes memory left, bytes memory right, string memory message) internal pure {

@@ -154,7 +154,18 @@ pub async fn ensure_deployed(
             on_progress(*contract, DeployAction::Reused, recorded.address);
             continue;
         }
-        let record = deploy(client, *contract).await?;
+        let dependencies: Vec<Address> = contract
+            .constructor_dependencies()
+            .iter()
+            .map(|dep| {
+                deployment.address_of(*dep).ok_or_else(|| ChainError::Deploy {
+                    contract: contract.name().to_owned(),
+                    chain_id,
+                    reason: format!("{dep} must be deployed first"),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let record = deploy(client, *contract, &dependencies).await?;
         let address = record.address;
         deployment.contracts.insert(contract.name().to_owned(), record);
         // Record each contract as soon as it exists, so a crash mid-suite loses nothing.
@@ -193,13 +204,17 @@ pub async fn verify_code(client: &ChainClient, contract: SuiteContract, address:
     Ok(())
 }
 
-async fn deploy(client: &ChainClient, contract: SuiteContract) -> Result<ContractDeployment> {
+async fn deploy(
+    client: &ChainClient,
+    contract: SuiteContract,
+    dependencies: &[Address],
+) -> Result<ContractDeployment> {
     let chain_id = client.chain_id();
     let fail = |reason: String| ChainError::Deploy { contract: contract.name().to_owned(), chain_id, reason };
     let deployer = client.signer_address().ok_or(ChainError::NoSigner { chain_id })?;
     let tx = TransactionRequest::default()
         .with_from(deployer)
-        .with_deploy_code(contract.artifact().creation_code.clone());
+        .with_deploy_code(contract.deploy_code(dependencies));
     let receipt = client
         .provider()
         .send_transaction(tx)

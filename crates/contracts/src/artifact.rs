@@ -108,6 +108,12 @@ fn load(name: &'static str, json: &str) -> Artifact {
 
 pub(crate) static DEV_STABLECOIN: LazyLock<Artifact> =
     LazyLock::new(|| load("DevStablecoin", include_str!("../artifacts/DevStablecoin.json")));
+pub(crate) static IDENTITY_REGISTRY: LazyLock<Artifact> =
+    LazyLock::new(|| load("IdentityRegistry", include_str!("../artifacts/IdentityRegistry.json")));
+pub(crate) static REPUTATION_REGISTRY: LazyLock<Artifact> =
+    LazyLock::new(|| load("ReputationRegistry", include_str!("../artifacts/ReputationRegistry.json")));
+pub(crate) static VALIDATION_REGISTRY: LazyLock<Artifact> =
+    LazyLock::new(|| load("ValidationRegistry", include_str!("../artifacts/ValidationRegistry.json")));
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,27 @@ pub mod bindings {
         DevStablecoin,
         "artifacts/DevStablecoin.json"
     );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        IdentityRegistry,
+        "artifacts/IdentityRegistry.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ReputationRegistry,
+        "artifacts/ReputationRegistry.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ValidationRegistry,
+        "artifacts/ValidationRegistry.json"
+    );
 }
 
 /// A contract of the agora suite, deployed once per chain.
@@ -30,17 +51,49 @@ pub mod bindings {
 pub enum SuiteContract {
     /// The devnet dollar: ERC-20 with 6 decimals, EIP-2612 and EIP-3009, dev-chain faucet.
     DevStablecoin,
+    /// ERC-8004 Identity Registry: agents as ERC-721 tokens.
+    IdentityRegistry,
+    /// ERC-8004 Reputation Registry (constructed with the identity registry).
+    ReputationRegistry,
+    /// ERC-8004 Validation Registry (constructed with the identity registry).
+    ValidationRegistry,
 }
 
-/// Every contract of the suite, in deployment order.
-pub const SUITE: &[SuiteContract] = &[SuiteContract::DevStablecoin];
+/// Every contract of the suite, in deployment order (a contract only depends on earlier ones).
+pub const SUITE: &[SuiteContract] = &[
+    SuiteContract::DevStablecoin,
+    SuiteContract::IdentityRegistry,
+    SuiteContract::ReputationRegistry,
+    SuiteContract::ValidationRegistry,
+];
 
 impl SuiteContract {
     /// The contract's name, as in Solidity and in the deployments file.
     pub const fn name(self) -> &'static str {
         match self {
             Self::DevStablecoin => "DevStablecoin",
+            Self::IdentityRegistry => "IdentityRegistry",
+            Self::ReputationRegistry => "ReputationRegistry",
+            Self::ValidationRegistry => "ValidationRegistry",
         }
+    }
+
+    /// The contracts of the suite this one is constructed with, in constructor order.
+    pub const fn constructor_dependencies(self) -> &'static [SuiteContract] {
+        match self {
+            Self::DevStablecoin | Self::IdentityRegistry => &[],
+            Self::ReputationRegistry | Self::ValidationRegistry => &[Self::IdentityRegistry],
+        }
+    }
+
+    /// Creation code with the constructor arguments appended, given the addresses of the
+    /// contracts it depends on (in [`Self::constructor_dependencies`] order).
+    pub fn deploy_code(self, dependencies: &[alloy::primitives::Address]) -> alloy::primitives::Bytes {
+        let mut code = self.artifact().creation_code.to_vec();
+        for address in dependencies {
+            code.extend_from_slice(address.into_word().as_slice());
+        }
+        code.into()
     }
 
     /// Looks a suite contract up by its Solidity name.
@@ -52,6 +105,9 @@ impl SuiteContract {
     pub fn artifact(self) -> &'static Artifact {
         match self {
             Self::DevStablecoin => &artifact::DEV_STABLECOIN,
+            Self::IdentityRegistry => &artifact::IDENTITY_REGISTRY,
+            Self::ReputationRegistry => &artifact::REPUTATION_REGISTRY,
+            Self::ValidationRegistry => &artifact::VALIDATION_REGISTRY,
         }
     }
 }

@@ -7,7 +7,7 @@ use agora_chain::{
     ChainClient, ChainError, DeployAction, DeploymentsFile, Devnet, DevnetConfig, ensure_deployed,
     forget_chain,
 };
-use agora_contracts::SuiteContract;
+use agora_contracts::{SUITE, SuiteContract};
 use alloy::{primitives::B256, providers::Provider};
 use std::path::PathBuf;
 
@@ -31,7 +31,8 @@ async fn devnet_state_survives_a_restart() {
     assert_eq!(client.chain_id(), 31337);
     let mut actions = Vec::new();
     let first = ensure_deployed(&client, &deployments, |c, a, _| actions.push((c, a))).await.unwrap();
-    assert_eq!(actions, vec![(SuiteContract::DevStablecoin, DeployAction::Deployed)]);
+    let deployed: Vec<_> = SUITE.iter().map(|c| (*c, DeployAction::Deployed)).collect();
+    assert_eq!(actions, deployed, "the whole suite, in order");
     let genesis = client.genesis_hash();
     let block = client.block_number().await.unwrap();
     devnet.stop().await;
@@ -43,7 +44,8 @@ async fn devnet_state_survives_a_restart() {
     assert!(client.block_number().await.unwrap() >= block);
     let mut actions = Vec::new();
     let second = ensure_deployed(&client, &deployments, |c, a, _| actions.push((c, a))).await.unwrap();
-    assert_eq!(actions, vec![(SuiteContract::DevStablecoin, DeployAction::Reused)]);
+    let reused: Vec<_> = SUITE.iter().map(|c| (*c, DeployAction::Reused)).collect();
+    assert_eq!(actions, reused);
     assert_eq!(first, second);
 }
 

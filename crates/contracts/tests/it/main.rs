@@ -4,6 +4,8 @@
 
 use std::{fs, path::Path};
 
+mod erc8004;
+
 use sha2::{Digest, Sha256};
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -161,3 +161,42 @@ async fn funded_wallets_pay_with_eip3009_authorizations() {
     let replay = call.send().await;
     assert!(replay.is_err(), "replayed authorization must revert");
 }
+
+/// The ERC-8004 registries are deployed as one suite: the reputation and validation registries
+/// point at the identity registry, and a full register → feedback → summary round trip works.
+#[tokio::test]
+async fn erc8004_registries_are_deployed_and_wired() {
+    use agora_contracts::{
+        SuiteContract,
+        bindings::{IdentityRegistry, ReputationRegistry, ValidationRegistry},
+    };
+    let net = TestNet::start().await;
+    let at = |c| net.deployment().address_of(c).unwrap();
+    let identity_address = at(SuiteContract::IdentityRegistry);
+    let owner = net.client_for(1).await;
+    let client = net.client_for(2).await;
+    let identity = IdentityRegistry::new(identity_address, owner.provider());
+    let reputation = ReputationRegistry::new(at(SuiteContract::ReputationRegistry), client.provider());
+    let validation = ValidationRegistry::new(at(SuiteContract::ValidationRegistry), owner.provider());
+    assert_eq!(reputation.getIdentityRegistry().call().await.unwrap(), identity_address);
+    assert_eq!(validation.getIdentityRegistry().call().await.unwrap(), identity_address);
+    assert_eq!(identity.getVersion().call().await.unwrap(), "2.0.0");
+
+    identity.register_2("data:application/json,{}".into()).send().await.unwrap().get_receipt().await.unwrap();
+    assert_eq!(identity.totalAgents().call().await.unwrap(), U256::from(1));
+    let agent = U256::ZERO;
+    reputation
+        .giveFeedback(agent, 95, 0, "starred".into(), String::new(), String::new(), String::new(), B256::ZERO)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let summary = reputation
+        .getSummary(agent, vec![client.signer_address().unwrap()], String::new(), String::new())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!((summary.count, summary.summaryValue), (1, 95));
+}
