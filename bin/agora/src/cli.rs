@@ -2,7 +2,7 @@
 
 use agora_node::{
     ChainTarget, ConfigLayer, Node, NodeConfig,
-    config::{ApiLayer, ChainLayer, DevnetLayer, InferenceLayer},
+    config::{AgentLayer, ApiLayer, ChainLayer, DevnetLayer, InferenceLayer},
 };
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -60,6 +60,9 @@ pub(crate) enum Command {
     /// Inference receipts.
     #[command(subcommand)]
     Receipt(crate::receipt::ReceiptCommand),
+    /// ERC-8004 agents: register this node, look agents up.
+    #[command(subcommand)]
+    Agent(crate::agent::AgentCommand),
     /// Benchmarks, with ratios against the anchor implementation.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -100,6 +103,12 @@ pub(crate) struct GlobalArgs {
     /// Inference threads [default: every core].
     #[arg(long, global = true, value_name = "N")]
     pub(crate) threads: Option<usize>,
+    /// Base URL where others reach this node, written into its agent registration.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) public_url: Option<String>,
+    /// Do not register or update the node's ERC-8004 agent on start-up.
+    #[arg(long, global = true)]
+    pub(crate) no_register: bool,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +144,11 @@ impl GlobalArgs {
                 model: self.model.clone(),
                 threads: self.threads,
                 ..InferenceLayer::default()
+            },
+            agent: AgentLayer {
+                register: self.no_register.then_some(false),
+                public_url: self.public_url.clone(),
+                ..AgentLayer::default()
             },
         }
     }

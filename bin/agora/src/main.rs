@@ -1,6 +1,7 @@
 //! `agora`: the command line of the agora node. It parses arguments, resolves the configuration
 //! and calls the node; all the work happens in the `agora-*` crates.
 
+mod agent;
 mod bench;
 mod chat;
 mod cli;
@@ -39,6 +40,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Serve => cli::serve(&cli.global).await,
         cli::Command::Chat(args) => chat::run(&cli.global, args).await,
         cli::Command::Models => models::run(&cli.global),
+        cli::Command::Agent(command) => agent::run(&cli.global, command).await,
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
         cli::Command::Bench(command) => bench::run(&cli.global, command).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,

@@ -93,6 +93,25 @@ impl ChainClient {
         self.signer
     }
 
+    /// Timestamp of the latest block (deadlines are checked against block time, not ours).
+    pub async fn latest_block_timestamp(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| ChainError::Rpc {
+                call: "eth_getBlockByNumber",
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?
+            .ok_or_else(|| ChainError::Rpc {
+                call: "eth_getBlockByNumber",
+                url: self.url.clone(),
+                reason: "no latest block".into(),
+            })?;
+        Ok(block.header.timestamp)
+    }
+
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64> {
         self.provider.get_block_number().await.map_err(|e| ChainError::Rpc {

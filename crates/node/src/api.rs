@@ -7,6 +7,8 @@
 //! | `GET /deployments` | the agora contracts on this node's chain |
 //! | `POST /v1/chat/completions` | OpenAI-compatible chat completions, plain or streamed ([`crate::openai`]) |
 //! | `GET /v1/models` | the loaded model |
+//! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
+//! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
 //!
 //! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`.
 
@@ -30,8 +32,18 @@ pub struct AppState {
     inner: Arc<AppInner>,
 }
 
+/// The node's ERC-8004 agent, as served at the well-known paths.
+#[derive(Debug, Clone, Default)]
+pub struct AgentState {
+    /// What the node offers.
+    pub profile: agora_agents::AgentProfile,
+    /// Agent id and registry (`eip155:…`), once registered.
+    pub registration: Option<(alloy::primitives::U256, String)>,
+}
+
 #[derive(Debug)]
 struct AppInner {
+    agent: AgentState,
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
     node_address: Option<Address>,
@@ -44,6 +56,7 @@ impl AppState {
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             inner: Arc::new(AppInner {
+                agent: AgentState::default(),
                 chain: None,
                 inference: None,
                 node_address: None,
@@ -56,6 +69,12 @@ impl AppState {
     fn inner_mut(&mut self) -> &mut AppInner {
         // Only called while building, before the state is shared.
         Arc::get_mut(&mut self.inner).unwrap_or_else(|| unreachable!("AppState is built before it is shared"))
+    }
+
+    /// With the node's agent.
+    pub fn with_agent(mut self, agent: AgentState) -> Self {
+        self.inner_mut().agent = agent;
+        self
     }
 
     /// With a chain and the suite deployed on it.
@@ -146,6 +165,8 @@ pub fn app(state: AppState) -> Router {
         .route("/deployments", get(deployments))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
+        .route(agora_agents::REGISTRATION_PATH, get(registration))
+        .route(agora_agents::AGENT_CARD_PATH, get(agent_card))
         .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
@@ -175,6 +196,16 @@ async fn version(State(state): State<AppState>) -> Json<Value> {
         "engine": format!("{} {}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION),
         "nodeAddress": state.inner.node_address,
     }))
+}
+
+async fn registration(State(state): State<AppState>) -> Json<Value> {
+    let agent = &state.inner.agent;
+    let registration = agent.registration.as_ref().map(|(id, registry)| (*id, registry.as_str()));
+    Json(agora_agents::registration_file(&agent.profile, registration))
+}
+
+async fn agent_card(State(state): State<AppState>) -> Json<Value> {
+    Json(agora_agents::agent_card(&state.inner.agent.profile, env!("CARGO_PKG_VERSION")))
 }
 
 async fn deployments(State(state): State<AppState>) -> Result<Json<ChainDeployment>, ApiError> {

@@ -69,6 +69,23 @@ pub struct ConfigLayer {
     /// Local inference.
     #[serde(default)]
     pub inference: InferenceLayer,
+    /// The node's ERC-8004 agent.
+    #[serde(default)]
+    pub agent: AgentLayer,
+}
+
+/// `[agent]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentLayer {
+    /// Register (and keep up to date) the node's agent on start-up.
+    pub register: Option<bool>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Base URL where others reach this node; unset puts the registration on chain as a data URI.
+    pub public_url: Option<String>,
 }
 
 /// `[inference]`
@@ -156,6 +173,12 @@ impl ConfigLayer {
                 anvil: text("AGORA_ANVIL").map(PathBuf::from),
                 block_time: parse(&var, "AGORA_DEVNET_BLOCK_TIME", "expected seconds")?,
             },
+            agent: AgentLayer {
+                register: parse(&var, "AGORA_AGENT_REGISTER", "expected true or false")?,
+                name: text("AGORA_AGENT_NAME"),
+                description: text("AGORA_AGENT_DESCRIPTION"),
+                public_url: text("AGORA_PUBLIC_URL"),
+            },
             inference: InferenceLayer {
                 model: text("AGORA_MODEL").map(PathBuf::from),
                 threads: parse(&var, "AGORA_THREADS", "expected a number of threads")?,
@@ -180,6 +203,12 @@ impl ConfigLayer {
                 chain_id: over.devnet.chain_id.or(self.devnet.chain_id),
                 anvil: over.devnet.anvil.or(self.devnet.anvil),
                 block_time: over.devnet.block_time.or(self.devnet.block_time),
+            },
+            agent: AgentLayer {
+                register: over.agent.register.or(self.agent.register),
+                name: over.agent.name.or(self.agent.name),
+                description: over.agent.description.or(self.agent.description),
+                public_url: over.agent.public_url.or(self.agent.public_url),
             },
             inference: InferenceLayer {
                 model: over.inference.model.or(self.inference.model),
@@ -224,6 +253,19 @@ pub struct InferenceConfig {
     pub log_prompts: bool,
 }
 
+/// The node's agent settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Register on start-up.
+    pub register: bool,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Public base URL, if any.
+    pub public_url: Option<String>,
+}
+
 /// The validated runtime configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -239,6 +281,8 @@ pub struct NodeConfig {
     pub config_file: Option<PathBuf>,
     /// Local inference.
     pub inference: InferenceConfig,
+    /// The node's ERC-8004 agent.
+    pub agent: AgentConfig,
 }
 
 impl NodeConfig {
@@ -327,7 +371,22 @@ impl NodeConfig {
             max_context: merged.inference.max_context,
             log_prompts: merged.inference.log_prompts.unwrap_or(false),
         };
-        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference })
+        if let Some(url) = &merged.agent.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "agent.public_url {url:?} must start with http:// or https://"
+            )));
+        }
+        let agent = AgentConfig {
+            register: merged.agent.register.unwrap_or(true),
+            name: merged.agent.name.unwrap_or_else(|| "agora node".to_owned()),
+            description: merged.agent.description.unwrap_or_else(|| {
+                "A local agora node: private inference on an open model, with signed, re-executable receipts.".to_owned()
+            }),
+            public_url: merged.agent.public_url,
+        };
+        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference, agent })
     }
 
     /// The deployments file of this node.
@@ -390,6 +449,17 @@ impl NodeConfig {
             out.push_str(&format!("max_context = {ctx}\n"));
         }
         out.push_str(&format!("log_prompts = {}\n", inf.log_prompts));
+        let agent = &self.agent;
+        out.push_str(&format!(
+            "\n[agent]\nregister = {}\nname = {}\ndescription = {}\n",
+            agent.register,
+            toml::Value::String(agent.name.clone()),
+            toml::Value::String(agent.description.clone())
+        ));
+        match &agent.public_url {
+            Some(url) => out.push_str(&format!("public_url = {}\n", toml::Value::String(url.clone()))),
+            None => out.push_str("# public_url unset: the registration goes on chain as a data: URI\n"),
+        }
         out
     }
 }

@@ -41,6 +41,9 @@ pub enum NodeError {
     /// The model could not be loaded.
     #[error("model: {0}")]
     Model(String),
+    /// Registering the node's agent failed.
+    #[error("agent registration: {0}")]
+    Agent(String),
     /// Serving HTTP failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),

@@ -21,7 +21,7 @@ mod lock;
 pub mod node_key;
 mod openai;
 
-pub use config::{ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig};
+pub use config::{AgentConfig, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig};
 pub use error::{NodeError, Result};
 pub use lock::DataDirLock;
 
@@ -40,6 +40,7 @@ pub struct Node {
     devnet: Option<Devnet>,
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
+    agent: api::AgentState,
     node_key: alloy::signers::local::PrivateKeySigner,
     listener: TcpListener,
     api_addr: SocketAddr,
@@ -172,6 +173,14 @@ impl Node {
         } else {
             (None, None)
         };
+        let model = inference.as_ref().map(|i| i.engine().info().id.clone());
+        let agent = agent_profile(&config, model.as_deref(), devnet.is_some().then_some(api_addr));
+        let agent = match &chain {
+            Some((client, deployment)) if config.agent.register => {
+                register_agent(&store, client, deployment, agent, &node_key).await?
+            }
+            _ => agent,
+        };
         store.journal_append(
             "node.started",
             &serde_json::json!({
@@ -182,7 +191,7 @@ impl Node {
             })
             .to_string(),
         )?;
-        Ok(Self { config, store, devnet, chain, inference, node_key, listener, api_addr, _lock: lock })
+        Ok(Self { config, store, devnet, chain, inference, agent, node_key, listener, api_addr, _lock: lock })
     }
 
     /// Where the owner's API listens.
@@ -210,6 +219,11 @@ impl Node {
         self.inference.as_ref()
     }
 
+    /// The node's agent: its profile and, once registered, its id.
+    pub fn agent(&self) -> &api::AgentState {
+        &self.agent
+    }
+
     /// The address that signs this node's receipts.
     pub fn node_address(&self) -> alloy::primitives::Address {
         self.node_key.address()
@@ -228,8 +242,8 @@ impl Node {
     /// Serves the API until `shutdown` completes, then stops cleanly: in-flight requests finish,
     /// the journal records the stop, and the devnet saves its state.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Self { store, devnet, chain, inference, node_key, listener, api_addr, _lock, .. } = self;
-        let mut state = api::AppState::new(Arc::clone(&store));
+        let Self { store, devnet, chain, inference, agent, node_key, listener, api_addr, _lock, .. } = self;
+        let mut state = api::AppState::new(Arc::clone(&store)).with_agent(agent);
         if let Some((client, deployment)) = chain {
             state = state.with_chain(client, deployment);
         }
@@ -245,6 +259,61 @@ impl Node {
         store.journal_append("node.stopped", "{}")?;
         served.map_err(NodeError::Serve)
     }
+}
+
+/// The node's agent profile from its configuration; `model` is the served model, if any. On a
+/// local devnet (`local_addr` set) the node's own address stands in for a public URL, so other
+/// local nodes can reach it.
+pub fn agent_profile(
+    config: &NodeConfig,
+    model: Option<&str>,
+    local_addr: Option<SocketAddr>,
+) -> api::AgentState {
+    let public_url =
+        config.agent.public_url.clone().or_else(|| local_addr.map(|addr| format!("http://{addr}")));
+    let profile = agora_agents::AgentProfile {
+        name: config.agent.name.clone(),
+        description: config.agent.description.clone(),
+        public_url,
+        skills: model.map(agora_agents::AgentProfile::inference_skills).unwrap_or_default(),
+        x402: false,
+    };
+    api::AgentState { profile, registration: None }
+}
+
+/// Registers the node's agent, or brings its on-chain record up to date; remembers its id in
+/// the store. The agent's wallet is the node key, so receipts are signed by the agent's wallet.
+async fn register_agent(
+    store: &Store,
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    mut agent: api::AgentState,
+    node_key: &alloy::signers::local::PrivateKeySigner,
+) -> Result<api::AgentState> {
+    if client.signer_address().is_none() {
+        tracing::warn!(target: "agora::up", "no chain signer: the node's agent is not registered");
+        return Ok(agent);
+    }
+    let Some(registry) = deployment.address_of(agora_contracts::SuiteContract::IdentityRegistry) else {
+        return Ok(agent);
+    };
+    let key = format!("agent.{}.{registry}", client.chain_id());
+    let known = store.setting(&key)?.and_then(|v| v.parse::<alloy::primitives::U256>().ok());
+    let result = agora_agents::ensure_registered(client, registry, &agent.profile, known, node_key)
+        .await
+        .map_err(|e| NodeError::Agent(e.to_string()))?;
+    store.set_setting(&key, &result.agent_id.to_string())?;
+    let action = if result.registered {
+        "registered"
+    } else if result.uri_updated || result.wallet_set {
+        "updated"
+    } else {
+        "unchanged"
+    };
+    tracing::info!(target: "agora::up", agent_id = %result.agent_id, wallet = %node_key.address(), "agent {action}");
+    agent.registration =
+        Some((result.agent_id, agora_agents::agent_registry_id(client.chain_id(), registry)));
+    Ok(agent)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -158,6 +158,12 @@ impl TestNode {
                 max_context: None,
                 log_prompts: false,
             },
+            agent: agora_node::AgentConfig {
+                register: true,
+                name: "test node".into(),
+                description: "an agora node under test".into(),
+                public_url: None,
+            },
         };
         let node = Node::start(config).await.expect("start the node");
         let api_addr = node.api_addr();

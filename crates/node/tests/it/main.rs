@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod agents;
 mod inference;
 
 use agora_contracts::bindings::DevStablecoin;
@@ -83,6 +84,12 @@ async fn a_second_node_cannot_share_a_data_dir() {
         signer: None,
         config_file: None,
         inference: no_inference(),
+        agent: agora_node::AgentConfig {
+            register: false,
+            name: "n".into(),
+            description: "d".into(),
+            public_url: None,
+        },
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(matches!(err, agora_node::NodeError::DataDirLocked { .. }), "{err:?}");
@@ -100,6 +107,12 @@ async fn a_taken_api_port_is_a_clear_error() {
         signer: None,
         config_file: None,
         inference: no_inference(),
+        agent: agora_node::AgentConfig {
+            register: false,
+            name: "n".into(),
+            description: "d".into(),
+            public_url: None,
+        },
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(err.to_string().contains("cannot listen on"), "{err}");

@@ -1,0 +1,382 @@
+//! ERC-8004 agents.
+//!
+//! - [`AgentProfile`] says what the node offers; from it come the ERC-8004 registration file
+//!   ([`registration_file`], `registration-v1`) and the A2A v1.0 agent card ([`agent_card`]),
+//!   whose skills are derived from what the node really serves.
+//! - [`ensure_registered`] makes the chain agree with the profile: it registers the agent once,
+//!   updates its URI when the file changed, and proves its wallet with `setAgentWallet`, doing
+//!   nothing when everything already matches (so running it twice changes nothing).
+//! - [`read_registration`] resolves an agent's URI back into its registration file, for discovery.
+
+use agora_chain::ChainClient;
+use agora_contracts::bindings::IdentityRegistry;
+use alloy::{
+    primitives::{Address, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{SolStruct, eip712_domain},
+};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The `type` of an ERC-8004 registration file.
+pub const REGISTRATION_TYPE: &str = "https://eips.ethereum.org/EIPS/eip-8004#registration-v1";
+/// Where a node serves its registration file.
+pub const REGISTRATION_PATH: &str = "/.well-known/agent-registration.json";
+/// Where a node serves its A2A agent card.
+pub const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
+
+/// Why registering or reading an agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A call to the identity registry failed.
+    #[error("identity registry {registry}: {call} failed: {reason}")]
+    Registry {
+        /// The registry.
+        registry: Address,
+        /// Which call.
+        call: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The chain client has no signer.
+    #[error("registering an agent needs a signer on chain {0}")]
+    NoSigner(u64),
+    /// The agent's URI does not resolve to a registration file.
+    #[error("agent {agent_id}: {reason}")]
+    BadRegistration {
+        /// The agent.
+        agent_id: U256,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Result alias for agent operations.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// One thing the agent can do, as listed in its card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skill {
+    /// Stable id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Search tags.
+    pub tags: Vec<String>,
+}
+
+/// What the node offers, as it presents itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentProfile {
+    /// Display name.
+    pub name: String,
+    /// What the agent does.
+    pub description: String,
+    /// Base URL where others reach the node (`None`: the node has no public URL).
+    pub public_url: Option<String>,
+    /// Skills, derived from what the node serves.
+    pub skills: Vec<Skill>,
+    /// Whether the node takes x402 payments.
+    pub x402: bool,
+}
+
+impl AgentProfile {
+    /// Skills of a node serving `model` through its OpenAI-compatible API.
+    pub fn inference_skills(model: &str) -> Vec<Skill> {
+        vec![Skill {
+            id: "chat-completions".into(),
+            name: "Chat completions".into(),
+            description: format!(
+                "OpenAI-compatible chat completions from the local model {model}, each answer with a signed, re-executable inference receipt"
+            ),
+            tags: vec!["llm".into(), "chat".into(), "openai-compatible".into(), "inference-receipts".into()],
+        }]
+    }
+}
+
+/// `eip155:{chainId}:{registry}`, how ERC-8004 names a registry.
+pub fn agent_registry_id(chain_id: u64, registry: Address) -> String {
+    format!("eip155:{chain_id}:{registry}")
+}
+
+/// The ERC-8004 registration file of an agent.
+pub fn registration_file(profile: &AgentProfile, registration: Option<(U256, &str)>) -> Value {
+    let mut services = Vec::new();
+    if let Some(url) = &profile.public_url {
+        let url = url.trim_end_matches('/');
+        if profile.skills.iter().any(|s| s.id == "chat-completions") {
+            services.push(json!({ "name": "OpenAI", "endpoint": format!("{url}/v1/chat/completions"), "version": "v1" }));
+        }
+        services
+            .push(json!({ "name": "A2A", "endpoint": format!("{url}{AGENT_CARD_PATH}"), "version": "1.0" }));
+    }
+    let registrations: Vec<Value> = registration
+        .map(|(id, registry)| json!({ "agentId": id, "agentRegistry": registry }))
+        .into_iter()
+        .collect();
+    json!({
+        "type": REGISTRATION_TYPE,
+        "name": profile.name,
+        "description": profile.description,
+        "image": "",
+        "services": services,
+        "x402Support": profile.x402,
+        "active": true,
+        "registrations": registrations,
+        "supportedTrust": ["reputation", "validation"],
+    })
+}
+
+/// The A2A v1.0 agent card of the node.
+pub fn agent_card(profile: &AgentProfile, version: &str) -> Value {
+    let url = profile.public_url.clone().unwrap_or_default();
+    let url = url.trim_end_matches('/');
+    json!({
+        "name": profile.name,
+        "description": profile.description,
+        "version": version,
+        "supportedInterfaces": [{ "url": format!("{url}/v1"), "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0" }],
+        "provider": { "organization": "agora", "url": url },
+        "capabilities": { "streaming": true, "pushNotifications": false },
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": profile.skills,
+    })
+}
+
+/// The URI that goes on chain: the file's URL when the node has a public one, otherwise the
+/// whole file as a `data:` URI.
+pub fn agent_uri(profile: &AgentProfile, file: &Value) -> String {
+    match &profile.public_url {
+        Some(url) => format!("{}{REGISTRATION_PATH}", url.trim_end_matches('/')),
+        None => {
+            let bytes = serde_json::to_vec(file).unwrap_or_default();
+            format!(
+                "data:application/json;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        }
+    }
+}
+
+alloy::sol! {
+    /// ERC-8004's proof that a wallet accepts to be an agent's wallet.
+    struct AgentWalletSet {
+        uint256 agentId;
+        address newWallet;
+        address owner;
+        uint256 deadline;
+    }
+}
+
+/// What [`ensure_registered`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredAgent {
+    /// The agent id.
+    pub agent_id: U256,
+    /// The URI now on chain.
+    pub uri: String,
+    /// Whether a new agent was registered.
+    pub registered: bool,
+    /// Whether the URI was changed.
+    pub uri_updated: bool,
+    /// Whether the wallet was (re)proven.
+    pub wallet_set: bool,
+}
+
+/// Makes the identity registry agree with `profile`: registers the agent when `known_id` is
+/// `None` (or no longer ours), updates its URI when the file changed, and sets its wallet to
+/// `wallet` with a proof signed by that wallet. Sends no transaction when all already match.
+pub async fn ensure_registered(
+    client: &ChainClient,
+    registry: Address,
+    profile: &AgentProfile,
+    known_id: Option<U256>,
+    wallet: &PrivateKeySigner,
+) -> Result<RegisteredAgent> {
+    let owner = client.signer_address().ok_or(AgentError::NoSigner(client.chain_id()))?;
+    let identity = IdentityRegistry::new(registry, client.provider());
+    let fail = |call: &'static str| {
+        move |e: alloy::contract::Error| AgentError::Registry { registry, call, reason: e.to_string() }
+    };
+
+    // Still ours? (A chain reset or a transfer makes a remembered id stale.)
+    let mut agent_id = None;
+    if let Some(id) = known_id
+        && let Ok(current_owner) = identity.ownerOf(id).call().await
+        && current_owner == owner
+    {
+        agent_id = Some(id);
+    }
+    let mut registered = false;
+    let agent_id = match agent_id {
+        Some(id) => id,
+        None => {
+            let receipt =
+                identity.register_0().send().await.map_err(fail("register"))?.get_receipt().await.map_err(
+                    |e| AgentError::Registry { registry, call: "register", reason: e.to_string() },
+                )?;
+            let id = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|log| log.log_decode::<IdentityRegistry::Registered>().ok())
+                .map(|event| event.inner.data.agentId)
+                .ok_or_else(|| AgentError::Registry {
+                    registry,
+                    call: "register",
+                    reason: "no Registered event in the receipt".into(),
+                })?;
+            registered = true;
+            id
+        }
+    };
+
+    let registry_id = agent_registry_id(client.chain_id(), registry);
+    let file = registration_file(profile, Some((agent_id, &registry_id)));
+    let uri = agent_uri(profile, &file);
+    let current_uri = identity.tokenURI(agent_id).call().await.map_err(fail("tokenURI"))?;
+    let uri_updated = current_uri != uri;
+    if uri_updated {
+        identity
+            .setAgentURI(agent_id, uri.clone())
+            .send()
+            .await
+            .map_err(fail("setAgentURI"))?
+            .get_receipt()
+            .await
+            .map_err(|e| AgentError::Registry { registry, call: "setAgentURI", reason: e.to_string() })?;
+    }
+
+    let current_wallet = identity.getAgentWallet(agent_id).call().await.map_err(fail("getAgentWallet"))?;
+    let wallet_set = current_wallet != wallet.address();
+    if wallet_set {
+        let latest = client.latest_block_timestamp().await.map_err(|e| AgentError::Registry {
+            registry,
+            call: "eth_getBlockByNumber",
+            reason: e.to_string(),
+        })?;
+        let deadline = U256::from(latest + 120);
+        let domain = eip712_domain! {
+            name: "ERC8004IdentityRegistry",
+            version: "1",
+            chain_id: client.chain_id(),
+            verifying_contract: registry,
+        };
+        let proof = AgentWalletSet { agentId: agent_id, newWallet: wallet.address(), owner, deadline };
+        let signature = wallet.sign_hash_sync(&proof.eip712_signing_hash(&domain)).map_err(|e| {
+            AgentError::Registry { registry, call: "sign wallet proof", reason: e.to_string() }
+        })?;
+        identity
+            .setAgentWallet(agent_id, wallet.address(), deadline, signature.as_bytes().into())
+            .send()
+            .await
+            .map_err(fail("setAgentWallet"))?
+            .get_receipt()
+            .await
+            .map_err(|e| AgentError::Registry { registry, call: "setAgentWallet", reason: e.to_string() })?;
+    }
+    tracing::debug!(target: "agora::agents", %agent_id, registered, uri_updated, wallet_set, "agent in sync");
+    Ok(RegisteredAgent { agent_id, uri, registered, uri_updated, wallet_set })
+}
+
+/// An agent as the chain and its registration file describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    /// The agent id.
+    pub agent_id: U256,
+    /// Its owner.
+    pub owner: Address,
+    /// Its proven wallet (zero when none).
+    pub wallet: Address,
+    /// The URI on chain.
+    pub uri: String,
+    /// The registration file, when the URI could be resolved.
+    pub registration: Option<Value>,
+}
+
+/// Reads an agent from the registry. `data:` URIs are decoded here; other URIs are returned
+/// unresolved (fetching them is the caller's decision: never from private addresses by default).
+pub async fn read_agent(client: &ChainClient, registry: Address, agent_id: U256) -> Result<AgentRecord> {
+    let identity = IdentityRegistry::new(registry, client.provider());
+    let fail = |call: &'static str| {
+        move |e: alloy::contract::Error| AgentError::Registry { registry, call, reason: e.to_string() }
+    };
+    let owner = identity.ownerOf(agent_id).call().await.map_err(fail("ownerOf"))?;
+    let wallet = identity.getAgentWallet(agent_id).call().await.map_err(fail("getAgentWallet"))?;
+    let uri = identity.tokenURI(agent_id).call().await.map_err(fail("tokenURI"))?;
+    let registration = read_registration(agent_id, &uri).ok().flatten();
+    Ok(AgentRecord { agent_id, owner, wallet, uri, registration })
+}
+
+/// Decodes a `data:application/json[;base64],…` registration URI. `Ok(None)` for other schemes.
+pub fn read_registration(agent_id: U256, uri: &str) -> Result<Option<Value>> {
+    let Some(rest) = uri.strip_prefix("data:application/json") else { return Ok(None) };
+    let bad = |reason: String| AgentError::BadRegistration { agent_id, reason };
+    let bytes = if let Some(b64) = rest.strip_prefix(";base64,") {
+        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| bad(format!("bad base64: {e}")))?
+    } else if let Some(plain) = rest.strip_prefix(',') {
+        plain.as_bytes().to_vec()
+    } else {
+        return Err(bad("malformed data: URI".into()));
+    };
+    if bytes.len() > 256 * 1024 {
+        return Err(bad(format!("registration file of {} bytes is too large", bytes.len())));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if value.get("type").and_then(Value::as_str) != Some(REGISTRATION_TYPE) {
+        return Err(bad("not an ERC-8004 registration-v1 file".into()));
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(public_url: Option<&str>) -> AgentProfile {
+        AgentProfile {
+            name: "agora node".into(),
+            description: "local inference".into(),
+            public_url: public_url.map(str::to_owned),
+            skills: AgentProfile::inference_skills("SmolLM2"),
+            x402: false,
+        }
+    }
+
+    #[test]
+    fn registration_file_has_the_required_fields() {
+        let file = registration_file(
+            &profile(Some("https://agent.example/")),
+            Some((U256::from(7), "eip155:1:0xabc")),
+        );
+        assert_eq!(file["type"], REGISTRATION_TYPE);
+        assert_eq!(file["registrations"][0]["agentId"], "0x7");
+        assert_eq!(file["services"][0]["endpoint"], "https://agent.example/v1/chat/completions");
+        assert_eq!(file["services"][1]["endpoint"], "https://agent.example/.well-known/agent-card.json");
+        assert_eq!(file["active"], true);
+    }
+
+    #[test]
+    fn data_uris_round_trip_and_bad_ones_are_refused() {
+        let p = profile(None);
+        let file = registration_file(&p, None);
+        let uri = agent_uri(&p, &file);
+        assert!(uri.starts_with("data:application/json;base64,"));
+        assert_eq!(read_registration(U256::ZERO, &uri).unwrap(), Some(file));
+        assert_eq!(read_registration(U256::ZERO, "https://x").unwrap(), None);
+        assert!(read_registration(U256::ZERO, "data:application/json;base64,!!!").is_err());
+        assert!(read_registration(U256::ZERO, "data:application/json,{\"type\":\"other\"}").is_err());
+        assert!(read_registration(U256::ZERO, "data:application/json,not json").is_err());
+    }
+
+    #[test]
+    fn the_card_lists_the_served_skills() {
+        let card = agent_card(&profile(Some("http://127.0.0.1:8412")), "0.1.0");
+        assert_eq!(card["skills"][0]["id"], "chat-completions");
+        assert_eq!(card["supportedInterfaces"][0]["url"], "http://127.0.0.1:8412/v1");
+    }
+}
