@@ -11,10 +11,26 @@ use std::io::Write;
 pub(crate) enum AgentCommand {
     /// Register this node's agent (or bring it up to date); running it twice changes nothing.
     Register,
-    /// Show an agent: owner, wallet, URI and its registration file.
+    /// Show an agent: owner, wallet, URI, its registration file, and a reputation summary that
+    /// counts only raters you trust.
     Show {
         /// The agent id (0 is a valid id).
         id: U256,
+        /// A rater whose feedback counts (repeatable); others are left out and counted.
+        #[arg(long, value_name = "ADDRESS")]
+        trust: Vec<alloy::primitives::Address>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the agents found on chain (the discovery index is brought up to date first).
+    List {
+        /// Only agents offering this skill (an id or tag from their registration or card).
+        #[arg(long)]
+        skill: Option<String>,
+        /// Only agents whose registration says they are active.
+        #[arg(long)]
+        active: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -79,10 +95,33 @@ async fn run_on_chain(
             };
             writeln!(out, "{what}")?;
         }
-        AgentCommand::Show { id, json } => {
-            let record = agora_agents::read_agent(client, registry, id).await?;
+        AgentCommand::List { skill, active, json } => {
+            let store = sync_index(config, client, &deployment).await?;
+            let agents = agora_agents::list_agents(&store, client.chain_id(), skill.as_deref(), active)?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&record)?)?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&agents)?)?;
+            } else if agents.is_empty() {
+                writeln!(out, "no agents found")?;
+            } else {
+                for a in agents {
+                    writeln!(
+                        out,
+                        "{:>6}  {:<24} {:<7} {}",
+                        a.agent_id,
+                        a.name.as_deref().unwrap_or("(unresolved)"),
+                        if a.active == Some(true) { "active" } else { "" },
+                        a.skills.join(",")
+                    )?;
+                }
+            }
+        }
+        AgentCommand::Show { id, trust, json } => {
+            let record = agora_agents::read_agent(client, registry, id).await?;
+            let store = sync_index(config, client, &deployment).await?;
+            let summary = agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), &trust)?;
+            if json {
+                let all = serde_json::json!({ "agent": record, "reputation": summary });
+                writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
             } else {
                 writeln!(
                     out,
@@ -105,10 +144,42 @@ async fn run_on_chain(
                         )?;
                     }
                 }
+                match &summary.average {
+                    Some(avg) => writeln!(
+                        out,
+                        "rating  {avg} over {} feedback from {} trusted rater(s)",
+                        summary.count, summary.trusted_raters
+                    )?,
+                    None => writeln!(out, "rating  none from trusted raters")?,
+                }
+                if summary.untrusted_raters_left_out > 0 {
+                    writeln!(
+                        out,
+                        "        {} rater(s) left out: not trusted (pass --trust ADDRESS to count one)",
+                        summary.untrusted_raters_left_out
+                    )?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Brings the node's discovery index up to date and returns its store.
+async fn sync_index(
+    config: &agora_node::NodeConfig,
+    client: &agora_chain::ChainClient,
+    deployment: &agora_chain::ChainDeployment,
+) -> Result<std::sync::Arc<agora_store::Store>> {
+    let store = std::sync::Arc::new(agora_store::Store::open_in(&config.data_dir)?);
+    let local = matches!(config.chain, agora_node::ChainTarget::Devnet(_));
+    if let Some(indexer) =
+        agora_node::discovery_indexer(client, deployment, std::sync::Arc::clone(&store), local)
+    {
+        let report = indexer.sync().await?;
+        tracing::info!(target: "agora::index", events = report.events, skipped = report.skipped, "index up to date");
+    }
+    Ok(store)
 }
 
 fn shorten(uri: &str) -> String {

@@ -63,6 +63,9 @@ pub(crate) enum Command {
     /// ERC-8004 agents: register this node, look agents up.
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
+    /// ERC-8004 feedback: rate an agent, revoke, respond.
+    #[command(subcommand)]
+    Feedback(crate::feedback::FeedbackCommand),
     /// Benchmarks, with ratios against the anchor implementation.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),

@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod chat;
 mod cli;
+mod feedback;
 mod models;
 mod receipt;
 mod status;
@@ -40,6 +41,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Serve => cli::serve(&cli.global).await,
         cli::Command::Chat(args) => chat::run(&cli.global, args).await,
         cli::Command::Models => models::run(&cli.global),
+        cli::Command::Feedback(command) => feedback::run(&cli.global, command).await,
         cli::Command::Agent(command) => agent::run(&cli.global, command).await,
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
         cli::Command::Bench(command) => bench::run(&cli.global, command).await,

@@ -8,6 +8,13 @@
 //!   nothing when everything already matches (so running it twice changes nothing).
 //! - [`read_registration`] resolves an agent's URI back into its registration file, for discovery.
 
+mod index;
+
+pub use index::{
+    IndexedAgent, Indexer, IndexerConfig, SyncReport, TrustedSummary, is_private_host, list_agents,
+    trusted_summary,
+};
+
 use agora_chain::ChainClient;
 use agora_contracts::bindings::IdentityRegistry;
 use alloy::{
@@ -42,6 +49,9 @@ pub enum AgentError {
     /// The chain client has no signer.
     #[error("registering an agent needs a signer on chain {0}")]
     NoSigner(u64),
+    /// The discovery index failed.
+    #[error("discovery index: {0}")]
+    Index(String),
     /// The agent's URI does not resolve to a registration file.
     #[error("agent {agent_id}: {reason}")]
     BadRegistration {

@@ -7,6 +7,8 @@
 //! | `GET /deployments` | the agora contracts on this node's chain |
 //! | `POST /v1/chat/completions` | OpenAI-compatible chat completions, plain or streamed ([`crate::openai`]) |
 //! | `GET /v1/models` | the loaded model |
+//! | `GET /agents?skill=S&active=true` | agents found on chain by the discovery index |
+//! | `GET /agents/{id}?trust=0xA,0xB` | one agent, with a reputation summary over trusted raters only |
 //! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
 //! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
 //!
@@ -165,6 +167,8 @@ pub fn app(state: AppState) -> Router {
         .route("/deployments", get(deployments))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
+        .route("/agents", get(agents))
+        .route("/agents/{id}", get(agent))
         .route(agora_agents::REGISTRATION_PATH, get(registration))
         .route(agora_agents::AGENT_CARD_PATH, get(agent_card))
         .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
@@ -196,6 +200,61 @@ async fn version(State(state): State<AppState>) -> Json<Value> {
         "engine": format!("{} {}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION),
         "nodeAddress": state.inner.node_address,
     }))
+}
+
+/// `?skill=S&active=true&trust=0xA,0xB`
+#[derive(Debug, serde::Deserialize)]
+struct AgentQuery {
+    skill: Option<String>,
+    #[serde(default)]
+    active: bool,
+    trust: Option<String>,
+}
+
+async fn agents(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<AgentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (chain, _) =
+        state.inner.chain.as_ref().ok_or_else(|| ApiError::not_found("this node runs without a chain"))?;
+    let list =
+        agora_agents::list_agents(&state.inner.store, chain.chain_id(), query.skill.as_deref(), query.active)
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(Json(json!({ "chainId": chain.chain_id(), "agents": list })))
+}
+
+async fn agent(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<AgentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (chain, _) =
+        state.inner.chain.as_ref().ok_or_else(|| ApiError::not_found("this node runs without a chain"))?;
+    let id = id
+        .parse::<alloy::primitives::U256>()
+        .map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "the agent id is not a number")
+        })?
+        .to_string();
+    let list = agora_agents::list_agents(&state.inner.store, chain.chain_id(), None, false)
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let found = list
+        .into_iter()
+        .find(|a| a.agent_id == id)
+        .ok_or_else(|| ApiError::not_found(format!("agent {id} is not in this node's index (yet)")))?;
+    let trusted: Vec<Address> = query
+        .trust
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "trust takes addresses")
+        })?;
+    let summary = agora_agents::trusted_summary(&state.inner.store, chain.chain_id(), &id, &trusted)
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(Json(json!({ "chainId": chain.chain_id(), "agent": found, "reputation": summary })))
 }
 
 async fn registration(State(state): State<AppState>) -> Json<Value> {

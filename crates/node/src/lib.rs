@@ -41,6 +41,7 @@ pub struct Node {
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
     agent: api::AgentState,
+    indexer: Option<agora_agents::Indexer>,
     node_key: alloy::signers::local::PrivateKeySigner,
     listener: TcpListener,
     api_addr: SocketAddr,
@@ -181,6 +182,9 @@ impl Node {
             }
             _ => agent,
         };
+        let indexer = chain.as_ref().and_then(|(client, deployment)| {
+            discovery_indexer(client, deployment, Arc::clone(&store), devnet.is_some())
+        });
         store.journal_append(
             "node.started",
             &serde_json::json!({
@@ -191,7 +195,19 @@ impl Node {
             })
             .to_string(),
         )?;
-        Ok(Self { config, store, devnet, chain, inference, agent, node_key, listener, api_addr, _lock: lock })
+        Ok(Self {
+            config,
+            store,
+            devnet,
+            chain,
+            inference,
+            agent,
+            indexer,
+            node_key,
+            listener,
+            api_addr,
+            _lock: lock,
+        })
     }
 
     /// Where the owner's API listens.
@@ -242,7 +258,26 @@ impl Node {
     /// Serves the API until `shutdown` completes, then stops cleanly: in-flight requests finish,
     /// the journal records the stop, and the devnet saves its state.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Self { store, devnet, chain, inference, agent, node_key, listener, api_addr, _lock, .. } = self;
+        let Self {
+            store, devnet, chain, inference, agent, indexer, node_key, listener, api_addr, _lock, ..
+        } = self;
+        // Follow the registries in the background while serving.
+        let index_task = indexer.map(|indexer| {
+            tokio::spawn(async move {
+                loop {
+                    match indexer.sync().await {
+                        Ok(report) if report.events > 0 || report.skipped > 0 => {
+                            tracing::debug!(target: "agora::index", ?report, "indexed");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(target: "agora::index", "index pass failed (will retry): {e}")
+                        }
+                    }
+                    tokio::time::sleep(INDEX_INTERVAL).await;
+                }
+            })
+        });
         let mut state = api::AppState::new(Arc::clone(&store)).with_agent(agent);
         if let Some((client, deployment)) = chain {
             state = state.with_chain(client, deployment);
@@ -253,12 +288,40 @@ impl Node {
         tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
         let served = axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown).await;
         tracing::info!(target: "agora::up", "shutting down");
+        if let Some(task) = index_task {
+            task.abort();
+        }
         if let Some(devnet) = devnet {
             devnet.stop().await;
         }
         store.journal_append("node.stopped", "{}")?;
         served.map_err(NodeError::Serve)
     }
+}
+
+/// How often the background indexer looks for new blocks.
+const INDEX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The discovery indexer for the suite's registries, starting at the identity registry's
+/// deployment block. On a local devnet registration files may be fetched from loopback.
+pub fn discovery_indexer(
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    store: Arc<Store>,
+    local_devnet: bool,
+) -> Option<agora_agents::Indexer> {
+    use agora_contracts::SuiteContract;
+    let identity = deployment.contracts.get(SuiteContract::IdentityRegistry.name())?;
+    let reputation = deployment.address_of(SuiteContract::ReputationRegistry)?;
+    let config = agora_agents::IndexerConfig { allow_private_fetch: local_devnet, ..Default::default() };
+    Some(agora_agents::Indexer::new(
+        client.clone(),
+        store,
+        identity.address,
+        reputation,
+        identity.block_number,
+        config,
+    ))
 }
 
 /// The node's agent profile from its configuration; `model` is the served model, if any. On a

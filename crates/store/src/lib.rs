@@ -12,6 +12,7 @@ mod error;
 mod migrations;
 
 pub use error::{Result, StoreError};
+pub use rusqlite;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::{
@@ -177,6 +178,22 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok` (durable on return) and rolled
+    /// back otherwise. For capability crates that keep their own tables here.
+    pub fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let value = f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
+    }
+
+    /// Runs a read-only query.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self.conn();
+        f(&conn).map_err(|e| self.err(e))
     }
 
     /// Runs SQLite's full `integrity_check`; `Ok(())` when the file is sound.

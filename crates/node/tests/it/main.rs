@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
 mod agents;
+mod index;
 mod inference;
 
 use agora_contracts::bindings::DevStablecoin;
