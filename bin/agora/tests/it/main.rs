@@ -66,10 +66,25 @@ fn http_get(port: u16, path: &str) -> Option<(u16, Value)> {
 struct UpProcess {
     child: Child,
     api_port: u16,
+    devnet_port: u16,
 }
 
 impl UpProcess {
-    fn start(data_dir: &Path, api_port: u16, devnet_port: u16) -> Self {
+    /// Starts `agora up` on fresh ports; retries with others when a port was taken meanwhile
+    /// (other tests bind ephemeral ports concurrently).
+    fn start(data_dir: &Path) -> Self {
+        for _ in 0..3 {
+            let (api_port, devnet_port) = (free_port(), free_port());
+            match Self::try_start(data_dir, api_port, devnet_port) {
+                Ok(up) => return up,
+                Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
+                Err(log) => panic!("agora up failed: {log}"),
+            }
+        }
+        panic!("agora up found no free ports in three tries");
+    }
+
+    fn try_start(data_dir: &Path, api_port: u16, devnet_port: u16) -> Result<Self, String> {
         let child = agora()
             .args(["up", "--data-dir"])
             .arg(data_dir)
@@ -79,18 +94,18 @@ impl UpProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut up = Self { child, api_port };
+        let mut up = Self { child, api_port, devnet_port };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some((200, _)) = http_get(api_port, "/health") {
-                return up;
+                return Ok(up);
             }
             if let Some(status) = up.child.try_wait().unwrap() {
-                panic!("agora up exited early with {status}: {}", up.stderr());
+                return Err(format!("exited early with {status}: {}", up.stderr()));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("agora up did not become healthy: {}", up.stderr());
+        Err(format!("did not become healthy: {}", up.stderr()))
     }
 
     fn deployments(&self) -> Value {
@@ -119,10 +134,10 @@ impl Drop for UpProcess {
 fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("node");
-    let (api_port, devnet_port) = (free_port(), free_port());
 
     // First start: devnet, deployment, API.
-    let mut up = UpProcess::start(&data_dir, api_port, devnet_port);
+    let mut up = UpProcess::start(&data_dir);
+    let (api_port, devnet_port) = (up.api_port, up.devnet_port);
     let first = up.deployments();
     let token = first["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
     let (_, health) = http_get(api_port, "/health").unwrap();
@@ -141,7 +156,8 @@ fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
     drop(up);
 
     // Second start: same chain (same genesis), same contracts, nothing redeployed.
-    let mut up = UpProcess::start(&data_dir, api_port, devnet_port);
+    let mut up = UpProcess::start(&data_dir);
+    let devnet_port = up.devnet_port;
     assert_eq!(up.deployments(), first, "same genesis and same addresses after a clean restart");
 
     // SIGKILL: anvil must not outlive the node, and must have saved the chain.
@@ -156,7 +172,7 @@ fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
     assert!(log.contains("reused"), "second start reused the contracts:\n{log}");
     drop(up);
 
-    let up = UpProcess::start(&data_dir, api_port, devnet_port);
+    let up = UpProcess::start(&data_dir);
     let third = up.deployments();
     assert_eq!(third, first, "same chain and contracts after SIGKILL");
     assert_eq!(third["contracts"]["DevStablecoin"]["address"], token.as_str());
