@@ -66,6 +66,9 @@ pub(crate) enum Command {
     /// ERC-8004 feedback: rate an agent, revoke, respond.
     #[command(subcommand)]
     Feedback(crate::feedback::FeedbackCommand),
+    /// ERC-8004 validation: request, answer by re-executing a receipt, status.
+    #[command(subcommand)]
+    Validate(crate::validate::ValidateCommand),
     /// Benchmarks, with ratios against the anchor implementation.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),

@@ -9,6 +9,7 @@ mod feedback;
 mod models;
 mod receipt;
 mod status;
+mod validate;
 
 use anyhow::Result;
 use clap::Parser;
@@ -41,6 +42,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Serve => cli::serve(&cli.global).await,
         cli::Command::Chat(args) => chat::run(&cli.global, args).await,
         cli::Command::Models => models::run(&cli.global),
+        cli::Command::Validate(command) => validate::run(&cli.global, command).await,
         cli::Command::Feedback(command) => feedback::run(&cli.global, command).await,
         cli::Command::Agent(command) => agent::run(&cli.global, command).await,
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,

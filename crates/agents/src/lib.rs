@@ -9,6 +9,7 @@
 //! - [`read_registration`] resolves an agent's URI back into its registration file, for discovery.
 
 mod index;
+pub mod validation;
 
 pub use index::{
     IndexedAgent, Indexer, IndexerConfig, SyncReport, TrustedSummary, is_private_host, list_agents,
@@ -49,6 +50,9 @@ pub enum AgentError {
     /// The chain client has no signer.
     #[error("registering an agent needs a signer on chain {0}")]
     NoSigner(u64),
+    /// A validation request or answer is invalid.
+    #[error("validation: {0}")]
+    Validation(String),
     /// The discovery index failed.
     #[error("discovery index: {0}")]
     Index(String),

@@ -71,3 +71,82 @@ async fn registering_twice_changes_nothing_and_a_new_description_updates_the_uri
     assert!(theirs.registered);
     assert_ne!(theirs.agent_id, first.agent_id);
 }
+
+/// The first real validator: the agent's owner asks a validator to check an inference receipt;
+/// the validator re-executes it and answers 100; a tampered receipt gets 0.
+#[tokio::test]
+async fn a_validator_reexecutes_a_receipt_and_answers_on_chain() {
+    use agora_agents::validation;
+    use agora_contracts::bindings::ValidationRegistry;
+    use agora_receipts::ReceiptEnvelope;
+
+    let net = TestNet::start().await;
+    let node = TestNode::start_with_model(&net, Some(default_model())).await;
+    let file = json(node.url("/.well-known/agent-registration.json")).await;
+    let agent_id: alloy::primitives::U256 =
+        serde_json::from_value(file["registrations"][0]["agentId"].clone()).unwrap();
+    let reply: Value = reqwest::Client::new()
+        .post(node.url("/v1/chat/completions"))
+        .json(&serde_json::json!({
+            "model": "default", "max_tokens": 12, "temperature": 0.7, "seed": 3,
+            "messages": [{"role": "user", "content": "Name one Ethereum client."}],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let envelope = ReceiptEnvelope::from_json(&reply.to_string()).unwrap();
+
+    let identity = node.deployment().address_of(SuiteContract::IdentityRegistry).unwrap();
+    let registry = node.deployment().address_of(SuiteContract::ValidationRegistry).unwrap();
+    let registry_id = agora_agents::agent_registry_id(31337, identity);
+    // The test node registered its agent with the deployer key; a fresh client picks up the
+    // nonces the node used.
+    let owner = &agora_chain::ChainClient::connect(&net.rpc_url(), net.devnet().dev_signer(0)).await.unwrap();
+    let validator = net.client_for(5).await;
+    let engine = agora_infer::Engine::load(
+        &default_model(),
+        &agora_infer::EngineOptions { threads: 2, ..Default::default() },
+    )
+    .unwrap();
+
+    for (envelope, expected) in [(envelope.clone(), 100u8), (tampered(envelope), 0)] {
+        let request = validation::request_file(agent_id, &registry_id, &envelope);
+        validation::request(owner, registry, validator.signer_address().unwrap(), agent_id, &request)
+            .await
+            .unwrap();
+        // The validator only knows the hash: it finds the request on chain, checks, re-executes.
+        let uri = validation::find_request_uri(&validator, registry, request.hash, 0).await.unwrap();
+        let (agent, received) = validation::open_request(&uri, request.hash).unwrap();
+        assert_eq!(agent, agent_id);
+        let reexecuted = agora_receipts::reexecute(&received, &engine).map_err(|e| e.to_string());
+        let verdict = validation::judge(&validator, identity, agent, &received, reexecuted).await.unwrap();
+        assert_eq!(verdict.response, expected, "{}", verdict.reason);
+        validation::respond(&validator, registry, request.hash, &verdict).await.unwrap();
+        let status = ValidationRegistry::new(registry, validator.provider())
+            .getValidationStatus(request.hash)
+            .call()
+            .await
+            .unwrap();
+        assert_eq!((status.response, status.tag.as_str()), (expected, validation::REEXECUTION_TAG));
+    }
+
+    // Self-validation is refused by the registry.
+    let request = validation::request_file(agent_id, &registry_id, &tampered_again(&reply));
+    let err = validation::request(owner, registry, owner.signer_address().unwrap(), agent_id, &request)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SelfValidation"), "{err}");
+}
+
+/// The receipt with a different output claimed (signature no longer matches).
+fn tampered(mut envelope: agora_receipts::ReceiptEnvelope) -> agora_receipts::ReceiptEnvelope {
+    envelope.output.text.push_str(" (edited)");
+    envelope
+}
+
+fn tampered_again(reply: &Value) -> agora_receipts::ReceiptEnvelope {
+    tampered(agora_receipts::ReceiptEnvelope::from_json(&reply.to_string()).unwrap())
+}
