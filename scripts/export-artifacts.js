@@ -15,6 +15,7 @@ const CONTRACTS = [
   ['IdentityRegistry.sol', 'IdentityRegistry'],
   ['ReputationRegistry.sol', 'ReputationRegistry'],
   ['ValidationRegistry.sol', 'ValidationRegistry'],
+  ['BulkAgents.sol', 'BulkAgents'],
 ];
 
 const root = path.resolve(__dirname, '..');

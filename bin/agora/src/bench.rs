@@ -13,6 +13,8 @@ use std::{io::Write, ops::ControlFlow, path::PathBuf, process::Command, sync::Ar
 pub(crate) enum BenchCommand {
     /// Inference speed against llama.cpp.
     Infer(InferArgs),
+    /// The ERC-8004 discovery index at scale, and the registries' gas, on a fresh devnet.
+    Index(crate::bench_index::IndexArgs),
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +38,10 @@ const LONG_TEXT: &str = include_str!("bench_long_prompt.txt");
 const SHORT_TEXT: &str = "Explain in one sentence what an ERC-20 approval is.";
 
 pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()> {
-    let BenchCommand::Infer(args) = command;
+    let args = match command {
+        BenchCommand::Infer(args) => args,
+        BenchCommand::Index(args) => return crate::bench_index::run(global, args).await,
+    };
     let config = global.resolve()?;
     let model = config.inference.model.clone().context("no model: run `make setup`, or pass --model FILE")?;
     let threads = args.bench_threads;

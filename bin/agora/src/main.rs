@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod bench_index;
 mod chat;
 mod cli;
 mod feedback;

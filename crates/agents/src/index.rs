@@ -79,6 +79,17 @@ pub struct Indexer {
     http: reqwest::Client,
 }
 
+/// What was learnt from an agent's registration file.
+struct Resolved {
+    agent_id: String,
+    name: Option<String>,
+    description: Option<String>,
+    active: Option<bool>,
+    skills: String,
+    registration: Option<String>,
+    error: Option<String>,
+}
+
 /// One decoded event, as stored.
 struct StoredEvent {
     block_number: u64,
@@ -172,9 +183,35 @@ impl Indexer {
             report.to = Some(to);
             from = to + 1;
         }
+        let mut resolved = Vec::with_capacity(touched.len());
         for agent_id in touched {
-            self.resolve(&agent_id).await;
+            if let Some(row) = self.resolve(&agent_id).await {
+                resolved.push(row);
+            }
         }
+        // One transaction for all of them: a catch-up over thousands of agents stays fast.
+        let chain_id = self.chain_id();
+        self.store
+            .write(|tx| {
+                let mut update = tx.prepare_cached(
+                    "UPDATE agents SET name = ?3, description = ?4, active = ?5, skills = ?6, registration = ?7,
+                     fetch_error = ?8 WHERE chain_id = ?1 AND agent_id = ?2",
+                )?;
+                for r in &resolved {
+                    update.execute((
+                        chain_id,
+                        &r.agent_id,
+                        &r.name,
+                        &r.description,
+                        r.active,
+                        &r.skills,
+                        &r.registration,
+                        &r.error,
+                    ))?;
+                }
+                Ok(())
+            })
+            .map_err(Self::store_err)?;
         Ok(report)
     }
 
@@ -231,8 +268,8 @@ impl Indexer {
             .map_err(Self::store_err)
     }
 
-    /// Resolves an agent's registration file (and A2A card) into the index.
-    async fn resolve(&self, agent_id: &str) {
+    /// Resolves an agent's registration file (and A2A card), for the index.
+    async fn resolve(&self, agent_id: &str) -> Option<Resolved> {
         let chain_id = self.chain_id();
         let uri: Option<String> = self
             .store
@@ -247,7 +284,7 @@ impl Indexer {
             })
             .ok()
             .flatten();
-        let Some(uri) = uri else { return };
+        let uri = uri?;
         let id = agent_id.parse::<U256>().unwrap_or_default();
         let outcome = self.fetch_registration(id, &uri).await;
         let (file, error) = match outcome {
@@ -287,13 +324,15 @@ impl Indexer {
             tracing::info!(target: "agora::index", agent = agent_id, %reason, "registration file not resolved");
         }
         let registration = file.map(|f| f.to_string());
-        let _ = self.store.write(|tx| {
-            tx.execute(
-                "UPDATE agents SET name = ?3, description = ?4, active = ?5, skills = ?6, registration = ?7, fetch_error = ?8
-                 WHERE chain_id = ?1 AND agent_id = ?2",
-                (chain_id, agent_id, name, description, active, skills, registration, error),
-            )
-        });
+        Some(Resolved {
+            agent_id: agent_id.to_owned(),
+            name,
+            description,
+            active,
+            skills,
+            registration,
+            error,
+        })
     }
 
     async fn fetch_registration(&self, agent_id: U256, uri: &str) -> std::result::Result<Value, String> {

@@ -44,6 +44,13 @@ pub mod bindings {
         ValidationRegistry,
         "artifacts/ValidationRegistry.json"
     );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        BulkAgents,
+        "artifacts/BulkAgents.json"
+    );
 }
 
 /// A contract of the agora suite, deployed once per chain.
