@@ -134,12 +134,14 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
     let bulk = BulkAgents::deploy(deployer.provider()).await?;
     // Feedback comes from a second helper: the first owns the agents, and self-feedback is refused.
     let raters = BulkAgents::deploy(deployer.provider()).await?;
+    let me = deployer.signer_address().context("deployer")?;
+    let mut nonce = deployer.provider().get_transaction_count(me).await?;
     let mut pending = Vec::new();
     let mut remaining = args.agents.saturating_sub(1);
     while remaining > 0 {
         let n = remaining.min(AGENTS_PER_TX);
         let call = bulk.registerMany(identity, U256::from(n), U256::from(10)).into_transaction_request();
-        pending.push(send(&deployer, call).await?);
+        pending.push(send(&deployer, &mut nonce, call).await?);
         remaining -= n;
     }
     wait_all(&deployer, pending).await?;
@@ -151,7 +153,7 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
         let call = raters
             .feedbackMany(reputation, U256::ZERO, U256::from(args.agents.max(1)), U256::from(n))
             .into_transaction_request();
-        pending.push(send(&deployer, call).await?);
+        pending.push(send(&deployer, &mut nonce, call).await?);
         remaining -= n;
         if pending.len() >= 50 {
             wait_all(&deployer, std::mem::take(&mut pending)).await?;
@@ -200,14 +202,25 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
     }))
 }
 
-async fn send(client: &ChainClient, tx: TransactionRequest) -> Result<B256> {
-    let tx = tx.with_gas_limit(29_000_000);
+/// Sends a bulk transaction with the next of our own nonces: the default nonce filler asks the
+/// node for each one, and rapid sends can race it into reusing a nonce.
+async fn send(client: &ChainClient, nonce: &mut u64, tx: TransactionRequest) -> Result<B256> {
+    let tx = tx.with_nonce(*nonce);
+    *nonce += 1;
+    // Full blocks raise the base fee block after block; a generous fixed cap keeps every bulk
+    // transaction minable instead of stranding it in the pool.
+    let tx = tx
+        .with_gas_limit(29_000_000)
+        .with_max_fee_per_gas(1_000_000_000_000)
+        .with_max_priority_fee_per_gas(1_000_000_000);
     Ok(*client.provider().send_transaction(tx).await?.tx_hash())
 }
 
 async fn wait_all(client: &ChainClient, hashes: Vec<B256>) -> Result<()> {
     for hash in hashes {
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
         loop {
+            anyhow::ensure!(Instant::now() < deadline, "bulk transaction {hash} was not mined within 60 s");
             if let Some(receipt) = client.provider().get_transaction_receipt(hash).await? {
                 anyhow::ensure!(receipt.status(), "bulk transaction {hash} reverted");
                 break;
