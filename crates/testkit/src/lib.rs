@@ -142,9 +142,14 @@ impl TestNode {
         std::fs::copy(net.deployments_path(), dir.path().join(agora_chain::DEPLOYMENTS_FILE))
             .expect("copy deployments");
         let key = net.devnet.dev_signer(0).expect("dev account 0");
+        // A fixed port, so the agent's registration can name the node's own URL.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
         let config = NodeConfig {
             data_dir: dir.path().to_path_buf(),
-            api_listen: "127.0.0.1:0".parse().expect("valid address"),
+            api_listen: SocketAddr::from(([127, 0, 0, 1], port)),
             chain: ChainTarget::Rpc { url: net.rpc_url() },
             signer: Some(agora_chain::SignerSource::PrivateKey(agora_chain::Secret::new(
                 alloy::hex::encode_prefixed(key.to_bytes()),
@@ -162,7 +167,7 @@ impl TestNode {
                 register: true,
                 name: "test node".into(),
                 description: "an agora node under test".into(),
-                public_url: None,
+                public_url: Some(format!("http://127.0.0.1:{port}")),
             },
         };
         let node = Node::start(config).await.expect("start the node");

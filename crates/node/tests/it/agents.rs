@@ -23,15 +23,27 @@ async fn a_second_node_discovers_the_first_nodes_agent_from_the_chain() {
     let card = json(first.url("/.well-known/agent-card.json")).await;
     assert_eq!(card["skills"][0]["id"], "chat-completions", "skills from what the node serves");
 
-    // Another node, knowing only the chain.
+    // Another node, knowing only the chain: its index finds the agent, resolves the registration
+    // file from the URI on chain, and reads the skills from the A2A card the file points to.
     let second = TestNode::start(&net).await;
     let registry = second.deployment().address_of(SuiteContract::IdentityRegistry).unwrap();
     let client = net.client_for(3).await;
     let record = read_agent(&client, registry, agent_id).await.unwrap();
     assert_eq!(record.wallet, node_address, "the agent's wallet is the key that signs its receipts");
-    let registration = record.registration.expect("data: URI resolved");
-    assert_eq!(registration["name"], "test node");
-    assert_eq!(registration["registrations"][0]["agentId"], file["registrations"][0]["agentId"]);
+    assert_eq!(record.uri, first.url("/.well-known/agent-registration.json"));
+    let store = std::sync::Arc::new(agora_store::Store::open_in(second.data_dir()).unwrap());
+    let indexer =
+        agora_node::discovery_indexer(&client, second.deployment(), std::sync::Arc::clone(&store), true)
+            .unwrap();
+    indexer.sync().await.unwrap();
+    let found = agora_agents::list_agents(&store, 31337, Some("chat-completions"), true).unwrap();
+    let found = found.iter().find(|a| a.agent_id == agent_id.to_string()).expect("discovered by skill");
+    assert_eq!(found.name.as_deref(), Some("test node"));
+    assert!(
+        found.skills.contains(&"inference-receipts".to_owned()),
+        "skills from the card: {:?}",
+        found.skills
+    );
 }
 
 #[tokio::test]
