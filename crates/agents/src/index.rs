@@ -44,7 +44,7 @@ impl Default for IndexerConfig {
         Self {
             confirmations: 0,
             reorg_window: 12,
-            batch_blocks: 5_000,
+            batch_blocks: 500,
             allow_private_fetch: false,
             max_file_bytes: 256 * 1024,
             fetch_timeout: Duration::from_secs(5),
@@ -65,6 +65,10 @@ pub struct SyncReport {
     pub skipped: usize,
     /// Agents re-derived.
     pub agents: usize,
+    /// Time spent waiting for `eth_getLogs`.
+    pub rpc_time: Duration,
+    /// Time spent decoding, storing and deriving (the index's own work).
+    pub index_time: Duration,
 }
 
 /// Follows the registries of one chain into a store.
@@ -153,12 +157,15 @@ impl Indexer {
             let to = (from + self.config.batch_blocks - 1).min(target);
             let filter =
                 Filter::new().address(vec![self.identity, self.reputation]).from_block(from).to_block(to);
+            let asked = std::time::Instant::now();
             let logs = self
                 .client
                 .provider()
                 .get_logs(&filter)
                 .await
                 .map_err(|e| AgentError::Index(e.to_string()))?;
+            report.rpc_time += asked.elapsed();
+            let working = std::time::Instant::now();
             let mut events = Vec::with_capacity(logs.len());
             for log in &logs {
                 match decode(log) {
@@ -180,9 +187,11 @@ impl Indexer {
             let agents = self.apply(from, to, events)?;
             report.agents += agents.len();
             touched.extend(agents);
+            report.index_time += working.elapsed();
             report.to = Some(to);
             from = to + 1;
         }
+        let working = std::time::Instant::now();
         let mut resolved = Vec::with_capacity(touched.len());
         for agent_id in touched {
             if let Some(row) = self.resolve(&agent_id).await {
@@ -212,6 +221,7 @@ impl Indexer {
                 Ok(())
             })
             .map_err(Self::store_err)?;
+        report.index_time += working.elapsed();
         Ok(report)
     }
 
