@@ -13,6 +13,21 @@ abstract contract WalletProofs is AgoraTest {
         view
         returns (bytes memory)
     {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                registry.AGENT_WALLET_SET_TYPEHASH(),
+                agentId,
+                vm.addr(walletKey),
+                registry.ownerOf(agentId),
+                deadline
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(walletKey, walletDigest(registry, structHash));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The EIP-712 digest the registry checks a wallet proof against.
+    function walletDigest(IdentityRegistry registry, bytes32 structHash) internal view returns (bytes32) {
         bytes32 domain = keccak256(
             abi.encode(
                 keccak256(
@@ -24,18 +39,7 @@ abstract contract WalletProofs is AgoraTest {
                 address(registry)
             )
         );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                registry.AGENT_WALLET_SET_TYPEHASH(),
-                agentId,
-                vm.addr(walletKey),
-                registry.ownerOf(agentId),
-                deadline
-            )
-        );
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(walletKey, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
-        return abi.encodePacked(r, s, v);
+        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 }
 
@@ -166,21 +170,9 @@ contract IdentityRegistryTest is WalletProofs {
         OwnedWallet wallet = new OwnedWallet(vm.addr(WALLET_KEY));
         uint256 deadline = block.timestamp + 60;
         // The wallet's owner key signs on behalf of the contract wallet.
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-                ),
-                keccak256("ERC8004IdentityRegistry"),
-                keccak256("1"),
-                block.chainid,
-                address(registry)
-            )
-        );
         bytes32 structHash =
             keccak256(abi.encode(registry.AGENT_WALLET_SET_TYPEHASH(), id, address(wallet), owner, deadline));
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(WALLET_KEY, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(WALLET_KEY, walletDigest(registry, structHash));
         vm.prank(owner);
         registry.setAgentWallet(id, address(wallet), deadline, abi.encodePacked(r, s, v));
         assertEq(registry.getAgentWallet(id), address(wallet), "contract wallet set");

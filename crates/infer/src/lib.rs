@@ -79,6 +79,16 @@ pub fn inspect(path: &Path) -> Result<ModelInfo> {
     let file = gguf::GgufFile::open(path)?;
     let config = file.config()?;
     let parameters = file.content.tensor_infos.values().map(|t| t.shape.elem_count() as u64).sum();
+    model_info(path, &file, parameters, config.context_length)
+}
+
+/// Describes the model file at `path` (hashing it).
+fn model_info(
+    path: &Path,
+    file: &gguf::GgufFile,
+    parameters: u64,
+    context_length: usize,
+) -> Result<ModelInfo> {
     Ok(ModelInfo {
         id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
         path: path.to_path_buf(),
@@ -86,9 +96,9 @@ pub fn inspect(path: &Path) -> Result<ModelInfo> {
         sha256: file_sha256(path)?,
         architecture: file.string("general.architecture").unwrap_or("").to_owned(),
         name: file.string("general.name").map(str::to_owned),
-        quantization: quantization_name(&file),
+        quantization: quantization_name(file),
         parameters,
-        context_length: config.context_length,
+        context_length,
     })
 }
 
@@ -164,18 +174,7 @@ impl Engine {
         let context_length = options
             .max_context
             .map_or(weights.config.context_length, |cap| cap.min(weights.config.context_length));
-        let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-        let info = ModelInfo {
-            id,
-            path: path.to_path_buf(),
-            file_size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-            sha256: file_sha256(path)?,
-            architecture: file.string("general.architecture").unwrap_or("").to_owned(),
-            name: file.string("general.name").map(str::to_owned),
-            quantization: quantization_name(&file),
-            parameters: weights.parameters,
-            context_length,
-        };
+        let info = model_info(path, &file, weights.parameters, context_length)?;
         let isa = options.isa.unwrap_or_else(KernelIsa::detect);
         tracing::debug!(
             target: "agora::infer",
