@@ -25,9 +25,10 @@ Configuration, each layer overriding the one before:
   AGORA_INFERENCE_QUEUE, AGORA_MAX_CONTEXT, AGORA_LOG_PROMPTS, AGORA_LOG (log filter).
   Secrets only from the environment: AGORA_PRIVATE_KEY, AGORA_KEYSTORE_PASSWORD.";
 
-/// agora: a node for private AI, agent payments and transaction safety on Ethereum.
+/// agora: one node for private AI on your own machine and for AI agents that find, rate and
+/// check each other on Ethereum.
 #[derive(Debug, Parser)]
-#[command(name = "agora", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "agora", version, after_help = AFTER_HELP, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
