@@ -49,9 +49,6 @@ contract IdentityRegistryTest is WalletProofs {
     address internal stranger = address(0xBAD);
     uint256 internal constant WALLET_KEY = 0xC0FFEE;
 
-    event Registered(uint256 indexed agentId, string agentURI, address indexed owner);
-    event URIUpdated(uint256 indexed agentId, string newURI, address indexed updatedBy);
-
     function setUp() public {
         vm.warp(1_700_000_000);
         registry = new IdentityRegistry();
@@ -60,7 +57,7 @@ contract IdentityRegistryTest is WalletProofs {
     function test_ids_start_at_zero_and_increase() public {
         vm.startPrank(owner);
         vm.expectEmit(true, true, false, true);
-        emit Registered(0, "ipfs://a", owner);
+        emit IdentityRegistry.Registered(0, "ipfs://a", owner);
         assertEq(registry.register("ipfs://a"), 0, "first id is 0");
         assertEq(registry.register(), 1, "second");
         IdentityRegistry.MetadataEntry[] memory meta = new IdentityRegistry.MetadataEntry[](1);
@@ -113,7 +110,7 @@ contract IdentityRegistryTest is WalletProofs {
         registry.setApprovalForAll(stranger, true);
         vm.prank(stranger);
         vm.expectEmit(true, true, false, true);
-        emit URIUpdated(id, "new", stranger);
+        emit IdentityRegistry.URIUpdated(id, "new", stranger);
         registry.setAgentURI(id, "new");
         assertEq(registry.tokenURI(id), "new", "operator updated");
     }

@@ -15,20 +15,6 @@ contract ReputationRegistryTest is WalletProofs {
     address internal bob = address(0xB0);
     uint256 internal agent;
 
-    event NewFeedback(
-        uint256 indexed agentId,
-        address indexed clientAddress,
-        uint64 feedbackIndex,
-        int128 value,
-        uint8 valueDecimals,
-        string indexed indexedTag1,
-        string tag1,
-        string tag2,
-        string endpoint,
-        string feedbackURI,
-        bytes32 feedbackHash
-    );
-
     function setUp() public {
         identity = new IdentityRegistry();
         reputation = new ReputationRegistry(identity);
@@ -55,7 +41,9 @@ contract ReputationRegistryTest is WalletProofs {
 
     function test_feedback_is_stored_with_dense_indexes_from_one() public {
         vm.expectEmit(true, true, true, true);
-        emit NewFeedback(agent, alice, 1, 87, 0, "starred", "starred", "", "https://agent/v1", "", bytes32(0));
+        emit ReputationRegistry.NewFeedback(
+            agent, alice, 1, 87, 0, "starred", "starred", "", "https://agent/v1", "", bytes32(0)
+        );
         give(alice, 87, 0, "starred");
         give(alice, 9977, 2, "uptime");
         assertEq(reputation.getLastIndex(agent, alice), 2, "two feedbacks");
