@@ -485,7 +485,8 @@ fn derive_agent(tx: &rusqlite::Transaction<'_>, chain_id: i64, agent_id: &str) -
         .query_map((chain_id, agent_id), |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let (mut exists, mut owner, mut wallet, mut uri) = (false, String::new(), String::new(), String::new());
-    tx.execute("DELETE FROM feedback WHERE chain_id = ?1 AND agent_id = ?2", (chain_id, agent_id))?;
+    tx.prepare_cached("DELETE FROM feedback WHERE chain_id = ?1 AND agent_id = ?2")?
+        .execute((chain_id, agent_id))?;
     for (kind, data) in rows {
         let data: Value = serde_json::from_str(&data).unwrap_or_default();
         let text = |k: &str| data[k].as_str().unwrap_or_default().to_owned();
@@ -499,28 +500,29 @@ fn derive_agent(tx: &rusqlite::Transaction<'_>, chain_id: i64, agent_id: &str) -
             "wallet" => wallet = text("wallet"),
             "transfer" => owner = text("to"),
             "feedback" => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO feedback
                      (chain_id, agent_id, client, idx, value, decimals, tag1, tag2, endpoint, uri, revoked)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)",
-                    (
-                        chain_id,
-                        agent_id,
-                        text("client").to_lowercase(),
-                        data["index"].as_i64().unwrap_or_default(),
-                        text("value"),
-                        data["decimals"].as_i64().unwrap_or_default(),
-                        text("tag1"),
-                        text("tag2"),
-                        text("endpoint"),
-                        text("uri"),
-                    ),
-                )?;
+                )?
+                .execute((
+                    chain_id,
+                    agent_id,
+                    text("client").to_lowercase(),
+                    data["index"].as_i64().unwrap_or_default(),
+                    text("value"),
+                    data["decimals"].as_i64().unwrap_or_default(),
+                    text("tag1"),
+                    text("tag2"),
+                    text("endpoint"),
+                    text("uri"),
+                ))?;
             }
             "revoked" => {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE feedback SET revoked = 1 WHERE chain_id = ?1 AND agent_id = ?2 AND client = ?3 AND idx = ?4",
-                    (chain_id, agent_id, text("client").to_lowercase(), data["index"].as_i64().unwrap_or_default()),
+                )?
+                .execute((chain_id, agent_id, text("client").to_lowercase(), data["index"].as_i64().unwrap_or_default()),
                 )?;
             }
             _ => {}
