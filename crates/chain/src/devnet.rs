@@ -1,7 +1,8 @@
 //! A local Ethereum devnet: anvil as a child process bound to loopback.
 //!
 //! The chain's state is kept in `<state_dir>/state.json`: anvil loads it at start, dumps it
-//! every few seconds and on exit, so a restart continues the same chain. anvil is stopped with
+//! every few seconds and on exit, so a restart continues the same chain. Historical state is
+//! kept for the last 256 blocks, in memory only. anvil is stopped with
 //! SIGTERM (so it dumps its state) when the [`Devnet`] is stopped or dropped, and it receives
 //! SIGTERM from the kernel if the process that started it dies, even by SIGKILL.
 
@@ -22,6 +23,8 @@ pub const DEVNET_CHAIN_ID: u64 = 31337;
 pub const DEVNET_PORT: u16 = 8545;
 /// How often anvil writes its state to disk while running.
 const STATE_INTERVAL_SECS: u64 = 5;
+/// Block states anvil keeps for historical queries (`eth_call` at an old block).
+const HISTORY_STATES: u64 = 256;
 /// How long anvil may take to answer after it is spawned.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long anvil may take to dump its state and exit after SIGTERM.
@@ -118,6 +121,11 @@ impl Devnet {
             .arg(config.chain_id.to_string())
             .arg("--config-out")
             .arg(&accounts_path)
+            // Without a bound anvil spills old block states to ~/.foundry/anvil/tmp, which grows
+            // without limit on a long-running devnet (tens of GB under load). Keep the last
+            // states in memory only; older blocks stay readable, their state does not.
+            .arg("--prune-history")
+            .arg(HISTORY_STATES.to_string())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
