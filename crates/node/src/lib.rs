@@ -303,7 +303,7 @@ impl Node {
 const INDEX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The discovery indexer for the suite's registries, starting at the identity registry's
-/// deployment block. On a local devnet registration files may be fetched from loopback.
+/// deployment block. On development chains registration files may be fetched from loopback.
 pub fn discovery_indexer(
     client: &ChainClient,
     deployment: &ChainDeployment,
@@ -313,7 +313,10 @@ pub fn discovery_indexer(
     use agora_contracts::SuiteContract;
     let identity = deployment.contracts.get(SuiteContract::IdentityRegistry.name())?;
     let reputation = deployment.address_of(SuiteContract::ReputationRegistry)?;
-    let config = agora_agents::IndexerConfig { allow_private_fetch: local_devnet, ..Default::default() };
+    // Registration files on loopback or private addresses are only fetched on development
+    // chains: the local devnet, or a chain with a development chain id.
+    let dev_chain = local_devnet || matches!(client.chain_id(), 31337 | 1337);
+    let config = agora_agents::IndexerConfig { allow_private_fetch: dev_chain, ..Default::default() };
     Some(agora_agents::Indexer::new(
         client.clone(),
         store,
