@@ -135,25 +135,13 @@ async fn run_on_chain(
                 let indexed = agora_agents::list_agents(&store, client.chain_id(), None, false)?
                     .into_iter()
                     .find(|a| a.agent_id == id.to_string());
-                let fetched = indexed.as_ref().and_then(|a| {
-                    let raw = store
-                        .read(|c| {
-                            c.query_row(
-                                "SELECT registration FROM agents WHERE chain_id = ?1 AND agent_id = ?2",
-                                (client.chain_id() as i64, &a.agent_id),
-                                |r| r.get::<_, Option<String>>(0),
-                            )
-                        })
-                        .ok()
-                        .flatten()?;
-                    serde_json::from_str::<serde_json::Value>(&raw).ok()
-                });
+                let fetched = indexed.as_ref().and_then(|a| a.registration.as_ref());
                 if let Some(a) = &indexed
                     && let Some(error) = &a.fetch_error
                 {
                     writeln!(out, "file    not resolved: {error}")?;
                 }
-                if let Some(file) = record.registration.as_ref().or(fetched.as_ref()) {
+                if let Some(file) = record.registration.as_ref().or(fetched) {
                     writeln!(out, "name    {}", file["name"].as_str().unwrap_or("?"))?;
                     writeln!(out, "about   {}", file["description"].as_str().unwrap_or("?"))?;
                     for service in file["services"].as_array().into_iter().flatten() {

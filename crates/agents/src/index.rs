@@ -12,7 +12,10 @@
 use crate::{AgentError, REGISTRATION_TYPE, Result, read_registration};
 use agora_chain::ChainClient;
 use agora_contracts::bindings::{IdentityRegistry, ReputationRegistry};
-use agora_store::{Store, rusqlite};
+use agora_store::{
+    Store,
+    rusqlite::{self, OptionalExtension},
+};
 use alloy::{
     primitives::{Address, U256},
     providers::Provider,
@@ -142,8 +145,8 @@ impl Indexer {
                 c.query_row("SELECT next_block FROM index_cursor WHERE chain_id = ?1", [chain_id], |r| {
                     r.get::<_, i64>(0)
                 })
-                .map(|v| Some(v as u64))
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+                .optional()
+                .map(|v| v.map(|v| v as u64))
             })
             .map_err(Self::store_err)?;
         let cursor = cursor.unwrap_or(self.start_block).max(self.start_block);
@@ -289,8 +292,7 @@ impl Indexer {
                     (chain_id, agent_id),
                     |r| r.get(0),
                 )
-                .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+                .optional()
             })
             .ok()
             .flatten();
@@ -565,6 +567,8 @@ pub struct IndexedAgent {
     pub skills: Vec<String>,
     /// Why the file could not be resolved, if it could not.
     pub fetch_error: Option<String>,
+    /// The registration file, when it was resolved.
+    pub registration: Option<Value>,
 }
 
 /// Agents in the index, optionally only those with `skill` and/or marked active; by id.
@@ -578,7 +582,8 @@ pub fn list_agents(
     store
         .read(|c| {
             let mut stmt = c.prepare(
-                "SELECT agent_id, owner, wallet, uri, name, description, active, skills, fetch_error FROM agents
+                "SELECT agent_id, owner, wallet, uri, name, description, active, skills, fetch_error, registration
+                 FROM agents
                  WHERE chain_id = ?1 AND skills LIKE ?2 AND (?3 = 0 OR active = 1)
                  ORDER BY length(agent_id), agent_id",
             )?;
@@ -594,6 +599,7 @@ pub fn list_agents(
                     active: r.get(6)?,
                     skills: skills.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                     fetch_error: r.get(8)?,
+                    registration: r.get::<_, Option<String>>(9)?.and_then(|raw| serde_json::from_str(&raw).ok()),
                 })
             })?;
             rows.collect()

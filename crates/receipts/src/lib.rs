@@ -243,9 +243,6 @@ fn hex(b: B256) -> String {
     alloy::hex::encode(b)
 }
 
-/// Re-exported so callers can name the sampling parameters of a request.
-pub use agora_infer::SamplingParams as ReceiptSampling;
-
 #[cfg(test)]
 mod tests {
     use super::*;
