@@ -16,6 +16,7 @@ const CONTRACTS = [
   ['ReputationRegistry.sol', 'ReputationRegistry'],
   ['ValidationRegistry.sol', 'ValidationRegistry'],
   ['BulkAgents.sol', 'BulkAgents'],
+  ['PaymentChannels.sol', 'PaymentChannels'],
 ];
 
 const root = path.resolve(__dirname, '..');

@@ -114,6 +114,8 @@ pub(crate) static REPUTATION_REGISTRY: LazyLock<Artifact> =
     LazyLock::new(|| load("ReputationRegistry", include_str!("../artifacts/ReputationRegistry.json")));
 pub(crate) static VALIDATION_REGISTRY: LazyLock<Artifact> =
     LazyLock::new(|| load("ValidationRegistry", include_str!("../artifacts/ValidationRegistry.json")));
+pub(crate) static PAYMENT_CHANNELS: LazyLock<Artifact> =
+    LazyLock::new(|| load("PaymentChannels", include_str!("../artifacts/PaymentChannels.json")));
 
 #[cfg(test)]
 mod tests {

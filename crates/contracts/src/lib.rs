@@ -48,6 +48,13 @@ pub mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug)]
+        PaymentChannels,
+        "artifacts/PaymentChannels.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
         BulkAgents,
         "artifacts/BulkAgents.json"
     );
@@ -64,6 +71,8 @@ pub enum SuiteContract {
     ReputationRegistry,
     /// ERC-8004 Validation Registry (constructed with the identity registry).
     ValidationRegistry,
+    /// Payment channels with cumulative EIP-712 vouchers (x402 `batch-settlement` shape).
+    PaymentChannels,
 }
 
 /// Every contract of the suite, in deployment order (a contract only depends on earlier ones).
@@ -72,6 +81,7 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::IdentityRegistry,
     SuiteContract::ReputationRegistry,
     SuiteContract::ValidationRegistry,
+    SuiteContract::PaymentChannels,
 ];
 
 impl SuiteContract {
@@ -82,13 +92,14 @@ impl SuiteContract {
             Self::IdentityRegistry => "IdentityRegistry",
             Self::ReputationRegistry => "ReputationRegistry",
             Self::ValidationRegistry => "ValidationRegistry",
+            Self::PaymentChannels => "PaymentChannels",
         }
     }
 
     /// The contracts of the suite this one is constructed with, in constructor order.
     pub const fn constructor_dependencies(self) -> &'static [SuiteContract] {
         match self {
-            Self::DevStablecoin | Self::IdentityRegistry => &[],
+            Self::DevStablecoin | Self::IdentityRegistry | Self::PaymentChannels => &[],
             Self::ReputationRegistry | Self::ValidationRegistry => &[Self::IdentityRegistry],
         }
     }
@@ -115,6 +126,7 @@ impl SuiteContract {
             Self::IdentityRegistry => &artifact::IDENTITY_REGISTRY,
             Self::ReputationRegistry => &artifact::REPUTATION_REGISTRY,
             Self::ValidationRegistry => &artifact::VALIDATION_REGISTRY,
+            Self::PaymentChannels => &artifact::PAYMENT_CHANNELS,
         }
     }
 }
