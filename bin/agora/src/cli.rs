@@ -2,7 +2,7 @@
 
 use agora_node::{
     ChainTarget, ConfigLayer, Node, NodeConfig,
-    config::{AgentLayer, ApiLayer, ChainLayer, DevnetLayer, InferenceLayer},
+    config::{AgentLayer, ApiLayer, ChainLayer, DevnetLayer, InferenceLayer, PaymentsLayer},
 };
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -116,6 +116,12 @@ pub(crate) struct GlobalArgs {
     /// Do not register or update the node's ERC-8004 agent on start-up.
     #[arg(long, global = true)]
     pub(crate) no_register: bool,
+    /// Address of the public paid (x402) listener [default: 127.0.0.1:8412].
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    pub(crate) paid_listen: Option<SocketAddr>,
+    /// Do not serve paid access.
+    #[arg(long, global = true)]
+    pub(crate) no_payments: bool,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +162,11 @@ impl GlobalArgs {
                 register: self.no_register.then_some(false),
                 public_url: self.public_url.clone(),
                 ..AgentLayer::default()
+            },
+            payments: PaymentsLayer {
+                enabled: self.no_payments.then_some(false),
+                listen: self.paid_listen,
+                ..PaymentsLayer::default()
             },
         }
     }

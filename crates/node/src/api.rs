@@ -11,8 +11,13 @@
 //! | `GET /agents/{id}?trust=0xA,0xB` | one agent, with a reputation summary over trusted raters only |
 //! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
 //! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
+//! | `POST /x402/verify`, `POST /x402/settle`, `GET /x402/supported` | an x402 facilitator for `exact` payments |
 //!
 //! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`.
+//!
+//! The public paid listener ([`paid_app`], 127.0.0.1:8412 by default) serves only priced routes:
+//! `POST /v1/chat/completions`, paid per token with x402 (`exact` or `channel`). Nothing else of
+//! the owner's API is reachable there.
 
 use crate::{inference::InferenceService, openai};
 use agora_chain::{ChainClient, ChainDeployment};
@@ -49,8 +54,26 @@ struct AppInner {
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
     node_address: Option<Address>,
+    paywall: Option<agora_pay::Paywall>,
+    pricing: Pricing,
+    facilitator: Option<agora_pay::facilitator::Facilitator>,
     store: Arc<Store>,
     started: Instant,
+}
+
+/// What paid chat completions cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pricing {
+    /// Atomic units per token, prompt and completion alike.
+    pub price_per_token: u128,
+    /// The most one request may cost.
+    pub max_per_request: u128,
+}
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Self { price_per_token: 10, max_per_request: 20_000 }
+    }
 }
 
 impl AppState {
@@ -62,6 +85,9 @@ impl AppState {
                 chain: None,
                 inference: None,
                 node_address: None,
+                paywall: None,
+                pricing: Pricing::default(),
+                facilitator: None,
                 store,
                 started: Instant::now(),
             }),
@@ -91,6 +117,30 @@ impl AppState {
         inner.inference = Some(inference);
         inner.node_address = Some(node_address);
         self
+    }
+
+    /// With paid access: the paywall and the prices of the paid listener.
+    pub fn with_paywall(mut self, paywall: agora_pay::Paywall, pricing: Pricing) -> Self {
+        let inner = self.inner_mut();
+        inner.paywall = Some(paywall);
+        inner.pricing = pricing;
+        self
+    }
+
+    /// With an x402 facilitator on the owner's API.
+    pub fn with_facilitator(mut self, facilitator: agora_pay::facilitator::Facilitator) -> Self {
+        self.inner_mut().facilitator = Some(facilitator);
+        self
+    }
+
+    /// The paywall, when paid access is on.
+    pub fn paywall(&self) -> Option<&agora_pay::Paywall> {
+        self.inner.paywall.as_ref()
+    }
+
+    /// The prices of the paid listener.
+    pub fn pricing(&self) -> Pricing {
+        self.inner.pricing
     }
 
     /// The node's store.
@@ -171,11 +221,50 @@ pub fn app(state: AppState) -> Router {
         .route("/agents/{id}", get(agent))
         .route(agora_agents::REGISTRATION_PATH, get(registration))
         .route(agora_agents::AGENT_CARD_PATH, get(agent_card))
+        .route("/x402/supported", get(x402_supported))
+        .route("/x402/verify", post(x402_verify))
+        .route("/x402/settle", post(x402_settle))
         .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })
         .with_state(state)
+}
+
+/// The public paid listener's router: priced routes only.
+pub fn paid_app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::paid_chat_completions))
+        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::not_found(format!("no paid route {}; this listener serves POST /v1/chat/completions", uri.path()))
+        })
+        .with_state(state)
+}
+
+fn facilitator(state: &AppState) -> Result<&agora_pay::facilitator::Facilitator, ApiError> {
+    state.inner.facilitator.as_ref().ok_or_else(|| ApiError::not_found("this node runs no x402 facilitator (it needs a chain)"))
+}
+
+async fn x402_supported(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(facilitator(&state)?.supported()))
+}
+
+fn facilitator_request(body: &[u8]) -> Result<agora_pay::wire::FacilitatorRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("not an x402 facilitator request: {e}"))
+            .with_code(agora_pay::wire::reason::INVALID_PAYLOAD)
+    })
+}
+
+async fn x402_verify(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+    let request = facilitator_request(&body)?;
+    Ok(Json(json!(facilitator(&state)?.verify(&request).await)))
+}
+
+async fn x402_settle(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+    let request = facilitator_request(&body)?;
+    Ok(Json(json!(facilitator(&state)?.settle(&request).await)))
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

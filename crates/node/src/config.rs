@@ -72,6 +72,29 @@ pub struct ConfigLayer {
     /// The node's ERC-8004 agent.
     #[serde(default)]
     pub agent: AgentLayer,
+    /// Paid access (x402) on the public listener.
+    #[serde(default)]
+    pub payments: PaymentsLayer,
+}
+
+/// `[payments]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsLayer {
+    /// Serve paid access on the public listener.
+    pub enabled: Option<bool>,
+    /// Address of the public paid listener.
+    pub listen: Option<SocketAddr>,
+    /// Price per token (prompt and completion), in the stablecoin's atomic units.
+    pub price_per_token: Option<u64>,
+    /// The most one chat completion may cost (atomic units).
+    pub max_per_request: Option<u64>,
+    /// The shortest withdrawal delay a paying channel may have (seconds).
+    pub min_withdraw_delay: Option<u64>,
+    /// Claim a channel once this much is charged and unclaimed (atomic units).
+    pub claim_threshold: Option<u64>,
+    /// Seconds between passes of the background settler.
+    pub settle_interval: Option<u64>,
 }
 
 /// `[agent]`
@@ -186,6 +209,15 @@ impl ConfigLayer {
                 max_context: parse(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
                 log_prompts: parse(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
             },
+            payments: PaymentsLayer {
+                enabled: parse(&var, "AGORA_PAYMENTS", "expected true or false")?,
+                listen: parse(&var, "AGORA_PAID_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8412")?,
+                price_per_token: parse(&var, "AGORA_PRICE_PER_TOKEN", "expected atomic units")?,
+                max_per_request: parse(&var, "AGORA_MAX_PER_REQUEST", "expected atomic units")?,
+                min_withdraw_delay: None,
+                claim_threshold: None,
+                settle_interval: None,
+            },
         })
     }
 
@@ -216,6 +248,15 @@ impl ConfigLayer {
                 queue: over.inference.queue.or(self.inference.queue),
                 max_context: over.inference.max_context.or(self.inference.max_context),
                 log_prompts: over.inference.log_prompts.or(self.inference.log_prompts),
+            },
+            payments: PaymentsLayer {
+                enabled: over.payments.enabled.or(self.payments.enabled),
+                listen: over.payments.listen.or(self.payments.listen),
+                price_per_token: over.payments.price_per_token.or(self.payments.price_per_token),
+                max_per_request: over.payments.max_per_request.or(self.payments.max_per_request),
+                min_withdraw_delay: over.payments.min_withdraw_delay.or(self.payments.min_withdraw_delay),
+                claim_threshold: over.payments.claim_threshold.or(self.payments.claim_threshold),
+                settle_interval: over.payments.settle_interval.or(self.payments.settle_interval),
             },
         }
     }
@@ -253,6 +294,29 @@ pub struct InferenceConfig {
     pub log_prompts: bool,
 }
 
+/// Default address of the public paid listener.
+pub const DEFAULT_PAID_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8412);
+
+/// Paid access settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentsConfig {
+    /// Serve the public paid listener.
+    pub enabled: bool,
+    /// Its address.
+    pub listen: SocketAddr,
+    /// Atomic units per token.
+    pub price_per_token: u64,
+    /// The most one chat completion may cost.
+    pub max_per_request: u64,
+    /// The shortest withdrawal delay accepted from paying channels (seconds).
+    pub min_withdraw_delay: u64,
+    /// Claim threshold (atomic units).
+    pub claim_threshold: u64,
+    /// Seconds between settler passes.
+    pub settle_interval: u64,
+}
+
 /// The node's agent settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
@@ -283,6 +347,8 @@ pub struct NodeConfig {
     pub inference: InferenceConfig,
     /// The node's ERC-8004 agent.
     pub agent: AgentConfig,
+    /// Paid access.
+    pub payments: PaymentsConfig,
 }
 
 impl NodeConfig {
@@ -386,7 +452,22 @@ impl NodeConfig {
             }),
             public_url: merged.agent.public_url,
         };
-        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference, agent })
+        let p = &merged.payments;
+        let payments = PaymentsConfig {
+            enabled: p.enabled.unwrap_or(true),
+            listen: p.listen.unwrap_or(DEFAULT_PAID_LISTEN),
+            price_per_token: p.price_per_token.unwrap_or(10),
+            max_per_request: p.max_per_request.unwrap_or(20_000),
+            min_withdraw_delay: p.min_withdraw_delay.unwrap_or(900),
+            claim_threshold: p.claim_threshold.unwrap_or(1_000_000),
+            settle_interval: p.settle_interval.unwrap_or(10).max(1),
+        };
+        if payments.enabled && payments.listen == api_listen {
+            return Err(ConfigError::Invalid(format!(
+                "payments.listen and api.listen are both {api_listen}: the paid listener must be separate"
+            )));
+        }
+        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference, agent, payments })
     }
 
     /// The deployments file of this node.
@@ -460,6 +541,13 @@ impl NodeConfig {
             Some(url) => out.push_str(&format!("public_url = {}\n", toml::Value::String(url.clone()))),
             None => out.push_str("# public_url unset: the registration goes on chain as a data: URI\n"),
         }
+        let p = &self.payments;
+        out.push_str(&format!(
+            "\n[payments]\nenabled = {}\nlisten = \"{}\"\nprice_per_token = {}  # atomic units (6 decimals)\n\
+             max_per_request = {}\nmin_withdraw_delay = {}\nclaim_threshold = {}\nsettle_interval = {}\n",
+            p.enabled, p.listen, p.price_per_token, p.max_per_request, p.min_withdraw_delay, p.claim_threshold,
+            p.settle_interval
+        ));
         out
     }
 }

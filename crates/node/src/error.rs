@@ -44,6 +44,9 @@ pub enum NodeError {
     /// Registering the node's agent failed.
     #[error("agent registration: {0}")]
     Agent(String),
+    /// Setting up paid access failed.
+    #[error("paid access: {0}")]
+    Payments(String),
     /// Serving HTTP failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),

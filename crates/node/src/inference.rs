@@ -3,7 +3,7 @@
 //! growing without bound; a generation whose requester went away stops at the next token.
 
 use agora_infer::{ChatMessage, Engine, Generation, InferError, SamplingParams};
-use agora_receipts::{CanonicalRequest, ReceiptEnvelope, ReceiptOutput};
+use agora_receipts::{CanonicalRequest, PaymentTerms, ReceiptEnvelope, ReceiptOutput};
 use alloy::signers::local::PrivateKeySigner;
 use std::{
     ops::ControlFlow,
@@ -26,6 +26,7 @@ pub enum GenerationEvent {
 
 struct Job {
     request: CanonicalRequest,
+    payment: Option<PaymentTerms>,
     events: mpsc::UnboundedSender<GenerationEvent>,
 }
 
@@ -88,14 +89,15 @@ impl InferenceService {
     }
 
     /// Queues a generation; its events arrive on the returned channel. Dropping the receiver
-    /// cancels the generation.
+    /// cancels the generation. A paid call passes its payment terms, which the receipt names.
     pub fn submit(
         &self,
         messages: Vec<ChatMessage>,
         sampling: SamplingParams,
+        payment: Option<PaymentTerms>,
     ) -> Result<mpsc::UnboundedReceiver<GenerationEvent>, SubmitError> {
         let (events, rx) = mpsc::unbounded_channel();
-        let job = Job { request: CanonicalRequest { messages, sampling }, events };
+        let job = Job { request: CanonicalRequest { messages, sampling }, payment, events };
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull(self.capacity),
             mpsc::error::TrySendError::Closed(_) => SubmitError::Stopped,
@@ -105,7 +107,7 @@ impl InferenceService {
 }
 
 fn run_job(engine: &Engine, signer: Option<&PrivateKeySigner>, job: Job, log_prompts: bool) {
-    let Job { request, events } = job;
+    let Job { request, payment, events } = job;
     if events.is_closed() {
         return; // the requester left while waiting
     }
@@ -140,6 +142,9 @@ fn run_job(engine: &Engine, signer: Option<&PrivateKeySigner>, job: Job, log_pro
                 output,
                 generation.prompt_tokens,
                 now,
+                payment
+                    .as_ref()
+                    .map(|terms| terms.settle(generation.prompt_tokens + generation.tokens.len())),
             ) {
                 Ok(envelope) => Some(Box::new(envelope)),
                 Err(e) => {

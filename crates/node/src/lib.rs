@@ -8,9 +8,11 @@
 //!                                               ├─ bind 127.0.0.1:8402
 //!                                               ├─ Engine (GGUF model) + InferenceService
 //!                                               ├─ Devnet (anvil) or ChainClient (RPC URL)
-//!                                               └─ ensure_deployed (deployments.json)
-//!            Node::run_until(shutdown) ─▶ axum serves api::app until Ctrl-C / SIGTERM,
-//!                                          then stops anvil (which saves its state)
+//!                                               ├─ ensure_deployed (deployments.json)
+//!                                               └─ Paywall + bind 127.0.0.1:8412 (paid listener)
+//!            Node::run_until(shutdown) ─▶ axum serves api::app (owner) and api::paid_app (public)
+//!                                          with the settler claiming in the background, until
+//!                                          Ctrl-C / SIGTERM, then stops anvil (which saves its state)
 //! ```
 
 pub mod api;
@@ -21,7 +23,9 @@ mod lock;
 pub mod node_key;
 mod openai;
 
-pub use config::{AgentConfig, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig};
+pub use config::{
+    AgentConfig, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig, PaymentsConfig,
+};
 pub use error::{NodeError, Result};
 pub use lock::DataDirLock;
 
@@ -45,7 +49,17 @@ pub struct Node {
     node_key: alloy::signers::local::PrivateKeySigner,
     listener: TcpListener,
     api_addr: SocketAddr,
+    paid: Option<PaidAccess>,
     _lock: DataDirLock,
+}
+
+/// The public paid listener and what it charges with.
+#[derive(Debug)]
+struct PaidAccess {
+    paywall: agora_pay::Paywall,
+    facilitator: agora_pay::facilitator::Facilitator,
+    listener: TcpListener,
+    addr: SocketAddr,
 }
 
 /// Starts the chain the configuration names: the local devnet (returned, so the caller keeps it
@@ -174,6 +188,17 @@ impl Node {
         } else {
             (None, None)
         };
+        let paid = match &chain {
+            Some((client, deployment)) if config.payments.enabled => {
+                let url = match (&devnet, &config.chain) {
+                    (Some(devnet), _) => devnet.rpc_url(),
+                    (None, ChainTarget::Rpc { url }) => url.clone(),
+                    (None, ChainTarget::Devnet(_)) => client.url().to_owned(),
+                };
+                open_paid_access(&config, &url, client, deployment, &store, &node_key).await?
+            }
+            _ => None,
+        };
         let model = inference.as_ref().map(|i| i.engine().info().id.clone());
         let agent = agent_profile(&config, model.as_deref(), devnet.is_some().then_some(api_addr));
         let agent = match &chain {
@@ -206,8 +231,19 @@ impl Node {
             node_key,
             listener,
             api_addr,
+            paid,
             _lock: lock,
         })
+    }
+
+    /// Where the public paid listener listens, when paid access is on.
+    pub fn paid_addr(&self) -> Option<SocketAddr> {
+        self.paid.as_ref().map(|p| p.addr)
+    }
+
+    /// The paywall, when paid access is on.
+    pub fn paywall(&self) -> Option<&agora_pay::Paywall> {
+        self.paid.as_ref().map(|p| &p.paywall)
     }
 
     /// Where the owner's API listens.
@@ -259,7 +295,18 @@ impl Node {
     /// the journal records the stop, and the devnet saves its state.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let Self {
-            store, devnet, chain, inference, agent, indexer, node_key, listener, api_addr, _lock, ..
+            config,
+            store,
+            devnet,
+            chain,
+            inference,
+            agent,
+            indexer,
+            node_key,
+            listener,
+            api_addr,
+            paid,
+            _lock,
         } = self;
         // Follow the registries in the background while serving.
         let index_task = indexer.map(|indexer| {
@@ -285,9 +332,47 @@ impl Node {
         if let Some(inference) = inference {
             state = state.with_inference(inference, node_key.address());
         }
+        let (stop_paid, paid_stopped) = tokio::sync::watch::channel(false);
+        let mut paid_tasks = Vec::new();
+        if let Some(paid) = paid {
+            let pricing = api::Pricing {
+                price_per_token: u128::from(config.payments.price_per_token),
+                max_per_request: u128::from(config.payments.max_per_request),
+            };
+            state = state.with_paywall(paid.paywall.clone(), pricing).with_facilitator(paid.facilitator);
+            let paid_state = state.clone();
+            let mut stopped = paid_stopped.clone();
+            let addr = paid.addr;
+            paid_tasks.push(tokio::spawn(async move {
+                let served = axum::serve(paid.listener, api::paid_app(paid_state))
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(target: "agora::pay", "paid listener {addr} failed: {e}");
+                }
+            }));
+            let paywall = paid.paywall;
+            let interval = std::time::Duration::from_secs(config.payments.settle_interval);
+            paid_tasks.push(tokio::spawn(async move {
+                loop {
+                    paywall.settle_pass().await;
+                    tokio::time::sleep(interval).await;
+                }
+            }));
+            tracing::info!(target: "agora::up", "paid access (x402) on http://{addr}/v1/chat/completions");
+        }
         tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
         let served = axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown).await;
         tracing::info!(target: "agora::up", "shutting down");
+        let _ = stop_paid.send(true);
+        if let Some(settler) = paid_tasks.pop() {
+            settler.abort();
+        }
+        for task in paid_tasks {
+            let _ = task.await;
+        }
         if let Some(task) = index_task {
             task.abort();
         }
@@ -297,6 +382,71 @@ impl Node {
         store.journal_append("node.stopped", "{}")?;
         served.map_err(NodeError::Serve)
     }
+}
+
+/// Sets up paid access: binds the public listener and builds the paywall, which settles with
+/// the node key (the agent's wallet, which is paid). On a development chain the node key is
+/// given gas from the chain signer when it has none.
+async fn open_paid_access(
+    config: &NodeConfig,
+    rpc_url: &str,
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    store: &Arc<Store>,
+    node_key: &alloy::signers::local::PrivateKeySigner,
+) -> Result<Option<PaidAccess>> {
+    use agora_contracts::{SuiteContract, bindings::DevStablecoin};
+    use alloy::providers::Provider;
+    let (Some(asset), Some(channels)) =
+        (deployment.address_of(SuiteContract::DevStablecoin), deployment.address_of(SuiteContract::PaymentChannels))
+    else {
+        tracing::warn!(target: "agora::up", "the suite lacks the stablecoin or channels: paid access is off");
+        return Ok(None);
+    };
+    let listen = config.payments.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| NodeError::Listen { addr: listen, reason: e.to_string() })?;
+    let addr = listener.local_addr().map_err(NodeError::Serve)?;
+    let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
+    let fail = |what: &str, e: String| NodeError::Payments(format!("{what}: {e}"));
+    if matches!(client.chain_id(), 31337 | 1337) && client.signer_address().is_some() {
+        let balance = client.provider().get_balance(node_key.address()).await.map_err(|e| fail("balance", e.to_string()))?;
+        let want = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
+        if balance < want / alloy::primitives::U256::from(10u64) {
+            let tx = alloy::rpc::types::TransactionRequest::default().to(node_key.address()).value(want);
+            client
+                .provider()
+                .send_transaction(tx)
+                .await
+                .map_err(|e| fail("funding the node key", e.to_string()))?
+                .get_receipt()
+                .await
+                .map_err(|e| fail("funding the node key", e.to_string()))?;
+            tracing::info!(target: "agora::up", wallet = %node_key.address(), "gave the node key 1 ETH for settlement gas (devnet)");
+        }
+    }
+    let domain = DevStablecoin::new(asset, client.provider())
+        .eip712Domain()
+        .call()
+        .await
+        .map_err(|e| fail("reading the token's EIP-712 domain", e.to_string()))?;
+    let paywall_config = agora_pay::PaywallConfig {
+        chain_id: client.chain_id(),
+        asset,
+        asset_name: domain.name,
+        asset_version: domain.version,
+        pay_to: node_key.address(),
+        exact: true,
+        channels: Some(channels),
+        min_withdraw_delay: config.payments.min_withdraw_delay,
+        max_timeout_seconds: 300,
+        claim_threshold: u128::from(config.payments.claim_threshold),
+        claim_margin_secs: (config.payments.min_withdraw_delay / 3).max(60),
+    };
+    let paywall = agora_pay::Paywall::new(paywall_config, wallet.clone(), Arc::clone(store));
+    let facilitator = agora_pay::facilitator::Facilitator::new(wallet);
+    Ok(Some(PaidAccess { paywall, facilitator, listener, addr }))
 }
 
 /// How often the background indexer looks for new blocks.

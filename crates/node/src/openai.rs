@@ -141,6 +141,7 @@ pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>,
 /// A validated request, ready for the engine.
 struct Prepared {
     model: String,
+    prompt_tokens: usize,
     messages: Vec<ChatMessage>,
     sampling: SamplingParams,
     stream: bool,
@@ -225,6 +226,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError
     engine.check_context(prompt.len(), sampling.max_tokens).map_err(|e| infer_error(&e))?;
     Ok(Prepared {
         model: info.id.clone(),
+        prompt_tokens: prompt.len(),
         messages,
         sampling,
         stream: request.stream,
@@ -289,25 +291,119 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes)
 async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
     let service = service(&state)?.clone();
     let prepared = prepare(&service, &body)?;
-    let events =
-        service.submit(prepared.messages.clone(), prepared.sampling.clone()).map_err(|e| submit_error(&e))?;
+    let events = service
+        .submit(prepared.messages.clone(), prepared.sampling.clone(), None)
+        .map_err(|e| submit_error(&e))?;
     if prepared.stream {
-        Ok(stream(prepared, events).into_response())
+        Ok(stream(prepared, events, None).into_response())
     } else {
-        complete(prepared, events).await
+        complete(prepared, events, None).await
+    }
+}
+
+/// A paid call in flight: the verified payment and how its price follows from its tokens.
+struct PaidCall {
+    authorized: agora_pay::Authorized,
+    terms: agora_receipts::PaymentTerms,
+}
+
+impl PaidCall {
+    /// Settles (or durably records) the payment for `generation`; the answer may only be sent
+    /// when this succeeds.
+    async fn settle(self, generation: &Generation) -> Result<agora_pay::wire::SettleResponse, agora_pay::Refusal> {
+        let amount = self.terms.amount(generation.prompt_tokens + generation.tokens.len());
+        self.authorized.complete(amount).await
+    }
+}
+
+/// `POST /v1/chat/completions` on the paid listener: priced per token, with a per-request
+/// ceiling; the 402 asks for the ceiling of this request, a channel is charged what was used.
+pub(crate) async fn paid_chat_completions(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    match paid_chat(state, headers, body).await {
+        Ok(response) => response,
+        Err(response) => response,
+    }
+}
+
+async fn paid_chat(state: AppState, headers: axum::http::HeaderMap, body: Bytes) -> Result<Response, Response> {
+    let service = service(&state).map_err(IntoResponse::into_response)?.clone();
+    let paywall = state
+        .paywall()
+        .ok_or_else(|| ApiError::unavailable("paid access is off on this node").into_response())?
+        .clone();
+    let prepared = prepare(&service, &body).map_err(IntoResponse::into_response)?;
+    let pricing = state.pricing();
+    let tokens = (prepared.prompt_tokens + prepared.sampling.max_tokens) as u128;
+    let cheapest = pricing.price_per_token.saturating_mul(prepared.prompt_tokens as u128 + 1);
+    if cheapest > pricing.max_per_request {
+        return Err(ApiError::invalid(
+            format!(
+                "this prompt alone costs {cheapest} ({} tokens at {}), above the {} a request may cost; shorten it",
+                prepared.prompt_tokens, pricing.price_per_token, pricing.max_per_request
+            ),
+            Some("messages"),
+        )
+        .with_code(agora_pay::wire::reason::ABOVE_CEILING)
+        .into_response());
+    }
+    let ceiling = pricing.price_per_token.saturating_mul(tokens).min(pricing.max_per_request);
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let resource = agora_pay::wire::ResourceInfo {
+        url: format!("http://{host}/v1/chat/completions"),
+        description: Some(format!(
+            "chat completion with {}: {} per token, at most {ceiling} for this request",
+            prepared.model, pricing.price_per_token
+        )),
+        mime_type: Some("application/json".into()),
+    };
+    let authorized = paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
+    let terms = authorized.receipt_terms(pricing.price_per_token, ceiling);
+    let events = match service.submit(prepared.messages.clone(), prepared.sampling.clone(), Some(terms.clone())) {
+        Ok(events) => events,
+        Err(e) => {
+            authorized.abandon();
+            return Err(submit_error(&e).into_response());
+        }
+    };
+    let paid = PaidCall { authorized, terms };
+    if prepared.stream {
+        Ok(stream(prepared, events, Some(paid)).into_response())
+    } else {
+        complete(prepared, events, Some(paid)).await.map_err(IntoResponse::into_response)
     }
 }
 
 async fn complete(
     prepared: Prepared,
     mut events: mpsc::UnboundedReceiver<GenerationEvent>,
+    paid: Option<PaidCall>,
 ) -> Result<Response, ApiError> {
-    let (generation, receipt) = loop {
+    let done = loop {
         match events.recv().await {
             Some(GenerationEvent::Text(_)) => continue,
-            Some(GenerationEvent::Done(result)) => break result.map_err(|e| infer_error(&e))?,
-            None => return Err(ApiError::unavailable("the inference worker stopped")),
+            Some(GenerationEvent::Done(result)) => break result.map_err(|e| infer_error(&e)),
+            None => break Err(ApiError::unavailable("the inference worker stopped")),
         }
+    };
+    let (generation, receipt) = match done {
+        Ok(done) => done,
+        Err(error) => {
+            if let Some(paid) = paid {
+                paid.authorized.abandon();
+            }
+            return Err(error);
+        }
+    };
+    let settlement = match paid {
+        Some(paid) => match paid.settle(&generation).await {
+            Ok(settlement) => Some(settlement),
+            Err(refusal) => return Ok(refusal.into_response()),
+        },
+        None => None,
     };
     let body = json!({
         "id": completion_id(),
@@ -325,9 +421,16 @@ async fn complete(
         "timings": timings(&generation),
         "agora_receipt": receipt,
     });
+    let mut body = body;
+    if let Some(settlement) = &settlement {
+        body["agora_payment"] = json!(settlement);
+    }
     let mut response = (StatusCode::OK, Json(body)).into_response();
     if let Some(header) = receipt.as_deref().and_then(receipt_header) {
         response.headers_mut().insert(RECEIPT_HEADER, header);
+    }
+    if let Some(settlement) = &settlement {
+        agora_pay::paywall::attach_settlement(&mut response, settlement);
     }
     Ok(response)
 }
@@ -345,6 +448,7 @@ struct StreamState {
     model: String,
     include_usage: bool,
     done: bool,
+    paid: Option<PaidCall>,
 }
 
 impl StreamState {
@@ -367,9 +471,13 @@ impl StreamState {
     }
 }
 
+/// Streams a completion. A paid stream is charged when the generation ends, before the last
+/// chunk (which carries the settlement as `agora_payment`) is sent; a stream the client leaves
+/// early is not charged.
 fn stream(
     prepared: Prepared,
     events: mpsc::UnboundedReceiver<GenerationEvent>,
+    paid: Option<PaidCall>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let mut state = StreamState {
         events,
@@ -379,6 +487,7 @@ fn stream(
         model: prepared.model,
         include_usage: prepared.include_usage,
         done: false,
+        paid,
     };
     let first = state.chunk(json!({ "role": "assistant", "content": "" }), None, None);
     state.pending.push_back(first);
@@ -397,6 +506,21 @@ fn stream(
                     state.pending.push_back(chunk);
                 }
                 Some(GenerationEvent::Done(Ok((generation, receipt)))) => {
+                    if let Some(paid) = state.paid.take() {
+                        match paid.settle(&generation).await {
+                            Ok(settlement) => {
+                                let chunk = state.chunk(json!({}), None, Some(("agora_payment", json!(settlement))));
+                                state.pending.push_back(chunk);
+                            }
+                            Err(refusal) => {
+                                let error = json!({ "error": { "message": refusal.message, "type": "payment_error", "code": refusal.reason } });
+                                state.pending.push_back(Event::default().data(error.to_string()));
+                                state.pending.push_back(Event::default().data("[DONE]"));
+                                state.done = true;
+                                continue;
+                            }
+                        }
+                    }
                     let extra = receipt.map(|r| ("agora_receipt", json!(r)));
                     let last = state.chunk(json!({}), Some(finish_reason(generation.finish_reason)), extra);
                     state.pending.push_back(last);
@@ -416,6 +540,9 @@ fn stream(
                     state.done = true;
                 }
                 Some(GenerationEvent::Done(Err(e))) => {
+                    if let Some(paid) = state.paid.take() {
+                        paid.authorized.abandon();
+                    }
                     let error = infer_error(&e);
                     state.pending.push_back(Event::default().data(error.body().to_string()));
                     state.pending.push_back(Event::default().data("[DONE]"));

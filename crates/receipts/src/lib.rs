@@ -32,13 +32,80 @@ alloy::sol! {
         uint32 completionTokens;
         address node;
         uint64 timestamp;
+        bytes32 paymentHash;
+    }
+}
+
+/// The payment a paid call was served for, named in its receipt, so that feedback on the
+/// reputation registry can carry proof of payment. `paymentHash` in the receipt is the keccak256
+/// of its canonical JSON (zero for an unpaid call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptPayment {
+    /// `exact` or `channel`.
+    pub scheme: String,
+    /// CAIP-2 network.
+    pub network: String,
+    /// Who paid.
+    pub payer: Address,
+    /// Who was paid.
+    pub pay_to: Address,
+    /// The token.
+    pub asset: Address,
+    /// The channel id (`channel`) or the EIP-3009 nonce (`exact`).
+    pub reference: B256,
+    /// What this call cost, in atomic units.
+    pub amount: String,
+    /// For channels: the channel's cumulative charge after this call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cumulative: Option<String>,
+}
+
+impl ReceiptPayment {
+    /// keccak256 of the canonical JSON.
+    pub fn hash(&self) -> B256 {
+        keccak256(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// How a paid call's price follows from its token counts: the worker that signs the receipt
+/// fills in the amount once it knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTerms {
+    /// The payment, its amount still to be set.
+    pub payment: ReceiptPayment,
+    /// Atomic units per token (prompt and completion alike); 0 with a fixed price.
+    pub price_per_token: u128,
+    /// The most (or, with `price_per_token` 0, exactly what) the call costs.
+    pub ceiling: u128,
+    /// For channels: the cumulative charge before this call.
+    pub charged_before: Option<u128>,
+}
+
+impl PaymentTerms {
+    /// What a call with `tokens` tokens in all costs.
+    pub fn amount(&self, tokens: usize) -> u128 {
+        if self.price_per_token == 0 {
+            return self.ceiling;
+        }
+        self.price_per_token.saturating_mul(tokens as u128).min(self.ceiling)
+    }
+
+    /// The payment of a call with `tokens` tokens in all.
+    pub fn settle(&self, tokens: usize) -> ReceiptPayment {
+        let amount = self.amount(tokens);
+        ReceiptPayment {
+            amount: amount.to_string(),
+            cumulative: self.charged_before.map(|before| before.saturating_add(amount).to_string()),
+            ..self.payment.clone()
+        }
     }
 }
 
 /// EIP-712 domain name of receipts.
 pub const DOMAIN_NAME: &str = "agora-inference-receipt";
 /// EIP-712 domain version of receipts.
-pub const DOMAIN_VERSION: &str = "1";
+pub const DOMAIN_VERSION: &str = "2";
 /// HTTP response header carrying the compact receipt (base64 JSON of [`SignedReceipt`]).
 pub const RECEIPT_HEADER: &str = "x-agora-receipt";
 
@@ -128,6 +195,9 @@ pub struct ReceiptEnvelope {
     pub request: CanonicalRequest,
     /// The output.
     pub output: ReceiptOutput,
+    /// The payment the call was served for, if it was paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<ReceiptPayment>,
 }
 
 /// The EIP-712 signing hash of a receipt.
@@ -150,6 +220,7 @@ impl ReceiptEnvelope {
         output: ReceiptOutput,
         prompt_tokens: usize,
         timestamp: u64,
+        payment: Option<ReceiptPayment>,
     ) -> Result<Self, ReceiptError> {
         let receipt = InferenceReceipt {
             engine: agora_infer::ENGINE_ID.to_owned(),
@@ -161,11 +232,12 @@ impl ReceiptEnvelope {
             completionTokens: output.tokens.len() as u32,
             node: signer.address(),
             timestamp,
+            paymentHash: payment.as_ref().map_or(B256::ZERO, ReceiptPayment::hash),
         };
         let signature = signer
             .sign_hash_sync(&signing_hash(&receipt))
             .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
-        Ok(Self { signed: SignedReceipt { receipt, signature }, request, output })
+        Ok(Self { signed: SignedReceipt { receipt, signature }, request, output, payment })
     }
 
     /// Parses an envelope, or a chat completion response that carries one in `agora_receipt`.
@@ -189,6 +261,10 @@ impl ReceiptEnvelope {
         }
         if self.request.hash() != receipt.requestHash {
             return Err(ReceiptError::HashMismatch { what: "request" });
+        }
+        let payment_hash = self.payment.as_ref().map_or(B256::ZERO, ReceiptPayment::hash);
+        if payment_hash != receipt.paymentHash {
+            return Err(ReceiptError::HashMismatch { what: "payment" });
         }
         if keccak256(self.output.text.as_bytes()) != receipt.outputHash
             || self.output.tokens.len() != receipt.completionTokens as usize
@@ -263,9 +339,10 @@ mod tests {
             completionTokens: 3,
             node: signer.address(),
             timestamp: 1_700_000_000,
+            paymentHash: B256::ZERO,
         };
         let signature = signer.sign_hash_sync(&signing_hash(&receipt)).unwrap();
-        ReceiptEnvelope { signed: SignedReceipt { receipt, signature }, request, output }
+        ReceiptEnvelope { signed: SignedReceipt { receipt, signature }, request, output, payment: None }
     }
 
     #[test]

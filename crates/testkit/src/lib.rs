@@ -124,6 +124,8 @@ impl TestNet {
 #[derive(Debug)]
 pub struct TestNode {
     api_addr: SocketAddr,
+    paid_addr: Option<SocketAddr>,
+    node_address: Address,
     deployment: ChainDeployment,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<agora_node::Result<()>>>,
@@ -138,10 +140,21 @@ impl TestNode {
 
     /// Like [`TestNode::start`], serving `model` (e.g. [`default_model`]) for inference.
     pub async fn start_with_model(net: &TestNet, model: Option<PathBuf>) -> Self {
+        Self::start_with(net, model, 0, |_| {}).await
+    }
+
+    /// Like [`TestNode::start_with_model`], with the chain signer set to dev account `signer`
+    /// and the configuration adjusted by `tweak` before the node starts.
+    pub async fn start_with(
+        net: &TestNet,
+        model: Option<PathBuf>,
+        signer: usize,
+        tweak: impl FnOnce(&mut NodeConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::copy(net.deployments_path(), dir.path().join(agora_chain::DEPLOYMENTS_FILE))
             .expect("copy deployments");
-        let key = net.devnet.dev_signer(0).expect("dev account 0");
+        let key = net.devnet.dev_signer(signer).expect("a dev account");
         // A fixed port, so the agent's registration can name the node's own URL.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -169,15 +182,38 @@ impl TestNode {
                 description: "an agora node under test".into(),
                 public_url: Some(format!("http://127.0.0.1:{port}")),
             },
+            payments: agora_node::PaymentsConfig {
+                enabled: true,
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                price_per_token: 10,
+                max_per_request: 20_000,
+                min_withdraw_delay: 60,
+                claim_threshold: 1_000_000,
+                settle_interval: 1,
+            },
         };
+        let mut config = config;
+        tweak(&mut config);
         let node = Node::start(config).await.expect("start the node");
         let api_addr = node.api_addr();
+        let paid_addr = node.paid_addr();
+        let node_address = node.node_address();
         let deployment = node.deployment().expect("the node has a chain").clone();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(node.run_until(async move {
             let _ = rx.await;
         }));
-        Self { api_addr, deployment, shutdown: Some(tx), task: Some(task), dir }
+        Self { api_addr, paid_addr, node_address, deployment, shutdown: Some(tx), task: Some(task), dir }
+    }
+
+    /// Where the public paid listener listens (paid access is on in tests).
+    pub fn paid_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.paid_addr.expect("paid access is on"))
+    }
+
+    /// The node key's address: the agent's wallet, which is paid.
+    pub fn node_address(&self) -> Address {
+        self.node_address
     }
 
     /// Where the node's API listens.

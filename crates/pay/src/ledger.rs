@@ -1,0 +1,321 @@
+//! The provider's channel ledger: for every channel that pays this node, the highest voucher
+//! received and the cumulative charge against it, kept in the store and cached in memory.
+//!
+//! A paid response is only sent after its record is durable. To make that cheap, records are
+//! written by one thread that commits whatever has queued up in a single transaction (group
+//! commit): under load one `fsync` covers many calls, so durability costs a share of one disk
+//! flush per call instead of a whole one.
+
+use agora_store::Store;
+use alloy::primitives::{Address, B256, Bytes};
+use rusqlite::{OptionalExtension, params};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, mpsc},
+    time::{SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::oneshot;
+
+/// What the chain says about a channel (cached; refreshed when a voucher needs more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelTerms {
+    /// Who funds it.
+    pub payer: Address,
+    /// Who signs its vouchers.
+    pub authorizer: Address,
+    /// Its token.
+    pub token: Address,
+    /// Seconds between a withdrawal request and its completion.
+    pub withdraw_delay: u64,
+    /// Total deposited (including what was claimed).
+    pub deposited: u128,
+    /// When a pending withdrawal completes (unix seconds), 0 if none.
+    pub closing_at: u64,
+}
+
+/// A channel's state on the provider's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelState {
+    /// The channel id.
+    pub id: B256,
+    /// Chain and contract terms.
+    pub terms: ChannelTerms,
+    /// The highest voucher received, and its signature.
+    pub voucher_max: u128,
+    /// Signature of that voucher (empty when none).
+    pub voucher_sig: Bytes,
+    /// What was charged so far (≤ `voucher_max`).
+    pub charged: u128,
+    /// What was claimed on chain.
+    pub claimed: u128,
+    /// Paid calls served.
+    pub calls: u64,
+}
+
+impl ChannelState {
+    /// Fresh state for a channel first seen on chain.
+    pub fn new(id: B256, terms: ChannelTerms, claimed: u128) -> Self {
+        Self { id, terms, voucher_max: 0, voucher_sig: Bytes::new(), charged: claimed, claimed, calls: 0 }
+    }
+
+    /// Charged but not yet claimed.
+    pub fn unclaimed(&self) -> u128 {
+        self.charged.saturating_sub(self.claimed)
+    }
+}
+
+/// One channel's slot: the lock that serialises its calls, and its state once loaded.
+pub type ChannelSlot = Arc<tokio::sync::Mutex<Option<ChannelState>>>;
+
+struct WriteJob {
+    chain_id: u64,
+    contract: Address,
+    state: ChannelState,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The ledger. Cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<LedgerInner>,
+}
+
+struct LedgerInner {
+    store: Arc<Store>,
+    chain_id: u64,
+    contract: Address,
+    slots: Mutex<HashMap<B256, ChannelSlot>>,
+    writer: Mutex<mpsc::Sender<WriteJob>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("chain_id", &self.inner.chain_id).finish_non_exhaustive()
+    }
+}
+
+/// The most records one commit takes.
+const MAX_BATCH: usize = 4096;
+
+impl Ledger {
+    /// A ledger for the channel contract `contract` on `chain_id`, stored in `store`. Starts the
+    /// writer thread, which ends when the last clone is dropped.
+    pub fn new(store: Arc<Store>, chain_id: u64, contract: Address) -> Self {
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let writer_store = Arc::clone(&store);
+        std::thread::Builder::new()
+            .name("agora-pay-ledger".into())
+            .spawn(move || writer_loop(&writer_store, &rx))
+            .unwrap_or_else(|e| panic!("cannot start the ledger writer thread: {e}"));
+        Self {
+            inner: Arc::new(LedgerInner {
+                store,
+                chain_id,
+                contract,
+                slots: Mutex::new(HashMap::new()),
+                writer: Mutex::new(tx),
+            }),
+        }
+    }
+
+    /// The channel contract.
+    pub fn contract(&self) -> Address {
+        self.inner.contract
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The slot of channel `id` (created empty on first use). Lock it to serialise calls.
+    pub fn slot(&self, id: B256) -> ChannelSlot {
+        let mut slots = self.inner.slots.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(slots.entry(id).or_default())
+    }
+
+    /// Loads channel `id` from the store, if it was seen before.
+    pub fn load(&self, id: B256) -> Result<Option<ChannelState>, agora_store::StoreError> {
+        let chain_id = self.inner.chain_id;
+        let contract = self.inner.contract.to_string();
+        self.inner.store.read(|conn| {
+            conn.query_row(
+                "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
+                        charged, claimed, calls, closing_at
+                 FROM pay_channels WHERE channel_id = ?1 AND chain_id = ?2 AND contract = ?3",
+                params![id.to_string(), chain_id as i64, contract],
+                row_to_state(id),
+            )
+            .optional()
+        })
+    }
+
+    /// Every channel of this contract, as stored.
+    pub fn all(&self) -> Result<Vec<ChannelState>, agora_store::StoreError> {
+        let chain_id = self.inner.chain_id;
+        let contract = self.inner.contract.to_string();
+        self.inner.store.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
+                        charged, claimed, calls, closing_at, channel_id
+                 FROM pay_channels WHERE chain_id = ?1 AND contract = ?2 ORDER BY channel_id",
+            )?;
+            let rows = stmt.query_map(params![chain_id as i64, contract], |row| {
+                let id: String = row.get(11)?;
+                let id = id.parse().unwrap_or_default();
+                row_to_state(id)(row)
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Writes `state` durably; returns once it is committed (group commit with other calls).
+    pub async fn commit(&self, state: ChannelState) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        let job = WriteJob { chain_id: self.inner.chain_id, contract: self.inner.contract, state, done };
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| "the ledger writer stopped".to_owned())?;
+        wait.await.map_err(|_| "the ledger writer stopped".to_owned())?
+    }
+}
+
+fn row_to_state(id: B256) -> impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<ChannelState> {
+    move |row| {
+        let text = |i: usize| -> rusqlite::Result<String> { row.get(i) };
+        let amount = |i: usize| -> rusqlite::Result<u128> {
+            let s = text(i)?;
+            s.parse::<u128>().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+            })
+        };
+        let address = |i: usize| -> rusqlite::Result<Address> {
+            text(i)?.parse::<Address>().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+            })
+        };
+        let sig: String = row.get(6)?;
+        Ok(ChannelState {
+            id,
+            terms: ChannelTerms {
+                payer: address(0)?,
+                authorizer: address(1)?,
+                token: address(2)?,
+                withdraw_delay: row.get::<_, i64>(3)? as u64,
+                deposited: amount(4)?,
+                closing_at: row.get::<_, i64>(10)? as u64,
+            },
+            voucher_max: amount(5)?,
+            voucher_sig: sig.parse().unwrap_or_default(),
+            charged: amount(7)?,
+            claimed: amount(8)?,
+            calls: row.get::<_, i64>(9)? as u64,
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = store.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO pay_channels (channel_id, chain_id, contract, payer, authorizer, token,
+                     withdraw_delay, deposited, voucher_max, voucher_sig, charged, claimed, calls,
+                     closing_at, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (channel_id) DO UPDATE SET
+                     deposited = excluded.deposited, voucher_max = excluded.voucher_max,
+                     voucher_sig = excluded.voucher_sig, charged = excluded.charged,
+                     claimed = excluded.claimed, calls = excluded.calls,
+                     closing_at = excluded.closing_at, updated_ms = excluded.updated_ms",
+            )?;
+            let at = now_ms();
+            for job in &batch {
+                let s = &job.state;
+                stmt.execute(params![
+                    s.id.to_string(),
+                    job.chain_id as i64,
+                    job.contract.to_string(),
+                    s.terms.payer.to_string(),
+                    s.terms.authorizer.to_string(),
+                    s.terms.token.to_string(),
+                    s.terms.withdraw_delay as i64,
+                    s.terms.deposited.to_string(),
+                    s.voucher_max.to_string(),
+                    s.voucher_sig.to_string(),
+                    s.charged.to_string(),
+                    s.claimed.to_string(),
+                    s.calls as i64,
+                    s.terms.closing_at as i64,
+                    at,
+                ])?;
+            }
+            Ok(())
+        });
+        let result = result.map_err(|e| e.to_string());
+        for job in batch {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(id: u8) -> ChannelState {
+        let terms = ChannelTerms {
+            payer: Address::repeat_byte(1),
+            authorizer: Address::repeat_byte(2),
+            token: Address::repeat_byte(3),
+            withdraw_delay: 900,
+            deposited: u128::MAX,
+            closing_at: 0,
+        };
+        ChannelState::new(B256::repeat_byte(id), terms, 0)
+    }
+
+    #[tokio::test]
+    async fn concurrent_commits_are_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let ledger = Ledger::new(Arc::clone(&store), 31337, Address::repeat_byte(9));
+        let mut tasks = Vec::new();
+        for i in 0..64u8 {
+            let ledger = ledger.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut s = state(i);
+                s.voucher_max = 1000 + u128::from(i);
+                s.charged = u128::from(i);
+                s.calls = 1;
+                ledger.commit(s).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        drop(ledger);
+        let reopened =
+            Ledger::new(Arc::new(Store::open_in(dir.path()).unwrap()), 31337, Address::repeat_byte(9));
+        let all = reopened.all().unwrap();
+        assert_eq!(all.len(), 64);
+        let s = reopened.load(B256::repeat_byte(7)).unwrap().unwrap();
+        assert_eq!((s.voucher_max, s.charged, s.terms.deposited), (1007, 7, u128::MAX));
+        // Another contract's ledger does not see these channels.
+        let other = Ledger::new(store, 31337, Address::repeat_byte(8));
+        assert!(other.load(B256::repeat_byte(7)).unwrap().is_none());
+    }
+}

@@ -1,0 +1,24 @@
+//! HTTP 402 payments for agora: bots paying bots per call, speaking x402 v2.
+//!
+//! - [`wire`]: the x402 headers and JSON (v2, with v1 `X-PAYMENT` accepted).
+//! - [`typed`]: the EIP-712 structs payments are signed over (EIP-3009 authorizations,
+//!   channel configs and cumulative vouchers).
+//! - [`paywall`]: the provider side. [`paywall::Paywall::authorize`] checks a request's payment
+//!   and [`paywall::Authorized::complete`] settles it (`exact`: one EIP-3009 transfer) or
+//!   records it durably (`channel`: the voucher and the charge, group-committed), before the
+//!   response is sent. [`paywall::fixed_price`] puts a price on any axum route.
+//! - [`ledger`]: the provider's channel books, claimed on chain in batches.
+//! - [`payer`]: the client side, which answers 402s by itself under a spending
+//!   [`payer::Mandate`].
+//! - [`facilitator`]: `/verify`, `/settle` and `/supported` for other x402 servers.
+
+pub mod facilitator;
+pub mod ledger;
+pub mod payer;
+pub mod paywall;
+pub mod typed;
+pub mod wire;
+
+pub use ledger::{ChannelState, Ledger};
+pub use payer::{Mandate, PayError, Payer, PayerConfig, Prefer};
+pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal};

@@ -1,0 +1,798 @@
+//! The payer side: an HTTP client that answers 402s by itself, under a spending mandate.
+//!
+//! ```text
+//! Payer::send ─▶ request ─▶ 402? ─▶ choose: channel (open one, or one already open to this payee)
+//!                                   or exact (one-off) ─▶ mandate check ─▶ record reservation
+//!                                   ─▶ sign ─▶ retry with PAYMENT-SIGNATURE
+//!             ◀─ 200 + PAYMENT-RESPONSE ─▶ record actual spend and channel state
+//!             ◀─ corrective 402 (channelState) ─▶ check it is our own voucher, resync, retry once
+//! ```
+//!
+//! One key pays: it signs EIP-3009 authorizations (exact, and channel deposits, which the payee
+//! submits, so the payer needs no ETH) and vouchers (as the channel's `payerAuthorizer`).
+//! Nothing is signed unless the mandate allows it: total budget, per-call cap, payee allow-list
+//! and expiry. Spend is recorded in the store before the payment leaves and settled with the
+//! amount actually charged once the answer arrives.
+
+use crate::{
+    typed::{self, Authorization, ChannelConfig, ChannelPayload, DepositJson, ExactPayload},
+    wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse},
+};
+use agora_store::Store;
+use alloy::{
+    primitives::{Address, B256, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// Why a paid request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    /// The mandate does not allow this payment.
+    #[error("refused by spending mandate {mandate:?}: {reason}")]
+    Mandate {
+        /// The mandate.
+        mandate: String,
+        /// Why.
+        reason: String,
+    },
+    /// No mandate of that name.
+    #[error(
+        "no spending mandate {0:?}: create one first, e.g. `agora mandate set --budget 1000000 --per-call 20000`"
+    )]
+    NoMandate(String),
+    /// The server asked for nothing we can pay.
+    #[error("the server accepts no payment this client can make: {0}")]
+    Unpayable(String),
+    /// The server refused the payment.
+    #[error("the server refused the payment ({reason}): {message}")]
+    Refused {
+        /// Reason code.
+        reason: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The request failed.
+    #[error("request failed: {0}")]
+    Http(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] agora_store::StoreError),
+}
+
+/// A spending mandate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mandate {
+    /// Its name.
+    pub name: String,
+    /// The most all payments under it may add up to (atomic units; channel deposits count).
+    pub budget: u128,
+    /// The most one call may cost.
+    pub per_call: u128,
+    /// Payees allowed (empty: any).
+    pub payees: Vec<Address>,
+    /// Unix seconds after which nothing is paid (0: never).
+    pub expires_at: u64,
+}
+
+impl Mandate {
+    /// Saves (or replaces) the mandate; what was spent under the name stays counted.
+    pub fn save(&self, store: &Store) -> Result<(), agora_store::StoreError> {
+        let payees = serde_json::to_string(&self.payees).unwrap_or_else(|_| "[]".into());
+        store.write(|tx| {
+            tx.execute(
+                "INSERT INTO payer_mandates (name, budget, per_call, payees, expires_at, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET budget = excluded.budget, per_call = excluded.per_call,
+                     payees = excluded.payees, expires_at = excluded.expires_at",
+                params![
+                    self.name,
+                    self.budget.to_string(),
+                    self.per_call.to_string(),
+                    payees,
+                    self.expires_at as i64,
+                    now_ms()
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Loads a mandate.
+    pub fn load(store: &Store, name: &str) -> Result<Option<Self>, agora_store::StoreError> {
+        store.read(|conn| {
+            conn.query_row(
+                "SELECT budget, per_call, payees, expires_at FROM payer_mandates WHERE name = ?1",
+                [name],
+                |r| {
+                    let budget: String = r.get(0)?;
+                    let per_call: String = r.get(1)?;
+                    let payees: String = r.get(2)?;
+                    Ok(Self {
+                        name: name.to_owned(),
+                        budget: budget.parse().unwrap_or(0),
+                        per_call: per_call.parse().unwrap_or(0),
+                        payees: serde_json::from_str(&payees).unwrap_or_default(),
+                        expires_at: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// What is spent or reserved under mandate `name`: settled amounts plus pending
+    /// reservations plus channel deposits not yet spent.
+    pub fn spent(store: &Store, name: &str) -> Result<u128, agora_store::StoreError> {
+        let rows: Vec<(String, Option<String>, String)> = store.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT reserved, amount, status FROM payer_spend WHERE mandate = ?1")?;
+            let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(reserved, amount, status)| {
+                let parse = |s: &str| s.parse::<u128>().unwrap_or(0);
+                match status.as_str() {
+                    "pending" => parse(&reserved),
+                    _ => amount.as_deref().map_or(0, parse),
+                }
+            })
+            .sum())
+    }
+}
+
+/// Which scheme to use when a 402 offers several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// A channel if one is open to the payee, else `exact`.
+    #[default]
+    Auto,
+    /// Always `exact`.
+    Exact,
+    /// A channel, opened on first use.
+    Channel,
+}
+
+/// How a [`Payer`] behaves.
+#[derive(Debug, Clone)]
+pub struct PayerConfig {
+    /// The mandate payments are made under.
+    pub mandate: String,
+    /// Scheme preference.
+    pub prefer: Prefer,
+    /// How much to deposit when opening or topping up a channel.
+    pub channel_deposit: u128,
+}
+
+/// A response to a paid (or free) request.
+#[derive(Debug)]
+pub struct PaidResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+    /// The server's `PAYMENT-RESPONSE`, when a payment was made.
+    pub settlement: Option<SettleResponse>,
+    /// The scheme paid with.
+    pub scheme: Option<String>,
+}
+
+/// A channel as the payer keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerChannel {
+    /// The channel id.
+    pub id: B256,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Channel contract.
+    pub contract: Address,
+    /// Its terms.
+    pub config: ChannelConfig,
+    /// Deposited so far (as the payee last reported, or as we deposited).
+    pub deposited: u128,
+    /// Highest voucher signed.
+    pub signed_max: u128,
+    /// Highest voucher the payee acknowledged.
+    pub acked_max: u128,
+    /// What the payee says it charged.
+    pub charged: u128,
+}
+
+/// The paying client.
+#[derive(Debug)]
+pub struct Payer {
+    key: PrivateKeySigner,
+    store: Arc<Store>,
+    http: reqwest::Client,
+    config: PayerConfig,
+    serial: tokio::sync::Mutex<()>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn chain_of(network: &str) -> Option<u64> {
+    network.strip_prefix("eip155:")?.parse().ok()
+}
+
+fn extra_str<'a>(r: &'a PaymentRequirements, key: &str) -> Option<&'a str> {
+    r.extra.get(key).and_then(Value::as_str)
+}
+
+impl Payer {
+    /// A payer signing with `key`, recording in `store`.
+    pub fn new(key: PrivateKeySigner, store: Arc<Store>, config: PayerConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(300))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { key, store, http, config, serial: tokio::sync::Mutex::new(()) }
+    }
+
+    /// The paying address.
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    /// Sends a request, paying when the server asks. `body` is JSON when given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<PaidResponse, PayError> {
+        // Payments under one payer are serialised: the mandate's books and channel vouchers are
+        // cumulative.
+        let _serial = self.serial.lock().await;
+        let first = self.http_send(&method, url, body.clone(), None).await?;
+        if first.status != 402 {
+            return Ok(first);
+        }
+        let mut required = parse_required(&first)?;
+        let mut last_refusal = None;
+        for _attempt in 0..3 {
+            let (requirement, scheme) = self.choose(&required)?;
+            let mandate = self.mandate()?;
+            let payee: Address = requirement.pay_to.parse().map_err(|_| {
+                PayError::Unpayable(format!("payTo {:?} is not an address", requirement.pay_to))
+            })?;
+            let amount = typed::parse_amount(&requirement.amount).ok_or_else(|| {
+                PayError::Unpayable(format!("amount {:?} is not a number", requirement.amount))
+            })?;
+            self.check_mandate(&mandate, payee, amount, 0)?;
+            let (payload, spend_id, channel) = match scheme {
+                Prefer::Exact => {
+                    let (payload, nonce) = self.sign_exact(&requirement)?;
+                    let id =
+                        self.reserve(&mandate, payee, url, wire::SCHEME_EXACT, amount, &nonce.to_string())?;
+                    (payload, id, None)
+                }
+                _ => {
+                    let (payload, channel) = self.sign_voucher(&mandate, &requirement, payee, amount)?;
+                    let id = self.reserve(
+                        &mandate,
+                        payee,
+                        url,
+                        wire::SCHEME_CHANNEL,
+                        amount,
+                        &channel.to_string(),
+                    )?;
+                    (payload, id, Some(channel))
+                }
+            };
+            let header = wire::encode_header(&PaymentPayload {
+                x402_version: 2,
+                resource: Some(required.resource.clone()),
+                accepted: requirement.clone(),
+                payload,
+                extensions: None,
+            });
+            let response = self.http_send(&method, url, body.clone(), Some(header)).await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    // Unknown whether it was served: keep the reservation pending; a channel
+                    // resyncs from the payee's next answer.
+                    return Err(e);
+                }
+            };
+            if response.status == 402 {
+                self.settle_spend(spend_id, 0, "refused")?;
+                let refusal = parse_required(&response)?;
+                let reason = refusal.error.clone().unwrap_or_default();
+                if let Some(channel) = channel {
+                    let resynced = self.resync(channel, &refusal, &mandate, payee, url)?;
+                    if resynced
+                        || reason == wire::reason::INSUFFICIENT_FUNDS
+                        || reason == wire::reason::CHANNEL_CLOSING
+                    {
+                        if reason != wire::reason::CUMULATIVE_MISMATCH {
+                            self.mark_needs_deposit(channel)?;
+                        }
+                        last_refusal = Some((reason, message_of(&response)));
+                        required = PaymentRequired { resource: required.resource.clone(), ..refusal };
+                        continue;
+                    }
+                }
+                return Err(PayError::Refused { reason, message: message_of(&response) });
+            }
+            let settlement = response
+                .headers
+                .get(wire::PAYMENT_RESPONSE_HEADER)
+                .or_else(|| response.headers.get(wire::X_PAYMENT_RESPONSE_HEADER))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| wire::decode_header::<SettleResponse>(v).ok());
+            match &settlement {
+                Some(s) if (200..300).contains(&response.status) => {
+                    let charged = s.amount.as_deref().and_then(typed::parse_amount).unwrap_or(amount);
+                    self.settle_spend(spend_id, charged, "settled")?;
+                    if let (Some(channel), Some(state)) = (channel, s.extra.as_ref()) {
+                        self.apply_state(channel, state)?;
+                    }
+                }
+                _ => {
+                    // Not served (or served unpaid): nothing was charged for it.
+                    self.settle_spend(spend_id, 0, "refused")?;
+                }
+            }
+            return Ok(PaidResponse { settlement, scheme: Some(requirement.scheme.clone()), ..response });
+        }
+        let (reason, message) = last_refusal.unwrap_or_default();
+        Err(PayError::Refused { reason, message })
+    }
+
+    async fn http_send(
+        &self,
+        method: &reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+        payment: Option<String>,
+    ) -> Result<PaidResponse, PayError> {
+        let mut request = self.http.request(method.clone(), url);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        if let Some(payment) = payment {
+            request = request.header(wire::PAYMENT_SIGNATURE_HEADER, payment);
+        }
+        let response = request.send().await.map_err(|e| PayError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| PayError::Http(e.to_string()))?.to_vec();
+        Ok(PaidResponse { status, headers, body, settlement: None, scheme: None })
+    }
+
+    fn mandate(&self) -> Result<Mandate, PayError> {
+        Mandate::load(&self.store, &self.config.mandate)?
+            .ok_or_else(|| PayError::NoMandate(self.config.mandate.clone()))
+    }
+
+    /// Checks that paying `amount` (plus escrowing `deposit`) to `payee` fits the mandate.
+    fn check_mandate(
+        &self,
+        m: &Mandate,
+        payee: Address,
+        amount: u128,
+        deposit: u128,
+    ) -> Result<(), PayError> {
+        let refuse = |reason: String| Err(PayError::Mandate { mandate: m.name.clone(), reason });
+        if m.expires_at != 0 && now_secs() >= m.expires_at {
+            return refuse(format!("it expired at {}", m.expires_at));
+        }
+        if !m.payees.is_empty() && !m.payees.contains(&payee) {
+            return refuse(format!("payee {payee} is not on its allow-list"));
+        }
+        if amount > m.per_call {
+            return refuse(format!("this call may cost {amount}, above the per-call cap of {}", m.per_call));
+        }
+        let spent = Mandate::spent(&self.store, &m.name)?;
+        let locked = self.unspent_deposits(&m.name)?;
+        let committed = spent.saturating_add(locked);
+        if committed.saturating_add(amount).saturating_add(deposit) > m.budget {
+            return refuse(format!(
+                "{} spent or held in channels plus {} for this call exceeds the budget of {}",
+                committed,
+                amount.saturating_add(deposit),
+                m.budget
+            ));
+        }
+        Ok(())
+    }
+
+    /// Deposits in channels opened under this payer that were not charged yet.
+    fn unspent_deposits(&self, _mandate: &str) -> Result<u128, PayError> {
+        let rows: Vec<(String, String)> = self.store.read(|conn| {
+            let mut stmt = conn.prepare("SELECT deposited, charged FROM payer_channels")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(d, c)| d.parse::<u128>().unwrap_or(0).saturating_sub(c.parse::<u128>().unwrap_or(0)))
+            .sum())
+    }
+
+    fn choose(&self, required: &PaymentRequired) -> Result<(PaymentRequirements, Prefer), PayError> {
+        let find = |scheme: &str| required.accepts.iter().find(|r| r.scheme == scheme).cloned();
+        let exact = find(wire::SCHEME_EXACT);
+        let channel = find(wire::SCHEME_CHANNEL);
+        let has_channel = |r: &PaymentRequirements| -> bool { self.find_channel(r).ok().flatten().is_some() };
+        let pick = match self.config.prefer {
+            Prefer::Exact => exact.map(|r| (r, Prefer::Exact)),
+            Prefer::Channel => channel.map(|r| (r, Prefer::Channel)).or(exact.map(|r| (r, Prefer::Exact))),
+            Prefer::Auto => match channel {
+                Some(c) if has_channel(&c) => Some((c, Prefer::Channel)),
+                _ => exact.map(|r| (r, Prefer::Exact)).or(channel.map(|r| (r, Prefer::Channel))),
+            },
+        };
+        let (r, scheme) = pick.ok_or_else(|| {
+            let offered: Vec<_> = required.accepts.iter().map(|r| r.scheme.as_str()).collect();
+            PayError::Unpayable(format!("offered schemes: {offered:?}"))
+        })?;
+        if chain_of(&r.network).is_none() {
+            return Err(PayError::Unpayable(format!("network {:?} is not an EVM chain", r.network)));
+        }
+        Ok((r, scheme))
+    }
+
+    fn sign_exact(&self, r: &PaymentRequirements) -> Result<(Value, B256), PayError> {
+        let chain_id = chain_of(&r.network).unwrap_or_default();
+        let (name, version) = token_names(r)?;
+        let asset: Address =
+            r.asset.parse().map_err(|_| PayError::Unpayable("asset is not an address".into()))?;
+        let to: Address =
+            r.pay_to.parse().map_err(|_| PayError::Unpayable("payTo is not an address".into()))?;
+        let nonce = B256::from(rand::random::<[u8; 32]>());
+        let now = now_secs();
+        let authorization = Authorization {
+            from: self.key.address(),
+            to,
+            value: U256::from(typed::parse_amount(&r.amount).unwrap_or_default()),
+            valid_after: now.saturating_sub(600),
+            valid_before: now + r.max_timeout_seconds.max(60),
+            nonce,
+        };
+        let domain = typed::token_domain(name, version, chain_id, asset);
+        let signature = self
+            .key
+            .sign_hash_sync(&authorization.transfer_digest(&domain))
+            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        let payload =
+            ExactPayload { signature: signature.as_bytes().into(), authorization: authorization.to_json() };
+        Ok((serde_json::to_value(payload).unwrap_or_default(), nonce))
+    }
+
+    fn channel_terms(r: &PaymentRequirements) -> Result<(u64, Address, Address, Address, u64), PayError> {
+        let chain_id = chain_of(&r.network).unwrap_or_default();
+        let contract: Address = extra_str(r, "channelContract")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| PayError::Unpayable("the channel offer names no channelContract".into()))?;
+        let asset: Address =
+            r.asset.parse().map_err(|_| PayError::Unpayable("asset is not an address".into()))?;
+        let payee: Address =
+            r.pay_to.parse().map_err(|_| PayError::Unpayable("payTo is not an address".into()))?;
+        let delay = r.extra.get("withdrawDelay").and_then(Value::as_u64).unwrap_or(900);
+        Ok((chain_id, contract, asset, payee, delay))
+    }
+
+    /// The open channel to this requirement's payee, if any.
+    pub fn find_channel(&self, r: &PaymentRequirements) -> Result<Option<PayerChannel>, PayError> {
+        let (chain_id, contract, asset, payee, _) = Self::channel_terms(r)?;
+        let id: Option<String> = self.store.read(|conn| {
+            conn.query_row(
+                "SELECT channel_id FROM payer_channels
+                 WHERE chain_id = ?1 AND contract = ?2 AND payee = ?3 AND token = ?4
+                 ORDER BY updated_ms DESC LIMIT 1",
+                params![chain_id as i64, contract.to_string(), payee.to_string(), asset.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        match id.and_then(|id| id.parse().ok()) {
+            Some(id) => self.channel(id),
+            None => Ok(None),
+        }
+    }
+
+    /// A channel this payer opened.
+    pub fn channel(&self, id: B256) -> Result<Option<PayerChannel>, PayError> {
+        Ok(self.store.read(|conn| {
+            conn.query_row(
+                "SELECT chain_id, contract, config, deposited, signed_max, acked_max, charged
+                 FROM payer_channels WHERE channel_id = ?1",
+                [id.to_string()],
+                |r| {
+                    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+                    Ok(PayerChannel {
+                        id,
+                        chain_id: r.get::<_, i64>(0)? as u64,
+                        contract: text(1)?.parse().unwrap_or_default(),
+                        config: serde_json::from_str(&text(2)?).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                2,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?,
+                        deposited: text(3)?.parse().unwrap_or(0),
+                        signed_max: text(4)?.parse().unwrap_or(0),
+                        acked_max: text(5)?.parse().unwrap_or(0),
+                        charged: text(6)?.parse().unwrap_or(0),
+                    })
+                },
+            )
+            .optional()
+        })?)
+    }
+
+    /// Every channel this payer opened.
+    pub fn channels(&self) -> Result<Vec<PayerChannel>, PayError> {
+        let ids: Vec<String> = self.store.read(|conn| {
+            let mut stmt = conn.prepare("SELECT channel_id FROM payer_channels ORDER BY updated_ms")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        let mut out = Vec::new();
+        for id in ids.into_iter().filter_map(|id| id.parse().ok()) {
+            out.extend(self.channel(id)?);
+        }
+        Ok(out)
+    }
+
+    fn save_channel(&self, c: &PayerChannel, payee: Address) -> Result<(), PayError> {
+        let config = serde_json::to_string(&c.config).unwrap_or_default();
+        self.store.write(|tx| {
+            tx.execute(
+                "INSERT INTO payer_channels (channel_id, chain_id, contract, payee, token, config, deposited,
+                     signed_max, acked_max, charged, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (channel_id) DO UPDATE SET deposited = excluded.deposited,
+                     signed_max = excluded.signed_max, acked_max = excluded.acked_max,
+                     charged = excluded.charged, updated_ms = excluded.updated_ms",
+                params![
+                    c.id.to_string(),
+                    c.chain_id as i64,
+                    c.contract.to_string(),
+                    payee.to_string(),
+                    c.config.token.to_string(),
+                    config,
+                    c.deposited.to_string(),
+                    c.signed_max.to_string(),
+                    c.acked_max.to_string(),
+                    c.charged.to_string(),
+                    now_ms(),
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Signs the next voucher on the channel to `payee` (opening or topping it up with a signed
+    /// deposit the payee submits when needed). The voucher is recorded before it is sent.
+    fn sign_voucher(
+        &self,
+        mandate: &Mandate,
+        r: &PaymentRequirements,
+        payee: Address,
+        ceiling: u128,
+    ) -> Result<(Value, B256), PayError> {
+        let (chain_id, contract, asset, _, delay) = Self::channel_terms(r)?;
+        let domain = typed::channels_domain(chain_id, contract);
+        let mut channel = match self.find_channel(r)? {
+            Some(c) => c,
+            None => {
+                let config = ChannelConfig {
+                    payer: self.key.address(),
+                    payerAuthorizer: self.key.address(),
+                    receiver: payee,
+                    token: asset,
+                    withdrawDelay: alloy::primitives::Uint::from(delay),
+                    salt: B256::from(rand::random::<[u8; 32]>()),
+                };
+                PayerChannel {
+                    id: config.id(&domain),
+                    chain_id,
+                    contract,
+                    config,
+                    deposited: 0,
+                    signed_max: 0,
+                    acked_max: 0,
+                    charged: 0,
+                }
+            }
+        };
+        let max = channel.charged.saturating_add(ceiling).max(channel.acked_max.saturating_add(1));
+        let mut deposit = None;
+        if max > channel.deposited {
+            let want = self.config.channel_deposit.max(max - channel.deposited);
+            self.check_mandate(mandate, payee, 0, want)?;
+            let (name, version) = token_names(r)?;
+            let token_domain = typed::token_domain(name, version, chain_id, asset);
+            let nonce_salt = B256::from(rand::random::<[u8; 32]>());
+            let now = now_secs();
+            let authorization = Authorization {
+                from: self.key.address(),
+                to: contract,
+                value: U256::from(want),
+                valid_after: 0,
+                valid_before: now + 3600,
+                nonce: typed::deposit_nonce(channel.id, nonce_salt),
+            };
+            let signature = self
+                .key
+                .sign_hash_sync(&authorization.receive_digest(&token_domain))
+                .map_err(|e| PayError::Unpayable(e.to_string()))?;
+            deposit = Some(DepositJson {
+                config: channel.config.clone(),
+                amount: want.to_string(),
+                valid_after: "0".into(),
+                valid_before: authorization.valid_before.to_string(),
+                nonce_salt,
+                signature: signature.as_bytes().into(),
+            });
+            // Counted as escrow from now on; the payee's answer confirms it.
+            channel.deposited = channel.deposited.saturating_add(want);
+        }
+        let signature = typed::sign_voucher(&self.key, &domain, channel.id, max)
+            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        channel.signed_max = channel.signed_max.max(max);
+        self.save_channel(&channel, payee)?;
+        let payload = ChannelPayload {
+            channel_id: channel.id,
+            max_claimable_amount: max.to_string(),
+            signature: signature.as_bytes().into(),
+            deposit,
+        };
+        Ok((serde_json::to_value(payload).unwrap_or_default(), channel.id))
+    }
+
+    fn mark_needs_deposit(&self, id: B256) -> Result<(), PayError> {
+        // The payee says the deposit does not cover the voucher (or the channel is closing): the
+        // next voucher carries a top-up.
+        if let Some(mut c) = self.channel(id)? {
+            c.deposited = c.charged;
+            let payee = c.config.receiver;
+            self.save_channel(&c, payee)?;
+        }
+        Ok(())
+    }
+
+    /// Adopts the payee's channel state from a corrective 402 when it carries a voucher we
+    /// signed; returns whether it did. Spend the payee charged that we had not seen is recorded.
+    fn resync(
+        &self,
+        id: B256,
+        refusal: &PaymentRequired,
+        mandate: &Mandate,
+        payee: Address,
+        url: &str,
+    ) -> Result<bool, PayError> {
+        let Some(state) = refusal
+            .accepts
+            .iter()
+            .find(|r| r.scheme == wire::SCHEME_CHANNEL)
+            .and_then(|r| r.extra.get("channelState"))
+        else {
+            return Ok(false);
+        };
+        let Some(mut channel) = self.channel(id)? else { return Ok(false) };
+        let amount = |v: Option<&Value>| v.and_then(Value::as_str).and_then(typed::parse_amount);
+        let (Some(charged), Some(max)) =
+            (amount(state.get("charged")), amount(state.pointer("/voucher/maxClaimableAmount")))
+        else {
+            return Ok(false);
+        };
+        if max > 0 {
+            // The state must be backed by a voucher we signed: a payee cannot invent a charge.
+            let sig = state
+                .pointer("/voucher/signature")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<alloy::primitives::Bytes>().ok())
+                .and_then(|b| alloy::primitives::Signature::try_from(b.as_ref()).ok());
+            let domain = typed::channels_domain(channel.chain_id, channel.contract);
+            let ours =
+                sig.and_then(|s| typed::voucher_signer(&domain, id, max, &s)) == Some(self.key.address());
+            if !ours || charged > max {
+                tracing::warn!(target: "agora::pay", channel = %id, "ignoring channel state not backed by our voucher");
+                return Ok(false);
+            }
+        }
+        if charged > channel.charged {
+            // Served calls whose answers we never saw (a lost response): count them.
+            let missed = charged - channel.charged;
+            let spend = self.reserve(mandate, payee, url, "channel-resync", missed, &id.to_string())?;
+            self.settle_spend(spend, missed, "settled")?;
+        }
+        channel.charged = charged;
+        channel.acked_max = max;
+        if let Some(d) = amount(state.get("deposited")) {
+            channel.deposited = d;
+        }
+        self.save_channel(&channel, payee)?;
+        Ok(true)
+    }
+
+    fn apply_state(&self, id: B256, state: &Value) -> Result<(), PayError> {
+        let amount = |v: Option<&Value>| v.and_then(Value::as_str).and_then(typed::parse_amount);
+        let Some(mut channel) = self.channel(id)? else { return Ok(()) };
+        if let Some(charged) = amount(state.get("charged")) {
+            channel.charged = charged;
+        }
+        if let Some(max) = amount(state.pointer("/voucher/maxClaimableAmount")) {
+            channel.acked_max = max;
+        }
+        if let Some(d) = amount(state.get("deposited")) {
+            channel.deposited = d;
+        }
+        let payee = channel.config.receiver;
+        self.save_channel(&channel, payee)
+    }
+
+    fn reserve(
+        &self,
+        m: &Mandate,
+        payee: Address,
+        resource: &str,
+        scheme: &str,
+        amount: u128,
+        reference: &str,
+    ) -> Result<i64, PayError> {
+        Ok(self.store.write(|tx| {
+            tx.execute(
+                "INSERT INTO payer_spend (at_ms, mandate, payee, resource, scheme, reserved, status, reference)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+                params![now_ms(), m.name, payee.to_string(), resource, scheme, amount.to_string(), reference],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?)
+    }
+
+    fn settle_spend(&self, id: i64, amount: u128, status: &str) -> Result<(), PayError> {
+        self.store.write(|tx| {
+            tx.execute(
+                "UPDATE payer_spend SET amount = ?2, status = ?3 WHERE id = ?1",
+                params![id, amount.to_string(), status],
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn token_names(r: &PaymentRequirements) -> Result<(&str, &str), PayError> {
+    match (extra_str(r, "name"), extra_str(r, "version")) {
+        (Some(n), Some(v)) => Ok((n, v)),
+        _ => {
+            Err(PayError::Unpayable("the offer lacks the token's EIP-712 extra.name / extra.version".into()))
+        }
+    }
+}
+
+fn message_of(response: &PaidResponse) -> String {
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&response.body).chars().take(300).collect())
+}
+
+/// Reads a 402's requirements: the v2 header first, else a JSON body with `accepts`.
+pub fn parse_required(response: &PaidResponse) -> Result<PaymentRequired, PayError> {
+    if let Some(value) = response.headers.get(wire::PAYMENT_REQUIRED_HEADER).and_then(|v| v.to_str().ok()) {
+        return wire::decode_header(value).map_err(|e| PayError::Unpayable(e.to_string()));
+    }
+    serde_json::from_slice(&response.body)
+        .map_err(|_| PayError::Unpayable("a 402 without PAYMENT-REQUIRED or x402 body".into()))
+}

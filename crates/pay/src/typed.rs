@@ -1,0 +1,287 @@
+//! The EIP-712 structs payments are signed over: EIP-3009 authorizations (under the token's
+//! domain) and channel configurations and vouchers (under the channel contract's domain), with
+//! their JSON forms as they travel in x402 payloads.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, Signature, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{Eip712Domain, SolStruct, eip712_domain},
+};
+use serde::{Deserialize, Serialize};
+
+alloy::sol! {
+    /// EIP-3009 transfer authorization (what `exact` payers sign).
+    #[derive(Debug, PartialEq, Eq)]
+    struct TransferWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+
+    /// EIP-3009 receive authorization (what channel deposits are signed as).
+    #[derive(Debug, PartialEq, Eq)]
+    struct ReceiveWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+
+    /// A channel's terms; its EIP-712 digest is the channel id.
+    #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ChannelConfig {
+        address payer;
+        address payerAuthorizer;
+        address receiver;
+        address token;
+        uint40 withdrawDelay;
+        bytes32 salt;
+    }
+
+    /// A cumulative voucher: the receiver may claim up to `maxClaimableAmount` in total.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Voucher {
+        bytes32 channelId;
+        uint128 maxClaimableAmount;
+    }
+}
+
+/// EIP-712 domain name of the channel contract.
+pub const CHANNELS_DOMAIN_NAME: &str = "Agora Payment Channels";
+/// EIP-712 domain version of the channel contract.
+pub const CHANNELS_DOMAIN_VERSION: &str = "1";
+
+/// The domain of a token's own EIP-3009 signatures.
+pub fn token_domain(name: &str, version: &str, chain_id: u64, token: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        chain_id: chain_id,
+        verifying_contract: token,
+    }
+}
+
+/// The domain of the channel contract at `contract`.
+pub fn channels_domain(chain_id: u64, contract: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: CHANNELS_DOMAIN_NAME,
+        version: CHANNELS_DOMAIN_VERSION,
+        chain_id: chain_id,
+        verifying_contract: contract,
+    }
+}
+
+impl ChannelConfig {
+    /// The channel id: the EIP-712 digest of the config under the contract's domain.
+    pub fn id(&self, domain: &Eip712Domain) -> B256 {
+        self.eip712_signing_hash(domain)
+    }
+}
+
+/// The digest a voucher signature covers.
+pub fn voucher_digest(domain: &Eip712Domain, channel_id: B256, max_claimable: u128) -> B256 {
+    Voucher { channelId: channel_id, maxClaimableAmount: max_claimable }.eip712_signing_hash(domain)
+}
+
+/// Signs a voucher.
+pub fn sign_voucher(
+    signer: &PrivateKeySigner,
+    domain: &Eip712Domain,
+    channel_id: B256,
+    max_claimable: u128,
+) -> alloy::signers::Result<Signature> {
+    signer.sign_hash_sync(&voucher_digest(domain, channel_id, max_claimable))
+}
+
+/// Who signed a voucher, if the signature is well-formed.
+pub fn voucher_signer(
+    domain: &Eip712Domain,
+    channel_id: B256,
+    max_claimable: u128,
+    signature: &Signature,
+) -> Option<Address> {
+    signature.recover_address_from_prehash(&voucher_digest(domain, channel_id, max_claimable)).ok()
+}
+
+/// An EIP-3009 authorization as x402 payloads carry it (numbers as decimal strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationJson {
+    /// Payer.
+    pub from: Address,
+    /// Payee.
+    pub to: Address,
+    /// Atomic units.
+    pub value: String,
+    /// Valid from (unix seconds, exclusive as in EIP-3009: `now > validAfter`).
+    pub valid_after: String,
+    /// Valid until (unix seconds, exclusive).
+    pub valid_before: String,
+    /// 32 random bytes.
+    pub nonce: B256,
+}
+
+/// The `exact` payload: `{signature, authorization}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExactPayload {
+    /// 65-byte signature, hex.
+    pub signature: Bytes,
+    /// What was signed.
+    pub authorization: AuthorizationJson,
+}
+
+/// The numbers of an authorization, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorization {
+    /// Payer.
+    pub from: Address,
+    /// Payee.
+    pub to: Address,
+    /// Atomic units.
+    pub value: U256,
+    /// Valid after (unix seconds).
+    pub valid_after: u64,
+    /// Valid before (unix seconds).
+    pub valid_before: u64,
+    /// Nonce.
+    pub nonce: B256,
+}
+
+impl AuthorizationJson {
+    /// Parses the decimal strings.
+    pub fn parse(&self) -> Result<Authorization, String> {
+        let num = |what: &str, s: &str| -> Result<U256, String> {
+            U256::from_str_radix(s, 10).map_err(|_| format!("{what} is not a decimal number: {s:?}"))
+        };
+        let time = |what: &str, s: &str| -> Result<u64, String> {
+            u64::try_from(num(what, s)?).map_err(|_| format!("{what} is out of range"))
+        };
+        Ok(Authorization {
+            from: self.from,
+            to: self.to,
+            value: num("value", &self.value)?,
+            valid_after: time("validAfter", &self.valid_after)?,
+            valid_before: time("validBefore", &self.valid_before)?,
+            nonce: self.nonce,
+        })
+    }
+}
+
+impl Authorization {
+    /// The JSON form.
+    pub fn to_json(&self) -> AuthorizationJson {
+        AuthorizationJson {
+            from: self.from,
+            to: self.to,
+            value: self.value.to_string(),
+            valid_after: self.valid_after.to_string(),
+            valid_before: self.valid_before.to_string(),
+            nonce: self.nonce,
+        }
+    }
+
+    /// The EIP-712 digest of it as a `TransferWithAuthorization`.
+    pub fn transfer_digest(&self, domain: &Eip712Domain) -> B256 {
+        TransferWithAuthorization {
+            from: self.from,
+            to: self.to,
+            value: self.value,
+            validAfter: U256::from(self.valid_after),
+            validBefore: U256::from(self.valid_before),
+            nonce: self.nonce,
+        }
+        .eip712_signing_hash(domain)
+    }
+
+    /// The EIP-712 digest of it as a `ReceiveWithAuthorization`.
+    pub fn receive_digest(&self, domain: &Eip712Domain) -> B256 {
+        ReceiveWithAuthorization {
+            from: self.from,
+            to: self.to,
+            value: self.value,
+            validAfter: U256::from(self.valid_after),
+            validBefore: U256::from(self.valid_before),
+            nonce: self.nonce,
+        }
+        .eip712_signing_hash(domain)
+    }
+}
+
+/// A channel deposit funded by an EIP-3009 receive authorization, submitted by the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DepositJson {
+    /// The channel's terms.
+    pub config: ChannelConfig,
+    /// Atomic units.
+    pub amount: String,
+    /// Authorization window start.
+    pub valid_after: String,
+    /// Authorization window end.
+    pub valid_before: String,
+    /// Makes the EIP-3009 nonce: `keccak256(abi.encode(channelId, nonceSalt))`.
+    pub nonce_salt: B256,
+    /// The payer's signature over the `ReceiveWithAuthorization`.
+    pub signature: Bytes,
+}
+
+/// The channel payload: a voucher, with a deposit when the channel is new or short of funds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelPayload {
+    /// The channel.
+    pub channel_id: B256,
+    /// Cumulative amount the receiver may claim.
+    pub max_claimable_amount: String,
+    /// The payer authorizer's signature over the voucher.
+    pub signature: Bytes,
+    /// A deposit to make first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<DepositJson>,
+}
+
+/// The EIP-3009 nonce of a deposit into `channel_id`.
+pub fn deposit_nonce(channel_id: B256, salt: B256) -> B256 {
+    use alloy::sol_types::SolValue;
+    alloy::primitives::keccak256((channel_id, salt).abi_encode())
+}
+
+/// Parses a decimal amount of atomic units.
+pub fn parse_amount(s: &str) -> Option<u128> {
+    if s.is_empty() || s.len() > 39 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vouchers_recover_their_signer_and_bind_the_amount() {
+        let signer = PrivateKeySigner::random();
+        let domain = channels_domain(31337, Address::repeat_byte(7));
+        let id = B256::repeat_byte(1);
+        let sig = sign_voucher(&signer, &domain, id, 100).unwrap();
+        assert_eq!(voucher_signer(&domain, id, 100, &sig), Some(signer.address()));
+        assert_ne!(voucher_signer(&domain, id, 101, &sig), Some(signer.address()));
+        let other_chain = channels_domain(1, Address::repeat_byte(7));
+        assert_ne!(voucher_signer(&other_chain, id, 100, &sig), Some(signer.address()));
+    }
+
+    #[test]
+    fn amounts_are_plain_decimals() {
+        assert_eq!(parse_amount("0"), Some(0));
+        assert_eq!(parse_amount("340282366920938463463374607431768211455"), Some(u128::MAX));
+        for bad in ["", "-1", "1e6", "0x10", " 1", "340282366920938463463374607431768211456"] {
+            assert_eq!(parse_amount(bad), None, "{bad:?}");
+        }
+    }
+}
