@@ -237,13 +237,20 @@ pub fn paid_app(state: AppState) -> Router {
         .route("/v1/chat/completions", post(openai::paid_chat_completions))
         .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
-            ApiError::not_found(format!("no paid route {}; this listener serves POST /v1/chat/completions", uri.path()))
+            ApiError::not_found(format!(
+                "no paid route {}; this listener serves POST /v1/chat/completions",
+                uri.path()
+            ))
         })
         .with_state(state)
 }
 
 fn facilitator(state: &AppState) -> Result<&agora_pay::facilitator::Facilitator, ApiError> {
-    state.inner.facilitator.as_ref().ok_or_else(|| ApiError::not_found("this node runs no x402 facilitator (it needs a chain)"))
+    state
+        .inner
+        .facilitator
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("this node runs no x402 facilitator (it needs a chain)"))
 }
 
 async fn x402_supported(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -252,17 +259,27 @@ async fn x402_supported(State(state): State<AppState>) -> Result<Json<Value>, Ap
 
 fn facilitator_request(body: &[u8]) -> Result<agora_pay::wire::FacilitatorRequest, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("not an x402 facilitator request: {e}"))
-            .with_code(agora_pay::wire::reason::INVALID_PAYLOAD)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("not an x402 facilitator request: {e}"),
+        )
+        .with_code(agora_pay::wire::reason::INVALID_PAYLOAD)
     })
 }
 
-async fn x402_verify(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+async fn x402_verify(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
     let request = facilitator_request(&body)?;
     Ok(Json(json!(facilitator(&state)?.verify(&request).await)))
 }
 
-async fn x402_settle(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+async fn x402_settle(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
     let request = facilitator_request(&body)?;
     Ok(Json(json!(facilitator(&state)?.settle(&request).await)))
 }

@@ -545,7 +545,12 @@ impl NodeConfig {
         out.push_str(&format!(
             "\n[payments]\nenabled = {}\nlisten = \"{}\"\nprice_per_token = {}  # atomic units (6 decimals)\n\
              max_per_request = {}\nmin_withdraw_delay = {}\nclaim_threshold = {}\nsettle_interval = {}\n",
-            p.enabled, p.listen, p.price_per_token, p.max_per_request, p.min_withdraw_delay, p.claim_threshold,
+            p.enabled,
+            p.listen,
+            p.price_per_token,
+            p.max_per_request,
+            p.min_withdraw_delay,
+            p.claim_threshold,
             p.settle_interval
         ));
         out

@@ -397,9 +397,10 @@ async fn open_paid_access(
 ) -> Result<Option<PaidAccess>> {
     use agora_contracts::{SuiteContract, bindings::DevStablecoin};
     use alloy::providers::Provider;
-    let (Some(asset), Some(channels)) =
-        (deployment.address_of(SuiteContract::DevStablecoin), deployment.address_of(SuiteContract::PaymentChannels))
-    else {
+    let (Some(asset), Some(channels)) = (
+        deployment.address_of(SuiteContract::DevStablecoin),
+        deployment.address_of(SuiteContract::PaymentChannels),
+    ) else {
         tracing::warn!(target: "agora::up", "the suite lacks the stablecoin or channels: paid access is off");
         return Ok(None);
     };
@@ -411,7 +412,11 @@ async fn open_paid_access(
     let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
     let fail = |what: &str, e: String| NodeError::Payments(format!("{what}: {e}"));
     if matches!(client.chain_id(), 31337 | 1337) && client.signer_address().is_some() {
-        let balance = client.provider().get_balance(node_key.address()).await.map_err(|e| fail("balance", e.to_string()))?;
+        let balance = client
+            .provider()
+            .get_balance(node_key.address())
+            .await
+            .map_err(|e| fail("balance", e.to_string()))?;
         let want = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
         if balance < want / alloy::primitives::U256::from(10u64) {
             let tx = alloy::rpc::types::TransactionRequest::default().to(node_key.address()).value(want);

@@ -310,7 +310,10 @@ struct PaidCall {
 impl PaidCall {
     /// Settles (or durably records) the payment for `generation`; the answer may only be sent
     /// when this succeeds.
-    async fn settle(self, generation: &Generation) -> Result<agora_pay::wire::SettleResponse, agora_pay::Refusal> {
+    async fn settle(
+        self,
+        generation: &Generation,
+    ) -> Result<agora_pay::wire::SettleResponse, agora_pay::Refusal> {
         let amount = self.terms.amount(generation.prompt_tokens + generation.tokens.len());
         self.authorized.complete(amount).await
     }
@@ -329,7 +332,11 @@ pub(crate) async fn paid_chat_completions(
     }
 }
 
-async fn paid_chat(state: AppState, headers: axum::http::HeaderMap, body: Bytes) -> Result<Response, Response> {
+async fn paid_chat(
+    state: AppState,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, Response> {
     let service = service(&state).map_err(IntoResponse::into_response)?.clone();
     let paywall = state
         .paywall()
@@ -360,15 +367,17 @@ async fn paid_chat(state: AppState, headers: axum::http::HeaderMap, body: Bytes)
         )),
         mime_type: Some("application/json".into()),
     };
-    let authorized = paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
+    let authorized =
+        paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
     let terms = authorized.receipt_terms(pricing.price_per_token, ceiling);
-    let events = match service.submit(prepared.messages.clone(), prepared.sampling.clone(), Some(terms.clone())) {
-        Ok(events) => events,
-        Err(e) => {
-            authorized.abandon();
-            return Err(submit_error(&e).into_response());
-        }
-    };
+    let events =
+        match service.submit(prepared.messages.clone(), prepared.sampling.clone(), Some(terms.clone())) {
+            Ok(events) => events,
+            Err(e) => {
+                authorized.abandon();
+                return Err(submit_error(&e).into_response());
+            }
+        };
     let paid = PaidCall { authorized, terms };
     if prepared.stream {
         Ok(stream(prepared, events, Some(paid)).into_response())
@@ -509,7 +518,8 @@ fn stream(
                     if let Some(paid) = state.paid.take() {
                         match paid.settle(&generation).await {
                             Ok(settlement) => {
-                                let chunk = state.chunk(json!({}), None, Some(("agora_payment", json!(settlement))));
+                                let chunk =
+                                    state.chunk(json!({}), None, Some(("agora_payment", json!(settlement))));
                                 state.pending.push_back(chunk);
                             }
                             Err(refusal) => {

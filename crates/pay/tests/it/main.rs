@@ -1,0 +1,465 @@
+//! The paywall and the payer against a real chain (anvil with the agora suite): a fixed-price
+//! route paid with `exact` and with a channel, the refusals of bad payments, spending mandates,
+//! corrective 402s, claims and the payer's timed exit.
+
+use agora_contracts::{
+    SuiteContract,
+    bindings::{DevStablecoin, PaymentChannels},
+};
+use agora_pay::{
+    Mandate, PayError, Payer, PayerConfig, Paywall, PaywallConfig, Prefer,
+    paywall::{FixedPrice, fixed_price},
+    typed::{self, Authorization, ExactPayload},
+    wire::{self, PaymentPayload, PaymentRequired, reason},
+};
+use agora_store::Store;
+use agora_testkit::TestNet;
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use std::sync::Arc;
+
+const PRICE: u128 = 1_000;
+
+struct Setup {
+    net: TestNet,
+    paywall: Paywall,
+    url: String,
+    provider: Address,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let net = TestNet::start().await;
+    let provider_key = net.wallet(1);
+    let provider = provider_key.address();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    let config = PaywallConfig {
+        chain_id: 31337,
+        asset: net.stablecoin_address(),
+        asset_name: "Agora Dev USD".into(),
+        asset_version: "1".into(),
+        pay_to: provider,
+        exact: true,
+        channels: net.deployment().address_of(SuiteContract::PaymentChannels),
+        min_withdraw_delay: 60,
+        max_timeout_seconds: 120,
+        claim_threshold: u128::MAX,
+        claim_margin_secs: 120,
+    };
+    let paywall = Paywall::new(config, net.client_for(1).await, store);
+    let price = FixedPrice { paywall: paywall.clone(), amount: PRICE, description: "a pong".into() };
+    let app = axum::Router::new()
+        .route("/ping", axum::routing::get(|| async { "pong" }))
+        .route(
+            "/fail",
+            axum::routing::get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "broken") }),
+        )
+        .layer(axum::middleware::from_fn_with_state(price, fixed_price));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Setup { net, paywall, url, provider, _dir: dir }
+}
+
+/// A payer with a fresh key holding dUSD but no ETH, under a generous mandate.
+async fn payer(net: &TestNet, prefer: Prefer) -> (Payer, Arc<Store>, tempfile::TempDir, PrivateKeySigner) {
+    let key = PrivateKeySigner::random();
+    faucet(net, key.address(), 1_000_000).await;
+    let (payer, store, dir) = payer_with_key(key.clone(), prefer, 1_000_000, 10_000);
+    (payer, store, dir, key)
+}
+
+/// A voucher payload for `channel` up to `max`, signed by `key`.
+fn voucher_header(
+    offer: &wire::PaymentRequirements,
+    key: &PrivateKeySigner,
+    channel: B256,
+    max: u128,
+) -> String {
+    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
+    let signature = typed::sign_voucher(key, &typed::channels_domain(31337, contract), channel, max).unwrap();
+    wire::encode_header(&PaymentPayload {
+        x402_version: 2,
+        resource: None,
+        accepted: offer.clone(),
+        payload: serde_json::to_value(typed::ChannelPayload {
+            channel_id: channel,
+            max_claimable_amount: max.to_string(),
+            signature: signature.as_bytes().into(),
+            deposit: None,
+        })
+        .unwrap(),
+        extensions: None,
+    })
+}
+
+async fn channel_offer(url: &str) -> wire::PaymentRequirements {
+    let (_, headers, _) = get(url, None).await;
+    required_of(&headers).accepts.into_iter().find(|r| r.scheme == "channel").unwrap()
+}
+
+fn payer_with_key(
+    key: PrivateKeySigner,
+    prefer: Prefer,
+    budget: u128,
+    per_call: u128,
+) -> (Payer, Arc<Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    Mandate { name: "default".into(), budget, per_call, payees: vec![], expires_at: 0 }.save(&store).unwrap();
+    let config = PayerConfig { mandate: "default".into(), prefer, channel_deposit: 50_000 };
+    (Payer::new(key, Arc::clone(&store), config), store, dir)
+}
+
+async fn faucet(net: &TestNet, to: Address, amount: u64) {
+    DevStablecoin::new(net.stablecoin_address(), net.deployer().provider())
+        .faucet(to, U256::from(amount))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+}
+
+async fn balance(net: &TestNet, who: Address) -> U256 {
+    DevStablecoin::new(net.stablecoin_address(), net.deployer().provider())
+        .balanceOf(who)
+        .call()
+        .await
+        .unwrap()
+}
+
+async fn get(
+    url: &str,
+    header: Option<(&str, String)>,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    (status, headers, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+}
+
+fn required_of(headers: &reqwest::header::HeaderMap) -> PaymentRequired {
+    wire::decode_header(headers.get("payment-required").expect("a PAYMENT-REQUIRED header").to_str().unwrap())
+        .unwrap()
+}
+
+/// Signs an `exact` payment for `required`'s first (exact) offer, then lets `tamper` change it.
+fn exact_header(
+    key: &PrivateKeySigner,
+    required: &PaymentRequired,
+    tamper: impl FnOnce(&mut Authorization, &mut PaymentPayload),
+) -> String {
+    let offer = required.accepts.iter().find(|r| r.scheme == "exact").unwrap().clone();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut authorization = Authorization {
+        from: key.address(),
+        to: offer.pay_to.parse().unwrap(),
+        value: U256::from(PRICE),
+        valid_after: now - 600,
+        valid_before: now + 120,
+        nonce: B256::from(rand::random::<[u8; 32]>()),
+    };
+    let mut payload = PaymentPayload {
+        x402_version: 2,
+        resource: Some(required.resource.clone()),
+        accepted: offer.clone(),
+        payload: serde_json::Value::Null,
+        extensions: None,
+    };
+    tamper(&mut authorization, &mut payload);
+    let domain = typed::token_domain("Agora Dev USD", "1", 31337, offer.asset.parse().unwrap());
+    let signature = key.sign_hash_sync(&authorization.transfer_digest(&domain)).unwrap();
+    payload.payload = serde_json::to_value(ExactPayload {
+        signature: signature.as_bytes().into(),
+        authorization: authorization.to_json(),
+    })
+    .unwrap();
+    wire::encode_header(&payload)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_pays_per_call_and_bad_payments_are_refused_with_a_reason() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+
+    // No payment: 402 with the requirements in the v2 header.
+    let (status, headers, body) = get(&url, None).await;
+    assert_eq!(status, 402);
+    let required = required_of(&headers);
+    assert_eq!(required.x402_version, 2);
+    let schemes: Vec<_> = required.accepts.iter().map(|r| r.scheme.as_str()).collect();
+    assert_eq!(schemes, ["exact", "channel"]);
+    assert_eq!(required.accepts[0].network, "eip155:31337");
+    assert_eq!(required.accepts[0].amount, PRICE.to_string());
+    assert_eq!(required.accepts[0].extra["name"], "Agora Dev USD");
+    assert_eq!(body["error"]["code"], reason::PAYMENT_REQUIRED);
+
+    let key = PrivateKeySigner::random();
+    faucet(&s.net, key.address(), 100_000).await;
+    let refused = |status: u16, body: &serde_json::Value, code: &str| {
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(status == 402 || status == 400, "status {status} for {code}");
+    };
+    // Malformed header: 400.
+    let (status, _, body) = get(&url, Some(("payment-signature", "%%%not base64".into()))).await;
+    assert_eq!(status, 400);
+    refused(status, &body, reason::INVALID_PAYLOAD);
+    let (status, _, body) =
+        get(&url, Some(("payment-signature", wire::encode_header(&serde_json::json!({"x402Version": 2})))))
+            .await;
+    refused(status, &body, reason::INVALID_PAYLOAD);
+    // A forged signature: signed by someone else in the payer's name.
+    let forger = PrivateKeySigner::random();
+    let forged = exact_header(&forger, &required, |a, _| a.from = key.address());
+    let (status, _, body) = get(&url, Some(("payment-signature", forged))).await;
+    refused(status, &body, reason::SIGNATURE);
+    // Wrong recipient, amount, window, network, and an amount above what was asked.
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut Authorization, &mut PaymentPayload)>)> = vec![
+        (reason::RECIPIENT_MISMATCH, Box::new(|a, _| a.to = Address::repeat_byte(9))),
+        (reason::VALUE_MISMATCH, Box::new(|a, _| a.value = U256::from(PRICE - 1))),
+        (reason::VALID_BEFORE, Box::new(|a, _| a.valid_before = a.valid_after + 1)),
+        (reason::INVALID_NETWORK, Box::new(|_, p| p.accepted.network = "eip155:1".into())),
+        (reason::ABOVE_CEILING, Box::new(|_, p| p.accepted.amount = (PRICE * 10).to_string())),
+        (reason::UNSUPPORTED_SCHEME, Box::new(|_, p| p.accepted.scheme = "upto".into())),
+    ];
+    for (code, tamper) in cases {
+        let header = exact_header(&key, &required, tamper);
+        let (status, _, body) = get(&url, Some(("payment-signature", header))).await;
+        refused(status, &body, code);
+    }
+    assert_eq!(balance(&s.net, s.provider).await, U256::from(10_000_000_000u64), "nothing was charged");
+
+    // A good payment is served and settled on chain; the same header again is a replay.
+    let good = exact_header(&key, &required, |_, _| {});
+    let (status, headers, _) = get(&url, Some(("payment-signature", good.clone()))).await;
+    assert_eq!(status, 200);
+    let settle: wire::SettleResponse =
+        wire::decode_header(headers.get("payment-response").unwrap().to_str().unwrap()).unwrap();
+    assert!(settle.success && settle.transaction.starts_with("0x"), "{settle:?}");
+    assert_eq!(balance(&s.net, key.address()).await, U256::from(100_000 - PRICE));
+    let (status, _, body) = get(&url, Some(("payment-signature", good))).await;
+    refused(status, &body, reason::NONCE_USED);
+    // The v1 header is accepted too.
+    let v1 = {
+        let header = exact_header(&key, &required, |_, _| {});
+        let payload: PaymentPayload = wire::decode_header(&header).unwrap();
+        wire::encode_header(&serde_json::json!({
+            "x402Version": 1, "scheme": "exact", "network": "eip155:31337", "payload": payload.payload
+        }))
+    };
+    let (status, headers, _) = get(&url, Some(("x-payment", v1))).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-payment-response"));
+    // A route that fails is not charged, and its nonce can be used again.
+    let header = exact_header(&key, &required, |_, _| {});
+    let (status, _, _) = get(&format!("{}/fail", s.url), Some(("payment-signature", header))).await;
+    assert_eq!(status, 500);
+    assert_eq!(balance(&s.net, key.address()).await, U256::from(100_000 - 2 * PRICE));
+    assert_eq!(balance(&s.net, s.provider).await, U256::from(10_000_000_000u64 + 2 * PRICE as u64));
+
+    // The payer library does all of this by itself, and records what it spent.
+    let (payer, store, _dir, _) = payer(&s.net, Prefer::Exact).await;
+    let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
+    assert_eq!((response.status, response.body.as_slice()), (200, b"pong".as_slice()));
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), PRICE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_pays_many_calls_and_settles_them_in_one_claim() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let (payer, store, _dir, key) = payer(&s.net, Prefer::Channel).await;
+    let provider_before = balance(&s.net, s.provider).await;
+    // The payer has no ETH: the deposit is an EIP-3009 authorization the provider submits.
+    assert_eq!(s.net.deployer().provider().get_balance(payer.address()).await.unwrap(), U256::ZERO);
+    for _ in 0..20 {
+        let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.scheme.as_deref(), Some("channel"));
+        assert_eq!(response.settlement.as_ref().unwrap().transaction, "", "vouchers settle off-chain");
+    }
+    let channels = payer.channels().unwrap();
+    assert_eq!(channels.len(), 1);
+    let channel = &channels[0];
+    assert_eq!(channel.charged, 20 * PRICE);
+    assert_eq!(channel.deposited, 50_000);
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), 20 * PRICE);
+
+    // The provider's books, then one claim transaction.
+    let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
+    assert_eq!((state.charged, state.calls, state.voucher_max), (20 * PRICE, 20, 20 * PRICE));
+    let report = s.paywall.claim_due(true).await.unwrap();
+    assert_eq!((report.channels, report.amount, report.transactions.len()), (1, 20 * PRICE, 1));
+    assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(20 * PRICE));
+    assert_eq!(balance(&s.net, payer.address()).await, U256::from(1_000_000 - 50_000));
+    // Nothing more to claim.
+    assert_eq!(s.paywall.claim_due(true).await.unwrap().channels, 0);
+
+    // A payer that lost its state signs a voucher from zero: the corrective 402 carries the
+    // provider's last voucher (ours), the payer resyncs and the call goes through.
+    store
+        .write(|tx| {
+            tx.execute("UPDATE payer_channels SET charged = '0', acked_max = '0', signed_max = '0'", [])
+        })
+        .unwrap();
+    let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(payer.channels().unwrap()[0].charged, 21 * PRICE);
+
+    // Two requests racing with the same voucher: one is served, the other refused, one charge.
+    let offer = channel_offer(&url).await;
+    let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
+    let max = state.charged + PRICE;
+    // A voucher signed by another key is refused.
+    let forged = voucher_header(&offer, &PrivateKeySigner::random(), channel.id, max);
+    let (status, _, body) = get(&url, Some(("payment-signature", forged))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::VOUCHER_SIGNATURE)));
+    let header = voucher_header(&offer, &key, channel.id, max);
+    let (a, b) = tokio::join!(
+        get(&url, Some(("payment-signature", header.clone()))),
+        get(&url, Some(("payment-signature", header.clone())))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 402], "one served, one refused");
+    let refused = if a.0 == 402 { a } else { b };
+    assert_eq!(refused.2["error"]["code"], reason::CUMULATIVE_MISMATCH);
+    let state_json = &required_of(&refused.1).accepts[1].extra["channelState"];
+    assert_eq!(state_json["charged"], (22 * PRICE).to_string(), "the corrective 402 carries the state");
+    let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
+    assert_eq!(state.charged, 22 * PRICE, "charged once");
+    // The same voucher later is a replay; a voucher beyond the deposit asks for a top-up.
+    let (status, _, body) = get(&url, Some(("payment-signature", header))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CUMULATIVE_MISMATCH)));
+    let too_much = voucher_header(&offer, &key, channel.id, 60_000);
+    let (status, _, body) = get(&url, Some(("payment-signature", too_much))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::INSUFFICIENT_FUNDS)));
+    // An unknown channel.
+    let unknown = voucher_header(&offer, &key, B256::repeat_byte(5), PRICE);
+    let (status, _, body) = get(&url, Some(("payment-signature", unknown))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::UNKNOWN_CHANNEL)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mandates_refuse_before_anything_is_signed() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let key = PrivateKeySigner::random();
+    faucet(&s.net, key.address(), 1_000_000).await;
+    let nothing_spent = |store: &Store| {
+        let rows: i64 =
+            store.read(|c| c.query_row("SELECT COUNT(*) FROM payer_spend", [], |r| r.get(0))).unwrap();
+        assert_eq!(rows, 0, "nothing was signed or recorded");
+    };
+
+    // Per-call cap below the price.
+    let (payer, store, _d1) = payer_with_key(key.clone(), Prefer::Exact, 1_000_000, PRICE - 1);
+    let err = payer.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(matches!(err, PayError::Mandate { .. }), "{err}");
+    assert!(err.to_string().contains("per-call cap"), "{err}");
+    nothing_spent(&store);
+
+    // Payee not on the allow-list; expired; over budget.
+    let (payer, store, _d2) = payer_with_key(key.clone(), Prefer::Exact, 1_000_000, 10_000);
+    Mandate {
+        name: "default".into(),
+        budget: 1_000_000,
+        per_call: 10_000,
+        payees: vec![Address::repeat_byte(1)],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    let err = payer.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(err.to_string().contains("allow-list"), "{err}");
+    Mandate {
+        name: "default".into(),
+        budget: 1_000_000,
+        per_call: 10_000,
+        payees: vec![s.provider],
+        expires_at: 1,
+    }
+    .save(&store)
+    .unwrap();
+    let err = payer.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    nothing_spent(&store);
+    Mandate {
+        name: "default".into(),
+        budget: 2 * PRICE,
+        per_call: 10_000,
+        payees: vec![s.provider],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    for _ in 0..2 {
+        assert_eq!(payer.send(reqwest::Method::GET, &url, None).await.unwrap().status, 200);
+    }
+    let err = payer.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(err.to_string().contains("exceeds the budget"), "{err}");
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), 2 * PRICE);
+
+    // No mandate at all.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = Payer::new(
+        key,
+        Arc::new(Store::open_in(dir.path()).unwrap()),
+        PayerConfig { mandate: "default".into(), prefer: Prefer::Exact, channel_deposit: 10_000 },
+    );
+    let err = bare.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(matches!(err, PayError::NoMandate(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let (payer, _store, _dir, key) = payer(&s.net, Prefer::Channel).await;
+    for _ in 0..5 {
+        assert_eq!(payer.send(reqwest::Method::GET, &url, None).await.unwrap().status, 200);
+    }
+    let id = payer.channels().unwrap()[0].id;
+    let provider_before = balance(&s.net, s.provider).await;
+    assert_eq!(s.paywall.watch_withdrawals().await.unwrap(), 0, "no withdrawal yet");
+    assert_eq!(s.paywall.claim_due(false).await.unwrap().channels, 0, "below the threshold: nothing due");
+
+    // The payer starts its exit (the one transaction it pays gas for).
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(key.address())
+        .value(U256::from(10u64).pow(U256::from(17)));
+    s.net.deployer().provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let as_payer = agora_chain::ChainClient::connect(&s.net.rpc_url(), Some(key.clone())).await.unwrap();
+    let contract = s.net.deployment().address_of(SuiteContract::PaymentChannels).unwrap();
+    let channels = PaymentChannels::new(contract, as_payer.provider());
+    channels.initiateWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
+
+    // The provider notices, refuses new vouchers on it, and claims before the delay ends.
+    assert_eq!(s.paywall.watch_withdrawals().await.unwrap(), 1);
+    let offer = channel_offer(&url).await;
+    let (status, _, body) =
+        get(&url, Some(("payment-signature", voucher_header(&offer, &key, id, 7 * PRICE)))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CHANNEL_CLOSING)));
+    let report = s.paywall.claim_due(false).await.unwrap();
+    assert_eq!((report.channels, report.amount), (1, 5 * PRICE));
+    assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(5 * PRICE));
+
+    // After the delay the payer recovers exactly the unclaimed rest.
+    let rpc = s.net.deployer().provider();
+    let _: serde_json::Value = rpc.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    let _: serde_json::Value = rpc.raw_request("evm_mine".into(), ()).await.unwrap();
+    let before = balance(&s.net, key.address()).await;
+    channels.finalizeWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
+    assert_eq!(balance(&s.net, key.address()).await, before + U256::from(50_000 - 5 * PRICE));
+}
