@@ -27,10 +27,19 @@ pub(crate) struct ChatArgs {
     /// Seed for sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Chat with a remote provider instead, paying per call over x402: its base URL, e.g.
+    /// http://127.0.0.1:8412 (a channel is opened on the first call unless --scheme exact).
+    #[arg(long, value_name = "URL")]
+    pay: Option<String>,
+    #[command(flatten)]
+    payment: crate::pay::PayOptions,
 }
 
 pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
     let config = global.resolve()?;
+    if let Some(url) = args.pay.clone() {
+        return remote(&config, &url, args).await;
+    }
     let engine = agora_node::load_engine(&config.inference)
         .await?
         .context("no model: run `make setup`, or pass --model FILE")?;
@@ -90,4 +99,57 @@ pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
 #[allow(clippy::print_stderr)]
 fn eprintln_hint() {
     eprintln!("chatting with the local model; /reset starts over, /exit or Ctrl-D quits");
+}
+
+/// `agora chat --pay URL`: the conversation goes to a remote provider's OpenAI-compatible API,
+/// every answer paid under the mandate; the cost of each goes to stderr.
+async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs) -> Result<()> {
+    if matches!(args.payment.scheme, crate::pay::SchemeArg::Auto) {
+        args.payment.scheme = crate::pay::SchemeArg::Channel;
+    }
+    let payer = crate::pay::payer(config, &args.payment)?;
+    let url = format!("{}/v1/chat/completions", base.trim_end_matches('/'));
+    let mut history: Vec<serde_json::Value> =
+        args.system.iter().map(|s| serde_json::json!({ "role": "system", "content": s })).collect();
+    let ask = async |history: &mut Vec<serde_json::Value>, question: String| -> Result<()> {
+        history.push(serde_json::json!({ "role": "user", "content": question }));
+        let body = serde_json::json!({
+            "model": "default",
+            "messages": history,
+            "max_tokens": args.max_tokens,
+            "temperature": args.temperature,
+            "seed": args.seed,
+        });
+        let response = payer.send(reqwest::Method::POST, &url, Some(serde_json::to_vec(&body)?)).await?;
+        let reply: serde_json::Value =
+            serde_json::from_slice(&response.body).context("the provider's answer is not JSON")?;
+        if response.status != 200 {
+            anyhow::bail!("the provider answered HTTP {}: {}", response.status, reply["error"]["message"]);
+        }
+        let text = reply["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
+        writeln!(std::io::stdout().lock(), "{text}")?;
+        if let Some(settlement) = &response.settlement {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "  [paid {} atomic units with {}]",
+                settlement.amount.as_deref().unwrap_or("?"),
+                response.scheme.as_deref().unwrap_or("?")
+            );
+        }
+        history.push(serde_json::json!({ "role": "assistant", "content": text }));
+        Ok(())
+    };
+    if let Some(prompt) = args.prompt.clone() {
+        return ask(&mut history, prompt).await;
+    }
+    let mut lines = std::io::stdin().lock().lines();
+    while let Some(line) = lines.next() {
+        let line = line.context("reading standard input")?;
+        match line.trim() {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            question => ask(&mut history, question.to_owned()).await?,
+        }
+    }
+    Ok(())
 }

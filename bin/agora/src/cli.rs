@@ -73,6 +73,18 @@ pub(crate) enum Command {
     /// Benchmarks, with ratios against the anchor implementation.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Call a priced URL, paying its HTTP 402 (x402) by itself under a spending mandate.
+    Pay(crate::pay::PayArgs),
+    /// Spending mandates: budget, per-call cap, payee allow-list, expiry.
+    #[command(subcommand)]
+    Mandate(crate::pay::MandateCommand),
+    /// Payment channels this node pays through: open, status, close, withdraw.
+    #[command(subcommand)]
+    Channel(crate::pay::ChannelCommand),
+    /// What this node earned on its paid listener; --claim settles channels now.
+    Earnings(crate::pay::EarningsArgs),
+    /// Mint devnet dollars (development chains only).
+    Faucet(crate::pay::FaucetArgs),
     /// Ask a running node how it is (health, chain, contracts).
     Status(StatusArgs),
     /// Print the effective configuration, secrets redacted.

@@ -8,6 +8,7 @@ mod chat;
 mod cli;
 mod feedback;
 mod models;
+mod pay;
 mod receipt;
 mod status;
 mod validate;
@@ -48,6 +49,11 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Agent(command) => agent::run(&cli.global, command).await,
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
         cli::Command::Bench(command) => bench::run(&cli.global, command).await,
+        cli::Command::Pay(args) => pay::pay(&cli.global, args).await,
+        cli::Command::Mandate(command) => pay::mandate(&cli.global, command).await,
+        cli::Command::Channel(command) => pay::channel(&cli.global, command).await,
+        cli::Command::Earnings(args) => pay::earnings(&cli.global, args).await,
+        cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),
     }

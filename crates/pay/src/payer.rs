@@ -248,6 +248,114 @@ impl Payer {
         self.key.address()
     }
 
+    /// Asks `url` what it costs without paying: the 402's requirements (`None` when the
+    /// request is free).
+    pub async fn probe(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Option<PaymentRequired>, PayError> {
+        let response = self.http_send(&method, url, body, None).await?;
+        if response.status != 402 {
+            return Ok(None);
+        }
+        parse_required(&response).map(Some)
+    }
+
+    /// Opens a channel to the payee of `offer` (a `channel` requirement) with `amount`, or tops
+    /// up the one already open, submitting the signed deposit through `chain` (whose signer
+    /// pays the gas). Checked against the mandate like any payment.
+    pub async fn open_channel(
+        &self,
+        chain: &agora_chain::ChainClient,
+        offer: &PaymentRequirements,
+        amount: u128,
+    ) -> Result<PayerChannel, PayError> {
+        let _serial = self.serial.lock().await;
+        let mandate = self.mandate()?;
+        let payee: Address =
+            offer.pay_to.parse().map_err(|_| PayError::Unpayable("payTo is not an address".into()))?;
+        self.check_mandate(&mandate, payee, 0, amount)?;
+        let (chain_id, contract, asset, _, delay) = Self::channel_terms(offer)?;
+        if chain.chain_id() != chain_id {
+            return Err(PayError::Unpayable(format!(
+                "the offer is on chain {chain_id} but the RPC endpoint serves chain {}",
+                chain.chain_id()
+            )));
+        }
+        let domain = typed::channels_domain(chain_id, contract);
+        let mut channel = match self.find_channel(offer)? {
+            Some(c) => c,
+            None => {
+                let config = ChannelConfig {
+                    payer: self.key.address(),
+                    payerAuthorizer: self.key.address(),
+                    receiver: payee,
+                    token: asset,
+                    withdrawDelay: alloy::primitives::Uint::from(delay),
+                    salt: B256::from(rand::random::<[u8; 32]>()),
+                };
+                PayerChannel {
+                    id: config.id(&domain),
+                    chain_id,
+                    contract,
+                    config,
+                    deposited: 0,
+                    signed_max: 0,
+                    acked_max: 0,
+                    charged: 0,
+                }
+            }
+        };
+        let (name, version) = token_names(offer)?;
+        let token_domain = typed::token_domain(name, version, chain_id, asset);
+        let nonce_salt = B256::from(rand::random::<[u8; 32]>());
+        let valid_before = now_secs() + 3600;
+        let authorization = Authorization {
+            from: self.key.address(),
+            to: contract,
+            value: U256::from(amount),
+            valid_after: 0,
+            valid_before,
+            nonce: typed::deposit_nonce(channel.id, nonce_salt),
+        };
+        let signature = self
+            .key
+            .sign_hash_sync(&authorization.receive_digest(&token_domain))
+            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        let channels = agora_contracts::bindings::PaymentChannels::new(contract, chain.provider());
+        let c = &channel.config;
+        let receipt = channels
+            .depositWithAuthorization(
+                agora_contracts::bindings::PaymentChannels::ChannelConfig {
+                    payer: c.payer,
+                    payerAuthorizer: c.payerAuthorizer,
+                    receiver: c.receiver,
+                    token: c.token,
+                    withdrawDelay: c.withdrawDelay,
+                    salt: c.salt,
+                },
+                amount,
+                U256::ZERO,
+                U256::from(valid_before),
+                nonce_salt,
+                signature.as_bytes().into(),
+            )
+            .send()
+            .await
+            .map_err(|e| PayError::Http(format!("deposit not sent: {e}")))?
+            .get_receipt()
+            .await
+            .map_err(|e| PayError::Http(format!("deposit receipt: {e}")))?;
+        if !receipt.status() {
+            return Err(PayError::Http(format!("deposit {} reverted", receipt.transaction_hash)));
+        }
+        channel.deposited = channel.deposited.saturating_add(amount);
+        self.save_channel(&channel, payee)?;
+        Ok(channel)
+    }
+
     /// Sends a request, paying when the server asks. `body` is JSON when given.
     pub async fn send(
         &self,
@@ -735,8 +843,9 @@ impl Payer {
         if let Some(max) = amount(state.pointer("/voucher/maxClaimableAmount")) {
             channel.acked_max = max;
         }
+        // The payee's cached deposit may predate a top-up we sent on chain ourselves.
         if let Some(d) = amount(state.get("deposited")) {
-            channel.deposited = d;
+            channel.deposited = channel.deposited.max(d);
         }
         let payee = channel.config.receiver;
         self.save_channel(&channel, payee)
