@@ -4,6 +4,7 @@
 #   .tools/npm/node_modules/        @openzeppelin/contracts for the Solidity sources
 #   .models/                        the default GGUF model, checked against its pinned sha256
 #   .tools/pylib/                   the OpenAI Python client, for the compatibility test
+#   .tools/npm/node_modules/@x402/  the official x402 v2 client (fetch + EVM), for the payment test
 # Pinned and idempotent: a second run checks a stamp and exits at once.
 set -euo pipefail
 
@@ -19,8 +20,11 @@ MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 # The official OpenAI Python client, for the compatibility test.
 OPENAI_PY_VERSION=3.54.0
+# The official x402 client (v2) and the EVM library it signs with, for the payment test.
+X402_VERSION=2.27.0
+VIEM_VERSION=2.57.20
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -30,7 +34,7 @@ installed() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PINS" ] &&
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
     [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
-    [ -d "$TOOLS/pylib/openai" ]
+    [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/npm/node_modules/@x402/fetch" ]
 }
 if installed; then exit 0; fi
 
@@ -47,7 +51,8 @@ npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --logle
   "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
   "@foundry-rs/forge-linux-amd64@$FOUNDRY_VERSION" \
   "solc@$SOLC_VERSION" \
-  "@openzeppelin/contracts@$OZ_VERSION" >&2 ||
+  "@openzeppelin/contracts@$OZ_VERSION" \
+  "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" >&2 ||
   fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
 
 ln -sfn ../npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "$TOOLS/bin/anvil"

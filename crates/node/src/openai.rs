@@ -234,8 +234,10 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError
     })
 }
 
+/// A server-picked seed below 2^53, so that the receipt's JSON survives clients (JavaScript)
+/// that read numbers as doubles.
 fn rand_seed() -> u64 {
-    rand::random()
+    rand::random::<u64>() >> 11
 }
 
 fn completion_id() -> String {

@@ -443,7 +443,8 @@ impl Payer {
                 .get(wire::PAYMENT_RESPONSE_HEADER)
                 .or_else(|| response.headers.get(wire::X_PAYMENT_RESPONSE_HEADER))
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| wire::decode_header::<SettleResponse>(v).ok());
+                .and_then(|v| wire::decode_header::<SettleResponse>(v).ok())
+                .or_else(|| streamed_settlement(&response.body));
             match &settlement {
                 Some(s) if (200..300).contains(&response.status) => {
                     let charged = s.amount.as_deref().and_then(typed::parse_amount).unwrap_or(amount);
@@ -879,6 +880,18 @@ impl Payer {
         })?;
         Ok(())
     }
+}
+
+/// A streamed (SSE) answer cannot carry a header after it started: the settlement rides in a
+/// chunk as `agora_payment`.
+fn streamed_settlement(body: &[u8]) -> Option<SettleResponse> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|chunk| chunk.get("agora_payment").cloned())
+        .filter_map(|payment| serde_json::from_value(payment).ok())
+        .last()
 }
 
 fn token_names(r: &PaymentRequirements) -> Result<(&str, &str), PayError> {

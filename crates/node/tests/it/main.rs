@@ -5,6 +5,7 @@
 mod agents;
 mod index;
 mod inference;
+mod payments;
 
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
@@ -23,6 +24,18 @@ fn no_inference() -> agora_node::InferenceConfig {
         queue: 1,
         max_context: None,
         log_prompts: false,
+    }
+}
+
+fn no_payments() -> agora_node::PaymentsConfig {
+    agora_node::PaymentsConfig {
+        enabled: false,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        price_per_token: 10,
+        max_per_request: 20_000,
+        min_withdraw_delay: 900,
+        claim_threshold: 1_000_000,
+        settle_interval: 10,
     }
 }
 
@@ -91,6 +104,7 @@ async fn a_second_node_cannot_share_a_data_dir() {
             description: "d".into(),
             public_url: None,
         },
+        payments: no_payments(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(matches!(err, agora_node::NodeError::DataDirLocked { .. }), "{err:?}");
@@ -114,6 +128,7 @@ async fn a_taken_api_port_is_a_clear_error() {
             description: "d".into(),
             public_url: None,
         },
+        payments: no_payments(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(err.to_string().contains("cannot listen on"), "{err}");

@@ -1,0 +1,160 @@
+//! Paid inference on the public listener, on the real model: the official x402 client pays the
+//! `exact` route; a payer pays over a channel; receipts name the payment; the public listener
+//! exposes nothing of the owner's API.
+
+use agora_contracts::bindings::DevStablecoin;
+use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
+use agora_receipts::ReceiptEnvelope;
+use agora_store::Store;
+use agora_testkit::{TestNet, TestNode, default_model};
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
+use serde_json::{Value, json};
+use std::{path::PathBuf, sync::Arc};
+
+fn question() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "model": "default",
+        "messages": [{"role": "user", "content": "Say hello in one word."}],
+        "max_tokens": 8,
+        "temperature": 0,
+    }))
+    .unwrap()
+}
+
+async fn balance(net: &TestNet, who: Address) -> U256 {
+    DevStablecoin::new(net.stablecoin_address(), net.deployer().provider())
+        .balanceOf(who)
+        .call()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_x402_client_pays_the_exact_route() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let modules = root.join(".tools/npm/node_modules");
+    assert!(modules.join("@x402/fetch").is_dir(), "run `make setup` first");
+    let net = TestNet::start().await;
+    let node = TestNode::start_with_model(&net, Some(default_model())).await;
+    let payer = net.wallet(2);
+    let before = balance(&net, node.node_address()).await;
+
+    let url = node.paid_url("/v1/chat/completions");
+    let key = alloy::hex::encode_prefixed(payer.to_bytes());
+    let asset = net.stablecoin_address().to_checksum(None);
+    let out = tokio::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/x402_client.js"))
+        .args([&url, &key, &asset])
+        .env("NODE_PATH", &modules)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["status"], 200, "{got}");
+    let settlement = &got["paymentResponse"];
+    assert_eq!(settlement["success"], true, "{got}");
+    assert!(settlement["transaction"].as_str().unwrap().starts_with("0x"), "{got}");
+    assert!(!got["body"]["choices"][0]["message"]["content"].as_str().unwrap().is_empty());
+
+    // Paid on chain, the exact amount the 402 asked for; the receipt names the authorization.
+    let amount: u64 = settlement["amount"].as_str().unwrap().parse().unwrap();
+    assert!(amount > 0);
+    assert_eq!(balance(&net, node.node_address()).await, before + U256::from(amount));
+    let envelope = ReceiptEnvelope::from_json(&got["body"].to_string()).unwrap();
+    envelope.verify().unwrap();
+    let payment = envelope.payment.as_ref().expect("the receipt names the payment");
+    assert_eq!(payment.scheme, "exact");
+    assert_eq!(payment.payer, payer.address());
+    assert_eq!(payment.amount, amount.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_closed() {
+    let net = TestNet::start().await;
+    let node = TestNode::start_with_model(&net, Some(default_model())).await;
+    let url = node.paid_url("/v1/chat/completions");
+
+    // Only priced routes on the public listener.
+    for path in ["/health", "/v1/models", "/agents", "/deployments", "/x402/supported"] {
+        let status = reqwest::get(node.paid_url(path)).await.unwrap().status().as_u16();
+        assert_eq!(status, 404, "{path} on the paid listener");
+    }
+    // The owner's API stays free, and offers the facilitator.
+    let owner = reqwest::Client::new()
+        .post(node.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(question())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner.status().as_u16(), 200);
+    let supported: Value = reqwest::get(node.url("/x402/supported")).await.unwrap().json().await.unwrap();
+    assert_eq!(supported["kinds"][0]["scheme"], "exact");
+    assert_eq!(supported["signers"]["eip155:*"][0], node.node_address().to_checksum(None));
+
+    // A payer with dollars and no ETH opens a channel with its first call.
+    let key = PrivateKeySigner::random();
+    // (Not the deployer: the node signs with that account too.)
+    let minter = net.client_for(3).await;
+    DevStablecoin::new(net.stablecoin_address(), minter.provider())
+        .faucet(key.address(), U256::from(1_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    Mandate {
+        name: "m".into(),
+        budget: 500_000,
+        per_call: 20_000,
+        payees: vec![node.node_address()],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    let payer = Payer::new(
+        key.clone(),
+        store,
+        PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 },
+    );
+    let mut cumulative = 0u128;
+    for _ in 0..3 {
+        let response = payer.send(reqwest::Method::POST, &url, Some(question())).await.unwrap();
+        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        let settlement = response.settlement.unwrap();
+        let amount: u128 = settlement.amount.unwrap().parse().unwrap();
+        let usage = &body["usage"];
+        assert_eq!(amount, 10 * u128::from(usage["total_tokens"].as_u64().unwrap()), "charged per token");
+        cumulative += amount;
+        let envelope = ReceiptEnvelope::from_json(&body.to_string()).unwrap();
+        envelope.verify().unwrap();
+        let payment = envelope.payment.unwrap();
+        assert_eq!((payment.scheme.as_str(), payment.payer), ("channel", key.address()));
+        assert_eq!(
+            payment.cumulative,
+            Some(cumulative.to_string()),
+            "the receipt names the cumulative charge"
+        );
+        assert_eq!(settlement.extra.unwrap()["charged"], cumulative.to_string());
+    }
+
+    // A paid stream is charged before its last chunk, which carries the settlement.
+    let mut streamed: Value = serde_json::from_slice(&question()).unwrap();
+    streamed["stream"] = json!(true);
+    let response =
+        payer.send(reqwest::Method::POST, &url, Some(serde_json::to_vec(&streamed).unwrap())).await.unwrap();
+    assert_eq!(response.status, 200);
+    let text = String::from_utf8_lossy(&response.body);
+    assert!(text.contains("agora_payment") && text.contains("data: [DONE]"), "{text}");
+    let streamed_amount: u128 = response.settlement.unwrap().amount.unwrap().parse().unwrap();
+    assert!(streamed_amount > 0);
+    assert_eq!(payer.channels().unwrap()[0].charged, cumulative + streamed_amount);
+}
