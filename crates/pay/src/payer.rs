@@ -215,6 +215,9 @@ pub struct Payer {
     http: reqwest::Client,
     config: PayerConfig,
     serial: tokio::sync::Mutex<()>,
+    /// The last requirements seen per `METHOD url`: a repeated call pays at once instead of
+    /// asking first (a 402 with new requirements corrects it).
+    known: std::sync::Mutex<std::collections::HashMap<String, PaymentRequired>>,
 }
 
 fn now_secs() -> u64 {
@@ -240,7 +243,14 @@ impl Payer {
             .timeout(std::time::Duration::from_secs(300))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { key, store, http, config, serial: tokio::sync::Mutex::new(()) }
+        Self {
+            key,
+            store,
+            http,
+            config,
+            serial: tokio::sync::Mutex::new(()),
+            known: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     /// The paying address.
@@ -366,13 +376,22 @@ impl Payer {
         // Payments under one payer are serialised: the mandate's books and channel vouchers are
         // cumulative.
         let _serial = self.serial.lock().await;
-        let first = self.http_send(&method, url, body.clone(), None).await?;
-        if first.status != 402 {
-            return Ok(first);
-        }
-        let mut required = parse_required(&first)?;
+        let route = format!("{method} {url}");
+        let cached = self.known.lock().unwrap_or_else(|p| p.into_inner()).get(&route).cloned();
+        let mut guessed = cached.is_some();
+        let mut required = match cached {
+            Some(required) => required,
+            None => {
+                let first = self.http_send(&method, url, body.clone(), None).await?;
+                if first.status != 402 {
+                    return Ok(first);
+                }
+                parse_required(&first)?
+            }
+        };
         let mut last_refusal = None;
-        for _attempt in 0..3 {
+        for _attempt in 0..4 {
+            self.known.lock().unwrap_or_else(|p| p.into_inner()).insert(route.clone(), required.clone());
             let (requirement, scheme) = self.choose(&required)?;
             let mandate = self.mandate()?;
             let payee: Address = requirement.pay_to.parse().map_err(|_| {
@@ -436,6 +455,19 @@ impl Payer {
                         continue;
                     }
                 }
+                let new_terms = [
+                    wire::reason::VALUE_MISMATCH,
+                    wire::reason::ABOVE_CEILING,
+                    wire::reason::INVALID_REQUIREMENTS,
+                    wire::reason::UNSUPPORTED_SCHEME,
+                ];
+                if guessed && new_terms.contains(&reason.as_str()) {
+                    // We paid what this route cost last time; the 402 says what it costs now.
+                    guessed = false;
+                    required = PaymentRequired { error: None, ..refusal };
+                    continue;
+                }
+                self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&route);
                 return Err(PayError::Refused { reason, message: message_of(&response) });
             }
             let settlement = response

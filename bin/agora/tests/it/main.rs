@@ -67,6 +67,7 @@ struct UpProcess {
     child: Child,
     api_port: u16,
     devnet_port: u16,
+    paid_port: u16,
 }
 
 impl UpProcess {
@@ -75,7 +76,7 @@ impl UpProcess {
     fn start(data_dir: &Path) -> Self {
         for _ in 0..3 {
             let (api_port, devnet_port) = (free_port(), free_port());
-            match Self::try_start(data_dir, api_port, devnet_port) {
+            match Self::try_start(data_dir, api_port, devnet_port, &[]) {
                 Ok(up) => return up,
                 Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
                 Err(log) => panic!("agora up failed: {log}"),
@@ -84,17 +85,20 @@ impl UpProcess {
         panic!("agora up found no free ports in three tries");
     }
 
-    fn try_start(data_dir: &Path, api_port: u16, devnet_port: u16) -> Result<Self, String> {
+    fn try_start(data_dir: &Path, api_port: u16, devnet_port: u16, extra: &[&str]) -> Result<Self, String> {
+        let paid_port = free_port();
         let child = agora()
             .args(["up", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--devnet-port", &devnet_port.to_string()])
+            .args(["--paid-listen", &format!("127.0.0.1:{paid_port}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut up = Self { child, api_port, devnet_port };
+        let mut up = Self { child, api_port, devnet_port, paid_port };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some((200, _)) = http_get(api_port, "/health") {
@@ -328,4 +332,164 @@ fn the_openai_python_client_gets_a_completion_and_a_stream() {
     assert_eq!(got["stream"], completion, "streamed text equals the completion (greedy)");
     assert_eq!(got["stream_finish_reason"], "stop");
     assert!(got["stream_usage"].as_u64().unwrap() > 0);
+}
+
+/// Two nodes on one devnet: the second buys 1,000 inference calls from the first over one
+/// channel. The provider is SIGKILLed in the middle of a call and restarted; in the end it
+/// claims, and what the chain moved equals what was served, to the unit.
+#[test]
+fn a_second_node_buys_a_thousand_calls_over_one_channel_and_a_provider_crash_loses_nothing() {
+    use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.is_file(), "run `make setup` first");
+    let dir = tempfile::tempdir().unwrap();
+    let (provider_dir, buyer_dir) = (dir.path().join("provider"), dir.path().join("buyer"));
+    let start = |devnet_port: u16| {
+        let model = model.to_str().unwrap().to_owned();
+        let extra = ["--model", model.as_str(), "--threads", "2", "--no-register"];
+        for _ in 0..3 {
+            match UpProcess::try_start(&provider_dir, free_port(), devnet_port, &extra) {
+                Ok(up) => return up,
+                Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
+                Err(log) => panic!("agora up failed: {log}"),
+            }
+        }
+        panic!("no free ports");
+    };
+    let mut provider = start(free_port());
+    let devnet_port = provider.devnet_port;
+    let rpc = format!("http://127.0.0.1:{devnet_port}");
+    let token = provider.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
+    let channels_contract =
+        provider.deployments()["contracts"]["PaymentChannels"]["address"].as_str().unwrap().to_owned();
+
+    // The buyer node: its own data directory and key, dollars from the devnet faucet, a mandate.
+    let out = agora()
+        .args(["faucet", "--amount", "10", "--token", &token, "--rpc-url", &rpc, "--data-dir"])
+        .arg(&buyer_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", failing(out));
+    let buyer_key = agora_node::node_key::load_or_create(&buyer_dir).unwrap();
+    let provider_key = agora_node::node_key::load_or_create(&provider_dir).unwrap();
+    let store = std::sync::Arc::new(agora_store::Store::open_in(&buyer_dir).unwrap());
+    Mandate {
+        name: "default".into(),
+        budget: 2_000_000,
+        per_call: 1_000,
+        payees: vec![provider_key.address()],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    let payer = Payer::new(
+        buyer_key.clone(),
+        std::sync::Arc::clone(&store),
+        PayerConfig { mandate: "default".into(), prefer: Prefer::Channel, channel_deposit: 1_000_000 },
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "model": "default",
+        // A short system message keeps the prompt (and the test) short.
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        "max_tokens": 1,
+        "temperature": 0,
+    }))
+    .unwrap();
+
+    let (mut served, mut paid_total, mut killed) = (0u32, 0u128, false);
+    let mut attempts = 0;
+    while served < 1_000 {
+        attempts += 1;
+        assert!(attempts < 1_100, "too many failed calls");
+        let url = format!("http://127.0.0.1:{}/v1/chat/completions", provider.paid_port);
+        if served == 500 && !killed {
+            // SIGKILL the provider while a paid call is in flight.
+            let call = runtime.spawn({
+                let payer_body = body.clone();
+                let payer = Payer::new(
+                    buyer_key.clone(),
+                    std::sync::Arc::clone(&store),
+                    PayerConfig {
+                        mandate: "default".into(),
+                        prefer: Prefer::Channel,
+                        channel_deposit: 1_000_000,
+                    },
+                );
+                async move { payer.send(reqwest::Method::POST, &url, Some(payer_body)).await }
+            });
+            std::thread::sleep(Duration::from_millis(30));
+            provider.child.kill().unwrap();
+            provider.child.wait().unwrap();
+            killed = true;
+            if let Ok(Ok(response)) = runtime.block_on(call)
+                && response.status == 200
+            {
+                served += 1;
+                paid_total += response.settlement.unwrap().amount.unwrap().parse::<u128>().unwrap();
+            }
+            drop(provider);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while !port_is_free(devnet_port) {
+                assert!(Instant::now() < deadline, "anvil outlived the provider");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            provider = start(devnet_port);
+            continue;
+        }
+        match runtime.block_on(payer.send(reqwest::Method::POST, &url, Some(body.clone()))) {
+            Ok(response) if response.status == 200 => {
+                served += 1;
+                paid_total += response.settlement.unwrap().amount.unwrap().parse::<u128>().unwrap();
+            }
+            Ok(response) => panic!("HTTP {}: {}", response.status, String::from_utf8_lossy(&response.body)),
+            Err(e) => panic!("paid call failed: {e}"),
+        }
+    }
+    let channels = payer.channels().unwrap();
+    assert_eq!(channels.len(), 1, "one channel for all calls");
+    let channel = &channels[0];
+    // What the buyer was charged: every answer it got, plus (after a resync) a call the provider
+    // served and recorded just before it was killed, whose answer never arrived.
+    assert!(
+        channel.charged >= paid_total && channel.charged - paid_total <= 1_000,
+        "{} vs {paid_total}",
+        channel.charged
+    );
+
+    // The provider claims everything it recorded, in one transaction.
+    let out = agora()
+        .args(["earnings", "--claim", "--json", "--rpc-url", &rpc, "--data-dir"])
+        .arg(&provider_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", failing(out));
+    let earnings: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recorded = &earnings["channels"][0];
+    assert_eq!(recorded["charged"], channel.charged.to_string(), "provider and buyer agree");
+
+    // On chain: the channel paid the provider exactly what was charged.
+    runtime.block_on(async {
+        let chain = agora_chain::ChainClient::connect(&rpc, None).await.unwrap();
+        let contract = agora_contracts::bindings::PaymentChannels::new(
+            channels_contract.parse().unwrap(),
+            chain.provider(),
+        );
+        let state = contract.getChannel(channel.id).call().await.unwrap();
+        assert_eq!(state.claimed, channel.charged, "claimed on chain == charged");
+        let dollars = agora_contracts::bindings::DevStablecoin::new(token.parse().unwrap(), chain.provider());
+        let earned = dollars.balanceOf(provider_key.address()).call().await.unwrap();
+        assert_eq!(
+            earned,
+            alloy::primitives::U256::from(channel.charged),
+            "the provider's balance is its claims"
+        );
+        let left = dollars.balanceOf(buyer_key.address()).call().await.unwrap();
+        assert_eq!(
+            left,
+            alloy::primitives::U256::from(10_000_000u64 - 1_000_000),
+            "the rest of the deposit stays in escrow"
+        );
+    });
 }
