@@ -15,6 +15,8 @@ pub(crate) enum BenchCommand {
     Infer(InferArgs),
     /// The ERC-8004 discovery index at scale, and the registries' gas, on a fresh devnet.
     Index(crate::bench_index::IndexArgs),
+    /// x402 payments: paid-call throughput, voucher verification, gas per paid call.
+    Pay(crate::bench_pay::PayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +43,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
     let args = match command {
         BenchCommand::Infer(args) => args,
         BenchCommand::Index(args) => return crate::bench_index::run(global, args).await,
+        BenchCommand::Pay(args) => return crate::bench_pay::run(global, args).await,
     };
     let config = global.resolve()?;
     let model = config.inference.model.clone().context("no model: run `make setup`, or pass --model FILE")?;

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod bench_index;
+mod bench_pay;
 mod chat;
 mod cli;
 mod feedback;

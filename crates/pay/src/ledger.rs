@@ -86,6 +86,7 @@ struct LedgerInner {
     contract: Address,
     slots: Mutex<HashMap<B256, ChannelSlot>>,
     writer: Mutex<mpsc::Sender<WriteJob>>,
+    commits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -103,9 +104,11 @@ impl Ledger {
     pub fn new(store: Arc<Store>, chain_id: u64, contract: Address) -> Self {
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let writer_store = Arc::clone(&store);
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer_commits = Arc::clone(&commits);
         std::thread::Builder::new()
             .name("agora-pay-ledger".into())
-            .spawn(move || writer_loop(&writer_store, &rx))
+            .spawn(move || writer_loop(&writer_store, &rx, &writer_commits))
             .unwrap_or_else(|e| panic!("cannot start the ledger writer thread: {e}"));
         Self {
             inner: Arc::new(LedgerInner {
@@ -114,6 +117,7 @@ impl Ledger {
                 contract,
                 slots: Mutex::new(HashMap::new()),
                 writer: Mutex::new(tx),
+                commits,
             }),
         }
     }
@@ -121,6 +125,11 @@ impl Ledger {
     /// The channel contract.
     pub fn contract(&self) -> Address {
         self.inner.contract
+    }
+
+    /// Transactions the writer has committed (each covering one or more records).
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store.
@@ -221,7 +230,7 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>) {
+fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync::atomic::AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -265,6 +274,7 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>) {
             }
             Ok(())
         });
+        commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = result.map_err(|e| e.to_string());
         for job in batch {
             let _ = job.done.send(result.clone());
