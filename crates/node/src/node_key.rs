@@ -1,5 +1,7 @@
 //! The node's own signing key, kept in `<data-dir>/node.key` (created on first start, readable
-//! by its owner only). It signs inference receipts; it is not the chain account.
+//! by its owner only). It signs inference receipts, it is the agent's ERC-8004 wallet, and it is
+//! the x402 identity: the paid listener is paid to it, and `agora pay` pays with it. It is not the
+//! chain signer that deploys contracts.
 
 use crate::{NodeError, Result};
 use alloy::signers::local::PrivateKeySigner;

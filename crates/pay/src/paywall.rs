@@ -248,7 +248,7 @@ pub async fn check_exact(
     }
     let signature = Signature::try_from(exact.signature.as_ref())
         .map_err(|_| Refusal::payment(reason::SIGNATURE, "the signature is not 65 bytes"))?;
-    let signer = signature.recover_address_from_prehash(&authorization.transfer_digest(terms.domain)).ok();
+    let signer = typed::recover(&authorization.transfer_digest(terms.domain), &signature);
     if signer != Some(authorization.from) {
         return Err(Refusal::payment(
             reason::SIGNATURE,

@@ -99,14 +99,35 @@ pub fn sign_voucher(
     signer.sign_hash_sync(&voucher_digest(domain, channel_id, max_claimable))
 }
 
-/// Who signed a voucher, if the signature is well-formed.
+/// Who signed a voucher, if the signature is well-formed (and low-s, as the contract demands).
 pub fn voucher_signer(
     domain: &Eip712Domain,
     channel_id: B256,
     max_claimable: u128,
     signature: &Signature,
 ) -> Option<Address> {
-    signature.recover_address_from_prehash(&voucher_digest(domain, channel_id, max_claimable)).ok()
+    recover(&voucher_digest(domain, channel_id, max_claimable), signature)
+}
+
+/// half the order of secp256k1: signatures with a larger `s` are malleable copies, which
+/// OpenZeppelin's `ECDSA` (used by the contracts) rejects.
+const HALF_ORDER: U256 =
+    alloy::primitives::uint!(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256);
+
+/// Recovers the address that signed `digest`, with libsecp256k1. `None` for a malformed or
+/// high-s signature.
+pub fn recover(digest: &B256, signature: &Signature) -> Option<Address> {
+    if signature.s() > HALF_ORDER {
+        return None;
+    }
+    let id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signature.v())).ok()?;
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    let signature = secp256k1::ecdsa::RecoverableSignature::from_compact(&compact, id).ok()?;
+    let key =
+        secp256k1::SECP256K1.recover_ecdsa(secp256k1::Message::from_digest(digest.0), &signature).ok()?;
+    Some(Address::from_raw_public_key(&key.serialize_uncompressed()[1..]))
 }
 
 /// An EIP-3009 authorization as x402 payloads carry it (numbers as decimal strings).
@@ -274,6 +295,21 @@ mod tests {
         assert_ne!(voucher_signer(&domain, id, 101, &sig), Some(signer.address()));
         let other_chain = channels_domain(1, Address::repeat_byte(7));
         assert_ne!(voucher_signer(&other_chain, id, 100, &sig), Some(signer.address()));
+        // Same answer as alloy's (k256) recovery, over many signatures.
+        for k in 0..200u128 {
+            let sig = sign_voucher(&signer, &domain, id, k).unwrap();
+            let digest = voucher_digest(&domain, id, k);
+            assert_eq!(recover(&digest, &sig), sig.recover_address_from_prehash(&digest).ok());
+        }
+        // The malleable twin (n - s, flipped parity) is refused, as the contract refuses it.
+        let n =
+            alloy::primitives::uint!(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141_U256);
+        let twin = Signature::new(sig.r(), n - sig.s(), !sig.v());
+        assert_eq!(
+            twin.recover_address_from_prehash(&voucher_digest(&domain, id, 100)).ok(),
+            Some(signer.address())
+        );
+        assert_eq!(recover(&voucher_digest(&domain, id, 100), &twin), None);
     }
 
     #[test]
