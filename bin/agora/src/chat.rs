@@ -142,8 +142,7 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
     if let Some(prompt) = args.prompt.clone() {
         return ask(&mut history, prompt).await;
     }
-    let mut lines = std::io::stdin().lock().lines();
-    while let Some(line) = lines.next() {
+    for line in std::io::stdin().lock().lines() {
         let line = line.context("reading standard input")?;
         match line.trim() {
             "" => continue,

@@ -30,8 +30,13 @@ pub(crate) enum FeedbackCommand {
         #[arg(long, default_value = "")]
         endpoint: String,
         /// A file with details (its keccak256 is recorded).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", conflicts_with = "receipt")]
         uri: String,
+        /// The inference receipt of a paid call to this agent (a chat completion response or a
+        /// receipt file): the feedback then carries it as proof of payment, in a feedback file
+        /// put on chain as a data: URI.
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<std::path::PathBuf>,
     },
     /// Revoke your feedback number INDEX on an agent.
     Revoke {
@@ -79,8 +84,34 @@ async fn send(
     let registry = ReputationRegistry::new(address, client.provider());
     let me = client.signer_address().context("set AGORA_PRIVATE_KEY (or a keystore) to sign feedback")?;
     let pending = match &command {
-        FeedbackCommand::Give { agent, value, decimals, tag1, tag2, endpoint, uri } => {
-            let hash = if uri.is_empty() { B256::ZERO } else { keccak256(uri.as_bytes()) };
+        FeedbackCommand::Give { agent, value, decimals, tag1, tag2, endpoint, uri, receipt } => {
+            let (uri, hash) = match receipt {
+                Some(path) => {
+                    let registry_id = agora_agents::agent_registry_id(
+                        client.chain_id(),
+                        deployment
+                            .address_of(SuiteContract::IdentityRegistry)
+                            .context("no identity registry")?,
+                    );
+                    let file = paid_feedback_file(
+                        path,
+                        &registry_id,
+                        *agent,
+                        me,
+                        client.chain_id(),
+                        *value,
+                        *decimals,
+                    )?;
+                    let hash = keccak256(file.as_bytes());
+                    let uri = format!(
+                        "data:application/json;base64,{}",
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, file.as_bytes())
+                    );
+                    (uri, hash)
+                }
+                None if uri.is_empty() => (String::new(), B256::ZERO),
+                None => (uri.clone(), keccak256(uri.as_bytes())),
+            };
             registry
                 .giveFeedback(
                     *agent,
@@ -89,7 +120,7 @@ async fn send(
                     tag1.clone(),
                     tag2.clone(),
                     endpoint.clone(),
-                    uri.clone(),
+                    uri,
                     hash,
                 )
                 .send()
@@ -117,6 +148,46 @@ async fn send(
             format!("responded to feedback #{index} on agent {agent}")
         }
     })
+}
+
+/// An ERC-8004 feedback file whose `proofOfPayment` comes from a verified inference receipt of
+/// a paid call: who paid whom, on which chain, by which settlement (the `exact` transfer's
+/// authorization nonce, or the channel and its cumulative charge), with the signed receipt.
+fn paid_feedback_file(
+    path: &std::path::Path,
+    registry_id: &str,
+    agent: U256,
+    client: Address,
+    chain_id: u64,
+    value: i128,
+    decimals: u8,
+) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let envelope = agora_receipts::ReceiptEnvelope::from_json(&text)?;
+    let node = envelope.verify().context("the receipt does not verify")?;
+    let payment = envelope
+        .payment
+        .as_ref()
+        .context("the receipt names no payment: it is from an unpaid call (the owner's API)")?;
+    let file = serde_json::json!({
+        "agentRegistry": registry_id,
+        "agentId": agent.to::<u64>(),
+        "clientAddress": format!("eip155:{chain_id}:{client}"),
+        "createdAt": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+        "value": value.to_string(),
+        "valueDecimals": decimals,
+        "proofOfPayment": {
+            "fromAddress": payment.payer,
+            "toAddress": payment.pay_to,
+            "chainId": chain_id.to_string(),
+            "scheme": payment.scheme,
+            "reference": payment.reference,
+            "amount": payment.amount,
+            "cumulative": payment.cumulative,
+        },
+        "inferenceReceipt": { "node": node, "receipt": envelope.signed },
+    });
+    Ok(serde_json::to_string(&file)?)
 }
 
 /// The custom error's name when the registry reverted with one of its errors.

@@ -919,11 +919,11 @@ impl Payer {
 fn streamed_settlement(body: &[u8]) -> Option<SettleResponse> {
     let text = std::str::from_utf8(body).ok()?;
     text.lines()
+        .rev()
         .filter_map(|line| line.strip_prefix("data: "))
         .filter_map(|data| serde_json::from_str::<Value>(data).ok())
         .filter_map(|chunk| chunk.get("agora_payment").cloned())
-        .filter_map(|payment| serde_json::from_value(payment).ok())
-        .last()
+        .find_map(|payment| serde_json::from_value(payment).ok())
 }
 
 fn token_names(r: &PaymentRequirements) -> Result<(&str, &str), PayError> {

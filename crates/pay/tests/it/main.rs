@@ -2,6 +2,8 @@
 //! route paid with `exact` and with a channel, the refusals of bad payments, spending mandates,
 //! corrective 402s, claims and the payer's timed exit.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use agora_contracts::{
     SuiteContract,
     bindings::{DevStablecoin, PaymentChannels},
@@ -225,7 +227,8 @@ async fn exact_pays_per_call_and_bad_payments_are_refused_with_a_reason() {
     let (status, _, body) = get(&url, Some(("payment-signature", forged))).await;
     refused(status, &body, reason::SIGNATURE);
     // Wrong recipient, amount, window, network, and an amount above what was asked.
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Authorization, &mut PaymentPayload)>)> = vec![
+    type Tamper = Box<dyn FnOnce(&mut Authorization, &mut PaymentPayload)>;
+    let cases: Vec<(&str, Tamper)> = vec![
         (reason::RECIPIENT_MISMATCH, Box::new(|a, _| a.to = Address::repeat_byte(9))),
         (reason::VALUE_MISMATCH, Box::new(|a, _| a.value = U256::from(PRICE - 1))),
         (reason::VALID_BEFORE, Box::new(|a, _| a.valid_before = a.valid_after + 1)),
@@ -462,4 +465,100 @@ async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
     let before = balance(&s.net, key.address()).await;
     channels.finalizeWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
     assert_eq!(balance(&s.net, key.address()).await, before + U256::from(50_000 - 5 * PRICE));
+}
+
+/// A TCP proxy to the chain that can be cut: connections are refused and open ones dropped
+/// while it is off.
+async fn cuttable_proxy(target: String) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let target = target.trim_start_matches("http://").to_owned();
+    let (on, watch) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else { return };
+            let mut watch = watch.clone();
+            if !*watch.borrow() {
+                continue;
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = watch.wait_for(|on| !*on) => {}
+                }
+            });
+        }
+    });
+    (url, on)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_chain_delays_exact_settlement_and_loses_nothing() {
+    let net = TestNet::start().await;
+    let (chain_url, chain_on) = cuttable_proxy(net.rpc_url()).await;
+    let provider = net.wallet(1);
+    let provider_client =
+        agora_chain::ChainClient::connect(&chain_url, Some(provider.clone())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    let config = PaywallConfig {
+        chain_id: 31337,
+        asset: net.stablecoin_address(),
+        asset_name: "Agora Dev USD".into(),
+        asset_version: "1".into(),
+        pay_to: provider.address(),
+        exact: true,
+        channels: None,
+        min_withdraw_delay: 60,
+        max_timeout_seconds: 120,
+        claim_threshold: u128::MAX,
+        claim_margin_secs: 30,
+    };
+    let paywall = Paywall::new(config, provider_client, Arc::clone(&store));
+    // The chain goes away while the call is served, after the payment was verified.
+    let cut = chain_on.clone();
+    let app = axum::Router::new()
+        .route(
+            "/ping",
+            axum::routing::get(move || {
+                let cut = cut.clone();
+                async move {
+                    cut.send_replace(false);
+                    "pong"
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            FixedPrice { paywall: paywall.clone(), amount: PRICE, description: "a pong".into() },
+            fixed_price,
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ping", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let key = PrivateKeySigner::random();
+    faucet(&net, key.address(), 100_000).await;
+    let (_, headers, _) = get(&url, None).await;
+    let required = required_of(&headers);
+    let (status, headers, _) =
+        get(&url, Some(("payment-signature", exact_header(&key, &required, |_, _| {})))).await;
+    assert_eq!(status, 200, "served: the payment was verified while the chain answered");
+    let settle: wire::SettleResponse =
+        wire::decode_header(headers.get("payment-response").unwrap().to_str().unwrap()).unwrap();
+    assert!(settle.success && settle.transaction.is_empty(), "{settle:?}");
+    assert_eq!(settle.extra.unwrap()["pending"], true);
+    assert_eq!(balance(&net, key.address()).await, U256::from(100_000u64), "not settled yet");
+    let status: String =
+        store.read(|c| c.query_row("SELECT status FROM pay_exact", [], |r| r.get(0))).unwrap();
+    assert_eq!(status, "pending", "the signed authorization is kept");
+
+    // While the chain is away, retries change nothing; once it is back, the payment settles.
+    assert_eq!(paywall.retry_pending_exact().await, 0);
+    chain_on.send_replace(true);
+    assert_eq!(paywall.retry_pending_exact().await, 1);
+    assert_eq!(balance(&net, key.address()).await, U256::from(100_000 - PRICE));
+    assert_eq!(balance(&net, provider.address()).await, U256::from(10_000_000_000u64 + PRICE as u64));
+    assert_eq!(paywall.retry_pending_exact().await, 0, "settled once");
 }
