@@ -3,7 +3,9 @@
 // runtime bytecode, immutable references) into crates/contracts/artifacts/, and records the
 // sha256 of every Solidity source so a Rust test notices when sources and artifacts drift.
 //
-//   node scripts/export-artifacts.js [OUT_DIR]      (default: crates/contracts/artifacts)
+//   node scripts/export-artifacts.js [OUT_DIR] [SCENARIO_DIR]
+//     OUT_DIR       default: crates/contracts/artifacts
+//     SCENARIO_DIR  default: crates/guard/tests/artifacts (the guard's test-only scenario contracts)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -59,4 +61,16 @@ walk(srcDir);
 // Sorted by path, byte-wise, the order the Rust test uses.
 lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 fs.writeFileSync(path.join(outDir, 'sources.sha256'), lines.map(([p, d]) => `${d}  ${p}`).join('\n') + '\n');
+// The guard's scenario contracts (contracts/test/guard): ABI and creation code for its tests.
+const SCENARIOS = [
+  'MockToken', 'HeavyToken', 'MockNFT', 'Router', 'Permit2Lite', 'MiniMarket', 'Sweeper', 'SafeDelegate',
+  'Airdrop', 'OwnedProxy', 'Forwarder', 'Executor', 'Bomb', 'Sink', 'Vault', 'FakeSwap', 'EmptyMint', 'Evasive',
+];
+const scenarioDir = path.resolve(process.argv[3] || path.join(root, 'crates', 'guard', 'tests', 'artifacts'));
+fs.mkdirSync(scenarioDir, { recursive: true });
+for (const name of SCENARIOS) {
+  const built = JSON.parse(fs.readFileSync(path.join(forgeOut, 'Scenarios.sol', `${name}.json`), 'utf8'));
+  const artifact = { contractName: name, abi: built.abi, bytecode: { object: built.bytecode.object } };
+  fs.writeFileSync(path.join(scenarioDir, `${name}.json`), JSON.stringify(artifact, null, 2) + '\n');
+}
 process.stderr.write(`exported ${CONTRACTS.length} artifact(s) to ${path.relative(root, outDir) || '.'}\n`);

@@ -156,6 +156,34 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         CREATE INDEX payer_spend_mandate ON payer_spend (mandate, status);
     ",
     },
+    Migration {
+        name: "guard: the user's address book, allow- and block-lists, and send history",
+        sql: "
+        -- One row per (address or domain, list): contact, allow or block.
+        CREATE TABLE guard_entries (
+            entry       TEXT    NOT NULL,
+            list        TEXT    NOT NULL CHECK (list IN ('contact', 'allow', 'block')),
+            label       TEXT    NOT NULL DEFAULT '',
+            added_ms    INTEGER NOT NULL,
+            PRIMARY KEY (entry, list)
+        ) WITHOUT ROWID;
+        -- Counterparties the user sent to through the guard.
+        CREATE TABLE guard_history (
+            address     TEXT    PRIMARY KEY,
+            first_ms    INTEGER NOT NULL,
+            last_ms     INTEGER NOT NULL,
+            count       INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- When a contract was first seen with code (found by searching the chain's history).
+        CREATE TABLE guard_code_age (
+            chain_id    INTEGER NOT NULL,
+            address     TEXT    NOT NULL,
+            first_block INTEGER NOT NULL,
+            first_time  INTEGER NOT NULL,
+            PRIMARY KEY (chain_id, address)
+        ) WITHOUT ROWID;
+    ",
+    },
 ];
 
 /// The schema version of this build.

@@ -1,0 +1,56 @@
+//! agora's guard: checks every transaction and signature request before it is signed, on the
+//! user's own machine.
+//!
+//! A request (`eth_sendTransaction`, `eth_sendRawTransaction` including EIP-7702 type 4,
+//! `wallet_sendCalls`, `eth_signTypedData_v4`, `personal_sign`, `eth_sign`) goes through
+//! decode → simulate → facts → rules → [`Verdict`]:
+//!
+//! - [`decode`]: calldata against a curated table, recursing into batch containers; typed data
+//!   recognised by primary type and domain (EIP-2612 Permit, Permit2, Seaport orders, SIWE).
+//! - [`sim`]: the calls run against the node's current state, in process with revm or on the
+//!   node with `eth_simulateV1`; signatures are simulated through their on-chain equivalent
+//!   (a permit as an `approve`, an order as `validate` + a stranger's fill) followed by what the
+//!   counterparty could then do, so a verdict can say "this lets 0xabc… take 1,000 USDC".
+//! - [`analyze`]: facts (balance changes confirmed by `balanceOf`, approvals and exposure, control
+//!   changes, delegatecall and selfdestruct frames, divergence between a naive and a realistic
+//!   block) and the rules G01–G20, each with a stable id, a [`Level`] and evidence.
+//! - [`proxy`]: a JSON-RPC endpoint between a wallet and its node that refuses what reaches the
+//!   blocking level with EIP-1193 code 4001 and passes everything else through unchanged.
+
+pub mod analyze;
+pub mod chain;
+pub mod decode;
+pub mod explain;
+pub mod lists;
+pub mod proxy;
+pub mod request;
+pub mod sim;
+pub mod verdict;
+
+pub use analyze::{Guard, GuardOptions, SimulatorKind};
+pub use lists::{GuardData, ListKind};
+pub use request::GuardRequest;
+pub use verdict::{Finding, Level, Verdict};
+
+/// Why the guard could not give a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The request is malformed or not one the guard checks.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The node failed, timed out or answered nonsense.
+    #[error("the node could not be read: {0}")]
+    Upstream(String),
+    /// The simulation itself failed.
+    #[error("simulation failed: {0}")]
+    Simulation(String),
+    /// A shipped or installed list is unreadable.
+    #[error("guard data: {0}")]
+    Data(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// A lock was poisoned by a panic.
+    #[error("internal state poisoned")]
+    Poisoned,
+}

@@ -1,0 +1,420 @@
+//! What the guard knows before it looks: shipped phishing and token lists, well-known contracts,
+//! and the user's own address book, history, allow- and block-lists (in the node's store).
+
+use crate::GuardError;
+use agora_store::Store;
+use alloy::primitives::{Address, address};
+use serde::Deserialize;
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+/// The eth-phishing-detect snapshot shipped with the guard (DBAD licence, see `data/`).
+pub const PHISHING_SNAPSHOT: &str = include_str!("../data/eth-phishing-detect.json");
+
+/// Contracts the guard knows by name on every chain (the canonical deterministic deployments).
+pub const KNOWN_CONTRACTS: &[(Address, &str)] = &[
+    (address!("0x000000000022D473030F116dDEE9F6B43aC78BA3"), "Uniswap Permit2"),
+    (address!("0x0000000000000068F116a894984e2DB1123eB395"), "Seaport 1.6"),
+    (address!("0x00000000000000ADc04C56Bf30aC9d3c0aAF14dC"), "Seaport 1.5"),
+    (address!("0x1E0049783F008A0085193E00003D00cd54003c71"), "OpenSea conduit"),
+    (address!("0x000000000000Ad05Ccc4F10045630fb830B95127"), "Blur Exchange"),
+    (address!("0xcA11bde05977b3631167028862bE2a173976CA11"), "Multicall3"),
+];
+
+/// The canonical Permit2 address.
+pub const PERMIT2: Address = address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
+
+/// Addresses that destroy what they receive.
+pub const BURN_ADDRESSES: &[Address] =
+    &[Address::ZERO, address!("0x000000000000000000000000000000000000dEaD")];
+
+/// The eth-phishing-detect configuration format.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhishingList {
+    /// Format version.
+    pub version: u32,
+    /// Edit distance under which a domain imitates a fuzzylist entry.
+    pub tolerance: usize,
+    /// Domains that look-alikes imitate.
+    pub fuzzylist: Vec<String>,
+    /// Domains never flagged.
+    pub whitelist: Vec<String>,
+    /// Known phishing domains.
+    pub blacklist: Vec<String>,
+}
+
+/// Why an origin is suspicious.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginMatch {
+    /// The domain (or a parent) is on the blocklist.
+    Blocked(String),
+    /// The domain is within the edit distance of a well-known domain it is not.
+    LooksLike(String),
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The host part of an origin (`https://app.example.org:443/x` → `app.example.org`).
+pub fn host_of(origin: &str) -> String {
+    let rest = origin.split("://").nth(1).unwrap_or(origin);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    host.split(':').next().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl PhishingList {
+    /// Parses a list in the eth-phishing-detect format.
+    pub fn parse(json: &str) -> Result<Self, GuardError> {
+        serde_json::from_str(json).map_err(|e| GuardError::Data(format!("phishing list: {e}")))
+    }
+
+    /// Checks an origin: exact and parent-domain matches against the blocklist, then look-alikes
+    /// of the fuzzylist (edit distance up to `tolerance`, as eth-phishing-detect does).
+    pub fn check(&self, origin: &str) -> Option<OriginMatch> {
+        let host = host_of(origin);
+        if host.is_empty() {
+            return None;
+        }
+        let parents: Vec<&str> = host.match_indices('.').map(|(i, _)| &host[i + 1..]).chain([host.as_str()]).collect();
+        if parents.iter().any(|d| self.whitelist.iter().any(|w| w == d)) {
+            return None;
+        }
+        if let Some(hit) = parents.iter().find(|d| self.blacklist.iter().any(|b| b == *d)) {
+            return Some(OriginMatch::Blocked((*hit).to_owned()));
+        }
+        // Compare the registrable part (last two labels) with each fuzzylist entry.
+        let labels: Vec<&str> = host.split('.').collect();
+        let base = labels[labels.len().saturating_sub(2)..].join(".");
+        for target in &self.fuzzylist {
+            if base != *target && !host.ends_with(&format!(".{target}")) && levenshtein(&base, target) <= self.tolerance {
+                return Some(OriginMatch::LooksLike(target.clone()));
+            }
+        }
+        None
+    }
+}
+
+/// One entry of a token list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedToken {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Token address.
+    pub address: Address,
+    /// Name.
+    pub name: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Decimals.
+    pub decimals: u8,
+}
+
+/// A token list in the Uniswap token-list format.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenList {
+    /// The tokens.
+    pub tokens: Vec<ListedToken>,
+}
+
+impl TokenList {
+    /// Parses a list in the token-list format.
+    /// Entries that are not EVM tokens (other chains' address formats) are skipped.
+    pub fn parse(json: &str) -> Result<Self, GuardError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            tokens: Vec<serde_json::Value>,
+        }
+        let raw: Raw = serde_json::from_str(json).map_err(|e| GuardError::Data(format!("token list: {e}")))?;
+        Ok(Self { tokens: raw.tokens.into_iter().filter_map(|t| serde_json::from_value(t).ok()).collect() })
+    }
+
+    /// The listed token at `address` on `chain_id`.
+    pub fn get(&self, chain_id: u64, address: Address) -> Option<&ListedToken> {
+        self.tokens.iter().find(|t| t.chain_id == chain_id && t.address == address)
+    }
+
+    /// A listed token (on any chain) whose symbol or name equals `symbol` or `name`.
+    pub fn imitated(&self, symbol: &str, name: &str) -> Option<&ListedToken> {
+        let (symbol, name) = (symbol.trim().to_ascii_lowercase(), name.trim().to_ascii_lowercase());
+        self.tokens.iter().find(|t| {
+            (!symbol.is_empty() && t.symbol.to_ascii_lowercase() == symbol) || (!name.is_empty() && t.name.to_ascii_lowercase() == name)
+        })
+    }
+}
+
+/// Which user list an entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListKind {
+    /// The address book: people and accounts the user sends to.
+    Contact,
+    /// Contracts, spenders, delegates and domains the user trusts.
+    Allow,
+    /// Addresses and domains the user never wants to deal with.
+    Block,
+}
+
+impl ListKind {
+    /// The name stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Contact => "contact",
+            Self::Allow => "allow",
+            Self::Block => "block",
+        }
+    }
+}
+
+/// An entry of a user list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListEntry {
+    /// A checksummed address or a lower-case domain.
+    pub entry: String,
+    /// The list.
+    pub list: ListKind,
+    /// The user's label.
+    pub label: String,
+}
+
+/// The user's lists and history, read from the store for one analysis.
+#[derive(Debug, Clone, Default)]
+pub struct UserLists {
+    entries: HashMap<String, Vec<(ListKind, String)>>,
+    /// Addresses the user sent to before, with how many times.
+    pub history: HashMap<Address, u64>,
+}
+
+impl UserLists {
+    /// Reads the lists and history from the store.
+    pub fn load(store: &Store) -> Result<Self, GuardError> {
+        let rows = store
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT entry, list, label FROM guard_entries")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(store_err)?;
+        let history = store
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT address, count FROM guard_history")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(store_err)?;
+        let mut lists = Self::default();
+        for (entry, list, label) in rows {
+            let kind = match list.as_str() {
+                "contact" => ListKind::Contact,
+                "allow" => ListKind::Allow,
+                _ => ListKind::Block,
+            };
+            lists.entries.entry(entry.to_ascii_lowercase()).or_default().push((kind, label));
+        }
+        for (address, count) in history {
+            if let Ok(a) = address.parse() {
+                lists.history.insert(a, count as u64);
+            }
+        }
+        Ok(lists)
+    }
+
+    /// Whether an address or domain is on a list.
+    pub fn on(&self, list: ListKind, entry: &str) -> bool {
+        self.entries.get(&entry.to_ascii_lowercase()).is_some_and(|l| l.iter().any(|(k, _)| *k == list))
+    }
+
+    /// Whether `address` is on a list.
+    pub fn has(&self, list: ListKind, address: Address) -> bool {
+        self.on(list, &address.to_string())
+    }
+
+    /// The user's label for an address, if any.
+    pub fn label(&self, address: Address) -> Option<&str> {
+        self.entries.get(&address.to_string().to_ascii_lowercase()).and_then(|l| l.iter().map(|(_, label)| label.as_str()).find(|l| !l.is_empty()))
+    }
+
+    /// Every contact and every address the user sent to: the counterparties a look-alike imitates.
+    pub fn counterparties(&self) -> Vec<Address> {
+        let mut out: Vec<Address> = self
+            .entries
+            .iter()
+            .filter(|(_, l)| l.iter().any(|(k, _)| *k == ListKind::Contact))
+            .filter_map(|(e, _)| e.parse().ok())
+            .collect();
+        out.extend(self.history.keys().copied());
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Adds an in-memory entry (for callers that do not use a store).
+    pub fn insert(&mut self, list: ListKind, entry: &str, label: &str) {
+        self.entries.entry(entry.to_ascii_lowercase()).or_default().push((list, label.to_owned()));
+    }
+}
+
+fn store_err(e: agora_store::StoreError) -> GuardError {
+    GuardError::Store(e.to_string())
+}
+
+/// Adds an address or domain to a user list (replacing its label).
+pub fn add_entry(store: &Store, list: ListKind, entry: &str, label: &str) -> Result<(), GuardError> {
+    let entry = normalize_entry(entry)?;
+    store
+        .write(|tx| {
+            tx.execute(
+                "INSERT INTO guard_entries (entry, list, label, added_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (entry, list) DO UPDATE SET label = excluded.label",
+                rusqlite::params![entry, list.as_str(), label, now_ms()],
+            )
+        })
+        .map_err(store_err)?;
+    Ok(())
+}
+
+/// Removes an entry from a list; says whether it was there.
+pub fn remove_entry(store: &Store, list: ListKind, entry: &str) -> Result<bool, GuardError> {
+    let entry = normalize_entry(entry)?;
+    let n = store
+        .write(|tx| tx.execute("DELETE FROM guard_entries WHERE entry = ?1 AND list = ?2", rusqlite::params![entry, list.as_str()]))
+        .map_err(store_err)?;
+    Ok(n > 0)
+}
+
+/// Every entry of every list.
+pub fn entries(store: &Store) -> Result<Vec<ListEntry>, GuardError> {
+    store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT entry, list, label FROM guard_entries ORDER BY list, entry")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(store_err)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(entry, list, label)| ListEntry {
+                    entry,
+                    list: match list.as_str() {
+                        "contact" => ListKind::Contact,
+                        "allow" => ListKind::Allow,
+                        _ => ListKind::Block,
+                    },
+                    label,
+                })
+                .collect()
+        })
+}
+
+/// Records that the user sent to `addresses` (called after a checked request was forwarded).
+pub fn record_history(store: &Store, addresses: &[Address]) -> Result<(), GuardError> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    store
+        .write(|tx| {
+            for a in addresses {
+                tx.execute(
+                    "INSERT INTO guard_history (address, first_ms, last_ms, count) VALUES (?1, ?2, ?2, 1)
+                     ON CONFLICT (address) DO UPDATE SET last_ms = excluded.last_ms, count = count + 1",
+                    rusqlite::params![a.to_checksum(None), now_ms()],
+                )?;
+            }
+            Ok(())
+        })
+        .map_err(store_err)
+}
+
+fn normalize_entry(entry: &str) -> Result<String, GuardError> {
+    let entry = entry.trim();
+    if let Ok(address) = entry.parse::<Address>() {
+        return Ok(address.to_checksum(None));
+    }
+    let host = host_of(entry);
+    if host.is_empty() || !host.contains('.') || host.contains(char::is_whitespace) {
+        return Err(GuardError::BadRequest(format!("{entry:?} is neither an address nor a domain")));
+    }
+    Ok(host)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The shipped and installed data the guard reads: phishing list and token list.
+#[derive(Debug, Clone)]
+pub struct GuardData {
+    /// Phishing domains.
+    pub phishing: Arc<PhishingList>,
+    /// Known tokens.
+    pub tokens: Arc<TokenList>,
+}
+
+/// File names of installed lists inside the guard's data folder.
+pub const PHISHING_FILE: &str = "phishing.json";
+/// The installed token list.
+pub const TOKENS_FILE: &str = "tokenlist.json";
+
+impl GuardData {
+    /// The shipped phishing snapshot and no token list.
+    pub fn embedded() -> Result<Self, GuardError> {
+        Ok(Self { phishing: Arc::new(PhishingList::parse(PHISHING_SNAPSHOT)?), tokens: Arc::new(TokenList::default()) })
+    }
+
+    /// Lists installed in `dir` (by `agora guard data update`), falling back to the shipped ones.
+    pub fn load(dir: &Path) -> Result<Self, GuardError> {
+        let mut data = Self::embedded()?;
+        let phishing = dir.join(PHISHING_FILE);
+        if phishing.exists() {
+            let text = std::fs::read_to_string(&phishing).map_err(|e| GuardError::Data(format!("{}: {e}", phishing.display())))?;
+            data.phishing = Arc::new(PhishingList::parse(&text)?);
+        }
+        let tokens = dir.join(TOKENS_FILE);
+        if tokens.exists() {
+            let text = std::fs::read_to_string(&tokens).map_err(|e| GuardError::Data(format!("{}: {e}", tokens.display())))?;
+            data.tokens = Arc::new(TokenList::parse(&text)?);
+        }
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_phishing_list_blocks_exact_and_parent_domains_and_look_alikes() {
+        let list = PhishingList::parse(PHISHING_SNAPSHOT).unwrap();
+        assert!(list.blacklist.len() > 10_000);
+        assert_eq!(list.check("https://nfts-mints.com/claim"), Some(OriginMatch::Blocked("nfts-mints.com".into())));
+        assert_eq!(list.check("https://app.nfts-mints.com"), Some(OriginMatch::Blocked("nfts-mints.com".into())));
+        assert_eq!(list.check("https://rnetamask.io"), Some(OriginMatch::LooksLike("metamask.io".into())));
+        assert_eq!(list.check("https://metamask.io"), None);
+        assert_eq!(list.check("https://portfolio.metamask.io"), None);
+        assert_eq!(list.check("https://example.org"), None);
+    }
+
+    #[test]
+    fn hosts_are_cut_out_of_origins() {
+        assert_eq!(host_of("https://user@App.Example.org:8443/path?q"), "app.example.org");
+        assert_eq!(host_of("example.org"), "example.org");
+        assert_eq!(levenshtein("metamsk.io", "metamask.io"), 1);
+    }
+
+    #[test]
+    fn the_shipped_token_list_parses() {
+        let list = TokenList::parse(include_str!("../data/uniswap-default.tokenlist.json")).unwrap();
+        assert!(list.tokens.len() > 1000);
+        assert!(list.imitated("usdc", "").is_some());
+    }
+}

@@ -1,0 +1,210 @@
+//! The JSON-RPC proxy between a wallet and its node: everything is forwarded unchanged except
+//! the signing methods, which are checked first and refused (EIP-1193 code 4001) when the
+//! verdict reaches the blocking level.
+
+use crate::{
+    Guard, GuardError, GuardRequest, Level, Verdict, explain, lists,
+    request::{Action, is_guarded},
+};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::{Value, json};
+use std::{sync::Arc, time::Duration};
+
+/// EIP-1193 "user rejected the request".
+pub const USER_REJECTED: i64 = 4001;
+/// The request could not be checked, so it was not forwarded.
+pub const NOT_CHECKED: i64 = -32_003;
+/// Malformed params.
+pub const INVALID_PARAMS: i64 = -32_602;
+
+/// How the proxy behaves.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// The node requests go to.
+    pub upstream: String,
+    /// Verdicts at or above this level are refused.
+    pub block_level: Level,
+    /// Ask in the terminal instead of refusing outright.
+    pub confirm: bool,
+    /// Forward requests the guard could not check (fail open). Off by default.
+    pub allow_unchecked: bool,
+    /// The node API whose local model writes a summary of each refusal.
+    pub explain: Option<String>,
+}
+
+struct ProxyState {
+    guard: Guard,
+    config: ProxyConfig,
+    http: reqwest::Client,
+    prompt: tokio::sync::Mutex<()>,
+}
+
+/// The proxy's router: `POST /` takes JSON-RPC (single or batch).
+pub fn router(guard: Guard, config: ProxyConfig) -> Router {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap_or_default();
+    let state = Arc::new(ProxyState { guard, config, http, prompt: tokio::sync::Mutex::new(()) });
+    Router::new().route("/", post(handle)).with_state(state)
+}
+
+fn rpc_error(id: &Value, code: i64, message: String, data: Option<Value>) -> Value {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(data) = data {
+        error["data"] = data;
+    }
+    json!({ "jsonrpc": "2.0", "id": id, "error": error })
+}
+
+async fn handle(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let origin = headers
+        .get("x-agora-origin")
+        .or_else(|| headers.get(header::ORIGIN))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return json_response(rpc_error(&Value::Null, -32_700, format!("parse error: {e}"), None)),
+    };
+    let guarded = |v: &Value| v.get("method").and_then(Value::as_str).is_some_and(is_guarded);
+    let any_guarded = match &parsed {
+        Value::Array(items) => items.iter().any(guarded),
+        single => guarded(single),
+    };
+    if !any_guarded {
+        // Ordinary traffic passes through byte for byte.
+        return match forward_raw(&state, body).await {
+            Ok((status, bytes)) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+            Err(message) => json_response(rpc_error(parsed.get("id").unwrap_or(&Value::Null), -32_603, message, None)),
+        };
+    }
+    match parsed {
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(one(&state, item, origin.clone()).await);
+            }
+            json_response(Value::Array(out))
+        }
+        single => json_response(one(&state, single, origin).await),
+    }
+}
+
+fn json_response(v: Value) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Bytes), String> {
+    let response = state
+        .http
+        .post(&state.config.upstream)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("upstream node {} is unreachable: {e}", state.config.upstream))?;
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let bytes = response.bytes().await.map_err(|e| format!("upstream node failed mid-answer: {e}"))?;
+    Ok((status, bytes))
+}
+
+async fn forward(state: &ProxyState, request: &Value) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    match forward_raw(state, Bytes::from(request.to_string())).await {
+        Ok((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| rpc_error(&id, -32_603, format!("upstream answered garbage: {e}"), None)),
+        Err(message) => rpc_error(&id, -32_603, message, None),
+    }
+}
+
+async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let method = request.get("method").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if !is_guarded(&method) {
+        return forward(state, &request).await;
+    }
+    // A transaction without `from` is sent from the node's first account: check that one.
+    if matches!(method.as_str(), "eth_sendTransaction" | "wallet_sendCalls")
+        && request["params"][0].is_object()
+        && request["params"][0].get("from").is_none()
+    {
+        let accounts = forward(state, &json!({"jsonrpc": "2.0", "id": 0, "method": "eth_accounts", "params": []})).await;
+        if let Some(first) = accounts["result"].get(0) {
+            request["params"][0]["from"] = first.clone();
+        }
+    }
+    let mut guard_request = GuardRequest::new(&method, request.get("params").cloned().unwrap_or(Value::Null));
+    guard_request.origin = origin;
+    let verdict = match state.guard.check(&guard_request).await {
+        Ok(v) => v,
+        Err(GuardError::BadRequest(why)) => return rpc_error(&id, INVALID_PARAMS, format!("agora guard: {why}; not forwarded"), None),
+        Err(e) if state.config.allow_unchecked => {
+            tracing::warn!(%method, error = %e, "forwarding a request the guard could not check (--allow-unchecked)");
+            return forward(state, &request).await;
+        }
+        Err(e) => {
+            return rpc_error(
+                &id,
+                NOT_CHECKED,
+                format!("agora guard could not check this request ({e}); it was not forwarded. Start the guard with --allow-unchecked to forward such requests anyway"),
+                None,
+            );
+        }
+    };
+    tracing::info!(%method, level = %verdict.level, findings = verdict.findings.len(), ms = verdict.elapsed_ms, "checked");
+    if verdict.level >= state.config.block_level {
+        let mut verdict = verdict;
+        if let Some(api) = &state.config.explain {
+            match explain::summarize(&state.http, api, &verdict, 96).await {
+                Ok(summary) => verdict.summary = Some(summary),
+                Err(e) => tracing::warn!(error = %e, "no summary from the local model"),
+            }
+        }
+        let allowed = state.config.confirm && ask(state, &verdict).await;
+        if !allowed {
+            let data = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+            return rpc_error(&id, USER_REJECTED, format!("agora guard refused this request: {}", verdict.reason()), Some(data));
+        }
+    }
+    let response = forward(state, &request).await;
+    if response.get("result").is_some()
+        && let Some(store) = state.guard.store()
+        && let Ok(Action::Transactions { calls, .. }) = guard_request.action(None)
+    {
+        let mut to: Vec<_> = calls.iter().filter_map(|c| c.to).collect();
+        for c in &calls {
+            if let Ok(d) = crate::decode::decode(c.to, c.value, &c.data) {
+                to.extend(d.flatten().iter().filter(|x| x.name == "transfer").filter_map(|x| x.address("to")));
+            }
+        }
+        if let Err(e) = lists::record_history(store, &to) {
+            tracing::warn!(error = %e, "could not record the send history");
+        }
+    }
+    response
+}
+
+/// Shows the report on the terminal and asks; one question at a time.
+async fn ask(state: &ProxyState, verdict: &Verdict) -> bool {
+    let _turn = state.prompt.lock().await;
+    let report = verdict.report();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, Write};
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "\n{report}\nSign anyway? Type 'yes' to forward it to the node, anything else refuses: ");
+        let _ = err.flush();
+        let tty = std::fs::File::open("/dev/tty").map(std::io::BufReader::new);
+        let mut line = String::new();
+        let read = match tty {
+            Ok(mut tty) => tty.read_line(&mut line),
+            Err(_) => std::io::stdin().lock().read_line(&mut line),
+        };
+        read.is_ok() && line.trim().eq_ignore_ascii_case("yes")
+    })
+    .await
+    .unwrap_or(false)
+}

@@ -1,0 +1,492 @@
+//! Simulation: run a list of calls on top of the node's current state and report what each did.
+//!
+//! Two simulators answer the same [`SimRequest`]:
+//! - [`Simulator::Revm`] runs the EVM in process over state read lazily from the node
+//!   (`eth_getBalance`, `eth_getCode`, `eth_getStorageAt`): the node learns which accounts and
+//!   slots were touched, never the calldata or the signature.
+//! - [`Simulator::Node`] asks the node itself (`eth_simulateV1` with `traceTransfers`, plus
+//!   `debug_traceCall` with the call tracer for delegatecall and selfdestruct frames).
+//!
+//! A test runs both on the same scenarios and requires the same facts.
+
+use crate::GuardError;
+use alloy::{
+    eips::BlockId,
+    network::Ethereum,
+    primitives::{Address, B256, Bytes, Log as AlloyLog, LogData, U256, address},
+    providers::{DynProvider, Provider},
+};
+use revm::{
+    Context, InspectCommitEvm, Inspector, MainBuilder, MainContext,
+    context::{BlockEnv, ContextTr, TxEnv},
+    database::{AlloyDB, CacheDB},
+    database_interface::{DatabaseRef, async_db::DatabaseAsyncRef},
+    interpreter::{CallInputs, CallOutcome, CallScheme, CallValue, CreateInputs, CreateOutcome},
+    primitives::{TxKind, hardfork::SpecId},
+    state::{AccountInfo, Bytecode},
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Where `traceTransfers` reports native transfers from, as ERC-20-style logs.
+pub const NATIVE_TRANSFER_LOGGER: Address = address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE");
+/// The gas each simulated call may use (below the EIP-7825 per-transaction cap).
+pub const CALL_GAS: u64 = 16_000_000;
+
+/// The block a simulation runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimEnv {
+    /// Chain id.
+    pub chain_id: u64,
+    /// The block whose state the simulation starts from.
+    pub state_block: u64,
+    /// Block number seen by the calls.
+    pub number: u64,
+    /// Timestamp seen by the calls.
+    pub timestamp: u64,
+    /// Base fee.
+    pub basefee: u64,
+    /// Gas price of each call.
+    pub gas_price: u128,
+    /// Block beneficiary.
+    pub coinbase: Address,
+}
+
+/// One call to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCall {
+    /// The sender (never needs a signature in a simulation).
+    pub from: Address,
+    /// The callee; `None` creates a contract.
+    pub to: Option<Address>,
+    /// Wei sent.
+    pub value: U256,
+    /// Calldata.
+    pub data: Bytes,
+    /// Whether to record its call frames (the user's own calls).
+    pub trace: bool,
+}
+
+impl SimCall {
+    /// A call that is not traced (reads and follow-ups).
+    pub fn new(from: Address, to: Address, data: Bytes) -> Self {
+        Self { from, to: Some(to), value: U256::ZERO, data, trace: false }
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, Default)]
+pub struct SimRequest {
+    /// The calls, in order; each sees the state the previous ones left.
+    pub calls: Vec<SimCall>,
+    /// Code to put at an address before the first call (EIP-7702 designators).
+    pub code: Vec<(Address, Bytes)>,
+    /// Balances to set before the first call (for strangers paying in follow-ups).
+    pub balances: Vec<(Address, U256)>,
+}
+
+/// The kind of a call frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameKind {
+    /// CALL (or a top-level call).
+    Call,
+    /// DELEGATECALL or CALLCODE.
+    DelegateCall,
+    /// CREATE or CREATE2.
+    Create,
+    /// SELFDESTRUCT moving the balance to a beneficiary.
+    SelfDestruct,
+}
+
+/// A frame that moved value or ran foreign code in the caller's context.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Frame {
+    /// What kind of frame.
+    pub kind: FrameKind,
+    /// The account whose context made the call.
+    pub from: Address,
+    /// The callee (the code address for a delegatecall, the beneficiary for a selfdestruct).
+    pub to: Address,
+    /// Wei moved (zero for a delegatecall).
+    pub value: U256,
+}
+
+/// What one call did.
+#[derive(Debug, Clone, Default)]
+pub struct CallResult {
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Return data (or revert data).
+    pub output: Bytes,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Logs emitted (empty when it failed).
+    pub logs: Vec<AlloyLog>,
+    /// Value-moving, delegatecall and selfdestruct frames that took effect (traced calls only,
+    /// but every native transfer is reported).
+    pub frames: Vec<Frame>,
+}
+
+/// Which simulator to use.
+#[derive(Debug, Clone)]
+pub enum Simulator {
+    /// The EVM in process over the node's state.
+    Revm(DynProvider),
+    /// The node's own `eth_simulateV1` and `debug_traceCall`.
+    Node(DynProvider),
+}
+
+impl Simulator {
+    /// `revm` or `node`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Revm(_) => "revm",
+            Self::Node(_) => "node",
+        }
+    }
+
+    /// Runs the calls in `env` and reports each.
+    pub async fn simulate(&self, env: SimEnv, req: &SimRequest) -> Result<Vec<CallResult>, GuardError> {
+        match self {
+            Self::Revm(provider) => {
+                let provider = provider.clone();
+                let req = req.clone();
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || revm_simulate(provider, handle, env, &req))
+                    .await
+                    .map_err(|e| GuardError::Simulation(format!("simulator task failed: {e}")))?
+            }
+            Self::Node(provider) => node_simulate(provider, env, req).await,
+        }
+    }
+}
+
+// --- in process -----------------------------------------------------------------------------
+
+/// State read from the node over JSON-RPC, one account or slot at a time.
+struct RpcState {
+    db: AlloyDB<Ethereum, DynProvider>,
+    handle: tokio::runtime::Handle,
+}
+
+impl RpcState {
+    fn wait<T, E: std::fmt::Display>(&self, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, RpcStateError> {
+        let timed = tokio::time::timeout(Duration::from_secs(10), fut);
+        match self.handle.block_on(timed) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RpcStateError(e.to_string())),
+            Err(_) => Err(RpcStateError("the node did not answer within 10 s".into())),
+        }
+    }
+}
+
+/// Reading state from the node failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading state from the node: {0}")]
+pub struct RpcStateError(String);
+
+impl revm::database_interface::DBErrorMarker for RpcStateError {}
+
+impl DatabaseRef for RpcState {
+    type Error = RpcStateError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.wait(self.db.basic_async_ref(address))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.wait(self.db.code_by_hash_async_ref(code_hash))
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.wait(self.db.storage_async_ref(address, index))
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.wait(self.db.block_hash_async_ref(number))
+    }
+}
+
+/// Records value transfers, delegatecalls and selfdestructs, dropping those a revert undid.
+#[derive(Debug, Default)]
+struct Recorder {
+    frames: Vec<(Frame, bool)>,
+    /// Index into `frames` where each open call's own frames start.
+    open: Vec<usize>,
+}
+
+impl Recorder {
+    fn close(&mut self, ok: bool) {
+        if let Some(start) = self.open.pop()
+            && !ok
+        {
+            for (_, live) in &mut self.frames[start..] {
+                *live = false;
+            }
+        }
+    }
+
+    fn into_frames(self) -> Vec<Frame> {
+        self.frames.into_iter().filter(|(_, live)| *live).map(|(f, _)| f).collect()
+    }
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for Recorder {
+    fn call(&mut self, _context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        self.open.push(self.frames.len());
+        match (inputs.scheme, inputs.value.clone()) {
+            (CallScheme::DelegateCall | CallScheme::CallCode, _) => self.frames.push((
+                Frame { kind: FrameKind::DelegateCall, from: inputs.target_address, to: inputs.bytecode_address, value: U256::ZERO },
+                true,
+            )),
+            (CallScheme::Call, CallValue::Transfer(value)) if !value.is_zero() => self.frames.push((
+                Frame { kind: FrameKind::Call, from: inputs.caller, to: inputs.target_address, value },
+                true,
+            )),
+            _ => {}
+        }
+        None
+    }
+
+    fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
+        self.close(outcome.result.result.is_ok());
+    }
+
+    fn create(&mut self, _context: &mut CTX, _inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        self.open.push(self.frames.len());
+        None
+    }
+
+    fn create_end(&mut self, _context: &mut CTX, inputs: &CreateInputs, outcome: &mut CreateOutcome) {
+        let ok = outcome.result.result.is_ok();
+        if ok && let Some(created) = outcome.address {
+            let start = self.open.last().copied().unwrap_or(0);
+            self.frames.insert(
+                start,
+                (Frame { kind: FrameKind::Create, from: inputs.caller(), to: created, value: inputs.value() }, true),
+            );
+        }
+        self.close(ok);
+    }
+
+    fn selfdestruct(&mut self, contract: Address, target: Address, value: U256) {
+        self.frames.push((Frame { kind: FrameKind::SelfDestruct, from: contract, to: target, value }, true));
+    }
+}
+
+fn revm_simulate(
+    provider: DynProvider,
+    handle: tokio::runtime::Handle,
+    env: SimEnv,
+    req: &SimRequest,
+) -> Result<Vec<CallResult>, GuardError> {
+    let state = RpcState { db: AlloyDB::new(provider, BlockId::number(env.state_block)), handle };
+    let mut db = CacheDB::new(state);
+    for (who, code) in &req.code {
+        let mut info = revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        let bytecode = Bytecode::new_raw_checked(code.clone()).map_err(|e| GuardError::Simulation(format!("bad code override: {e:?}")))?;
+        info.code_hash = bytecode.hash_slow();
+        info.code = Some(bytecode);
+        db.insert_account_info(*who, info);
+    }
+    for (who, balance) in &req.balances {
+        let mut info = revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        info.balance = *balance;
+        db.insert_account_info(*who, info);
+    }
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .modify_cfg_chained(|cfg| {
+            cfg.spec = SpecId::PRAGUE;
+            cfg.chain_id = env.chain_id;
+            cfg.disable_nonce_check = true;
+            cfg.disable_balance_check = true;
+            cfg.disable_fee_charge = true;
+            cfg.disable_block_gas_limit = true;
+            cfg.disable_eip3607 = true;
+        })
+        .modify_block_chained(|block: &mut BlockEnv| {
+            block.number = U256::from(env.number);
+            block.timestamp = U256::from(env.timestamp);
+            block.basefee = env.basefee;
+            block.beneficiary = env.coinbase;
+            block.gas_limit = 60_000_000;
+            block.prevrandao = Some(B256::ZERO);
+        })
+        .build_mainnet_with_inspector(Recorder::default());
+    let mut out = Vec::with_capacity(req.calls.len());
+    for call in &req.calls {
+        let tx = TxEnv::builder()
+            .caller(call.from)
+            .kind(call.to.map_or(TxKind::Create, TxKind::Call))
+            .value(call.value)
+            .data(call.data.clone())
+            .gas_limit(CALL_GAS)
+            .gas_price(env.gas_price)
+            .chain_id(Some(env.chain_id))
+            .build()
+            .map_err(|e| GuardError::Simulation(format!("building the call: {e:?}")))?;
+        evm.inspector = Recorder::default();
+        let result = evm.inspect_tx_commit(tx).map_err(|e| GuardError::Simulation(e.to_string()))?;
+        let recorder = std::mem::take(&mut evm.inspector);
+        let success = result.is_success();
+        let gas_used = result.tx_gas_used();
+        let (logs, output) = match result {
+            revm::context::result::ExecutionResult::Success { logs, output, .. } => (logs, output.into_data()),
+            revm::context::result::ExecutionResult::Revert { output, .. } => (vec![], output),
+            revm::context::result::ExecutionResult::Halt { .. } => (vec![], Bytes::new()),
+        };
+        let frames = recorder.into_frames();
+        let frames = if call.trace { frames } else { frames.into_iter().filter(|f| f.kind != FrameKind::DelegateCall).map(|f| Frame { kind: FrameKind::Call, ..f }).collect() };
+        out.push(CallResult { success, output, gas_used, logs: logs.into_iter().map(|l| AlloyLog { address: l.address, data: l.data }).collect(), frames });
+    }
+    Ok(out)
+}
+
+fn sim_err(e: RpcStateError) -> GuardError {
+    GuardError::Upstream(e.0)
+}
+
+// --- on the node ----------------------------------------------------------------------------
+
+fn hex_u64(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+async fn node_simulate(provider: &DynProvider, env: SimEnv, req: &SimRequest) -> Result<Vec<CallResult>, GuardError> {
+    let mut overrides = serde_json::Map::new();
+    for (who, code) in &req.code {
+        overrides.insert(who.to_string(), json!({ "code": code }));
+    }
+    for (who, balance) in &req.balances {
+        let entry = overrides.entry(who.to_string()).or_insert_with(|| json!({}));
+        entry["balance"] = json!(balance);
+    }
+    let calls: Vec<Value> = req
+        .calls
+        .iter()
+        .map(|c| {
+            let mut call = json!({
+                "from": c.from, "value": c.value, "input": c.data,
+                "gas": hex_u64(CALL_GAS), "gasPrice": format!("{:#x}", env.gas_price),
+            });
+            if let Some(to) = c.to {
+                call["to"] = json!(to);
+            }
+            call
+        })
+        .collect();
+    let payload = json!({
+        "blockStateCalls": [{
+            "blockOverrides": {
+                "number": hex_u64(env.number), "time": hex_u64(env.timestamp),
+                "baseFeePerGas": hex_u64(env.basefee), "feeRecipient": env.coinbase,
+            },
+            "stateOverrides": overrides,
+            "calls": calls,
+        }],
+        "traceTransfers": true,
+        "validation": false,
+    });
+    let blocks: Value = timed(provider.raw_request("eth_simulateV1".into(), (payload, hex_u64(env.state_block)))).await?;
+    let results = blocks
+        .get(0)
+        .and_then(|b| b.get("calls"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| GuardError::Upstream(format!("eth_simulateV1 answered without calls: {blocks}")))?;
+    if results.len() != req.calls.len() {
+        return Err(GuardError::Upstream(format!("eth_simulateV1 answered {} calls for {}", results.len(), req.calls.len())));
+    }
+    let mut out = Vec::with_capacity(results.len());
+    for (index, r) in results.iter().enumerate() {
+        let success = r.get("status").and_then(Value::as_str) == Some("0x1");
+        let gas_used = r.get("gasUsed").and_then(Value::as_str).and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or(0);
+        let output: Bytes = r.get("returnData").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
+        let mut logs = Vec::new();
+        let mut frames = Vec::new();
+        for log in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
+            let address: Address = serde_json::from_value(log["address"].clone()).map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
+            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
+            let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
+            if address == NATIVE_TRANSFER_LOGGER {
+                if topics.len() == 3 {
+                    frames.push(Frame {
+                        kind: FrameKind::Call,
+                        from: Address::from_word(topics[1]),
+                        to: Address::from_word(topics[2]),
+                        value: U256::from_be_slice(&data),
+                    });
+                }
+                continue;
+            }
+            logs.push(AlloyLog { address, data: LogData::new_unchecked(topics, data) });
+        }
+        if !success {
+            logs.clear();
+            frames.clear();
+        }
+        out.push(CallResult { success, output, gas_used, logs, frames });
+        if req.calls[index].trace && success {
+            let traced = trace_frames(provider, env, req, index).await?;
+            let native: Vec<Frame> = out[index].frames.clone();
+            // Native transfers come from traceTransfers (they see the state left by earlier calls);
+            // the call tracer adds delegatecall and selfdestruct frames.
+            // A selfdestruct's transfer is reported by both: keep it once, as the selfdestruct.
+            let special: Vec<Frame> = traced.into_iter().filter(|f| f.kind != FrameKind::Call).collect();
+            let native = native.into_iter().filter(|n| !special.iter().any(|s| s.kind == FrameKind::SelfDestruct && s.from == n.from && s.to == n.to && s.value == n.value));
+            out[index].frames = special.iter().cloned().chain(native).collect();
+        }
+    }
+    Ok(out)
+}
+
+async fn timed<T: serde::de::DeserializeOwned>(
+    fut: impl std::future::IntoFuture<Output = Result<T, alloy::transports::TransportError>>,
+) -> Result<T, GuardError> {
+    match tokio::time::timeout(Duration::from_secs(10), fut.into_future()).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(GuardError::Upstream(e.to_string())),
+        Err(_) => Err(GuardError::Upstream("the node did not answer within 10 s".into())),
+    }
+}
+
+/// The delegatecall and selfdestruct frames of call `index`, traced on its own with the code
+/// overrides of the request.
+async fn trace_frames(provider: &DynProvider, env: SimEnv, req: &SimRequest, index: usize) -> Result<Vec<Frame>, GuardError> {
+    let call = &req.calls[index];
+    let mut overrides = serde_json::Map::new();
+    for (who, code) in &req.code {
+        overrides.insert(who.to_string(), json!({ "code": code }));
+    }
+    let mut tx = json!({ "from": call.from, "value": call.value, "input": call.data, "gas": hex_u64(CALL_GAS) });
+    if let Some(to) = call.to {
+        tx["to"] = json!(to);
+    }
+    let options = json!({
+        "tracer": "callTracer",
+        "tracerConfig": { "withLog": false },
+        "stateOverrides": overrides,
+        "blockOverrides": { "number": hex_u64(env.number), "time": hex_u64(env.timestamp), "baseFee": hex_u64(0) },
+    });
+    let trace: Value = timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options))).await?;
+    let mut frames = Vec::new();
+    collect_frames(&trace, &mut frames);
+    Ok(frames)
+}
+
+fn collect_frames(node: &Value, out: &mut Vec<Frame>) {
+    if node.get("error").is_some() {
+        return;
+    }
+    let addr = |k: &str| node.get(k).and_then(|v| serde_json::from_value::<Address>(v.clone()).ok()).unwrap_or_default();
+    let value = node.get("value").and_then(|v| serde_json::from_value::<U256>(v.clone()).ok()).unwrap_or_default();
+    match node.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "DELEGATECALL" | "CALLCODE" => out.push(Frame { kind: FrameKind::DelegateCall, from: addr("from"), to: addr("to"), value: U256::ZERO }),
+        "SELFDESTRUCT" => out.push(Frame { kind: FrameKind::SelfDestruct, from: addr("from"), to: addr("to"), value }),
+        _ => {}
+    }
+    for child in node.get("calls").and_then(Value::as_array).into_iter().flatten() {
+        collect_frames(child, out);
+    }
+}

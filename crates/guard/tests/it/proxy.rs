@@ -1,0 +1,90 @@
+//! A wallet-like client pointed at the guard's JSON-RPC proxy.
+
+use super::world::*;
+use agora_guard::{
+    Level, SimulatorKind,
+    proxy::{self, NOT_CHECKED, ProxyConfig, USER_REJECTED},
+};
+use alloy::{primitives::U256, providers::Provider, sol_types::SolCall};
+use serde_json::{Value, json};
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+async fn rpc(client: &reqwest::Client, url: &str, body: Value) -> Value {
+    client.post(url).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_untouched() {
+    let w = World::start().await;
+    let config = ProxyConfig { upstream: w.url(), block_level: Level::High, confirm: false, allow_unchecked: false, explain: None };
+    let url = serve(proxy::router(w.guard(SimulatorKind::Revm), config.clone())).await;
+    let client = reqwest::Client::new();
+
+    // Ordinary traffic: the same answers as the node gives.
+    for (method, params) in [
+        ("eth_chainId", json!([])),
+        ("eth_blockNumber", json!([])),
+        ("eth_getBalance", json!([w.contact, "latest"])),
+        ("eth_call", json!([{"to": w.mock, "data": format!("0x{}", alloy::primitives::hex::encode(MockToken::symbolCall {}.abi_encode()))}, "latest"])),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+        let direct = rpc(&client, &w.url(), body.clone()).await;
+        let proxied = rpc(&client, &url, body).await;
+        assert_eq!(proxied, direct, "{method}");
+    }
+
+    // An unlimited approval to the attacker is refused with 4001 and the verdict in error.data.
+    let u = w.fresh_user().await;
+    let tx = w.tx(&u, w.mock, MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode());
+    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]})).await;
+    assert_eq!(answer["error"]["code"], json!(USER_REJECTED), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().starts_with("agora guard refused this request"), "{answer}");
+    let data = &answer["error"]["data"];
+    assert_eq!(data["level"], json!("high"));
+    let ids: Vec<&str> = data["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"G01") && ids.contains(&"G02"), "{data}");
+    for f in data["findings"].as_array().unwrap() {
+        assert!(f["title"].is_string() && f["evidence"].is_array() && f["level"].is_string(), "{f}");
+    }
+
+    // A harmless transfer from an account the node holds is checked and forwarded: a real hash.
+    let benign = json!({"from": w.contact, "to": w.second, "value": "0x1"});
+    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 2, "method": "eth_sendTransaction", "params": [benign]})).await;
+    assert!(answer["result"].as_str().is_some_and(|h| h.len() == 66), "{answer}");
+
+    // A batch mixing both: each answered on its own, in order.
+    let answer = rpc(
+        &client,
+        &url,
+        json!([
+            {"jsonrpc": "2.0", "id": 3, "method": "eth_chainId", "params": []},
+            {"jsonrpc": "2.0", "id": 4, "method": "eth_sign", "params": [u.address(), format!("0x{}", "ab".repeat(32))]},
+        ]),
+    )
+    .await;
+    assert_eq!(answer[0]["result"], json!("0x7a69"));
+    assert_eq!(answer[1]["error"]["code"], json!(USER_REJECTED));
+
+    // Malformed params are refused as invalid, not forwarded.
+    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 5, "method": "eth_signTypedData_v4", "params": [u.address(), "{oops"]})).await;
+    assert_eq!(answer["error"]["code"], json!(proxy::INVALID_PARAMS), "{answer}");
+
+    // A node that goes away: nothing is forwarded unchecked.
+    let dead = ProxyConfig { upstream: "http://127.0.0.1:9".into(), ..config };
+    let dead_guard = agora_guard::Guard::new(
+        alloy::providers::ProviderBuilder::new().connect_http("http://127.0.0.1:9".parse().unwrap()).erased(),
+        w.data.clone(),
+        None,
+        agora_guard::GuardOptions { simulator: SimulatorKind::Revm, known: vec![] },
+    );
+    let url = serve(proxy::router(dead_guard, dead)).await;
+    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 6, "method": "eth_sendTransaction", "params": [benign]})).await;
+    assert_eq!(answer["error"]["code"], json!(NOT_CHECKED), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("--allow-unchecked"), "{answer}");
+}
