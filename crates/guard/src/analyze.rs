@@ -28,7 +28,8 @@ const TRANSFER: B256 = b256!("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a116
 const APPROVAL: B256 = b256!("0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925");
 const APPROVAL_FOR_ALL: B256 = b256!("0x17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31");
 const PERMIT2_APPROVAL: B256 = b256!("0xda9fa7c1b00402c17d0161b249b1ab8bbec047c5a52207b9c112deffd817036b");
-const OWNERSHIP_TRANSFERRED: B256 = b256!("0x8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e0");
+const OWNERSHIP_TRANSFERRED: B256 =
+    b256!("0x8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e0");
 const UPGRADED: B256 = b256!("0xbc7cd75a20ee27fd9adebab32041f755214dbc6bffa90cc0225b39da2e5c2d3b");
 const ADMIN_CHANGED: B256 = b256!("0x7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c9798f");
 /// EIP-1967 implementation slot.
@@ -105,12 +106,25 @@ struct Inner {
 
 impl Guard {
     /// A guard reading from `provider`, with the user's lists in `store`.
-    pub fn new(provider: alloy::providers::DynProvider, data: GuardData, store: Option<Arc<Store>>, options: GuardOptions) -> Self {
+    pub fn new(
+        provider: alloy::providers::DynProvider,
+        data: GuardData,
+        store: Option<Arc<Store>>,
+        options: GuardOptions,
+    ) -> Self {
         let simulator = match options.simulator {
             SimulatorKind::Revm => Simulator::Revm(provider.clone()),
             SimulatorKind::Node => Simulator::Node(provider.clone()),
         };
-        Self { inner: Arc::new(Inner { view: ChainView::new(provider), simulator, data, store, known: options.known }) }
+        Self {
+            inner: Arc::new(Inner {
+                view: ChainView::new(provider),
+                simulator,
+                data,
+                store,
+                known: options.known,
+            }),
+        }
     }
 
     /// The store holding the user's lists.
@@ -128,7 +142,17 @@ impl Guard {
             Some(store) => UserLists::load(store)?,
             None => UserLists::default(),
         };
-        let mut a = Analysis { g: &self.inner, view, head, lists, user: Address::ZERO, findings: vec![], effects: vec![], assets: vec![], simulated: false };
+        let mut a = Analysis {
+            g: &self.inner,
+            view,
+            head,
+            lists,
+            user: Address::ZERO,
+            findings: vec![],
+            effects: vec![],
+            assets: vec![],
+            simulated: false,
+        };
         if let Some(origin) = &request.origin {
             a.origin(origin);
         }
@@ -169,7 +193,17 @@ impl Guard {
         };
         let view = ChainView::new(self.inner.view.provider().clone());
         let head = view.head().await?;
-        let mut a = Analysis { g: &self.inner, view, head, lists: UserLists::default(), user: from, findings: vec![], effects: vec![], assets: vec![], simulated: false };
+        let mut a = Analysis {
+            g: &self.inner,
+            view,
+            head,
+            lists: UserLists::default(),
+            user: from,
+            findings: vec![],
+            effects: vec![],
+            assets: vec![],
+            simulated: false,
+        };
         let user_calls: Vec<SimCall> = calls.iter().map(|c| a.user_call(c)).collect();
         let outcome = a.scenario(user_calls, vec![], vec![]).await?;
         Ok(outcome.canonical(from))
@@ -341,8 +375,13 @@ impl Analysis<'_> {
     fn blocked(&mut self, a: Address, role: &str) {
         if self.lists.has(ListKind::Block, a) {
             self.push(
-                Finding::new("G16", Level::Critical, "Blocked counterparty", format!("the {role} {} is on your block list", a.to_checksum(None)))
-                    .evidence(format!("{role}: {a}")),
+                Finding::new(
+                    "G16",
+                    Level::Critical,
+                    "Blocked counterparty",
+                    format!("the {role} {} is on your block list", a.to_checksum(None)),
+                )
+                .evidence(format!("{role}: {a}")),
             );
         }
     }
@@ -353,22 +392,45 @@ impl Analysis<'_> {
             return;
         }
         if self.lists.on(ListKind::Block, &host) {
-            self.push(Finding::new("G16", Level::Critical, "Blocked site", format!("the site {host} is on your block list")).evidence(format!("origin: {origin:?}")));
+            self.push(
+                Finding::new(
+                    "G16",
+                    Level::Critical,
+                    "Blocked site",
+                    format!("the site {host} is on your block list"),
+                )
+                .evidence(format!("origin: {origin:?}")),
+            );
             return;
         }
         match self.g.data.phishing.check(origin) {
             Some(OriginMatch::Blocked(domain)) => self.push(
-                Finding::new("G16", Level::Critical, "Known phishing site", format!("the site {host} is on the phishing list"))
-                    .evidence(format!("listed domain: {domain}")),
+                Finding::new(
+                    "G16",
+                    Level::Critical,
+                    "Known phishing site",
+                    format!("the site {host} is on the phishing list"),
+                )
+                .evidence(format!("listed domain: {domain}")),
             ),
             Some(OriginMatch::LooksLike(target)) => self.push(
-                Finding::new("G16", Level::High, "Look-alike site", format!("the site {host} imitates {target}"))
-                    .evidence(format!("origin: {origin:?}, imitated: {target}")),
+                Finding::new(
+                    "G16",
+                    Level::High,
+                    "Look-alike site",
+                    format!("the site {host} imitates {target}"),
+                )
+                .evidence(format!("origin: {origin:?}, imitated: {target}")),
             ),
             None => {}
         }
         if host.starts_with("xn--") || host.contains(".xn--") {
-            self.push(Finding::new("G16", Level::Medium, "Internationalised domain", format!("the site {host} uses punycode, which can hide look-alike letters")));
+            self.push(Finding::new(
+                "G16",
+                Level::Medium,
+                "Internationalised domain",
+                format!("the site {host} uses punycode, which can hide look-alike letters"),
+            ));
         }
     }
 
@@ -390,19 +452,40 @@ impl Analysis<'_> {
             && id != self.head.chain_id
         {
             self.push(
-                Finding::new("G14", Level::Critical, "Wrong chain", format!("the transaction is for chain {id} but your node is on chain {}", self.head.chain_id))
-                    .evidence(format!("transaction chainId {id}, node chainId {}", self.head.chain_id)),
+                Finding::new(
+                    "G14",
+                    Level::Critical,
+                    "Wrong chain",
+                    format!(
+                        "the transaction is for chain {id} but your node is on chain {}",
+                        self.head.chain_id
+                    ),
+                )
+                .evidence(format!("transaction chainId {id}, node chainId {}", self.head.chain_id)),
             );
         }
         if unprotected {
-            self.push(Finding::new("G14", Level::High, "Replayable transaction", "a legacy transaction without a chain id can be replayed on every chain"));
+            self.push(Finding::new(
+                "G14",
+                Level::High,
+                "Replayable transaction",
+                "a legacy transaction without a chain id can be replayed on every chain",
+            ));
         }
-        let decoded: Vec<Decoded> = calls.iter().map(|c| decode::decode(c.to, c.value, &c.data)).collect::<Result<_, _>>().map_err(|e| GuardError::BadRequest(e.to_string()))?;
+        let decoded: Vec<Decoded> = calls
+            .iter()
+            .map(|c| decode::decode(c.to, c.value, &c.data))
+            .collect::<Result<_, _>>()
+            .map_err(|e| GuardError::BadRequest(e.to_string()))?;
         let batch = calls.len() > 1 || decoded.iter().any(|d| !d.inner.is_empty());
         for d in &decoded {
             for call in d.flatten() {
                 if call.inner.is_empty() {
-                    self.effects.push(format!("calls {} on {}", call.describe(), call.to.map_or("a new contract".into(), |t| self.name_of(t))));
+                    self.effects.push(format!(
+                        "calls {} on {}",
+                        call.describe(),
+                        call.to.map_or("a new contract".into(), |t| self.name_of(t))
+                    ));
                 }
             }
         }
@@ -412,16 +495,27 @@ impl Analysis<'_> {
         let mut code = vec![];
         for del in delegations {
             self.delegation(del).await?;
-            if del.authority == Some(self.user) && (del.chain_id.is_zero() || del.chain_id == U256::from(self.head.chain_id)) {
+            if del.authority == Some(self.user)
+                && (del.chain_id.is_zero() || del.chain_id == U256::from(self.head.chain_id))
+            {
                 code.push((self.user, delegation_code(del.delegate)));
             }
         }
         let user_calls: Vec<SimCall> = calls.iter().map(|c| self.user_call(c)).collect();
         let outcome = self.scenario(user_calls, code, vec![]).await?;
-        self.rules_on_outcome(&outcome, &decoded, batch).await?;
+        let raw: String = calls.iter().map(|c| hex::encode(&c.data)).collect::<Vec<_>>().join(" ");
+        self.rules_on_outcome(&outcome, &decoded, batch, &raw).await?;
         if let (Some(limit), false) = (gas_limit, outcome.gas_used == 0) {
             if limit > 1_000_000 && limit > outcome.gas_used.saturating_mul(10) {
-                self.push(Finding::new("G20", Level::Low, "Gas limit far above use", format!("the gas limit {limit} is more than ten times the {} the simulation used", outcome.gas_used)));
+                self.push(Finding::new(
+                    "G20",
+                    Level::Low,
+                    "Gas limit far above use",
+                    format!(
+                        "the gas limit {limit} is more than ten times the {} the simulation used",
+                        outcome.gas_used
+                    ),
+                ));
             }
         }
         Ok(())
@@ -433,19 +527,55 @@ impl Analysis<'_> {
             self.blocked(target, "contract");
             let sig = call.signature.clone().unwrap_or_default();
             match sig.as_str() {
-                "transfer(address,uint256)" | "transferFrom(address,address,uint256)" | "safeTransferFrom(address,address,uint256)" | "safeTransferFrom(address,address,uint256,bytes)" => {
+                "transfer(address,uint256)"
+                | "transferFrom(address,address,uint256)"
+                | "safeTransferFrom(address,address,uint256)"
+                | "safeTransferFrom(address,address,uint256,bytes)" => {
                     let Some(to) = call.address("to") else { continue };
                     self.recipient(to).await?;
                     if to == target {
-                        self.push(Finding::new("G13", Level::High, "Tokens sent to their own contract", format!("{} would send tokens to the token contract itself, where they are lost", call.name)).evidence(format!("token and recipient: {to}")));
-                    } else if sig == "transfer(address,uint256)" && self.view.account(to).await? == AccountKind::Contract && self.view.call(to, IToken::decimalsCall {}.abi_encode()).await.is_some() {
+                        self.push(
+                            Finding::new(
+                                "G13",
+                                Level::High,
+                                "Tokens sent to their own contract",
+                                format!(
+                                    "{} would send tokens to the token contract itself, where they are lost",
+                                    call.name
+                                ),
+                            )
+                            .evidence(format!("token and recipient: {to}")),
+                        );
+                    } else if sig == "transfer(address,uint256)"
+                        && self.view.account(to).await? == AccountKind::Contract
+                        && self.view.call(to, IToken::decimalsCall {}.abi_encode()).await.is_some()
+                    {
                         self.push(Finding::new("G13", Level::High, "Tokens sent to a token contract", format!("the recipient {} is itself a token contract, which cannot send them back", short(to))).evidence(format!("recipient: {to}")));
                     }
-                    if sig == "transferFrom(address,address,uint256)" && self.view.account(to).await? == AccountKind::Contract && !self.is_erc20(target).await {
+                    if sig == "transferFrom(address,address,uint256)"
+                        && self.view.account(to).await? == AccountKind::Contract
+                        && !self.is_erc20(target).await
+                    {
                         // An NFT moved without the receiver check: would the safe variant be refused?
                         let id = call.uint("amount").unwrap_or_default();
-                        let probe = SimCall { trace: false, ..SimCall::new(self.user, target, IToken::safeTransferFromCall { from: self.user, to, tokenId: id }.abi_encode().into()) };
-                        let results = self.g.simulator.simulate(self.head.realistic(), &SimRequest { calls: vec![probe], ..Default::default() }).await?;
+                        let probe = SimCall {
+                            trace: false,
+                            ..SimCall::new(
+                                self.user,
+                                target,
+                                IToken::safeTransferFromCall { from: self.user, to, tokenId: id }
+                                    .abi_encode()
+                                    .into(),
+                            )
+                        };
+                        let results = self
+                            .g
+                            .simulator
+                            .simulate(
+                                self.head.realistic(),
+                                &SimRequest { calls: vec![probe], ..Default::default() },
+                            )
+                            .await?;
                         if results.first().is_some_and(|r| !r.success) {
                             self.push(Finding::new("G13", Level::High, "NFT sent to a contract that cannot handle it", format!("{} does not accept NFTs (onERC721Received), so NFT #{id} would be stuck there", short(to))).evidence(format!("recipient: {to}")));
                         }
@@ -460,15 +590,25 @@ impl Analysis<'_> {
                         }
                     }
                 }
-                "transferOwnership(address)" | "changeAdmin(address)" | "addOwnerWithThreshold(address,uint256)" | "swapOwner(address,address,address)" => {
-                    let new = call.address("newOwner").or(call.address("newAdmin")).or(call.address("owner")).unwrap_or_default();
+                "transferOwnership(address)"
+                | "changeAdmin(address)"
+                | "addOwnerWithThreshold(address,uint256)"
+                | "swapOwner(address,address,address)" => {
+                    let new = call
+                        .address("newOwner")
+                        .or(call.address("newAdmin"))
+                        .or(call.address("owner"))
+                        .unwrap_or_default();
                     self.owner_change(target, "ownership", new);
                 }
                 "upgradeTo(address)" | "upgradeToAndCall(address,bytes)" => {
                     let new = call.address("newImplementation").unwrap_or_default();
                     self.owner_change(target, "implementation", new);
                 }
-                "approve(address,uint256)" | "increaseAllowance(address,uint256)" | "setApprovalForAll(address,bool)" | "approve(address,address,uint160,uint48)" => {
+                "approve(address,uint256)"
+                | "increaseAllowance(address,uint256)"
+                | "setApprovalForAll(address,bool)"
+                | "approve(address,address,uint160,uint48)" => {
                     let spender = call.address("spender").or(call.address("operator")).unwrap_or_default();
                     self.blocked(spender, "spender");
                 }
@@ -476,8 +616,18 @@ impl Analysis<'_> {
                     if call.name.starts_with("unknown") && !call.inner.is_empty() {
                         continue;
                     }
-                    if call.name.starts_with("unknown") && self.view.account(target).await? == AccountKind::Eoa {
-                        self.push(Finding::new("G13", Level::Medium, "Data sent to an account without code", format!("the transaction carries data to {}, which has no code and will ignore it", short(target))));
+                    if call.name.starts_with("unknown")
+                        && self.view.account(target).await? == AccountKind::Eoa
+                    {
+                        self.push(Finding::new(
+                            "G13",
+                            Level::Medium,
+                            "Data sent to an account without code",
+                            format!(
+                                "the transaction carries data to {}, which has no code and will ignore it",
+                                short(target)
+                            ),
+                        ));
                     }
                 }
             }
@@ -492,7 +642,12 @@ impl Analysis<'_> {
     async fn recipient(&mut self, to: Address) -> Result<(), GuardError> {
         self.blocked(to, "recipient");
         if BURN_ADDRESSES.contains(&to) {
-            self.push(Finding::new("G13", Level::High, "Sent to a burn address", format!("{} destroys whatever it receives", to.to_checksum(None))));
+            self.push(Finding::new(
+                "G13",
+                Level::High,
+                "Sent to a burn address",
+                format!("{} destroys whatever it receives", to.to_checksum(None)),
+            ));
             return Ok(());
         }
         if to == self.user || self.trusted(to) || self.lists.history.contains_key(&to) {
@@ -511,26 +666,60 @@ impl Analysis<'_> {
             }
         }
         if self.view.account(to).await?.is_eoa() {
-            self.push(Finding::new("G09", Level::Medium, "First transfer to this address", format!("you have never sent to {} before and it is not in your address book", to.to_checksum(None))));
+            self.push(Finding::new(
+                "G09",
+                Level::Medium,
+                "First transfer to this address",
+                format!(
+                    "you have never sent to {} before and it is not in your address book",
+                    to.to_checksum(None)
+                ),
+            ));
         }
         Ok(())
     }
 
     fn owner_change(&mut self, contract: Address, what: &'static str, new: Address) {
         if what == "ownership" && new.is_zero() {
-            self.push(Finding::new("G12", Level::High, "Ownership renounced", format!("{} would have no owner at all", short(contract))));
+            self.push(Finding::new(
+                "G12",
+                Level::High,
+                "Ownership renounced",
+                format!("{} would have no owner at all", short(contract)),
+            ));
             return;
         }
         if new == self.user {
             return;
         }
         if self.lists.has(ListKind::Contact, new) || self.lists.has(ListKind::Allow, new) {
-            self.push(Finding::new("G12", Level::Medium, "Control handed over", format!("the {what} of {} moves to {}, which you know", short(contract), self.name_of(new))).evidence(format!("{what}: {new}")));
+            self.push(
+                Finding::new(
+                    "G12",
+                    Level::Medium,
+                    "Control handed over",
+                    format!(
+                        "the {what} of {} moves to {}, which you know",
+                        short(contract),
+                        self.name_of(new)
+                    ),
+                )
+                .evidence(format!("{what}: {new}")),
+            );
         } else {
             self.push(
-                Finding::new("G12", Level::Critical, "Control handed to an unknown party", format!("the {what} of {} moves to {}, which is not one of your accounts", short(contract), new.to_checksum(None)))
-                    .evidence(format!("contract: {contract}"))
-                    .evidence(format!("new {what}: {new}")),
+                Finding::new(
+                    "G12",
+                    Level::Critical,
+                    "Control handed to an unknown party",
+                    format!(
+                        "the {what} of {} moves to {}, which is not one of your accounts",
+                        short(contract),
+                        new.to_checksum(None)
+                    ),
+                )
+                .evidence(format!("contract: {contract}"))
+                .evidence(format!("new {what}: {new}")),
             );
         }
     }
@@ -540,48 +729,106 @@ impl Analysis<'_> {
         self.effects.push(format!("delegates {who} to the contract {}", self.name_of(del.delegate)));
         self.blocked(del.delegate, "delegate");
         if del.chain_id.is_zero() {
-            self.push(Finding::new("G10", Level::Critical, "Delegation valid on every chain", format!("the EIP-7702 authorization has chain id 0, so it hands {who} to {} on every chain", short(del.delegate))));
+            self.push(Finding::new(
+                "G10",
+                Level::Critical,
+                "Delegation valid on every chain",
+                format!(
+                    "the EIP-7702 authorization has chain id 0, so it hands {who} to {} on every chain",
+                    short(del.delegate)
+                ),
+            ));
         }
         let Some(authority) = del.authority else { return Ok(()) };
         // Would a stranger be able to move the account's funds once it runs the delegate's code?
-        let balance = self.view.provider().get_balance(authority).await.map_err(|e| GuardError::Upstream(e.to_string()))?;
+        let balance = self
+            .view
+            .provider()
+            .get_balance(authority)
+            .await
+            .map_err(|e| GuardError::Upstream(e.to_string()))?;
         let probe = balance.max(U256::from(10u64).pow(U256::from(18)));
         let calls = vec![
-            SimCall { from: STRANGER, to: Some(authority), value: U256::from(1_000_000u64), data: Bytes::new(), trace: true },
+            SimCall {
+                from: STRANGER,
+                to: Some(authority),
+                value: U256::from(1_000_000u64),
+                data: Bytes::new(),
+                trace: true,
+            },
             SimCall {
                 from: STRANGER,
                 to: Some(authority),
                 value: U256::ZERO,
-                data: IBatch::executeCall { calls: vec![IBatch::Call { target: STRANGER, value: probe, data: Bytes::new() }] }.abi_encode().into(),
+                data: IBatch::executeCall {
+                    calls: vec![IBatch::Call { target: STRANGER, value: probe, data: Bytes::new() }],
+                }
+                .abi_encode()
+                .into(),
                 trace: true,
             },
         ];
-        let req = SimRequest { calls, code: vec![(authority, delegation_code(del.delegate))], balances: vec![(authority, probe), (STRANGER, probe)] };
+        let req = SimRequest {
+            calls,
+            code: vec![(authority, delegation_code(del.delegate))],
+            balances: vec![(authority, probe), (STRANGER, probe)],
+        };
         let results = self.g.simulator.simulate(self.head.realistic(), &req).await?;
         self.simulated = true;
-        let forwards = results.first().is_some_and(|r| r.frames.iter().any(|f| f.from == authority && f.to != authority && !f.value.is_zero()));
-        let sweepable = results.get(1).is_some_and(|r| r.success && r.frames.iter().any(|f| f.from == authority && f.to == STRANGER));
+        let forwards = results.first().is_some_and(|r| {
+            r.frames.iter().any(|f| f.from == authority && f.to != authority && !f.value.is_zero())
+        });
+        let sweepable = results
+            .get(1)
+            .is_some_and(|r| r.success && r.frames.iter().any(|f| f.from == authority && f.to == STRANGER));
         if forwards || sweepable {
             let mut f = Finding::new(
                 "G10",
                 Level::Critical,
                 "Delegation to a sweeper",
-                format!("after this delegation anyone can move the funds of {who}: the delegate {}", short(del.delegate)),
+                format!(
+                    "after this delegation anyone can move the funds of {who}: the delegate {}",
+                    short(del.delegate)
+                ),
             );
             if forwards {
                 f = f.evidence("ETH sent to the account is forwarded elsewhere at once");
             }
             if sweepable {
-                f = f.evidence(format!("a stranger's execute() call moves {} out of the account", fmt_eth(balance)));
+                f = f.evidence(format!(
+                    "a stranger's execute() call moves {} out of the account",
+                    fmt_eth(balance)
+                ));
             }
             self.push(f.evidence(format!("delegate: {}", del.delegate)));
             if !balance.is_zero() {
-                self.assets.push(AssetChange { kind: ChangeKind::Exposed, asset: None, amount: balance, counterparty: None });
+                self.assets.push(AssetChange {
+                    kind: ChangeKind::Exposed,
+                    asset: None,
+                    amount: balance,
+                    counterparty: None,
+                });
             }
         } else if self.trusted(del.delegate) {
-            self.push(Finding::new("G10", Level::Info, "Delegation to a known contract", format!("{who} would run the code of {}", self.name_of(del.delegate))));
+            self.push(Finding::new(
+                "G10",
+                Level::Info,
+                "Delegation to a known contract",
+                format!("{who} would run the code of {}", self.name_of(del.delegate)),
+            ));
         } else {
-            self.push(Finding::new("G10", Level::High, "Delegation to an unknown contract", format!("{who} would run the code of {}, which you have not approved", del.delegate.to_checksum(None))).evidence(format!("delegate: {}", del.delegate)));
+            self.push(
+                Finding::new(
+                    "G10",
+                    Level::High,
+                    "Delegation to an unknown contract",
+                    format!(
+                        "{who} would run the code of {}, which you have not approved",
+                        del.delegate.to_checksum(None)
+                    ),
+                )
+                .evidence(format!("delegate: {}", del.delegate)),
+            );
         }
         Ok(())
     }
@@ -590,15 +837,26 @@ impl Analysis<'_> {
 
     /// Simulates `user_calls` (plus follow-ups that measure what approvals expose) and returns the
     /// facts. Runs the calls in a realistic block, then again in a naive one to detect evasion.
-    async fn scenario(&mut self, user_calls: Vec<SimCall>, code: Vec<(Address, Bytes)>, extra: Vec<SimCall>) -> Result<Outcome, GuardError> {
+    async fn scenario(
+        &mut self,
+        user_calls: Vec<SimCall>,
+        code: Vec<(Address, Bytes)>,
+        extra: Vec<SimCall>,
+    ) -> Result<Outcome, GuardError> {
         let sim = &self.g.simulator;
         let realistic = self.head.realistic();
         let first = SimRequest { calls: user_calls.clone(), code: code.clone(), balances: vec![] };
         let pass_a = sim.simulate(realistic, &first).await?;
         self.simulated = true;
         // Every token that logged something, and every contract the calls touch.
-        let mut tokens: BTreeSet<Address> = pass_a.iter().flat_map(|r| r.logs.iter().map(|l| l.address)).collect();
+        let approvals = approvals_of(self.user, &pass_a);
+        let mut tokens: BTreeSet<Address> =
+            pass_a.iter().flat_map(|r| r.logs.iter().map(|l| l.address)).collect();
         tokens.extend(extra.iter().filter_map(|c| c.to));
+        tokens.extend(approvals.iter().filter_map(|a| match a.kind {
+            ApprovalKind::Permit2 { token, .. } => Some(token),
+            _ => None,
+        }));
         let mut token_list = vec![];
         for t in tokens {
             if self.view.account(t).await? == AccountKind::Contract && t != crate::lists::PERMIT2 {
@@ -611,20 +869,35 @@ impl Analysis<'_> {
         let nft_tokens: BTreeSet<Address> = pass_a
             .iter()
             .flat_map(|r| r.logs.iter())
-            .filter(|l| (l.topics().first() == Some(&TRANSFER) || l.topics().first() == Some(&APPROVAL)) && l.topics().len() == 4 || l.topics().first() == Some(&APPROVAL_FOR_ALL))
+            .filter(|l| {
+                (l.topics().first() == Some(&TRANSFER) || l.topics().first() == Some(&APPROVAL))
+                    && l.topics().len() == 4
+                    || l.topics().first() == Some(&APPROVAL_FOR_ALL)
+            })
             .map(|l| l.address)
             .collect();
-        let approvals = approvals_of(self.user, &pass_a);
         let mut followups = extra;
         for a in &approvals {
             match a.kind {
                 ApprovalKind::Erc20 if !a.amount.is_zero() => {
                     let balance = self.view.balance_of(a.emitter, self.user).await;
                     let amount = a.amount.min(balance.max(U256::from(1u8)));
-                    followups.push(SimCall::new(a.spender, a.emitter, IToken::transferFromCall { from: self.user, to: a.spender, amount }.abi_encode().into()));
+                    followups.push(SimCall::new(
+                        a.spender,
+                        a.emitter,
+                        IToken::transferFromCall { from: self.user, to: a.spender, amount }
+                            .abi_encode()
+                            .into(),
+                    ));
                 }
                 ApprovalKind::Nft(id) if !a.spender.is_zero() => {
-                    followups.push(SimCall::new(a.spender, a.emitter, IToken::transferFromCall { from: self.user, to: a.spender, amount: id }.abi_encode().into()));
+                    followups.push(SimCall::new(
+                        a.spender,
+                        a.emitter,
+                        IToken::transferFromCall { from: self.user, to: a.spender, amount: id }
+                            .abi_encode()
+                            .into(),
+                    ));
                 }
                 ApprovalKind::Permit2 { token, .. } if !a.amount.is_zero() => {
                     let balance = self.view.balance_of(token, self.user).await;
@@ -632,13 +905,25 @@ impl Analysis<'_> {
                     followups.push(SimCall::new(
                         a.spender,
                         a.emitter,
-                        IPermit2::transferFromCall { from: self.user, to: a.spender, amount: amount.to::<u128>().try_into().unwrap_or_default(), token }.abi_encode().into(),
+                        IPermit2::transferFromCall {
+                            from: self.user,
+                            to: a.spender,
+                            amount: amount.to::<u128>().try_into().unwrap_or_default(),
+                            token,
+                        }
+                        .abi_encode()
+                        .into(),
                     ));
                 }
                 _ => {}
             }
         }
-        let reads: Vec<SimCall> = token_list.iter().map(|t| SimCall::new(self.user, *t, IToken::balanceOfCall { owner: self.user }.abi_encode().into())).collect();
+        let reads: Vec<SimCall> = token_list
+            .iter()
+            .map(|t| {
+                SimCall::new(self.user, *t, IToken::balanceOfCall { owner: self.user }.abi_encode().into())
+            })
+            .collect();
         let mut calls = reads.clone();
         calls.extend(user_calls.iter().cloned());
         calls.extend(reads.iter().cloned());
@@ -648,8 +933,14 @@ impl Analysis<'_> {
         let pass_b = sim.simulate(realistic, &SimRequest { calls, code: code.clone(), balances }).await?;
         let n = reads.len();
         let u = user_calls.len();
-        let read = |r: &CallResult| if r.success && r.output.len() == 32 { U256::from_be_slice(&r.output) } else { U256::ZERO };
-        let mut out = Outcome { results: pass_b[n..n + u].to_vec(), followups: pass_b[2 * n + u..2 * n + u + followups.len()].to_vec(), ..Default::default() };
+        let read = |r: &CallResult| {
+            if r.success && r.output.len() == 32 { U256::from_be_slice(&r.output) } else { U256::ZERO }
+        };
+        let mut out = Outcome {
+            results: pass_b[n..n + u].to_vec(),
+            followups: pass_b[2 * n + u..2 * n + u + followups.len()].to_vec(),
+            ..Default::default()
+        };
         for (i, t) in token_list.iter().enumerate() {
             let mut change = TokenChange {
                 token: *t,
@@ -659,13 +950,22 @@ impl Analysis<'_> {
                 fin: read(&pass_b[2 * n + u + followups.len() + i]),
                 ..Default::default()
             };
-            for log in out.results.iter().flat_map(|r| r.logs.iter()).filter(|l| l.address == *t && l.topics().first() == Some(&TRANSFER)) {
+            for log in out
+                .results
+                .iter()
+                .flat_map(|r| r.logs.iter())
+                .filter(|l| l.address == *t && l.topics().first() == Some(&TRANSFER))
+            {
                 let topics = log.topics();
                 if topics.len() < 3 {
                     continue;
                 }
                 let (from, to) = (topic_address(&topics[1]), topic_address(&topics[2]));
-                let amount = if topics.len() == 4 { U256::from(1u8) } else { U256::from_be_slice(log.data.data.get(..32).unwrap_or(&[0u8; 32])) };
+                let amount = if topics.len() == 4 {
+                    U256::from(1u8)
+                } else {
+                    U256::from_be_slice(log.data.data.get(..32).unwrap_or(&[0u8; 32]))
+                };
                 if from == self.user {
                     change.logged_out += amount;
                     change.to.insert(to);
@@ -681,7 +981,9 @@ impl Analysis<'_> {
                 }
             }
             for r in &out.followups {
-                for log in r.logs.iter().filter(|l| l.address == *t && l.topics().first() == Some(&TRANSFER) && l.topics().len() == 4) {
+                for log in r.logs.iter().filter(|l| {
+                    l.address == *t && l.topics().first() == Some(&TRANSFER) && l.topics().len() == 4
+                }) {
                     if topic_address(&log.topics()[1]) == self.user {
                         change.ids_out.push(U256::from_be_bytes(log.topics()[3].0));
                     }
@@ -702,16 +1004,26 @@ impl Analysis<'_> {
                         out.selfdestructs.push(f.clone());
                         native(&mut out.native_out, &mut out.native_in, self.user, f);
                     }
-                    FrameKind::Call | FrameKind::Create => native(&mut out.native_out, &mut out.native_in, self.user, f),
+                    FrameKind::Call | FrameKind::Create => {
+                        native(&mut out.native_out, &mut out.native_in, self.user, f)
+                    }
                 }
             }
             for log in &r.logs {
                 let t = log.topics();
                 match t.first() {
-                    Some(&OWNERSHIP_TRANSFERRED) if t.len() == 3 => out.owner_changes.push((log.address, "ownership", topic_address(&t[2]))),
-                    Some(&UPGRADED) if t.len() == 2 => out.owner_changes.push((log.address, "implementation", topic_address(&t[1]))),
+                    Some(&OWNERSHIP_TRANSFERRED) if t.len() == 3 => {
+                        out.owner_changes.push((log.address, "ownership", topic_address(&t[2])))
+                    }
+                    Some(&UPGRADED) if t.len() == 2 => {
+                        out.owner_changes.push((log.address, "implementation", topic_address(&t[1])))
+                    }
                     Some(&ADMIN_CHANGED) if log.data.data.len() == 64 => {
-                        out.owner_changes.push((log.address, "admin", Address::from_slice(&log.data.data[44..64])));
+                        out.owner_changes.push((
+                            log.address,
+                            "admin",
+                            Address::from_slice(&log.data.data[44..64]),
+                        ));
                     }
                     _ => {}
                 }
@@ -752,12 +1064,32 @@ impl Analysis<'_> {
         for t in &o.tokens {
             push(ChangeKind::Lose, Some(t.token), t.lost(), t.to.iter().next().copied());
             push(ChangeKind::Receive, Some(t.token), t.gained(), None);
-            let taker = o.approvals.iter().find(|a| a.emitter == t.token || a.kind == (ApprovalKind::Permit2 { token: t.token, expiration: match a.kind { ApprovalKind::Permit2 { expiration, .. } => expiration, _ => 0 } })).map(|a| a.spender);
+            let taker = o
+                .approvals
+                .iter()
+                .find(|a| {
+                    a.emitter == t.token
+                        || a.kind
+                            == (ApprovalKind::Permit2 {
+                                token: t.token,
+                                expiration: match a.kind {
+                                    ApprovalKind::Permit2 { expiration, .. } => expiration,
+                                    _ => 0,
+                                },
+                            })
+                })
+                .map(|a| a.spender);
             push(ChangeKind::Exposed, Some(t.token), t.exposed(), taker);
         }
     }
 
-    async fn rules_on_outcome(&mut self, o: &Outcome, decoded: &[Decoded], batch: bool) -> Result<(), GuardError> {
+    async fn rules_on_outcome(
+        &mut self,
+        o: &Outcome,
+        decoded: &[Decoded],
+        batch: bool,
+        raw_calldata: &str,
+    ) -> Result<(), GuardError> {
         // What happens, in words.
         for (to, v) in &o.native_out {
             self.effects.push(format!("you send {} to {}", fmt_eth(*v), self.name_of(*to)));
@@ -771,10 +1103,20 @@ impl Analysis<'_> {
         }
         for t in &o.tokens {
             let m = &metas[&t.token];
-            let amount = |v: U256| if t.nft { format!("{v} {} NFT{}", m.symbol, if v == U256::from(1u8) { "" } else { "s" }) } else { fmt_amount(v, m.decimals, &m.symbol) };
+            let amount = |v: U256| {
+                if t.nft {
+                    format!("{v} {} NFT{}", m.symbol, if v == U256::from(1u8) { "" } else { "s" })
+                } else {
+                    fmt_amount(v, m.decimals, &m.symbol)
+                }
+            };
             if !t.lost().is_zero() {
                 let to: Vec<String> = t.to.iter().map(|a| self.name_of(*a)).collect();
-                self.effects.push(format!("you lose {} (to {})", amount(t.lost()), if to.is_empty() { "unknown".into() } else { to.join(", ") }));
+                self.effects.push(format!(
+                    "you lose {} (to {})",
+                    amount(t.lost()),
+                    if to.is_empty() { "unknown".into() } else { to.join(", ") }
+                ));
             }
             if !t.gained().is_zero() {
                 self.effects.push(format!("you receive {}", amount(t.gained())));
@@ -782,14 +1124,31 @@ impl Analysis<'_> {
             let logged_net = t.logged_in.checked_sub(t.logged_out);
             let real_net = t.post.checked_sub(t.pre);
             if !t.nft && (t.logged_in != t.logged_out || t.pre != t.post) && logged_net != real_net {
-                self.effects.push(format!("the Transfer events of {} do not match its balances; the balances are what counts", m.symbol));
+                self.effects.push(format!(
+                    "the Transfer events of {} do not match its balances; the balances are what counts",
+                    m.symbol
+                ));
             }
         }
         if let Some((i, reason)) = &o.reverted {
-            self.push(Finding::new("G18", Level::Info, "Would fail", format!("call {} would revert{}", i + 1, if reason.is_empty() { String::new() } else { format!(": {reason}") })));
+            self.push(Finding::new(
+                "G18",
+                Level::Info,
+                "Would fail",
+                format!(
+                    "call {} would revert{}",
+                    i + 1,
+                    if reason.is_empty() { String::new() } else { format!(": {reason}") }
+                ),
+            ));
         }
         if !o.diverged.is_empty() {
-            let mut f = Finding::new("G18", Level::High, "Behaves differently in a real block", "the result changes when the block looks real (fees, coinbase, time): the contract is hiding what it does from simulators");
+            let mut f = Finding::new(
+                "G18",
+                Level::High,
+                "Behaves differently in a real block",
+                "the result changes when the block looks real (fees, coinbase, time): the contract is hiding what it does from simulators",
+            );
             for line in &o.diverged {
                 f = f.evidence(line.clone());
             }
@@ -797,14 +1156,31 @@ impl Analysis<'_> {
         }
         // Approvals.
         let top_level: BTreeSet<Address> = decoded.iter().filter_map(|d| d.to).collect();
-        let live: Vec<&ApprovalFact> = o.approvals.iter().filter(|a| !matches!(a.kind, ApprovalKind::All(false)) && !(a.amount.is_zero() && a.kind == ApprovalKind::Erc20)).collect();
+        let live: Vec<&ApprovalFact> = o
+            .approvals
+            .iter()
+            .filter(|a| {
+                !matches!(a.kind, ApprovalKind::All(false))
+                    && !(a.amount.is_zero() && a.kind == ApprovalKind::Erc20)
+            })
+            .collect();
         for a in &o.approvals {
             self.approval(a, o, &metas).await?;
         }
         if batch && !live.is_empty() {
-            let hidden: Vec<&&ApprovalFact> = live.iter().filter(|a| !top_level.contains(&a.spender)).collect();
+            let hidden: Vec<&&ApprovalFact> =
+                live.iter().filter(|a| !top_level.contains(&a.spender)).collect();
             if live.len() > 1 || !hidden.is_empty() {
-                let mut f = Finding::new("G11", Level::High, "Approval hidden in a batch", format!("this batch also grants {} approval{} you may not have asked for", live.len(), if live.len() == 1 { "" } else { "s" }));
+                let mut f = Finding::new(
+                    "G11",
+                    Level::High,
+                    "Approval hidden in a batch",
+                    format!(
+                        "this batch also grants {} approval{} you may not have asked for",
+                        live.len(),
+                        if live.len() == 1 { "" } else { "s" }
+                    ),
+                );
                 for a in &live {
                     f = f.evidence(format!("approval on {} to {}", a.emitter, a.spender));
                 }
@@ -812,22 +1188,33 @@ impl Analysis<'_> {
             }
         }
         let revoke = decoded.iter().flat_map(|d| d.flatten()).any(|c| {
-            (c.name == "approve" && c.uint("amount").is_some_and(|a| a.is_zero())) || (c.name == "setApprovalForAll" && c.bool("approved") == Some(false))
+            (c.name == "approve" && c.uint("amount").is_some_and(|a| a.is_zero()))
+                || (c.name == "setApprovalForAll" && c.bool("approved") == Some(false))
         });
         if revoke && o.gas_used > HEAVY_REVOKE_GAS {
-            self.push(Finding::new("G20", Level::Medium, "Revoke that burns gas", format!("this revoke would use {} gas; an honest revoke needs well under 100,000", o.gas_used)));
+            self.push(Finding::new(
+                "G20",
+                Level::Medium,
+                "Revoke that burns gas",
+                format!(
+                    "this revoke would use {} gas; an honest revoke needs well under 100,000",
+                    o.gas_used
+                ),
+            ));
         }
         // Control changes seen in the logs.
         for (contract, what, new) in &o.owner_changes {
-            if !self.findings.iter().any(|f| f.id == "G12" && f.evidence.iter().any(|e| e.contains(&new.to_string()))) {
+            if !self
+                .findings
+                .iter()
+                .any(|f| f.id == "G12" && f.evidence.iter().any(|e| e.contains(&new.to_string())))
+            {
                 self.owner_change(*contract, what, *new);
             }
         }
         // Delegatecalls to code named in the calldata, selfdestructs, ETH forwarded to a third party.
-        let calldata: Vec<u8> = decoded.iter().flat_map(|d| d.flatten()).flat_map(|c| c.args.iter().map(|(_, v)| decode::show(v))).collect::<Vec<_>>().join(" ").into_bytes();
-        let calldata = String::from_utf8_lossy(&calldata).to_lowercase();
         for f in &o.delegatecalls {
-            let chosen = calldata.contains(&f.to.to_string().to_lowercase());
+            let chosen = raw_calldata.contains(&hex::encode(f.to));
             let implementation = self.is_implementation_of(f.from, f.to).await;
             if chosen && !implementation {
                 self.push(
@@ -838,8 +1225,18 @@ impl Analysis<'_> {
         }
         for f in &o.selfdestructs {
             self.push(
-                Finding::new("G15", Level::High, "Self-destructing contract", format!("{} self-destructs and sends {} to {}", short(f.from), fmt_eth(f.value), short(f.to)))
-                    .evidence(format!("selfdestruct {} → {}", f.from, f.to)),
+                Finding::new(
+                    "G15",
+                    Level::High,
+                    "Self-destructing contract",
+                    format!(
+                        "{} self-destructs and sends {} to {}",
+                        short(f.from),
+                        fmt_eth(f.value),
+                        short(f.to)
+                    ),
+                )
+                .evidence(format!("selfdestruct {} → {}", f.from, f.to)),
             );
         }
         let sent: U256 = decoded.iter().map(|d| d.value).sum();
@@ -849,12 +1246,20 @@ impl Analysis<'_> {
                 .results
                 .iter()
                 .flat_map(|r| r.frames.iter())
-                .filter(|f| matches!(f.kind, FrameKind::Call | FrameKind::SelfDestruct) && f.from != user && f.to != user && !f.value.is_zero())
+                .filter(|f| {
+                    matches!(f.kind, FrameKind::Call | FrameKind::SelfDestruct)
+                        && f.from != user
+                        && f.to != user
+                        && !f.value.is_zero()
+                })
                 .cloned()
                 .collect();
             {
                 for f in &forwarded {
-                    if !top_level.contains(&f.to) && self.view.account(f.to).await?.is_eoa() && !self.trusted(f.to) {
+                    if !top_level.contains(&f.to)
+                        && self.view.account(f.to).await?.is_eoa()
+                        && !self.trusted(f.to)
+                    {
                         self.push(
                             Finding::new("G15", Level::Critical, "Your ETH is forwarded to a third party", format!("the {} you send ends up with {}, an account that is not the contract you call", fmt_eth(f.value), f.to.to_checksum(None)))
                                 .evidence(format!("{} → {}: {}", f.from, f.to, fmt_eth(f.value))),
@@ -865,13 +1270,31 @@ impl Analysis<'_> {
         }
         // Trade for nothing, fake tokens.
         let transfers_only = decoded.iter().all(|d| {
-            d.flatten().iter().all(|c| c.inner.len() > 0 || matches!(c.name.as_str(), "transfer of ETH" | "transfer" | "transferFrom" | "safeTransferFrom" | "safeBatchTransferFrom" | "approve" | "increaseAllowance" | "setApprovalForAll"))
+            d.flatten().iter().all(|c| {
+                c.inner.len() > 0
+                    || matches!(
+                        c.name.as_str(),
+                        "transfer of ETH"
+                            | "transfer"
+                            | "transferFrom"
+                            | "safeTransferFrom"
+                            | "safeBatchTransferFrom"
+                            | "approve"
+                            | "increaseAllowance"
+                            | "setApprovalForAll"
+                    )
+            })
         });
         let lost_any = !o.native_out.is_empty() || o.tokens.iter().any(|t| !t.lost().is_zero());
         let gained_any = !o.native_in.is_empty() || o.tokens.iter().any(|t| !t.gained().is_zero());
         if !transfers_only && lost_any && !gained_any && o.reverted.is_none() {
             let names: Vec<String> = decoded.iter().map(|d| d.name.clone()).collect();
-            self.push(Finding::new("G17", Level::High, "You give and get nothing back", format!("{} takes your assets and gives you nothing in return", names.join(", "))));
+            self.push(Finding::new(
+                "G17",
+                Level::High,
+                "You give and get nothing back",
+                format!("{} takes your assets and gives you nothing in return", names.join(", ")),
+            ));
         }
         for t in o.tokens.iter().filter(|t| !t.gained().is_zero() && !t.nft) {
             let m = &metas[&t.token];
@@ -880,9 +1303,20 @@ impl Analysis<'_> {
             }
             if let Some(real) = self.g.data.tokens.imitated(&m.symbol, &m.name) {
                 self.push(
-                    Finding::new("G17", Level::High, "Fake token", format!("the {} you receive is not the listed {} ({}) but a copy at {}", m.symbol, real.symbol, real.name, t.token.to_checksum(None)))
-                        .evidence(format!("received token: {} claims symbol {:?}", t.token, m.symbol))
-                        .evidence(format!("listed {}: chain {} {}", real.symbol, real.chain_id, real.address)),
+                    Finding::new(
+                        "G17",
+                        Level::High,
+                        "Fake token",
+                        format!(
+                            "the {} you receive is not the listed {} ({}) but a copy at {}",
+                            m.symbol,
+                            real.symbol,
+                            real.name,
+                            t.token.to_checksum(None)
+                        ),
+                    )
+                    .evidence(format!("received token: {} claims symbol {:?}", t.token, m.symbol))
+                    .evidence(format!("listed {}: chain {} {}", real.symbol, real.chain_id, real.address)),
                 );
             }
         }
@@ -890,11 +1324,21 @@ impl Analysis<'_> {
     }
 
     async fn is_implementation_of(&self, proxy: Address, code: Address) -> bool {
-        let slot = self.view.provider().get_storage_at(proxy, U256::from_be_bytes(IMPLEMENTATION_SLOT.0)).await.unwrap_or_default();
+        let slot = self
+            .view
+            .provider()
+            .get_storage_at(proxy, U256::from_be_bytes(IMPLEMENTATION_SLOT.0))
+            .await
+            .unwrap_or_default();
         Address::from_word(B256::from(slot)) == code
     }
 
-    async fn approval(&mut self, a: &ApprovalFact, o: &Outcome, metas: &BTreeMap<Address, crate::chain::TokenMeta>) -> Result<(), GuardError> {
+    async fn approval(
+        &mut self,
+        a: &ApprovalFact,
+        o: &Outcome,
+        metas: &BTreeMap<Address, crate::chain::TokenMeta>,
+    ) -> Result<(), GuardError> {
         let token = match a.kind {
             ApprovalKind::Permit2 { token, .. } => token,
             _ => a.emitter,
@@ -913,12 +1357,20 @@ impl Analysis<'_> {
         let what = match a.kind {
             ApprovalKind::All(true) => format!("all your {} NFTs", meta.symbol),
             ApprovalKind::All(false) => {
-                self.effects.push(format!("revokes {}'s access to your {} NFTs", self.name_of(spender), meta.symbol));
+                self.effects.push(format!(
+                    "revokes {}'s access to your {} NFTs",
+                    self.name_of(spender),
+                    meta.symbol
+                ));
                 return Ok(());
             }
             ApprovalKind::Nft(id) => format!("{} NFT #{id}", meta.symbol),
             _ if a.amount.is_zero() => {
-                self.effects.push(format!("revokes {}'s allowance on {}", self.name_of(spender), meta.symbol));
+                self.effects.push(format!(
+                    "revokes {}'s allowance on {}",
+                    self.name_of(spender),
+                    meta.symbol
+                ));
                 return Ok(());
             }
             _ => fmt_amount(a.amount, meta.decimals, &meta.symbol),
@@ -941,34 +1393,70 @@ impl Analysis<'_> {
                 _ => String::new(),
             };
             self.push(
-                Finding::new("G02", Level::High, "Approval to a personal account", format!("{} is a personal account{delegated}, not a contract: {loss}", spender.to_checksum(None)))
-                    .evidence(format!("spender: {spender}"))
-                    .evidence(format!("token: {token}")),
+                Finding::new(
+                    "G02",
+                    Level::High,
+                    "Approval to a personal account",
+                    format!(
+                        "{} is a personal account{delegated}, not a contract: {loss}",
+                        spender.to_checksum(None)
+                    ),
+                )
+                .evidence(format!("spender: {spender}"))
+                .evidence(format!("token: {token}")),
             );
         }
         match a.kind {
             ApprovalKind::All(true) => {
                 let level = if trusted { Level::Medium } else { Level::High };
                 self.push(
-                    Finding::new("G04", level, "Approval of a whole collection", format!("{} could move every {} NFT you hold, now and later ({balance} today)", self.name_of(spender), meta.symbol))
-                        .evidence(format!("operator: {spender}"))
-                        .evidence(format!("collection: {token}")),
+                    Finding::new(
+                        "G04",
+                        level,
+                        "Approval of a whole collection",
+                        format!(
+                            "{} could move every {} NFT you hold, now and later ({balance} today)",
+                            self.name_of(spender),
+                            meta.symbol
+                        ),
+                    )
+                    .evidence(format!("operator: {spender}"))
+                    .evidence(format!("collection: {token}")),
                 );
             }
             ApprovalKind::Erc20 | ApprovalKind::Permit2 { .. } => {
-                let unlimited = a.amount >= (U256::from(1u8) << 160) - U256::from(1u8) || (!balance.is_zero() && a.amount >= balance.saturating_mul(U256::from(10u8)));
+                let unlimited = a.amount >= (U256::from(1u8) << 160) - U256::from(1u8)
+                    || (!balance.is_zero() && a.amount >= balance.saturating_mul(U256::from(10u8)));
                 if unlimited {
                     let level = if trusted { Level::Medium } else { Level::High };
                     self.push(
-                        Finding::new("G01", level, "Unlimited approval", format!("{} may spend {} without limit: {loss}", self.name_of(spender), meta.symbol))
-                            .evidence(format!("spender: {spender}"))
-                            .evidence(format!("allowance: {}", a.amount)),
+                        Finding::new(
+                            "G01",
+                            level,
+                            "Unlimited approval",
+                            format!(
+                                "{} may spend {} without limit: {loss}",
+                                self.name_of(spender),
+                                meta.symbol
+                            ),
+                        )
+                        .evidence(format!("spender: {spender}"))
+                        .evidence(format!("allowance: {}", a.amount)),
                     );
                 }
                 if let ApprovalKind::Permit2 { expiration, .. } = a.kind
                     && expiration > self.head.timestamp + LONG_LIVED_SECS
                 {
-                    self.push(Finding::new("G19", Level::Medium, "Long-lived permission", format!("the Permit2 allowance to {} lasts until {}", self.name_of(spender), when(expiration))));
+                    self.push(Finding::new(
+                        "G19",
+                        Level::Medium,
+                        "Long-lived permission",
+                        format!(
+                            "the Permit2 allowance to {} lasts until {}",
+                            self.name_of(spender),
+                            when(expiration)
+                        ),
+                    ));
                 }
             }
             _ => {}
@@ -976,11 +1464,26 @@ impl Analysis<'_> {
         if kind == AccountKind::Contract && !trusted {
             match self.view.contract_age(self.g.store.as_deref(), &self.head, spender).await? {
                 Some(age) if age < FRESH_CONTRACT_SECS => self.push(
-                    Finding::new("G03", Level::Medium, "Approval to a new contract", format!("{} was deployed {} ago and is not one you know", spender.to_checksum(None), fmt_age(age)))
-                        .evidence(format!("spender: {spender}")),
+                    Finding::new(
+                        "G03",
+                        Level::Medium,
+                        "Approval to a new contract",
+                        format!(
+                            "{} was deployed {} ago and is not one you know",
+                            spender.to_checksum(None),
+                            fmt_age(age)
+                        ),
+                    )
+                    .evidence(format!("spender: {spender}")),
                 ),
                 _ if !self.lists.history.contains_key(&spender) => self.push(
-                    Finding::new("G03", Level::Low, "Approval to an unfamiliar contract", format!("you have not used {} before", spender.to_checksum(None))).evidence(format!("spender: {spender}")),
+                    Finding::new(
+                        "G03",
+                        Level::Low,
+                        "Approval to an unfamiliar contract",
+                        format!("you have not used {} before", spender.to_checksum(None)),
+                    )
+                    .evidence(format!("spender: {spender}")),
                 ),
                 _ => {}
             }
@@ -1005,18 +1508,37 @@ impl Analysis<'_> {
         if let Some(v) = verifying {
             self.blocked(v, "contract");
         }
-        let asset_type = matches!(primary, "Permit" | "PermitSingle" | "PermitBatch" | "PermitTransferFrom" | "PermitBatchTransferFrom" | "PermitWitnessTransferFrom" | "OrderComponents");
+        let asset_type = matches!(
+            primary,
+            "Permit"
+                | "PermitSingle"
+                | "PermitBatch"
+                | "PermitTransferFrom"
+                | "PermitBatchTransferFrom"
+                | "PermitWitnessTransferFrom"
+                | "OrderComponents"
+        );
         match chain {
-            Some(c) if c != U256::from(self.head.chain_id) => self.push(
-                Finding::new("G14", if asset_type { Level::High } else { Level::Medium }, "Signature for another chain", format!("the signature is for chain {c} but your node is on chain {}", self.head.chain_id)),
-            ),
-            None if asset_type => self.push(Finding::new("G14", Level::High, "Signature valid on any chain", "the typed data moves assets but names no chain, so it can be replayed elsewhere")),
+            Some(c) if c != U256::from(self.head.chain_id) => self.push(Finding::new(
+                "G14",
+                if asset_type { Level::High } else { Level::Medium },
+                "Signature for another chain",
+                format!("the signature is for chain {c} but your node is on chain {}", self.head.chain_id),
+            )),
+            None if asset_type => self.push(Finding::new(
+                "G14",
+                Level::High,
+                "Signature valid on any chain",
+                "the typed data moves assets but names no chain, so it can be replayed elsewhere",
+            )),
             _ => {}
         }
         match primary {
             "Permit" if msg.get("spender").is_some() => self.permit(data).await,
             "PermitSingle" | "PermitBatch" => self.permit2_allowance(data).await,
-            "PermitTransferFrom" | "PermitBatchTransferFrom" | "PermitWitnessTransferFrom" => self.permit2_transfer(data).await,
+            "PermitTransferFrom" | "PermitBatchTransferFrom" | "PermitWitnessTransferFrom" => {
+                self.permit2_transfer(data).await
+            }
             "OrderComponents" => self.seaport(data).await,
             _ => {
                 let _ = origin;
@@ -1031,11 +1553,20 @@ impl Analysis<'_> {
 
     async fn permit(&mut self, data: &TypedData) -> Result<(), GuardError> {
         let msg = &data.message;
-        let token = data.domain.verifying_contract.ok_or_else(|| GuardError::BadRequest("Permit without verifyingContract".into()))?;
-        let spender = addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit without spender".into()))?;
+        let token = data
+            .domain
+            .verifying_contract
+            .ok_or_else(|| GuardError::BadRequest("Permit without verifyingContract".into()))?;
+        let spender =
+            addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit without spender".into()))?;
         let owner = addr(msg.get("owner").or(msg.get("holder")).unwrap_or(&Value::Null)).unwrap_or(self.user);
         if owner != self.user {
-            self.push(Finding::new("G05", Level::Medium, "Permit for another owner", format!("the permit names owner {owner}, not the signing account")));
+            self.push(Finding::new(
+                "G05",
+                Level::Medium,
+                "Permit for another owner",
+                format!("the permit names owner {owner}, not the signing account"),
+            ));
         }
         // EIP-2612 (value, deadline) or DAI (allowed, expiry).
         let value = match msg.get("value") {
@@ -1049,17 +1580,36 @@ impl Analysis<'_> {
             }
         };
         let deadline = msg.get("deadline").or(msg.get("expiry")).and_then(num).unwrap_or_default();
-        let calls = vec![SimCall { trace: true, ..SimCall::new(self.user, token, IToken::approveCall { spender, amount: value }.abi_encode().into()) }];
+        let calls = vec![SimCall {
+            trace: true,
+            ..SimCall::new(
+                self.user,
+                token,
+                IToken::approveCall { spender, amount: value }.abi_encode().into(),
+            )
+        }];
         let outcome = self.scenario(calls, vec![], vec![]).await?;
         let meta = self.view.token(token).await;
         let change = outcome.tokens.iter().find(|t| t.token == token).cloned().unwrap_or_default();
         let kind = self.view.account(spender).await?;
         let trusted = self.trusted(spender);
         let exposed = change.exposed();
-        let loss = format!("this signature lets {} take {}", spender.to_checksum(None), fmt_amount(exposed, meta.decimals, &meta.symbol));
-        self.effects.push(format!("lets {} spend {} without a transaction", self.name_of(spender), fmt_amount(value, meta.decimals, &meta.symbol)));
+        let loss = format!(
+            "this signature lets {} take {}",
+            spender.to_checksum(None),
+            fmt_amount(exposed, meta.decimals, &meta.symbol)
+        );
+        self.effects.push(format!(
+            "lets {} spend {} without a transaction",
+            self.name_of(spender),
+            fmt_amount(value, meta.decimals, &meta.symbol)
+        ));
         if !exposed.is_zero() {
-            self.effects.push(format!("{} could then take {}", self.name_of(spender), fmt_amount(exposed, meta.decimals, &meta.symbol)));
+            self.effects.push(format!(
+                "{} could then take {}",
+                self.name_of(spender),
+                fmt_amount(exposed, meta.decimals, &meta.symbol)
+            ));
         }
         let level = if kind.is_eoa() || (!trusted && !change.post.is_zero() && value >= change.post) {
             Level::Critical
@@ -1071,11 +1621,22 @@ impl Analysis<'_> {
         self.push(
             Finding::new("G05", level, "Permit signature", loss)
                 .evidence(format!("token: {token}"))
-                .evidence(format!("spender: {spender}{}", if kind.is_eoa() { " (a personal account)" } else { "" }))
+                .evidence(format!(
+                    "spender: {spender}{}",
+                    if kind.is_eoa() { " (a personal account)" } else { "" }
+                ))
                 .evidence(format!("value: {value}")),
         );
         if kind.is_eoa() {
-            self.push(Finding::new("G02", Level::Critical, "Permit to a personal account", format!("{} is a personal account, not a contract", spender.to_checksum(None))).evidence(format!("spender: {spender}")));
+            self.push(
+                Finding::new(
+                    "G02",
+                    Level::Critical,
+                    "Permit to a personal account",
+                    format!("{} is a personal account, not a contract", spender.to_checksum(None)),
+                )
+                .evidence(format!("spender: {spender}")),
+            );
         }
         self.long_lived(deadline, "permit");
         Ok(())
@@ -1083,15 +1644,25 @@ impl Analysis<'_> {
 
     fn long_lived(&mut self, deadline: U256, what: &str) {
         if deadline > U256::from(self.head.timestamp + LONG_LIVED_SECS) {
-            let until = if deadline >= U256::from(u64::MAX) { "forever".to_owned() } else { format!("until {}", when(deadline.to::<u64>())) };
-            self.push(Finding::new("G19", Level::Medium, "Long-lived permission", format!("the {what} stays valid {until}")));
+            let until = if deadline >= U256::from(u64::MAX) {
+                "forever".to_owned()
+            } else {
+                format!("until {}", when(deadline.to::<u64>()))
+            };
+            self.push(Finding::new(
+                "G19",
+                Level::Medium,
+                "Long-lived permission",
+                format!("the {what} stays valid {until}"),
+            ));
         }
     }
 
     async fn permit2_allowance(&mut self, data: &TypedData) -> Result<(), GuardError> {
         let msg = &data.message;
         let permit2 = data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2);
-        let spender = addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit2 permit without spender".into()))?;
+        let spender = addr(&msg["spender"])
+            .ok_or_else(|| GuardError::BadRequest("Permit2 permit without spender".into()))?;
         let details: Vec<Value> = match &msg["details"] {
             Value::Array(items) => items.clone(),
             single @ Value::Object(_) => vec![single.clone()],
@@ -1100,13 +1671,27 @@ impl Analysis<'_> {
         let mut calls = vec![];
         let mut tokens = vec![];
         for d in &details {
-            let token = addr(&d["token"]).ok_or_else(|| GuardError::BadRequest("Permit2 details without token".into()))?;
+            let token = addr(&d["token"])
+                .ok_or_else(|| GuardError::BadRequest("Permit2 details without token".into()))?;
             let amount = num(&d["amount"]).unwrap_or_default();
             let expiration = num(&d["expiration"]).unwrap_or_default();
             tokens.push((token, amount, expiration));
-            let amount160 = alloy::primitives::Uint::<160, 3>::from(amount.min((U256::from(1u8) << 160) - U256::from(1u8)));
-            let exp48 = alloy::primitives::Uint::<48, 1>::from(expiration.min(U256::from((1u64 << 48) - 1)).to::<u64>());
-            calls.push(SimCall { trace: true, ..SimCall::new(self.user, permit2, IPermit2::approveCall { token, spender, amount: amount160, expiration: exp48 }.abi_encode().into()) });
+            let amount160 = alloy::primitives::Uint::<160, 3>::from(
+                amount.min((U256::from(1u8) << 160) - U256::from(1u8)),
+            );
+            let exp48 = alloy::primitives::Uint::<48, 1>::from(
+                expiration.min(U256::from((1u64 << 48) - 1)).to::<u64>(),
+            );
+            calls.push(SimCall {
+                trace: true,
+                ..SimCall::new(
+                    self.user,
+                    permit2,
+                    IPermit2::approveCall { token, spender, amount: amount160, expiration: exp48 }
+                        .abi_encode()
+                        .into(),
+                )
+            });
         }
         let outcome = self.scenario(calls, vec![], vec![]).await?;
         let kind = self.view.account(spender).await?;
@@ -1114,17 +1699,33 @@ impl Analysis<'_> {
         let mut losses = vec![];
         for (token, _, _) in &tokens {
             let meta = self.view.token(*token).await;
-            let exposed = outcome.tokens.iter().find(|t| t.token == *token).map_or(U256::ZERO, TokenChange::exposed);
+            let exposed =
+                outcome.tokens.iter().find(|t| t.token == *token).map_or(U256::ZERO, TokenChange::exposed);
             losses.push(fmt_amount(exposed, meta.decimals, &meta.symbol));
         }
-        let level = if tokens.len() > 1 || kind.is_eoa() { Level::Critical } else if trusted { Level::Medium } else { Level::High };
-        let mut f = Finding::new("G06", level, "Permit2 signature", format!("this signature lets {} take {}", spender.to_checksum(None), losses.join(" and ")))
-            .evidence(format!("spender: {spender}{}", if kind.is_eoa() { " (a personal account)" } else { "" }));
+        let level = if tokens.len() > 1 || kind.is_eoa() {
+            Level::Critical
+        } else if trusted {
+            Level::Medium
+        } else {
+            Level::High
+        };
+        let mut f = Finding::new(
+            "G06",
+            level,
+            "Permit2 signature",
+            format!("this signature lets {} take {}", spender.to_checksum(None), losses.join(" and ")),
+        )
+        .evidence(format!("spender: {spender}{}", if kind.is_eoa() { " (a personal account)" } else { "" }));
         for (token, amount, _) in &tokens {
             f = f.evidence(format!("token {token}: amount {amount}"));
         }
         self.push(f);
-        self.effects.push(format!("lets {} move {} through Permit2", self.name_of(spender), losses.join(" and ")));
+        self.effects.push(format!(
+            "lets {} move {} through Permit2",
+            self.name_of(spender),
+            losses.join(" and ")
+        ));
         for (_, _, expiration) in &tokens {
             self.long_lived(*expiration, "Permit2 allowance");
         }
@@ -1136,7 +1737,8 @@ impl Analysis<'_> {
 
     async fn permit2_transfer(&mut self, data: &TypedData) -> Result<(), GuardError> {
         let msg = &data.message;
-        let spender = addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit2 transfer without spender".into()))?;
+        let spender = addr(&msg["spender"])
+            .ok_or_else(|| GuardError::BadRequest("Permit2 transfer without spender".into()))?;
         let permitted: Vec<Value> = match &msg["permitted"] {
             Value::Array(items) => items.clone(),
             single @ Value::Object(_) => vec![single.clone()],
@@ -1151,14 +1753,39 @@ impl Analysis<'_> {
             let balance = self.view.balance_of(token, self.user).await;
             let allowance = self
                 .view
-                .call(token, IToken::allowanceCall { owner: self.user, spender: data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2) }.abi_encode())
+                .call(
+                    token,
+                    IToken::allowanceCall {
+                        owner: self.user,
+                        spender: data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2),
+                    }
+                    .abi_encode(),
+                )
                 .await
                 .and_then(|b| IToken::allowanceCall::abi_decode_returns(&b).ok())
                 .unwrap_or_default();
             losses.push(fmt_amount(amount.min(balance).min(allowance), meta.decimals, &meta.symbol));
         }
-        let level = if permitted.len() > 1 || kind.is_eoa() { Level::Critical } else if self.trusted(spender) { Level::Medium } else { Level::High };
-        self.push(Finding::new("G06", level, "Permit2 transfer signature", format!("this signature lets {} take {} in one go", spender.to_checksum(None), losses.join(" and "))).evidence(format!("spender: {spender}")));
+        let level = if permitted.len() > 1 || kind.is_eoa() {
+            Level::Critical
+        } else if self.trusted(spender) {
+            Level::Medium
+        } else {
+            Level::High
+        };
+        self.push(
+            Finding::new(
+                "G06",
+                level,
+                "Permit2 transfer signature",
+                format!(
+                    "this signature lets {} take {} in one go",
+                    spender.to_checksum(None),
+                    losses.join(" and ")
+                ),
+            )
+            .evidence(format!("spender: {spender}")),
+        );
         if let Some(deadline) = msg.get("deadline").and_then(num) {
             self.long_lived(deadline, "signature");
         }
@@ -1167,7 +1794,10 @@ impl Analysis<'_> {
 
     async fn seaport(&mut self, data: &TypedData) -> Result<(), GuardError> {
         let msg = &data.message;
-        let market = data.domain.verifying_contract.ok_or_else(|| GuardError::BadRequest("order without verifyingContract".into()))?;
+        let market = data
+            .domain
+            .verifying_contract
+            .ok_or_else(|| GuardError::BadRequest("order without verifyingContract".into()))?;
         let bad = |what: &str| GuardError::BadRequest(format!("malformed order: {what}"));
         let offerer = addr(&msg["offerer"]).ok_or_else(|| bad("offerer"))?;
         let items = |key: &str| msg.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
@@ -1192,7 +1822,9 @@ impl Analysis<'_> {
                 recipient: addr(&i["recipient"]).unwrap_or_default(),
             })
             .collect();
-        let word = |k: &str| msg.get(k).and_then(Value::as_str).and_then(|s| s.parse::<B256>().ok()).unwrap_or_default();
+        let word = |k: &str| {
+            msg.get(k).and_then(Value::as_str).and_then(|s| s.parse::<B256>().ok()).unwrap_or_default()
+        };
         let parameters = OrderParameters {
             offerer,
             zone: addr(&msg["zone"]).unwrap_or_default(),
@@ -1207,41 +1839,117 @@ impl Analysis<'_> {
             totalOriginalConsiderationItems: U256::from(consideration.len()),
         };
         let order = Order { parameters, signature: Bytes::new() };
-        let to_user: U256 = consideration.iter().filter(|c| c.recipient == self.user && c.itemType <= 1).map(|c| c.endAmount.min(c.startAmount)).sum();
-        let to_others: U256 = consideration.iter().filter(|c| c.recipient != self.user && c.itemType <= 1).map(|c| c.endAmount.max(c.startAmount)).sum();
-        let pay: U256 = consideration.iter().filter(|c| c.itemType == 0).map(|c| c.endAmount.max(c.startAmount)).sum();
+        let to_user: U256 = consideration
+            .iter()
+            .filter(|c| c.recipient == self.user && c.itemType <= 1)
+            .map(|c| c.endAmount.min(c.startAmount))
+            .sum();
+        let to_others: U256 = consideration
+            .iter()
+            .filter(|c| c.recipient != self.user && c.itemType <= 1)
+            .map(|c| c.endAmount.max(c.startAmount))
+            .sum();
+        let pay: U256 =
+            consideration.iter().filter(|c| c.itemType == 0).map(|c| c.endAmount.max(c.startAmount)).sum();
         for o in &offer {
             let meta = self.view.token(o.token).await;
-            let what = if o.itemType >= 2 { format!("{} NFT #{}", meta.symbol, o.identifierOrCriteria) } else { fmt_amount(o.startAmount, meta.decimals, &meta.symbol) };
+            let what = if o.itemType >= 2 {
+                format!("{} NFT #{}", meta.symbol, o.identifierOrCriteria)
+            } else {
+                fmt_amount(o.startAmount, meta.decimals, &meta.symbol)
+            };
             self.effects.push(format!("offers {what}"));
         }
         for c in &consideration {
-            self.effects.push(format!("asks {} for {}", if c.itemType == 0 { fmt_eth(c.startAmount) } else { format!("{} of {}", c.startAmount, short(c.token)) }, self.name_of(c.recipient)));
+            self.effects.push(format!(
+                "asks {} for {}",
+                if c.itemType == 0 {
+                    fmt_eth(c.startAmount)
+                } else {
+                    format!("{} of {}", c.startAmount, short(c.token))
+                },
+                self.name_of(c.recipient)
+            ));
         }
         // Simulate: the offerer validates the order, then a stranger fills it.
-        let validate = SimCall { trace: true, ..SimCall::new(offerer, market, ISeaport::validateCall { orders: vec![order.clone()] }.abi_encode().into()) };
-        let fill = SimCall { from: STRANGER, to: Some(market), value: pay, data: ISeaport::fulfillOrderCall { order, fulfillerConduitKey: B256::ZERO }.abi_encode().into(), trace: false };
+        let validate = SimCall {
+            trace: true,
+            ..SimCall::new(
+                offerer,
+                market,
+                ISeaport::validateCall { orders: vec![order.clone()] }.abi_encode().into(),
+            )
+        };
+        let fill = SimCall {
+            from: STRANGER,
+            to: Some(market),
+            value: pay,
+            data: ISeaport::fulfillOrderCall { order, fulfillerConduitKey: B256::ZERO }.abi_encode().into(),
+            trace: false,
+        };
         let mut extra = vec![fill];
-        extra.extend(offer.iter().map(|o| SimCall::new(offerer, o.token, IToken::balanceOfCall { owner: offerer }.abi_encode().into())));
+        extra.extend(offer.iter().map(|o| {
+            SimCall::new(offerer, o.token, IToken::balanceOfCall { owner: offerer }.abi_encode().into())
+        }));
         let outcome = self.scenario(vec![validate], vec![], extra).await?;
-        let nft_lost: U256 = outcome.tokens.iter().filter(|t| offer.iter().any(|o| o.token == t.token)).map(TokenChange::exposed).sum();
-        let received: U256 = outcome.followups.first().map_or(U256::ZERO, |r| r.frames.iter().filter(|f| f.to == self.user).map(|f| f.value).sum());
+        let nft_lost: U256 = outcome
+            .tokens
+            .iter()
+            .filter(|t| offer.iter().any(|o| o.token == t.token))
+            .map(TokenChange::exposed)
+            .sum();
+        let received: U256 = outcome
+            .followups
+            .first()
+            .map_or(U256::ZERO, |r| r.frames.iter().filter(|f| f.to == self.user).map(|f| f.value).sum());
         let filled = outcome.followups.first().is_some_and(|r| r.success);
         let dust = U256::from(10u64).pow(U256::from(14));
         if offerer == self.user && !offer.is_empty() && to_user <= dust {
             self.push(
-                Finding::new("G07", Level::Critical, "Order that gives your assets away", format!("this order hands over {} item{} and pays you {} in return", offer.len(), if offer.len() == 1 { "" } else { "s" }, fmt_eth(to_user)))
-                    .evidence(format!("paid to you: {}", fmt_eth(to_user)))
-                    .evidence(format!("paid to others: {}", fmt_eth(to_others)))
-                    .evidence(format!("simulated fill by a stranger: {}; you lose {nft_lost} item(s) and receive {}", if filled { "succeeds" } else { "fails" }, fmt_eth(received))),
+                Finding::new(
+                    "G07",
+                    Level::Critical,
+                    "Order that gives your assets away",
+                    format!(
+                        "this order hands over {} item{} and pays you {} in return",
+                        offer.len(),
+                        if offer.len() == 1 { "" } else { "s" },
+                        fmt_eth(to_user)
+                    ),
+                )
+                .evidence(format!("paid to you: {}", fmt_eth(to_user)))
+                .evidence(format!("paid to others: {}", fmt_eth(to_others)))
+                .evidence(format!(
+                    "simulated fill by a stranger: {}; you lose {nft_lost} item(s) and receive {}",
+                    if filled { "succeeds" } else { "fails" },
+                    fmt_eth(received)
+                )),
             );
         } else if to_others > to_user {
-            self.push(Finding::new("G07", Level::High, "Most proceeds go to others", format!("the order pays {} to others and {} to you", fmt_eth(to_others), fmt_eth(to_user))));
+            self.push(Finding::new(
+                "G07",
+                Level::High,
+                "Most proceeds go to others",
+                format!("the order pays {} to others and {} to you", fmt_eth(to_others), fmt_eth(to_user)),
+            ));
         } else {
-            self.push(Finding::new("G07", Level::Info, "Listing", format!("a listing that pays you {}", fmt_eth(to_user))).evidence(format!("simulated fill: you receive {}", fmt_eth(received))));
+            self.push(
+                Finding::new(
+                    "G07",
+                    Level::Info,
+                    "Listing",
+                    format!("a listing that pays you {}", fmt_eth(to_user)),
+                )
+                .evidence(format!("simulated fill: you receive {}", fmt_eth(received))),
+            );
         }
         if !parameters_zone_is_open(msg) {
-            self.push(Finding::new("G07", Level::Low, "Restricted order", "the order names a zone that decides who may fill it"));
+            self.push(Finding::new(
+                "G07",
+                Level::Low,
+                "Restricted order",
+                "the order names a zone that decides who may fill it",
+            ));
         }
         let end = num(&msg["endTime"]).unwrap_or_default();
         self.long_lived(end, "order");
@@ -1260,21 +1968,47 @@ impl Analysis<'_> {
             return;
         };
         if let Some(siwe) = Siwe::parse(text) {
-            self.effects.push(format!("signs in to {:?} as {}", siwe.domain, self.name_of(siwe.address.unwrap_or_default())));
+            self.effects.push(format!(
+                "signs in to {:?} as {}",
+                siwe.domain,
+                self.name_of(siwe.address.unwrap_or_default())
+            ));
             if siwe.address != Some(self.user) {
-                self.push(Finding::new("G08", Level::High, "Sign-in for another account", format!("the sign-in message names {:?}, not the signing account", siwe.address.map(|a| a.to_string()).unwrap_or_default())));
+                self.push(Finding::new(
+                    "G08",
+                    Level::High,
+                    "Sign-in for another account",
+                    format!(
+                        "the sign-in message names {:?}, not the signing account",
+                        siwe.address.map(|a| a.to_string()).unwrap_or_default()
+                    ),
+                ));
             }
             if siwe.chain_id.is_some_and(|c| c != self.head.chain_id) {
-                self.push(Finding::new("G14", Level::High, "Sign-in for another chain", format!("the sign-in message is for chain {} but your node is on chain {}", siwe.chain_id.unwrap_or_default(), self.head.chain_id)));
+                self.push(Finding::new(
+                    "G14",
+                    Level::High,
+                    "Sign-in for another chain",
+                    format!(
+                        "the sign-in message is for chain {} but your node is on chain {}",
+                        siwe.chain_id.unwrap_or_default(),
+                        self.head.chain_id
+                    ),
+                ));
             }
             if let Some(origin) = origin {
                 let host = crate::lists::host_of(origin);
                 let claimed = crate::lists::host_of(&siwe.domain);
                 if host != claimed {
                     self.push(
-                        Finding::new("G08", Level::High, "Sign-in for another site", format!("the page at {host} asks you to sign in to {claimed}"))
-                            .evidence(format!("origin: {origin:?}"))
-                            .evidence(format!("message domain: {:?}", siwe.domain)),
+                        Finding::new(
+                            "G08",
+                            Level::High,
+                            "Sign-in for another site",
+                            format!("the page at {host} asks you to sign in to {claimed}"),
+                        )
+                        .evidence(format!("origin: {origin:?}"))
+                        .evidence(format!("message domain: {:?}", siwe.domain)),
                     );
                 }
             }
@@ -1297,9 +2031,11 @@ impl Siwe {
     fn parse(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let first = lines.next()?;
-        let domain = first.strip_suffix(" wants you to sign in with your Ethereum account:")?.trim().to_owned();
+        let domain =
+            first.strip_suffix(" wants you to sign in with your Ethereum account:")?.trim().to_owned();
         let address = lines.next().and_then(|l| l.trim().parse().ok());
-        let chain_id = text.lines().find_map(|l| l.strip_prefix("Chain ID:")).and_then(|v| v.trim().parse().ok());
+        let chain_id =
+            text.lines().find_map(|l| l.strip_prefix("Chain ID:")).and_then(|v| v.trim().parse().ok());
         Some(Self { domain, address, chain_id })
     }
 }
@@ -1331,13 +2067,30 @@ fn flows(user: Address, results: &[CallResult]) -> BTreeSet<String> {
         out.insert(format!("call {} {}", i + 1, if r.success { "succeeds" } else { "reverts" }));
         for f in &r.frames {
             if f.from == user || f.to == user {
-                out.insert(format!("call {}: {} ETH moves from {} to {}", i + 1, fmt_eth(f.value), f.from, f.to));
+                out.insert(format!(
+                    "call {}: {} ETH moves from {} to {}",
+                    i + 1,
+                    fmt_eth(f.value),
+                    f.from,
+                    f.to
+                ));
             }
         }
         for l in &r.logs {
             let t = l.topics();
-            if t.len() >= 3 && (t[0] == TRANSFER || t[0] == APPROVAL || t[0] == APPROVAL_FOR_ALL) && (topic_address(&t[1]) == user || topic_address(&t[2]) == user) {
-                out.insert(format!("call {}: {} {} → {} on {} ({})", i + 1, if t[0] == TRANSFER { "transfer" } else { "approval" }, topic_address(&t[1]), topic_address(&t[2]), l.address, hex::encode(&l.data.data)));
+            if t.len() >= 3
+                && (t[0] == TRANSFER || t[0] == APPROVAL || t[0] == APPROVAL_FOR_ALL)
+                && (topic_address(&t[1]) == user || topic_address(&t[2]) == user)
+            {
+                out.insert(format!(
+                    "call {}: {} {} → {} on {} ({})",
+                    i + 1,
+                    if t[0] == TRANSFER { "transfer" } else { "approval" },
+                    topic_address(&t[1]),
+                    topic_address(&t[2]),
+                    l.address,
+                    hex::encode(&l.data.data)
+                ));
             }
         }
     }
@@ -1368,12 +2121,17 @@ fn approvals_of(user: Address, results: &[CallResult]) -> Vec<ApprovalFact> {
                 amount: U256::ZERO,
                 kind: ApprovalKind::All(data.get(31) == Some(&1)),
             }),
-            (Some(&PERMIT2_APPROVAL), 4) if topic_address(&t[1]) == user && data.len() >= 64 => out.push(ApprovalFact {
-                emitter: log.address,
-                spender: topic_address(&t[3]),
-                amount: U256::from_be_slice(&data[..32]),
-                kind: ApprovalKind::Permit2 { token: topic_address(&t[2]), expiration: U256::from_be_slice(&data[32..64]).saturating_to() },
-            }),
+            (Some(&PERMIT2_APPROVAL), 4) if topic_address(&t[1]) == user && data.len() >= 64 => {
+                out.push(ApprovalFact {
+                    emitter: log.address,
+                    spender: topic_address(&t[3]),
+                    amount: U256::from_be_slice(&data[..32]),
+                    kind: ApprovalKind::Permit2 {
+                        token: topic_address(&t[2]),
+                        expiration: U256::from_be_slice(&data[32..64]).saturating_to(),
+                    },
+                })
+            }
             _ => {}
         }
     }
@@ -1386,7 +2144,11 @@ fn revert_reason(output: &[u8]) -> String {
             return s.chars().filter(|c| !c.is_control()).take(120).collect();
         }
     }
-    if output.is_empty() { String::new() } else { format!("0x{}", hex::encode(&output[..output.len().min(36)])) }
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("0x{}", hex::encode(&output[..output.len().min(36)]))
+    }
 }
 
 fn fmt_age(secs: u64) -> String {

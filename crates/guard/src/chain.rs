@@ -106,7 +106,10 @@ pub struct ChainView {
     meta: Mutex<HashMap<Address, TokenMeta>>,
 }
 
-async fn timed<T>(what: &str, fut: impl std::future::IntoFuture<Output = Result<T, alloy::transports::TransportError>>) -> Result<T, GuardError> {
+async fn timed<T>(
+    what: &str,
+    fut: impl std::future::IntoFuture<Output = Result<T, alloy::transports::TransportError>>,
+) -> Result<T, GuardError> {
     match tokio::time::timeout(Duration::from_secs(10), fut.into_future()).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(GuardError::Upstream(format!("{what}: {e}"))),
@@ -128,9 +131,10 @@ impl ChainView {
     /// The chain id and the head block.
     pub async fn head(&self) -> Result<Head, GuardError> {
         let chain_id = timed("eth_chainId", self.provider.get_chain_id()).await?;
-        let block = timed("eth_getBlockByNumber", self.provider.get_block_by_number(BlockNumberOrTag::Latest))
-            .await?
-            .ok_or_else(|| GuardError::Upstream("the node has no latest block".into()))?;
+        let block =
+            timed("eth_getBlockByNumber", self.provider.get_block_by_number(BlockNumberOrTag::Latest))
+                .await?
+                .ok_or_else(|| GuardError::Upstream("the node has no latest block".into()))?;
         Ok(Head {
             chain_id,
             number: block.header.number,
@@ -173,10 +177,21 @@ impl ChainView {
         if let Some(meta) = self.meta.lock().ok().and_then(|m| m.get(&token).cloned()) {
             return meta;
         }
-        let symbol = self.call(token, IToken::symbolCall {}.abi_encode()).await.and_then(|b| IToken::symbolCall::abi_decode_returns(&b).ok());
-        let name = self.call(token, IToken::nameCall {}.abi_encode()).await.and_then(|b| IToken::nameCall::abi_decode_returns(&b).ok());
-        let decimals = self.call(token, IToken::decimalsCall {}.abi_encode()).await.and_then(|b| IToken::decimalsCall::abi_decode_returns(&b).ok());
-        let clean = |s: Option<String>| s.unwrap_or_default().chars().filter(|c| !c.is_control()).take(32).collect::<String>();
+        let symbol = self
+            .call(token, IToken::symbolCall {}.abi_encode())
+            .await
+            .and_then(|b| IToken::symbolCall::abi_decode_returns(&b).ok());
+        let name = self
+            .call(token, IToken::nameCall {}.abi_encode())
+            .await
+            .and_then(|b| IToken::nameCall::abi_decode_returns(&b).ok());
+        let decimals = self
+            .call(token, IToken::decimalsCall {}.abi_encode())
+            .await
+            .and_then(|b| IToken::decimalsCall::abi_decode_returns(&b).ok());
+        let clean = |s: Option<String>| {
+            s.unwrap_or_default().chars().filter(|c| !c.is_control()).take(32).collect::<String>()
+        };
         let meta = TokenMeta { symbol: clean(symbol), name: clean(name), decimals };
         if let Ok(mut cache) = self.meta.lock() {
             cache.insert(token, meta.clone());
@@ -194,7 +209,12 @@ impl ChainView {
 
     /// How many seconds ago `address` first had code, found by a binary search over the chain's
     /// history (cached in the store). `None` when the node keeps no history for it.
-    pub async fn contract_age(&self, store: Option<&Store>, head: &Head, address: Address) -> Result<Option<u64>, GuardError> {
+    pub async fn contract_age(
+        &self,
+        store: Option<&Store>,
+        head: &Head,
+        address: Address,
+    ) -> Result<Option<u64>, GuardError> {
         let key = address.to_checksum(None);
         if let Some(store) = store {
             let cached = store
@@ -234,7 +254,10 @@ impl ChainView {
             }
             Err(_) => return Ok(None),
         }
-        let Ok(Some(block)) = timed("eth_getBlockByNumber", self.provider.get_block_by_number(BlockNumberOrTag::Number(lo))).await else {
+        let Ok(Some(block)) =
+            timed("eth_getBlockByNumber", self.provider.get_block_by_number(BlockNumberOrTag::Number(lo)))
+                .await
+        else {
             return Ok(None);
         };
         let first = block.header.timestamp;
@@ -300,7 +323,10 @@ mod tests {
     #[test]
     fn amounts_are_shown_in_units() {
         assert_eq!(fmt_amount(U256::from(1_500_000u64), Some(6), "USDC"), "1.5 USDC");
-        assert_eq!(fmt_amount(U256::from(1000u64) * U256::from(10u64).pow(U256::from(18)), Some(18), "MOCK"), "1000 MOCK");
+        assert_eq!(
+            fmt_amount(U256::from(1000u64) * U256::from(10u64).pow(U256::from(18)), Some(18), "MOCK"),
+            "1000 MOCK"
+        );
         assert_eq!(fmt_amount(U256::MAX, Some(18), "MOCK"), "an unlimited amount of MOCK");
         assert_eq!(fmt_amount(U256::from(3u8), None, ""), "3 tokens");
         assert_eq!(fmt_eth(U256::from(10u64).pow(U256::from(17))), "0.1 ETH");

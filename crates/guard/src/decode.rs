@@ -67,7 +67,8 @@ fn table() -> &'static HashMap<FixedBytes<4>, Function> {
             .iter()
             .map(|sig| {
                 #[allow(clippy::expect_used)]
-                let f = Function::parse(sig).unwrap_or_else(|e| panic!("the curated table parses: {sig}: {e}"));
+                let f =
+                    Function::parse(sig).unwrap_or_else(|e| panic!("the curated table parses: {sig}: {e}"));
                 (f.selector(), f)
             })
             .collect()
@@ -167,7 +168,8 @@ fn decode_at(to: Option<Address>, value: U256, data: &[u8], depth: usize) -> Res
     if depth > MAX_DEPTH {
         return Err(DecodeError::TooDeep);
     }
-    let mut decoded = Decoded { to, value, name: String::new(), signature: None, args: vec![], inner: vec![] };
+    let mut decoded =
+        Decoded { to, value, name: String::new(), signature: None, args: vec![], inner: vec![] };
     if to.is_none() {
         decoded.name = "deploy a contract".into();
         return Ok(decoded);
@@ -200,14 +202,24 @@ fn decode_at(to: Option<Address>, value: U256, data: &[u8], depth: usize) -> Res
 fn inner_calls(outer: &Decoded, to: Option<Address>, depth: usize) -> Result<Vec<Decoded>, DecodeError> {
     let sig = outer.signature.as_deref().unwrap_or_default();
     let mut out = Vec::new();
-    let tuples = |name: &str| outer.arg(name).and_then(|v| v.as_array()).map(<[DynSolValue]>::to_vec).unwrap_or_default();
+    let tuples = |name: &str| {
+        outer.arg(name).and_then(|v| v.as_array()).map(<[DynSolValue]>::to_vec).unwrap_or_default()
+    };
     match sig {
-        s if s.starts_with("aggregate(") || s.starts_with("aggregate3(") || s.starts_with("aggregate3Value(") || s.starts_with("execute((") => {
+        s if s.starts_with("aggregate(")
+            || s.starts_with("aggregate3(")
+            || s.starts_with("aggregate3Value(")
+            || s.starts_with("execute((") =>
+        {
             for call in tuples("calls") {
                 let Some(fields) = call.as_tuple() else { continue };
                 let target = fields.first().and_then(DynSolValue::as_address);
                 let value = if s.starts_with("aggregate3Value(") || s.starts_with("execute((") {
-                    fields.get(if s.starts_with("execute((") { 1 } else { 2 }).and_then(|v| v.as_uint()).map(|(u, _)| u).unwrap_or_default()
+                    fields
+                        .get(if s.starts_with("execute((") { 1 } else { 2 })
+                        .and_then(|v| v.as_uint())
+                        .map(|(u, _)| u)
+                        .unwrap_or_default()
                 } else {
                     U256::ZERO
                 };
@@ -236,13 +248,19 @@ fn inner_calls(outer: &Decoded, to: Option<Address>, depth: usize) -> Result<Vec
         "execute(bytes32,bytes)" => {
             // ERC-7821 batch mode: executionData = abi.encode(Call[]).
             let data = outer.arg("executionData").and_then(DynSolValue::as_bytes).unwrap_or_default();
-            let ty: alloy::dyn_abi::DynSolType = "(address,uint256,bytes)[]".parse().unwrap_or(alloy::dyn_abi::DynSolType::Bool);
+            let ty: alloy::dyn_abi::DynSolType =
+                "(address,uint256,bytes)[]".parse().unwrap_or(alloy::dyn_abi::DynSolType::Bool);
             if let Ok(DynSolValue::Array(calls)) = ty.abi_decode(data) {
                 for call in calls {
                     let Some(f) = call.as_tuple() else { continue };
                     let target = f.first().and_then(DynSolValue::as_address);
                     let value = f.get(1).and_then(|v| v.as_uint()).map(|(u, _)| u).unwrap_or_default();
-                    out.push(decode_at(target, value, f.get(2).and_then(DynSolValue::as_bytes).unwrap_or_default(), depth + 1)?);
+                    out.push(decode_at(
+                        target,
+                        value,
+                        f.get(2).and_then(DynSolValue::as_bytes).unwrap_or_default(),
+                        depth + 1,
+                    )?);
                 }
             }
         }
@@ -302,7 +320,11 @@ mod tests {
         let spender = Address::repeat_byte(0xaa);
         let inner = approveCall { spender, amount: U256::MAX }.abi_encode();
         let outer = aggregate3Call {
-            calls: vec![Call3 { target: Address::repeat_byte(1), allowFailure: false, callData: inner.into() }],
+            calls: vec![Call3 {
+                target: Address::repeat_byte(1),
+                allowFailure: false,
+                callData: inner.into(),
+            }],
         }
         .abi_encode();
         let d = decode(Some(Address::repeat_byte(2)), U256::ZERO, &outer).unwrap();
@@ -317,7 +339,10 @@ mod tests {
     fn deep_nesting_is_refused_and_garbage_is_unknown() {
         let mut data = approveCall { spender: Address::ZERO, amount: U256::ZERO }.abi_encode();
         for _ in 0..=MAX_DEPTH {
-            data = aggregate3Call { calls: vec![Call3 { target: Address::ZERO, allowFailure: false, callData: data.into() }] }.abi_encode();
+            data = aggregate3Call {
+                calls: vec![Call3 { target: Address::ZERO, allowFailure: false, callData: data.into() }],
+            }
+            .abi_encode();
         }
         assert!(matches!(decode(Some(Address::ZERO), U256::ZERO, &data), Err(DecodeError::TooDeep)));
         let d = decode(Some(Address::ZERO), U256::ZERO, &[0xde, 0xad, 0xbe, 0xef, 1]).unwrap();

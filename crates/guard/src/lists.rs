@@ -85,7 +85,8 @@ impl PhishingList {
         if host.is_empty() {
             return None;
         }
-        let parents: Vec<&str> = host.match_indices('.').map(|(i, _)| &host[i + 1..]).chain([host.as_str()]).collect();
+        let parents: Vec<&str> =
+            host.match_indices('.').map(|(i, _)| &host[i + 1..]).chain([host.as_str()]).collect();
         if parents.iter().any(|d| self.whitelist.iter().any(|w| w == d)) {
             return None;
         }
@@ -96,7 +97,10 @@ impl PhishingList {
         let labels: Vec<&str> = host.split('.').collect();
         let base = labels[labels.len().saturating_sub(2)..].join(".");
         for target in &self.fuzzylist {
-            if base != *target && !host.ends_with(&format!(".{target}")) && levenshtein(&base, target) <= self.tolerance {
+            if base != *target
+                && !host.ends_with(&format!(".{target}"))
+                && levenshtein(&base, target) <= self.tolerance
+            {
                 return Some(OriginMatch::LooksLike(target.clone()));
             }
         }
@@ -135,7 +139,8 @@ impl TokenList {
         struct Raw {
             tokens: Vec<serde_json::Value>,
         }
-        let raw: Raw = serde_json::from_str(json).map_err(|e| GuardError::Data(format!("token list: {e}")))?;
+        let raw: Raw =
+            serde_json::from_str(json).map_err(|e| GuardError::Data(format!("token list: {e}")))?;
         Ok(Self { tokens: raw.tokens.into_iter().filter_map(|t| serde_json::from_value(t).ok()).collect() })
     }
 
@@ -148,7 +153,8 @@ impl TokenList {
     pub fn imitated(&self, symbol: &str, name: &str) -> Option<&ListedToken> {
         let (symbol, name) = (symbol.trim().to_ascii_lowercase(), name.trim().to_ascii_lowercase());
         self.tokens.iter().find(|t| {
-            (!symbol.is_empty() && t.symbol.to_ascii_lowercase() == symbol) || (!name.is_empty() && t.name.to_ascii_lowercase() == name)
+            (!symbol.is_empty() && t.symbol.to_ascii_lowercase() == symbol)
+                || (!name.is_empty() && t.name.to_ascii_lowercase() == name)
         })
     }
 }
@@ -201,7 +207,9 @@ impl UserLists {
         let rows = store
             .read(|conn| {
                 let mut stmt = conn.prepare("SELECT entry, list, label FROM guard_entries")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .map_err(store_err)?;
@@ -241,7 +249,9 @@ impl UserLists {
 
     /// The user's label for an address, if any.
     pub fn label(&self, address: Address) -> Option<&str> {
-        self.entries.get(&address.to_string().to_ascii_lowercase()).and_then(|l| l.iter().map(|(_, label)| label.as_str()).find(|l| !l.is_empty()))
+        self.entries
+            .get(&address.to_string().to_ascii_lowercase())
+            .and_then(|l| l.iter().map(|(_, label)| label.as_str()).find(|l| !l.is_empty()))
     }
 
     /// Every contact and every address the user sent to: the counterparties a look-alike imitates.
@@ -287,7 +297,12 @@ pub fn add_entry(store: &Store, list: ListKind, entry: &str, label: &str) -> Res
 pub fn remove_entry(store: &Store, list: ListKind, entry: &str) -> Result<bool, GuardError> {
     let entry = normalize_entry(entry)?;
     let n = store
-        .write(|tx| tx.execute("DELETE FROM guard_entries WHERE entry = ?1 AND list = ?2", rusqlite::params![entry, list.as_str()]))
+        .write(|tx| {
+            tx.execute(
+                "DELETE FROM guard_entries WHERE entry = ?1 AND list = ?2",
+                rusqlite::params![entry, list.as_str()],
+            )
+        })
         .map_err(store_err)?;
     Ok(n > 0)
 }
@@ -296,8 +311,11 @@ pub fn remove_entry(store: &Store, list: ListKind, entry: &str) -> Result<bool, 
 pub fn entries(store: &Store) -> Result<Vec<ListEntry>, GuardError> {
     store
         .read(|conn| {
-            let mut stmt = conn.prepare("SELECT entry, list, label FROM guard_entries ORDER BY list, entry")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            let mut stmt =
+                conn.prepare("SELECT entry, list, label FROM guard_entries ORDER BY list, entry")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(store_err)
@@ -368,7 +386,10 @@ pub const TOKENS_FILE: &str = "tokenlist.json";
 impl GuardData {
     /// The shipped phishing snapshot and no token list.
     pub fn embedded() -> Result<Self, GuardError> {
-        Ok(Self { phishing: Arc::new(PhishingList::parse(PHISHING_SNAPSHOT)?), tokens: Arc::new(TokenList::default()) })
+        Ok(Self {
+            phishing: Arc::new(PhishingList::parse(PHISHING_SNAPSHOT)?),
+            tokens: Arc::new(TokenList::default()),
+        })
     }
 
     /// Lists installed in `dir` (by `agora guard data update`), falling back to the shipped ones.
@@ -376,12 +397,14 @@ impl GuardData {
         let mut data = Self::embedded()?;
         let phishing = dir.join(PHISHING_FILE);
         if phishing.exists() {
-            let text = std::fs::read_to_string(&phishing).map_err(|e| GuardError::Data(format!("{}: {e}", phishing.display())))?;
+            let text = std::fs::read_to_string(&phishing)
+                .map_err(|e| GuardError::Data(format!("{}: {e}", phishing.display())))?;
             data.phishing = Arc::new(PhishingList::parse(&text)?);
         }
         let tokens = dir.join(TOKENS_FILE);
         if tokens.exists() {
-            let text = std::fs::read_to_string(&tokens).map_err(|e| GuardError::Data(format!("{}: {e}", tokens.display())))?;
+            let text = std::fs::read_to_string(&tokens)
+                .map_err(|e| GuardError::Data(format!("{}: {e}", tokens.display())))?;
             data.tokens = Arc::new(TokenList::parse(&text)?);
         }
         Ok(data)
@@ -396,8 +419,14 @@ mod tests {
     fn the_shipped_phishing_list_blocks_exact_and_parent_domains_and_look_alikes() {
         let list = PhishingList::parse(PHISHING_SNAPSHOT).unwrap();
         assert!(list.blacklist.len() > 10_000);
-        assert_eq!(list.check("https://nfts-mints.com/claim"), Some(OriginMatch::Blocked("nfts-mints.com".into())));
-        assert_eq!(list.check("https://app.nfts-mints.com"), Some(OriginMatch::Blocked("nfts-mints.com".into())));
+        assert_eq!(
+            list.check("https://nfts-mints.com/claim"),
+            Some(OriginMatch::Blocked("nfts-mints.com".into()))
+        );
+        assert_eq!(
+            list.check("https://app.nfts-mints.com"),
+            Some(OriginMatch::Blocked("nfts-mints.com".into()))
+        );
         assert_eq!(list.check("https://rnetamask.io"), Some(OriginMatch::LooksLike("metamask.io".into())));
         assert_eq!(list.check("https://metamask.io"), None);
         assert_eq!(list.check("https://portfolio.metamask.io"), None);

@@ -79,8 +79,12 @@ async fn handle(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: 
     if !any_guarded {
         // Ordinary traffic passes through byte for byte.
         return match forward_raw(&state, body).await {
-            Ok((status, bytes)) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-            Err(message) => json_response(rpc_error(parsed.get("id").unwrap_or(&Value::Null), -32_603, message, None)),
+            Ok((status, bytes)) => {
+                (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+            }
+            Err(message) => {
+                json_response(rpc_error(parsed.get("id").unwrap_or(&Value::Null), -32_603, message, None))
+            }
         };
     }
     match parsed {
@@ -116,7 +120,8 @@ async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Byt
 async fn forward(state: &ProxyState, request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     match forward_raw(state, Bytes::from(request.to_string())).await {
-        Ok((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| rpc_error(&id, -32_603, format!("upstream answered garbage: {e}"), None)),
+        Ok((_, bytes)) => serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| rpc_error(&id, -32_603, format!("upstream answered garbage: {e}"), None)),
         Err(message) => rpc_error(&id, -32_603, message, None),
     }
 }
@@ -132,7 +137,8 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
         && request["params"][0].is_object()
         && request["params"][0].get("from").is_none()
     {
-        let accounts = forward(state, &json!({"jsonrpc": "2.0", "id": 0, "method": "eth_accounts", "params": []})).await;
+        let accounts =
+            forward(state, &json!({"jsonrpc": "2.0", "id": 0, "method": "eth_accounts", "params": []})).await;
         if let Some(first) = accounts["result"].get(0) {
             request["params"][0]["from"] = first.clone();
         }
@@ -141,7 +147,9 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
     guard_request.origin = origin;
     let verdict = match state.guard.check(&guard_request).await {
         Ok(v) => v,
-        Err(GuardError::BadRequest(why)) => return rpc_error(&id, INVALID_PARAMS, format!("agora guard: {why}; not forwarded"), None),
+        Err(GuardError::BadRequest(why)) => {
+            return rpc_error(&id, INVALID_PARAMS, format!("agora guard: {why}; not forwarded"), None);
+        }
         Err(e) if state.config.allow_unchecked => {
             tracing::warn!(%method, error = %e, "forwarding a request the guard could not check (--allow-unchecked)");
             return forward(state, &request).await;
@@ -150,7 +158,9 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
             return rpc_error(
                 &id,
                 NOT_CHECKED,
-                format!("agora guard could not check this request ({e}); it was not forwarded. Start the guard with --allow-unchecked to forward such requests anyway"),
+                format!(
+                    "agora guard could not check this request ({e}); it was not forwarded. Start the guard with --allow-unchecked to forward such requests anyway"
+                ),
                 None,
             );
         }
@@ -167,7 +177,12 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
         let allowed = state.config.confirm && ask(state, &verdict).await;
         if !allowed {
             let data = serde_json::to_value(&verdict).unwrap_or(Value::Null);
-            return rpc_error(&id, USER_REJECTED, format!("agora guard refused this request: {}", verdict.reason()), Some(data));
+            return rpc_error(
+                &id,
+                USER_REJECTED,
+                format!("agora guard refused this request: {}", verdict.reason()),
+                Some(data),
+            );
         }
     }
     let response = forward(state, &request).await;
@@ -178,7 +193,9 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
         let mut to: Vec<_> = calls.iter().filter_map(|c| c.to).collect();
         for c in &calls {
             if let Ok(d) = crate::decode::decode(c.to, c.value, &c.data) {
-                to.extend(d.flatten().iter().filter(|x| x.name == "transfer").filter_map(|x| x.address("to")));
+                to.extend(
+                    d.flatten().iter().filter(|x| x.name == "transfer").filter_map(|x| x.address("to")),
+                );
             }
         }
         if let Err(e) = lists::record_history(store, &to) {
@@ -195,7 +212,10 @@ async fn ask(state: &ProxyState, verdict: &Verdict) -> bool {
     tokio::task::spawn_blocking(move || {
         use std::io::{BufRead, Write};
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "\n{report}\nSign anyway? Type 'yes' to forward it to the node, anything else refuses: ");
+        let _ = writeln!(
+            err,
+            "\n{report}\nSign anyway? Type 'yes' to forward it to the node, anything else refuses: "
+        );
         let _ = err.flush();
         let tty = std::fs::File::open("/dev/tty").map(std::io::BufReader::new);
         let mut line = String::new();

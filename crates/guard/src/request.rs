@@ -170,7 +170,10 @@ fn check_calls(method: &str, calls: &[Call]) -> Result<(), GuardError> {
         return Err(bad(method, format!("{} calls; at most {MAX_CALLS} are checked", calls.len())));
     }
     if let Some(big) = calls.iter().find(|c| c.data.len() > MAX_CALLDATA) {
-        return Err(bad(method, format!("{} bytes of calldata; at most {MAX_CALLDATA} are checked", big.data.len())));
+        return Err(bad(
+            method,
+            format!("{} bytes of calldata; at most {MAX_CALLDATA} are checked", big.data.len()),
+        ));
     }
     Ok(())
 }
@@ -198,7 +201,11 @@ impl GuardRequest {
             "eth_sendTransaction" => {
                 let tx: TxJson = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
                 let from = tx.from.or(default_from).ok_or_else(|| bad(m, "the transaction has no `from`"))?;
-                let calls = vec![Call { to: tx.to, value: tx.value.unwrap_or_default(), data: tx.data.unwrap_or_default() }];
+                let calls = vec![Call {
+                    to: tx.to,
+                    value: tx.value.unwrap_or_default(),
+                    data: tx.data.unwrap_or_default(),
+                }];
                 check_calls(m, &calls)?;
                 Ok(Action::Transactions {
                     from,
@@ -213,11 +220,19 @@ impl GuardRequest {
                 let raw = param(m, p, 0)?.as_str().ok_or_else(|| bad(m, "expected hex bytes"))?;
                 let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
                 if bytes.len() > MAX_CALLDATA + 1024 {
-                    return Err(bad(m, format!("{} bytes; at most {MAX_CALLDATA} bytes of calldata are checked", bytes.len())));
+                    return Err(bad(
+                        m,
+                        format!(
+                            "{} bytes; at most {MAX_CALLDATA} bytes of calldata are checked",
+                            bytes.len()
+                        ),
+                    ));
                 }
-                let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).map_err(|e| bad(m, format!("not a transaction: {e}")))?;
+                let tx = TxEnvelope::decode_2718(&mut bytes.as_slice())
+                    .map_err(|e| bad(m, format!("not a transaction: {e}")))?;
                 let from = tx.recover_signer().map_err(|e| bad(m, format!("bad signature: {e}")))?;
-                let delegations = tx.authorization_list().map(|l| l.iter().map(delegation).collect()).unwrap_or_default();
+                let delegations =
+                    tx.authorization_list().map(|l| l.iter().map(delegation).collect()).unwrap_or_default();
                 let calls = vec![Call { to: tx.to(), value: tx.value(), data: tx.input().clone() }];
                 check_calls(m, &calls)?;
                 Ok(Action::Transactions {
@@ -230,12 +245,17 @@ impl GuardRequest {
                 })
             }
             "wallet_sendCalls" => {
-                let req: SendCalls = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
+                let req: SendCalls =
+                    serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
                 let from = req.from.or(default_from).ok_or_else(|| bad(m, "the batch has no `from`"))?;
                 let calls: Vec<Call> = req
                     .calls
                     .into_iter()
-                    .map(|c| Call { to: c.to, value: c.value.unwrap_or_default(), data: c.data.unwrap_or_default() })
+                    .map(|c| Call {
+                        to: c.to,
+                        value: c.value.unwrap_or_default(),
+                        data: c.data.unwrap_or_default(),
+                    })
                     .collect();
                 check_calls(m, &calls)?;
                 Ok(Action::Transactions {
@@ -288,7 +308,11 @@ impl GuardRequest {
                 let signer = address_param(m, param(m, p, 0)?)?;
                 let raw = param(m, p, 1)?.as_str().ok_or_else(|| bad(m, "expected hex data"))?;
                 let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
-                let hash = if bytes.len() == 32 { B256::from_slice(&bytes) } else { alloy::primitives::keccak256(&bytes) };
+                let hash = if bytes.len() == 32 {
+                    B256::from_slice(&bytes)
+                } else {
+                    alloy::primitives::keccak256(&bytes)
+                };
                 Ok(Action::EthSign { signer, hash })
             }
             other => Err(GuardError::BadRequest(format!("{other} is not a method the guard checks"))),
@@ -309,9 +333,15 @@ mod tests {
             ("eth_sendRawTransaction", json!(["0xzz"])),
             ("eth_sendRawTransaction", json!(["0x02f8"])),
             ("eth_signTypedData_v4", json!(["0x0000000000000000000000000000000000000001", "{not json"])),
-            ("eth_signTypedData_v4", json!(["0x0000000000000000000000000000000000000001", {"types": {}, "primaryType": "Nope", "domain": {}, "message": {}}])),
+            (
+                "eth_signTypedData_v4",
+                json!(["0x0000000000000000000000000000000000000001", {"types": {}, "primaryType": "Nope", "domain": {}, "message": {}}]),
+            ),
             ("personal_sign", json!(["hello", "not an address"])),
-            ("wallet_sendCalls", json!([{"from": "0x0000000000000000000000000000000000000001", "calls": []}])),
+            (
+                "wallet_sendCalls",
+                json!([{"from": "0x0000000000000000000000000000000000000001", "calls": []}]),
+            ),
             ("eth_chainId", json!([])),
         ];
         for (method, params) in cases {
@@ -325,7 +355,8 @@ mod tests {
         let data = format!("0x{}", "00".repeat(MAX_CALLDATA + 1));
         let tx = json!([{"from": "0x0000000000000000000000000000000000000001", "to": "0x0000000000000000000000000000000000000002", "data": data}]);
         assert!(GuardRequest::new("eth_sendTransaction", tx).action(None).is_err());
-        let calls: Vec<Value> = (0..=MAX_CALLS).map(|_| json!({"to": "0x0000000000000000000000000000000000000002"})).collect();
+        let calls: Vec<Value> =
+            (0..=MAX_CALLS).map(|_| json!({"to": "0x0000000000000000000000000000000000000002"})).collect();
         let batch = json!([{"from": "0x0000000000000000000000000000000000000001", "calls": calls}]);
         assert!(GuardRequest::new("wallet_sendCalls", batch).action(None).is_err());
     }
@@ -334,7 +365,9 @@ mod tests {
     fn personal_sign_takes_either_parameter_order() {
         let who = "0x00000000000000000000000000000000000000aa";
         for params in [json!(["0x68656c6c6f", who]), json!([who, "0x68656c6c6f"])] {
-            let Action::PersonalSign { signer, message } = GuardRequest::new("personal_sign", params).action(None).unwrap() else {
+            let Action::PersonalSign { signer, message } =
+                GuardRequest::new("personal_sign", params).action(None).unwrap()
+            else {
                 panic!("not a personal_sign")
             };
             assert_eq!(signer, who.parse::<Address>().unwrap());

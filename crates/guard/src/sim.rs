@@ -171,7 +171,10 @@ struct RpcState {
 }
 
 impl RpcState {
-    fn wait<T, E: std::fmt::Display>(&self, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, RpcStateError> {
+    fn wait<T, E: std::fmt::Display>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, RpcStateError> {
         let timed = tokio::time::timeout(Duration::from_secs(10), fut);
         match self.handle.block_on(timed) {
             Ok(Ok(v)) => Ok(v),
@@ -237,7 +240,12 @@ impl<CTX: ContextTr> Inspector<CTX> for Recorder {
         self.open.push(self.frames.len());
         match (inputs.scheme, inputs.value.clone()) {
             (CallScheme::DelegateCall | CallScheme::CallCode, _) => self.frames.push((
-                Frame { kind: FrameKind::DelegateCall, from: inputs.target_address, to: inputs.bytecode_address, value: U256::ZERO },
+                Frame {
+                    kind: FrameKind::DelegateCall,
+                    from: inputs.target_address,
+                    to: inputs.bytecode_address,
+                    value: U256::ZERO,
+                },
                 true,
             )),
             (CallScheme::Call, CallValue::Transfer(value)) if !value.is_zero() => self.frames.push((
@@ -264,7 +272,15 @@ impl<CTX: ContextTr> Inspector<CTX> for Recorder {
             let start = self.open.last().copied().unwrap_or(0);
             self.frames.insert(
                 start,
-                (Frame { kind: FrameKind::Create, from: inputs.caller(), to: created, value: inputs.value() }, true),
+                (
+                    Frame {
+                        kind: FrameKind::Create,
+                        from: inputs.caller(),
+                        to: created,
+                        value: inputs.value(),
+                    },
+                    true,
+                ),
             );
         }
         self.close(ok);
@@ -284,14 +300,17 @@ fn revm_simulate(
     let state = RpcState { db: AlloyDB::new(provider, BlockId::number(env.state_block)), handle };
     let mut db = CacheDB::new(state);
     for (who, code) in &req.code {
-        let mut info = revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
-        let bytecode = Bytecode::new_raw_checked(code.clone()).map_err(|e| GuardError::Simulation(format!("bad code override: {e:?}")))?;
+        let mut info =
+            revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        let bytecode = Bytecode::new_raw_checked(code.clone())
+            .map_err(|e| GuardError::Simulation(format!("bad code override: {e:?}")))?;
         info.code_hash = bytecode.hash_slow();
         info.code = Some(bytecode);
         db.insert_account_info(*who, info);
     }
     for (who, balance) in &req.balances {
-        let mut info = revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        let mut info =
+            revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
         info.balance = *balance;
         db.insert_account_info(*who, info);
     }
@@ -333,13 +352,29 @@ fn revm_simulate(
         let success = result.is_success();
         let gas_used = result.tx_gas_used();
         let (logs, output) = match result {
-            revm::context::result::ExecutionResult::Success { logs, output, .. } => (logs, output.into_data()),
+            revm::context::result::ExecutionResult::Success { logs, output, .. } => {
+                (logs, output.into_data())
+            }
             revm::context::result::ExecutionResult::Revert { output, .. } => (vec![], output),
             revm::context::result::ExecutionResult::Halt { .. } => (vec![], Bytes::new()),
         };
         let frames = recorder.into_frames();
-        let frames = if call.trace { frames } else { frames.into_iter().filter(|f| f.kind != FrameKind::DelegateCall).map(|f| Frame { kind: FrameKind::Call, ..f }).collect() };
-        out.push(CallResult { success, output, gas_used, logs: logs.into_iter().map(|l| AlloyLog { address: l.address, data: l.data }).collect(), frames });
+        let frames = if call.trace {
+            frames
+        } else {
+            frames
+                .into_iter()
+                .filter(|f| f.kind != FrameKind::DelegateCall)
+                .map(|f| Frame { kind: FrameKind::Call, ..f })
+                .collect()
+        };
+        out.push(CallResult {
+            success,
+            output,
+            gas_used,
+            logs: logs.into_iter().map(|l| AlloyLog { address: l.address, data: l.data }).collect(),
+            frames,
+        });
     }
     Ok(out)
 }
@@ -354,7 +389,11 @@ fn hex_u64(v: u64) -> String {
     format!("{v:#x}")
 }
 
-async fn node_simulate(provider: &DynProvider, env: SimEnv, req: &SimRequest) -> Result<Vec<CallResult>, GuardError> {
+async fn node_simulate(
+    provider: &DynProvider,
+    env: SimEnv,
+    req: &SimRequest,
+) -> Result<Vec<CallResult>, GuardError> {
     let mut overrides = serde_json::Map::new();
     for (who, code) in &req.code {
         overrides.insert(who.to_string(), json!({ "code": code }));
@@ -389,25 +428,36 @@ async fn node_simulate(provider: &DynProvider, env: SimEnv, req: &SimRequest) ->
         "traceTransfers": true,
         "validation": false,
     });
-    let blocks: Value = timed(provider.raw_request("eth_simulateV1".into(), (payload, hex_u64(env.state_block)))).await?;
-    let results = blocks
-        .get(0)
-        .and_then(|b| b.get("calls"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| GuardError::Upstream(format!("eth_simulateV1 answered without calls: {blocks}")))?;
+    let blocks: Value =
+        timed(provider.raw_request("eth_simulateV1".into(), (payload, hex_u64(env.state_block)))).await?;
+    let results =
+        blocks.get(0).and_then(|b| b.get("calls")).and_then(Value::as_array).ok_or_else(|| {
+            GuardError::Upstream(format!("eth_simulateV1 answered without calls: {blocks}"))
+        })?;
     if results.len() != req.calls.len() {
-        return Err(GuardError::Upstream(format!("eth_simulateV1 answered {} calls for {}", results.len(), req.calls.len())));
+        return Err(GuardError::Upstream(format!(
+            "eth_simulateV1 answered {} calls for {}",
+            results.len(),
+            req.calls.len()
+        )));
     }
     let mut out = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
         let success = r.get("status").and_then(Value::as_str) == Some("0x1");
-        let gas_used = r.get("gasUsed").and_then(Value::as_str).and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or(0);
-        let output: Bytes = r.get("returnData").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
+        let gas_used = r
+            .get("gasUsed")
+            .and_then(Value::as_str)
+            .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
+            .unwrap_or(0);
+        let output: Bytes =
+            r.get("returnData").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
         let mut logs = Vec::new();
         let mut frames = Vec::new();
         for log in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
-            let address: Address = serde_json::from_value(log["address"].clone()).map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
-            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
+            let address: Address = serde_json::from_value(log["address"].clone())
+                .map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
+            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone())
+                .map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
             let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
             if address == NATIVE_TRANSFER_LOGGER {
                 if topics.len() == 3 {
@@ -434,7 +484,14 @@ async fn node_simulate(provider: &DynProvider, env: SimEnv, req: &SimRequest) ->
             // the call tracer adds delegatecall and selfdestruct frames.
             // A selfdestruct's transfer is reported by both: keep it once, as the selfdestruct.
             let special: Vec<Frame> = traced.into_iter().filter(|f| f.kind != FrameKind::Call).collect();
-            let native = native.into_iter().filter(|n| !special.iter().any(|s| s.kind == FrameKind::SelfDestruct && s.from == n.from && s.to == n.to && s.value == n.value));
+            let native = native.into_iter().filter(|n| {
+                !special.iter().any(|s| {
+                    s.kind == FrameKind::SelfDestruct
+                        && s.from == n.from
+                        && s.to == n.to
+                        && s.value == n.value
+                })
+            });
             out[index].frames = special.iter().cloned().chain(native).collect();
         }
     }
@@ -453,13 +510,19 @@ async fn timed<T: serde::de::DeserializeOwned>(
 
 /// The delegatecall and selfdestruct frames of call `index`, traced on its own with the code
 /// overrides of the request.
-async fn trace_frames(provider: &DynProvider, env: SimEnv, req: &SimRequest, index: usize) -> Result<Vec<Frame>, GuardError> {
+async fn trace_frames(
+    provider: &DynProvider,
+    env: SimEnv,
+    req: &SimRequest,
+    index: usize,
+) -> Result<Vec<Frame>, GuardError> {
     let call = &req.calls[index];
     let mut overrides = serde_json::Map::new();
     for (who, code) in &req.code {
         overrides.insert(who.to_string(), json!({ "code": code }));
     }
-    let mut tx = json!({ "from": call.from, "value": call.value, "input": call.data, "gas": hex_u64(CALL_GAS) });
+    let mut tx =
+        json!({ "from": call.from, "value": call.value, "input": call.data, "gas": hex_u64(CALL_GAS) });
     if let Some(to) = call.to {
         tx["to"] = json!(to);
     }
@@ -469,7 +532,9 @@ async fn trace_frames(provider: &DynProvider, env: SimEnv, req: &SimRequest, ind
         "stateOverrides": overrides,
         "blockOverrides": { "number": hex_u64(env.number), "time": hex_u64(env.timestamp), "baseFee": hex_u64(0) },
     });
-    let trace: Value = timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options))).await?;
+    let trace: Value =
+        timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options)))
+            .await?;
     let mut frames = Vec::new();
     collect_frames(&trace, &mut frames);
     Ok(frames)
@@ -479,11 +544,21 @@ fn collect_frames(node: &Value, out: &mut Vec<Frame>) {
     if node.get("error").is_some() {
         return;
     }
-    let addr = |k: &str| node.get(k).and_then(|v| serde_json::from_value::<Address>(v.clone()).ok()).unwrap_or_default();
-    let value = node.get("value").and_then(|v| serde_json::from_value::<U256>(v.clone()).ok()).unwrap_or_default();
+    let addr = |k: &str| {
+        node.get(k).and_then(|v| serde_json::from_value::<Address>(v.clone()).ok()).unwrap_or_default()
+    };
+    let value =
+        node.get("value").and_then(|v| serde_json::from_value::<U256>(v.clone()).ok()).unwrap_or_default();
     match node.get("type").and_then(Value::as_str).unwrap_or_default() {
-        "DELEGATECALL" | "CALLCODE" => out.push(Frame { kind: FrameKind::DelegateCall, from: addr("from"), to: addr("to"), value: U256::ZERO }),
-        "SELFDESTRUCT" => out.push(Frame { kind: FrameKind::SelfDestruct, from: addr("from"), to: addr("to"), value }),
+        "DELEGATECALL" | "CALLCODE" => out.push(Frame {
+            kind: FrameKind::DelegateCall,
+            from: addr("from"),
+            to: addr("to"),
+            value: U256::ZERO,
+        }),
+        "SELFDESTRUCT" => {
+            out.push(Frame { kind: FrameKind::SelfDestruct, from: addr("from"), to: addr("to"), value })
+        }
         _ => {}
     }
     for child in node.get("calls").and_then(Value::as_array).into_iter().flatten() {

@@ -156,7 +156,11 @@ impl Verdict {
     }
 
     /// The total of one kind of change of one asset (`None` = ETH).
-    pub fn total(&self, kind: ChangeKind, asset: Option<alloy::primitives::Address>) -> alloy::primitives::U256 {
+    pub fn total(
+        &self,
+        kind: ChangeKind,
+        asset: Option<alloy::primitives::Address>,
+    ) -> alloy::primitives::U256 {
         self.assets.iter().filter(|a| a.kind == kind && a.asset == asset).map(|a| a.amount).sum()
     }
 
@@ -180,7 +184,13 @@ impl Verdict {
 
     /// A readable report for a terminal.
     pub fn report(&self) -> String {
-        let mut out = format!("verdict: {} ({} via {}, {} ms)\n", self.level.as_str().to_uppercase(), self.method, self.simulator, self.elapsed_ms);
+        let mut out = format!(
+            "verdict: {} ({} via {}, {} ms)\n",
+            self.level.as_str().to_uppercase(),
+            self.method,
+            self.simulator,
+            self.elapsed_ms
+        );
         if !self.effects.is_empty() {
             out.push_str("\nwhat it does:\n");
             for effect in &self.effects {
@@ -192,7 +202,13 @@ impl Verdict {
         } else {
             out.push_str("\nfindings:\n");
             for f in &self.findings {
-                out.push_str(&format!("  [{}] {} {}: {}\n", f.level.as_str().to_uppercase(), f.id, f.title, f.message));
+                out.push_str(&format!(
+                    "  [{}] {} {}: {}\n",
+                    f.level.as_str().to_uppercase(),
+                    f.id,
+                    f.title,
+                    f.message
+                ));
                 for line in &f.evidence {
                     out.push_str(&format!("        {line}\n"));
                 }

@@ -30,35 +30,90 @@ async fn approvals_g01_g02_g04_g11_g16_are_flagged_and_the_exposure_is_what_an_a
         let g = w.guard(kind);
         // G01 + G02: an unlimited allowance to a personal account.
         let u = w.fresh_user().await;
-        let tx = w.tx(&u, w.mock, MockToken::increaseAllowanceCall { spender: w.attacker.address(), added: U256::from(1u8) << 255 }.abi_encode());
+        let tx = w.tx(
+            &u,
+            w.mock,
+            MockToken::increaseAllowanceCall { spender: w.attacker.address(), added: U256::from(1u8) << 255 }
+                .abi_encode(),
+        );
         let v = check(&g, "eth_sendTransaction", json!([tx])).await;
         expect(&v, "G01", Level::High);
         expect(&v, "G02", Level::High);
         let predicted = v.total(ChangeKind::Exposed, Some(w.mock));
         assert_eq!(predicted, U256::from(1000u64) * U256::from(ETH), "{v:#?}");
         if kind == SimulatorKind::Revm {
-            w.send(&u, w.mock, MockToken::increaseAllowanceCall { spender: w.attacker.address(), added: U256::from(1u8) << 255 }.abi_encode(), 0).await;
+            w.send(
+                &u,
+                w.mock,
+                MockToken::increaseAllowanceCall {
+                    spender: w.attacker.address(),
+                    added: U256::from(1u8) << 255,
+                }
+                .abi_encode(),
+                0,
+            )
+            .await;
             let before = w.token_balance(w.mock, w.attacker.address()).await;
-            w.send(&w.attacker, w.mock, MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: predicted }.abi_encode(), 0).await;
-            assert_eq!(w.token_balance(w.mock, w.attacker.address()).await - before, predicted, "the predicted exposure is what the attacker takes");
+            w.send(
+                &w.attacker,
+                w.mock,
+                MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: predicted }
+                    .abi_encode(),
+                0,
+            )
+            .await;
+            assert_eq!(
+                w.token_balance(w.mock, w.attacker.address()).await - before,
+                predicted,
+                "the predicted exposure is what the attacker takes"
+            );
         }
 
         // G01 at medium: unlimited, but to the router the user allow-listed.
-        let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::approveCall { spender: w.router, value: U256::MAX }.abi_encode())])).await;
+        let v = check(
+            &g,
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.mock,
+                MockToken::approveCall { spender: w.router, value: U256::MAX }.abi_encode()
+            )]),
+        )
+        .await;
         expect(&v, "G01", Level::Medium);
         assert_eq!(v.level, Level::Medium, "{v:#?}");
 
         // G02 on an EOA that delegated its code (EIP-7702) is still a personal account.
-        let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::approveCall { spender: w.delegated_eoa, value: U256::from(1u8) }.abi_encode())])).await;
+        let v = check(
+            &g,
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.mock,
+                MockToken::approveCall { spender: w.delegated_eoa, value: U256::from(1u8) }.abi_encode()
+            )]),
+        )
+        .await;
         expect(&v, "G02", Level::High);
         assert!(v.findings.iter().any(|f| f.id == "G02" && f.message.contains("delegated")), "{v:#?}");
 
         // G04: a whole collection to an unknown operator, then the attacker takes all three.
         let u = w.fresh_user().await;
         for id in 1..=3u64 {
-            w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id: U256::from(id) + U256::from(u64::from(u.address().0[19]) * 1000) }.abi_encode(), 0).await;
+            w.send(
+                &w.deployer,
+                w.nft,
+                MockNFT::mintCall {
+                    to: u.address(),
+                    id: U256::from(id) + U256::from(u64::from(u.address().0[19]) * 1000),
+                }
+                .abi_encode(),
+                0,
+            )
+            .await;
         }
-        let call = MockNFT::setApprovalForAllCall { operator: w.attacker.address(), approved: true }.abi_encode();
+        let call =
+            MockNFT::setApprovalForAllCall { operator: w.attacker.address(), approved: true }.abi_encode();
         let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.nft, call.clone())])).await;
         expect(&v, "G04", Level::High);
         assert!(v.findings.iter().any(|f| f.id == "G04" && f.message.contains("(3 today)")), "{v:#?}");
@@ -77,24 +132,65 @@ async fn approvals_g01_g02_g04_g11_g16_are_flagged_and_the_exposure_is_what_an_a
         assert_eq!(exposed, U256::from(1000u64) * U256::from(ETH));
         if kind == SimulatorKind::Revm {
             w.send(&u, w.airdrop, Airdrop::claimCall {}.abi_encode(), 0).await;
-            w.send(&u, w.mock, MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode(), 0).await;
+            w.send(
+                &u,
+                w.mock,
+                MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode(),
+                0,
+            )
+            .await;
             let before = w.token_balance(w.mock, u.address()).await;
-            w.send(&w.attacker, w.mock, MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: before }.abi_encode(), 0).await;
+            w.send(
+                &w.attacker,
+                w.mock,
+                MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: before }
+                    .abi_encode(),
+                0,
+            )
+            .await;
             assert_eq!(before, exposed, "the hidden approval exposes exactly what the attacker takes");
             // And the G04 approval: the attacker moves all three NFTs.
             w.send(&u, w.nft, call.clone(), 0).await;
             for id in 1..=3u64 {
                 let id = U256::from(id) + U256::from(u64::from(u.address().0[19]) * 1000);
-                w.send(&w.attacker, w.nft, MockNFT::transferFromCall { from: u.address(), to: w.attacker.address(), tokenId: id }.abi_encode(), 0).await;
+                w.send(
+                    &w.attacker,
+                    w.nft,
+                    MockNFT::transferFromCall { from: u.address(), to: w.attacker.address(), tokenId: id }
+                        .abi_encode(),
+                    0,
+                )
+                .await;
             }
         }
 
         // G16: a blocked spender, and a look-alike site.
-        let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::approveCall { spender: w.blocked, value: U256::from(5u8) }.abi_encode())])).await;
+        let v = check(
+            &g,
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.mock,
+                MockToken::approveCall { spender: w.blocked, value: U256::from(5u8) }.abi_encode()
+            )]),
+        )
+        .await;
         expect(&v, "G16", Level::Critical);
-        let v = check_from(&g, "personal_sign", json!(["0x68656c6c6f", u.address()]), Some("https://rnetamask.io")).await;
+        let v = check_from(
+            &g,
+            "personal_sign",
+            json!(["0x68656c6c6f", u.address()]),
+            Some("https://rnetamask.io"),
+        )
+        .await;
         expect(&v, "G16", Level::High);
-        let v = check_from(&g, "personal_sign", json!(["0x68656c6c6f", u.address()]), Some("https://nfts-mints.com")).await;
+        let v = check_from(
+            &g,
+            "personal_sign",
+            json!(["0x68656c6c6f", u.address()]),
+            Some("https://nfts-mints.com"),
+        )
+        .await;
         expect(&v, "G16", Level::Critical);
     }
 }
@@ -122,18 +218,34 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     expect(&v, "G19", Level::Medium);
     let predicted = v.total(ChangeKind::Exposed, Some(w.mock));
     assert_eq!(predicted, U256::from(1000u64) * U256::from(ETH), "{v:#?}");
-    assert!(v.findings[0].message.contains("take 1000 MOCK"), "{v:#?}");
+    assert!(v.findings.iter().any(|f| f.id == "G05" && f.message.contains("take 1000 MOCK")), "{v:#?}");
     // Sign it for real and let the attacker use it.
     let sig = sign_typed(&u, &permit);
     w.send(
         &w.attacker,
         w.mock,
-        MockToken::permitCall { owner: u.address(), spender: w.attacker.address(), value: U256::MAX, deadline: U256::MAX, v: 27 + sig.v() as u8, r: sig.r().into(), s: sig.s().into() }.abi_encode(),
+        MockToken::permitCall {
+            owner: u.address(),
+            spender: w.attacker.address(),
+            value: U256::MAX,
+            deadline: U256::MAX,
+            v: 27 + sig.v() as u8,
+            r: sig.r().into(),
+            s: sig.s().into(),
+        }
+        .abi_encode(),
         0,
     )
     .await;
     let before = w.token_balance(w.mock, w.attacker.address()).await;
-    w.send(&w.attacker, w.mock, MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: predicted }.abi_encode(), 0).await;
+    w.send(
+        &w.attacker,
+        w.mock,
+        MockToken::transferFromCall { from: u.address(), to: w.attacker.address(), value: predicted }
+            .abi_encode(),
+        0,
+    )
+    .await;
     assert_eq!(w.token_balance(w.mock, w.attacker.address()).await - before, predicted);
 
     // G14: the same permit for another chain.
@@ -145,7 +257,13 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     // G06: a Permit2 batch over two tokens to a personal account.
     let u = w.fresh_user().await;
     for token in [w.mock, w.other] {
-        w.send(&u, token, MockToken::approveCall { spender: agora_guard::lists::PERMIT2, value: U256::MAX }.abi_encode(), 0).await;
+        w.send(
+            &u,
+            token,
+            MockToken::approveCall { spender: agora_guard::lists::PERMIT2, value: U256::MAX }.abi_encode(),
+            0,
+        )
+        .await;
     }
     let max160 = ((U256::from(1u8) << 160usize) - U256::from(1u8)).to_string();
     let batch = json!({
@@ -166,24 +284,56 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     });
     let v = check(&g, "eth_signTypedData_v4", json!([u.address(), batch.to_string()])).await;
     expect(&v, "G06", Level::Critical);
-    let (p_mock, p_other) = (v.total(ChangeKind::Exposed, Some(w.mock)), v.total(ChangeKind::Exposed, Some(w.other)));
-    assert_eq!((p_mock, p_other), (U256::from(1000u64) * U256::from(ETH), U256::from(500u64) * U256::from(ETH)), "{v:#?}");
+    let (p_mock, p_other) =
+        (v.total(ChangeKind::Exposed, Some(w.mock)), v.total(ChangeKind::Exposed, Some(w.other)));
+    assert_eq!(
+        (p_mock, p_other),
+        (U256::from(1000u64) * U256::from(ETH), U256::from(500u64) * U256::from(ETH)),
+        "{v:#?}"
+    );
     let sig = sign_typed(&u, &batch);
     let details = vec![
-        Permit2Lite::PermitDetails { token: w.mock, amount: alloy::primitives::U160::MAX, expiration: alloy::primitives::aliases::U48::ZERO, nonce: alloy::primitives::aliases::U48::ZERO },
-        Permit2Lite::PermitDetails { token: w.other, amount: alloy::primitives::U160::MAX, expiration: alloy::primitives::aliases::U48::ZERO, nonce: alloy::primitives::aliases::U48::ZERO },
+        Permit2Lite::PermitDetails {
+            token: w.mock,
+            amount: alloy::primitives::U160::MAX,
+            expiration: alloy::primitives::aliases::U48::ZERO,
+            nonce: alloy::primitives::aliases::U48::ZERO,
+        },
+        Permit2Lite::PermitDetails {
+            token: w.other,
+            amount: alloy::primitives::U160::MAX,
+            expiration: alloy::primitives::aliases::U48::ZERO,
+            nonce: alloy::primitives::aliases::U48::ZERO,
+        },
     ];
     let deadline = U256::from(batch["message"]["sigDeadline"].as_str().unwrap().parse::<u64>().unwrap());
     w.send(
         &w.attacker,
         agora_guard::lists::PERMIT2,
-        Permit2Lite::permitCall { owner: u.address(), batch: Permit2Lite::PermitBatch { details, spender: w.attacker.address(), sigDeadline: deadline }, signature: sig.as_bytes().into() }.abi_encode(),
+        Permit2Lite::permitCall {
+            owner: u.address(),
+            batch: Permit2Lite::PermitBatch { details, spender: w.attacker.address(), sigDeadline: deadline },
+            signature: sig.as_bytes().into(),
+        }
+        .abi_encode(),
         0,
     )
     .await;
     for (token, predicted) in [(w.mock, p_mock), (w.other, p_other)] {
         let before = w.token_balance(token, w.attacker.address()).await;
-        w.send(&w.attacker, agora_guard::lists::PERMIT2, Permit2Lite::transferFromCall { from: u.address(), to: w.attacker.address(), amount: predicted.to(), token }.abi_encode(), 0).await;
+        w.send(
+            &w.attacker,
+            agora_guard::lists::PERMIT2,
+            Permit2Lite::transferFromCall {
+                from: u.address(),
+                to: w.attacker.address(),
+                amount: predicted.to(),
+                token,
+            }
+            .abi_encode(),
+            0,
+        )
+        .await;
         assert_eq!(w.token_balance(token, w.attacker.address()).await - before, predicted);
     }
 
@@ -191,20 +341,39 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     let u = w.fresh_user().await;
     let id = U256::from(77_000u64 + u64::from(u.address().0[19]));
     w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
-    w.send(&u, w.nft, MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(), 0).await;
+    w.send(&u, w.nft, MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(), 0)
+        .await;
     let order = w.order(u.address(), id, w.attacker.address(), U256::from(1u8)).await;
     let v = check(&g, "eth_signTypedData_v4", json!([u.address(), order.to_string()])).await;
     expect(&v, "G07", Level::Critical);
     assert_eq!(v.total(ChangeKind::Exposed, Some(w.nft)), U256::from(1u8), "{v:#?}");
     let sig = sign_typed(&u, &order);
     let params = order_params(&order);
-    w.send_value(&w.attacker, w.market, MiniMarket::fulfillOrderCall { order: MiniMarket::Order { parameters: params, signature: sig.as_bytes().into() }, _1: B256::ZERO }.abi_encode(), 1).await;
+    w.send_value(
+        &w.attacker,
+        w.market,
+        MiniMarket::fulfillOrderCall {
+            order: MiniMarket::Order { parameters: params, signature: sig.as_bytes().into() },
+            _1: B256::ZERO,
+        }
+        .abi_encode(),
+        1,
+    )
+    .await;
     assert_eq!(w.nft_owner(id).await, w.attacker.address(), "the NFT went for one wei to the attacker");
 
     // G08: eth_sign of a transaction hash, which the attacker then broadcasts.
     let u = w.fresh_user().await;
     let nonce = w.provider.get_transaction_count(u.address()).await.unwrap();
-    let tx = TxLegacy { chain_id: Some(chain), nonce, gas_price: 2_000_000_000, gas_limit: 21_000, to: TxKind::Call(w.attacker.address()), value: U256::from(ETH), input: Bytes::new() };
+    let tx = TxLegacy {
+        chain_id: Some(chain),
+        nonce,
+        gas_price: 2_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(w.attacker.address()),
+        value: U256::from(ETH),
+        input: Bytes::new(),
+    };
     let hash = tx.signature_hash();
     let v = check(&g, "eth_sign", json!([u.address(), hash])).await;
     expect(&v, "G08", Level::Critical);
@@ -213,15 +382,28 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     let before = w.provider.get_balance(w.attacker.address()).await.unwrap();
     let pending = w.provider.send_raw_transaction(&raw).await.unwrap();
     pending.get_receipt().await.unwrap();
-    assert_eq!(w.provider.get_balance(w.attacker.address()).await.unwrap() - before, U256::from(ETH), "a blind signature moved 1 ETH");
+    assert_eq!(
+        w.provider.get_balance(w.attacker.address()).await.unwrap() - before,
+        U256::from(ETH),
+        "a blind signature moved 1 ETH"
+    );
     // personal_sign of 32 opaque bytes.
-    let v = check(&g, "personal_sign", json!([format!("0x{}", hex::encode([0xa5u8; 32])), u.address()])).await;
+    let v =
+        check(&g, "personal_sign", json!([format!("0x{}", hex::encode([0xa5u8; 32])), u.address()])).await;
     expect(&v, "G08", Level::High);
 
     // G14: a raw transaction for another chain, and one without any chain id.
     let nonce = w.provider.get_transaction_count(u.address()).await.unwrap();
     for (chain_id, level) in [(Some(1u64), Level::Critical), (None, Level::High)] {
-        let tx = TxLegacy { chain_id, nonce, gas_price: 2_000_000_000, gas_limit: 21_000, to: TxKind::Call(w.contact), value: U256::from(1u8), input: Bytes::new() };
+        let tx = TxLegacy {
+            chain_id,
+            nonce,
+            gas_price: 2_000_000_000,
+            gas_limit: 21_000,
+            to: TxKind::Call(w.contact),
+            value: U256::from(1u8),
+            input: Bytes::new(),
+        };
         let sig = u.sign_hash_sync(&tx.signature_hash()).unwrap();
         let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
         let v = check(&g, "eth_sendRawTransaction", json!([Bytes::from(raw)])).await;
@@ -240,7 +422,8 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     lookalike[8] ^= 0x5a;
     lookalike[9] ^= 0xa5;
     let lookalike = Address::from(lookalike);
-    w.send(&w.deployer, w.mock, MockToken::poisonCall { from: u.address(), to: lookalike }.abi_encode(), 0).await;
+    w.send(&w.deployer, w.mock, MockToken::poisonCall { from: u.address(), to: lookalike }.abi_encode(), 0)
+        .await;
     let hundred = U256::from(100u64) * U256::from(ETH);
     let call = MockToken::transferCall { to: lookalike, value: hundred }.abi_encode();
     let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, call.clone())])).await;
@@ -256,16 +439,28 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     let v = check(&g, "eth_sendRawTransaction", json!([raw.clone()])).await;
     expect(&v, "G10", Level::Critical);
     assert_eq!(v.total(ChangeKind::Exposed, None), balance, "{v:#?}");
-    w.provider.send_raw_transaction(&raw).await.unwrap().get_receipt().await.unwrap();
     let before = w.provider.get_balance(w.attacker.address()).await.unwrap();
+    w.provider.send_raw_transaction(&raw).await.unwrap().get_receipt().await.unwrap();
     w.send(&w.deployer, u.address(), vec![], ETH).await;
-    assert_eq!(w.provider.get_balance(u.address()).await.unwrap(), U256::ZERO, "the sweeper emptied the account");
-    assert!(w.provider.get_balance(w.attacker.address()).await.unwrap() - before > balance - U256::from(ETH / 100));
+    assert_eq!(
+        w.provider.get_balance(u.address()).await.unwrap(),
+        U256::ZERO,
+        "the sweeper emptied the account"
+    );
+    assert!(
+        w.provider.get_balance(w.attacker.address()).await.unwrap() - before
+            > balance - U256::from(ETH / 100)
+    );
     // An honest delegate that is not allow-listed is high; allow-listed it is information.
     let u = w.fresh_user().await;
     let v = check(&g, "eth_sendRawTransaction", json!([w.delegation_tx(&u, w.safe_delegate).await])).await;
     expect(&v, "G10", Level::High);
-    let v = check(&w.guard_allowing(w.safe_delegate), "eth_sendRawTransaction", json!([w.delegation_tx(&u, w.safe_delegate).await])).await;
+    let v = check(
+        &w.guard_allowing(w.safe_delegate),
+        "eth_sendRawTransaction",
+        json!([w.delegation_tx(&u, w.safe_delegate).await]),
+    )
+    .await;
     expect(&v, "G10", Level::Info);
 
     // G12: ownership to an unknown party, an upgrade to unknown code, ownership to your own account.
@@ -274,9 +469,19 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     let give = OwnedProxy::transferOwnershipCall { newOwner: w.attacker.address() }.abi_encode();
     let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, proxy, give.clone())])).await;
     expect(&v, "G12", Level::Critical);
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, proxy, OwnedProxy::upgradeToCall { implementation: w.sink }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(&u, proxy, OwnedProxy::upgradeToCall { implementation: w.sink }.abi_encode())]),
+    )
+    .await;
     expect(&v, "G12", Level::Critical);
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, proxy, OwnedProxy::transferOwnershipCall { newOwner: w.second }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(&u, proxy, OwnedProxy::transferOwnershipCall { newOwner: w.second }.abi_encode())]),
+    )
+    .await;
     expect(&v, "G12", Level::Medium);
     assert_eq!(v.level, Level::Medium, "{v:#?}");
     w.send(&u, proxy, give, 0).await;
@@ -285,17 +490,45 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     // G13: tokens to their own contract, an NFT into a vault without the hook, ETH into a sink,
     // data to an account without code, tokens to the burn address.
     let u = w.fresh_user().await;
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::transferCall { to: w.mock, value: hundred }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(&u, w.mock, MockToken::transferCall { to: w.mock, value: hundred }.abi_encode())]),
+    )
+    .await;
     expect(&v, "G13", Level::High);
     let id = U256::from(55_000u64 + u64::from(u.address().0[19]));
     w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.nft, MockNFT::transferFromCall { from: u.address(), to: w.vault, tokenId: id }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(
+            &u,
+            w.nft,
+            MockNFT::transferFromCall { from: u.address(), to: w.vault, tokenId: id }.abi_encode()
+        )]),
+    )
+    .await;
     expect(&v, "G13", Level::High);
     let v = check(&g, "eth_sendTransaction", json!([w.tx_value(&u, w.sink, vec![], ETH)])).await;
     expect(&v, "G13", Level::Medium);
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.contact, vec![0xde, 0xad, 0xbe, 0xef])])).await;
+    let v =
+        check(&g, "eth_sendTransaction", json!([w.tx(&u, w.contact, vec![0xde, 0xad, 0xbe, 0xef])])).await;
     expect(&v, "G13", Level::Medium);
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::transferCall { to: "0x000000000000000000000000000000000000dEaD".parse().unwrap(), value: hundred }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(
+            &u,
+            w.mock,
+            MockToken::transferCall {
+                to: "0x000000000000000000000000000000000000dEaD".parse().unwrap(),
+                value: hundred
+            }
+            .abi_encode()
+        )]),
+    )
+    .await;
     expect(&v, "G13", Level::High);
 
     // G15: a payable claim that forwards your ETH to a third party; a delegatecall to code named
@@ -308,18 +541,47 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     let before = w.provider.get_balance(w.attacker.address()).await.unwrap();
     w.send(&u, w.forwarder, claim, ETH).await;
     assert_eq!(w.provider.get_balance(w.attacker.address()).await.unwrap() - before, U256::from(ETH));
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.executor, Executor::runCall { target: w.airdrop, data: Airdrop::claimCall {}.abi_encode().into() }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(
+            &u,
+            w.executor,
+            Executor::runCall { target: w.airdrop, data: Airdrop::claimCall {}.abi_encode().into() }
+                .abi_encode()
+        )]),
+    )
+    .await;
     expect(&v, "G15", Level::High);
-    let v = check(&g, "eth_sendTransaction", json!([w.tx_value(&u, w.bomb, Bomb::claimCall {}.abi_encode(), ETH)])).await;
-    expect(&v, "G15", Level::High);
+    // The selfdestruct pays its balance to the attacker's account: forwarded ETH, critical.
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx_value(&u, w.bomb, Bomb::claimCall {}.abi_encode(), ETH)]),
+    )
+    .await;
+    expect(&v, "G15", Level::Critical);
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.id == "G15" && f.level == Level::High && f.title == "Self-destructing contract"),
+        "{v:#?}"
+    );
 
     // G17: a swap that pays out a token that only claims to be USDC; a mint that mints nothing.
     let u = w.fresh_user().await;
     w.send(&u, w.mock, MockToken::approveCall { spender: w.fakeswap, value: hundred }.abi_encode(), 0).await;
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.fakeswap, FakeSwap::swapCall {}.abi_encode())])).await;
+    let v =
+        check(&g, "eth_sendTransaction", json!([w.tx(&u, w.fakeswap, FakeSwap::swapCall {}.abi_encode())]))
+            .await;
     expect(&v, "G17", Level::High);
     assert!(v.findings.iter().any(|f| f.title == "Fake token"), "{v:#?}");
-    let v = check(&g, "eth_sendTransaction", json!([w.tx_value(&u, w.empty_mint, EmptyMint::mintCall {}.abi_encode(), ETH)])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx_value(&u, w.empty_mint, EmptyMint::mintCall {}.abi_encode(), ETH)]),
+    )
+    .await;
     expect(&v, "G17", Level::High);
 
     // G18: a contract that behaves in a simulator's block and drains in a real one.
@@ -328,14 +590,28 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     let v = check(&g, "eth_sendTransaction", json!([w.tx_value(&u, w.evasive, claim.clone(), ETH)])).await;
     expect(&v, "G18", Level::High);
     assert_eq!(v.total(ChangeKind::Lose, None), U256::from(ETH), "{v:#?}");
-    let _: serde_json::Value = w.provider.raw_request("anvil_setCoinbase".into(), (w.contact,)).await.unwrap();
+    let _: serde_json::Value =
+        w.provider.raw_request("anvil_setCoinbase".into(), (w.contact,)).await.unwrap();
     let before = w.provider.get_balance(w.attacker.address()).await.unwrap();
     w.send(&u, w.evasive, claim, ETH).await;
-    assert_eq!(w.provider.get_balance(w.attacker.address()).await.unwrap() - before, U256::from(ETH), "in a real block the ETH is drained");
+    assert_eq!(
+        w.provider.get_balance(w.attacker.address()).await.unwrap() - before,
+        U256::from(ETH),
+        "in a real block the ETH is drained"
+    );
 
     // G20: a revoke that burns millions of gas.
     let u = w.fresh_user().await;
-    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.heavy, MockToken::approveCall { spender: w.router, value: U256::ZERO }.abi_encode())])).await;
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(
+            &u,
+            w.heavy,
+            MockToken::approveCall { spender: w.router, value: U256::ZERO }.abi_encode()
+        )]),
+    )
+    .await;
     expect(&v, "G20", Level::Medium);
 }
 
@@ -363,21 +639,79 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
         let u = w.fresh_user().await;
         let id = U256::from(if kind == SimulatorKind::Revm { 91_000u64 } else { 92_000 });
         w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
-        w.send(&u, w.nft, MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(), 0).await;
+        w.send(
+            &u,
+            w.nft,
+            MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(),
+            0,
+        )
+        .await;
         let fair = w.order(u.address(), id, u.address(), U256::from(ETH)).await;
         let siwe = format!(
             "app.example.org wants you to sign in with your Ethereum account:\n{}\n\nSign in to the example app.\n\nURI: https://app.example.org\nVersion: 1\nChain ID: 31337\nNonce: 32891756\nIssued At: 2026-11-22T10:00:00Z",
             u.address().to_checksum(None)
         );
         let cases: Vec<(&str, &str, serde_json::Value, Option<&str>)> = vec![
-            ("ETH to a contact", "eth_sendTransaction", json!([w.tx_value(&u, w.contact, vec![], ETH / 10)]), None),
-            ("tokens to a contact", "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::transferCall { to: w.contact, value: U256::from(ETH) }.abi_encode())]), None),
-            ("exact approval to a known router", "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::approveCall { spender: w.router, value: U256::from(ETH) }.abi_encode())]), None),
-            ("a revoke", "eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::approveCall { spender: w.attacker.address(), value: U256::ZERO }.abi_encode())]), None),
-            ("an NFT revoke", "eth_sendTransaction", json!([w.tx(&u, w.nft, MockNFT::setApprovalForAllCall { operator: w.attacker.address(), approved: false }.abi_encode())]), None),
+            (
+                "ETH to a contact",
+                "eth_sendTransaction",
+                json!([w.tx_value(&u, w.contact, vec![], ETH / 10)]),
+                None,
+            ),
+            (
+                "tokens to a contact",
+                "eth_sendTransaction",
+                json!([w.tx(
+                    &u,
+                    w.mock,
+                    MockToken::transferCall { to: w.contact, value: U256::from(ETH) }.abi_encode()
+                )]),
+                None,
+            ),
+            (
+                "exact approval to a known router",
+                "eth_sendTransaction",
+                json!([w.tx(
+                    &u,
+                    w.mock,
+                    MockToken::approveCall { spender: w.router, value: U256::from(ETH) }.abi_encode()
+                )]),
+                None,
+            ),
+            (
+                "a revoke",
+                "eth_sendTransaction",
+                json!([w.tx(
+                    &u,
+                    w.mock,
+                    MockToken::approveCall { spender: w.attacker.address(), value: U256::ZERO }.abi_encode()
+                )]),
+                None,
+            ),
+            (
+                "an NFT revoke",
+                "eth_sendTransaction",
+                json!([w.tx(
+                    &u,
+                    w.nft,
+                    MockNFT::setApprovalForAllCall { operator: w.attacker.address(), approved: false }
+                        .abi_encode()
+                )]),
+                None,
+            ),
             ("a fair listing", "eth_signTypedData_v4", json!([u.address(), fair.to_string()]), None),
-            ("a correct sign-in", "personal_sign", json!([format!("0x{}", hex::encode(siwe.as_bytes())), u.address()]), Some("https://app.example.org")),
-            ("a plain message", "personal_sign", json!(["0x68656c6c6f", u.address()]), Some("https://app.example.org")),
+            (
+                "a correct sign-in",
+                "personal_sign",
+                json!([format!("0x{}", hex::encode(siwe.as_bytes())), u.address()]),
+                Some("https://app.example.org"),
+            ),
+            (
+                "a plain message",
+                "personal_sign",
+                json!(["0x68656c6c6f", u.address()]),
+                Some("https://app.example.org"),
+            ),
         ];
         for (name, method, params, origin) in cases {
             let v = check_from(&g, method, params, origin).await;
@@ -391,19 +725,55 @@ async fn the_in_process_and_the_node_simulator_see_the_same_facts() {
     let w = World::start().await;
     let (revm, node) = (w.guard(SimulatorKind::Revm), w.guard(SimulatorKind::Node));
     let u = w.fresh_user().await;
-    w.send(&u, w.mock, MockToken::approveCall { spender: w.fakeswap, value: U256::from(100u64) * U256::from(ETH) }.abi_encode(), 0).await;
+    w.send(
+        &u,
+        w.mock,
+        MockToken::approveCall { spender: w.fakeswap, value: U256::from(100u64) * U256::from(ETH) }
+            .abi_encode(),
+        0,
+    )
+    .await;
     let corpus = vec![
-        ("wallet_sendCalls", json!([{ "from": u.address(), "calls": [
-            { "to": w.airdrop, "data": Bytes::from(Airdrop::claimCall {}.abi_encode()) },
-            { "to": w.mock, "data": Bytes::from(MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode()) },
-        ]}])),
-        ("eth_sendTransaction", json!([w.tx_value(&u, w.forwarder, Forwarder::claimCall {}.abi_encode(), ETH)])),
+        (
+            "wallet_sendCalls",
+            json!([{ "from": u.address(), "calls": [
+                { "to": w.airdrop, "data": Bytes::from(Airdrop::claimCall {}.abi_encode()) },
+                { "to": w.mock, "data": Bytes::from(MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode()) },
+            ]}]),
+        ),
+        (
+            "eth_sendTransaction",
+            json!([w.tx_value(&u, w.forwarder, Forwarder::claimCall {}.abi_encode(), ETH)]),
+        ),
         ("eth_sendTransaction", json!([w.tx(&u, w.fakeswap, FakeSwap::swapCall {}.abi_encode())])),
         ("eth_sendTransaction", json!([w.tx_value(&u, w.bomb, Bomb::claimCall {}.abi_encode(), ETH)])),
-        ("eth_sendTransaction", json!([w.tx(&u, w.executor, Executor::runCall { target: w.airdrop, data: Airdrop::claimCall {}.abi_encode().into() }.abi_encode())])),
-        ("eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::increaseAllowanceCall { spender: w.attacker.address(), added: U256::from(7u8) }.abi_encode())])),
+        (
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.executor,
+                Executor::runCall { target: w.airdrop, data: Airdrop::claimCall {}.abi_encode().into() }
+                    .abi_encode()
+            )]),
+        ),
+        (
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.mock,
+                MockToken::increaseAllowanceCall { spender: w.attacker.address(), added: U256::from(7u8) }
+                    .abi_encode()
+            )]),
+        ),
         ("eth_sendTransaction", json!([w.tx_value(&u, w.contact, vec![], ETH)])),
-        ("eth_sendTransaction", json!([w.tx(&u, w.mock, MockToken::transferCall { to: w.mock, value: U256::from(1u8) }.abi_encode())])),
+        (
+            "eth_sendTransaction",
+            json!([w.tx(
+                &u,
+                w.mock,
+                MockToken::transferCall { to: w.mock, value: U256::from(1u8) }.abi_encode()
+            )]),
+        ),
     ];
     for (method, params) in corpus {
         let request = agora_guard::GuardRequest::new(method, params.clone());
@@ -411,7 +781,8 @@ async fn the_in_process_and_the_node_simulator_see_the_same_facts() {
         let b = node.facts(&request).await.unwrap();
         assert_eq!(a, b, "{method} {params}");
         let (va, vb) = (revm.check(&request).await.unwrap(), node.check(&request).await.unwrap());
-        let ids = |v: &agora_guard::Verdict| v.findings.iter().map(|f| (f.id.clone(), f.level)).collect::<Vec<_>>();
+        let ids =
+            |v: &agora_guard::Verdict| v.findings.iter().map(|f| (f.id.clone(), f.level)).collect::<Vec<_>>();
         assert_eq!(ids(&va), ids(&vb), "{method} {params}");
     }
 }

@@ -22,7 +22,13 @@ async fn rpc(client: &reqwest::Client, url: &str, body: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_untouched() {
     let w = World::start().await;
-    let config = ProxyConfig { upstream: w.url(), block_level: Level::High, confirm: false, allow_unchecked: false, explain: None };
+    let config = ProxyConfig {
+        upstream: w.url(),
+        block_level: Level::High,
+        confirm: false,
+        allow_unchecked: false,
+        explain: None,
+    };
     let url = serve(proxy::router(w.guard(SimulatorKind::Revm), config.clone())).await;
     let client = reqwest::Client::new();
 
@@ -31,7 +37,10 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
         ("eth_chainId", json!([])),
         ("eth_blockNumber", json!([])),
         ("eth_getBalance", json!([w.contact, "latest"])),
-        ("eth_call", json!([{"to": w.mock, "data": format!("0x{}", alloy::primitives::hex::encode(MockToken::symbolCall {}.abi_encode()))}, "latest"])),
+        (
+            "eth_call",
+            json!([{"to": w.mock, "data": format!("0x{}", alloy::primitives::hex::encode(MockToken::symbolCall {}.abi_encode()))}, "latest"]),
+        ),
     ] {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
         let direct = rpc(&client, &w.url(), body.clone()).await;
@@ -41,13 +50,26 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
 
     // An unlimited approval to the attacker is refused with 4001 and the verdict in error.data.
     let u = w.fresh_user().await;
-    let tx = w.tx(&u, w.mock, MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode());
-    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]})).await;
+    let tx = w.tx(
+        &u,
+        w.mock,
+        MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode(),
+    );
+    let answer = rpc(
+        &client,
+        &url,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]}),
+    )
+    .await;
     assert_eq!(answer["error"]["code"], json!(USER_REJECTED), "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().starts_with("agora guard refused this request"), "{answer}");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().starts_with("agora guard refused this request"),
+        "{answer}"
+    );
     let data = &answer["error"]["data"];
     assert_eq!(data["level"], json!("high"));
-    let ids: Vec<&str> = data["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        data["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"G01") && ids.contains(&"G02"), "{data}");
     for f in data["findings"].as_array().unwrap() {
         assert!(f["title"].is_string() && f["evidence"].is_array() && f["level"].is_string(), "{f}");
@@ -55,7 +77,12 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
 
     // A harmless transfer from an account the node holds is checked and forwarded: a real hash.
     let benign = json!({"from": w.contact, "to": w.second, "value": "0x1"});
-    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 2, "method": "eth_sendTransaction", "params": [benign]})).await;
+    let answer = rpc(
+        &client,
+        &url,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "eth_sendTransaction", "params": [benign]}),
+    )
+    .await;
     assert!(answer["result"].as_str().is_some_and(|h| h.len() == 66), "{answer}");
 
     // A batch mixing both: each answered on its own, in order.
@@ -84,7 +111,12 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
         agora_guard::GuardOptions { simulator: SimulatorKind::Revm, known: vec![] },
     );
     let url = serve(proxy::router(dead_guard, dead)).await;
-    let answer = rpc(&client, &url, json!({"jsonrpc": "2.0", "id": 6, "method": "eth_sendTransaction", "params": [benign]})).await;
+    let answer = rpc(
+        &client,
+        &url,
+        json!({"jsonrpc": "2.0", "id": 6, "method": "eth_sendTransaction", "params": [benign]}),
+    )
+    .await;
     assert_eq!(answer["error"]["code"], json!(NOT_CHECKED), "{answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains("--allow-unchecked"), "{answer}");
 }

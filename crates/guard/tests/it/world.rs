@@ -1,7 +1,9 @@
 //! The scenario world: anvil, the scenario contracts, a user's lists, and helpers to build,
 //! check and execute requests.
 
-use agora_guard::{Guard, GuardData, GuardOptions, GuardRequest, Level, ListKind, SimulatorKind, Verdict, lists};
+use agora_guard::{
+    Guard, GuardData, GuardOptions, GuardRequest, Level, ListKind, SimulatorKind, Verdict, lists,
+};
 use agora_store::Store;
 use agora_testkit::TestNet;
 use alloy::{
@@ -22,7 +24,26 @@ macro_rules! bind {
         alloy::sol!(#[sol(rpc)] #[derive(Debug)] #[allow(missing_docs)] $name, concat!("tests/artifacts/", stringify!($name), ".json"));
     )*};
 }
-bind!(MockToken, HeavyToken, MockNFT, Router, Permit2Lite, MiniMarket, Sweeper, SafeDelegate, Airdrop, OwnedProxy, Forwarder, Executor, Bomb, Sink, Vault, FakeSwap, EmptyMint, Evasive);
+bind!(
+    MockToken,
+    HeavyToken,
+    MockNFT,
+    Router,
+    Permit2Lite,
+    MiniMarket,
+    Sweeper,
+    SafeDelegate,
+    Airdrop,
+    OwnedProxy,
+    Forwarder,
+    Executor,
+    Bomb,
+    Sink,
+    Vault,
+    FakeSwap,
+    EmptyMint,
+    Evasive
+);
 
 pub(crate) struct World {
     pub(crate) net: TestNet,
@@ -56,7 +77,10 @@ pub(crate) struct World {
 }
 
 fn wallet_provider(url: &str, signer: &PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url.parse().unwrap()).erased()
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(url.parse().unwrap())
+        .erased()
 }
 
 impl World {
@@ -93,7 +117,8 @@ impl World {
         // A personal account that delegated its code to an honest delegate (EIP-7702).
         let delegated_eoa = PrivateKeySigner::random().address();
         let designator: Bytes = [&[0xef, 0x01, 0x00][..], safe_delegate.as_slice()].concat().into();
-        let _: Value = provider.raw_request("anvil_setCode".into(), (delegated_eoa, designator)).await.unwrap();
+        let _: Value =
+            provider.raw_request("anvil_setCode".into(), (delegated_eoa, designator)).await.unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open_in(dir.path()).unwrap());
@@ -105,7 +130,9 @@ impl World {
         lists::add_entry(&store, ListKind::Allow, &router.to_string(), "the router I use").unwrap();
         lists::add_entry(&store, ListKind::Block, &blocked.to_string(), "known drainer").unwrap();
         let mut data = GuardData::embedded().unwrap();
-        data.tokens = Arc::new(lists::TokenList::parse(include_str!("../../data/uniswap-default.tokenlist.json")).unwrap());
+        data.tokens = Arc::new(
+            lists::TokenList::parse(include_str!("../../data/uniswap-default.tokenlist.json")).unwrap(),
+        );
         Self {
             net,
             provider,
@@ -143,7 +170,12 @@ impl World {
     }
 
     pub(crate) fn guard(&self, simulator: SimulatorKind) -> Guard {
-        Guard::new(self.provider.clone(), self.data.clone(), Some(self.store.clone()), GuardOptions { simulator, known: vec![] })
+        Guard::new(
+            self.provider.clone(),
+            self.data.clone(),
+            Some(self.store.clone()),
+            GuardOptions { simulator, known: vec![] },
+        )
     }
 
     pub(crate) fn guard_allowing(&self, trusted: Address) -> Guard {
@@ -151,24 +183,58 @@ impl World {
             self.provider.clone(),
             self.data.clone(),
             Some(self.store.clone()),
-            GuardOptions { simulator: SimulatorKind::Revm, known: vec![(trusted, "audited delegate".into())] },
+            GuardOptions {
+                simulator: SimulatorKind::Revm,
+                known: vec![(trusted, "audited delegate".into())],
+            },
         )
     }
 
     /// A new account with 100 ETH, 1,000 MOCK, 500 OTH and 10 HVY.
     pub(crate) async fn fresh_user(&self) -> PrivateKeySigner {
         let user = PrivateKeySigner::random();
-        let _: Value = self.provider.raw_request("anvil_setBalance".into(), (user.address(), U256::from(100u64) * U256::from(super::ETH))).await.unwrap();
+        let _: Value = self
+            .provider
+            .raw_request(
+                "anvil_setBalance".into(),
+                (user.address(), U256::from(100u64) * U256::from(super::ETH)),
+            )
+            .await
+            .unwrap();
         let eth = U256::from(super::ETH);
-        self.send(&self.deployer, self.mock, MockToken::mintCall { to: user.address(), amount: U256::from(1000u64) * eth }.abi_encode(), 0).await;
-        self.send(&self.deployer, self.other, MockToken::mintCall { to: user.address(), amount: U256::from(500u64) * eth }.abi_encode(), 0).await;
-        self.send(&self.deployer, self.heavy, HeavyToken::mintCall { to: user.address(), amount: U256::from(10u64) * eth }.abi_encode(), 0).await;
+        self.send(
+            &self.deployer,
+            self.mock,
+            MockToken::mintCall { to: user.address(), amount: U256::from(1000u64) * eth }.abi_encode(),
+            0,
+        )
+        .await;
+        self.send(
+            &self.deployer,
+            self.other,
+            MockToken::mintCall { to: user.address(), amount: U256::from(500u64) * eth }.abi_encode(),
+            0,
+        )
+        .await;
+        self.send(
+            &self.deployer,
+            self.heavy,
+            HeavyToken::mintCall { to: user.address(), amount: U256::from(10u64) * eth }.abi_encode(),
+            0,
+        )
+        .await;
         user
     }
 
     pub(crate) async fn send(&self, from: &PrivateKeySigner, to: Address, data: Vec<u8>, value: u128) {
         let p = wallet_provider(&self.url(), from);
-        let tx = TransactionRequest::default().with_to(to).with_input(data).with_value(U256::from(value));
+        // A fixed gas limit: an estimate made in a zero-fee call would starve code that behaves
+        // differently in a real block (the evasive scenario).
+        let tx = TransactionRequest::default()
+            .with_to(to)
+            .with_input(data)
+            .with_value(U256::from(value))
+            .with_gas_limit(3_000_000);
         let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
         assert!(receipt.status(), "transaction to {to} reverted");
     }
@@ -266,7 +332,9 @@ impl World {
 /// The order parameters of [`World::order`] typed data, for a fill.
 pub(crate) fn order_params(order: &Value) -> MiniMarket::OrderParameters {
     let m = &order["message"];
-    let n = |v: &Value| -> U256 { v.as_str().map(|s| s.parse().unwrap()).unwrap_or_else(|| U256::from(v.as_u64().unwrap())) };
+    let n = |v: &Value| -> U256 {
+        v.as_str().map(|s| s.parse().unwrap()).unwrap_or_else(|| U256::from(v.as_u64().unwrap()))
+    };
     let a = |v: &Value| -> Address { serde_json::from_value(v.clone()).unwrap() };
     MiniMarket::OrderParameters {
         offerer: a(&m["offerer"]),
@@ -275,7 +343,13 @@ pub(crate) fn order_params(order: &Value) -> MiniMarket::OrderParameters {
             .as_array()
             .unwrap()
             .iter()
-            .map(|o| MiniMarket::OfferItem { itemType: n(&o["itemType"]).to(), token: a(&o["token"]), identifierOrCriteria: n(&o["identifierOrCriteria"]), startAmount: n(&o["startAmount"]), endAmount: n(&o["endAmount"]) })
+            .map(|o| MiniMarket::OfferItem {
+                itemType: n(&o["itemType"]).to(),
+                token: a(&o["token"]),
+                identifierOrCriteria: n(&o["identifierOrCriteria"]),
+                startAmount: n(&o["startAmount"]),
+                endAmount: n(&o["endAmount"]),
+            })
             .collect(),
         consideration: m["consideration"]
             .as_array()
