@@ -505,18 +505,19 @@ impl Analysis<'_> {
         let outcome = self.scenario(user_calls, code, vec![]).await?;
         let raw: String = calls.iter().map(|c| hex::encode(&c.data)).collect::<Vec<_>>().join(" ");
         self.rules_on_outcome(&outcome, &decoded, batch, &raw).await?;
-        if let (Some(limit), false) = (gas_limit, outcome.gas_used == 0) {
-            if limit > 1_000_000 && limit > outcome.gas_used.saturating_mul(10) {
-                self.push(Finding::new(
-                    "G20",
-                    Level::Low,
-                    "Gas limit far above use",
-                    format!(
-                        "the gas limit {limit} is more than ten times the {} the simulation used",
-                        outcome.gas_used
-                    ),
-                ));
-            }
+        if let (Some(limit), false) = (gas_limit, outcome.gas_used == 0)
+            && limit > 1_000_000
+            && limit > outcome.gas_used.saturating_mul(10)
+        {
+            self.push(Finding::new(
+                "G20",
+                Level::Low,
+                "Gas limit far above use",
+                format!(
+                    "the gas limit {limit} is more than ten times the {} the simulation used",
+                    outcome.gas_used
+                ),
+            ));
         }
         Ok(())
     }
@@ -1160,8 +1161,8 @@ impl Analysis<'_> {
             .approvals
             .iter()
             .filter(|a| {
-                !matches!(a.kind, ApprovalKind::All(false))
-                    && !(a.amount.is_zero() && a.kind == ApprovalKind::Erc20)
+                !(matches!(a.kind, ApprovalKind::All(false))
+                    || a.amount.is_zero() && a.kind == ApprovalKind::Erc20)
             })
             .collect();
         for a in &o.approvals {
@@ -1271,7 +1272,7 @@ impl Analysis<'_> {
         // Trade for nothing, fake tokens.
         let transfers_only = decoded.iter().all(|d| {
             d.flatten().iter().all(|c| {
-                c.inner.len() > 0
+                !c.inner.is_empty()
                     || matches!(
                         c.name.as_str(),
                         "transfer of ETH"
@@ -2139,10 +2140,11 @@ fn approvals_of(user: Address, results: &[CallResult]) -> Vec<ApprovalFact> {
 }
 
 fn revert_reason(output: &[u8]) -> String {
-    if output.len() > 4 && output[..4] == [0x08, 0xc3, 0x79, 0xa0] {
-        if let Ok(s) = String::abi_decode(&output[4..]) {
-            return s.chars().filter(|c| !c.is_control()).take(120).collect();
-        }
+    if output.len() > 4
+        && output[..4] == [0x08, 0xc3, 0x79, 0xa0]
+        && let Ok(s) = String::abi_decode(&output[4..])
+    {
+        return s.chars().filter(|c| !c.is_control()).take(120).collect();
     }
     if output.is_empty() {
         String::new()

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 macro_rules! bind {
     ($($name:ident),*) => {$(
-        alloy::sol!(#[sol(rpc)] #[derive(Debug)] #[allow(missing_docs)] $name, concat!("tests/artifacts/", stringify!($name), ".json"));
+        alloy::sol!(#[sol(rpc)] #[derive(Debug)] #[allow(missing_docs, clippy::too_many_arguments)] $name, concat!("tests/artifacts/", stringify!($name), ".json"));
     )*};
 }
 bind!(
