@@ -16,6 +16,7 @@ Examples:
   agora serve --listen 127.0.0.1:8080   only the OpenAI-compatible API
   agora receipt verify reply.json --reexecute
   agora status                      ask the running node how it is
+  agora guard                       pre-sign guard: JSON-RPC proxy on 127.0.0.1:8403
   agora config                      show the effective configuration
 
 Configuration, each layer overriding the one before:
@@ -75,6 +76,9 @@ pub(crate) enum Command {
     Bench(crate::bench::BenchCommand),
     /// Call a priced URL, paying its HTTP 402 (x402) by itself under a spending mandate.
     Pay(crate::pay::PayArgs),
+    /// The pre-sign guard: a JSON-RPC proxy that checks every transaction and signature request
+    /// before the wallet signs it; also `check`, `list`, `data`.
+    Guard(crate::guard::GuardArgs),
     /// Spending mandates: budget, per-call cap, payee allow-list, expiry.
     #[command(subcommand)]
     Mandate(crate::pay::MandateCommand),

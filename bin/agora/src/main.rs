@@ -8,6 +8,7 @@ mod bench_pay;
 mod chat;
 mod cli;
 mod feedback;
+mod guard;
 mod models;
 mod pay;
 mod receipt;
@@ -50,6 +51,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Agent(command) => agent::run(&cli.global, command).await,
         cli::Command::Receipt(command) => receipt::run(&cli.global, command).await,
         cli::Command::Bench(command) => bench::run(&cli.global, command).await,
+        cli::Command::Guard(args) => guard::run(&cli.global, args).await,
         cli::Command::Pay(args) => pay::pay(&cli.global, args).await,
         cli::Command::Mandate(command) => pay::mandate(&cli.global, command).await,
         cli::Command::Channel(command) => pay::channel(&cli.global, command).await,

@@ -37,7 +37,7 @@ pub async fn summarize(
     verdict: &Verdict,
     max_tokens: u32,
 ) -> Result<String, String> {
-    let body = json!({ "messages": messages(verdict), "max_tokens": max_tokens, "temperature": 0 });
+    let body = json!({ "model": "default", "messages": messages(verdict), "max_tokens": max_tokens, "temperature": 0 });
     let response = client
         .post(format!("{}/v1/chat/completions", api.trim_end_matches('/')))
         .json(&body)

@@ -57,6 +57,7 @@ struct AppInner {
     paywall: Option<agora_pay::Paywall>,
     pricing: Pricing,
     facilitator: Option<agora_pay::facilitator::Facilitator>,
+    guard: Option<agora_guard::Guard>,
     store: Arc<Store>,
     started: Instant,
 }
@@ -88,6 +89,7 @@ impl AppState {
                 paywall: None,
                 pricing: Pricing::default(),
                 facilitator: None,
+                guard: None,
                 store,
                 started: Instant::now(),
             }),
@@ -107,6 +109,17 @@ impl AppState {
 
     /// With a chain and the suite deployed on it.
     pub fn with_chain(mut self, chain: ChainClient, deployment: ChainDeployment) -> Self {
+        // The guard reads the same chain; the suite's own contracts are known to it by name.
+        let data_dir = self.inner.store.path().parent().map(|p| p.join("guard")).unwrap_or_default();
+        let data = agora_guard::GuardData::load(&data_dir).or_else(|_| agora_guard::GuardData::embedded());
+        if let Ok(data) = data {
+            let known =
+                deployment.contracts.iter().map(|(name, c)| (c.address, format!("agora {name}"))).collect();
+            let options = agora_guard::GuardOptions { simulator: agora_guard::SimulatorKind::Revm, known };
+            let store = self.inner.store.clone();
+            self.inner_mut().guard =
+                Some(agora_guard::Guard::new(chain.provider().clone(), data, Some(store), options));
+        }
         self.inner_mut().chain = Some((chain, deployment));
         self
     }
@@ -209,6 +222,58 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `POST /guard/check`: the guard's verdict on `{method, params[, origin]}` without forwarding
+/// anything (for wallets that keep their own keys). `?explain=true` adds the local model's summary.
+async fn guard_check(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<GuardQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<agora_guard::Verdict>, ApiError> {
+    let guard = state
+        .inner
+        .guard
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("the guard needs a chain; start the node with one"))?;
+    let request: agora_guard::GuardRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("expected {{\"method\", \"params\"[, \"origin\"]}}: {e}"),
+        )
+    })?;
+    let mut verdict = guard.check(&request).await.map_err(|e| match e {
+        agora_guard::GuardError::BadRequest(why) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", why)
+        }
+        other => ApiError::unavailable(format!("the guard could not check this request: {other}")),
+    })?;
+    if query.explain && state.inner.inference.is_some() {
+        verdict.summary = explain_locally(&state, &verdict).await;
+    }
+    Ok(Json(verdict))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct GuardQuery {
+    #[serde(default)]
+    explain: bool,
+}
+
+/// The local model's summary of a verdict (it only rephrases; the level is the guard's).
+async fn explain_locally(state: &AppState, verdict: &agora_guard::Verdict) -> Option<String> {
+    let messages = agora_guard::explain::messages(verdict);
+    let request = json!({ "model": "default", "messages": messages, "max_tokens": 96, "temperature": 0 });
+    let response =
+        openai::chat_completions(State(state.clone()), axum::body::Bytes::from(request.to_string())).await;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.ok()?;
+    let value: Value = serde_json::from_slice(&body).ok()?;
+    let text = value["choices"][0]["message"]["content"].as_str()?.trim().to_owned();
+    Some(format!("[{}] {text}", verdict.level.as_str().to_uppercase()))
+}
+
 /// The owner's API router.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -221,6 +286,7 @@ pub fn app(state: AppState) -> Router {
         .route("/agents/{id}", get(agent))
         .route(agora_agents::REGISTRATION_PATH, get(registration))
         .route(agora_agents::AGENT_CARD_PATH, get(agent_card))
+        .route("/guard/check", post(guard_check))
         .route("/x402/supported", get(x402_supported))
         .route("/x402/verify", post(x402_verify))
         .route("/x402/settle", post(x402_settle))

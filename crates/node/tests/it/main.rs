@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
 mod agents;
+mod guard;
 mod index;
 mod inference;
 mod payments;

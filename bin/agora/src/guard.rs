@@ -1,0 +1,423 @@
+//! `agora guard`: the pre-sign guard as a JSON-RPC proxy, a one-shot check, the user's lists and
+//! the shipped data.
+
+use crate::cli::GlobalArgs;
+use agora_guard::{
+    Guard, GuardData, GuardOptions, GuardRequest, Level, ListKind, SimulatorKind, lists,
+    proxy::{self, ProxyConfig},
+};
+use agora_node::NodeConfig;
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    providers::{Provider, ProviderBuilder},
+};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::{io::Write, net::SocketAddr, path::PathBuf, sync::Arc};
+
+const GUARD_HELP: &str = "\
+Examples:
+  agora guard                                   proxy on 127.0.0.1:8403 in front of the node's chain
+  agora guard --upstream http://127.0.0.1:8545 --confirm
+  agora guard check request.json                a {method, params} file, a transaction or typed data
+  agora guard check --from 0xYou --to 0xToken --data 0x095ea7b3…
+  agora guard check --from 0xYou --message 'hello' --origin https://app.example.org
+  agora guard list add contact 0xFriend --label Alice
+  agora guard list add block evil.example
+  agora guard data update --phishing config.json --tokens tokenlist.json
+
+Point the wallet's RPC URL at the proxy. Everything is forwarded unchanged except
+eth_sendTransaction, eth_sendRawTransaction, wallet_sendCalls, eth_signTypedData_v4, personal_sign
+and eth_sign: those are checked first, and refused with JSON-RPC error 4001 (the verdict in
+error.data) when the verdict reaches the blocking level. A request the guard cannot check is not
+forwarded unless --allow-unchecked is given.";
+
+/// The guard: proxy (default), one-shot check, lists, data.
+#[derive(Debug, Args)]
+#[command(after_help = GUARD_HELP, args_conflicts_with_subcommands = true)]
+pub(crate) struct GuardArgs {
+    #[command(subcommand)]
+    command: Option<GuardCommand>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum GuardCommand {
+    /// Check one request and print the report (nothing is forwarded or signed).
+    Check(CheckArgs),
+    /// The address book, allow- and block-lists the guard consults.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// The shipped phishing and token lists.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Where the proxy listens.
+    #[arg(long, default_value = "127.0.0.1:8403", env = "AGORA_GUARD_LISTEN")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Refuse verdicts at or above this level.
+    #[arg(long, default_value = "high", value_parser = parse_level)]
+    block_level: Level,
+    /// Ask in the terminal instead of refusing outright.
+    #[arg(long)]
+    confirm: bool,
+    /// Forward requests the guard could not check (fail open). Off by default: fail closed.
+    #[arg(long)]
+    allow_unchecked: bool,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// The node to read state from and forward to [default: the configured chain, else the
+    /// local devnet].
+    #[arg(long, env = "AGORA_GUARD_UPSTREAM")]
+    upstream: Option<String>,
+    /// `revm` (in process) or `node` (the node's eth_simulateV1 and debug_traceCall).
+    #[arg(long, default_value = "revm")]
+    simulator: SimulatorKind,
+    /// Add a plain-language summary from the local model of the node's API (127.0.0.1:8402 by
+    /// default); the level never comes from the model.
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// A JSON file: `{"method", "params"[, "origin"]}`, a transaction object, or EIP-712 typed data.
+    file: Option<PathBuf>,
+    /// The signing account (for flags, and for files that leave it out).
+    #[arg(long)]
+    from: Option<Address>,
+    /// Transaction recipient.
+    #[arg(long)]
+    to: Option<Address>,
+    /// Wei to send.
+    #[arg(long)]
+    value: Option<U256>,
+    /// Calldata (hex).
+    #[arg(long)]
+    data: Option<Bytes>,
+    /// A message to sign with personal_sign (text, or 0x-hex).
+    #[arg(long, conflicts_with_all = ["to", "data", "value"])]
+    message: Option<String>,
+    /// The site asking (for phishing and sign-in checks).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ListCommand {
+    /// Add an address or domain to a list.
+    Add {
+        /// `contact`, `allow` or `block`.
+        list: ListArg,
+        /// An address, or a domain for allow/block.
+        entry: String,
+        /// Your label for it.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Remove an entry from a list.
+    Remove {
+        /// `contact`, `allow` or `block`.
+        list: ListArg,
+        /// The address or domain.
+        entry: String,
+    },
+    /// Show every list.
+    Show {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ListArg {
+    Contact,
+    Allow,
+    Block,
+}
+
+impl From<ListArg> for ListKind {
+    fn from(l: ListArg) -> Self {
+        match l {
+            ListArg::Contact => Self::Contact,
+            ListArg::Allow => Self::Allow,
+            ListArg::Block => Self::Block,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Install newer lists into the data directory (they replace the shipped ones).
+    Update {
+        /// An eth-phishing-detect `config.json`.
+        #[arg(long)]
+        phishing: Option<PathBuf>,
+        /// A token list (Uniswap token-list format).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+    },
+    /// What the guard is using now.
+    Show,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse()
+}
+
+fn out(line: impl std::fmt::Display) -> Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}")?;
+    Ok(())
+}
+
+fn guard_dir(config: &NodeConfig) -> PathBuf {
+    config.data_dir.join("guard")
+}
+
+fn upstream(config: &NodeConfig, common: &CommonArgs) -> String {
+    common.upstream.clone().unwrap_or_else(|| match &config.chain {
+        agora_node::ChainTarget::Rpc { url } => url.clone(),
+        agora_node::ChainTarget::Devnet(devnet) => format!("http://127.0.0.1:{}", devnet.port),
+    })
+}
+
+async fn build(config: &NodeConfig, common: &CommonArgs) -> Result<(Guard, String)> {
+    let url = upstream(config, common);
+    let provider = ProviderBuilder::new()
+        .connect_http(url.parse().with_context(|| format!("bad upstream URL {url}"))?)
+        .erased();
+    provider
+        .get_chain_id()
+        .await
+        .with_context(|| format!("no node at {url}: start it (agora up) or pass --upstream URL"))?;
+    let data = GuardData::load(&guard_dir(config))?;
+    let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
+    let guard =
+        Guard::new(provider, data, Some(store), GuardOptions { simulator: common.simulator, known: vec![] });
+    Ok((guard, url))
+}
+
+pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
+    let config = global.resolve()?;
+    match args.command {
+        None => serve(&config, args.serve).await,
+        Some(GuardCommand::Check(check_args)) => check(&config, check_args).await,
+        Some(GuardCommand::List(command)) => list(&config, command),
+        Some(GuardCommand::Data(command)) => data(&config, command),
+    }
+}
+
+async fn serve(config: &NodeConfig, args: ServeArgs) -> Result<()> {
+    let (guard, url) = build(config, &args.common).await?;
+    let explain = args.common.explain.then(|| format!("http://{}", config.api_listen));
+    let proxy_config = ProxyConfig {
+        upstream: url.clone(),
+        block_level: args.block_level,
+        confirm: args.confirm,
+        allow_unchecked: args.allow_unchecked,
+        explain,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (another guard running?)", args.listen))?;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "agora guard on http://{} → {url} (refuses {} and above{}; simulator {})",
+        args.listen,
+        args.block_level,
+        if args.confirm { ", asks first" } else { "" },
+        args.common.simulator_name()
+    );
+    axum::serve(listener, proxy::router(guard, proxy_config))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+impl CommonArgs {
+    fn simulator_name(&self) -> &'static str {
+        match self.simulator {
+            SimulatorKind::Revm => "revm",
+            SimulatorKind::Node => "node",
+        }
+    }
+}
+
+/// Turns a file or flags into a request.
+fn request_of(args: &CheckArgs) -> Result<GuardRequest> {
+    let mut request = if let Some(path) = &args.file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        if v.get("method").is_some() {
+            serde_json::from_value::<GuardRequest>(v)
+                .context("a request file needs {\"method\", \"params\"}")?
+        } else if v.get("primaryType").is_some() {
+            let from = args.from.context("typed data needs --from (the signing account)")?;
+            GuardRequest::new("eth_signTypedData_v4", json!([from, v]))
+        } else if v.get("to").is_some() || v.get("data").is_some() || v.get("input").is_some() {
+            let mut tx = v;
+            if tx.get("from").is_none() {
+                tx["from"] = json!(args.from.context("the transaction has no `from`: pass --from")?);
+            }
+            GuardRequest::new("eth_sendTransaction", json!([tx]))
+        } else {
+            bail!(
+                "{}: expected a {{method, params}} request, a transaction or EIP-712 typed data",
+                path.display()
+            )
+        }
+    } else if let Some(message) = &args.message {
+        let from = args.from.context("--message needs --from")?;
+        let hex = if message.starts_with("0x") {
+            message.clone()
+        } else {
+            format!("0x{}", alloy::primitives::hex::encode(message))
+        };
+        GuardRequest::new("personal_sign", json!([hex, from]))
+    } else {
+        let from = args.from.context("give a FILE, or --from with --to/--data/--value or --message")?;
+        let mut tx = json!({ "from": from });
+        if let Some(to) = args.to {
+            tx["to"] = json!(to);
+        }
+        if let Some(value) = args.value {
+            tx["value"] = json!(value);
+        }
+        if let Some(data) = &args.data {
+            tx["data"] = json!(data);
+        }
+        GuardRequest::new("eth_sendTransaction", json!([tx]))
+    };
+    if args.origin.is_some() {
+        request.origin = args.origin.clone();
+    }
+    Ok(request)
+}
+
+async fn check(config: &NodeConfig, args: CheckArgs) -> Result<()> {
+    let request = request_of(&args)?;
+    let (guard, _) = build(config, &args.common).await?;
+    let mut verdict = guard.check(&request).await?;
+    if args.common.explain {
+        let api = format!("http://{}", config.api_listen);
+        match agora_guard::explain::summarize(&reqwest::Client::new(), &api, &verdict, 96).await {
+            Ok(summary) => verdict.summary = Some(summary),
+            Err(e) => {
+                let _ = writeln!(std::io::stderr().lock(), "no summary: {e}");
+            }
+        }
+    }
+    if args.json {
+        out(serde_json::to_string_pretty(&verdict)?)?;
+    } else {
+        out(verdict.report().trim_end())?;
+    }
+    Ok(())
+}
+
+fn list(config: &NodeConfig, command: ListCommand) -> Result<()> {
+    let store = agora_store::Store::open_in(&config.data_dir)?;
+    match command {
+        ListCommand::Add { list, entry, label } => {
+            lists::add_entry(&store, list.into(), &entry, &label)?;
+            out(format!("added {entry} to the {} list", ListKind::from(list).as_str()))
+        }
+        ListCommand::Remove { list, entry } => {
+            if lists::remove_entry(&store, list.into(), &entry)? {
+                out(format!("removed {entry} from the {} list", ListKind::from(list).as_str()))
+            } else {
+                bail!("{entry} is not on the {} list", ListKind::from(list).as_str())
+            }
+        }
+        ListCommand::Show { json } => {
+            let entries = lists::entries(&store)?;
+            if json {
+                return out(serde_json::to_string_pretty(&entries)?);
+            }
+            if entries.is_empty() {
+                return out("no entries: add some with `agora guard list add contact|allow|block ENTRY`");
+            }
+            for e in entries {
+                out(format!("{:<8} {:<44} {}", e.list.as_str(), e.entry, e.label))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
+    let dir = guard_dir(config);
+    match command {
+        DataCommand::Update { phishing, tokens } => {
+            if phishing.is_none() && tokens.is_none() {
+                bail!(
+                    "give --phishing FILE and/or --tokens FILE (see crates/guard/data/README.md for where they come from)"
+                );
+            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            if let Some(path) = phishing {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let parsed = lists::PhishingList::parse(&text)?;
+                install(&dir.join(lists::PHISHING_FILE), &text)?;
+                out(format!(
+                    "phishing list: {} blocked domains, {} look-alike targets",
+                    parsed.blacklist.len(),
+                    parsed.fuzzylist.len()
+                ))?;
+            }
+            if let Some(path) = tokens {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let parsed = lists::TokenList::parse(&text)?;
+                install(&dir.join(lists::TOKENS_FILE), &text)?;
+                out(format!("token list: {} tokens", parsed.tokens.len()))?;
+            }
+            Ok(())
+        }
+        DataCommand::Show => {
+            let data = GuardData::load(&dir)?;
+            let installed = |f: &str| if dir.join(f).exists() { "installed" } else { "shipped" };
+            out(format!(
+                "phishing list ({}): version {}, {} blocked domains",
+                installed(lists::PHISHING_FILE),
+                data.phishing.version,
+                data.phishing.blacklist.len()
+            ))?;
+            out(format!(
+                "token list ({}): {} tokens",
+                installed(lists::TOKENS_FILE),
+                data.tokens.tokens.len()
+            ))
+        }
+    }
+}
+
+/// Writes `text` next to `path` and renames it into place, so a crash leaves the old list whole.
+fn install(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
