@@ -493,3 +493,51 @@ fn a_second_node_buys_a_thousand_calls_over_one_channel_and_a_provider_crash_los
         );
     });
 }
+
+#[test]
+fn guard_check_reports_from_files_and_flags_and_the_lists_persist() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let net = runtime.block_on(agora_testkit::TestNet::start());
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let user = net.wallet(1).address().to_string();
+    let friend = net.wallet(3).address().to_string();
+    let guard = |args: &[&str]| {
+        let mut cmd = agora();
+        cmd.args(["--data-dir", &data_dir, "guard"]).args(args);
+        cmd.output().unwrap()
+    };
+
+    // The address book persists in the data directory.
+    let out = guard(&["list", "add", "contact", &friend, "--label", "Alice"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8(guard(&["list", "show"]).stdout).unwrap();
+    assert!(shown.contains("contact") && shown.contains("Alice"), "{shown}");
+    let bad = guard(&["list", "add", "block", "not a domain"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither an address nor a domain"));
+
+    // Flags: 32 opaque bytes to personal_sign, as JSON.
+    let hash = format!("0x{}", "ab".repeat(32));
+    let out = guard(&["check", "--upstream", &net.rpc_url(), "--from", &user, "--message", &hash, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["level"], "high");
+    assert_eq!(verdict["findings"][0]["id"], "G08");
+
+    // A request file: a readable report. A transfer to the contact: nothing above low.
+    let file = dir.path().join("request.json");
+    std::fs::write(&file, serde_json::json!({"method": "eth_sign", "params": [user, hash]}).to_string()).unwrap();
+    let report = String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), file.to_str().unwrap()]).stdout).unwrap();
+    assert!(report.starts_with("verdict: CRITICAL") && report.contains("G08 Blind signature"), "{report}");
+    let tx = dir.path().join("tx.json");
+    std::fs::write(&tx, serde_json::json!({"from": user, "to": friend, "value": "0x2386f26fc10000"}).to_string()).unwrap();
+    let report = String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), tx.to_str().unwrap()]).stdout).unwrap();
+    assert!(report.starts_with("verdict: INFO") && report.contains("you send 0.01 ETH to"), "{report}");
+
+    // No node: a clear error, not a verdict.
+    let out = guard(&["check", "--upstream", "http://127.0.0.1:9", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node at http://127.0.0.1:9"), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(net);
+}
