@@ -17,6 +17,8 @@ pub(crate) enum BenchCommand {
     Index(crate::bench_index::IndexArgs),
     /// x402 payments: paid-call throughput, voucher verification, gas per paid call.
     Pay(crate::bench_pay::PayArgs),
+    /// The guard: verdict latency (p50, p95) with the in-process and the node simulator.
+    Guard(crate::bench_guard::GuardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +46,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
         BenchCommand::Infer(args) => args,
         BenchCommand::Index(args) => return crate::bench_index::run(global, args).await,
         BenchCommand::Pay(args) => return crate::bench_pay::run(global, args).await,
+        BenchCommand::Guard(args) => return crate::bench_guard::run(global, args).await,
     };
     let config = global.resolve()?;
     let model = config.inference.model.clone().context("no model: run `make setup`, or pass --model FILE")?;

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod bench_guard;
 mod bench_index;
 mod bench_pay;
 mod chat;
