@@ -19,11 +19,31 @@ use std::{io::Write, time::Instant};
 
 mod corpus {
     #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
-    alloy::sol!(#[sol(rpc)] MockToken, "../../crates/guard/tests/artifacts/MockToken.json");
-    alloy::sol!(#[sol(rpc)] Airdrop, "../../crates/guard/tests/artifacts/Airdrop.json");
-    alloy::sol!(#[sol(rpc)] Forwarder, "../../crates/guard/tests/artifacts/Forwarder.json");
-    alloy::sol!(#[sol(rpc)] Evasive, "../../crates/guard/tests/artifacts/Evasive.json");
-    alloy::sol!(#[sol(rpc)] Executor, "../../crates/guard/tests/artifacts/Executor.json");
+    alloy::sol!(
+        #[sol(rpc)]
+        MockToken,
+        "../../crates/guard/tests/artifacts/MockToken.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        Airdrop,
+        "../../crates/guard/tests/artifacts/Airdrop.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        Forwarder,
+        "../../crates/guard/tests/artifacts/Forwarder.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        Evasive,
+        "../../crates/guard/tests/artifacts/Evasive.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        Executor,
+        "../../crates/guard/tests/artifacts/Executor.json"
+    );
 }
 use corpus::*;
 
@@ -61,17 +81,23 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let url = devnet.rpc_url();
     let reader = ProviderBuilder::new().connect_http(url.parse()?).erased();
     let deployer = devnet.dev_signer(0).context("dev account 0")?;
-    let d: DynProvider = ProviderBuilder::new().wallet(EthereumWallet::from(deployer)).connect_http(url.parse()?).erased();
+    let d: DynProvider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(deployer)).connect_http(url.parse()?).erased();
     let attacker = devnet.dev_signer(2).context("dev account 2")?.address();
     let user = PrivateKeySigner::random().address();
-    let _: Value = reader.raw_request("anvil_setBalance".into(), (user, U256::from(10u64).pow(U256::from(20)))).await?;
+    let _: Value =
+        reader.raw_request("anvil_setBalance".into(), (user, U256::from(10u64).pow(U256::from(20)))).await?;
     let mock = *MockToken::deploy(&d, "Mock".into(), "MOCK".into()).await?.address();
     let airdrop = *Airdrop::deploy(&d).await?.address();
     let forwarder = *Forwarder::deploy(&d, attacker).await?.address();
     let evasive = *Evasive::deploy(&d, attacker).await?.address();
     let executor = *Executor::deploy(&d).await?.address();
     let mint = MockToken::mintCall { to: user, amount: U256::from(10u64).pow(U256::from(21)) }.abi_encode();
-    let receipt = d.send_transaction(TransactionRequest::default().with_to(mock).with_input(mint)).await?.get_receipt().await?;
+    let receipt = d
+        .send_transaction(TransactionRequest::default().with_to(mock).with_input(mint))
+        .await?
+        .get_receipt()
+        .await?;
     if !receipt.status() {
         bail!("minting the corpus tokens failed");
     }
@@ -87,16 +113,65 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
         "message": {"owner": user, "spender": attacker, "value": U256::MAX.to_string(), "nonce": "0", "deadline": U256::MAX.to_string()}
     });
     let corpus: Vec<(&str, GuardRequest)> = vec![
-        ("unlimited approval to an EOA", GuardRequest::new("eth_sendTransaction", json!([tx(mock, MockToken::approveCall { spender: attacker, value: U256::MAX }.abi_encode(), U256::ZERO)]))),
-        ("token transfer", GuardRequest::new("eth_sendTransaction", json!([tx(mock, MockToken::transferCall { to: attacker, value: eth }.abi_encode(), U256::ZERO)]))),
+        (
+            "unlimited approval to an EOA",
+            GuardRequest::new(
+                "eth_sendTransaction",
+                json!([tx(
+                    mock,
+                    MockToken::approveCall { spender: attacker, value: U256::MAX }.abi_encode(),
+                    U256::ZERO
+                )]),
+            ),
+        ),
+        (
+            "token transfer",
+            GuardRequest::new(
+                "eth_sendTransaction",
+                json!([tx(
+                    mock,
+                    MockToken::transferCall { to: attacker, value: eth }.abi_encode(),
+                    U256::ZERO
+                )]),
+            ),
+        ),
         ("ETH transfer", GuardRequest::new("eth_sendTransaction", json!([tx(attacker, vec![], eth)]))),
-        ("payable claim that forwards", GuardRequest::new("eth_sendTransaction", json!([tx(forwarder, Forwarder::claimCall {}.abi_encode(), eth)]))),
-        ("evasive claim", GuardRequest::new("eth_sendTransaction", json!([tx(evasive, Evasive::claimCall {}.abi_encode(), eth)]))),
-        ("delegatecall to chosen code", GuardRequest::new("eth_sendTransaction", json!([tx(executor, Executor::runCall { target: airdrop, data: Airdrop::claimCall {}.abi_encode().into() }.abi_encode(), U256::ZERO)]))),
-        ("batch hiding an approval", GuardRequest::new("wallet_sendCalls", json!([{"from": user, "calls": [
-            {"to": airdrop, "data": Bytes::from(Airdrop::claimCall {}.abi_encode())},
-            {"to": mock, "data": Bytes::from(MockToken::approveCall { spender: attacker, value: U256::MAX }.abi_encode())},
-        ]}]))),
+        (
+            "payable claim that forwards",
+            GuardRequest::new(
+                "eth_sendTransaction",
+                json!([tx(forwarder, Forwarder::claimCall {}.abi_encode(), eth)]),
+            ),
+        ),
+        (
+            "evasive claim",
+            GuardRequest::new(
+                "eth_sendTransaction",
+                json!([tx(evasive, Evasive::claimCall {}.abi_encode(), eth)]),
+            ),
+        ),
+        (
+            "delegatecall to chosen code",
+            GuardRequest::new(
+                "eth_sendTransaction",
+                json!([tx(
+                    executor,
+                    Executor::runCall { target: airdrop, data: Airdrop::claimCall {}.abi_encode().into() }
+                        .abi_encode(),
+                    U256::ZERO
+                )]),
+            ),
+        ),
+        (
+            "batch hiding an approval",
+            GuardRequest::new(
+                "wallet_sendCalls",
+                json!([{"from": user, "calls": [
+                    {"to": airdrop, "data": Bytes::from(Airdrop::claimCall {}.abi_encode())},
+                    {"to": mock, "data": Bytes::from(MockToken::approveCall { spender: attacker, value: U256::MAX }.abi_encode())},
+                ]}]),
+            ),
+        ),
         ("permit signature", GuardRequest::new("eth_signTypedData_v4", json!([user, permit]))),
         ("eth_sign", GuardRequest::new("eth_sign", json!([user, format!("0x{}", "11".repeat(32))]))),
         ("personal_sign", GuardRequest::new("personal_sign", json!(["0x68656c6c6f", user]))),
@@ -106,14 +181,16 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let mut last_verdict = None;
     for kind in [SimulatorKind::Revm, SimulatorKind::Node] {
         let name = if kind == SimulatorKind::Revm { "revm" } else { "node" };
-        let guard = Guard::new(reader.clone(), data.clone(), None, GuardOptions { simulator: kind, known: vec![] });
+        let guard =
+            Guard::new(reader.clone(), data.clone(), None, GuardOptions { simulator: kind, known: vec![] });
         // One warm-up round (first reads of each contract), not counted.
         for (_, request) in &corpus {
             last_verdict = Some(guard.check(request).await?);
         }
         writeln!(err, "{name}: {} rounds over {} requests…", args.rounds, corpus.len())?;
         let mut all = Vec::new();
-        let mut per: Vec<(String, Vec<f64>)> = corpus.iter().map(|(n, _)| ((*n).to_owned(), Vec::new())).collect();
+        let mut per: Vec<(String, Vec<f64>)> =
+            corpus.iter().map(|(n, _)| ((*n).to_owned(), Vec::new())).collect();
         for _ in 0..args.rounds {
             for (i, (_, request)) in corpus.iter().enumerate() {
                 let started = Instant::now();
@@ -145,7 +222,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
             times.push(started.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        results.insert("explain".into(), json!({"p50_ms": percentile(&times, 50.0), "max_tokens": 96, "api": api}));
+        results.insert(
+            "explain".into(),
+            json!({"p50_ms": percentile(&times, 50.0), "max_tokens": 96, "api": api}),
+        );
     }
     let results = Value::Object(results);
     let mut out = std::io::stdout().lock();
@@ -153,20 +233,43 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
         return Ok(());
     }
-    writeln!(out, "guard verdict latency over {} requests x {} rounds (local anvil, no model):", corpus.len(), args.rounds)?;
+    writeln!(
+        out,
+        "guard verdict latency over {} requests x {} rounds (local anvil, no model):",
+        corpus.len(),
+        args.rounds
+    )?;
     for name in ["revm", "node"] {
         let r = &results[name];
-        writeln!(out, "  {name:<5} p50 {:>6.2} ms   p95 {:>6.2} ms", r["p50_ms"].as_f64().unwrap_or(0.0), r["p95_ms"].as_f64().unwrap_or(0.0))?;
+        writeln!(
+            out,
+            "  {name:<5} p50 {:>6.2} ms   p95 {:>6.2} ms",
+            r["p50_ms"].as_f64().unwrap_or(0.0),
+            r["p95_ms"].as_f64().unwrap_or(0.0)
+        )?;
     }
     writeln!(out, "  per request (revm p50 / node p50, ms):")?;
     let (a, b) = (&results["revm"]["per_request"], &results["node"]["per_request"]);
     for i in 0..corpus.len() {
-        writeln!(out, "    {:<32} {:>6.2} / {:>6.2}", a[i]["request"].as_str().unwrap_or(""), a[i]["p50_ms"].as_f64().unwrap_or(0.0), b[i]["p50_ms"].as_f64().unwrap_or(0.0))?;
+        writeln!(
+            out,
+            "    {:<32} {:>6.2} / {:>6.2}",
+            a[i]["request"].as_str().unwrap_or(""),
+            a[i]["p50_ms"].as_f64().unwrap_or(0.0),
+            b[i]["p50_ms"].as_f64().unwrap_or(0.0)
+        )?;
     }
     if let Some(e) = results.get("explain") {
-        writeln!(out, "  local model summary adds p50 {:.0} ms (96 tokens max)", e["p50_ms"].as_f64().unwrap_or(0.0))?;
+        writeln!(
+            out,
+            "  local model summary adds p50 {:.0} ms (96 tokens max)",
+            e["p50_ms"].as_f64().unwrap_or(0.0)
+        )?;
     } else {
-        writeln!(out, "  (model summary not timed: pass --explain-api http://127.0.0.1:8402 with `agora up` running)")?;
+        writeln!(
+            out,
+            "  (model summary not timed: pass --explain-api http://127.0.0.1:8402 with `agora up` running)"
+        )?;
     }
     drop(devnet);
     Ok(())

@@ -2146,6 +2146,18 @@ fn revert_reason(output: &[u8]) -> String {
     {
         return s.chars().filter(|c| !c.is_control()).take(120).collect();
     }
+    // The custom errors of OpenZeppelin's tokens, the most common reverts a user meets.
+    let word =
+        |i: usize| output.get(4 + 32 * i..4 + 32 * (i + 1)).map(U256::from_be_slice).unwrap_or_default();
+    match output.get(..4) {
+        Some([0xe4, 0x50, 0xd3, 0x8c]) => {
+            return format!("insufficient token balance (has {}, needs {})", word(1), word(2));
+        }
+        Some([0xfb, 0x8f, 0x41, 0xb2]) => {
+            return format!("insufficient allowance (has {}, needs {})", word(1), word(2));
+        }
+        _ => {}
+    }
     if output.is_empty() {
         String::new()
     } else {

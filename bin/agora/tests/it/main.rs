@@ -527,17 +527,30 @@ fn guard_check_reports_from_files_and_flags_and_the_lists_persist() {
 
     // A request file: a readable report. A transfer to the contact: nothing above low.
     let file = dir.path().join("request.json");
-    std::fs::write(&file, serde_json::json!({"method": "eth_sign", "params": [user, hash]}).to_string()).unwrap();
-    let report = String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), file.to_str().unwrap()]).stdout).unwrap();
+    std::fs::write(&file, serde_json::json!({"method": "eth_sign", "params": [user, hash]}).to_string())
+        .unwrap();
+    let report =
+        String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), file.to_str().unwrap()]).stdout)
+            .unwrap();
     assert!(report.starts_with("verdict: CRITICAL") && report.contains("G08 Blind signature"), "{report}");
     let tx = dir.path().join("tx.json");
-    std::fs::write(&tx, serde_json::json!({"from": user, "to": friend, "value": "0x2386f26fc10000"}).to_string()).unwrap();
-    let report = String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), tx.to_str().unwrap()]).stdout).unwrap();
+    std::fs::write(
+        &tx,
+        serde_json::json!({"from": user, "to": friend, "value": "0x2386f26fc10000"}).to_string(),
+    )
+    .unwrap();
+    let report =
+        String::from_utf8(guard(&["check", "--upstream", &net.rpc_url(), tx.to_str().unwrap()]).stdout)
+            .unwrap();
     assert!(report.starts_with("verdict: INFO") && report.contains("you send 0.01 ETH to"), "{report}");
 
     // No node: a clear error, not a verdict.
     let out = guard(&["check", "--upstream", "http://127.0.0.1:9", file.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no node at http://127.0.0.1:9"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no node at http://127.0.0.1:9"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(net);
 }
