@@ -105,7 +105,7 @@ async fn approvals_g01_g02_g04_g11_g16_are_flagged_and_the_exposure_is_what_an_a
                 w.nft,
                 MockNFT::mintCall {
                     to: u.address(),
-                    id: U256::from(id) + U256::from(u64::from(u.address().0[19]) * 1000),
+                    id: U256::from(id) + U256::from_be_slice(&u.address()[12..]) * U256::from(10u8),
                 }
                 .abi_encode(),
                 0,
@@ -152,7 +152,7 @@ async fn approvals_g01_g02_g04_g11_g16_are_flagged_and_the_exposure_is_what_an_a
             // And the G04 approval: the attacker moves all three NFTs.
             w.send(&u, w.nft, call.clone(), 0).await;
             for id in 1..=3u64 {
-                let id = U256::from(id) + U256::from(u64::from(u.address().0[19]) * 1000);
+                let id = U256::from(id) + U256::from_be_slice(&u.address()[12..]) * U256::from(10u8);
                 w.send(
                     &w.attacker,
                     w.nft,
@@ -339,7 +339,7 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
 
     // G07: an order that sells an NFT for one wei paid to the attacker.
     let u = w.fresh_user().await;
-    let id = U256::from(77_000u64 + u64::from(u.address().0[19]));
+    let id = U256::from_be_slice(&u.address()[12..]) * U256::from(10u8) + U256::from(7u8);
     w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
     w.send(&u, w.nft, MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(), 0)
         .await;
@@ -497,7 +497,7 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     )
     .await;
     expect(&v, "G13", Level::High);
-    let id = U256::from(55_000u64 + u64::from(u.address().0[19]));
+    let id = U256::from_be_slice(&u.address()[12..]) * U256::from(10u8) + U256::from(5u8);
     w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
     let v = check(
         &g,
