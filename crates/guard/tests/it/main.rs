@@ -337,6 +337,26 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
         assert_eq!(w.token_balance(token, w.attacker.address()).await - before, predicted);
     }
 
+    // A single Permit2 allowance to the router the user allow-listed: medium, and the exposure
+    // is what the router could pull.
+    let mut single = batch.clone();
+    single["types"]["PermitSingle"] = json!([{"name":"details","type":"PermitDetails"},{"name":"spender","type":"address"},{"name":"sigDeadline","type":"uint256"}]);
+    single["types"].as_object_mut().unwrap().remove("PermitBatch");
+    single["primaryType"] = json!("PermitSingle");
+    single["message"]["details"] = json!({"token": w.mock, "amount": (U256::from(10u64) * U256::from(ETH)).to_string(), "expiration": (w.now().await + 3600).to_string(), "nonce": "0"});
+    single["message"]["spender"] = json!(w.router);
+    let fresh = w.fresh_user().await;
+    w.send(
+        &fresh,
+        w.mock,
+        MockToken::approveCall { spender: agora_guard::lists::PERMIT2, value: U256::MAX }.abi_encode(),
+        0,
+    )
+    .await;
+    let v = check(&g, "eth_signTypedData_v4", json!([fresh.address(), single])).await;
+    expect(&v, "G06", Level::Medium);
+    assert_eq!(v.total(ChangeKind::Exposed, Some(w.mock)), U256::from(10u64) * U256::from(ETH), "{v:#?}");
+
     // G07: an order that sells an NFT for one wei paid to the attacker.
     let u = w.fresh_user().await;
     let id = U256::from_be_slice(&u.address()[12..]) * U256::from(10u8) + U256::from(7u8);
@@ -391,6 +411,34 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     let v =
         check(&g, "personal_sign", json!([format!("0x{}", hex::encode([0xa5u8; 32])), u.address()])).await;
     expect(&v, "G08", Level::High);
+
+    // G08: typed data the guard does not understand; a sign-in for another site; G14: a sign-in
+    // for another chain.
+    let unknown = json!({
+        "types": {
+            "EIP712Domain": [{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+            "Grant": [{"name":"to","type":"address"},{"name":"what","type":"string"}]
+        },
+        "primaryType": "Grant",
+        "domain": {"name": "Mystery", "chainId": chain, "verifyingContract": w.attacker.address()},
+        "message": {"to": w.attacker.address(), "what": "everything"}
+    });
+    let v = check(&g, "eth_signTypedData_v4", json!([u.address(), unknown])).await;
+    expect(&v, "G08", Level::Medium);
+    let siwe = |domain: &str, chain_id: u64| {
+        let text = format!(
+            "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in.\n\nURI: https://{domain}\nVersion: 1\nChain ID: {chain_id}\nNonce: 12345678\nIssued At: 2026-11-22T10:00:00Z",
+            u.address().to_checksum(None)
+        );
+        json!([format!("0x{}", hex::encode(text.as_bytes())), u.address()])
+    };
+    let v =
+        check_from(&g, "personal_sign", siwe("app.example.org", chain), Some("https://evil.example")).await;
+    expect(&v, "G08", Level::High);
+    let v =
+        check_from(&g, "personal_sign", siwe("app.example.org", 1), Some("https://app.example.org")).await;
+    expect(&v, "G14", Level::High);
+    assert_eq!(v.level_of("G08"), None, "{v:#?}");
 
     // G14: a raw transaction for another chain, and one without any chain id.
     let nonce = w.provider.get_transaction_count(u.address()).await.unwrap();
