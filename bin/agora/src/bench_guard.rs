@@ -181,8 +181,12 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let mut last_verdict = None;
     for kind in [SimulatorKind::Revm, SimulatorKind::Node] {
         let name = if kind == SimulatorKind::Revm { "revm" } else { "node" };
-        let guard =
-            Guard::new(reader.clone(), data.clone(), None, GuardOptions { simulator: kind, known: vec![] });
+        let guard = Guard::new(
+            reader.clone(),
+            data.clone(),
+            None,
+            GuardOptions { simulator: kind, ..Default::default() },
+        );
         // One warm-up round (first reads of each contract), not counted.
         for (_, request) in &corpus {
             last_verdict = Some(guard.check(request).await?);

@@ -207,8 +207,12 @@ async fn build(config: &NodeConfig, common: &CommonArgs) -> Result<(Guard, Strin
         .with_context(|| format!("no node at {url}: start it (agora up) or pass --upstream URL"))?;
     let data = GuardData::load(&guard_dir(config))?;
     let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
-    let guard =
-        Guard::new(provider, data, Some(store), GuardOptions { simulator: common.simulator, known: vec![] });
+    let guard = Guard::new(
+        provider,
+        data,
+        Some(store),
+        GuardOptions { simulator: common.simulator, ..Default::default() },
+    );
     Ok((guard, url))
 }
 

@@ -65,6 +65,15 @@ pub struct GuardOptions {
     pub simulator: SimulatorKind,
     /// Contracts to know by name besides the built-in ones (for example the node's own suite).
     pub known: Vec<(Address, String)>,
+    /// The longest one analysis may take; a node that stalls past it fails the check (and the
+    /// proxy then forwards nothing).
+    pub deadline: std::time::Duration,
+}
+
+impl Default for GuardOptions {
+    fn default() -> Self {
+        Self { simulator: SimulatorKind::Revm, known: vec![], deadline: std::time::Duration::from_secs(15) }
+    }
 }
 
 /// Which simulator to use.
@@ -102,6 +111,7 @@ struct Inner {
     data: GuardData,
     store: Option<Arc<Store>>,
     known: Vec<(Address, String)>,
+    deadline: std::time::Duration,
 }
 
 impl Guard {
@@ -123,6 +133,7 @@ impl Guard {
                 data,
                 store,
                 known: options.known,
+                deadline: options.deadline,
             }),
         }
     }
@@ -132,8 +143,18 @@ impl Guard {
         self.inner.store.as_ref()
     }
 
-    /// Judges one request.
+    /// Judges one request, within the configured deadline.
     pub async fn check(&self, request: &GuardRequest) -> Result<Verdict, GuardError> {
+        match tokio::time::timeout(self.inner.deadline, self.check_now(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(GuardError::Upstream(format!(
+                "the analysis did not finish within {} s (the node is slow or gone)",
+                self.inner.deadline.as_secs_f64()
+            ))),
+        }
+    }
+
+    async fn check_now(&self, request: &GuardRequest) -> Result<Verdict, GuardError> {
         let started = Instant::now();
         let action = request.action(None)?;
         let view = ChainView::new(self.inner.view.provider().clone());

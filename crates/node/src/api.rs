@@ -115,7 +115,7 @@ impl AppState {
         if let Ok(data) = data {
             let known =
                 deployment.contracts.iter().map(|(name, c)| (c.address, format!("agora {name}"))).collect();
-            let options = agora_guard::GuardOptions { simulator: agora_guard::SimulatorKind::Revm, known };
+            let options = agora_guard::GuardOptions { known, ..Default::default() };
             let store = self.inner.store.clone();
             self.inner_mut().guard =
                 Some(agora_guard::Guard::new(chain.provider().clone(), data, Some(store), options));

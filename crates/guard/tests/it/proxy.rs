@@ -108,7 +108,7 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
         alloy::providers::ProviderBuilder::new().connect_http("http://127.0.0.1:9".parse().unwrap()).erased(),
         w.data.clone(),
         None,
-        agora_guard::GuardOptions { simulator: SimulatorKind::Revm, known: vec![] },
+        agora_guard::GuardOptions::default(),
     );
     let url = serve(proxy::router(dead_guard, dead)).await;
     let answer = rpc(
@@ -119,4 +119,65 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
     .await;
     assert_eq!(answer["error"]["code"], json!(NOT_CHECKED), "{answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains("--allow-unchecked"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stalls_mid_analysis_fails_the_check_and_nothing_is_forwarded() {
+    let w = World::start().await;
+    // A relay to anvil that answers the first requests and then stops answering (a node that
+    // hangs in the middle of an analysis).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = w.url();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let upstream = upstream.clone();
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3 {
+                    std::future::pending::<()>().await;
+                }
+                let answer = reqwest::Client::new()
+                    .post(&upstream)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], answer)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(relay.parse().unwrap()).erased();
+    let options =
+        agora_guard::GuardOptions { deadline: std::time::Duration::from_secs(2), ..Default::default() };
+    let guard = agora_guard::Guard::new(provider, w.data.clone(), None, options);
+    let config = ProxyConfig {
+        upstream: relay,
+        block_level: Level::High,
+        confirm: false,
+        allow_unchecked: false,
+        explain: None,
+    };
+    let url = serve(proxy::router(guard, config)).await;
+    let u = w.fresh_user().await;
+    let tx = w.tx(&u, w.mock, MockToken::transferCall { to: w.contact, value: U256::from(1u8) }.abi_encode());
+    let started = std::time::Instant::now();
+    let answer = rpc(
+        &reqwest::Client::new(),
+        &url,
+        json!({"jsonrpc": "2.0", "id": 9, "method": "eth_sendTransaction", "params": [tx]}),
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], json!(NOT_CHECKED), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("did not finish within 2 s"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the relay answered the first reads");
 }

@@ -174,7 +174,7 @@ impl World {
             self.provider.clone(),
             self.data.clone(),
             Some(self.store.clone()),
-            GuardOptions { simulator, known: vec![] },
+            GuardOptions { simulator, ..Default::default() },
         )
     }
 
@@ -186,6 +186,7 @@ impl World {
             GuardOptions {
                 simulator: SimulatorKind::Revm,
                 known: vec![(trusted, "audited delegate".into())],
+                ..Default::default()
             },
         )
     }
