@@ -679,11 +679,25 @@ impl Analysis<'_> {
         for known in self.lists.counterparties() {
             let k = hex::encode(known);
             if k != lower && k[..4] == lower[..4] && k[36..] == lower[36..] {
-                self.push(
-                    Finding::new("G09", Level::Critical, "Look-alike address", format!("{} looks like {} from your history but is a different address (address poisoning)", to.to_checksum(None), self.name_of(known)))
-                        .evidence(format!("recipient: {to}"))
-                        .evidence(format!("imitated:  {known}")),
-                );
+                let mut f = Finding::new(
+                    "G09",
+                    Level::Critical,
+                    "Look-alike address",
+                    format!(
+                        "{} looks like {} from your history but is a different address (address poisoning)",
+                        to.to_checksum(None),
+                        self.name_of(known)
+                    ),
+                )
+                .evidence(format!("recipient: {to}"))
+                .evidence(format!("imitated:  {known}"));
+                let planted = self.planted_transfers(to).await;
+                if planted > 0 {
+                    f = f.evidence(format!(
+                        "{planted} zero-value Transfer event(s) from you to it were planted in your history"
+                    ));
+                }
+                self.push(f);
                 return Ok(());
             }
         }
@@ -699,6 +713,24 @@ impl Analysis<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Zero-value `Transfer(you → to)` events in recent blocks: how poisoners seed a wallet's
+    /// history with their look-alike (any contract can emit them with any `from`).
+    async fn planted_transfers(&self, to: Address) -> usize {
+        let filter = alloy::rpc::types::Filter::new()
+            .event_signature(TRANSFER)
+            .topic1(self.user.into_word())
+            .topic2(to.into_word())
+            .from_block(self.head.number.saturating_sub(50_000))
+            .to_block(self.head.number);
+        let logs =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.view.provider().get_logs(&filter))
+                .await;
+        match logs {
+            Ok(Ok(logs)) => logs.iter().filter(|l| l.data().data.iter().all(|b| *b == 0)).count(),
+            _ => 0,
+        }
     }
 
     fn owner_change(&mut self, contract: Address, what: &'static str, new: Address) {
@@ -1562,6 +1594,17 @@ impl Analysis<'_> {
                 self.permit2_transfer(data).await
             }
             "OrderComponents" => self.seaport(data).await,
+            "Order" if name == "Blur Exchange" => {
+                self.blur_order(data).await;
+                Ok(())
+            }
+            "Root" if name == "Blur Exchange" => {
+                self.push(
+                    Finding::new("G07", Level::High, "Blind bulk listing", "this signs a merkle root of Blur orders that you cannot inspect: it can list any of your NFTs at any price")
+                        .evidence(format!("root: {}", data.message.get("root").and_then(Value::as_str).unwrap_or("?"))),
+                );
+                Ok(())
+            }
             _ => {
                 let _ = origin;
                 let known = verifying.is_some_and(|v| self.trusted(v));
@@ -1976,6 +2019,60 @@ impl Analysis<'_> {
         let end = num(&msg["endTime"]).unwrap_or_default();
         self.long_lived(end, "order");
         Ok(())
+    }
+
+    /// A Blur `Order` (decoded only: Blur's exchange is not simulated).
+    async fn blur_order(&mut self, data: &TypedData) {
+        let msg = &data.message;
+        let trader = addr(&msg["trader"]).unwrap_or_default();
+        let sell = num(&msg["side"]).unwrap_or_default() == U256::from(1u8);
+        let collection = addr(&msg["collection"]).unwrap_or_default();
+        let id = num(&msg["tokenId"]).unwrap_or_default();
+        let price = num(&msg["price"]).unwrap_or_default();
+        let fee_bps: U256 =
+            msg["fees"].as_array().into_iter().flatten().filter_map(|f| num(&f["rate"])).sum();
+        let meta = self.view.token(collection).await;
+        let item = format!(
+            "{} NFT #{id}",
+            if meta.symbol.is_empty() { short(collection) } else { meta.symbol.clone() }
+        );
+        self.effects.push(format!(
+            "{} {item} for {}",
+            if sell { "lists" } else { "bids on" },
+            fmt_eth(price)
+        ));
+        if trader == self.user && sell {
+            let dust = U256::from(10u64).pow(U256::from(14));
+            if price <= dust {
+                self.push(
+                    Finding::new(
+                        "G07",
+                        Level::Critical,
+                        "Order that gives your assets away",
+                        format!("this Blur order sells your {item} for {}", fmt_eth(price)),
+                    )
+                    .evidence(format!("collection: {collection}"))
+                    .evidence(format!("price: {price} wei")),
+                );
+            } else if fee_bps > U256::from(5000u16) {
+                self.push(Finding::new(
+                    "G07",
+                    Level::High,
+                    "Most proceeds go to others",
+                    format!("the order's fees take {}% of the price", fee_bps / U256::from(100u8)),
+                ));
+            } else {
+                self.push(Finding::new(
+                    "G07",
+                    Level::Info,
+                    "Listing",
+                    format!("a Blur listing of your {item} for {}", fmt_eth(price)),
+                ));
+            }
+        }
+        if let Some(end) = msg.get("expirationTime").and_then(num) {
+            self.long_lived(end, "order");
+        }
     }
 
     // --- messages ---------------------------------------------------------------------------

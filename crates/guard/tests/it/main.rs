@@ -382,6 +382,32 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     .await;
     assert_eq!(w.nft_owner(id).await, w.attacker.address(), "the NFT went for one wei to the attacker");
 
+    // G07 on Blur: a sell order at zero, and a blind bulk root.
+    let blur = |price: &str| {
+        json!({
+            "types": {
+                "EIP712Domain": [{"name":"name","type":"string"},{"name":"version","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+                "Fee": [{"name":"rate","type":"uint16"},{"name":"recipient","type":"address"}],
+                "Order": [{"name":"trader","type":"address"},{"name":"side","type":"uint8"},{"name":"matchingPolicy","type":"address"},{"name":"collection","type":"address"},{"name":"tokenId","type":"uint256"},{"name":"amount","type":"uint256"},{"name":"paymentToken","type":"address"},{"name":"price","type":"uint256"},{"name":"listingTime","type":"uint256"},{"name":"expirationTime","type":"uint256"},{"name":"fees","type":"Fee[]"},{"name":"salt","type":"uint256"},{"name":"extraParams","type":"bytes"},{"name":"nonce","type":"uint256"}]
+            },
+            "primaryType": "Order",
+            "domain": {"name": "Blur Exchange", "version": "1.0", "chainId": chain, "verifyingContract": "0x000000000000Ad05Ccc4F10045630fb830B95127"},
+            "message": {"trader": u.address(), "side": 1, "matchingPolicy": Address::ZERO, "collection": w.nft, "tokenId": id.to_string(), "amount": "1", "paymentToken": Address::ZERO, "price": price, "listingTime": "0", "expirationTime": "1", "fees": [], "salt": "7", "extraParams": "0x", "nonce": "0"}
+        })
+    };
+    let v = check(&g, "eth_signTypedData_v4", json!([u.address(), blur("0")])).await;
+    expect(&v, "G07", Level::Critical);
+    let v = check(&g, "eth_signTypedData_v4", json!([u.address(), blur("2000000000000000000")])).await;
+    expect(&v, "G07", Level::Info);
+    let root = json!({
+        "types": {"EIP712Domain": [{"name":"name","type":"string"},{"name":"version","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}], "Root": [{"name":"root","type":"bytes32"}]},
+        "primaryType": "Root",
+        "domain": {"name": "Blur Exchange", "version": "1.0", "chainId": chain, "verifyingContract": "0x000000000000Ad05Ccc4F10045630fb830B95127"},
+        "message": {"root": B256::repeat_byte(7)}
+    });
+    let v = check(&g, "eth_signTypedData_v4", json!([u.address(), root])).await;
+    expect(&v, "G07", Level::High);
+
     // G08: eth_sign of a transaction hash, which the attacker then broadcasts.
     let u = w.fresh_user().await;
     let nonce = w.provider.get_transaction_count(u.address()).await.unwrap();
@@ -476,6 +502,7 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     let call = MockToken::transferCall { to: lookalike, value: hundred }.abi_encode();
     let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, call.clone())])).await;
     expect(&v, "G09", Level::Critical);
+    assert!(v.findings[0].evidence.iter().any(|e| e.starts_with("1 zero-value Transfer event(s)")), "{v:#?}");
     assert_eq!(v.total(ChangeKind::Lose, Some(w.mock)), hundred);
     w.send(&u, w.mock, call, 0).await;
     assert_eq!(w.token_balance(w.mock, lookalike).await, hundred);
