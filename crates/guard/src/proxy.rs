@@ -39,17 +39,27 @@ pub struct ProxyConfig {
     pub explain: Option<String>,
 }
 
+/// Asks the user about a report (with `confirm`); `true` forwards the request.
+pub type Asker = Arc<dyn Fn(String) -> bool + Send + Sync>;
+
 struct ProxyState {
     guard: Guard,
     config: ProxyConfig,
     http: reqwest::Client,
     prompt: tokio::sync::Mutex<()>,
+    asker: Asker,
 }
 
-/// The proxy's router: `POST /` takes JSON-RPC (single or batch).
+/// The proxy's router: `POST /` takes JSON-RPC (single or batch). With `confirm`, the user is
+/// asked on the terminal.
 pub fn router(guard: Guard, config: ProxyConfig) -> Router {
+    router_with_asker(guard, config, Arc::new(ask_terminal))
+}
+
+/// The router with another way of asking the user (a GUI, a test).
+pub fn router_with_asker(guard: Guard, config: ProxyConfig, asker: Asker) -> Router {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap_or_default();
-    let state = Arc::new(ProxyState { guard, config, http, prompt: tokio::sync::Mutex::new(()) });
+    let state = Arc::new(ProxyState { guard, config, http, prompt: tokio::sync::Mutex::new(()), asker });
     Router::new().route("/", post(handle)).with_state(state)
 }
 
@@ -205,26 +215,27 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
     response
 }
 
-/// Shows the report on the terminal and asks; one question at a time.
+/// Shows the report and asks; one question at a time.
 async fn ask(state: &ProxyState, verdict: &Verdict) -> bool {
     let _turn = state.prompt.lock().await;
     let report = verdict.report();
-    tokio::task::spawn_blocking(move || {
-        use std::io::{BufRead, Write};
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "\n{report}\nSign anyway? Type 'yes' to forward it to the node, anything else refuses: "
-        );
-        let _ = err.flush();
-        let tty = std::fs::File::open("/dev/tty").map(std::io::BufReader::new);
-        let mut line = String::new();
-        let read = match tty {
-            Ok(mut tty) => tty.read_line(&mut line),
-            Err(_) => std::io::stdin().lock().read_line(&mut line),
-        };
-        read.is_ok() && line.trim().eq_ignore_ascii_case("yes")
-    })
-    .await
-    .unwrap_or(false)
+    let asker = state.asker.clone();
+    tokio::task::spawn_blocking(move || asker(report)).await.unwrap_or(false)
+}
+
+/// Prints the report on stderr and reads the answer from the terminal (or standard input).
+fn ask_terminal(report: String) -> bool {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "\n{report}\nSign anyway? Type 'yes' to forward it to the node, anything else refuses: "
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    let read = match std::fs::File::open("/dev/tty").map(std::io::BufReader::new) {
+        Ok(mut tty) => tty.read_line(&mut line),
+        Err(_) => std::io::stdin().lock().read_line(&mut line),
+    };
+    read.is_ok() && line.trim().eq_ignore_ascii_case("yes")
 }

@@ -181,3 +181,45 @@ async fn a_node_that_stalls_mid_analysis_fails_the_check_and_nothing_is_forwarde
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the relay answered the first reads");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_confirm_the_user_decides_after_seeing_the_report() {
+    let w = World::start().await;
+    let config = ProxyConfig {
+        upstream: w.url(),
+        block_level: Level::High,
+        confirm: true,
+        allow_unchecked: false,
+        explain: None,
+    };
+    let client = reqwest::Client::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    // The user first refuses, then accepts, the same unlimited approval after reading the report.
+    for (answer, expect_forwarded) in [(false, false), (true, true)] {
+        let log = seen.clone();
+        let asker: proxy::Asker = std::sync::Arc::new(move |report: String| {
+            log.lock().unwrap().push(report);
+            answer
+        });
+        let url = serve(proxy::router_with_asker(w.guard(SimulatorKind::Revm), config.clone(), asker)).await;
+        let tx = json!({"from": w.contact, "to": w.mock, "data": alloy::primitives::Bytes::from(MockToken::approveCall { spender: w.attacker.address(), value: U256::MAX }.abi_encode())});
+        let reply = rpc(
+            &client,
+            &url,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]}),
+        )
+        .await;
+        if expect_forwarded {
+            assert!(reply["result"].as_str().is_some_and(|h| h.len() == 66), "{reply}");
+        } else {
+            assert_eq!(reply["error"]["code"], json!(USER_REJECTED), "{reply}");
+        }
+    }
+    let reports = seen.lock().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports[0].starts_with("verdict: HIGH") && reports[0].contains("G01 Unlimited approval"),
+        "{}",
+        reports[0]
+    );
+}
