@@ -223,3 +223,43 @@ async fn with_confirm_the_user_decides_after_seeing_the_report() {
         reports[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viem_wallet_gets_a_user_rejected_error_with_the_verdict() {
+    let modules =
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/npm/node_modules"));
+    assert!(modules.join("viem").is_dir(), "run `make setup` first");
+    let w = World::start().await;
+    let config = ProxyConfig {
+        upstream: w.url(),
+        block_level: Level::High,
+        confirm: false,
+        allow_unchecked: false,
+        explain: None,
+    };
+    let url = serve(proxy::router(w.guard(SimulatorKind::Revm), config)).await;
+    let out = tokio::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/viem_wallet.js"))
+        .args([
+            url,
+            w.contact.to_string(),
+            w.mock.to_string(),
+            w.attacker.address().to_string(),
+            w.second.to_string(),
+        ])
+        .env("NODE_PATH", &modules)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["chainId"], 31337, "{got}");
+    assert_eq!(got["symbol"], "MOCK", "{got}");
+    let refusal = &got["refusal"];
+    assert_eq!(refusal["name"], "UserRejectedRequestError", "{got}");
+    assert_eq!(refusal["code"], 4001, "{got}");
+    assert!(refusal["details"].as_str().unwrap().contains("agora guard refused this request"), "{got}");
+    assert_eq!(refusal["verdict"]["level"], "high", "{got}");
+    assert!(refusal["verdict"]["findings"].as_array().unwrap().iter().any(|f| f["id"] == "G01"), "{got}");
+    assert!(got["sent"].as_str().is_some_and(|h| h.len() == 66), "{got}");
+}
