@@ -372,6 +372,14 @@ contract OwnedProxy {
         emit Upgraded(implementation);
     }
 
+    /// Moves to new code without an event (what a malicious "migration" page asks you to call).
+    function migrate(address implementation_) external {
+        require(msg.sender == owner, "not the owner");
+        assembly {
+            sstore(IMPLEMENTATION_SLOT, implementation_)
+        }
+    }
+
     function implementation() external view returns (address impl) {
         assembly {
             impl := sload(IMPLEMENTATION_SLOT)

@@ -1063,6 +1063,16 @@ impl Analysis<'_> {
                     }
                 }
             }
+            for (contract, slot, value) in &r.slots {
+                let what = if *slot == crate::sim::WATCHED_SLOTS[0] {
+                    "implementation"
+                } else if *slot == crate::sim::WATCHED_SLOTS[1] {
+                    "admin"
+                } else {
+                    "beacon"
+                };
+                out.owner_changes.push((*contract, what, Address::from_word(*value)));
+            }
             for log in &r.logs {
                 let t = log.topics();
                 match t.first() {
@@ -1083,6 +1093,8 @@ impl Analysis<'_> {
                 }
             }
         }
+        out.owner_changes.sort();
+        out.owner_changes.dedup();
         for r in &out.followups {
             for f in &r.frames {
                 if f.from == self.user && f.to != self.user {

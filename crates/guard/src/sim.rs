@@ -17,7 +17,7 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use revm::{
-    Context, InspectCommitEvm, Inspector, MainBuilder, MainContext,
+    Context, ExecuteCommitEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, ContextTr, TxEnv},
     database::{AlloyDB, CacheDB},
     database_interface::{DatabaseRef, async_db::DatabaseAsyncRef},
@@ -126,7 +126,18 @@ pub struct CallResult {
     /// Value-moving, delegatecall and selfdestruct frames that took effect (traced calls only,
     /// but every native transfer is reported).
     pub frames: Vec<Frame>,
+    /// Writes to the watched storage slots ([`WATCHED_SLOTS`]) that changed their value (traced
+    /// calls only): contract, slot, new value.
+    pub slots: Vec<(Address, B256, B256)>,
 }
+
+/// Storage slots whose changes are facts of their own: the EIP-1967 implementation, admin and
+/// beacon slots.
+pub const WATCHED_SLOTS: [B256; 3] = [
+    alloy::primitives::b256!("0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc"),
+    alloy::primitives::b256!("0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103"),
+    alloy::primitives::b256!("0xa3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50"),
+];
 
 /// Which simulator to use.
 #[derive(Debug, Clone)]
@@ -347,7 +358,21 @@ fn revm_simulate(
             .build()
             .map_err(|e| GuardError::Simulation(format!("building the call: {e:?}")))?;
         evm.inspector = Recorder::default();
-        let result = evm.inspect_tx_commit(tx).map_err(|e| GuardError::Simulation(e.to_string()))?;
+        let done = evm.inspect_tx(tx).map_err(|e| GuardError::Simulation(e.to_string()))?;
+        let (result, state) = (done.result, done.state);
+        let mut slots = Vec::new();
+        if call.trace {
+            for (address, account) in &state {
+                for (key, slot) in &account.storage {
+                    let key = B256::from(*key);
+                    if WATCHED_SLOTS.contains(&key) && slot.original_value != slot.present_value {
+                        slots.push((*address, key, B256::from(slot.present_value)));
+                    }
+                }
+            }
+            slots.sort();
+        }
+        evm.commit(state);
         let recorder = std::mem::take(&mut evm.inspector);
         let success = result.is_success();
         let gas_used = result.tx_gas_used();
@@ -374,6 +399,7 @@ fn revm_simulate(
             gas_used,
             logs: logs.into_iter().map(|l| AlloyLog { address: l.address, data: l.data }).collect(),
             frames,
+            slots: if success { slots } else { vec![] },
         });
     }
     Ok(out)
@@ -476,8 +502,9 @@ async fn node_simulate(
             logs.clear();
             frames.clear();
         }
-        out.push(CallResult { success, output, gas_used, logs, frames });
+        out.push(CallResult { success, output, gas_used, logs, frames, slots: vec![] });
         if req.calls[index].trace && success {
+            out[index].slots = trace_slots(provider, env, req, index).await?;
             let traced = trace_frames(provider, env, req, index).await?;
             let native: Vec<Frame> = out[index].frames.clone();
             // Native transfers come from traceTransfers (they see the state left by earlier calls);
@@ -538,6 +565,66 @@ async fn trace_frames(
     let mut frames = Vec::new();
     collect_frames(&trace, &mut frames);
     Ok(frames)
+}
+
+/// The watched storage slots that call `index` changes, from the prestate tracer's diff.
+async fn trace_slots(
+    provider: &DynProvider,
+    env: SimEnv,
+    req: &SimRequest,
+    index: usize,
+) -> Result<Vec<(Address, B256, B256)>, GuardError> {
+    let call = &req.calls[index];
+    let mut overrides = serde_json::Map::new();
+    for (who, code) in &req.code {
+        overrides.insert(who.to_string(), json!({ "code": code }));
+    }
+    let mut tx =
+        json!({ "from": call.from, "value": call.value, "input": call.data, "gas": hex_u64(CALL_GAS) });
+    if let Some(to) = call.to {
+        tx["to"] = json!(to);
+    }
+    let options = json!({
+        "tracer": "prestateTracer",
+        "tracerConfig": { "diffMode": true },
+        "stateOverrides": overrides,
+        "blockOverrides": { "number": hex_u64(env.number), "time": hex_u64(env.timestamp), "baseFee": hex_u64(0) },
+    });
+    let diff: Value =
+        timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options)))
+            .await?;
+    let storage = |side: &str, address: &str| -> serde_json::Map<String, Value> {
+        diff[side][address]["storage"].as_object().cloned().unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let accounts: std::collections::BTreeSet<String> = ["pre", "post"]
+        .iter()
+        .flat_map(|side| diff[*side].as_object().into_iter().flat_map(|m| m.keys().cloned()))
+        .collect();
+    for account in accounts {
+        let Ok(address) = account.parse::<Address>() else { continue };
+        let (pre, post) = (storage("pre", &account), storage("post", &account));
+        for slot in WATCHED_SLOTS {
+            let find = |m: &serde_json::Map<String, Value>| {
+                m.iter()
+                    .find(|(k, _)| k.parse::<B256>().ok() == Some(slot))
+                    .and_then(|(_, v)| serde_json::from_value::<B256>(v.clone()).ok())
+            };
+            let before = find(&pre).unwrap_or_default();
+            // A slot cleared to zero is left out of `post` but stays in `pre`.
+            let after =
+                find(&post).unwrap_or(if find(&pre).is_some() && diff["post"].get(&account).is_some() {
+                    B256::ZERO
+                } else {
+                    before
+                });
+            if before != after {
+                out.push((address, slot, after));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn collect_frames(node: &Value, out: &mut Vec<Frame>) {

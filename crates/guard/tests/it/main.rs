@@ -559,6 +559,13 @@ async fn calls_g09_g10_g12_g13_g15_g17_g18_g20_are_flagged_and_the_predicted_los
     .await;
     expect(&v, "G12", Level::Medium);
     assert_eq!(v.level, Level::Medium, "{v:#?}");
+    // A "migration" that rewrites the EIP-1967 slot without any event: found in the state diff.
+    let migrate = OwnedProxy::migrateCall { implementation_: w.sink }.abi_encode();
+    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, proxy, migrate.clone())])).await;
+    expect(&v, "G12", Level::Critical);
+    let v =
+        check(&w.guard(SimulatorKind::Node), "eth_sendTransaction", json!([w.tx(&u, proxy, migrate)])).await;
+    expect(&v, "G12", Level::Critical);
     w.send(&u, proxy, give, 0).await;
     assert_eq!(w.proxy_owner(proxy).await, w.attacker.address());
 
