@@ -1,0 +1,638 @@
+//! Signature requests: EIP-712 typed data (permits, Permit2, marketplace orders) simulated
+//! through their on-chain equivalent, and messages (sign-in, blind signatures).
+
+use super::*;
+
+impl Analysis<'_> {
+    // --- typed data -------------------------------------------------------------------------
+
+    pub(super) async fn typed(&mut self, data: &TypedData, origin: Option<&str>) -> Result<(), GuardError> {
+        let domain = &data.domain;
+        let name = domain.name.as_deref().unwrap_or_default().to_owned();
+        let verifying = domain.verifying_contract;
+        let chain = domain.chain_id;
+        let msg = &data.message;
+        let primary = data.primary_type.as_str();
+        self.effects.push(format!(
+            "signs {primary} for {:?}{}",
+            name,
+            verifying.map_or(String::new(), |v| format!(" at {}", self.name_of(v)))
+        ));
+        if let Some(v) = verifying {
+            self.blocked(v, "contract");
+        }
+        let asset_type = matches!(
+            primary,
+            "Permit"
+                | "PermitSingle"
+                | "PermitBatch"
+                | "PermitTransferFrom"
+                | "PermitBatchTransferFrom"
+                | "PermitWitnessTransferFrom"
+                | "OrderComponents"
+        );
+        match chain {
+            Some(c) if c != U256::from(self.head.chain_id) => self.push(Finding::new(
+                "G14",
+                if asset_type { Level::High } else { Level::Medium },
+                "Signature for another chain",
+                format!("the signature is for chain {c} but your node is on chain {}", self.head.chain_id),
+            )),
+            None if asset_type => self.push(Finding::new(
+                "G14",
+                Level::High,
+                "Signature valid on any chain",
+                "the typed data moves assets but names no chain, so it can be replayed elsewhere",
+            )),
+            _ => {}
+        }
+        match primary {
+            "Permit" if msg.get("spender").is_some() => self.permit(data).await,
+            "PermitSingle" | "PermitBatch" => self.permit2_allowance(data).await,
+            "PermitTransferFrom" | "PermitBatchTransferFrom" | "PermitWitnessTransferFrom" => {
+                self.permit2_transfer(data).await
+            }
+            "OrderComponents" => self.seaport(data).await,
+            "Order" if name == "Blur Exchange" => {
+                self.blur_order(data).await;
+                Ok(())
+            }
+            "Root" if name == "Blur Exchange" => {
+                self.push(
+                    Finding::new("G07", Level::High, "Blind bulk listing", "this signs a merkle root of Blur orders that you cannot inspect: it can list any of your NFTs at any price")
+                        .evidence(format!("root: {}", data.message.get("root").and_then(Value::as_str).unwrap_or("?"))),
+                );
+                Ok(())
+            }
+            _ => {
+                let _ = origin;
+                let known = verifying.is_some_and(|v| self.trusted(v));
+                if !known {
+                    self.push(Finding::new("G08", Level::Medium, "Unknown typed data", format!("the guard does not know what {primary:?} for {name:?} does; signing it may authorise anything")));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn permit(&mut self, data: &TypedData) -> Result<(), GuardError> {
+        let msg = &data.message;
+        let token = data
+            .domain
+            .verifying_contract
+            .ok_or_else(|| GuardError::BadRequest("Permit without verifyingContract".into()))?;
+        let spender =
+            addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit without spender".into()))?;
+        let owner = addr(msg.get("owner").or(msg.get("holder")).unwrap_or(&Value::Null)).unwrap_or(self.user);
+        if owner != self.user {
+            self.push(Finding::new(
+                "G05",
+                Level::Medium,
+                "Permit for another owner",
+                format!("the permit names owner {owner}, not the signing account"),
+            ));
+        }
+        // EIP-2612 (value, deadline) or DAI (allowed, expiry).
+        let value = match msg.get("value") {
+            Some(v) => num(v).unwrap_or_default(),
+            None => {
+                if msg.get("allowed").and_then(Value::as_bool) == Some(true) {
+                    U256::MAX
+                } else {
+                    U256::ZERO
+                }
+            }
+        };
+        let deadline = msg.get("deadline").or(msg.get("expiry")).and_then(num).unwrap_or_default();
+        let calls = vec![SimCall {
+            trace: true,
+            ..SimCall::new(
+                self.user,
+                token,
+                IToken::approveCall { spender, amount: value }.abi_encode().into(),
+            )
+        }];
+        let outcome = self.scenario(calls, vec![], vec![]).await?;
+        let meta = self.view.token(token).await;
+        let change = outcome.tokens.iter().find(|t| t.token == token).cloned().unwrap_or_default();
+        let kind = self.view.account(spender).await?;
+        let trusted = self.trusted(spender);
+        let exposed = change.exposed();
+        let loss = format!(
+            "this signature lets {} take {}",
+            spender.to_checksum(None),
+            fmt_amount(exposed, meta.decimals, &meta.symbol)
+        );
+        self.effects.push(format!(
+            "lets {} spend {} without a transaction",
+            self.name_of(spender),
+            fmt_amount(value, meta.decimals, &meta.symbol)
+        ));
+        if !exposed.is_zero() {
+            self.effects.push(format!(
+                "{} could then take {}",
+                self.name_of(spender),
+                fmt_amount(exposed, meta.decimals, &meta.symbol)
+            ));
+        }
+        let level = if kind.is_eoa() || (!trusted && !change.post.is_zero() && value >= change.post) {
+            Level::Critical
+        } else if trusted {
+            Level::Medium
+        } else {
+            Level::High
+        };
+        self.push(
+            Finding::new("G05", level, "Permit signature", loss)
+                .evidence(format!("token: {token}"))
+                .evidence(format!(
+                    "spender: {spender}{}",
+                    if kind.is_eoa() { " (a personal account)" } else { "" }
+                ))
+                .evidence(format!("value: {value}")),
+        );
+        if kind.is_eoa() {
+            self.push(
+                Finding::new(
+                    "G02",
+                    Level::Critical,
+                    "Permit to a personal account",
+                    format!("{} is a personal account, not a contract", spender.to_checksum(None)),
+                )
+                .evidence(format!("spender: {spender}")),
+            );
+        }
+        self.long_lived(deadline, "permit");
+        Ok(())
+    }
+
+    pub(super) fn long_lived(&mut self, deadline: U256, what: &str) {
+        if deadline > U256::from(self.head.timestamp + LONG_LIVED_SECS) {
+            let until = if deadline >= U256::from(u64::MAX) {
+                "forever".to_owned()
+            } else {
+                format!("until {}", when(deadline.to::<u64>()))
+            };
+            self.push(Finding::new(
+                "G19",
+                Level::Medium,
+                "Long-lived permission",
+                format!("the {what} stays valid {until}"),
+            ));
+        }
+    }
+
+    pub(super) async fn permit2_allowance(&mut self, data: &TypedData) -> Result<(), GuardError> {
+        let msg = &data.message;
+        let permit2 = data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2);
+        let spender = addr(&msg["spender"])
+            .ok_or_else(|| GuardError::BadRequest("Permit2 permit without spender".into()))?;
+        let details: Vec<Value> = match &msg["details"] {
+            Value::Array(items) => items.clone(),
+            single @ Value::Object(_) => vec![single.clone()],
+            _ => return Err(GuardError::BadRequest("Permit2 permit without details".into())),
+        };
+        let mut calls = vec![];
+        let mut tokens = vec![];
+        for d in &details {
+            let token = addr(&d["token"])
+                .ok_or_else(|| GuardError::BadRequest("Permit2 details without token".into()))?;
+            let amount = num(&d["amount"]).unwrap_or_default();
+            let expiration = num(&d["expiration"]).unwrap_or_default();
+            tokens.push((token, amount, expiration));
+            let amount160 = alloy::primitives::Uint::<160, 3>::from(
+                amount.min((U256::from(1u8) << 160) - U256::from(1u8)),
+            );
+            let exp48 = alloy::primitives::Uint::<48, 1>::from(
+                expiration.min(U256::from((1u64 << 48) - 1)).to::<u64>(),
+            );
+            calls.push(SimCall {
+                trace: true,
+                ..SimCall::new(
+                    self.user,
+                    permit2,
+                    IPermit2::approveCall { token, spender, amount: amount160, expiration: exp48 }
+                        .abi_encode()
+                        .into(),
+                )
+            });
+        }
+        let outcome = self.scenario(calls, vec![], vec![]).await?;
+        let kind = self.view.account(spender).await?;
+        let trusted = self.trusted(spender);
+        let mut losses = vec![];
+        for (token, _, _) in &tokens {
+            let meta = self.view.token(*token).await;
+            let exposed =
+                outcome.tokens.iter().find(|t| t.token == *token).map_or(U256::ZERO, TokenChange::exposed);
+            losses.push(fmt_amount(exposed, meta.decimals, &meta.symbol));
+        }
+        let level = if tokens.len() > 1 || kind.is_eoa() {
+            Level::Critical
+        } else if trusted {
+            Level::Medium
+        } else {
+            Level::High
+        };
+        let mut f = Finding::new(
+            "G06",
+            level,
+            "Permit2 signature",
+            format!("this signature lets {} take {}", spender.to_checksum(None), losses.join(" and ")),
+        )
+        .evidence(format!("spender: {spender}{}", if kind.is_eoa() { " (a personal account)" } else { "" }));
+        for (token, amount, _) in &tokens {
+            f = f.evidence(format!("token {token}: amount {amount}"));
+        }
+        self.push(f);
+        self.effects.push(format!(
+            "lets {} move {} through Permit2",
+            self.name_of(spender),
+            losses.join(" and ")
+        ));
+        for (_, _, expiration) in &tokens {
+            self.long_lived(*expiration, "Permit2 allowance");
+        }
+        if let Some(deadline) = msg.get("sigDeadline").and_then(num) {
+            self.long_lived(deadline, "signature");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn permit2_transfer(&mut self, data: &TypedData) -> Result<(), GuardError> {
+        let msg = &data.message;
+        let spender = addr(&msg["spender"])
+            .ok_or_else(|| GuardError::BadRequest("Permit2 transfer without spender".into()))?;
+        let permitted: Vec<Value> = match &msg["permitted"] {
+            Value::Array(items) => items.clone(),
+            single @ Value::Object(_) => vec![single.clone()],
+            _ => vec![],
+        };
+        let kind = self.view.account(spender).await?;
+        let mut losses = vec![];
+        for p in &permitted {
+            let Some(token) = addr(&p["token"]) else { continue };
+            let amount = num(&p["amount"]).unwrap_or_default();
+            let meta = self.view.token(token).await;
+            let balance = self.view.balance_of(token, self.user).await;
+            let allowance = self
+                .view
+                .call(
+                    token,
+                    IToken::allowanceCall {
+                        owner: self.user,
+                        spender: data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2),
+                    }
+                    .abi_encode(),
+                )
+                .await
+                .and_then(|b| IToken::allowanceCall::abi_decode_returns(&b).ok())
+                .unwrap_or_default();
+            losses.push(fmt_amount(amount.min(balance).min(allowance), meta.decimals, &meta.symbol));
+        }
+        let level = if permitted.len() > 1 || kind.is_eoa() {
+            Level::Critical
+        } else if self.trusted(spender) {
+            Level::Medium
+        } else {
+            Level::High
+        };
+        self.push(
+            Finding::new(
+                "G06",
+                level,
+                "Permit2 transfer signature",
+                format!(
+                    "this signature lets {} take {} in one go",
+                    spender.to_checksum(None),
+                    losses.join(" and ")
+                ),
+            )
+            .evidence(format!("spender: {spender}")),
+        );
+        if let Some(deadline) = msg.get("deadline").and_then(num) {
+            self.long_lived(deadline, "signature");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn seaport(&mut self, data: &TypedData) -> Result<(), GuardError> {
+        let msg = &data.message;
+        let market = data
+            .domain
+            .verifying_contract
+            .ok_or_else(|| GuardError::BadRequest("order without verifyingContract".into()))?;
+        let bad = |what: &str| GuardError::BadRequest(format!("malformed order: {what}"));
+        let offerer = addr(&msg["offerer"]).ok_or_else(|| bad("offerer"))?;
+        let items = |key: &str| msg.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let offer: Vec<OfferItem> = items("offer")
+            .iter()
+            .map(|i| OfferItem {
+                itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
+                token: addr(&i["token"]).unwrap_or_default(),
+                identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
+                startAmount: num(&i["startAmount"]).unwrap_or_default(),
+                endAmount: num(&i["endAmount"]).unwrap_or_default(),
+            })
+            .collect();
+        let consideration: Vec<ConsiderationItem> = items("consideration")
+            .iter()
+            .map(|i| ConsiderationItem {
+                itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
+                token: addr(&i["token"]).unwrap_or_default(),
+                identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
+                startAmount: num(&i["startAmount"]).unwrap_or_default(),
+                endAmount: num(&i["endAmount"]).unwrap_or_default(),
+                recipient: addr(&i["recipient"]).unwrap_or_default(),
+            })
+            .collect();
+        let word = |k: &str| {
+            msg.get(k).and_then(Value::as_str).and_then(|s| s.parse::<B256>().ok()).unwrap_or_default()
+        };
+        let parameters = OrderParameters {
+            offerer,
+            zone: addr(&msg["zone"]).unwrap_or_default(),
+            offer: offer.clone(),
+            consideration: consideration.clone(),
+            orderType: num(&msg["orderType"]).unwrap_or_default().to::<u8>(),
+            startTime: num(&msg["startTime"]).unwrap_or_default(),
+            endTime: num(&msg["endTime"]).unwrap_or_default(),
+            zoneHash: word("zoneHash"),
+            salt: num(&msg["salt"]).unwrap_or_default(),
+            conduitKey: word("conduitKey"),
+            totalOriginalConsiderationItems: U256::from(consideration.len()),
+        };
+        let order = Order { parameters, signature: Bytes::new() };
+        let to_user: U256 = consideration
+            .iter()
+            .filter(|c| c.recipient == self.user && c.itemType <= 1)
+            .map(|c| c.endAmount.min(c.startAmount))
+            .sum();
+        let to_others: U256 = consideration
+            .iter()
+            .filter(|c| c.recipient != self.user && c.itemType <= 1)
+            .map(|c| c.endAmount.max(c.startAmount))
+            .sum();
+        let pay: U256 =
+            consideration.iter().filter(|c| c.itemType == 0).map(|c| c.endAmount.max(c.startAmount)).sum();
+        for o in &offer {
+            let meta = self.view.token(o.token).await;
+            let what = if o.itemType >= 2 {
+                format!("{} NFT #{}", meta.symbol, o.identifierOrCriteria)
+            } else {
+                fmt_amount(o.startAmount, meta.decimals, &meta.symbol)
+            };
+            self.effects.push(format!("offers {what}"));
+        }
+        for c in &consideration {
+            self.effects.push(format!(
+                "asks {} for {}",
+                if c.itemType == 0 {
+                    fmt_eth(c.startAmount)
+                } else {
+                    format!("{} of {}", c.startAmount, short(c.token))
+                },
+                self.name_of(c.recipient)
+            ));
+        }
+        // Simulate: the offerer validates the order, then a stranger fills it.
+        let validate = SimCall {
+            trace: true,
+            ..SimCall::new(
+                offerer,
+                market,
+                ISeaport::validateCall { orders: vec![order.clone()] }.abi_encode().into(),
+            )
+        };
+        let fill = SimCall {
+            from: STRANGER,
+            to: Some(market),
+            value: pay,
+            data: ISeaport::fulfillOrderCall { order, fulfillerConduitKey: B256::ZERO }.abi_encode().into(),
+            trace: false,
+        };
+        let mut extra = vec![fill];
+        extra.extend(offer.iter().map(|o| {
+            SimCall::new(offerer, o.token, IToken::balanceOfCall { owner: offerer }.abi_encode().into())
+        }));
+        let outcome = self.scenario(vec![validate], vec![], extra).await?;
+        let nft_lost: U256 = outcome
+            .tokens
+            .iter()
+            .filter(|t| offer.iter().any(|o| o.token == t.token))
+            .map(TokenChange::exposed)
+            .sum();
+        let received: U256 = outcome
+            .followups
+            .first()
+            .map_or(U256::ZERO, |r| r.frames.iter().filter(|f| f.to == self.user).map(|f| f.value).sum());
+        let filled = outcome.followups.first().is_some_and(|r| r.success);
+        let dust = U256::from(10u64).pow(U256::from(14));
+        if offerer == self.user && !offer.is_empty() && to_user <= dust {
+            self.push(
+                Finding::new(
+                    "G07",
+                    Level::Critical,
+                    "Order that gives your assets away",
+                    format!(
+                        "this order hands over {} item{} and pays you {} in return",
+                        offer.len(),
+                        if offer.len() == 1 { "" } else { "s" },
+                        fmt_eth(to_user)
+                    ),
+                )
+                .evidence(format!("paid to you: {}", fmt_eth(to_user)))
+                .evidence(format!("paid to others: {}", fmt_eth(to_others)))
+                .evidence(format!(
+                    "simulated fill by a stranger: {}; you lose {nft_lost} item(s) and receive {}",
+                    if filled { "succeeds" } else { "fails" },
+                    fmt_eth(received)
+                )),
+            );
+        } else if to_others > to_user {
+            self.push(Finding::new(
+                "G07",
+                Level::High,
+                "Most proceeds go to others",
+                format!("the order pays {} to others and {} to you", fmt_eth(to_others), fmt_eth(to_user)),
+            ));
+        } else {
+            self.push(
+                Finding::new(
+                    "G07",
+                    Level::Info,
+                    "Listing",
+                    format!("a listing that pays you {}", fmt_eth(to_user)),
+                )
+                .evidence(format!("simulated fill: you receive {}", fmt_eth(received))),
+            );
+        }
+        if !parameters_zone_is_open(msg) {
+            self.push(Finding::new(
+                "G07",
+                Level::Low,
+                "Restricted order",
+                "the order names a zone that decides who may fill it",
+            ));
+        }
+        let end = num(&msg["endTime"]).unwrap_or_default();
+        self.long_lived(end, "order");
+        Ok(())
+    }
+
+    /// A Blur `Order` (decoded only: Blur's exchange is not simulated).
+    pub(super) async fn blur_order(&mut self, data: &TypedData) {
+        let msg = &data.message;
+        let trader = addr(&msg["trader"]).unwrap_or_default();
+        let sell = num(&msg["side"]).unwrap_or_default() == U256::from(1u8);
+        let collection = addr(&msg["collection"]).unwrap_or_default();
+        let id = num(&msg["tokenId"]).unwrap_or_default();
+        let price = num(&msg["price"]).unwrap_or_default();
+        let fee_bps: U256 =
+            msg["fees"].as_array().into_iter().flatten().filter_map(|f| num(&f["rate"])).sum();
+        let meta = self.view.token(collection).await;
+        let item = format!(
+            "{} NFT #{id}",
+            if meta.symbol.is_empty() { short(collection) } else { meta.symbol.clone() }
+        );
+        self.effects.push(format!(
+            "{} {item} for {}",
+            if sell { "lists" } else { "bids on" },
+            fmt_eth(price)
+        ));
+        if trader == self.user && sell {
+            let dust = U256::from(10u64).pow(U256::from(14));
+            if price <= dust {
+                self.push(
+                    Finding::new(
+                        "G07",
+                        Level::Critical,
+                        "Order that gives your assets away",
+                        format!("this Blur order sells your {item} for {}", fmt_eth(price)),
+                    )
+                    .evidence(format!("collection: {collection}"))
+                    .evidence(format!("price: {price} wei")),
+                );
+            } else if fee_bps > U256::from(5000u16) {
+                self.push(Finding::new(
+                    "G07",
+                    Level::High,
+                    "Most proceeds go to others",
+                    format!("the order's fees take {}% of the price", fee_bps / U256::from(100u8)),
+                ));
+            } else {
+                self.push(Finding::new(
+                    "G07",
+                    Level::Info,
+                    "Listing",
+                    format!("a Blur listing of your {item} for {}", fmt_eth(price)),
+                ));
+            }
+        }
+        if let Some(end) = msg.get("expirationTime").and_then(num) {
+            self.long_lived(end, "order");
+        }
+    }
+
+    // --- messages ---------------------------------------------------------------------------
+
+    pub(super) fn personal(&mut self, message: &[u8], origin: Option<&str>) {
+        let Ok(text) = std::str::from_utf8(message) else {
+            let level = if message.len() == 32 { Level::High } else { Level::Medium };
+            self.push(
+                Finding::new("G08", level, "Blind signature", format!("the message is {} bytes of binary data, not text; a 32-byte hash can authorise a Safe transaction or worse", message.len()))
+                    .evidence(format!("0x{}", hex::encode(&message[..message.len().min(64)]))),
+            );
+            return;
+        };
+        if let Some(siwe) = Siwe::parse(text) {
+            self.effects.push(format!(
+                "signs in to {:?} as {}",
+                siwe.domain,
+                self.name_of(siwe.address.unwrap_or_default())
+            ));
+            if siwe.address != Some(self.user) {
+                self.push(Finding::new(
+                    "G08",
+                    Level::High,
+                    "Sign-in for another account",
+                    format!(
+                        "the sign-in message names {:?}, not the signing account",
+                        siwe.address.map(|a| a.to_string()).unwrap_or_default()
+                    ),
+                ));
+            }
+            if siwe.chain_id.is_some_and(|c| c != self.head.chain_id) {
+                self.push(Finding::new(
+                    "G14",
+                    Level::High,
+                    "Sign-in for another chain",
+                    format!(
+                        "the sign-in message is for chain {} but your node is on chain {}",
+                        siwe.chain_id.unwrap_or_default(),
+                        self.head.chain_id
+                    ),
+                ));
+            }
+            if let Some(origin) = origin {
+                let host = crate::lists::host_of(origin);
+                let claimed = crate::lists::host_of(&siwe.domain);
+                if host != claimed {
+                    self.push(
+                        Finding::new(
+                            "G08",
+                            Level::High,
+                            "Sign-in for another site",
+                            format!("the page at {host} asks you to sign in to {claimed}"),
+                        )
+                        .evidence(format!("origin: {origin:?}"))
+                        .evidence(format!("message domain: {:?}", siwe.domain)),
+                    );
+                }
+            }
+            return;
+        }
+        let shown: String = text.chars().take(80).collect();
+        self.effects.push(format!("signs the text {shown:?}"));
+    }
+}
+
+/// An EIP-4361 sign-in message, as far as the guard needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Siwe {
+    domain: String,
+    address: Option<Address>,
+    chain_id: Option<u64>,
+}
+
+impl Siwe {
+    fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.lines();
+        let first = lines.next()?;
+        let domain =
+            first.strip_suffix(" wants you to sign in with your Ethereum account:")?.trim().to_owned();
+        let address = lines.next().and_then(|l| l.trim().parse().ok());
+        let chain_id =
+            text.lines().find_map(|l| l.strip_prefix("Chain ID:")).and_then(|v| v.trim().parse().ok());
+        Some(Self { domain, address, chain_id })
+    }
+}
+
+pub(super) fn parameters_zone_is_open(msg: &Value) -> bool {
+    addr(&msg["zone"]).is_none_or(|z| z.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_messages_are_parsed() {
+        let text = "app.example.org wants you to sign in with your Ethereum account:\n0x00000000000000000000000000000000000000aa\n\nSign in\n\nURI: https://app.example.org\nVersion: 1\nChain ID: 31337\nNonce: 12345678\nIssued At: 2026-11-22T00:00:00Z";
+        let siwe = Siwe::parse(text).unwrap();
+        assert_eq!(siwe.domain, "app.example.org");
+        assert_eq!(siwe.chain_id, Some(31337));
+        assert_eq!(siwe.address, Some(Address::with_last_byte(0xaa)));
+        assert!(Siwe::parse("hello").is_none());
+    }
+}

@@ -1,0 +1,346 @@
+//! Running a scenario: the calls in a realistic block, the follow-ups that measure what an
+//! approval exposes, balance reads before and after, and the naive-block re-run.
+
+use super::*;
+
+impl Analysis<'_> {
+    // --- simulation -------------------------------------------------------------------------
+
+    /// Simulates `user_calls` (plus follow-ups that measure what approvals expose) and returns the
+    /// facts. Runs the calls in a realistic block, then again in a naive one to detect evasion.
+    pub(super) async fn scenario(
+        &mut self,
+        user_calls: Vec<SimCall>,
+        code: Vec<(Address, Bytes)>,
+        extra: Vec<SimCall>,
+    ) -> Result<Outcome, GuardError> {
+        let sim = &self.g.simulator;
+        let realistic = self.head.realistic();
+        let first = SimRequest { calls: user_calls.clone(), code: code.clone(), balances: vec![] };
+        let pass_a = sim.simulate(realistic, &first).await?;
+        self.simulated = true;
+        // Every token that logged something, and every contract the calls touch.
+        let approvals = approvals_of(self.user, &pass_a);
+        let mut tokens: BTreeSet<Address> =
+            pass_a.iter().flat_map(|r| r.logs.iter().map(|l| l.address)).collect();
+        tokens.extend(extra.iter().filter_map(|c| c.to));
+        tokens.extend(approvals.iter().filter_map(|a| match a.kind {
+            ApprovalKind::Permit2 { token, .. } => Some(token),
+            _ => None,
+        }));
+        let mut token_list = vec![];
+        for t in tokens {
+            if self.view.account(t).await? == AccountKind::Contract && t != crate::lists::PERMIT2 {
+                let probe = self.view.call(t, IToken::balanceOfCall { owner: self.user }.abi_encode()).await;
+                if probe.is_some_and(|b| b.len() == 32) {
+                    token_list.push(t);
+                }
+            }
+        }
+        let nft_tokens: BTreeSet<Address> = pass_a
+            .iter()
+            .flat_map(|r| r.logs.iter())
+            .filter(|l| {
+                (l.topics().first() == Some(&TRANSFER) || l.topics().first() == Some(&APPROVAL))
+                    && l.topics().len() == 4
+                    || l.topics().first() == Some(&APPROVAL_FOR_ALL)
+            })
+            .map(|l| l.address)
+            .collect();
+        let mut followups = extra;
+        for a in &approvals {
+            match a.kind {
+                ApprovalKind::Erc20 if !a.amount.is_zero() => {
+                    let balance = self.view.balance_of(a.emitter, self.user).await;
+                    let amount = a.amount.min(balance.max(U256::from(1u8)));
+                    followups.push(SimCall::new(
+                        a.spender,
+                        a.emitter,
+                        IToken::transferFromCall { from: self.user, to: a.spender, amount }
+                            .abi_encode()
+                            .into(),
+                    ));
+                }
+                ApprovalKind::Nft(id) if !a.spender.is_zero() => {
+                    followups.push(SimCall::new(
+                        a.spender,
+                        a.emitter,
+                        IToken::transferFromCall { from: self.user, to: a.spender, amount: id }
+                            .abi_encode()
+                            .into(),
+                    ));
+                }
+                ApprovalKind::Permit2 { token, .. } if !a.amount.is_zero() => {
+                    let balance = self.view.balance_of(token, self.user).await;
+                    let amount = a.amount.min(balance).min(U256::from(u128::MAX));
+                    followups.push(SimCall::new(
+                        a.spender,
+                        a.emitter,
+                        IPermit2::transferFromCall {
+                            from: self.user,
+                            to: a.spender,
+                            amount: amount.to::<u128>().try_into().unwrap_or_default(),
+                            token,
+                        }
+                        .abi_encode()
+                        .into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let reads: Vec<SimCall> = token_list
+            .iter()
+            .map(|t| {
+                SimCall::new(self.user, *t, IToken::balanceOfCall { owner: self.user }.abi_encode().into())
+            })
+            .collect();
+        let mut calls = reads.clone();
+        calls.extend(user_calls.iter().cloned());
+        calls.extend(reads.iter().cloned());
+        calls.extend(followups.iter().cloned());
+        calls.extend(reads.iter().cloned());
+        let balances = followups.iter().map(|f| (f.from, U256::from(10u64).pow(U256::from(24)))).collect();
+        let pass_b = sim.simulate(realistic, &SimRequest { calls, code: code.clone(), balances }).await?;
+        let n = reads.len();
+        let u = user_calls.len();
+        let read = |r: &CallResult| {
+            if r.success && r.output.len() == 32 { U256::from_be_slice(&r.output) } else { U256::ZERO }
+        };
+        let mut out = Outcome {
+            results: pass_b[n..n + u].to_vec(),
+            followups: pass_b[2 * n + u..2 * n + u + followups.len()].to_vec(),
+            ..Default::default()
+        };
+        for (i, t) in token_list.iter().enumerate() {
+            let mut change = TokenChange {
+                token: *t,
+                nft: nft_tokens.contains(t),
+                pre: read(&pass_b[i]),
+                post: read(&pass_b[n + u + i]),
+                fin: read(&pass_b[2 * n + u + followups.len() + i]),
+                ..Default::default()
+            };
+            for log in out
+                .results
+                .iter()
+                .flat_map(|r| r.logs.iter())
+                .filter(|l| l.address == *t && l.topics().first() == Some(&TRANSFER))
+            {
+                let topics = log.topics();
+                if topics.len() < 3 {
+                    continue;
+                }
+                let (from, to) = (topic_address(&topics[1]), topic_address(&topics[2]));
+                let amount = if topics.len() == 4 {
+                    U256::from(1u8)
+                } else {
+                    U256::from_be_slice(log.data.data.get(..32).unwrap_or(&[0u8; 32]))
+                };
+                if from == self.user {
+                    change.logged_out += amount;
+                    change.to.insert(to);
+                    if topics.len() == 4 {
+                        change.ids_out.push(U256::from_be_bytes(topics[3].0));
+                    }
+                }
+                if to == self.user {
+                    change.logged_in += amount;
+                    if topics.len() == 4 {
+                        change.ids_in.push(U256::from_be_bytes(topics[3].0));
+                    }
+                }
+            }
+            for r in &out.followups {
+                for log in r.logs.iter().filter(|l| {
+                    l.address == *t && l.topics().first() == Some(&TRANSFER) && l.topics().len() == 4
+                }) {
+                    if topic_address(&log.topics()[1]) == self.user {
+                        change.ids_out.push(U256::from_be_bytes(log.topics()[3].0));
+                    }
+                }
+            }
+            out.tokens.push(change);
+        }
+        out.approvals = approvals_of(self.user, &out.results);
+        for (i, r) in out.results.iter().enumerate() {
+            out.gas_used += r.gas_used;
+            if !r.success && out.reverted.is_none() {
+                out.reverted = Some((i, revert_reason(&r.output)));
+            }
+            for f in &r.frames {
+                match f.kind {
+                    FrameKind::DelegateCall => out.delegatecalls.push(f.clone()),
+                    FrameKind::SelfDestruct => {
+                        out.selfdestructs.push(f.clone());
+                        native(&mut out.native_out, &mut out.native_in, self.user, f);
+                    }
+                    FrameKind::Call | FrameKind::Create => {
+                        native(&mut out.native_out, &mut out.native_in, self.user, f)
+                    }
+                }
+            }
+            for (contract, slot, value) in &r.slots {
+                let what = if *slot == crate::sim::WATCHED_SLOTS[0] {
+                    "implementation"
+                } else if *slot == crate::sim::WATCHED_SLOTS[1] {
+                    "admin"
+                } else {
+                    "beacon"
+                };
+                out.owner_changes.push((*contract, what, Address::from_word(*value)));
+            }
+            for log in &r.logs {
+                let t = log.topics();
+                match t.first() {
+                    Some(&OWNERSHIP_TRANSFERRED) if t.len() == 3 => {
+                        out.owner_changes.push((log.address, "ownership", topic_address(&t[2])))
+                    }
+                    Some(&UPGRADED) if t.len() == 2 => {
+                        out.owner_changes.push((log.address, "implementation", topic_address(&t[1])))
+                    }
+                    Some(&ADMIN_CHANGED) if log.data.data.len() == 64 => {
+                        out.owner_changes.push((
+                            log.address,
+                            "admin",
+                            Address::from_slice(&log.data.data[44..64]),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.owner_changes.sort();
+        out.owner_changes.dedup();
+        for r in &out.followups {
+            for f in &r.frames {
+                if f.from == self.user && f.to != self.user {
+                    *out.native_exposed.entry(f.to).or_default() += f.value;
+                }
+            }
+        }
+        self.record_assets(&out);
+        // G18: run the same calls as a naive simulator would (zero fees, zero coinbase) and compare.
+        let naive = sim.simulate(self.head.naive(), &first).await?;
+        let (before, after) = (flows(self.user, &pass_a), flows(self.user, &naive));
+        if before != after {
+            out.diverged = before.symmetric_difference(&after).cloned().collect();
+        }
+        Ok(out)
+    }
+
+    pub(super) fn record_assets(&mut self, o: &Outcome) {
+        let mut push = |kind, asset, amount: U256, counterparty| {
+            if !amount.is_zero() {
+                self.assets.push(AssetChange { kind, asset, amount, counterparty });
+            }
+        };
+        for (to, v) in &o.native_out {
+            push(ChangeKind::Lose, None, *v, Some(*to));
+        }
+        for (from, v) in &o.native_in {
+            push(ChangeKind::Receive, None, *v, Some(*from));
+        }
+        for (to, v) in &o.native_exposed {
+            push(ChangeKind::Exposed, None, *v, Some(*to));
+        }
+        for t in &o.tokens {
+            push(ChangeKind::Lose, Some(t.token), t.lost(), t.to.iter().next().copied());
+            push(ChangeKind::Receive, Some(t.token), t.gained(), None);
+            let taker = o
+                .approvals
+                .iter()
+                .find(|a| {
+                    a.emitter == t.token
+                        || a.kind
+                            == (ApprovalKind::Permit2 {
+                                token: t.token,
+                                expiration: match a.kind {
+                                    ApprovalKind::Permit2 { expiration, .. } => expiration,
+                                    _ => 0,
+                                },
+                            })
+                })
+                .map(|a| a.spender);
+            push(ChangeKind::Exposed, Some(t.token), t.exposed(), taker);
+        }
+    }
+}
+
+/// What moved to or from the user, per asset, for comparing two runs.
+pub(super) fn flows(user: Address, results: &[CallResult]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, r) in results.iter().enumerate() {
+        out.insert(format!("call {} {}", i + 1, if r.success { "succeeds" } else { "reverts" }));
+        for f in &r.frames {
+            if f.from == user || f.to == user {
+                out.insert(format!(
+                    "call {}: {} ETH moves from {} to {}",
+                    i + 1,
+                    fmt_eth(f.value),
+                    f.from,
+                    f.to
+                ));
+            }
+        }
+        for l in &r.logs {
+            let t = l.topics();
+            if t.len() >= 3
+                && (t[0] == TRANSFER || t[0] == APPROVAL || t[0] == APPROVAL_FOR_ALL)
+                && (topic_address(&t[1]) == user || topic_address(&t[2]) == user)
+            {
+                out.insert(format!(
+                    "call {}: {} {} → {} on {} ({})",
+                    i + 1,
+                    if t[0] == TRANSFER { "transfer" } else { "approval" },
+                    topic_address(&t[1]),
+                    topic_address(&t[2]),
+                    l.address,
+                    hex::encode(&l.data.data)
+                ));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn approvals_of(user: Address, results: &[CallResult]) -> Vec<ApprovalFact> {
+    let mut out = vec![];
+    for log in results.iter().flat_map(|r| r.logs.iter()) {
+        let t = log.topics();
+        let data = &log.data.data;
+        match (t.first(), t.len()) {
+            (Some(&APPROVAL), 3) if topic_address(&t[1]) == user => out.push(ApprovalFact {
+                emitter: log.address,
+                spender: topic_address(&t[2]),
+                amount: U256::from_be_slice(data.get(..32).unwrap_or(&[0u8; 32])),
+                kind: ApprovalKind::Erc20,
+            }),
+            (Some(&APPROVAL), 4) if topic_address(&t[1]) == user => out.push(ApprovalFact {
+                emitter: log.address,
+                spender: topic_address(&t[2]),
+                amount: U256::from(1u8),
+                kind: ApprovalKind::Nft(U256::from_be_bytes(t[3].0)),
+            }),
+            (Some(&APPROVAL_FOR_ALL), 3) if topic_address(&t[1]) == user => out.push(ApprovalFact {
+                emitter: log.address,
+                spender: topic_address(&t[2]),
+                amount: U256::ZERO,
+                kind: ApprovalKind::All(data.get(31) == Some(&1)),
+            }),
+            (Some(&PERMIT2_APPROVAL), 4) if topic_address(&t[1]) == user && data.len() >= 64 => {
+                out.push(ApprovalFact {
+                    emitter: log.address,
+                    spender: topic_address(&t[3]),
+                    amount: U256::from_be_slice(&data[..32]),
+                    kind: ApprovalKind::Permit2 {
+                        token: topic_address(&t[2]),
+                        expiration: U256::from_be_slice(&data[32..64]).saturating_to(),
+                    },
+                })
+            }
+            _ => {}
+        }
+    }
+    out
+}
