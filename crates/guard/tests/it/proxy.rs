@@ -84,6 +84,9 @@ async fn a_wallet_gets_refusals_with_the_verdict_and_ordinary_traffic_passes_unt
     )
     .await;
     assert!(answer["result"].as_str().is_some_and(|h| h.len() == 66), "{answer}");
+    // The send is remembered: the recipient is now part of the user's history.
+    let history = agora_guard::lists::UserLists::load(&w.store).unwrap().history;
+    assert_eq!(history.get(&w.second), Some(&1), "{history:?}");
 
     // A batch mixing both: each answered on its own, in order.
     let answer = rpc(
