@@ -351,6 +351,59 @@ mod tests {
         assert!(d.name.contains("malformed"));
     }
 
+    proptest::proptest! {
+        /// Untrusted calldata never panics the decoder, whatever its bytes.
+        #[test]
+        fn arbitrary_calldata_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), selector in 0usize..FUNCTIONS.len()) {
+            let _ = decode(Some(Address::ZERO), U256::ZERO, &data);
+            // The same bytes behind every known selector: arguments that do not decode are named,
+            // not fatal.
+            let f = table().values().nth(selector).map(|f| f.selector()).unwrap_or_default();
+            let prefixed: Vec<u8> = f.iter().copied().chain(data.iter().copied()).collect();
+            let _ = decode(Some(Address::ZERO), U256::ZERO, &prefixed);
+        }
+
+        /// An approval survives any depth of `aggregate3` nesting up to the limit, with its
+        /// spender and amount intact; one level more is refused.
+        #[test]
+        fn approvals_survive_nesting(spender in proptest::prelude::any::<[u8; 20]>(), amount in proptest::prelude::any::<[u8; 32]>(), depth in 0usize..=MAX_DEPTH) {
+            let spender = Address::from(spender);
+            let amount = U256::from_be_bytes(amount);
+            let mut data = approveCall { spender, amount }.abi_encode();
+            for _ in 0..depth {
+                data = aggregate3Call { calls: vec![Call3 { target: Address::ZERO, allowFailure: true, callData: data.into() }] }.abi_encode();
+            }
+            let d = decode(Some(Address::ZERO), U256::ZERO, &data).unwrap();
+            let approve = d.flatten().into_iter().find(|c| c.name == "approve").cloned().unwrap();
+            proptest::prop_assert_eq!(approve.address("spender"), Some(spender));
+            proptest::prop_assert_eq!(approve.uint("amount"), Some(amount));
+            if depth == MAX_DEPTH {
+                let deeper = aggregate3Call { calls: vec![Call3 { target: Address::ZERO, allowFailure: true, callData: data.into() }] }.abi_encode();
+                proptest::prop_assert!(decode(Some(Address::ZERO), U256::ZERO, &deeper).is_err());
+            }
+        }
+
+        /// Safe `multiSend` packing: every packed call comes back with its target, value and data.
+        #[test]
+        fn multisend_packing_round_trips(calls in proptest::collection::vec((proptest::prelude::any::<[u8; 20]>(), proptest::prelude::any::<u64>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)), 0..6)) {
+            let mut packed = Vec::new();
+            for (to, value, data) in &calls {
+                packed.push(0u8);
+                packed.extend_from_slice(to);
+                packed.extend_from_slice(&U256::from(*value).to_be_bytes::<32>());
+                packed.extend_from_slice(&U256::from(data.len()).to_be_bytes::<32>());
+                packed.extend_from_slice(data);
+            }
+            let outer = encode("multiSend(bytes)", &[DynSolValue::Bytes(packed)]);
+            let d = decode(Some(Address::ZERO), U256::ZERO, &outer).unwrap();
+            proptest::prop_assert_eq!(d.inner.len(), calls.len());
+            for (inner, (to, value, _)) in d.inner.iter().zip(&calls) {
+                proptest::prop_assert_eq!(inner.to, Some(Address::from(*to)));
+                proptest::prop_assert_eq!(inner.value, U256::from(*value));
+            }
+        }
+    }
+
     #[test]
     fn opcodes_inside_push_data_are_skipped() {
         // PUSH1 0xff, then STOP: no SELFDESTRUCT.

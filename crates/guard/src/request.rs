@@ -361,6 +361,20 @@ mod tests {
         assert!(GuardRequest::new("wallet_sendCalls", batch).action(None).is_err());
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes as a raw transaction, arbitrary text as typed data or as a message:
+        /// an error or a request, never a panic.
+        #[test]
+        fn untrusted_params_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), text in ".{0,300}") {
+            let who = "0x00000000000000000000000000000000000000aa";
+            let _ = GuardRequest::new("eth_sendRawTransaction", json!([format!("0x{}", hex::encode(&raw))])).action(None);
+            let _ = GuardRequest::new("eth_signTypedData_v4", json!([who, text.clone()])).action(None);
+            let _ = GuardRequest::new("personal_sign", json!([text.clone(), who])).action(None);
+            let _ = GuardRequest::new("eth_sign", json!([who, text.clone()])).action(None);
+            let _ = GuardRequest::new("wallet_sendCalls", json!([{"from": who, "calls": [{"to": who, "data": text}]}])).action(None);
+        }
+    }
+
     #[test]
     fn personal_sign_takes_either_parameter_order() {
         let who = "0x00000000000000000000000000000000000000aa";
