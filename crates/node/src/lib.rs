@@ -363,6 +363,10 @@ impl Node {
             }));
             tracing::info!(target: "agora::up", "paid access (x402) on http://{addr}/v1/chat/completions");
         }
+        tracing::info!(
+            target: "agora::up",
+            "transaction guard: POST http://{api_addr}/guard/check, or `agora guard` as a wallet's JSON-RPC endpoint"
+        );
         tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
         let served = axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown).await;
         tracing::info!(target: "agora::up", "shutting down");
