@@ -636,7 +636,19 @@ impl Analysis<'_> {
         });
         let lost_any = !o.native_out.is_empty() || o.tokens.iter().any(|t| !t.lost().is_zero());
         let gained_any = !o.native_in.is_empty() || o.tokens.iter().any(|t| !t.gained().is_zero());
-        if !transfers_only && lost_any && !gained_any && o.reverted.is_none() {
+        // Only calls that promise something back (a claim, a mint, a swap, or code the guard cannot
+        // name) on contracts the user does not know: a deposit into a known contract is not a
+        // trade for nothing.
+        let promises = decoded.iter().flat_map(|d| d.flatten()).any(|c| {
+            let name = c.name.to_ascii_lowercase();
+            let untrusted = c.to.is_some_and(|t| !self.trusted(t));
+            untrusted
+                && (name.starts_with("unknown")
+                    || ["claim", "mint", "swap", "buy", "purchase", "redeem", "exchange", "trade", "airdrop"]
+                        .iter()
+                        .any(|w| name.contains(w)))
+        });
+        if !transfers_only && promises && lost_any && !gained_any && o.reverted.is_none() {
             let names: Vec<String> = decoded.iter().map(|d| d.name.clone()).collect();
             self.push(Finding::new(
                 "G17",

@@ -729,6 +729,14 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
         )
         .await;
         let fair = w.order(u.address(), id, u.address(), U256::from(ETH)).await;
+        w.send(
+            &u,
+            w.mock,
+            MockToken::approveCall { spender: w.router, value: U256::from(ETH) }.abi_encode(),
+            0,
+        )
+        .await;
+        let deposit = Router::pullCall { token: w.mock, amount: U256::from(ETH) }.abi_encode();
         let siwe = format!(
             "app.example.org wants you to sign in with your Ethereum account:\n{}\n\nSign in to the example app.\n\nURI: https://app.example.org\nVersion: 1\nChain ID: 31337\nNonce: 32891756\nIssued At: 2026-11-22T10:00:00Z",
             u.address().to_checksum(None)
@@ -782,6 +790,12 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
                 None,
             ),
             ("a fair listing", "eth_signTypedData_v4", json!([u.address(), fair.to_string()]), None),
+            (
+                "a deposit into the router the user trusts",
+                "eth_sendTransaction",
+                json!([w.tx(&u, w.router, deposit)]),
+                None,
+            ),
             (
                 "a correct sign-in",
                 "personal_sign",
