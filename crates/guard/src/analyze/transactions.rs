@@ -589,7 +589,11 @@ impl Analysis<'_> {
             );
         }
         let sent: U256 = decoded.iter().map(|d| d.value).sum();
-        if !sent.is_zero() {
+        // ETH that passes through a contract to someone else is a payment when something comes
+        // back (a purchase pays the seller); with nothing back it is the fake-claim drainer.
+        let gets_something = !o.native_in.is_empty() || o.tokens.iter().any(|t| !t.gained().is_zero());
+        let trusted_targets = top_level.iter().all(|t| self.trusted(*t));
+        if !sent.is_zero() && !gets_something && !trusted_targets {
             let user = self.user;
             let forwarded: Vec<Frame> = o
                 .results

@@ -737,6 +737,28 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
         )
         .await;
         let deposit = Router::pullCall { token: w.mock, amount: U256::from(ETH) }.abi_encode();
+        // Buying a listed NFT: the 1 ETH passes through the market to the seller's account.
+        let seller = w.net.wallet(4);
+        let listed = id + U256::from(5u8);
+        w.send(&w.deployer, w.nft, MockNFT::mintCall { to: seller.address(), id: listed }.abi_encode(), 0)
+            .await;
+        w.send(
+            &seller,
+            w.nft,
+            MockNFT::setApprovalForAllCall { operator: w.market, approved: true }.abi_encode(),
+            0,
+        )
+        .await;
+        let listing = w.order(seller.address(), listed, seller.address(), U256::from(ETH)).await;
+        let signature = sign_typed(&seller, &listing);
+        let buy = MiniMarket::fulfillOrderCall {
+            order: MiniMarket::Order {
+                parameters: order_params(&listing),
+                signature: signature.as_bytes().into(),
+            },
+            _1: B256::ZERO,
+        }
+        .abi_encode();
         let siwe = format!(
             "app.example.org wants you to sign in with your Ethereum account:\n{}\n\nSign in to the example app.\n\nURI: https://app.example.org\nVersion: 1\nChain ID: 31337\nNonce: 32891756\nIssued At: 2026-11-22T10:00:00Z",
             u.address().to_checksum(None)
@@ -796,6 +818,7 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
                 json!([w.tx(&u, w.router, deposit)]),
                 None,
             ),
+            ("buying a listed NFT", "eth_sendTransaction", json!([w.tx_value(&u, w.market, buy, ETH)]), None),
             (
                 "a correct sign-in",
                 "personal_sign",
@@ -812,6 +835,10 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
         for (name, method, params, origin) in cases {
             let v = check_from(&g, method, params, origin).await;
             assert!(v.level <= Level::Low, "{name} ({kind:?}) raised {}: {v:#?}", v.level);
+            if name == "buying a listed NFT" {
+                assert_eq!(v.total(ChangeKind::Receive, Some(w.nft)), U256::from(1u8), "{v:#?}");
+                assert_eq!(v.total(ChangeKind::Lose, None), U256::from(ETH), "{v:#?}");
+            }
         }
     }
 }
