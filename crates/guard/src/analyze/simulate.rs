@@ -222,10 +222,7 @@ impl Analysis<'_> {
         self.record_assets(&out);
         // G18: run the same calls as a naive simulator would (zero fees, zero coinbase) and compare.
         let naive = sim.simulate(self.head.naive(), &first).await?;
-        let (before, after) = (flows(self.user, &pass_a), flows(self.user, &naive));
-        if before != after {
-            out.diverged = before.symmetric_difference(&after).cloned().collect();
-        }
+        out.diverged = divergence(&flows(self.user, &pass_a), &flows(self.user, &naive));
         Ok(out)
     }
 
@@ -268,20 +265,14 @@ impl Analysis<'_> {
 }
 
 /// What moved to or from the user, per asset, for comparing two runs.
-pub(super) fn flows(user: Address, results: &[CallResult]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// What moved to or from the user in each call, keyed by (call, what, from, to, asset), with the
+/// amount; `succeeds`/`reverts` entries carry zero.
+pub(super) fn flows(user: Address, results: &[CallResult]) -> BTreeMap<String, U256> {
+    let mut out = BTreeMap::new();
     for (i, r) in results.iter().enumerate() {
-        out.insert(format!("call {} {}", i + 1, if r.success { "succeeds" } else { "reverts" }));
-        for f in &r.frames {
-            if f.from == user || f.to == user {
-                out.insert(format!(
-                    "call {}: {} ETH moves from {} to {}",
-                    i + 1,
-                    fmt_eth(f.value),
-                    f.from,
-                    f.to
-                ));
-            }
+        out.insert(format!("call {} {}", i + 1, if r.success { "succeeds" } else { "reverts" }), U256::ZERO);
+        for f in r.frames.iter().filter(|f| f.from == user || f.to == user) {
+            *out.entry(format!("call {}: ETH from {} to {}", i + 1, f.from, f.to)).or_default() += f.value;
         }
         for l in &r.logs {
             let t = l.topics();
@@ -289,16 +280,42 @@ pub(super) fn flows(user: Address, results: &[CallResult]) -> BTreeSet<String> {
                 && (t[0] == TRANSFER || t[0] == APPROVAL || t[0] == APPROVAL_FOR_ALL)
                 && (topic_address(&t[1]) == user || topic_address(&t[2]) == user)
             {
-                out.insert(format!(
-                    "call {}: {} {} → {} on {} ({})",
+                let kind = if t[0] == TRANSFER { "transfer" } else { "approval" };
+                let key = format!(
+                    "call {}: {kind} of {} from {} to {}",
                     i + 1,
-                    if t[0] == TRANSFER { "transfer" } else { "approval" },
-                    topic_address(&t[1]),
-                    topic_address(&t[2]),
                     l.address,
-                    hex::encode(&l.data.data)
-                ));
+                    topic_address(&t[1]),
+                    topic_address(&t[2])
+                );
+                let amount = match t.get(3) {
+                    Some(id) => U256::from_be_bytes(id.0),
+                    None => U256::from_be_slice(l.data.data.get(..32).unwrap_or(&[0u8; 32])),
+                };
+                *out.entry(key).or_default() += amount;
             }
+        }
+    }
+    out
+}
+
+/// How two runs' flows differ: a flow present in one run only, or an amount that moved by more
+/// than 1% (time-dependent contracts, such as interest accrual, move amounts a little between
+/// blocks; a contract that hides from simulators changes who gets what).
+pub(super) fn divergence(a: &BTreeMap<String, U256>, b: &BTreeMap<String, U256>) -> Vec<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut out = Vec::new();
+    for key in keys {
+        match (a.get(key), b.get(key)) {
+            (Some(x), Some(y)) => {
+                let (lo, hi) = if x <= y { (*x, *y) } else { (*y, *x) };
+                if (hi - lo).saturating_mul(U256::from(100u8)) > hi {
+                    out.push(format!("{key}: {x} in a real block, {y} in a simulator's"));
+                }
+            }
+            (Some(_), None) => out.push(format!("{key}: only in a real block")),
+            (None, Some(_)) => out.push(format!("{key}: only in a simulator's block")),
+            (None, None) => {}
         }
     }
     out
@@ -343,4 +360,31 @@ pub(super) fn approvals_of(user: Address, results: &[CallResult]) -> Vec<Approva
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_drift_is_tolerated_and_a_changed_recipient_is_not() {
+        let map = |entries: &[(&str, u64)]| -> BTreeMap<String, U256> {
+            entries.iter().map(|(k, v)| ((*k).to_owned(), U256::from(*v))).collect()
+        };
+        let real = map(&[("call 1 succeeds", 0), ("call 1: ETH from you to vault", 1_000)]);
+        // Interest accrued over 12 seconds: 0.5% more.
+        assert!(
+            divergence(&real, &map(&[("call 1 succeeds", 0), ("call 1: ETH from you to vault", 1_005)]))
+                .is_empty()
+        );
+        // A tenth taken in a real block only.
+        assert_eq!(
+            divergence(&real, &map(&[("call 1 succeeds", 0), ("call 1: ETH from you to vault", 1_100)]))
+                .len(),
+            1
+        );
+        // The money goes elsewhere in a real block.
+        let elsewhere = map(&[("call 1 succeeds", 0), ("call 1: ETH from you to attacker", 1_000)]);
+        assert_eq!(divergence(&elsewhere, &real).len(), 2);
+    }
 }
