@@ -41,6 +41,16 @@ pub(crate) struct InferArgs {
 const LONG_TEXT: &str = include_str!("bench_long_prompt.txt");
 const SHORT_TEXT: &str = "Explain in one sentence what an ERC-20 approval is.";
 
+/// A throwaway devnet on a free port, with the configured anvil, for the chain benchmarks.
+pub(crate) async fn scratch_devnet(config: &agora_node::NodeConfig) -> Result<agora_chain::Devnet> {
+    let anvil = match &config.chain {
+        agora_node::ChainTarget::Devnet(d) => d.anvil.clone(),
+        agora_node::ChainTarget::Rpc { .. } => "anvil".into(),
+    };
+    let config = agora_chain::DevnetConfig { anvil, port: 0, ..agora_chain::DevnetConfig::default() };
+    Ok(agora_chain::Devnet::start(&config).await?)
+}
+
 pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()> {
     let args = match command {
         BenchCommand::Infer(args) => args,

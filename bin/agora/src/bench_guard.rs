@@ -2,7 +2,6 @@
 //! in-process and the node-backed simulator, and the time the local model's summary adds.
 
 use crate::cli::GlobalArgs;
-use agora_chain::{Devnet, DevnetConfig};
 use agora_guard::{Guard, GuardData, GuardOptions, GuardRequest, SimulatorKind};
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -71,13 +70,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let config = global.resolve()?;
-    let anvil = match &config.chain {
-        agora_node::ChainTarget::Devnet(d) => d.anvil.clone(),
-        agora_node::ChainTarget::Rpc { .. } => "anvil".into(),
-    };
     let mut err = std::io::stderr().lock();
     writeln!(err, "starting a devnet and deploying the scenario contracts…")?;
-    let devnet = Devnet::start(&DevnetConfig { anvil, port: 0, ..DevnetConfig::default() }).await?;
+    let devnet = crate::bench::scratch_devnet(&config).await?;
     let url = devnet.rpc_url();
     let reader = ProviderBuilder::new().connect_http(url.parse()?).erased();
     let deployer = devnet.dev_signer(0).context("dev account 0")?;
@@ -275,6 +270,6 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
             "  (model summary not timed: pass --explain-api http://127.0.0.1:8402 with `agora up` running)"
         )?;
     }
-    drop(devnet);
+    devnet.stop().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! reports the registries' gas per call.
 
 use crate::cli::GlobalArgs;
-use agora_chain::{ChainClient, Devnet, DevnetConfig};
+use agora_chain::{ChainClient, Devnet};
 use agora_contracts::{
     SuiteContract,
     bindings::{BulkAgents, IdentityRegistry, ReputationRegistry, ValidationRegistry},
@@ -42,11 +42,7 @@ fn progress(message: &str) {
 
 pub(crate) async fn run(global: &GlobalArgs, args: IndexArgs) -> Result<()> {
     let config = global.resolve()?;
-    let anvil = match &config.chain {
-        agora_node::ChainTarget::Devnet(d) => d.anvil.clone(),
-        agora_node::ChainTarget::Rpc { .. } => "anvil".into(),
-    };
-    let devnet = Devnet::start(&DevnetConfig { anvil, port: 0, ..DevnetConfig::default() }).await?;
+    let devnet = crate::bench::scratch_devnet(&config).await?;
     let result = measure(&devnet, &args).await;
     devnet.stop().await;
     let report = result?;

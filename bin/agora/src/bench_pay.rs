@@ -10,7 +10,7 @@
 //! The load generator runs in the same process as the server, on the same cores.
 
 use crate::cli::GlobalArgs;
-use agora_chain::{ChainClient, Devnet, DevnetConfig};
+use agora_chain::{ChainClient, Devnet};
 use agora_contracts::{
     SuiteContract,
     bindings::{DevStablecoin, PaymentChannels},
@@ -55,11 +55,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: PayArgs) -> Result<()> {
         bail!("--channels must be at least 51 (the gas figures claim 50 channels in one transaction)");
     }
     let config = global.resolve()?;
-    let anvil = match &config.chain {
-        agora_node::ChainTarget::Devnet(d) => d.anvil.clone(),
-        agora_node::ChainTarget::Rpc { .. } => "anvil".into(),
-    };
-    let devnet = Devnet::start(&DevnetConfig { anvil, port: 0, ..DevnetConfig::default() }).await?;
+    let devnet = crate::bench::scratch_devnet(&config).await?;
     let result = measure(&devnet, &args).await;
     devnet.stop().await;
     let r = result?;

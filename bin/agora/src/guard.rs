@@ -190,10 +190,7 @@ fn guard_dir(config: &NodeConfig) -> PathBuf {
 }
 
 fn upstream(config: &NodeConfig, common: &CommonArgs) -> String {
-    common.upstream.clone().unwrap_or_else(|| match &config.chain {
-        agora_node::ChainTarget::Rpc { url } => url.clone(),
-        agora_node::ChainTarget::Devnet(devnet) => format!("http://127.0.0.1:{}", devnet.port),
-    })
+    common.upstream.clone().unwrap_or_else(|| config.chain_url())
 }
 
 async fn build(config: &NodeConfig, common: &CommonArgs) -> Result<(Guard, String)> {

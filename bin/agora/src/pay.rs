@@ -177,10 +177,7 @@ pub(crate) fn payer(config: &NodeConfig, options: &PayOptions) -> Result<Payer> 
 /// endpoint is the configured one, else the local devnet's port. On a development chain a key
 /// without gas is given some (`anvil_setBalance`).
 async fn wallet_client(config: &NodeConfig) -> Result<agora_chain::ChainClient> {
-    let url = match &config.chain {
-        agora_node::ChainTarget::Rpc { url } => url.clone(),
-        agora_node::ChainTarget::Devnet(devnet) => format!("http://127.0.0.1:{}", devnet.port),
-    };
+    let url = config.chain_url();
     let key = agora_node::node_key::load_or_create(&config.data_dir)?;
     let address = key.address();
     let client = agora_chain::ChainClient::connect(&url, Some(key))

@@ -504,8 +504,13 @@ async fn node_simulate(
         }
         out.push(CallResult { success, output, gas_used, logs, frames, slots: vec![] });
         if req.calls[index].trace && success {
-            out[index].slots = trace_slots(provider, env, req, index).await?;
-            let traced = trace_frames(provider, env, req, index).await?;
+            // Both tracers replay the same call: ask for them together.
+            let (calls, diff) = tokio::try_join!(
+                debug_trace_call(provider, env, req, index, "callTracer", json!({ "withLog": false })),
+                debug_trace_call(provider, env, req, index, "prestateTracer", json!({ "diffMode": true })),
+            )?;
+            out[index].slots = slots_of(&diff);
+            let traced = frames_of(&calls);
             let native: Vec<Frame> = out[index].frames.clone();
             // Native transfers come from traceTransfers (they see the state left by earlier calls);
             // the call tracer adds delegatecall and selfdestruct frames.
@@ -535,14 +540,16 @@ async fn timed<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// The delegatecall and selfdestruct frames of call `index`, traced on its own with the code
-/// overrides of the request.
-async fn trace_frames(
+/// `debug_traceCall` of call `index` on its own, with the request's code overrides, under
+/// `tracer` with `config`.
+async fn debug_trace_call(
     provider: &DynProvider,
     env: SimEnv,
     req: &SimRequest,
     index: usize,
-) -> Result<Vec<Frame>, GuardError> {
+    tracer: &str,
+    config: Value,
+) -> Result<Value, GuardError> {
     let call = &req.calls[index];
     let mut overrides = serde_json::Map::new();
     for (who, code) in &req.code {
@@ -554,45 +561,23 @@ async fn trace_frames(
         tx["to"] = json!(to);
     }
     let options = json!({
-        "tracer": "callTracer",
-        "tracerConfig": { "withLog": false },
+        "tracer": tracer,
+        "tracerConfig": config,
         "stateOverrides": overrides,
         "blockOverrides": { "number": hex_u64(env.number), "time": hex_u64(env.timestamp), "baseFee": hex_u64(0) },
     });
-    let trace: Value =
-        timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options)))
-            .await?;
-    let mut frames = Vec::new();
-    collect_frames(&trace, &mut frames);
-    Ok(frames)
+    timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options))).await
 }
 
-/// The watched storage slots that call `index` changes, from the prestate tracer's diff.
-async fn trace_slots(
-    provider: &DynProvider,
-    env: SimEnv,
-    req: &SimRequest,
-    index: usize,
-) -> Result<Vec<(Address, B256, B256)>, GuardError> {
-    let call = &req.calls[index];
-    let mut overrides = serde_json::Map::new();
-    for (who, code) in &req.code {
-        overrides.insert(who.to_string(), json!({ "code": code }));
-    }
-    let mut tx =
-        json!({ "from": call.from, "value": call.value, "input": call.data, "gas": hex_u64(CALL_GAS) });
-    if let Some(to) = call.to {
-        tx["to"] = json!(to);
-    }
-    let options = json!({
-        "tracer": "prestateTracer",
-        "tracerConfig": { "diffMode": true },
-        "stateOverrides": overrides,
-        "blockOverrides": { "number": hex_u64(env.number), "time": hex_u64(env.timestamp), "baseFee": hex_u64(0) },
-    });
-    let diff: Value =
-        timed(provider.raw_request("debug_traceCall".into(), (tx, hex_u64(env.state_block), options)))
-            .await?;
+/// The delegatecall and selfdestruct frames in a call tracer's tree.
+fn frames_of(trace: &Value) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    collect_frames(trace, &mut frames);
+    frames
+}
+
+/// The watched storage slots a call changes, from the prestate tracer's diff.
+fn slots_of(diff: &Value) -> Vec<(Address, B256, B256)> {
     let storage = |side: &str, address: &str| -> serde_json::Map<String, Value> {
         diff[side][address]["storage"].as_object().cloned().unwrap_or_default()
     };
@@ -624,7 +609,7 @@ async fn trace_slots(
         }
     }
     out.sort();
-    Ok(out)
+    out
 }
 
 fn collect_frames(node: &Value, out: &mut Vec<Frame>) {

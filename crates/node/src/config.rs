@@ -470,6 +470,15 @@ impl NodeConfig {
         Ok(Self { data_dir, api_listen, chain, signer, config_file, inference, agent, payments })
     }
 
+    /// The JSON-RPC endpoint of the configured chain: the one given, else the local devnet's
+    /// port on loopback (whether or not it is running yet).
+    pub fn chain_url(&self) -> String {
+        match &self.chain {
+            ChainTarget::Rpc { url } => url.clone(),
+            ChainTarget::Devnet(devnet) => format!("http://127.0.0.1:{}", devnet.port),
+        }
+    }
+
     /// The deployments file of this node.
     pub fn deployments_path(&self) -> PathBuf {
         self.data_dir.join(agora_chain::DEPLOYMENTS_FILE)

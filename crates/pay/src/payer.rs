@@ -297,26 +297,7 @@ impl Payer {
         let domain = typed::channels_domain(chain_id, contract);
         let mut channel = match self.find_channel(offer)? {
             Some(c) => c,
-            None => {
-                let config = ChannelConfig {
-                    payer: self.key.address(),
-                    payerAuthorizer: self.key.address(),
-                    receiver: payee,
-                    token: asset,
-                    withdrawDelay: alloy::primitives::Uint::from(delay),
-                    salt: B256::from(rand::random::<[u8; 32]>()),
-                };
-                PayerChannel {
-                    id: config.id(&domain),
-                    chain_id,
-                    contract,
-                    config,
-                    deposited: 0,
-                    signed_max: 0,
-                    acked_max: 0,
-                    charged: 0,
-                }
-            }
+            None => self.new_channel(&domain, chain_id, contract, payee, asset, delay),
         };
         let (name, version) = token_names(offer)?;
         let token_domain = typed::token_domain(name, version, chain_id, asset);
@@ -630,6 +611,36 @@ impl Payer {
         Ok((chain_id, contract, asset, payee, delay))
     }
 
+    /// A channel not yet on chain: this payer's key pays and authorizes, a fresh salt.
+    fn new_channel(
+        &self,
+        domain: &alloy::sol_types::Eip712Domain,
+        chain_id: u64,
+        contract: Address,
+        payee: Address,
+        asset: Address,
+        delay: u64,
+    ) -> PayerChannel {
+        let config = ChannelConfig {
+            payer: self.key.address(),
+            payerAuthorizer: self.key.address(),
+            receiver: payee,
+            token: asset,
+            withdrawDelay: alloy::primitives::Uint::from(delay),
+            salt: B256::from(rand::random::<[u8; 32]>()),
+        };
+        PayerChannel {
+            id: config.id(domain),
+            chain_id,
+            contract,
+            config,
+            deposited: 0,
+            signed_max: 0,
+            acked_max: 0,
+            charged: 0,
+        }
+    }
+
     /// The open channel to this requirement's payee, if any.
     pub fn find_channel(&self, r: &PaymentRequirements) -> Result<Option<PayerChannel>, PayError> {
         let (chain_id, contract, asset, payee, _) = Self::channel_terms(r)?;
@@ -735,26 +746,7 @@ impl Payer {
         let domain = typed::channels_domain(chain_id, contract);
         let mut channel = match self.find_channel(r)? {
             Some(c) => c,
-            None => {
-                let config = ChannelConfig {
-                    payer: self.key.address(),
-                    payerAuthorizer: self.key.address(),
-                    receiver: payee,
-                    token: asset,
-                    withdrawDelay: alloy::primitives::Uint::from(delay),
-                    salt: B256::from(rand::random::<[u8; 32]>()),
-                };
-                PayerChannel {
-                    id: config.id(&domain),
-                    chain_id,
-                    contract,
-                    config,
-                    deposited: 0,
-                    signed_max: 0,
-                    acked_max: 0,
-                    charged: 0,
-                }
-            }
+            None => self.new_channel(&domain, chain_id, contract, payee, asset, delay),
         };
         let max = channel.charged.saturating_add(ceiling).max(channel.acked_max.saturating_add(1));
         let mut deposit = None;

@@ -110,7 +110,7 @@ pub struct Guard {
 
 #[derive(Debug)]
 struct Inner {
-    view: ChainView,
+    provider: alloy::providers::DynProvider,
     simulator: Simulator,
     data: GuardData,
     store: Option<Arc<Store>>,
@@ -132,7 +132,7 @@ impl Guard {
         };
         Self {
             inner: Arc::new(Inner {
-                view: ChainView::new(provider),
+                provider,
                 simulator,
                 data,
                 store,
@@ -161,7 +161,7 @@ impl Guard {
     async fn check_now(&self, request: &GuardRequest) -> Result<Verdict, GuardError> {
         let started = Instant::now();
         let action = request.action(None)?;
-        let view = ChainView::new(self.inner.view.provider().clone());
+        let view = ChainView::new(self.inner.provider.clone());
         let head = view.head().await?;
         let lists = match &self.inner.store {
             Some(store) => UserLists::load(store)?,
@@ -216,7 +216,7 @@ impl Guard {
         let Action::Transactions { from, calls, .. } = request.action(None)? else {
             return Err(GuardError::BadRequest("facts are computed for transactions only".into()));
         };
-        let view = ChainView::new(self.inner.view.provider().clone());
+        let view = ChainView::new(self.inner.provider.clone());
         let head = view.head().await?;
         let mut a = Analysis {
             g: &self.inner,

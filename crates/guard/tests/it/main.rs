@@ -369,7 +369,7 @@ async fn signatures_g05_g06_g07_g08_g14_g19_are_flagged_and_the_signed_loss_happ
     assert_eq!(v.total(ChangeKind::Exposed, Some(w.nft)), U256::from(1u8), "{v:#?}");
     let sig = sign_typed(&u, &order);
     let params = order_params(&order);
-    w.send_value(
+    w.send(
         &w.attacker,
         w.market,
         MiniMarket::fulfillOrderCall {

@@ -240,10 +240,6 @@ impl World {
         assert!(receipt.status(), "transaction to {to} reverted");
     }
 
-    pub(crate) async fn send_value(&self, from: &PrivateKeySigner, to: Address, data: Vec<u8>, value: u128) {
-        self.send(from, to, data, value).await;
-    }
-
     pub(crate) fn tx(&self, from: &PrivateKeySigner, to: Address, data: Vec<u8>) -> Value {
         json!({ "from": from.address(), "to": to, "data": Bytes::from(data) })
     }
