@@ -3,12 +3,19 @@
 use crate::{ChainError, Result};
 use alloy::{
     eips::BlockNumberOrTag,
-    network::EthereumWallet,
+    network::{Ethereum, EthereumWallet},
     primitives::{Address, B256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{
+        DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder, RootProvider, SendableTx,
+    },
     signers::local::PrivateKeySigner,
+    transports::TransportResult,
 };
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 /// How long connecting and the first calls may take before the endpoint counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,12 +44,22 @@ impl ChainClient {
 
         let connect = async {
             let provider = match signer {
-                Some(signer) => ProviderBuilder::new()
-                    .wallet(EthereumWallet::from(signer))
-                    .connect(url)
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?
-                    .erased(),
+                // Nonces come from the node's pending count at each send, and the sends of one
+                // key in this process are serialised (see `SerialSends`): a transaction that
+                // reverts at gas estimation, or fails to send, leaves no gap behind it.
+                Some(signer) => SerialSends::new(
+                    signer.address(),
+                    ProviderBuilder::new()
+                        .disable_recommended_fillers()
+                        .with_gas_estimation()
+                        .with_simple_nonce_management()
+                        .fetch_chain_id()
+                        .wallet(EthereumWallet::from(signer))
+                        .connect(url)
+                        .await
+                        .map_err(|e| unreachable(e.to_string()))?,
+                )
+                .erased(),
                 None => ProviderBuilder::new()
                     .connect(url)
                     .await
@@ -112,6 +129,20 @@ impl ChainClient {
         Ok(block.header.timestamp)
     }
 
+    /// How many transactions of `address` are mined, and how many the node holds besides
+    /// (waiting in its pool). A queue that stays non-empty while the mined count does not move
+    /// is stuck (a gap in the nonces, or a fee too low).
+    pub async fn transaction_queue(&self, address: Address) -> Result<TransactionQueue> {
+        let rpc = |e: alloy::transports::TransportError| ChainError::Rpc {
+            call: "eth_getTransactionCount",
+            url: self.url.clone(),
+            reason: e.to_string(),
+        };
+        let mined = self.provider.get_transaction_count(address).latest().await.map_err(rpc)?;
+        let pending = self.provider.get_transaction_count(address).pending().await.map_err(rpc)?;
+        Ok(TransactionQueue { mined, waiting: pending.saturating_sub(mined) })
+    }
+
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64> {
         self.provider.get_block_number().await.map_err(|e| ChainError::Rpc {
@@ -120,6 +151,90 @@ impl ChainClient {
             reason: e.to_string(),
         })
     }
+}
+
+/// An account's transactions as the node sees them: see [`ChainClient::transaction_queue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionQueue {
+    /// Transactions mined (the next nonce the chain expects).
+    pub mined: u64,
+    /// Transactions the node holds that are not mined yet.
+    pub waiting: u64,
+}
+
+/// A provider whose transaction sends, for one signing key, happen one at a time in this
+/// process: filling (gas estimate, nonce from the node's pending count, signature) and handing
+/// the transaction to the node are one step under a per-key lock. Two senders (the settler,
+/// the paywall, a command) therefore never pick the same nonce, and a send that fails before
+/// the node accepts it takes no nonce with it, so later transactions never queue behind a gap.
+#[derive(Debug, Clone)]
+struct SerialSends<P> {
+    inner: P,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<P> SerialSends<P> {
+    fn new(key: Address, inner: P) -> Self {
+        static LOCKS: LazyLock<std::sync::Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>> =
+            LazyLock::new(Default::default);
+        let lock =
+            LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key).or_default().clone();
+        Self { inner, lock }
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: Provider> Provider for SerialSends<P> {
+    fn root(&self) -> &RootProvider {
+        self.inner.root()
+    }
+
+    async fn send_transaction_internal(
+        &self,
+        tx: SendableTx<Ethereum>,
+    ) -> TransportResult<PendingTransactionBuilder<Ethereum>> {
+        let _turn = self.lock.lock().await;
+        // Another process with the same key (a command beside the node) may take the nonce
+        // between our read and our send: the node then refuses ours, and a fresh fill fixes it.
+        let refillable = tx.as_builder().is_some_and(|b| b.nonce.is_none());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.inner.send_transaction_internal(tx.clone()).await {
+                Err(e) if refillable && attempt < NONCE_RETRIES && is_nonce_conflict(&e) => {
+                    tracing::debug!(target: "agora::chain", "nonce taken meanwhile, sending again: {e}");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn send_transaction_sync_internal(
+        &self,
+        tx: SendableTx<Ethereum>,
+    ) -> TransportResult<alloy::rpc::types::TransactionReceipt> {
+        let _turn = self.lock.lock().await;
+        self.inner.send_transaction_sync_internal(tx).await
+    }
+}
+
+/// How often a send is filled again after its nonce was taken by another sender.
+const NONCE_RETRIES: u32 = 4;
+
+/// Whether the node refused a transaction because its nonce was used meanwhile.
+fn is_nonce_conflict(e: &alloy::transports::TransportError) -> bool {
+    e.as_error_resp().is_some_and(|resp| {
+        let message = resp.message.to_lowercase();
+        [
+            "nonce too low",
+            "already known",
+            "replacement transaction underpriced",
+            "nonce has already been used",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
+    })
 }
 
 /// Removes user info, query strings and key-like path segments (API keys often live there)

@@ -5,6 +5,20 @@
 //! kept for the last 256 blocks, in memory only. anvil is stopped with
 //! SIGTERM (so it dumps its state) when the [`Devnet`] is stopped or dropped, and it receives
 //! SIGTERM from the kernel if the process that started it dies, even by SIGKILL.
+//!
+//! # One genesis for the life of the chain
+//!
+//! anvil builds a fresh genesis block at every start, stamped with the current time, before it
+//! loads the saved state; the saved state then holds one block 0 per start, and which of them
+//! answers `eth_getBlockByNumber(0)` after the next load is up to a hash map's order. A chain
+//! that is identified by its genesis hash would so become "another chain" after a few restarts.
+//! The devnet therefore fixes its genesis: the first start records the genesis timestamp in
+//! `<state_dir>/genesis.json` and every start passes it to anvil (`--timestamp`), so the block 0
+//! anvil builds is the same block each time. `--timestamp` also winds anvil's clock back to that
+//! moment, so once anvil answers the clock is set forward again (`evm_setTime`) to the later of
+//! now and the last block, and interval mining (`--block-time`) starts only after that. A state
+//! directory written before `genesis.json` existed is repaired once: the genesis is the block 0
+//! that block 1 names as its parent, and the other block 0s are dropped from `state.json`.
 
 use crate::{ChainError, Result};
 use alloy::{primitives::B256, signers::local::PrivateKeySigner};
@@ -29,6 +43,18 @@ const HISTORY_STATES: u64 = 256;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long anvil may take to dump its state and exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The file that fixes the devnet's genesis, beside `state.json`.
+const GENESIS_FILE: &str = "genesis.json";
+/// anvil's saved state.
+const STATE_FILE: &str = "state.json";
+
+/// What fixes the genesis block of a persistent devnet across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenesisRecord {
+    /// Unix seconds of block 0.
+    timestamp: u64,
+}
 
 /// What devnet to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +114,7 @@ impl Devnet {
 
         let (dir, scratch) = match &config.state_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| ChainError::DevnetStart {
+                make_private(dir).map_err(|e| ChainError::DevnetStart {
                     reason: format!("cannot create {}: {e}", dir.display()),
                     hint: String::new(),
                 })?;
@@ -102,9 +128,17 @@ impl Devnet {
                 (scratch.path().to_path_buf(), Some(scratch))
             }
         };
+        let genesis = match &config.state_dir {
+            Some(dir) => Some(genesis_record(dir)?),
+            None => None,
+        };
         let log_path = dir.join("anvil.log");
         let accounts_path = dir.join("accounts.json");
-        let log = std::fs::File::create(&log_path).map_err(|e| ChainError::DevnetStart {
+        let log = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&log_path)
+        }
+        .map_err(|e| ChainError::DevnetStart {
             reason: format!("cannot write {}: {e}", log_path.display()),
             hint: String::new(),
         })?;
@@ -129,11 +163,11 @@ impl Devnet {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
-        if config.state_dir.is_some() {
-            cmd.arg("--state").arg(dir.join("state.json"));
+        if let Some(genesis) = genesis {
+            cmd.arg("--state").arg(dir.join(STATE_FILE));
             cmd.arg("--state-interval").arg(STATE_INTERVAL_SECS.to_string());
-        }
-        if let Some(secs) = config.block_time {
+            cmd.arg("--timestamp").arg(genesis.timestamp.to_string());
+        } else if let Some(secs) = config.block_time {
             cmd.arg("--block-time").arg(secs.to_string());
         }
         die_with_parent(&mut cmd);
@@ -151,6 +185,11 @@ impl Devnet {
             _scratch: scratch,
         };
         devnet.wait_ready(&accounts_path, config.state_dir.as_deref()).await?;
+        if genesis.is_some() {
+            // The clock was wound back to the genesis by `--timestamp`: set it to now (or to the
+            // last block, if the system clock is behind it), then start interval mining.
+            devnet.resume_clock(config.block_time).await?;
+        }
         tracing::debug!(target: "agora::devnet", %addr, pid = devnet.pid(), "anvil is up");
         Ok(devnet)
     }
@@ -195,6 +234,34 @@ impl Devnet {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    async fn resume_clock(&mut self, block_time: Option<u64>) -> Result<()> {
+        let fail = |call: &'static str, reason: String| ChainError::DevnetStart {
+            reason: format!("{call} failed after start: {reason}"),
+            hint: String::new(),
+        };
+        let latest = rpc_call(self.addr, "eth_getBlockByNumber", serde_json::json!(["latest", false]))
+            .await
+            .map_err(|e| fail("eth_getBlockByNumber", e))?;
+        let last = latest
+            .get("timestamp")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| fail("eth_getBlockByNumber", format!("no timestamp in {latest}")))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        rpc_call(self.addr, "evm_setTime", serde_json::json!([now.max(last)]))
+            .await
+            .map_err(|e| fail("evm_setTime", e))?;
+        if let Some(secs) = block_time {
+            rpc_call(self.addr, "evm_setIntervalMining", serde_json::json!([secs]))
+                .await
+                .map_err(|e| fail("evm_setIntervalMining", e))?;
+        }
+        Ok(())
     }
 
     /// HTTP JSON-RPC URL.
@@ -274,20 +341,130 @@ impl Drop for Devnet {
 
 /// Whether something answers `eth_chainId` at `addr`.
 async fn rpc_answers(addr: SocketAddr) -> bool {
+    rpc_call(addr, "eth_chainId", serde_json::json!([])).await.is_ok()
+}
+
+/// One JSON-RPC call over a plain HTTP/1.1 connection (before a provider exists), with a
+/// one-second deadline. Returns the `result`, or why there is none.
+async fn rpc_call(
+    addr: SocketAddr,
+    method: &str,
+    params: serde_json::Value,
+) -> std::result::Result<serde_json::Value, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
         let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.ok()?;
-        Some(response.windows(6).any(|w| w == b"result"))
+        stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
+        let start = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP body")? + 4;
+        let mut answer: serde_json::Value =
+            serde_json::from_slice(&response[start..]).map_err(|e| format!("not JSON: {e}"))?;
+        match answer.get_mut("result") {
+            Some(result) => Ok(result.take()),
+            None => Err(answer.get("error").map_or_else(|| "no result".to_owned(), ToString::to_string)),
+        }
     };
-    tokio::time::timeout(Duration::from_secs(1), attempt).await.ok().flatten().unwrap_or(false)
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .map_err(|_| "no answer within 1s".to_owned())?
+}
+
+/// The genesis record of a persistent devnet: read, recovered from an older `state.json`, or
+/// made now for a new chain.
+fn genesis_record(dir: &Path) -> Result<GenesisRecord> {
+    let fail = |reason: String| ChainError::DevnetStart {
+        reason,
+        hint: format!(
+            "; if {} is damaged, move it aside (the chain then starts empty)",
+            dir.join(STATE_FILE).display()
+        ),
+    };
+    let path = dir.join(GENESIS_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| fail(format!("{} is not a genesis record: {e}", path.display())));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
+    }
+    let state_path = dir.join(STATE_FILE);
+    let record = match std::fs::read(&state_path) {
+        Ok(bytes) => {
+            let mut state: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| fail(format!("{} is not anvil state: {e}", state_path.display())))?;
+            let (record, repaired) = recover_genesis(&mut state).map_err(fail)?;
+            if repaired {
+                let bytes = serde_json::to_vec(&state).map_err(|e| fail(e.to_string()))?;
+                crate::write_atomically(&state_path, &bytes)
+                    .map_err(|e| fail(format!("cannot write {}: {e}", state_path.display())))?;
+                tracing::info!(target: "agora::devnet", timestamp = record.timestamp, "repaired the saved chain's genesis");
+            }
+            record
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            GenesisRecord { timestamp: now }
+        }
+        Err(e) => return Err(fail(format!("cannot read {}: {e}", state_path.display()))),
+    };
+    let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.to_string()))?;
+    crate::write_atomically(&path, &bytes)
+        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+    Ok(record)
+}
+
+/// Finds the real genesis in anvil's saved state — the block 0 that block 1 names as its
+/// parent (any block 0 when there is no block 1) — and drops the other block 0s that earlier
+/// starts added. Returns the record and whether the state changed.
+fn recover_genesis(state: &mut serde_json::Value) -> std::result::Result<(GenesisRecord, bool), String> {
+    use alloy::consensus::Header;
+    let blocks = state
+        .get_mut("blocks")
+        .and_then(serde_json::Value::as_array_mut)
+        .ok_or("the saved state has no blocks")?;
+    let header = |block: &serde_json::Value| -> std::result::Result<Header, String> {
+        serde_json::from_value(block.get("header").cloned().unwrap_or_default())
+            .map_err(|e| format!("a saved block header does not parse: {e}"))
+    };
+    let mut parent_of_first = None;
+    let mut genesis_hashes = Vec::new();
+    for block in blocks.iter() {
+        let header = header(block)?;
+        match header.number {
+            0 => genesis_hashes.push((header.hash_slow(), header.timestamp)),
+            1 => parent_of_first = Some(header.parent_hash),
+            _ => {}
+        }
+    }
+    let (hash, timestamp) = match parent_of_first {
+        Some(parent) => genesis_hashes
+            .iter()
+            .copied()
+            .find(|(hash, _)| *hash == parent)
+            .ok_or("the saved state lacks the genesis that block 1 builds on")?,
+        None => genesis_hashes.first().copied().ok_or("the saved state has no block 0")?,
+    };
+    let before = blocks.len();
+    let mut kept = Vec::with_capacity(before);
+    for block in blocks.drain(..) {
+        let h = header(&block)?;
+        if h.number != 0 || h.hash_slow() == hash {
+            kept.push(block);
+        }
+    }
+    let repaired = kept.len() != before;
+    *blocks = kept;
+    Ok((GenesisRecord { timestamp }, repaired))
 }
 
 /// Resolves the anvil binary: an explicit path, else `PATH`, else `./.tools/bin` (where
@@ -313,6 +490,21 @@ fn find_anvil(anvil: &Path) -> Result<PathBuf> {
     Err(ChainError::AnvilMissing { tried: format!("{} not on PATH nor in ./.tools/bin", anvil.display()) })
 }
 
+/// Creates the devnet's folder readable by its owner only, and narrows what an older version
+/// left readable by others.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 fn free_port(host: IpAddr) -> Result<u16> {
     TcpListener::bind((host, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| {
         ChainError::DevnetStart { reason: format!("cannot find a free port: {e}"), hint: String::new() }
@@ -320,7 +512,7 @@ fn free_port(host: IpAddr) -> Result<u16> {
 }
 
 /// Asks the kernel to send anvil SIGTERM when its parent dies, so a killed node leaves no
-/// orphan chain behind (and anvil still dumps its state).
+/// orphan chain behind (and anvil still dumps its state); anvil's files are created 0600.
 #[allow(unsafe_code)]
 fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches only the child's own attributes.
@@ -329,6 +521,8 @@ fn die_with_parent(cmd: &mut Command) {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // What anvil writes (its state: every account and transaction) is the owner's only.
+            libc::umask(0o077);
             Ok(())
         });
     }

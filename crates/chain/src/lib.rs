@@ -16,7 +16,7 @@ mod devnet;
 mod error;
 mod signer;
 
-pub use client::{CONNECT_TIMEOUT, ChainClient, redact_url};
+pub use client::{CONNECT_TIMEOUT, ChainClient, TransactionQueue, redact_url};
 pub use deploy::{
     ChainDeployment, ContractDeployment, DEPLOYMENTS_FILE, DeployAction, DeploymentsFile, ensure_deployed,
     forget_chain, verify_code, write_atomically,

@@ -147,3 +147,100 @@ async fn websocket_endpoints_work_like_http() {
     let token = deployment.address_of(SuiteContract::DevStablecoin).unwrap();
     assert!(!http.provider().get_code_at(token).await.unwrap().is_empty());
 }
+
+/// anvil builds a new genesis at every start; the devnet fixes it, so the chain stays the same
+/// chain however often it restarts, and block time still follows the clock.
+#[tokio::test]
+async fn the_genesis_and_the_clock_survive_many_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = devnet_config(Some(dir.path().join("devnet")));
+    let mut genesis = None;
+    let mut last_timestamp = 0;
+    let recipient = alloy::primitives::Address::repeat_byte(0x42);
+    for round in 1..=6u64 {
+        let devnet = Devnet::start(&config).await.unwrap();
+        let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+        assert_eq!(*genesis.get_or_insert(client.genesis_hash()), client.genesis_hash(), "round {round}");
+        assert_eq!(
+            client.provider().get_balance(recipient).await.unwrap(),
+            alloy::primitives::U256::from(round - 1)
+        );
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(recipient)
+            .value(alloy::primitives::U256::from(1));
+        client.provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+        let timestamp = client.latest_block_timestamp().await.unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(
+            timestamp >= last_timestamp,
+            "block time never goes back: {timestamp} after {last_timestamp}"
+        );
+        assert!(timestamp + 5 >= now, "block time follows the clock: {timestamp} vs now {now}");
+        last_timestamp = timestamp;
+        devnet.stop().await;
+        // anvil stamps the genesis it builds with the current second: restart in another one.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    // The chain's files (every account and transaction) are the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let devnet_dir = dir.path().join("devnet");
+    assert_eq!(mode(devnet_dir.clone()), 0o700);
+    for file in ["state.json", "genesis.json", "anvil.log", "accounts.json"] {
+        assert_eq!(mode(devnet_dir.join(file)), 0o600, "{file}");
+    }
+}
+
+/// A state directory written by a devnet without a genesis record holds one block 0 per start;
+/// the first start with the record repairs it and keeps the chain's real genesis.
+#[tokio::test]
+async fn a_state_saved_without_a_genesis_record_is_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("devnet");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let state = state_dir.join("state.json");
+    let mut original = None;
+    for _ in 0..4 {
+        // What older devnets ran: anvil with --state and no fixed genesis.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new(anvil())
+            .args(["--port", &port.to_string(), "--state"])
+            .arg(&state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = loop {
+            if let Ok(client) = ChainClient::connect(&url, None).await {
+                break client;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let from =
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<alloy::primitives::Address>().unwrap();
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .from(from)
+            .to(alloy::primitives::Address::repeat_byte(7))
+            .value(alloy::primitives::U256::from(1));
+        client.provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+        let block1 = client.provider().get_block_by_number(1.into()).await.unwrap().unwrap();
+        original.get_or_insert(block1.header.parent_hash);
+        // SIGTERM: anvil dumps its state and exits.
+        std::process::Command::new("kill").arg(child.id().to_string()).status().unwrap();
+        child.wait().unwrap();
+        // Let anvil's clock move on, so each start's genesis differs.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let zeros = saved["blocks"].as_array().unwrap().iter().filter(|b| b["header"]["number"] == "0x0").count();
+    assert!(zeros > 1, "anvil saved one genesis per start ({zeros})");
+
+    for _ in 0..3 {
+        let devnet = Devnet::start(&devnet_config(Some(state_dir.clone()))).await.unwrap();
+        let client = ChainClient::connect(&devnet.rpc_url(), None).await.unwrap();
+        assert_eq!(Some(client.genesis_hash()), original, "the chain's own genesis");
+        assert_eq!(client.block_number().await.unwrap(), 4);
+        devnet.stop().await;
+    }
+}
