@@ -244,3 +244,42 @@ async fn a_state_saved_without_a_genesis_record_is_repaired() {
         devnet.stop().await;
     }
 }
+
+/// A transaction that reverts at gas estimation takes no nonce with it: the next transaction of
+/// the same key is mined at once instead of waiting behind a gap. Concurrent senders of one key
+/// in one process never collide on a nonce.
+#[tokio::test]
+async fn a_reverted_send_leaves_no_nonce_gap_and_concurrent_sends_all_land() {
+    let devnet = Devnet::start(&devnet_config(None)).await.unwrap();
+    let client = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+    let me = client.signer_address().unwrap();
+    // A call that reverts: code that always reverts, at an address we call with value.
+    let reverter = alloy::primitives::Address::repeat_byte(0x99);
+    let _: () =
+        client.provider().raw_request("anvil_setCode".into(), (reverter, "0x60006000fd")).await.unwrap();
+    let failing = alloy::rpc::types::TransactionRequest::default().to(reverter);
+    for _ in 0..3 {
+        assert!(client.provider().send_transaction(failing.clone()).await.is_err(), "the call reverts");
+    }
+    let before = client.transaction_queue(me).await.unwrap();
+    assert_eq!(before.waiting, 0);
+    // Another client for the same key, as a second part of the node would hold.
+    let other = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await.unwrap();
+    let sends = (0..8u64).map(|i| {
+        let client = if i % 2 == 0 { client.clone() } else { other.clone() };
+        async move {
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(alloy::primitives::Address::repeat_byte(0x55))
+                .value(alloy::primitives::U256::from(1));
+            let pending = client.provider().send_transaction(tx).await.unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(20), pending.get_receipt())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    });
+    let receipts = futures_util::future::join_all(sends).await;
+    assert!(receipts.iter().all(|r| r.status()));
+    let after = client.transaction_queue(me).await.unwrap();
+    assert_eq!((after.mined, after.waiting), (before.mined + 8, 0), "every send mined, nothing stuck");
+}
