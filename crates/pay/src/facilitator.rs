@@ -85,7 +85,7 @@ impl Facilitator {
             })?;
         let domain = typed::token_domain(name, version, self.chain.chain_id(), asset);
         let terms = ExactTerms { domain: &domain, asset, pay_to, amount };
-        let (authorization, signature) =
+        let (authorization, signature, _balance) =
             paywall::check_exact(&self.chain, &terms, &request.payment_payload.payload).await?;
         Ok((authorization, signature, asset))
     }

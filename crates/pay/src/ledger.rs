@@ -248,7 +248,10 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
                  ON CONFLICT (channel_id) DO UPDATE SET
                      deposited = excluded.deposited, voucher_max = excluded.voucher_max,
                      voucher_sig = excluded.voucher_sig, charged = excluded.charged,
-                     claimed = excluded.claimed, calls = excluded.calls,
+                     claimed = CASE WHEN length(excluded.claimed) > length(claimed)
+                         OR (length(excluded.claimed) = length(claimed) AND excluded.claimed > claimed)
+                         THEN excluded.claimed ELSE claimed END,
+                     calls = excluded.calls,
                      closing_at = excluded.closing_at, updated_ms = excluded.updated_ms",
             )?;
             let at = now_ms();
@@ -327,5 +330,28 @@ mod tests {
         // Another contract's ledger does not see these channels.
         let other = Ledger::new(store, 31337, Address::repeat_byte(8));
         assert!(other.load(B256::repeat_byte(7)).unwrap().is_none());
+    }
+
+    /// A writer with a stale copy of a channel (a second process, an old cache) must not undo
+    /// a claim: the claimed amount only grows, compared as numbers, not as text.
+    #[tokio::test]
+    async fn a_claimed_amount_never_moves_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let ledger = Ledger::new(store, 31337, Address::repeat_byte(9));
+        let mut s = state(1);
+        s.voucher_max = 2_000;
+        s.charged = 2_000;
+        s.claimed = 890;
+        ledger.commit(s.clone()).await.unwrap();
+        s.claimed = 0;
+        ledger.commit(s.clone()).await.unwrap();
+        assert_eq!(ledger.load(s.id).unwrap().unwrap().claimed, 890, "a stale zero is ignored");
+        s.claimed = 1_000; // shorter as text than "890" is not, larger as a number
+        ledger.commit(s.clone()).await.unwrap();
+        assert_eq!(ledger.load(s.id).unwrap().unwrap().claimed, 1_000);
+        s.claimed = 999;
+        ledger.commit(s.clone()).await.unwrap();
+        assert_eq!(ledger.load(s.id).unwrap().unwrap().claimed, 1_000);
     }
 }

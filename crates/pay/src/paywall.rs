@@ -214,11 +214,12 @@ pub struct ExactTerms<'a> {
 
 /// Verifies an `exact` payload against `terms` without settling it: signature, amount,
 /// recipient, time window, unused nonce and balance (the last two read from `chain`).
+/// Returns the authorization, its signature and the payer's balance.
 pub async fn check_exact(
     chain: &ChainClient,
     terms: &ExactTerms<'_>,
     payload: &Value,
-) -> Result<(Authorization, Bytes), Refusal> {
+) -> Result<(Authorization, Bytes, U256), Refusal> {
     let exact: ExactPayload = serde_json::from_value(payload.clone()).map_err(|e| {
         Refusal::bad_request(reason::INVALID_PAYLOAD, format!("not an exact EIP-3009 payload: {e}"))
     })?;
@@ -271,7 +272,7 @@ pub async fn check_exact(
             format!("the payer holds {balance}, less than {}", authorization.value),
         ));
     }
-    Ok((authorization, exact.signature))
+    Ok((authorization, exact.signature, balance))
 }
 
 /// Submits `transferWithAuthorization` on `asset`. `Ok(Some(tx))` when settled, `Ok(None)` when
@@ -508,11 +509,27 @@ impl Paywall {
     /// Verifies an `exact` payment without settling it: signature, amount, recipient, window,
     /// unused nonce and balance. Reserves the nonce in the store (so no two calls use it).
     async fn verify_exact(&self, payload: &PaymentPayload, amount: u128) -> Result<ExactPayment, Refusal> {
-        let (authorization, signature) = self.check_exact(payload, amount).await?;
-        // Reserve the nonce durably: a concurrent or later request with it is refused.
+        let (authorization, signature, balance) = self.check_exact(payload, amount).await?;
+        // Reserve the nonce durably: a concurrent or later request with it is refused. The
+        // payer's balance must also cover every authorization of theirs that is verified or
+        // waiting to settle, or the later settlements would revert on chain.
         let c = &self.inner.config;
         let stored = serde_json::to_string(&payload.payload).unwrap_or_default();
         let inserted = self.inner.store.write(|tx| {
+            let outstanding: U256 = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2 AND status IN ('verified', 'pending')",
+                )?;
+                let amounts = stmt
+                    .query_map(params![authorization.from.to_string(), c.asset.to_string()], |row| {
+                        row.get::<_, String>(0)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                amounts.iter().filter_map(|a| U256::from_str_radix(a, 10).ok()).fold(U256::ZERO, |s, a| s.saturating_add(a))
+            };
+            if outstanding.saturating_add(authorization.value) > balance {
+                return Ok(usize::MAX);
+            }
             tx.execute(
                 "INSERT OR IGNORE INTO pay_exact (payer, nonce, chain_id, asset, pay_to, amount, valid_before,
                      payload, status, created_ms)
@@ -532,6 +549,14 @@ impl Paywall {
         });
         match inserted {
             Ok(1) => {}
+            Ok(usize::MAX) => {
+                return Err(Refusal::payment(
+                    reason::INSUFFICIENT_FUNDS,
+                    format!(
+                        "the payer holds {balance}, which does not also cover their payments still being settled"
+                    ),
+                ));
+            }
             Ok(_) => {
                 return Err(Refusal::payment(
                     reason::NONCE_USED,
@@ -554,7 +579,7 @@ impl Paywall {
         &self,
         payload: &PaymentPayload,
         amount: u128,
-    ) -> Result<(Authorization, Bytes), Refusal> {
+    ) -> Result<(Authorization, Bytes, U256), Refusal> {
         let c = &self.inner.config;
         let terms = ExactTerms { domain: &self.inner.token_domain, asset: c.asset, pay_to: c.pay_to, amount };
         check_exact(&self.inner.chain, &terms, &payload.payload).await
@@ -825,6 +850,9 @@ impl Paywall {
         let valid_after = parse(&deposit.valid_after, "validAfter")?;
         let valid_before = parse(&deposit.valid_before, "validBefore")?;
         let Some(contract) = c.channels else { return Ok(false) };
+        // Nothing goes on chain that was not verified here first: a deposit that would revert
+        // costs the node gas and a transaction slot.
+        self.check_deposit(contract, id, deposit, amount, valid_after, valid_before).await?;
         let channels = PaymentChannels::new(contract, self.inner.chain.provider());
         let call = channels.depositWithAuthorization(
             PaymentChannels::ChannelConfig {
@@ -854,6 +882,65 @@ impl Paywall {
         }
         tracing::info!(target: "agora::pay", channel = %id, amount, "channel deposit settled");
         Ok(true)
+    }
+
+    /// The checks the chain would make of a deposit, made locally: a non-zero amount, the
+    /// authorization's time window, the payer's signature over the `ReceiveWithAuthorization`,
+    /// an unused nonce and the payer's balance.
+    async fn check_deposit(
+        &self,
+        contract: Address,
+        id: B256,
+        deposit: &typed::DepositJson,
+        amount: u128,
+        valid_after: u128,
+        valid_before: u128,
+    ) -> Result<(), Refusal> {
+        let refuse = |message: String| Refusal::payment(reason::DEPOSIT_FAILED, message);
+        if amount == 0 {
+            return Err(refuse("the deposit is for nothing".into()));
+        }
+        let now = u128::from(now_secs());
+        if now <= valid_after || valid_before < now + u128::from(MIN_SETTLE_WINDOW_SECS) {
+            return Err(refuse(
+                "the deposit authorization is not valid now (or expires within seconds)".into(),
+            ));
+        }
+        let signature = Signature::try_from(deposit.signature.as_ref())
+            .map_err(|_| refuse("the deposit signature is not 65 bytes".into()))?;
+        let authorization = Authorization {
+            from: deposit.config.payer,
+            to: contract,
+            value: U256::from(amount),
+            valid_after: u64::try_from(valid_after).unwrap_or(u64::MAX),
+            valid_before: u64::try_from(valid_before).unwrap_or(u64::MAX),
+            nonce: typed::deposit_nonce(id, deposit.nonce_salt),
+        };
+        if typed::recover(&authorization.receive_digest(&self.inner.token_domain), &signature)
+            != Some(authorization.from)
+        {
+            return Err(refuse(format!(
+                "the deposit is not signed by the payer {} (wrong key, chain, token or amount)",
+                authorization.from
+            )));
+        }
+        let token = DevStablecoin::new(self.inner.config.asset, self.inner.chain.provider());
+        if token
+            .authorizationState(authorization.from, authorization.nonce)
+            .call()
+            .await
+            .map_err(Refusal::chain)?
+        {
+            return Err(refuse("this deposit was already made (its nonce is used)".into()));
+        }
+        let balance = token.balanceOf(authorization.from).call().await.map_err(Refusal::chain)?;
+        if balance < authorization.value {
+            return Err(Refusal::payment(
+                reason::INSUFFICIENT_FUNDS,
+                format!("the payer holds {balance}, less than the deposit of {amount}"),
+            ));
+        }
+        Ok(())
     }
 
     /// Claims every channel that is due: unclaimed above the threshold, closing soon, or all of
@@ -975,26 +1062,42 @@ impl Paywall {
 
     /// What this node has earned: per channel, and `exact` totals by status.
     pub fn earnings(&self) -> Result<Earnings, String> {
-        let channels = match &self.inner.ledger {
-            Some(ledger) => ledger.all().map_err(|e| e.to_string())?,
-            None => Vec::new(),
-        };
-        let exact = self
-            .inner
-            .store
-            .read(|conn| {
-                let mut stmt = conn.prepare("SELECT status, amount FROM pay_exact")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(|e| e.to_string())?;
-        let mut totals = std::collections::BTreeMap::<String, (u64, u128)>::new();
-        for (status, amount) in exact {
-            let entry = totals.entry(status).or_default();
-            entry.0 += 1;
-            entry.1 += amount.parse::<u128>().unwrap_or(0);
-        }
-        Ok(Earnings { channels, exact: totals })
+        earnings(&self.inner.store, self.inner.ledger.as_ref())
+    }
+}
+
+/// What was earned, read from the store alone (no chain needed): the channels of `ledger`'s
+/// contract, and every `exact` payment by status.
+pub fn earnings(store: &Store, ledger: Option<&Ledger>) -> Result<Earnings, String> {
+    let channels = match ledger {
+        Some(ledger) => ledger.all().map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let exact = store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT status, amount FROM pay_exact")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| e.to_string())?;
+    let mut totals = std::collections::BTreeMap::<String, (u64, u128)>::new();
+    for (status, amount) in exact {
+        let entry = totals.entry(status).or_default();
+        entry.0 += 1;
+        entry.1 += amount.parse::<u128>().unwrap_or(0);
+    }
+    Ok(Earnings { channels, exact: totals })
+}
+
+/// Atomic amounts as decimal strings in JSON (they can exceed what JSON numbers carry).
+mod decimal {
+    pub(super) fn serialize<S: serde::Serializer>(amount: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&amount.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -1003,6 +1106,7 @@ pub fn channel_state_json(state: &ChannelState) -> Value {
     json!({
         "channelId": state.id,
         "charged": state.charged.to_string(),
+        "claimed": state.claimed.to_string(),
         "deposited": state.terms.deposited.to_string(),
         "voucher": {
             "maxClaimableAmount": state.voucher_max.to_string(),
@@ -1012,11 +1116,13 @@ pub fn channel_state_json(state: &ChannelState) -> Value {
 }
 
 /// What [`Paywall::claim_due`] did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClaimReport {
     /// Channels claimed.
     pub channels: usize,
     /// Atomic units claimed.
+    #[serde(with = "decimal")]
     pub amount: u128,
     /// Claim transactions.
     pub transactions: Vec<B256>,

@@ -50,7 +50,7 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `data_dir`, checks it and migrates it.
     pub fn open_in(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
+        private_dir(data_dir)
             .map_err(|source| StoreError::Directory { path: data_dir.to_path_buf(), source })?;
         Self::open(&data_dir.join(STORE_FILE))
     }
@@ -62,6 +62,9 @@ impl Store {
 
     fn open_with_timeout(path: &Path, busy_timeout: Duration) -> Result<Self> {
         let err = |e| StoreError::from_sqlite(path, e);
+        // Payment records are nobody else's business: the file is the owner's only, and
+        // SQLite gives its -wal and -shm files the database file's permissions.
+        private_file(path).map_err(|source| StoreError::Directory { path: path.to_path_buf(), source })?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -226,6 +229,21 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Creates `dir` (and its parents) if needed and makes it readable by its owner only (0700),
+/// also when it already existed with wider permissions.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Creates `path` empty if it does not exist, and makes it readable by its owner only (0600).
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +317,25 @@ mod tests {
         assert!(err.to_string().contains("locked by another process"), "{err}");
         drop(holder);
         Store::open(&path).unwrap();
+    }
+
+    #[test]
+    fn the_data_directory_and_the_database_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let store = Store::open_in(&data).unwrap();
+        store.set_setting("k", "v").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        for name in [STORE_FILE.to_owned(), format!("{STORE_FILE}-wal"), format!("{STORE_FILE}-shm")] {
+            let path = data.join(&name);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{name}");
+            }
+        }
+        assert_eq!(mode(&data.join(STORE_FILE)), 0o600);
     }
 }

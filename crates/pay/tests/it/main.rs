@@ -562,3 +562,88 @@ async fn an_unreachable_chain_delays_exact_settlement_and_loses_nothing() {
     assert_eq!(balance(&net, provider.address()).await, U256::from(10_000_000_000u64 + PRICE as u64));
     assert_eq!(paywall.retry_pending_exact().await, 0, "settled once");
 }
+
+/// Nothing goes on chain that was not verified here: a channel deposit with a valid config and
+/// a random signature, and a second `exact` payment from a payer funded for one, are refused
+/// before any transaction. The node key's transactions keep flowing: later payments settle at
+/// once, and its nonce moved only for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_deposit_or_an_overdrawn_payer_sends_nothing_and_later_payments_settle() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let provider_chain = s.net.client_for(1).await;
+    let queue = || async { provider_chain.transaction_queue(s.provider).await.unwrap() };
+    let start = queue().await;
+
+    // A deposit with a valid config and 65 random bytes as the payer's signature.
+    let offer = channel_offer(&url).await;
+    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
+    let victim = PrivateKeySigner::random();
+    faucet(&s.net, victim.address(), 100_000).await;
+    let config = typed::ChannelConfig {
+        payer: victim.address(),
+        payerAuthorizer: Address::ZERO,
+        receiver: s.provider,
+        token: s.net.stablecoin_address(),
+        withdrawDelay: alloy::primitives::Uint::from(3_600u64),
+        salt: B256::repeat_byte(7),
+    };
+    let domain = typed::channels_domain(31337, contract);
+    let id = config.id(&domain);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let poisoned = wire::encode_header(&PaymentPayload {
+        x402_version: 2,
+        resource: None,
+        accepted: offer.clone(),
+        payload: serde_json::to_value(typed::ChannelPayload {
+            channel_id: id,
+            max_claimable_amount: PRICE.to_string(),
+            signature: rand::random::<[u8; 32]>().repeat(3)[..65].to_vec().into(),
+            deposit: Some(typed::DepositJson {
+                config,
+                amount: "50000".into(),
+                valid_after: (now - 60).to_string(),
+                valid_before: (now + 600).to_string(),
+                nonce_salt: B256::repeat_byte(1),
+                signature: rand::random::<[u8; 32]>().repeat(3)[..65].to_vec().into(),
+            }),
+        })
+        .unwrap(),
+        extensions: None,
+    });
+    for _ in 0..3 {
+        let (status, _, body) = get(&url, Some(("payment-signature", poisoned.clone()))).await;
+        assert_eq!(status, 402, "{body}");
+        assert_eq!(body["error"]["code"], reason::DEPOSIT_FAILED, "{body}");
+    }
+    assert_eq!(queue().await, start, "no transaction was attempted for the poisoned deposit");
+
+    // A payer funded for one call signs two; the second is refused before anything is sent,
+    // also while the first is still being settled.
+    let (_, headers, _) = get(&url, None).await;
+    let required = required_of(&headers);
+    let poor = PrivateKeySigner::random();
+    faucet(&s.net, poor.address(), PRICE as u64).await;
+    let (first, second) =
+        (exact_header(&poor, &required, |_, _| {}), exact_header(&poor, &required, |_, _| {}));
+    let (a, b) = tokio::join!(
+        get(&url, Some(("payment-signature", first))),
+        get(&url, Some(("payment-signature", second)))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 402], "one paid call, one refusal: {} / {}", a.2, b.2);
+    let refused = if a.0 == 402 { &a.2 } else { &b.2 };
+    assert_eq!(refused["error"]["code"], reason::INSUFFICIENT_FUNDS, "{refused}");
+    assert_eq!(queue().await.mined, start.mined + 1, "one settlement, nothing reverted");
+
+    // Later payments settle at once: nothing queues behind a gap.
+    let (payer, _store, _dir, _key) = payer(&s.net, Prefer::Exact).await;
+    for _ in 0..3 {
+        let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
+        assert_eq!(response.status, 200);
+        assert!(response.settlement.unwrap().transaction.starts_with("0x"), "settled, not pending");
+    }
+    let end = queue().await;
+    assert_eq!((end.mined, end.waiting), (start.mined + 4, 0));
+}
