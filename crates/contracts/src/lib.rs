@@ -60,6 +60,46 @@ pub mod bindings {
     );
 }
 
+/// Names a revert of an agora contract (or of the OpenZeppelin code inside it): the custom
+/// error with its arguments, e.g. `ERC20InsufficientBalance { sender: 0x…, balance: 0, needed:
+/// 1000 }`, instead of its 4-byte selector. `None` for data no suite contract defines.
+pub fn decode_revert(data: &[u8]) -> Option<String> {
+    use alloy::sol_types::SolInterface;
+    fn shown<T: std::fmt::Debug>(decoded: T) -> String {
+        // `Variant(Variant { .. })` → `Variant { .. }`; a variant without fields stays as it is.
+        let text = format!("{decoded:?}");
+        match text.split_once('(') {
+            Some((name, rest)) if rest.starts_with(name) => rest.trim_end_matches(')').to_owned(),
+            _ => text,
+        }
+    }
+    if let Ok(e) = bindings::DevStablecoin::DevStablecoinErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::PaymentChannels::PaymentChannelsErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::IdentityRegistry::IdentityRegistryErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::ReputationRegistry::ReputationRegistryErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::ValidationRegistry::ValidationRegistryErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    None
+}
+
+/// A contract call's error in words: a revert of the suite decoded with its arguments, else
+/// the error as alloy says it.
+pub fn explain_call_error(error: &alloy::contract::Error) -> String {
+    match error.as_revert_data().and_then(|data| decode_revert(&data)) {
+        Some(decoded) => format!("the contract reverted with {decoded}"),
+        None => error.to_string(),
+    }
+}
+
 /// A contract of the agora suite, deployed once per chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SuiteContract {
@@ -134,5 +174,25 @@ impl SuiteContract {
 impl std::fmt::Display for SuiteContract {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{primitives::Address, sol_types::SolError};
+
+    #[test]
+    fn reverts_are_named_with_their_arguments() {
+        let data = bindings::DevStablecoin::ERC20InsufficientBalance {
+            sender: Address::repeat_byte(1),
+            balance: alloy::primitives::U256::from(5),
+            needed: alloy::primitives::U256::from(1_000),
+        }
+        .abi_encode();
+        let text = decode_revert(&data).unwrap_or_default();
+        assert!(text.starts_with("ERC20InsufficientBalance {"), "{text}");
+        assert!(text.contains("balance: 5") && text.contains("needed: 1000"), "{text}");
+        assert_eq!(decode_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
     }
 }
