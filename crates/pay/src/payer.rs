@@ -522,7 +522,7 @@ impl Payer {
             return refuse(format!("this call may cost {amount}, above the per-call cap of {}", m.per_call));
         }
         let spent = Mandate::spent(&self.store, &m.name)?;
-        let locked = self.unspent_deposits(&m.name)?;
+        let locked = self.held_in_channels()?;
         let committed = spent.saturating_add(locked);
         if committed.saturating_add(amount).saturating_add(deposit) > m.budget {
             return refuse(format!(
@@ -535,8 +535,9 @@ impl Payer {
         Ok(())
     }
 
-    /// Deposits in channels opened under this payer that were not charged yet.
-    fn unspent_deposits(&self, _mandate: &str) -> Result<u128, PayError> {
+    /// Deposits in channels opened under this payer that were not charged yet (what mandates
+    /// count as held).
+    pub fn held_in_channels(&self) -> Result<u128, PayError> {
         let rows: Vec<(String, String)> = self.store.read(|conn| {
             let mut stmt = conn.prepare("SELECT deposited, charged FROM payer_channels")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -689,6 +690,18 @@ impl Payer {
             )
             .optional()
         })?)
+    }
+
+    /// Records that the rest of channel `id` went back to the payer: what stays in it is what
+    /// the payee claimed on chain, so nothing of it counts as held under a mandate any more.
+    pub fn record_withdrawn(&self, id: B256, claimed_on_chain: u128) -> Result<(), PayError> {
+        self.store.write(|tx| {
+            tx.execute(
+                "UPDATE payer_channels SET deposited = ?2, updated_ms = ?3 WHERE channel_id = ?1",
+                params![id.to_string(), claimed_on_chain.to_string(), now_ms()],
+            )
+        })?;
+        Ok(())
     }
 
     /// Every channel this payer opened.

@@ -465,6 +465,11 @@ async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
     let before = balance(&s.net, key.address()).await;
     channels.finalizeWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
     assert_eq!(balance(&s.net, key.address()).await, before + U256::from(50_000 - 5 * PRICE));
+    // The payer's books follow: nothing of the withdrawn channel counts as held any more.
+    assert_eq!(payer.held_in_channels().unwrap(), 50_000 - 5 * PRICE);
+    let on_chain = channels.getChannel(id).call().await.unwrap();
+    payer.record_withdrawn(id, on_chain.claimed).unwrap();
+    assert_eq!(payer.held_in_channels().unwrap(), 0);
 }
 
 /// A TCP proxy to the chain that can be cut: connections are refused and open ones dropped
@@ -563,6 +568,13 @@ async fn an_unreachable_chain_delays_exact_settlement_and_loses_nothing() {
     assert_eq!(paywall.retry_pending_exact().await, 0, "settled once");
 }
 
+/// 64 random bytes and a valid recovery byte: a signature that parses, by nobody.
+fn random_signature() -> alloy::primitives::Bytes {
+    let mut bytes = [rand::random::<[u8; 32]>(), rand::random::<[u8; 32]>()].concat();
+    bytes.push(27);
+    bytes.into()
+}
+
 /// Nothing goes on chain that was not verified here: a channel deposit with a valid config and
 /// a random signature, and a second `exact` payment from a payer funded for one, are refused
 /// before any transaction. The node key's transactions keep flowing: later payments settle at
@@ -598,14 +610,14 @@ async fn a_poisoned_deposit_or_an_overdrawn_payer_sends_nothing_and_later_paymen
         payload: serde_json::to_value(typed::ChannelPayload {
             channel_id: id,
             max_claimable_amount: PRICE.to_string(),
-            signature: rand::random::<[u8; 32]>().repeat(3)[..65].to_vec().into(),
+            signature: random_signature(),
             deposit: Some(typed::DepositJson {
                 config,
                 amount: "50000".into(),
                 valid_after: (now - 60).to_string(),
                 valid_before: (now + 600).to_string(),
                 nonce_salt: B256::repeat_byte(1),
-                signature: rand::random::<[u8; 32]>().repeat(3)[..65].to_vec().into(),
+                signature: random_signature(),
             }),
         })
         .unwrap(),
