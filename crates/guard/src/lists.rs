@@ -146,17 +146,119 @@ impl TokenList {
 
     /// The listed token at `address` on `chain_id`.
     pub fn get(&self, chain_id: u64, address: Address) -> Option<&ListedToken> {
-        self.tokens.iter().find(|t| t.chain_id == chain_id && t.address == address)
+        self.all().find(|t| t.chain_id == chain_id && t.address == address)
     }
 
-    /// A listed token (on any chain) whose symbol or name equals `symbol` or `name`.
+    /// Whether the token at `address` calling itself `symbol` is a listed one: listed at that
+    /// address on this chain, or at the same address with the same symbol on another (a fork of
+    /// a listed chain runs under its own chain id).
+    pub fn genuine(&self, chain_id: u64, address: Address, symbol: &str) -> bool {
+        self.get(chain_id, address).is_some()
+            || self.all().any(|t| t.address == address && skeleton(&t.symbol) == skeleton(symbol))
+    }
+
+    /// A listed token (on any chain, in this list or among the [`well_known_tokens`] every guard
+    /// knows) whose symbol or name `symbol` or `name` imitates: equal once case, look-alike
+    /// letters (Cyrillic, Greek, full-width), spaces, punctuation and invisible characters are
+    /// set aside, so `UЅDC` (a Cyrillic Ѕ), `usdc`, `USDC ` and `$USDC` all imitate USDC.
     pub fn imitated(&self, symbol: &str, name: &str) -> Option<&ListedToken> {
-        let (symbol, name) = (symbol.trim().to_ascii_lowercase(), name.trim().to_ascii_lowercase());
-        self.tokens.iter().find(|t| {
-            (!symbol.is_empty() && t.symbol.to_ascii_lowercase() == symbol)
-                || (!name.is_empty() && t.name.to_ascii_lowercase() == name)
+        let (symbol, name) = (skeleton(symbol), skeleton(name));
+        self.all().find(|t| {
+            (!symbol.is_empty() && skeleton(&t.symbol) == symbol)
+                || (!name.is_empty() && skeleton(&t.name) == name)
         })
     }
+
+    fn all(&self) -> impl Iterator<Item = &ListedToken> {
+        self.tokens.iter().chain(well_known_tokens())
+    }
+}
+
+/// The tokens every guard knows without an installed list: the most imitated stablecoins and
+/// blue chips on Ethereum and its largest rollups (addresses from the issuers' own pages).
+const WELL_KNOWN_TOKENS: &[(u64, Address, &str, &str, u8)] = &[
+    (1, address!("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"), "USDC", "USD Coin", 6),
+    (10, address!("0x0b2C639c533813f4Aa9D7837CAf62653d097Ff85"), "USDC", "USD Coin", 6),
+    (137, address!("0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359"), "USDC", "USD Coin", 6),
+    (8453, address!("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"), "USDC", "USD Coin", 6),
+    (42161, address!("0xaf88d065e77c8cC2239327C5EDb3A432268e5831"), "USDC", "USD Coin", 6),
+    (1, address!("0xdAC17F958D2ee523a2206206994597C13D831ec7"), "USDT", "Tether USD", 6),
+    (10, address!("0x94b008aA00579c1307B0EF2c499aD98a8ce58e58"), "USDT", "Tether USD", 6),
+    (137, address!("0xc2132D05D31c914a87C6611C10748AEb04B58e8F"), "USDT", "Tether USD", 6),
+    (1, address!("0x6B175474E89094C44Da98b954EedeAC495271d0F"), "DAI", "Dai Stablecoin", 18),
+    (10, address!("0xDA10009cBd5D07dd0CeCc66161FC93D7c9000da1"), "DAI", "Dai Stablecoin", 18),
+    (42161, address!("0xDA10009cBd5D07dd0CeCc66161FC93D7c9000da1"), "DAI", "Dai Stablecoin", 18),
+    (8453, address!("0x50c5725949A6F0c72E6C4a641F24049A917DB0Cb"), "DAI", "Dai Stablecoin", 18),
+    (1, address!("0x6c3ea9036406852006290770BEdFcAbA0e23A0e8"), "PYUSD", "PayPal USD", 6),
+    (1, address!("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"), "WETH", "Wrapped Ether", 18),
+    (10, address!("0x4200000000000000000000000000000000000006"), "WETH", "Wrapped Ether", 18),
+    (8453, address!("0x4200000000000000000000000000000000000006"), "WETH", "Wrapped Ether", 18),
+    (42161, address!("0x82aF49447D8a07e3bd95BD0d56f35241523fBab1"), "WETH", "Wrapped Ether", 18),
+    (1, address!("0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599"), "WBTC", "Wrapped BTC", 8),
+    (1, address!("0xae7ab96520DE3A18E5e111B5EaAb095312D7fE84"), "stETH", "Liquid staked Ether 2.0", 18),
+    (
+        1,
+        address!("0x7f39C581F595B53c5cb19bD0b3f8dA6c935E2Ca0"),
+        "wstETH",
+        "Wrapped liquid staked Ether 2.0",
+        18,
+    ),
+    (1, address!("0x514910771AF9Ca656af840dff83E8264EcF986CA"), "LINK", "ChainLink Token", 18),
+    (1, address!("0x1f9840a85d5aF5bf1D1762F925BDADdC4201F984"), "UNI", "Uniswap", 18),
+];
+
+/// The built-in [`WELL_KNOWN_TOKENS`] as list entries.
+pub fn well_known_tokens() -> &'static [ListedToken] {
+    static TOKENS: std::sync::LazyLock<Vec<ListedToken>> = std::sync::LazyLock::new(|| {
+        WELL_KNOWN_TOKENS
+            .iter()
+            .map(|(chain_id, address, symbol, name, decimals)| ListedToken {
+                chain_id: *chain_id,
+                address: *address,
+                name: (*name).to_owned(),
+                symbol: (*symbol).to_owned(),
+                decimals: *decimals,
+            })
+            .collect()
+    });
+    &TOKENS
+}
+
+/// A token symbol or name reduced to what a reader sees: lower case, look-alike letters folded
+/// to their Latin twins, everything but letters and digits dropped.
+pub fn skeleton(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| {
+            let c = match c {
+                // Full-width forms (ＵＳＤＣ).
+                '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+                // Cyrillic and Greek letters that look Latin, and the tugrik sign of USD₮.
+                'а' | 'А' | 'α' | 'Α' => 'a',
+                'в' | 'В' | 'β' | 'Β' => 'b',
+                'с' | 'С' | 'ϲ' | 'Ϲ' => 'c',
+                'ԁ' => 'd',
+                'е' | 'Е' | 'ε' | 'Ε' => 'e',
+                'н' | 'Н' | 'Η' => 'h',
+                'і' | 'І' | 'ι' | 'Ι' | 'ӏ' => 'i',
+                'ј' | 'Ј' => 'j',
+                'к' | 'К' | 'κ' | 'Κ' => 'k',
+                'м' | 'М' | 'Μ' => 'm',
+                'Ν' => 'n',
+                'о' | 'О' | 'ο' | 'Ο' | 'σ' => 'o',
+                'р' | 'Р' | 'ρ' | 'Ρ' => 'p',
+                'ԛ' => 'q',
+                'ѕ' | 'Ѕ' => 's',
+                'т' | 'Т' | 'τ' | 'Τ' | '₮' => 't',
+                'υ' | 'Υ' | 'у' | 'У' => 'y',
+                'ν' => 'v',
+                'ԝ' | 'ѡ' => 'w',
+                'х' | 'Х' | 'χ' | 'Χ' => 'x',
+                'Ζ' => 'z',
+                other => other,
+            };
+            c.is_alphanumeric().then(|| c.to_lowercase()).map(|l| l.collect::<String>())
+        })
+        .collect()
 }
 
 /// Which user list an entry belongs to.
@@ -438,6 +540,24 @@ mod tests {
         assert_eq!(host_of("https://user@App.Example.org:8443/path?q"), "app.example.org");
         assert_eq!(host_of("example.org"), "example.org");
         assert_eq!(levenshtein("metamsk.io", "metamask.io"), 1);
+    }
+
+    #[test]
+    fn look_alike_symbols_imitate_the_well_known_tokens_even_without_a_list() {
+        let none = TokenList::default();
+        for fake in ["USDC", "usdc", "UЅDC", "USDС", "ＵＳＤＣ", " USDC", "$USDC", "U.S.D.C", "USD\u{200b}C"]
+        {
+            let real = none.imitated(fake, "").unwrap_or_else(|| panic!("{fake:?}"));
+            assert_eq!(real.symbol, "USDC", "{fake:?}");
+        }
+        assert_eq!(none.imitated("", "Tether  USD").map(|t| t.symbol.as_str()), Some("USDT"));
+        assert_eq!(none.imitated("USD₮", "").map(|t| t.symbol.as_str()), Some("USDT"));
+        assert!(none.imitated("MOCK", "Mock").is_none());
+        assert!(none.imitated("USDC.e", "Bridged USDC").is_none(), "another symbol, not a copy");
+        let usdc = address!("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
+        assert!(none.genuine(1, usdc, "USDC"));
+        assert!(none.genuine(31337, usdc, "USDC"), "a fork of mainnet keeps the real address");
+        assert!(!none.genuine(31337, Address::with_last_byte(1), "USDC"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! The JSON-RPC proxy between a wallet and its node: everything is forwarded unchanged except
-//! the signing methods, which are checked first and refused (EIP-1193 code 4001) when the
-//! verdict reaches the blocking level.
+//! The JSON-RPC proxy between a wallet and its node, deny by default: the read-only methods of
+//! [`READ_ONLY_METHODS`](crate::request::READ_ONLY_METHODS) are forwarded unchanged, the methods
+//! that sign or send are checked first and refused (EIP-1193 code 4001) when the verdict reaches
+//! the blocking level, and every other method is refused ([`METHOD_REFUSED`]). A batch is judged
+//! element by element.
 
 use crate::{
     Guard, GuardError, GuardRequest, Level, Verdict, explain, lists,
-    request::{Action, is_guarded},
+    request::{Action, MethodPolicy, policy, refusal_reason, sends},
 };
 use axum::{
     Router,
@@ -23,6 +25,12 @@ pub const USER_REJECTED: i64 = 4001;
 pub const NOT_CHECKED: i64 = -32_003;
 /// Malformed params.
 pub const INVALID_PARAMS: i64 = -32_602;
+/// The method is neither read-only nor one the guard checks (EIP-1474 "method not available").
+pub const METHOD_REFUSED: i64 = -32_601;
+/// Not a JSON-RPC request object.
+pub const INVALID_REQUEST: i64 = -32_600;
+/// The upstream node failed or answered something that is not JSON-RPC.
+pub const UPSTREAM_FAILED: i64 = -32_603;
 
 /// How the proxy behaves.
 #[derive(Debug, Clone)]
@@ -81,23 +89,41 @@ async fn handle(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: 
         Ok(v) => v,
         Err(e) => return json_response(rpc_error(&Value::Null, -32_700, format!("parse error: {e}"), None)),
     };
-    let guarded = |v: &Value| v.get("method").and_then(Value::as_str).is_some_and(is_guarded);
-    let any_guarded = match &parsed {
-        Value::Array(items) => items.iter().any(guarded),
-        single => guarded(single),
+    let read_only = |v: &Value| {
+        v.get("method").and_then(Value::as_str).is_some_and(|m| policy(m) == MethodPolicy::ReadOnly)
     };
-    if !any_guarded {
+    let all_read_only = match &parsed {
+        Value::Array(items) => !items.is_empty() && items.iter().all(read_only),
+        single => read_only(single),
+    };
+    if all_read_only {
         // Ordinary traffic passes through byte for byte.
         return match forward_raw(&state, body).await {
             Ok((status, bytes)) => {
                 (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
             }
-            Err(message) => {
-                json_response(rpc_error(parsed.get("id").unwrap_or(&Value::Null), -32_603, message, None))
-            }
+            Err(message) => json_response(match &parsed {
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .map(|item| {
+                            rpc_error(
+                                item.get("id").unwrap_or(&Value::Null),
+                                UPSTREAM_FAILED,
+                                message.clone(),
+                                None,
+                            )
+                        })
+                        .collect(),
+                ),
+                single => rpc_error(single.get("id").unwrap_or(&Value::Null), UPSTREAM_FAILED, message, None),
+            }),
         };
     }
     match parsed {
+        Value::Array(items) if items.is_empty() => {
+            json_response(rpc_error(&Value::Null, INVALID_REQUEST, "empty batch".into(), None))
+        }
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
@@ -114,39 +140,84 @@ fn json_response(v: Value) -> Response {
 }
 
 async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Bytes), String> {
+    let upstream = &state.config.upstream;
     let response = state
         .http
-        .post(&state.config.upstream)
+        .post(upstream)
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("upstream node {} is unreachable: {e}", state.config.upstream))?;
+        .map_err(|e| format!("upstream node {upstream} is unreachable: {e}"))?;
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_owned();
     let bytes = response.bytes().await.map_err(|e| format!("upstream node failed mid-answer: {e}"))?;
+    // Whatever reaches the wallet is JSON-RPC: an error page (a proxy's HTML, a rate limiter's
+    // text) becomes a JSON-RPC error, never a body labelled application/json that is not JSON.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+        let excerpt: String = String::from_utf8_lossy(&bytes[..bytes.len().min(120)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        return Err(format!(
+            "upstream node {upstream} answered {content_type} (HTTP {}) instead of JSON-RPC: {:?}",
+            status.as_u16(),
+            excerpt.trim()
+        ));
+    }
     Ok((status, bytes))
 }
 
 async fn forward(state: &ProxyState, request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     match forward_raw(state, Bytes::from(request.to_string())).await {
-        Ok((_, bytes)) => serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| rpc_error(&id, -32_603, format!("upstream answered garbage: {e}"), None)),
-        Err(message) => rpc_error(&id, -32_603, message, None),
+        Ok((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            rpc_error(&id, UPSTREAM_FAILED, format!("upstream answered garbage: {e}"), None)
+        }),
+        Err(message) => rpc_error(&id, UPSTREAM_FAILED, message, None),
     }
+}
+
+/// The answer to a method that is neither read-only nor checked.
+fn refused(id: &Value, method: &str) -> Value {
+    let reason = refusal_reason(method);
+    rpc_error(
+        id,
+        METHOD_REFUSED,
+        format!("agora guard refused {method}: {reason}"),
+        Some(json!({ "method": method, "reason": reason, "policy": "deny by default" })),
+    )
 }
 
 async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
-    let method = request.get("method").and_then(Value::as_str).unwrap_or_default().to_owned();
-    if !is_guarded(&method) {
-        return forward(state, &request).await;
+    let Some(method) = request.get("method").and_then(Value::as_str).map(str::to_owned) else {
+        return rpc_error(
+            &id,
+            INVALID_REQUEST,
+            "agora guard: not a JSON-RPC request (no method)".into(),
+            None,
+        );
+    };
+    match policy(&method) {
+        MethodPolicy::ReadOnly => return forward(state, &request).await,
+        MethodPolicy::Refused => {
+            tracing::info!(%method, "refused: not on the allow list");
+            return refused(&id, &method);
+        }
+        MethodPolicy::Checked => {}
     }
     // A transaction without `from` is sent from the node's first account: check that one.
-    if matches!(method.as_str(), "eth_sendTransaction" | "wallet_sendCalls")
-        && request["params"][0].is_object()
-        && request["params"][0].get("from").is_none()
-    {
+    let node_signs = !matches!(
+        method.as_str(),
+        "eth_sendRawTransaction" | "eth_sendRawTransactionSync" | "personal_sign" | "eth_sign"
+    ) && !method.starts_with("eth_signTypedData");
+    if node_signs && request["params"][0].is_object() && request["params"][0].get("from").is_none() {
         let accounts =
             forward(state, &json!({"jsonrpc": "2.0", "id": 0, "method": "eth_accounts", "params": []})).await;
         if let Some(first) = accounts["result"].get(0) {
@@ -197,6 +268,7 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
     }
     let response = forward(state, &request).await;
     if response.get("result").is_some()
+        && sends(&method)
         && let Some(store) = state.guard.store()
         && let Ok(Action::Transactions { calls, .. }) = guard_request.action(None)
     {

@@ -10,26 +10,181 @@ use alloy::{
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The methods the guard intercepts; everything else is passed through.
+/// The methods that sign or send, which the guard analyses before anything is forwarded. Every
+/// variant is judged like its plain counterpart: the `Sync` sends (EIP-7966) like the async
+/// ones, `eth_signTransaction` and the node-side sends (`eth_sendUnsignedTransaction`,
+/// `personal_sendTransaction`, `personal_signTransaction`) like `eth_sendTransaction`, and
+/// `eth_signTypedData` / `_v3` like `_v4`.
 pub const GUARDED_METHODS: &[&str] = &[
     "eth_sendTransaction",
+    "eth_sendTransactionSync",
+    "eth_signTransaction",
+    "eth_sendUnsignedTransaction",
+    "personal_sendTransaction",
+    "personal_signTransaction",
     "eth_sendRawTransaction",
+    "eth_sendRawTransactionSync",
     "wallet_sendCalls",
     "eth_signTypedData_v4",
+    "eth_signTypedData_v3",
     "eth_signTypedData",
     "personal_sign",
     "eth_sign",
 ];
 
+/// The methods that only read, which the proxy forwards unchanged: the read side of the Ethereum
+/// JSON-RPC specification (ethereum/execution-apis), the legacy read-only `eth_`, `net_` and
+/// `web3_` methods, subscriptions, the tracing reads of the `debug_` namespace, the read-only
+/// `txpool_` methods, and the wallet methods that only ask (EIP-1102 accounts, EIP-5792
+/// capabilities and call status). Everything that is neither here nor in [`GUARDED_METHODS`] is
+/// refused: deny by default.
+pub const READ_ONLY_METHODS: &[&str] = &[
+    // State and execution without a signature.
+    "eth_accounts",
+    "eth_requestAccounts",
+    "eth_blockNumber",
+    "eth_call",
+    "eth_chainId",
+    "eth_coinbase",
+    "eth_config",
+    "eth_capabilities",
+    "eth_createAccessList",
+    "eth_estimateGas",
+    "eth_fillTransaction",
+    "eth_simulateV1",
+    "eth_getBalance",
+    "eth_getCode",
+    "eth_getProof",
+    "eth_getStorageAt",
+    "eth_getStorageValues",
+    "eth_getTransactionCount",
+    // Fees.
+    "eth_baseFee",
+    "eth_blobBaseFee",
+    "eth_feeHistory",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    // Blocks, transactions, receipts.
+    "eth_getBlockAccessList",
+    "eth_getBlockByHash",
+    "eth_getBlockByNumber",
+    "eth_getBlockReceipts",
+    "eth_getBlockTransactionCountByHash",
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getTransactionByBlockHashAndIndex",
+    "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByHash",
+    "eth_getTransactionReceipt",
+    "eth_getUncleByBlockHashAndIndex",
+    "eth_getUncleByBlockNumberAndIndex",
+    "eth_getUncleCountByBlockHash",
+    "eth_getUncleCountByBlockNumber",
+    // Logs, filters, subscriptions.
+    "eth_getLogs",
+    "eth_newFilter",
+    "eth_newBlockFilter",
+    "eth_newPendingTransactionFilter",
+    "eth_getFilterChanges",
+    "eth_getFilterLogs",
+    "eth_uninstallFilter",
+    "eth_subscribe",
+    "eth_unsubscribe",
+    // The node itself.
+    "eth_syncing",
+    "eth_protocolVersion",
+    "eth_mining",
+    "eth_hashrate",
+    "net_version",
+    "net_listening",
+    "net_peerCount",
+    "web3_clientVersion",
+    "web3_sha3",
+    // Tracing and raw reads (execution-apis `debug_`), the pending pool.
+    "debug_traceCall",
+    "debug_traceTransaction",
+    "debug_traceBlockByHash",
+    "debug_traceBlockByNumber",
+    "debug_getBadBlocks",
+    "debug_getRawBlock",
+    "debug_getRawBlockAccessList",
+    "debug_getRawHeader",
+    "debug_getRawReceipts",
+    "debug_getRawTransaction",
+    "txpool_content",
+    "txpool_contentFrom",
+    "txpool_inspect",
+    "txpool_status",
+    // Wallet methods that only ask (EIP-5792).
+    "wallet_getCapabilities",
+    "wallet_getCallsStatus",
+];
+
+/// How the proxy treats a JSON-RPC method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodPolicy {
+    /// It only reads: forwarded unchanged.
+    ReadOnly,
+    /// It signs or sends: analysed first, refused when the verdict reaches the blocking level.
+    Checked,
+    /// Anything else: refused, never forwarded.
+    Refused,
+}
+
+/// The proxy's policy for `method` (deny by default).
+pub fn policy(method: &str) -> MethodPolicy {
+    if GUARDED_METHODS.contains(&method) {
+        MethodPolicy::Checked
+    } else if READ_ONLY_METHODS.contains(&method) {
+        MethodPolicy::ReadOnly
+    } else {
+        MethodPolicy::Refused
+    }
+}
+
+/// Why the proxy refuses `method`, in words.
+pub fn refusal_reason(method: &str) -> String {
+    let namespace = method.split('_').next().unwrap_or_default();
+    let why = match namespace {
+        "anvil" | "hardhat" | "evm" | "ganache" | "tenderly" | "debug" | "admin" | "miner" | "engine"
+        | "testing" => "it can change the node's state, configuration or chain",
+        "personal" | "eth" if method.contains("ecrypt") || method.contains("EncryptionPublicKey") => {
+            "it reveals or uses the account's keys"
+        }
+        "personal" | "clique" => "it manages the node's keys or consensus",
+        "wallet" => "it is a wallet method the guard cannot check",
+        _ if method.starts_with("eth_send") || method.contains("Bundle") => {
+            "it sends something the guard cannot check"
+        }
+        _ => "the guard does not know what it does",
+    };
+    format!(
+        "{method} is not on the guard's allow list of read-only methods and is not a signing method it checks: {why}"
+    )
+}
+
+/// Whether the guard checks `method`.
+pub fn is_guarded(method: &str) -> bool {
+    policy(method) == MethodPolicy::Checked
+}
+
+/// Whether a checked `method` puts a transaction on chain (and so enters the user's history).
+pub fn sends(method: &str) -> bool {
+    matches!(
+        method,
+        "eth_sendTransaction"
+            | "eth_sendTransactionSync"
+            | "eth_sendUnsignedTransaction"
+            | "personal_sendTransaction"
+            | "eth_sendRawTransaction"
+            | "eth_sendRawTransactionSync"
+            | "wallet_sendCalls"
+    )
+}
+
 /// The largest calldata the guard analyses (larger requests are refused, not forwarded).
 pub const MAX_CALLDATA: usize = 128 * 1024;
 /// The most calls a batch may hold.
 pub const MAX_CALLS: usize = 64;
-
-/// Whether the guard checks `method`.
-pub fn is_guarded(method: &str) -> bool {
-    GUARDED_METHODS.contains(&method)
-}
 
 /// One call of a transaction or a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +210,32 @@ pub struct Delegation {
     pub nonce: u64,
 }
 
+/// The price per gas a transaction offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    /// The most it pays per gas (`maxFeePerGas`, or a legacy `gasPrice`).
+    pub max_fee_per_gas: u128,
+    /// The most of that which goes to the block builder (`maxPriorityFeePerGas`); `None` for a
+    /// legacy price, which pays the builder everything above the base fee.
+    pub max_priority_fee_per_gas: Option<u128>,
+}
+
+impl Fees {
+    /// Per gas, what the transaction pays in a block with `base_fee`: the base fee (burnt) plus
+    /// the builder's tip, never more than the cap.
+    pub fn price(&self, base_fee: u128) -> u128 {
+        match self.max_priority_fee_per_gas {
+            Some(tip) => self.max_fee_per_gas.min(base_fee.saturating_add(tip)),
+            None => self.max_fee_per_gas,
+        }
+    }
+
+    /// Per gas, what goes to the block builder in a block with `base_fee`.
+    pub fn tip(&self, base_fee: u128) -> u128 {
+        self.price(base_fee).saturating_sub(base_fee)
+    }
+}
+
 /// What a request asks the user to do.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -72,6 +253,8 @@ pub enum Action {
         delegations: Vec<Delegation>,
         /// The gas limit the request sets.
         gas_limit: Option<u64>,
+        /// The fee the request offers, when it names one (otherwise the node picks it).
+        fees: Option<Fees>,
     },
     /// Sign EIP-712 typed data.
     TypedData {
@@ -124,6 +307,31 @@ struct TxJson {
     chain_id: Option<alloy::primitives::U64>,
     #[serde(default)]
     authorization_list: Vec<SignedAuthorization>,
+    #[serde(default)]
+    gas_price: Option<U256>,
+    #[serde(default)]
+    max_fee_per_gas: Option<U256>,
+    #[serde(default)]
+    max_priority_fee_per_gas: Option<U256>,
+}
+
+impl TxJson {
+    fn fees(&self) -> Option<Fees> {
+        let wei = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
+        match (self.max_fee_per_gas, self.max_priority_fee_per_gas, self.gas_price) {
+            (Some(max), tip, _) => {
+                Some(Fees { max_fee_per_gas: wei(max), max_priority_fee_per_gas: Some(tip.map_or(0, wei)) })
+            }
+            // A tip without a cap: the node fills the cap in, at least the tip plus the base fee.
+            (None, Some(tip), _) => {
+                Some(Fees { max_fee_per_gas: u128::MAX, max_priority_fee_per_gas: Some(wei(tip)) })
+            }
+            (None, None, Some(price)) => {
+                Some(Fees { max_fee_per_gas: wei(price), max_priority_fee_per_gas: None })
+            }
+            (None, None, None) => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -198,8 +406,14 @@ impl GuardRequest {
         let m = self.method.as_str();
         let p = &self.params;
         match m {
-            "eth_sendTransaction" => {
+            "eth_sendTransaction"
+            | "eth_sendTransactionSync"
+            | "eth_signTransaction"
+            | "eth_sendUnsignedTransaction"
+            | "personal_sendTransaction"
+            | "personal_signTransaction" => {
                 let tx: TxJson = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
+                let fees = tx.fees();
                 let from = tx.from.or(default_from).ok_or_else(|| bad(m, "the transaction has no `from`"))?;
                 let calls = vec![Call {
                     to: tx.to,
@@ -214,9 +428,10 @@ impl GuardRequest {
                     unprotected: false,
                     delegations: tx.authorization_list.iter().map(delegation).collect(),
                     gas_limit: tx.gas.map(|g| g.to()),
+                    fees,
                 })
             }
-            "eth_sendRawTransaction" => {
+            "eth_sendRawTransaction" | "eth_sendRawTransactionSync" => {
                 let raw = param(m, p, 0)?.as_str().ok_or_else(|| bad(m, "expected hex bytes"))?;
                 let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
                 if bytes.len() > MAX_CALLDATA + 1024 {
@@ -242,6 +457,10 @@ impl GuardRequest {
                     unprotected: tx.chain_id().is_none(),
                     delegations,
                     gas_limit: Some(tx.gas_limit()),
+                    fees: Some(Fees {
+                        max_fee_per_gas: tx.max_fee_per_gas(),
+                        max_priority_fee_per_gas: tx.max_priority_fee_per_gas(),
+                    }),
                 })
             }
             "wallet_sendCalls" => {
@@ -265,9 +484,16 @@ impl GuardRequest {
                     unprotected: false,
                     delegations: vec![],
                     gas_limit: None,
+                    fees: None,
                 })
             }
-            "eth_signTypedData_v4" | "eth_signTypedData" => {
+            "eth_signTypedData_v4" | "eth_signTypedData_v3" | "eth_signTypedData" => {
+                if param(m, p, 0)?.is_array() || param(m, p, 1)?.is_array() {
+                    return Err(bad(
+                        m,
+                        "legacy (v1) typed data is a list of values the guard cannot check; use eth_signTypedData_v4",
+                    ));
+                }
                 let signer = address_param(m, param(m, p, 0)?)?;
                 let raw = param(m, p, 1)?;
                 let data: TypedData = match raw {

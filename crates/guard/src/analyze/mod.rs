@@ -5,7 +5,7 @@ use crate::{
     chain::{AccountKind, ChainView, Head, IBatch, IPermit2, IToken, fmt_amount, fmt_eth},
     decode::{self, Decoded},
     lists::{BURN_ADDRESSES, GuardData, KNOWN_CONTRACTS, ListKind, OriginMatch, UserLists},
-    request::{Action, Call, Delegation, GuardRequest},
+    request::{Action, Call, Delegation, Fees, GuardRequest},
     sim::{CallResult, Frame, FrameKind, SimCall, SimRequest, Simulator},
     verdict::{AssetChange, ChangeKind, Finding, Level, Verdict},
 };
@@ -27,6 +27,7 @@ use std::{
 mod signatures;
 mod simulate;
 mod transactions;
+mod trust;
 
 const TRANSFER: B256 = b256!("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
 const APPROVAL: B256 = b256!("0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925");
@@ -44,6 +45,14 @@ pub const STRANGER: Address = address!("0x5742a0000000000000000000000000000000be
 pub const FRESH_CONTRACT_SECS: u64 = 3 * 86_400;
 /// Permissions that outlive this are long-lived.
 pub const LONG_LIVED_SECS: u64 = 30 * 86_400;
+/// Permissions that end within this are short-lived: with an exact amount, to a contract the user
+/// has used before, a permit of this length is the ordinary gasless approval.
+pub const SHORT_LIVED_SECS: u64 = 86_400;
+/// A priority fee above what the network needs that burns this share of the balance or more is
+/// high (1/4), or medium (1/10).
+pub const FEE_HIGH_SHARE: u64 = 4;
+/// See [`FEE_HIGH_SHARE`].
+pub const FEE_MEDIUM_SHARE: u64 = 10;
 /// A revoke that uses more gas than this is suspicious (Rabby 1118).
 pub const HEAVY_REVOKE_GAS: u64 = 1_000_000;
 
@@ -182,9 +191,9 @@ impl Guard {
             a.origin(origin);
         }
         match action {
-            Action::Transactions { from, calls, chain_id, unprotected, delegations, gas_limit } => {
+            Action::Transactions { from, calls, chain_id, unprotected, delegations, gas_limit, fees } => {
                 a.user = from;
-                a.transactions(&calls, chain_id, unprotected, &delegations, gas_limit).await?;
+                a.transactions(&calls, chain_id, unprotected, &delegations, gas_limit, fees).await?;
             }
             Action::TypedData { signer, data } => {
                 a.user = signer;

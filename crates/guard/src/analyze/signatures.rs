@@ -1,7 +1,7 @@
 //! Signature requests: EIP-712 typed data (permits, Permit2, marketplace orders) simulated
 //! through their on-chain equivalent, and messages (sign-in, blind signatures).
 
-use super::*;
+use super::{trust::Standing, *};
 
 impl Analysis<'_> {
     // --- typed data -------------------------------------------------------------------------
@@ -115,8 +115,9 @@ impl Analysis<'_> {
         let outcome = self.scenario(calls, vec![], vec![]).await?;
         let meta = self.view.token(token).await;
         let change = outcome.tokens.iter().find(|t| t.token == token).cloned().unwrap_or_default();
-        let kind = self.view.account(spender).await?;
-        let trusted = self.trusted(spender);
+        let standing = self.standing(spender).await?;
+        let kind = standing.kind;
+        let trusted = standing.trusted();
         let exposed = change.exposed();
         let loss = format!(
             "this signature lets {} take {}",
@@ -135,10 +136,15 @@ impl Analysis<'_> {
                 fmt_amount(exposed, meta.decimals, &meta.symbol)
             ));
         }
-        let level = if kind.is_eoa() || (!trusted && !change.post.is_zero() && value >= change.post) {
+        let ordinary = self.ordinary_permission(&standing, value <= change.post, deadline);
+        let level = if kind.is_eoa() {
             Level::Critical
+        } else if ordinary {
+            Level::Low
         } else if trusted {
             Level::Medium
+        } else if !change.post.is_zero() && value >= change.post {
+            Level::Critical
         } else {
             Level::High
         };
@@ -164,6 +170,13 @@ impl Analysis<'_> {
         }
         self.long_lived(deadline, "permit");
         Ok(())
+    }
+
+    /// The ordinary gasless approval: an exact amount (no more than the user holds, not an
+    /// "unlimited" one), ending within [`SHORT_LIVED_SECS`], to a contract the user has used before
+    /// and that is not fresh. Such a permission is low, whatever lists the spender is on.
+    pub(super) fn ordinary_permission(&self, standing: &Standing, exact: bool, ends: U256) -> bool {
+        standing.familiar() && exact && ends <= U256::from(self.head.timestamp + SHORT_LIVED_SECS)
     }
 
     pub(super) fn long_lived(&mut self, deadline: U256, what: &str) {
@@ -218,16 +231,33 @@ impl Analysis<'_> {
             });
         }
         let outcome = self.scenario(calls, vec![], vec![]).await?;
-        let kind = self.view.account(spender).await?;
-        let trusted = self.trusted(spender);
+        let standing = self.standing(spender).await?;
+        let kind = standing.kind;
+        let trusted = standing.trusted();
         let mut losses = vec![];
-        for (token, _, _) in &tokens {
+        let mut exact = true;
+        for (token, amount, _) in &tokens {
             let meta = self.view.token(*token).await;
-            let exposed =
-                outcome.tokens.iter().find(|t| t.token == *token).map_or(U256::ZERO, TokenChange::exposed);
-            losses.push(fmt_amount(exposed, meta.decimals, &meta.symbol));
+            let change = outcome.tokens.iter().find(|t| t.token == *token);
+            exact &= change.is_some_and(|c| *amount <= c.post);
+            losses.push(fmt_amount(
+                change.map_or(U256::ZERO, TokenChange::exposed),
+                meta.decimals,
+                &meta.symbol,
+            ));
         }
-        let level = if tokens.len() > 1 || kind.is_eoa() {
+        // The permission ends when both the allowance and the signature's own deadline have ended.
+        let ends = tokens
+            .iter()
+            .map(|(_, _, expiration)| *expiration)
+            .chain(msg.get("sigDeadline").and_then(num))
+            .max()
+            .unwrap_or(U256::MAX);
+        let level = if kind.is_eoa() {
+            Level::Critical
+        } else if self.ordinary_permission(&standing, exact, ends) {
+            Level::Low
+        } else if tokens.len() > 1 {
             Level::Critical
         } else if trusted {
             Level::Medium
@@ -268,13 +298,16 @@ impl Analysis<'_> {
             single @ Value::Object(_) => vec![single.clone()],
             _ => vec![],
         };
-        let kind = self.view.account(spender).await?;
+        let standing = self.standing(spender).await?;
+        let kind = standing.kind;
         let mut losses = vec![];
+        let mut exact = !permitted.is_empty();
         for p in &permitted {
             let Some(token) = addr(&p["token"]) else { continue };
             let amount = num(&p["amount"]).unwrap_or_default();
             let meta = self.view.token(token).await;
             let balance = self.view.balance_of(token, self.user).await;
+            exact &= amount <= balance;
             let allowance = self
                 .view
                 .call(
@@ -290,9 +323,14 @@ impl Analysis<'_> {
                 .unwrap_or_default();
             losses.push(fmt_amount(amount.min(balance).min(allowance), meta.decimals, &meta.symbol));
         }
-        let level = if permitted.len() > 1 || kind.is_eoa() {
+        let ends = msg.get("deadline").and_then(num).unwrap_or(U256::MAX);
+        let level = if kind.is_eoa() {
             Level::Critical
-        } else if self.trusted(spender) {
+        } else if self.ordinary_permission(&standing, exact, ends) {
+            Level::Low
+        } else if permitted.len() > 1 {
+            Level::Critical
+        } else if standing.trusted() {
             Level::Medium
         } else {
             Level::High

@@ -13,6 +13,7 @@ impl Analysis<'_> {
         unprotected: bool,
         delegations: &[Delegation],
         gas_limit: Option<u64>,
+        fees: Option<Fees>,
     ) -> Result<(), GuardError> {
         if let Some(id) = chain_id
             && id != self.head.chain_id
@@ -84,6 +85,98 @@ impl Analysis<'_> {
                     outcome.gas_used
                 ),
             ));
+        }
+        if let Some(fees) = fees {
+            self.fees(fees, gas_limit, outcome.gas_used).await?;
+        }
+        Ok(())
+    }
+
+    /// Fees are a loss too: what the transaction would pay, and the part of its priority fee the
+    /// network does not need, against the sender's ETH balance (G20).
+    pub(super) async fn fees(
+        &mut self,
+        fees: Fees,
+        gas_limit: Option<u64>,
+        gas_used: u64,
+    ) -> Result<(), GuardError> {
+        let provider = self.view.provider();
+        let balance =
+            provider.get_balance(self.user).await.map_err(|e| GuardError::Upstream(e.to_string()))?;
+        // What the node suggests as a priority fee; a node that does not say gets 1 gwei.
+        let network_tip = provider.get_max_priority_fee_per_gas().await.unwrap_or(1_000_000_000);
+        let base = u128::from(self.head.basefee);
+        let (price, tip) = (fees.price(base), fees.tip(base));
+        let expected_gas = gas_used.max(21_000).min(gas_limit.unwrap_or(u64::MAX));
+        let most_gas = gas_limit.unwrap_or(expected_gas);
+        let expected = U256::from(expected_gas) * U256::from(price);
+        let most = U256::from(most_gas) * U256::from(price);
+        // The tip beyond twice what the network asks buys nothing: it is a gift to the builder.
+        let excess = U256::from(most_gas) * U256::from(tip.saturating_sub(network_tip.saturating_mul(2)));
+        self.effects.push(format!(
+            "you pay about {} in fees (at most {}), of which {} is a tip to the block builder",
+            fmt_eth(expected),
+            fmt_eth(most),
+            fmt_eth(U256::from(expected_gas) * U256::from(tip))
+        ));
+        if !expected.is_zero() {
+            self.assets.push(AssetChange {
+                kind: ChangeKind::Lose,
+                asset: None,
+                amount: expected,
+                counterparty: None,
+            });
+        }
+        if balance.is_zero() {
+            return Ok(());
+        }
+        let percent = |part: U256| part.saturating_mul(U256::from(100u8)) / balance;
+        let gwei = |wei: u128| {
+            let g = wei as f64 / 1e9;
+            if g >= 1_000_000.0 { format!("{:.0} gwei", g) } else { format!("{g} gwei") }
+        };
+        let evidence = |f: Finding| {
+            f.evidence(format!(
+                "priority fee: {} per gas (the node suggests {})",
+                gwei(tip),
+                gwei(network_tip)
+            ))
+            .evidence(format!("max fee: {} per gas, gas limit {most_gas}", gwei(fees.max_fee_per_gas)))
+            .evidence(format!("your balance: {}", fmt_eth(balance)))
+        };
+        let level = if excess.saturating_mul(U256::from(FEE_HIGH_SHARE)) >= balance {
+            Some(Level::High)
+        } else if excess.saturating_mul(U256::from(FEE_MEDIUM_SHARE)) >= balance {
+            Some(Level::Medium)
+        } else {
+            None
+        };
+        if let Some(level) = level {
+            self.push(evidence(Finding::new(
+                "G20",
+                level,
+                "Fee that burns your balance",
+                format!(
+                    "the priority fee is {} per gas where the network asks {}: the block builder would get up to {}, {}% of your {}",
+                    gwei(tip),
+                    gwei(network_tip),
+                    fmt_eth(U256::from(most_gas) * U256::from(tip)),
+                    percent(excess),
+                    fmt_eth(balance)
+                ),
+            )));
+        } else if most.saturating_mul(U256::from(FEE_HIGH_SHARE)) >= balance {
+            self.push(evidence(Finding::new(
+                "G20",
+                Level::Low,
+                "Fees are a large share of your balance",
+                format!(
+                    "the fees may take up to {}, {}% of your {}",
+                    fmt_eth(most),
+                    percent(most),
+                    fmt_eth(balance)
+                ),
+            )));
         }
         Ok(())
     }
@@ -588,10 +681,39 @@ impl Analysis<'_> {
                 .evidence(format!("selfdestruct {} → {}", f.from, f.to)),
             );
         }
+        // Tokens received that copy a listed token's symbol or name are worth nothing: receiving
+        // one is not receiving something back.
+        let mut impostors: BTreeMap<Address, String> = BTreeMap::new();
+        for t in o.tokens.iter().filter(|t| !t.gained().is_zero() && !t.nft) {
+            let m = &metas[&t.token];
+            if self.g.data.tokens.genuine(self.head.chain_id, t.token, &m.symbol) || self.trusted(t.token) {
+                continue;
+            }
+            if let Some(real) = self.g.data.tokens.imitated(&m.symbol, &m.name) {
+                impostors.insert(t.token, format!("{:?}", m.symbol));
+                self.push(
+                    Finding::new(
+                        "G17",
+                        Level::High,
+                        "Fake token",
+                        format!(
+                            "the {} you receive is not the listed {} ({}) but a copy at {}",
+                            m.symbol,
+                            real.symbol,
+                            real.name,
+                            t.token.to_checksum(None)
+                        ),
+                    )
+                    .evidence(format!("received token: {} claims symbol {:?}", t.token, m.symbol))
+                    .evidence(format!("listed {}: chain {} {}", real.symbol, real.chain_id, real.address)),
+                );
+            }
+        }
+        let gets_something = !o.native_in.is_empty()
+            || o.tokens.iter().any(|t| !t.gained().is_zero() && !impostors.contains_key(&t.token));
         let sent: U256 = decoded.iter().map(|d| d.value).sum();
         // ETH that passes through a contract to someone else is a payment when something comes
         // back (a purchase pays the seller); with nothing back it is the fake-claim drainer.
-        let gets_something = !o.native_in.is_empty() || o.tokens.iter().any(|t| !t.gained().is_zero());
         let trusted_targets = top_level.iter().all(|t| self.trusted(*t));
         if !sent.is_zero() && !gets_something && !trusted_targets {
             let user = self.user;
@@ -621,7 +743,7 @@ impl Analysis<'_> {
                 }
             }
         }
-        // Trade for nothing, fake tokens.
+        // Trade for nothing.
         let transfers_only = decoded.iter().all(|d| {
             d.flatten().iter().all(|c| {
                 !c.inner.is_empty()
@@ -638,8 +760,13 @@ impl Analysis<'_> {
                     )
             })
         });
-        let lost_any = !o.native_out.is_empty() || o.tokens.iter().any(|t| !t.lost().is_zero());
-        let gained_any = !o.native_in.is_empty() || o.tokens.iter().any(|t| !t.gained().is_zero());
+        // A loss counts when it goes to someone the user does not know: a payment to a contact in
+        // the address book (or to a listed contract) is one the user means to make.
+        let to_stranger = |a: &Address| !self.trusted(*a);
+        let lost_to_strangers = o.native_out.keys().any(to_stranger)
+            || o.tokens
+                .iter()
+                .any(|t| !t.lost().is_zero() && (t.to.is_empty() || t.to.iter().any(to_stranger)));
         // Only calls that promise something back (a claim, a mint, a swap, or code the guard cannot
         // name) on contracts the user does not know: a deposit into a known contract is not a
         // trade for nothing.
@@ -652,38 +779,22 @@ impl Analysis<'_> {
                         .iter()
                         .any(|w| name.contains(w)))
         });
-        if !transfers_only && promises && lost_any && !gained_any && o.reverted.is_none() {
+        if !transfers_only && promises && lost_to_strangers && !gets_something && o.reverted.is_none() {
             let names: Vec<String> = decoded.iter().map(|d| d.name.clone()).collect();
+            let back = if impostors.is_empty() {
+                "gives you nothing in return".to_owned()
+            } else {
+                format!(
+                    "gives you only {}, a look-alike of a listed token, in return: what you give is not compensated",
+                    impostors.values().cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
             self.push(Finding::new(
                 "G17",
                 Level::High,
                 "You give and get nothing back",
-                format!("{} takes your assets and gives you nothing in return", names.join(", ")),
+                format!("{} takes your assets and {back}", names.join(", ")),
             ));
-        }
-        for t in o.tokens.iter().filter(|t| !t.gained().is_zero() && !t.nft) {
-            let m = &metas[&t.token];
-            if self.g.data.tokens.get(self.head.chain_id, t.token).is_some() || self.trusted(t.token) {
-                continue;
-            }
-            if let Some(real) = self.g.data.tokens.imitated(&m.symbol, &m.name) {
-                self.push(
-                    Finding::new(
-                        "G17",
-                        Level::High,
-                        "Fake token",
-                        format!(
-                            "the {} you receive is not the listed {} ({}) but a copy at {}",
-                            m.symbol,
-                            real.symbol,
-                            real.name,
-                            t.token.to_checksum(None)
-                        ),
-                    )
-                    .evidence(format!("received token: {} claims symbol {:?}", t.token, m.symbol))
-                    .evidence(format!("listed {}: chain {} {}", real.symbol, real.chain_id, real.address)),
-                );
-            }
         }
         Ok(())
     }
@@ -717,8 +828,9 @@ impl Analysis<'_> {
         let exposed = change.map_or(U256::ZERO, TokenChange::exposed);
         let spender = a.spender;
         self.blocked(spender, "spender");
-        let kind = self.view.account(spender).await?;
-        let trusted = self.trusted(spender);
+        let standing = self.standing(spender).await?;
+        let kind = standing.kind;
+        let trusted = standing.trusted();
         let what = match a.kind {
             ApprovalKind::All(true) => format!("all your {} NFTs", meta.symbol),
             ApprovalKind::All(false) => {
@@ -827,8 +939,8 @@ impl Analysis<'_> {
             _ => {}
         }
         if kind == AccountKind::Contract && !trusted {
-            match self.view.contract_age(self.g.store.as_deref(), &self.head, spender).await? {
-                Some(age) if age < FRESH_CONTRACT_SECS => self.push(
+            if standing.fresh() {
+                self.push(
                     Finding::new(
                         "G03",
                         Level::Medium,
@@ -836,12 +948,13 @@ impl Analysis<'_> {
                         format!(
                             "{} was deployed {} ago and is not one you know",
                             spender.to_checksum(None),
-                            fmt_age(age)
+                            fmt_age(standing.age.unwrap_or_default())
                         ),
                     )
                     .evidence(format!("spender: {spender}")),
-                ),
-                _ if !self.lists.history.contains_key(&spender) => self.push(
+                );
+            } else if !standing.used {
+                self.push(
                     Finding::new(
                         "G03",
                         Level::Low,
@@ -849,8 +962,7 @@ impl Analysis<'_> {
                         format!("you have not used {} before", spender.to_checksum(None)),
                     )
                     .evidence(format!("spender: {spender}")),
-                ),
-                _ => {}
+                );
             }
         }
         Ok(())

@@ -914,3 +914,275 @@ fn sign_typed(signer: &PrivateKeySigner, typed: &serde_json::Value) -> alloy::pr
     let data: alloy::dyn_abi::TypedData = serde_json::from_value(typed.clone()).unwrap();
     signer.sign_hash_sync(&data.eip712_signing_hash().unwrap()).unwrap()
 }
+
+/// EIP-2612 permit typed data for MOCK.
+fn permit_of(w: &World, owner: Address, spender: Address, value: U256, deadline: U256) -> serde_json::Value {
+    json!({
+        "types": {
+            "EIP712Domain": [{"name":"name","type":"string"},{"name":"version","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+            "Permit": [{"name":"owner","type":"address"},{"name":"spender","type":"address"},{"name":"value","type":"uint256"},{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}]
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "Mock", "version": "1", "chainId": 31337, "verifyingContract": w.mock},
+        "message": {"owner": owner, "spender": spender, "value": value.to_string(), "nonce": "0", "deadline": deadline.to_string()}
+    })
+}
+
+/// A Permit2 `PermitSingle` allowance of MOCK.
+fn permit2_single(
+    w: &World,
+    spender: Address,
+    amount: U256,
+    expiration: u64,
+    deadline: u64,
+) -> serde_json::Value {
+    json!({
+        "types": {
+            "EIP712Domain": [{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+            "PermitDetails": [{"name":"token","type":"address"},{"name":"amount","type":"uint160"},{"name":"expiration","type":"uint48"},{"name":"nonce","type":"uint48"}],
+            "PermitSingle": [{"name":"details","type":"PermitDetails"},{"name":"spender","type":"address"},{"name":"sigDeadline","type":"uint256"}]
+        },
+        "primaryType": "PermitSingle",
+        "domain": {"name": "Permit2", "chainId": 31337, "verifyingContract": agora_guard::lists::PERMIT2},
+        "message": {
+            "details": {"token": w.mock, "amount": amount.to_string(), "expiration": expiration.to_string(), "nonce": "0"},
+            "spender": spender, "sigDeadline": deadline.to_string()
+        }
+    })
+}
+
+/// A Permit2 `PermitTransferFrom` (one transfer) of MOCK.
+fn permit2_transfer(w: &World, spender: Address, amount: U256, deadline: u64) -> serde_json::Value {
+    json!({
+        "types": {
+            "EIP712Domain": [{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+            "TokenPermissions": [{"name":"token","type":"address"},{"name":"amount","type":"uint256"}],
+            "PermitTransferFrom": [{"name":"permitted","type":"TokenPermissions"},{"name":"spender","type":"address"},{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}]
+        },
+        "primaryType": "PermitTransferFrom",
+        "domain": {"name": "Permit2", "chainId": 31337, "verifyingContract": agora_guard::lists::PERMIT2},
+        "message": {"permitted": {"token": w.mock, "amount": amount.to_string()}, "spender": spender, "nonce": "7", "deadline": deadline.to_string()}
+    })
+}
+
+/// `execute(calls)` of an EIP-7702 account delegated to `SafeDelegate`, sent to itself.
+fn batch_7702(user: Address, calls: Vec<(Address, u128, Vec<u8>)>) -> serde_json::Value {
+    let calls = calls
+        .into_iter()
+        .map(|(target, value, data)| SafeDelegate::Call {
+            target,
+            value: U256::from(value),
+            data: data.into(),
+        })
+        .collect();
+    json!({"from": user, "to": user, "data": Bytes::from(SafeDelegate::executeCall { calls }.abi_encode())})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_that_pays_in_a_look_alike_token_gives_nothing_back_even_without_a_token_list() {
+    let w = World::start().await;
+    // No installed token list: the tokens every guard knows are enough to see a copy.
+    let g = w.guard_with(agora_guard::GuardData::embedded().unwrap());
+    let hundred = U256::from(100u64) * U256::from(ETH);
+    // "UЅDT" with a Cyrillic Ѕ, named like Tether's token.
+    let copy = w.deploy_token("Tether USD", "UЅDT").await;
+    let swap = w.deploy_swap(copy).await;
+    let u = w.fresh_user().await;
+    w.send(&u, w.mock, MockToken::approveCall { spender: swap, value: hundred }.abi_encode(), 0).await;
+    let call = FakeSwap::swapCall {}.abi_encode();
+    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, swap, call.clone())])).await;
+    expect(&v, "G17", Level::High);
+    assert!(
+        v.findings.iter().any(|f| f.title == "Fake token" && f.message.contains("listed USDT")),
+        "{v:#?}"
+    );
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.title == "You give and get nothing back" && f.message.contains("look-alike")),
+        "receiving the copy is not receiving something back: {v:#?}"
+    );
+    let predicted = v.total(ChangeKind::Lose, Some(w.mock));
+    assert_eq!(predicted, hundred, "{v:#?}");
+    w.send(&u, swap, call, 0).await;
+    assert_eq!(U256::from(1000u64) * U256::from(ETH) - w.token_balance(w.mock, u.address()).await, predicted);
+    assert_eq!(w.token_balance(copy, u.address()).await, U256::from(1_000_000_000u64), "the copy arrived");
+
+    // The scenario world's own USDC copy is seen without the list too.
+    let u = w.fresh_user().await;
+    w.send(&u, w.mock, MockToken::approveCall { spender: w.fakeswap, value: hundred }.abi_encode(), 0).await;
+    let v =
+        check(&g, "eth_sendTransaction", json!([w.tx(&u, w.fakeswap, FakeSwap::swapCall {}.abi_encode())]))
+            .await;
+    assert!(
+        v.findings.iter().any(|f| f.title == "Fake token" && f.message.contains("listed USDC")),
+        "{v:#?}"
+    );
+    assert!(v.findings.iter().any(|f| f.title == "You give and get nothing back"), "{v:#?}");
+
+    // The same swap paying in a token that imitates nothing is a trade, not a loss.
+    let honest = w.deploy_swap(w.other).await;
+    let u = w.fresh_user().await;
+    w.send(&u, w.mock, MockToken::approveCall { spender: honest, value: hundred }.abi_encode(), 0).await;
+    for g in [&g, &w.guard(SimulatorKind::Revm)] {
+        let v =
+            check(g, "eth_sendTransaction", json!([w.tx(&u, honest, FakeSwap::swapCall {}.abi_encode())]))
+                .await;
+        assert!(v.level <= Level::Low, "{v:#?}");
+        assert_eq!(v.total(ChangeKind::Receive, Some(w.other)), U256::from(1_000_000_000u64), "{v:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_fee_that_burns_the_balance_is_a_loss_and_the_burn_happens() {
+    let w = World::start().await;
+    let g = w.guard(SimulatorKind::Revm);
+    let u = w.fresh_user().await;
+    let balance = w.provider.get_balance(u.address()).await.unwrap();
+    // 0.1 ETH to a contact, with a priority fee that hands the block builder 40 of the 100 ETH.
+    let tip = 40 * ETH / 21_000;
+    let raw = w.raw_tx(&u, w.contact, U256::from(ETH / 10), 21_000, tip, tip).await;
+    let v = check(&g, "eth_sendRawTransaction", json!([raw.clone()])).await;
+    expect(&v, "G20", Level::High);
+    assert!(
+        v.findings.iter().any(|f| f.title == "Fee that burns your balance" && f.message.contains("39%")),
+        "{v:#?}"
+    );
+    let predicted = v.total(ChangeKind::Lose, None);
+    assert_eq!(predicted, U256::from(ETH / 10) + U256::from(21_000u128 * tip), "{v:#?}");
+    w.provider.send_raw_transaction(&raw).await.unwrap().get_receipt().await.unwrap();
+    assert_eq!(
+        balance - w.provider.get_balance(u.address()).await.unwrap(),
+        predicted,
+        "the fee is what is lost"
+    );
+
+    // A page that only names an absurd tip: 12% of the balance is medium, named in the request.
+    let u = w.fresh_user().await;
+    let tip = U256::from(12 * ETH / 21_000);
+    let tx = json!({"from": u.address(), "to": w.contact, "value": "0x1", "gas": "0x5208", "maxPriorityFeePerGas": tip});
+    let v = check(&g, "eth_sendTransaction", json!([tx])).await;
+    expect(&v, "G20", Level::Medium);
+
+    // Ordinary fees are nothing, even for an account with little ETH (at most a note).
+    let raw = w.raw_tx(&u, w.contact, U256::from(1u8), 21_000, 3_000_000_000, 1_000_000_000).await;
+    let v = check(&g, "eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(v.level_of("G20"), None, "{v:#?}");
+    assert!(v.level <= Level::Low, "{v:#?}");
+    let poor = PrivateKeySigner::random();
+    let _: serde_json::Value = w
+        .provider
+        .raw_request("anvil_setBalance".into(), (poor.address(), U256::from(200_000_000_000_000u64)))
+        .await
+        .unwrap();
+    let raw = w.raw_tx(&poor, w.contact, U256::from(1u8), 21_000, 3_000_000_000, 1_000_000_000).await;
+    let v = check(&g, "eth_sendRawTransaction", json!([raw])).await;
+    assert!(v.level <= Level::Low, "{v:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_short_permits_to_a_contract_you_used_are_low_and_to_others_they_are_not() {
+    let w = World::start().await;
+    let g = w.guard(SimulatorKind::Revm);
+    let eth = U256::from(ETH);
+    let (used, never) = (w.deploy_router().await, w.deploy_router().await);
+    w.time_travel(4 * 86_400).await;
+    let u = w.fresh_user().await;
+    // The user deals with `used` on chain (an exact approval, a deposit it pulls), approves
+    // Permit2, and deals with a router deployed an hour ago.
+    w.send(&u, w.mock, MockToken::approveCall { spender: used, value: eth }.abi_encode(), 0).await;
+    w.send(&u, used, Router::pullCall { token: w.mock, amount: eth }.abi_encode(), 0).await;
+    w.send(
+        &u,
+        w.mock,
+        MockToken::approveCall { spender: agora_guard::lists::PERMIT2, value: U256::MAX }.abi_encode(),
+        0,
+    )
+    .await;
+    let fresh = w.deploy_router().await;
+    w.send(&u, w.mock, MockToken::approveCall { spender: fresh, value: eth }.abi_encode(), 0).await;
+    w.send(&u, fresh, Router::pullCall { token: w.mock, amount: eth }.abi_encode(), 0).await;
+    // A poisoner plants a transfer "from the user" to `never`: events alone are no history.
+    w.send(&w.deployer, w.mock, MockToken::poisonCall { from: u.address(), to: never }.abi_encode(), 0).await;
+    w.time_travel(3600).await;
+    let now = w.now().await;
+    let soon = now + 1800;
+    let ten = U256::from(10u8) * eth;
+    let sign = |typed: serde_json::Value| json!([u.address(), typed]);
+
+    // Benign: exact, short, to the contract the user has used for days.
+    for (name, typed, id) in [
+        ("EIP-2612 permit", permit_of(&w, u.address(), used, ten, U256::from(soon)), "G05"),
+        ("Permit2 allowance", permit2_single(&w, used, ten, soon, soon), "G06"),
+        ("Permit2 transfer", permit2_transfer(&w, used, ten, soon), "G06"),
+    ] {
+        let v = check(&g, "eth_signTypedData_v4", sign(typed)).await;
+        assert_eq!(v.level_of(id), Some(Level::Low), "{name}: {v:#?}");
+        assert!(v.level <= Level::Low, "{name}: {v:#?}");
+    }
+    // The same permit to a contract never used (whatever events name it), to one deployed an
+    // hour ago, unlimited, or for two months: not the ordinary case.
+    for (name, typed, id, level) in [
+        ("never used", permit_of(&w, u.address(), never, ten, U256::from(soon)), "G05", Level::High),
+        ("fresh", permit_of(&w, u.address(), fresh, ten, U256::from(soon)), "G05", Level::High),
+        ("unlimited", permit_of(&w, u.address(), used, U256::MAX, U256::from(soon)), "G05", Level::Medium),
+        ("long", permit_of(&w, u.address(), used, ten, U256::from(now + 60 * 86_400)), "G05", Level::Medium),
+        ("Permit2 never used", permit2_single(&w, never, ten, soon, soon), "G06", Level::High),
+        ("Permit2 transfer, fresh", permit2_transfer(&w, fresh, ten, soon), "G06", Level::High),
+    ] {
+        let v = check(&g, "eth_signTypedData_v4", sign(typed)).await;
+        assert_eq!(v.level_of(id), Some(level), "{name}: {v:#?}");
+    }
+    // An unlimited approval to the contract the user has used is what an allow-listed one gets.
+    let v = check(
+        &g,
+        "eth_sendTransaction",
+        json!([w.tx(&u, w.mock, MockToken::approveCall { spender: used, value: U256::MAX }.abi_encode())]),
+    )
+    .await;
+    expect(&v, "G01", Level::Medium);
+    assert_eq!(v.level_of("G03"), None, "{v:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_7702_batch_that_pays_a_contact_is_a_payment_and_one_that_feeds_an_unknown_mint_is_not() {
+    let w = World::start().await;
+    let u = w.fresh_user().await;
+    w.delegate(u.address(), w.safe_delegate).await;
+    let note = Vault::noteCall {}.abi_encode();
+    let pay = batch_7702(u.address(), vec![(w.vault, 0, note.clone()), (w.contact, ETH / 10, vec![])]);
+    let tokens = batch_7702(
+        u.address(),
+        vec![
+            (w.vault, 0, note.clone()),
+            (
+                w.mock,
+                0,
+                MockToken::transferCall { to: w.contact, value: U256::from(5u8) * U256::from(ETH) }
+                    .abi_encode(),
+            ),
+        ],
+    );
+    for kind in [SimulatorKind::Revm, SimulatorKind::Node] {
+        let g = w.guard(kind);
+        let v = check(&g, "eth_sendTransaction", json!([pay.clone()])).await;
+        assert!(v.level <= Level::Low, "{kind:?}: {v:#?}");
+        assert_eq!(v.total(ChangeKind::Lose, None), U256::from(ETH / 10), "{v:#?}");
+        let v = check(&g, "eth_sendTransaction", json!([tokens.clone()])).await;
+        assert!(v.level <= Level::Low, "{kind:?}: {v:#?}");
+    }
+    // The same harmless call batched with a paid mint that mints nothing: you give and get
+    // nothing back, and on chain the ETH is gone.
+    let g = w.guard(SimulatorKind::Revm);
+    let mint = batch_7702(
+        u.address(),
+        vec![(w.vault, 0, note), (w.empty_mint, ETH, EmptyMint::mintCall {}.abi_encode())],
+    );
+    let v = check(&g, "eth_sendTransaction", json!([mint.clone()])).await;
+    expect(&v, "G17", Level::High);
+    assert_eq!(v.total(ChangeKind::Lose, None), U256::from(ETH), "{v:#?}");
+    let data: Vec<u8> = serde_json::from_value::<Bytes>(mint["data"].clone()).unwrap().to_vec();
+    let before = w.provider.get_balance(w.empty_mint).await.unwrap();
+    w.send(&u, u.address(), data, 0).await;
+    assert_eq!(w.provider.get_balance(w.empty_mint).await.unwrap() - before, U256::from(ETH));
+}

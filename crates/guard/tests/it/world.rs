@@ -178,6 +178,54 @@ impl World {
         )
     }
 
+    /// A guard with other shipped data (for example none but the built-in lists).
+    pub(crate) fn guard_with(&self, data: GuardData) -> Guard {
+        Guard::new(self.provider.clone(), data, Some(self.store.clone()), GuardOptions::default())
+    }
+
+    pub(crate) async fn deploy_token(&self, name: &str, symbol: &str) -> Address {
+        let d = wallet_provider(&self.url(), &self.deployer);
+        *MockToken::deploy(&d, name.into(), symbol.into()).await.unwrap().address()
+    }
+
+    /// A swap that takes 100 MOCK and mints 1,000 (6 decimals) of `pays_in`.
+    pub(crate) async fn deploy_swap(&self, pays_in: Address) -> Address {
+        let d = wallet_provider(&self.url(), &self.deployer);
+        *FakeSwap::deploy(&d, self.mock, pays_in).await.unwrap().address()
+    }
+
+    /// Makes `user` an EIP-7702 account running `delegate`'s code.
+    pub(crate) async fn delegate(&self, user: Address, delegate: Address) {
+        let designator: Bytes = [&[0xef, 0x01, 0x00][..], delegate.as_slice()].concat().into();
+        let _: Value = self.provider.raw_request("anvil_setCode".into(), (user, designator)).await.unwrap();
+    }
+
+    /// A signed EIP-1559 transaction with the given fees.
+    pub(crate) async fn raw_tx(
+        &self,
+        from: &PrivateKeySigner,
+        to: Address,
+        value: U256,
+        gas_limit: u64,
+        max_fee_per_gas: u128,
+        max_priority_fee_per_gas: u128,
+    ) -> Bytes {
+        let nonce = self.provider.get_transaction_count(from.address()).await.unwrap();
+        let tx = alloy::consensus::TxEip1559 {
+            chain_id: 31337,
+            nonce,
+            gas_limit,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+            to: alloy::primitives::TxKind::Call(to),
+            value,
+            access_list: Default::default(),
+            input: Bytes::new(),
+        };
+        let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
+        TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    }
+
     pub(crate) fn guard_allowing(&self, trusted: Address) -> Guard {
         Guard::new(
             self.provider.clone(),
