@@ -23,7 +23,8 @@ Configuration, each layer overriding the one before:
   built-in defaults < agora.toml (or --config FILE) < AGORA_* environment < flags
   AGORA_DATA_DIR, AGORA_LISTEN, AGORA_RPC_URL, AGORA_KEYSTORE, AGORA_DEVNET_PORT,
   AGORA_DEVNET_CHAIN_ID, AGORA_DEVNET_BLOCK_TIME, AGORA_ANVIL, AGORA_MODEL, AGORA_THREADS,
-  AGORA_INFERENCE_QUEUE, AGORA_MAX_CONTEXT, AGORA_LOG_PROMPTS, AGORA_LOG (log filter).
+  AGORA_INFERENCE_QUEUE, AGORA_MAX_CONTEXT, AGORA_LOG_PROMPTS, AGORA_LOG (log filter),
+  AGORA_API_TOKEN, AGORA_API_ALLOWED_ORIGINS (the owner's API: bearer token, allowed web origins).
   Secrets only from the environment: AGORA_PRIVATE_KEY, AGORA_KEYSTORE_PASSWORD.";
 
 /// agora: one node for private AI on your own machine and for AI agents that find, rate and
@@ -105,9 +106,14 @@ pub(crate) struct GlobalArgs {
     /// [default: $XDG_DATA_HOME/agora or ~/.local/share/agora].
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
-    /// Address of the owner's API [default: 127.0.0.1:8402].
+    /// Address of the owner's API [default: 127.0.0.1:8402]. Beyond loopback it needs an API
+    /// token.
     #[arg(long, global = true, value_name = "IP:PORT")]
     pub(crate) listen: Option<SocketAddr>,
+    /// Bearer token every request to the owner's API must carry (`Authorization: Bearer TOKEN`);
+    /// required to --listen beyond loopback. Prefer AGORA_API_TOKEN: flags show in `ps`.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub(crate) api_token: Option<String>,
     /// Use this Ethereum JSON-RPC endpoint (http, https, ws, wss) instead of the local devnet.
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) rpc_url: Option<String>,
@@ -162,7 +168,11 @@ impl GlobalArgs {
     fn layer(&self) -> ConfigLayer {
         ConfigLayer {
             data_dir: self.data_dir.clone(),
-            api: ApiLayer { listen: self.listen },
+            api: ApiLayer {
+                listen: self.listen,
+                token: self.api_token.clone().map(agora_node::ApiToken::new),
+                allowed_origins: None,
+            },
             chain: ChainLayer { rpc_url: self.rpc_url.clone(), keystore: self.keystore.clone() },
             devnet: DevnetLayer {
                 port: self.devnet_port,

@@ -551,9 +551,9 @@ fn derive_agent(tx: &rusqlite::Transaction<'_>, chain_id: i64, agent_id: &str) -
 pub struct IndexedAgent {
     /// Agent id (decimal).
     pub agent_id: String,
-    /// Owner address.
+    /// Owner address (EIP-55 checksummed).
     pub owner: String,
-    /// Wallet address (empty when none).
+    /// Wallet address, checksummed (empty when none).
     pub wallet: String,
     /// URI on chain.
     pub uri: String,
@@ -591,8 +591,8 @@ pub fn list_agents(
                 let skills: String = r.get(7)?;
                 Ok(IndexedAgent {
                     agent_id: r.get(0)?,
-                    owner: r.get(1)?,
-                    wallet: r.get(2)?,
+                    owner: checksummed(r.get(1)?),
+                    wallet: checksummed(r.get(2)?),
                     uri: r.get(3)?,
                     name: r.get(4)?,
                     description: r.get(5)?,
@@ -605,6 +605,12 @@ pub fn list_agents(
             rows.collect()
         })
         .map_err(|e| AgentError::Index(e.to_string()))
+}
+
+/// An address as the index stores it (lowercase, for matching) in EIP-55 checksum form, as
+/// clients such as web3.py require; anything else (an empty wallet) is kept as it is.
+fn checksummed(stored: String) -> String {
+    stored.parse::<Address>().map(|a| a.to_checksum(None)).unwrap_or(stored)
 }
 
 /// A reputation summary that never averages unknown raters.

@@ -89,19 +89,20 @@ pub struct AgentProfile {
     pub name: String,
     /// What the agent does.
     pub description: String,
-    /// Base URL where others reach the node (`None`: the node has no public URL).
+    /// Base URL where others reach the node's well-known files (`None`: the node has no public
+    /// URL).
     pub public_url: Option<String>,
     /// Skills, derived from what the node serves.
     pub skills: Vec<Skill>,
-    /// Whether the node takes x402 payments.
-    pub x402: bool,
+    /// Base URL of the public paid listener, when the node sells its skills over x402 there.
+    pub paid_url: Option<String>,
 }
 
 impl AgentProfile {
     /// Skills of a node serving `model` through its OpenAI-compatible API.
     pub fn inference_skills(model: &str) -> Vec<Skill> {
         vec![Skill {
-            id: "chat-completions".into(),
+            id: CHAT_SKILL.into(),
             name: "Chat completions".into(),
             description: format!(
                 "OpenAI-compatible chat completions from the local model {model}, each answer with a signed, re-executable inference receipt"
@@ -109,26 +110,47 @@ impl AgentProfile {
             tags: vec!["llm".into(), "chat".into(), "openai-compatible".into(), "inference-receipts".into()],
         }]
     }
+
+    /// Whether the node takes x402 payments (its paid listener is on).
+    pub fn x402(&self) -> bool {
+        self.paid_url.is_some()
+    }
+
+    /// Where others call the OpenAI-compatible chat endpoint: the paid listener when it is on
+    /// (the owner's API is not for strangers), else the public URL; `None` when the node serves
+    /// no chat completions or has no absolute URL for them.
+    pub fn chat_endpoint(&self) -> Option<String> {
+        if !self.skills.iter().any(|s| s.id == CHAT_SKILL) {
+            return None;
+        }
+        let base = self.paid_url.as_ref().or(self.public_url.as_ref())?;
+        Some(format!("{}/v1/chat/completions", base.trim_end_matches('/')))
+    }
 }
+
+/// The id of the chat-completions skill.
+const CHAT_SKILL: &str = "chat-completions";
 
 /// `eip155:{chainId}:{registry}`, how ERC-8004 names a registry.
 pub fn agent_registry_id(chain_id: u64, registry: Address) -> String {
     format!("eip155:{chain_id}:{registry}")
 }
 
-/// The ERC-8004 registration file of an agent.
+/// The ERC-8004 registration file of an agent. `registrations[].agentId` is the agent's token
+/// id as a JSON number (as a decimal string only beyond 2^64); the OpenAI service points at the
+/// paid listener when there is one, and `x402Support` says whether it is on.
 pub fn registration_file(profile: &AgentProfile, registration: Option<(U256, &str)>) -> Value {
     let mut services = Vec::new();
+    if let Some(endpoint) = profile.chat_endpoint() {
+        services.push(json!({ "name": "OpenAI", "endpoint": endpoint, "version": "v1" }));
+    }
     if let Some(url) = &profile.public_url {
         let url = url.trim_end_matches('/');
-        if profile.skills.iter().any(|s| s.id == "chat-completions") {
-            services.push(json!({ "name": "OpenAI", "endpoint": format!("{url}/v1/chat/completions"), "version": "v1" }));
-        }
         services
             .push(json!({ "name": "A2A", "endpoint": format!("{url}{AGENT_CARD_PATH}"), "version": "1.0" }));
     }
     let registrations: Vec<Value> = registration
-        .map(|(id, registry)| json!({ "agentId": id, "agentRegistry": registry }))
+        .map(|(id, registry)| json!({ "agentId": agent_id_json(id), "agentRegistry": registry }))
         .into_iter()
         .collect();
     json!({
@@ -137,28 +159,41 @@ pub fn registration_file(profile: &AgentProfile, registration: Option<(U256, &st
         "description": profile.description,
         "image": "",
         "services": services,
-        "x402Support": profile.x402,
+        "x402Support": profile.x402(),
         "active": true,
         "registrations": registrations,
         "supportedTrust": ["reputation", "validation"],
     })
 }
 
-/// The A2A v1.0 agent card of the node.
+/// An agent id as ERC-8004 writes it: a number (a decimal string if it does not fit in 64 bits,
+/// which JSON readers could not hold exactly).
+fn agent_id_json(id: U256) -> Value {
+    match u64::try_from(id) {
+        Ok(small) => json!(small),
+        Err(_) => json!(id.to_string()),
+    }
+}
+
+/// The A2A v1.0 agent card of the node. The node speaks none of A2A's protocol bindings
+/// (JSON-RPC, gRPC, HTTP+JSON), so `supportedInterfaces` is empty rather than naming endpoints an
+/// A2A client would get 404 from: the card lists the skills, and the registration file names the
+/// OpenAI-compatible endpoint that serves them. `provider` appears only with an absolute URL.
 pub fn agent_card(profile: &AgentProfile, version: &str) -> Value {
-    let url = profile.public_url.clone().unwrap_or_default();
-    let url = url.trim_end_matches('/');
-    json!({
+    let mut card = json!({
         "name": profile.name,
         "description": profile.description,
         "version": version,
-        "supportedInterfaces": [{ "url": format!("{url}/v1"), "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0" }],
-        "provider": { "organization": "agora", "url": url },
-        "capabilities": { "streaming": true, "pushNotifications": false },
+        "supportedInterfaces": [],
+        "capabilities": { "streaming": false, "pushNotifications": false },
         "defaultInputModes": ["text/plain"],
         "defaultOutputModes": ["text/plain"],
         "skills": profile.skills,
-    })
+    });
+    if let Some(url) = &profile.public_url {
+        card["provider"] = json!({ "organization": "agora", "url": url.trim_end_matches('/') });
+    }
+    card
 }
 
 /// The URI that goes on chain: the file's URL when the node has a public one, otherwise the
@@ -357,7 +392,7 @@ mod tests {
             description: "local inference".into(),
             public_url: public_url.map(str::to_owned),
             skills: AgentProfile::inference_skills("SmolLM2"),
-            x402: false,
+            paid_url: None,
         }
     }
 
@@ -368,10 +403,31 @@ mod tests {
             Some((U256::from(7), "eip155:1:0xabc")),
         );
         assert_eq!(file["type"], REGISTRATION_TYPE);
-        assert_eq!(file["registrations"][0]["agentId"], "0x7");
+        assert_eq!(file["registrations"][0]["agentId"], 7, "a number, as ERC-8004 writes it");
+        assert_eq!(file["registrations"][0]["agentRegistry"], "eip155:1:0xabc");
         assert_eq!(file["services"][0]["endpoint"], "https://agent.example/v1/chat/completions");
         assert_eq!(file["services"][1]["endpoint"], "https://agent.example/.well-known/agent-card.json");
+        assert_eq!(file["x402Support"], false);
         assert_eq!(file["active"], true);
+        let zero = registration_file(&profile(None), Some((U256::ZERO, "eip155:1:0xabc")));
+        assert_eq!(zero["registrations"][0]["agentId"], 0);
+        let huge = registration_file(&profile(None), Some((U256::MAX, "eip155:1:0xabc")));
+        assert_eq!(huge["registrations"][0]["agentId"], U256::MAX.to_string());
+    }
+
+    #[test]
+    fn with_a_paid_listener_the_file_points_at_it_and_says_x402() {
+        let mut p = profile(Some("https://agent.example"));
+        p.paid_url = Some("http://127.0.0.1:8412".into());
+        let file = registration_file(&p, None);
+        assert_eq!(file["x402Support"], true);
+        assert_eq!(file["services"][0]["name"], "OpenAI");
+        assert_eq!(file["services"][0]["endpoint"], "http://127.0.0.1:8412/v1/chat/completions");
+        // Without a public URL the paid endpoint is still named; the card needs the public URL.
+        p.public_url = None;
+        let file = registration_file(&p, None);
+        assert_eq!(file["services"].as_array().unwrap().len(), 1);
+        assert_eq!(file["services"][0]["endpoint"], "http://127.0.0.1:8412/v1/chat/completions");
     }
 
     #[test]
@@ -388,9 +444,40 @@ mod tests {
     }
 
     #[test]
-    fn the_card_lists_the_served_skills() {
-        let card = agent_card(&profile(Some("http://127.0.0.1:8412")), "0.1.0");
+    fn the_card_lists_the_served_skills_and_no_unserved_interface() {
+        let card = agent_card(&profile(Some("http://127.0.0.1:8402/")), "0.1.0");
         assert_eq!(card["skills"][0]["id"], "chat-completions");
-        assert_eq!(card["supportedInterfaces"][0]["url"], "http://127.0.0.1:8412/v1");
+        assert_eq!(card["supportedInterfaces"], json!([]), "no A2A binding is served");
+        assert_eq!(card["provider"]["url"], "http://127.0.0.1:8402");
+        for field in
+            ["name", "description", "version", "capabilities", "defaultInputModes", "defaultOutputModes"]
+        {
+            assert!(!card[field].is_null(), "A2A v1.0 requires {field}");
+        }
+    }
+
+    #[test]
+    fn a_card_without_a_public_url_has_no_empty_or_relative_urls() {
+        let card = agent_card(&profile(None), "0.1.0");
+        assert!(card.get("provider").is_none(), "no provider rather than an empty url: {card}");
+        fn urls(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, v) in map {
+                        if key.to_ascii_lowercase().ends_with("url")
+                            && let Some(s) = v.as_str()
+                        {
+                            out.push(s.to_owned());
+                        }
+                        urls(v, out);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| urls(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        urls(&card, &mut found);
+        assert!(found.iter().all(|u| u.starts_with("http://") || u.starts_with("https://")), "{found:?}");
     }
 }

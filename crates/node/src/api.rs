@@ -13,20 +13,31 @@
 //! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
 //! | `POST /x402/verify`, `POST /x402/settle`, `GET /x402/supported` | an x402 facilitator for `exact` payments |
 //!
-//! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`.
+//! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`,
+//! unknown routes (404), wrong methods (405), wrong content types (415) and bodies over 2 MiB
+//! (413) included. The facilitator's `/x402/verify` and `/x402/settle` answer in x402's own
+//! shapes instead, even for a body they cannot parse. Addresses in JSON are EIP-55 checksummed.
+//!
+//! Who may call the owner's API ([`owner_access`]): web pages must not drive it, so a request is
+//! refused (403) when its `Host` is not loopback (`127.0.0.1`, `localhost`, `[::1]`, any port:
+//! DNS rebinding), or when it carries an `Origin` other than the API's own or a configured one.
+//! With an API token configured, every request must carry `Authorization: Bearer <token>` (401
+//! otherwise) and any `Host` is accepted. Every `POST` must be `application/json` (415), on both
+//! listeners: a cross-site form or `text/plain` request cannot be sent without a CORS preflight.
 //!
 //! The public paid listener ([`paid_app`], 127.0.0.1:8412 by default) serves only priced routes:
 //! `POST /v1/chat/completions`, paid per token with x402 (`exact` or `channel`). Nothing else of
 //! the owner's API is reachable there.
 
-use crate::{inference::InferenceService, openai};
+use crate::{config::ApiAccess, inference::InferenceService, openai};
 use agora_chain::{ChainClient, ChainDeployment};
 use agora_store::Store;
 use alloy::primitives::Address;
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State},
-    http::StatusCode,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -58,6 +69,7 @@ struct AppInner {
     pricing: Pricing,
     facilitator: Option<agora_pay::facilitator::Facilitator>,
     guard: Option<agora_guard::Guard>,
+    access: ApiAccess,
     store: Arc<Store>,
     started: Instant,
 }
@@ -90,6 +102,7 @@ impl AppState {
                 pricing: Pricing::default(),
                 facilitator: None,
                 guard: None,
+                access: ApiAccess::default(),
                 store,
                 started: Instant::now(),
             }),
@@ -99,6 +112,12 @@ impl AppState {
     fn inner_mut(&mut self) -> &mut AppInner {
         // Only called while building, before the state is shared.
         Arc::get_mut(&mut self.inner).unwrap_or_else(|| unreachable!("AppState is built before it is shared"))
+    }
+
+    /// With the rules for who may use the owner's API (token, allowed origins).
+    pub fn with_access(mut self, access: ApiAccess) -> Self {
+        self.inner_mut().access = access;
+        self
     }
 
     /// With the node's agent.
@@ -228,7 +247,7 @@ async fn guard_check(
     State(state): State<AppState>,
     axum::extract::Query(query): axum::extract::Query<GuardQuery>,
     body: axum::body::Bytes,
-) -> Result<Json<agora_guard::Verdict>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let guard = state
         .inner
         .guard
@@ -250,7 +269,7 @@ async fn guard_check(
     if query.explain && state.inner.inference.is_some() {
         verdict.summary = explain_locally(&state, &verdict).await;
     }
-    Ok(Json(verdict))
+    Ok(checksummed(&verdict))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -290,25 +309,259 @@ pub fn app(state: AppState) -> Router {
         .route("/x402/supported", get(x402_supported))
         .route("/x402/verify", post(x402_verify))
         .route("/x402/settle", post(x402_settle))
-        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(require_json))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), owner_access))
+        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
 }
 
-/// The public paid listener's router: priced routes only.
+/// The public paid listener's router: priced routes only. It is meant to be reached from
+/// anywhere, so it has no `Host` or `Origin` rule; it too takes only JSON.
 pub fn paid_app(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::paid_chat_completions))
-        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!(
                 "no paid route {}; this listener serves POST /v1/chat/completions",
                 uri.path()
             ))
         })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(require_json))
+        .layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        format!("{} does not take {method}", uri.path()),
+    )
+    .with_code("method_not_allowed")
+}
+
+/// Refuses what a web page could send to the owner's API: a foreign `Host` (DNS rebinding) or
+/// `Origin` (a cross-site request), or, with a token configured, a request without it.
+pub async fn owner_access(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match check_access(&state.inner.access, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let challenge = refusal.status() == StatusCode::UNAUTHORIZED;
+            let mut response = refusal.into_response();
+            if challenge {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
+    }
+}
+
+fn check_access(access: &ApiAccess, headers: &HeaderMap) -> Result<(), ApiError> {
+    let forbidden = |message: String| {
+        ApiError::new(StatusCode::FORBIDDEN, "permission_error", message).with_code("forbidden")
+    };
+    let host = match headers.get(header::HOST).map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(host)) => Some(host),
+        Some(Err(_)) => return Err(forbidden("the Host header is not readable".into())),
+    };
+    match &access.token {
+        Some(token) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, value)| value.trim());
+            if !presented.is_some_and(|value| token.matches(value.as_bytes())) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication_error",
+                    "this node's API needs `Authorization: Bearer <token>` (the [api] token it was started with)",
+                )
+                .with_code("invalid_api_key"));
+            }
+        }
+        None => {
+            // Browsers always send Host; a name other than loopback means a page on another
+            // site reached this API through DNS rebinding.
+            if let Some(host) = host.filter(|h| !is_loopback_host(h)) {
+                return Err(forbidden(format!(
+                    "Host {host:?} is not this node's loopback address; the owner's API answers only \
+                     127.0.0.1, localhost and [::1] (set an [api] token to serve other names)"
+                )));
+            }
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !origin_allowed(origin, host, &access.allowed_origins) {
+            return Err(forbidden(format!(
+                "Origin {origin:?} may not call this node's API: only its own origin and [api] allowed_origins may"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `127.0.0.1`, any `127.x.y.z`, `localhost`, `[::1]`, each with an optional port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, port)) if port.is_empty() || is_port(port) => return is_loopback_ip(ip),
+            _ => return false,
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost") || is_loopback_ip(name)
+}
+
+fn is_port(suffix: &str) -> bool {
+    suffix.strip_prefix(':').unwrap_or(suffix).parse::<u16>().is_ok()
+}
+
+fn is_loopback_ip(ip: &str) -> bool {
+    ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The API's own origin (`http://` or `https://` and the `Host` it was reached at), or one the
+/// owner allowed. `null` (sandboxed pages, files) is never allowed.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let Some(host) = host else { return false };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin.len() == scheme.len() + host.len()
+            && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && origin[scheme.len()..].eq_ignore_ascii_case(host)
+    })
+}
+
+/// Requests with a body must be JSON: `application/json`, parameters (a charset) allowed. (A
+/// bodiless `POST` that only triggers something is left to the `Origin` rule.)
+async fn require_json(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|len| len.trim() != "0");
+    let writes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
+    if writes && has_body {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !content_type.is_some_and(is_json_content_type) {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                format!(
+                    "expected Content-Type: application/json, got {}",
+                    content_type.map_or_else(|| "none".to_owned(), |c| format!("{c:?}"))
+                ),
+            )
+            .with_code("unsupported_media_type")
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// Gives every error the API's JSON shape, including those axum answers by itself (extractor
+/// rejections, a body over the limit), which come as plain text or empty.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| is_json_content_type(c) || c.starts_with("text/event-stream"));
+    // A 402 is the paywall's, with its own x402 headers; it is left as it is.
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || status == StatusCode::PAYMENT_REQUIRED
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message =
+        if text.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { text };
+    let (kind, code) = match status {
+        StatusCode::NOT_FOUND => ("not_found", None),
+        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request_error", Some("request_too_large")),
+        StatusCode::METHOD_NOT_ALLOWED => ("invalid_request_error", Some("method_not_allowed")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_request_error", Some("unsupported_media_type")),
+        s if s.is_client_error() => ("invalid_request_error", None),
+        _ => ("server_error", None),
+    };
+    let mut error = ApiError::new(status, kind, message);
+    error.code = code;
+    let mut answer = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}
+
+/// Serializes `value` with every address in EIP-55 checksum form. alloy writes `Address` in
+/// lowercase hex, which strict clients (web3.py, and so agent0-sdk) refuse; types from other
+/// crates (deployments, index records, verdicts) are served through this.
+fn checksummed<T: serde::Serialize>(value: &T) -> Json<Value> {
+    let mut value = json!(value);
+    checksum_addresses(&mut value);
+    Json(value)
+}
+
+/// Rewrites, in place, every string (value or key) that is exactly a 20-byte hex address.
+pub fn checksum_addresses(value: &mut Value) {
+    fn checksum(s: &str) -> Option<String> {
+        let hex = s.strip_prefix("0x")?;
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        s.parse::<Address>().ok().map(|a| a.to_checksum(None))
+    }
+    match value {
+        Value::String(s) => {
+            if let Some(c) = checksum(s) {
+                *s = c;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(checksum_addresses),
+        Value::Object(map) => {
+            let renamed: Vec<(String, String)> =
+                map.keys().filter_map(|k| checksum(k).map(|c| (k.clone(), c))).collect();
+            for (old, new) in renamed {
+                if let Some(v) = map.remove(&old) {
+                    map.insert(new, v);
+                }
+            }
+            map.values_mut().for_each(checksum_addresses);
+        }
+        _ => {}
+    }
 }
 
 fn facilitator(state: &AppState) -> Result<&agora_pay::facilitator::Facilitator, ApiError> {
@@ -320,34 +573,58 @@ fn facilitator(state: &AppState) -> Result<&agora_pay::facilitator::Facilitator,
 }
 
 async fn x402_supported(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(facilitator(&state)?.supported()))
+    Ok(checksummed(&facilitator(&state)?.supported()))
 }
 
-fn facilitator_request(body: &[u8]) -> Result<agora_pay::wire::FacilitatorRequest, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
+/// A facilitator request, or why not in x402's words: `invalid_payload` and the parser's message.
+fn facilitator_request(body: &[u8]) -> Result<agora_pay::wire::FacilitatorRequest, String> {
+    serde_json::from_slice(body).map_err(|e| format!("not an x402 facilitator request: {e}"))
+}
+
+/// `POST /x402/verify`. An unparsable body is answered as x402 facilitators do, with
+/// `{"isValid": false, "invalidReason": "invalid_payload"}` (and a 400).
+async fn x402_verify(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let facilitator = facilitator(&state)?;
+    match facilitator_request(&body) {
+        Ok(request) => Ok(checksummed(&facilitator.verify(&request).await).into_response()),
+        Err(message) => Ok((
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            format!("not an x402 facilitator request: {e}"),
+            Json(json!({
+                "isValid": false,
+                "invalidReason": agora_pay::wire::reason::INVALID_PAYLOAD,
+                "invalidMessage": message,
+            })),
         )
-        .with_code(agora_pay::wire::reason::INVALID_PAYLOAD)
-    })
+            .into_response()),
+    }
 }
 
-async fn x402_verify(
-    State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let request = facilitator_request(&body)?;
-    Ok(Json(json!(facilitator(&state)?.verify(&request).await)))
-}
-
-async fn x402_settle(
-    State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let request = facilitator_request(&body)?;
-    Ok(Json(json!(facilitator(&state)?.settle(&request).await)))
+/// `POST /x402/settle`. An unparsable body is answered with x402's settle shape:
+/// `{"success": false, "errorReason": "invalid_payload", "transaction": "", "network": …}`.
+async fn x402_settle(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let facilitator = facilitator(&state)?;
+    match facilitator_request(&body) {
+        Ok(request) => Ok(checksummed(&facilitator.settle(&request).await).into_response()),
+        Err(message) => {
+            let network = state
+                .inner
+                .chain
+                .as_ref()
+                .map(|(chain, _)| agora_pay::wire::caip2(chain.chain_id()))
+                .unwrap_or_default();
+            Ok((
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "success": false,
+                    "errorReason": agora_pay::wire::reason::INVALID_PAYLOAD,
+                    "errorMessage": message,
+                    "transaction": "",
+                    "network": network,
+                })),
+            )
+                .into_response())
+        }
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -370,7 +647,7 @@ async fn version(State(state): State<AppState>) -> Json<Value> {
         "name": "agora",
         "version": env!("CARGO_PKG_VERSION"),
         "engine": format!("{} {}", agora_infer::ENGINE_ID, agora_infer::ENGINE_VERSION),
-        "nodeAddress": state.inner.node_address,
+        "nodeAddress": state.inner.node_address.map(|a| a.to_checksum(None)),
     }))
 }
 
@@ -392,7 +669,7 @@ async fn agents(
     let list =
         agora_agents::list_agents(&state.inner.store, chain.chain_id(), query.skill.as_deref(), query.active)
             .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(json!({ "chainId": chain.chain_id(), "agents": list })))
+    Ok(checksummed(&json!({ "chainId": chain.chain_id(), "agents": list })))
 }
 
 async fn agent(
@@ -426,7 +703,7 @@ async fn agent(
         })?;
     let summary = agora_agents::trusted_summary(&state.inner.store, chain.chain_id(), &id, &trusted)
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(json!({ "chainId": chain.chain_id(), "agent": found, "reputation": summary })))
+    Ok(checksummed(&json!({ "chainId": chain.chain_id(), "agent": found, "reputation": summary })))
 }
 
 async fn registration(State(state): State<AppState>) -> Json<Value> {
@@ -439,9 +716,9 @@ async fn agent_card(State(state): State<AppState>) -> Json<Value> {
     Json(agora_agents::agent_card(&state.inner.agent.profile, env!("CARGO_PKG_VERSION")))
 }
 
-async fn deployments(State(state): State<AppState>) -> Result<Json<ChainDeployment>, ApiError> {
+async fn deployments(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match &state.inner.chain {
-        Some((_, deployment)) => Ok(Json(deployment.clone())),
+        Some((_, deployment)) => Ok(checksummed(deployment)),
         None => Err(ApiError::not_found("this node runs without a chain (agora serve); use agora up")),
     }
 }

@@ -133,6 +133,71 @@ pub struct InferenceLayer {
 pub struct ApiLayer {
     /// Address to listen on.
     pub listen: Option<SocketAddr>,
+    /// Bearer token every request must carry; required to listen beyond loopback.
+    pub token: Option<ApiToken>,
+    /// Web origins (`https://app.example`) allowed to call the API besides its own.
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// The owner's API token: compared in constant time, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself; only for clients that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `candidate` is the token, in time that does not depend on where they differ.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        if expected.len() != candidate.len() {
+            return false;
+        }
+        expected.iter().zip(candidate).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+/// The shortest API token accepted.
+pub const MIN_API_TOKEN_LEN: usize = 16;
+
+/// Who may use the owner's API, beyond reaching its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiAccess {
+    /// When set, every request must carry `Authorization: Bearer <token>`, and the API may listen
+    /// on any address.
+    pub token: Option<ApiToken>,
+    /// Origins allowed besides the API's own (`scheme://host[:port]`, no trailing slash).
+    pub allowed_origins: Vec<String>,
+}
+
+impl ApiAccess {
+    /// Refuses a listen address beyond loopback unless a token guards the API: without one,
+    /// anyone who can reach the address could run generations and settle payments.
+    pub fn check_listen(&self, listen: SocketAddr) -> Result<(), ConfigError> {
+        if listen.ip().is_loopback() || self.token.is_some() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "api.listen {listen} is not a loopback address, and the owner's API has no authentication; \
+             set an API token ([api] token, AGORA_API_TOKEN or --api-token, at least {MIN_API_TOKEN_LEN} \
+             characters) so that every request must carry `Authorization: Bearer <token>`, or listen on \
+             127.0.0.1"
+        )))
+    }
 }
 
 /// `[chain]`
@@ -185,7 +250,13 @@ impl ConfigLayer {
         let text = |name: &str| var(name).filter(|v| !v.is_empty());
         Ok(Self {
             data_dir: text("AGORA_DATA_DIR").map(PathBuf::from),
-            api: ApiLayer { listen: parse(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")? },
+            api: ApiLayer {
+                listen: parse(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")?,
+                token: text("AGORA_API_TOKEN").map(ApiToken::new),
+                allowed_origins: text("AGORA_API_ALLOWED_ORIGINS").map(|list| {
+                    list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
+                }),
+            },
             chain: ChainLayer {
                 rpc_url: text("AGORA_RPC_URL"),
                 keystore: text("AGORA_KEYSTORE").map(PathBuf::from),
@@ -225,7 +296,11 @@ impl ConfigLayer {
     pub fn merge(self, over: Self) -> Self {
         Self {
             data_dir: over.data_dir.or(self.data_dir),
-            api: ApiLayer { listen: over.api.listen.or(self.api.listen) },
+            api: ApiLayer {
+                listen: over.api.listen.or(self.api.listen),
+                token: over.api.token.or(self.api.token),
+                allowed_origins: over.api.allowed_origins.or(self.api.allowed_origins),
+            },
             chain: ChainLayer {
                 rpc_url: over.chain.rpc_url.or(self.chain.rpc_url),
                 keystore: over.chain.keystore.or(self.chain.keystore),
@@ -337,6 +412,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Owner API address.
     pub api_listen: SocketAddr,
+    /// Who may use the owner's API.
+    pub api: ApiAccess,
     /// The chain.
     pub chain: ChainTarget,
     /// The node's signer; on the devnet, `None` means anvil's first dev account.
@@ -376,6 +453,8 @@ impl NodeConfig {
         let merged = file.merge(env).merge(flags);
         let data_dir = merged.data_dir.unwrap_or_else(default_data_dir);
         let api_listen = merged.api.listen.unwrap_or(DEFAULT_API_LISTEN);
+        let api = api_access(merged.api.token, merged.api.allowed_origins.unwrap_or_default())?;
+        api.check_listen(api_listen)?;
 
         let chain = match merged.chain.rpc_url {
             Some(url) => {
@@ -467,7 +546,7 @@ impl NodeConfig {
                 "payments.listen and api.listen are both {api_listen}: the paid listener must be separate"
             )));
         }
-        Ok(Self { data_dir, api_listen, chain, signer, config_file, inference, agent, payments })
+        Ok(Self { data_dir, api_listen, api, chain, signer, config_file, inference, agent, payments })
     }
 
     /// The JSON-RPC endpoint of the configured chain: the one given, else the local devnet's
@@ -493,10 +572,17 @@ impl NodeConfig {
             None => out.push_str("# config file: none\n"),
         }
         out.push_str(&format!(
-            "data_dir = {}\n\n[api]\nlisten = \"{}\"\n\n[chain]\n",
+            "data_dir = {}\n\n[api]\nlisten = \"{}\"\n",
             quote_path(&self.data_dir),
             self.api_listen
         ));
+        match &self.api.token {
+            Some(_) => out.push_str("# token: set (redacted); requests need Authorization: Bearer <token>\n"),
+            None => out.push_str("# token unset: loopback only, no authentication\n"),
+        }
+        let origins: Vec<toml::Value> =
+            self.api.allowed_origins.iter().map(|o| toml::Value::String(o.clone())).collect();
+        out.push_str(&format!("allowed_origins = {}\n\n[chain]\n", toml::Value::Array(origins)));
         match &self.chain {
             ChainTarget::Rpc { url } => {
                 out.push_str(&format!("rpc_url = \"{}\"\n", agora_chain::redact_url(url)));
@@ -564,6 +650,32 @@ impl NodeConfig {
         ));
         out
     }
+}
+
+/// Validates the token and the allowed origins.
+fn api_access(token: Option<ApiToken>, origins: Vec<String>) -> Result<ApiAccess, ConfigError> {
+    if let Some(token) = &token {
+        let t = token.expose();
+        if t.len() < MIN_API_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::Invalid(format!(
+                "api.token must be at least {MIN_API_TOKEN_LEN} characters without spaces \
+                 (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+    }
+    let mut allowed_origins = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let trimmed = origin.trim_end_matches('/');
+        let rest = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
+        if rest.is_none_or(|host| host.is_empty() || host.contains(['/', '?', '#', ' '])) {
+            return Err(ConfigError::Invalid(format!(
+                "api.allowed_origins: {origin:?} is not an origin; write scheme://host[:port], \
+                 e.g. https://app.example"
+            )));
+        }
+        allowed_origins.push(trimmed.to_ascii_lowercase());
+    }
+    Ok(ApiAccess { token, allowed_origins })
 }
 
 fn quote_path(path: &Path) -> String {
@@ -691,6 +803,57 @@ mod tests {
         assert!(!format!("{cfg:?}").contains("ac0974"));
         // The printed configuration is itself valid TOML.
         let _: toml::Value = toml::from_str(&shown).unwrap();
+    }
+
+    fn listen_flags(listen: &str, token: Option<&str>) -> ConfigLayer {
+        ConfigLayer {
+            api: ApiLayer {
+                listen: Some(listen.parse().unwrap()),
+                token: token.map(ApiToken::new),
+                allowed_origins: None,
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_non_loopback_api_needs_a_token() {
+        let resolve =
+            |flags| NodeConfig::resolve(None, ConfigLayer::default(), ConfigLayer::default(), flags, no_env);
+        let err = resolve(listen_flags("0.0.0.0:8402", None)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("0.0.0.0:8402") && text.contains("not a loopback address"), "{text}");
+        assert!(text.contains("AGORA_API_TOKEN") && text.contains("--api-token"), "says how: {text}");
+        assert!(resolve(listen_flags("[::]:8402", None)).is_err());
+        assert!(resolve(listen_flags("127.0.0.1:8402", None)).is_ok());
+        assert!(resolve(listen_flags("[::1]:8402", None)).is_ok());
+        let cfg = resolve(listen_flags("0.0.0.0:8402", Some("0123456789abcdef0123"))).unwrap();
+        assert!(cfg.api.token.as_ref().unwrap().matches(b"0123456789abcdef0123"));
+        assert!(!cfg.api.token.as_ref().unwrap().matches(b"0123456789abcdef0124"));
+        assert!(!cfg.api.token.as_ref().unwrap().matches(b"0123"));
+        let err = resolve(listen_flags("0.0.0.0:8402", Some("short"))).unwrap_err();
+        assert!(err.to_string().contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn the_token_comes_from_the_environment_and_is_never_shown() {
+        let env = ConfigLayer::from_env(|n| match n {
+            "AGORA_API_TOKEN" => Some("s3cret-token-value-123".into()),
+            "AGORA_API_ALLOWED_ORIGINS" => Some("https://App.example/, http://localhost:3000".into()),
+            _ => None,
+        })
+        .unwrap();
+        let cfg =
+            NodeConfig::resolve(None, ConfigLayer::default(), env, ConfigLayer::default(), no_env).unwrap();
+        assert!(cfg.api.token.is_some());
+        assert_eq!(cfg.api.allowed_origins, ["https://app.example", "http://localhost:3000"]);
+        let shown = cfg.to_redacted_toml();
+        assert!(!shown.contains("s3cret") && !format!("{cfg:?}").contains("s3cret"), "{shown}");
+        let _: toml::Value = toml::from_str(&shown).unwrap();
+        let bad = layer("[api]\nallowed_origins = [\"app.example\"]\n");
+        let err = NodeConfig::resolve(None, bad, ConfigLayer::default(), ConfigLayer::default(), no_env)
+            .unwrap_err();
+        assert!(err.to_string().contains("not an origin"), "{err}");
     }
 
     #[test]

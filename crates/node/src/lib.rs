@@ -19,12 +19,14 @@ pub mod api;
 pub mod config;
 mod error;
 pub mod inference;
+pub mod listener;
 mod lock;
 pub mod node_key;
 mod openai;
 
 pub use config::{
-    AgentConfig, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig, PaymentsConfig,
+    AgentConfig, ApiAccess, ApiToken, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig,
+    PaymentsConfig,
 };
 pub use error::{NodeError, Result};
 pub use lock::DataDirLock;
@@ -157,6 +159,8 @@ impl Node {
     }
 
     async fn start_with(config: NodeConfig, with_chain: bool) -> Result<Self> {
+        // Before anything else: an unauthenticated API must not listen beyond loopback.
+        config.api.check_listen(config.api_listen)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(Store::open_in(&config.data_dir)?);
         tracing::info!(target: "agora::up", data_dir = %config.data_dir.display(), "store open");
@@ -200,7 +204,12 @@ impl Node {
             _ => None,
         };
         let model = inference.as_ref().map(|i| i.engine().info().id.clone());
-        let agent = agent_profile(&config, model.as_deref(), devnet.is_some().then_some(api_addr));
+        let agent = agent_profile_with(
+            &config,
+            model.as_deref(),
+            devnet.is_some().then_some(api_addr),
+            paid.as_ref().map(|p| p.addr),
+        );
         let agent = match &chain {
             Some((client, deployment)) if config.agent.register => {
                 register_agent(&store, client, deployment, agent, &node_key).await?
@@ -325,14 +334,20 @@ impl Node {
                 }
             })
         });
-        let mut state = api::AppState::new(Arc::clone(&store)).with_agent(agent);
+        let mut state =
+            api::AppState::new(Arc::clone(&store)).with_agent(agent).with_access(config.api.clone());
         if let Some((client, deployment)) = chain {
             state = state.with_chain(client, deployment);
         }
         if let Some(inference) = inference {
             state = state.with_inference(inference, node_key.address());
         }
-        let (stop_paid, paid_stopped) = tokio::sync::watch::channel(false);
+        // One stop signal for both listeners, so their grace periods run side by side.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let limits = listener::HttpLimits::default();
         let mut paid_tasks = Vec::new();
         if let Some(paid) = paid {
             let pricing = api::Pricing {
@@ -340,19 +355,9 @@ impl Node {
                 max_per_request: u128::from(config.payments.max_per_request),
             };
             state = state.with_paywall(paid.paywall.clone(), pricing).with_facilitator(paid.facilitator);
-            let paid_state = state.clone();
-            let mut stopped = paid_stopped.clone();
+            let server = listener::HttpServer::new(paid.listener, api::paid_app(state.clone()), limits);
             let addr = paid.addr;
-            paid_tasks.push(tokio::spawn(async move {
-                let served = axum::serve(paid.listener, api::paid_app(paid_state))
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(target: "agora::pay", "paid listener {addr} failed: {e}");
-                }
-            }));
+            paid_tasks.push(tokio::spawn(server.serve(wait_stop(stopped.clone()))));
             let paywall = paid.paywall;
             let interval = std::time::Duration::from_secs(config.payments.settle_interval);
             paid_tasks.push(tokio::spawn(async move {
@@ -368,9 +373,13 @@ impl Node {
             "transaction guard: POST http://{api_addr}/guard/check, or `agora guard` as a wallet's JSON-RPC endpoint"
         );
         tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
-        let served = axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown).await;
-        tracing::info!(target: "agora::up", "shutting down");
-        let _ = stop_paid.send(true);
+        let trigger = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!(target: "agora::up", "shutting down");
+            let _ = stop.send(true);
+        });
+        listener::HttpServer::new(listener, api::app(state), limits).serve(wait_stop(stopped)).await;
+        trigger.abort();
         if let Some(settler) = paid_tasks.pop() {
             settler.abort();
         }
@@ -384,7 +393,7 @@ impl Node {
             devnet.stop().await;
         }
         store.journal_append("node.stopped", "{}")?;
-        served.map_err(NodeError::Serve)
+        Ok(())
     }
 }
 
@@ -488,22 +497,71 @@ pub fn discovery_indexer(
 
 /// The node's agent profile from its configuration; `model` is the served model, if any. On a
 /// local devnet (`local_addr` set) the node's own address stands in for a public URL, so other
-/// local nodes can reach it.
+/// local nodes can reach it. The paid listener, when payments are on, is where the profile says
+/// its skills are sold.
 pub fn agent_profile(
     config: &NodeConfig,
     model: Option<&str>,
     local_addr: Option<SocketAddr>,
 ) -> api::AgentState {
-    let public_url =
-        config.agent.public_url.clone().or_else(|| local_addr.map(|addr| format!("http://{addr}")));
+    let paid = config.payments.enabled.then_some(config.payments.listen);
+    agent_profile_with(config, model, local_addr, paid)
+}
+
+/// [`agent_profile`] with the paid listener's bound address (`None` when paid access is off).
+fn agent_profile_with(
+    config: &NodeConfig,
+    model: Option<&str>,
+    local_addr: Option<SocketAddr>,
+    paid_addr: Option<SocketAddr>,
+) -> api::AgentState {
+    let public_url = config
+        .agent
+        .public_url
+        .clone()
+        .or_else(|| local_addr.map(|addr| format!("http://{}", reachable(addr))));
+    let paid_url = paid_addr.map(|addr| paid_base_url(addr, public_url.as_deref()));
     let profile = agora_agents::AgentProfile {
         name: config.agent.name.clone(),
         description: config.agent.description.clone(),
         public_url,
         skills: model.map(agora_agents::AgentProfile::inference_skills).unwrap_or_default(),
-        x402: false,
+        paid_url,
     };
     api::AgentState { profile, registration: None }
+}
+
+/// An address others can connect to: a wildcard listen address (`0.0.0.0`, `::`) is reached
+/// on loopback from this machine.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
+/// The paid listener's absolute base URL. Bound to a wildcard address, it is reached under the
+/// public URL's host (when there is one) on its own port.
+fn paid_base_url(addr: SocketAddr, public_url: Option<&str>) -> String {
+    let host = public_url
+        .filter(|_| addr.ip().is_unspecified())
+        .and_then(|url| url.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .map(|authority| match authority.rsplit_once(':') {
+            // Drop the public URL's own port, unless the colon is inside an IPv6 literal.
+            Some((host, port)) if !port.contains(']') => host.to_owned(),
+            _ => authority.to_owned(),
+        })
+        .filter(|host| !host.is_empty());
+    match host {
+        Some(host) => format!("http://{host}:{}", addr.port()),
+        None => format!("http://{}", reachable(addr)),
+    }
 }
 
 /// Registers the node's agent, or brings its on-chain record up to date; remembers its id in

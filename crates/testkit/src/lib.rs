@@ -163,6 +163,7 @@ impl TestNode {
         let config = NodeConfig {
             data_dir: dir.path().to_path_buf(),
             api_listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            api: Default::default(),
             chain: ChainTarget::Rpc { url: net.rpc_url() },
             signer: Some(agora_chain::SignerSource::PrivateKey(agora_chain::Secret::new(
                 alloy::hex::encode_prefixed(key.to_bytes()),

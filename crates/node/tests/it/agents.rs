@@ -57,7 +57,7 @@ async fn registering_twice_changes_nothing_and_a_new_description_updates_the_uri
         description: "first".into(),
         public_url: Some("http://127.0.0.1:9".into()),
         skills: AgentProfile::inference_skills("m"),
-        x402: false,
+        paid_url: None,
     };
     let first = ensure_registered(&owner, registry, &profile, None, &wallet).await.unwrap();
     assert!(first.registered && first.uri_updated && first.wallet_set, "{first:?}");

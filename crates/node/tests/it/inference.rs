@@ -100,12 +100,19 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
     let url = node.url("/v1/chat/completions");
     let client = reqwest::Client::new();
 
-    let response = client.post(&url).body("{not json").send().await.unwrap();
+    let response =
+        client.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_eq!(response.status(), 400);
     let err: Value = response.json().await.unwrap();
     assert_eq!(err["error"]["type"], "invalid_request_error");
 
-    let response = client.post(&url).body(vec![0xff, 0xfe, 0x00]).send().await.unwrap();
+    let response = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400, "invalid UTF-8");
 
     let cases = [

@@ -2,8 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod access;
 mod agents;
+mod clients;
+mod errors;
 mod guard;
+mod http;
 mod index;
 mod inference;
 mod payments;
@@ -95,6 +99,7 @@ async fn a_second_node_cannot_share_a_data_dir() {
     let config = agora_node::NodeConfig {
         data_dir: node.data_dir().to_path_buf(),
         api_listen: "127.0.0.1:0".parse().unwrap(),
+        api: Default::default(),
         chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
         signer: None,
         config_file: None,
@@ -119,6 +124,7 @@ async fn a_taken_api_port_is_a_clear_error() {
     let config = agora_node::NodeConfig {
         data_dir: dir.path().to_path_buf(),
         api_listen: taken.local_addr().unwrap(),
+        api: Default::default(),
         chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
         signer: None,
         config_file: None,
