@@ -459,7 +459,7 @@ async fn require_json(request: Request, next: Next) -> Response {
         || headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .is_none_or(|len| len.trim() != "0");
+            .is_some_and(|len| len.trim() != "0");
     let writes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
     if writes && has_body {
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());

@@ -69,6 +69,9 @@ async fn cross_site_text_plain_posts_are_refused() {
     let (status, answer) = raw(addr, &head, &settle()).await;
     assert_ne!(status, 415, "{answer}");
     assert_eq!(answer["success"], false, "{answer}");
+    // A POST without a body carries no JSON to check; it reaches the route.
+    let (status, answer) = raw(addr, &format!("POST /x402/verify HTTP/1.1\r\nHost: {addr}"), "").await;
+    assert_eq!((status, &answer["isValid"]), (400, &json!(false)), "{answer}");
     // The public paid listener takes JSON only, too.
     let paid: SocketAddr = node.paid_url("").trim_start_matches("http://").parse().unwrap();
     let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: {paid}\r\nContent-Type: text/plain");
