@@ -27,11 +27,15 @@ Examples:
   agora guard list add block evil.example
   agora guard data update --phishing config.json --tokens tokenlist.json
 
-Point the wallet's RPC URL at the proxy. Everything is forwarded unchanged except
-eth_sendTransaction, eth_sendRawTransaction, wallet_sendCalls, eth_signTypedData_v4, personal_sign
-and eth_sign: those are checked first, and refused with JSON-RPC error 4001 (the verdict in
-error.data) when the verdict reaches the blocking level. A request the guard cannot check is not
-forwarded unless --allow-unchecked is given.";
+Point the wallet's RPC URL at the proxy. It denies by default: read-only methods (eth_call,
+eth_getBalance, eth_getLogs, ...) are forwarded unchanged; the methods that sign or send
+(eth_sendTransaction[Sync], eth_sendRawTransaction[Sync], eth_signTransaction, wallet_sendCalls,
+eth_signTypedData[_v3|_v4], personal_sign, eth_sign, ...) are checked first and refused with
+JSON-RPC error 4001 (the verdict in error.data) when the verdict reaches the blocking level; every
+other method (anvil_*, wallet_addEthereumChain, ...) is refused with -32601. A request the guard
+cannot check is not forwarded unless --allow-unchecked is given. Under `agora guard`, --listen is
+the proxy's address; --explain asks the node's API (127.0.0.1:8402) unless --explain-api says
+otherwise.";
 
 /// The guard: proxy (default), one-shot check, lists, data.
 #[derive(Debug, Args)]
@@ -55,11 +59,17 @@ enum GuardCommand {
     Data(DataCommand),
 }
 
+/// Where the proxy listens unless `--listen` or `AGORA_GUARD_LISTEN` says otherwise.
+const DEFAULT_GUARD_LISTEN: &str = "127.0.0.1:8403";
+
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Where the proxy listens.
-    #[arg(long, default_value = "127.0.0.1:8403", env = "AGORA_GUARD_LISTEN")]
-    listen: SocketAddr,
+    /// Where the proxy listens [env: AGORA_GUARD_LISTEN] [default: 127.0.0.1:8403].
+    // No clap default or env here: the flag shares its name with the global `--listen` (the node's
+    // API), and clap copies a subcommand's value of a shared name, defaults included, up into the
+    // global one, which made the node's API 127.0.0.1:8403 for everything `agora guard` did.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     #[command(flatten)]
     common: CommonArgs,
     /// Refuse verdicts at or above this level.
@@ -82,10 +92,14 @@ struct CommonArgs {
     /// `revm` (in process) or `node` (the node's eth_simulateV1 and debug_traceCall).
     #[arg(long, default_value = "revm")]
     simulator: SimulatorKind,
-    /// Add a plain-language summary from the local model of the node's API (127.0.0.1:8402 by
-    /// default); the level never comes from the model.
+    /// Add a plain-language summary from the local model of the node's API (see
+    /// `--explain-api`); the level never comes from the model.
     #[arg(long)]
     explain: bool,
+    /// The node API whose model writes the `--explain` summary [default: the node's API from the
+    /// configuration, 127.0.0.1:8402 unless agora.toml or AGORA_LISTEN say otherwise].
+    #[arg(long, value_name = "URL", env = "AGORA_GUARD_EXPLAIN_API")]
+    explain_api: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -215,17 +229,62 @@ async fn build(config: &NodeConfig, common: &CommonArgs) -> Result<(Guard, Strin
 
 pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let config = global.resolve()?;
+    let explain = explain_api(global, &config, &args)?;
     match args.command {
-        None => serve(&config, args.serve).await,
-        Some(GuardCommand::Check(check_args)) => check(&config, check_args).await,
+        None => {
+            let listen = proxy_listen(&args.serve)?;
+            serve(&config, args.serve, listen, explain).await
+        }
+        Some(GuardCommand::Check(check_args)) => check(&config, check_args, explain).await,
         Some(GuardCommand::List(command)) => list(&config, command),
         Some(GuardCommand::Data(command)) => data(&config, command),
     }
 }
 
-async fn serve(config: &NodeConfig, args: ServeArgs) -> Result<()> {
+/// Where the proxy listens: `--listen`, else `AGORA_GUARD_LISTEN`, else 127.0.0.1:8403.
+fn proxy_listen(args: &ServeArgs) -> Result<SocketAddr> {
+    if let Some(listen) = args.listen {
+        return Ok(listen);
+    }
+    let (value, from) = match std::env::var("AGORA_GUARD_LISTEN").ok().filter(|v| !v.trim().is_empty()) {
+        Some(v) => (v, "AGORA_GUARD_LISTEN"),
+        None => (DEFAULT_GUARD_LISTEN.to_owned(), "the default"),
+    };
+    value.trim().parse().with_context(|| format!("{from} {value:?} is not IP:PORT"))
+}
+
+/// The node API asked for `--explain` summaries: `--explain-api`, else the node's API. Under
+/// `agora guard` (the proxy), `--listen` names the proxy, so when it was given the node's API is
+/// resolved from the layers beneath the flags (agora.toml, AGORA_LISTEN, the default
+/// 127.0.0.1:8402); under `agora guard check` there is no proxy and `--listen` is the node's API.
+fn explain_api(global: &GlobalArgs, config: &NodeConfig, args: &GuardArgs) -> Result<Option<String>> {
+    let (common, listen_names_the_proxy) = match &args.command {
+        None => (&args.serve.common, args.serve.listen.is_some()),
+        Some(GuardCommand::Check(check_args)) => (&check_args.common, false),
+        Some(_) => return Ok(None),
+    };
+    if !common.explain {
+        return Ok(None);
+    }
+    if let Some(url) = &common.explain_api {
+        return Ok(Some(url.trim_end_matches('/').to_owned()));
+    }
+    let api = if listen_names_the_proxy {
+        let below = agora_node::ConfigLayer { data_dir: global.data_dir.clone(), ..Default::default() };
+        NodeConfig::load(global.config.as_deref(), below)?.api_listen
+    } else {
+        config.api_listen
+    };
+    Ok(Some(format!("http://{api}")))
+}
+
+async fn serve(
+    config: &NodeConfig,
+    args: ServeArgs,
+    listen: SocketAddr,
+    explain: Option<String>,
+) -> Result<()> {
     let (guard, url) = build(config, &args.common).await?;
-    let explain = args.common.explain.then(|| format!("http://{}", config.api_listen));
     let proxy_config = ProxyConfig {
         upstream: url.clone(),
         block_level: args.block_level,
@@ -233,13 +292,12 @@ async fn serve(config: &NodeConfig, args: ServeArgs) -> Result<()> {
         allow_unchecked: args.allow_unchecked,
         explain,
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {} (another guard running?)", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen} (another guard running?)"))?;
     let _ = writeln!(
         std::io::stderr().lock(),
-        "agora guard on http://{} → {url} (refuses {} and above{}; simulator {})",
-        args.listen,
+        "agora guard on http://{listen} → {url} (refuses {} and above{}; simulator {})",
         args.block_level,
         if args.confirm { ", asks first" } else { "" },
         args.common.simulator_name()
@@ -314,12 +372,11 @@ fn request_of(args: &CheckArgs) -> Result<GuardRequest> {
     Ok(request)
 }
 
-async fn check(config: &NodeConfig, args: CheckArgs) -> Result<()> {
+async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>) -> Result<()> {
     let request = request_of(&args)?;
     let (guard, _) = build(config, &args.common).await?;
     let mut verdict = guard.check(&request).await?;
-    if args.common.explain {
-        let api = format!("http://{}", config.api_listen);
+    if let Some(api) = explain {
         match agora_guard::explain::summarize(&reqwest::Client::new(), &api, &verdict, 96).await {
             Ok(summary) => verdict.summary = Some(summary),
             Err(e) => {
@@ -421,4 +478,46 @@ fn install(path: &std::path::Path, text: &str) -> Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The explain URL and the proxy address `argv` resolves to.
+    fn resolved(argv: &[&str]) -> (Option<String>, Option<SocketAddr>) {
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let crate::cli::Command::Guard(args) = cli.command else { panic!("not agora guard: {argv:?}") };
+        let config = cli.global.resolve().unwrap();
+        let explain = explain_api(&cli.global, &config, &args).unwrap();
+        let listen = args.command.is_none().then(|| proxy_listen(&args.serve).unwrap());
+        (explain, listen)
+    }
+
+    #[test]
+    fn explain_asks_the_node_api_and_not_the_guard_port() {
+        let dir = std::env::temp_dir().join("agora-guard-explain-test");
+        let dir = dir.to_str().unwrap();
+        let node = Some("http://127.0.0.1:8402".to_owned());
+        let from = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+        let check =
+            ["agora", "--data-dir", dir, "guard", "check", "--explain", "--from", from, "--message", "hi"];
+        assert_eq!(resolved(&check).0, node, "agora guard check --explain");
+        let proxy: SocketAddr = "127.0.0.1:8403".parse().unwrap();
+        assert_eq!(
+            resolved(&["agora", "--data-dir", dir, "guard", "--explain"]),
+            (node.clone(), Some(proxy))
+        );
+        let elsewhere: SocketAddr = "127.0.0.1:9403".parse().unwrap();
+        assert_eq!(
+            resolved(&["agora", "--data-dir", dir, "guard", "--listen", "127.0.0.1:9403", "--explain"]),
+            (node, Some(elsewhere)),
+            "--listen moves the proxy, not the node's API"
+        );
+        let mut other = check.to_vec();
+        other.extend(["--explain-api", "http://127.0.0.1:7402/"]);
+        assert_eq!(resolved(&other).0.as_deref(), Some("http://127.0.0.1:7402"));
+        assert_eq!(resolved(&["agora", "--data-dir", dir, "guard"]).0, None, "no --explain, no model");
+    }
 }
