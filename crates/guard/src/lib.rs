@@ -1,8 +1,10 @@
 //! agora's guard: checks every transaction and signature request before it is signed, on the
 //! user's own machine.
 //!
-//! A request (`eth_sendTransaction`, `eth_sendRawTransaction` including EIP-7702 type 4,
-//! `wallet_sendCalls`, `eth_signTypedData_v4`, `personal_sign`, `eth_sign`) goes through
+//! A request that signs or sends (every method of [`request::GUARDED_METHODS`]:
+//! `eth_sendTransaction` and its `Sync`, sign-only and node-side spellings,
+//! `eth_sendRawTransaction[Sync]` including EIP-7702 type 4, `wallet_sendCalls`,
+//! `eth_signTypedData[_v3|_v4]`, `personal_sign`, `eth_sign`) goes through
 //! decode → simulate → facts → rules → [`Verdict`]:
 //!
 //! - [`decode`]: calldata against a curated table, recursing into batch containers; typed data
@@ -14,8 +16,10 @@
 //! - [`analyze`]: facts (balance changes confirmed by `balanceOf`, approvals and exposure, control
 //!   changes, delegatecall and selfdestruct frames, divergence between a naive and a realistic
 //!   block) and the rules G01–G20, each with a stable id, a [`Level`] and evidence.
-//! - [`proxy`]: a JSON-RPC endpoint between a wallet and its node that refuses what reaches the
-//!   blocking level with EIP-1193 code 4001 and passes everything else through unchanged.
+//! - [`proxy`]: a JSON-RPC endpoint between a wallet and its node that denies by default: the
+//!   read-only methods of [`request::READ_ONLY_METHODS`] pass through unchanged, signing requests
+//!   that reach the blocking level are refused with EIP-1193 code 4001, and every other method is
+//!   refused with -32601.
 
 pub mod analyze;
 pub mod chain;
