@@ -828,9 +828,6 @@ impl Analysis<'_> {
         let exposed = change.map_or(U256::ZERO, TokenChange::exposed);
         let spender = a.spender;
         self.blocked(spender, "spender");
-        let standing = self.standing(spender).await?;
-        let kind = standing.kind;
-        let trusted = standing.trusted();
         let what = match a.kind {
             ApprovalKind::All(true) => format!("all your {} NFTs", meta.symbol),
             ApprovalKind::All(false) => {
@@ -852,6 +849,9 @@ impl Analysis<'_> {
             }
             _ => fmt_amount(a.amount, meta.decimals, &meta.symbol),
         };
+        let standing = self.standing(spender).await?;
+        let kind = standing.kind;
+        let trusted = standing.trusted();
         self.effects.push(format!("lets {} spend {what}", self.name_of(spender)));
         let exposure = if a.kind == ApprovalKind::All(true) {
             format!("all {balance} of your {} NFTs", meta.symbol)

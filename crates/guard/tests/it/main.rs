@@ -716,9 +716,40 @@ async fn a_spender_deployed_a_day_ago_is_fresh_and_four_days_later_it_is_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
     let w = World::start().await;
+    // A router the users will have dealt with for days, and a swap paying in a token that copies
+    // nothing.
+    let familiar = w.deploy_router().await;
+    let honest_swap = w.deploy_swap(w.other).await;
+    w.time_travel(4 * 86_400).await;
     for kind in [SimulatorKind::Revm, SimulatorKind::Node] {
         let g = w.guard(kind);
         let u = w.fresh_user().await;
+        w.send(
+            &u,
+            w.mock,
+            MockToken::approveCall { spender: familiar, value: U256::from(ETH) }.abi_encode(),
+            0,
+        )
+        .await;
+        w.send(&u, familiar, Router::pullCall { token: w.mock, amount: U256::from(ETH) }.abi_encode(), 0)
+            .await;
+        w.send(
+            &u,
+            w.mock,
+            MockToken::approveCall { spender: honest_swap, value: U256::from(100u64) * U256::from(ETH) }
+                .abi_encode(),
+            0,
+        )
+        .await;
+        let soon = w.now().await + 1800;
+        let ordinary_fee =
+            w.raw_tx(&u, w.contact, U256::from(ETH / 10), 21_000, 3_000_000_000, 1_000_000_000).await;
+        let delegated = w.fresh_user().await;
+        w.delegate(delegated.address(), w.safe_delegate).await;
+        let pay_7702 = batch_7702(
+            delegated.address(),
+            vec![(w.vault, 0, Vault::noteCall {}.abi_encode()), (w.contact, ETH / 10, vec![])],
+        );
         let id = U256::from(if kind == SimulatorKind::Revm { 91_000u64 } else { 92_000 });
         w.send(&w.deployer, w.nft, MockNFT::mintCall { to: u.address(), id }.abi_encode(), 0).await;
         w.send(
@@ -830,6 +861,26 @@ async fn benign_requests_raise_nothing_above_low_with_either_simulator() {
                 "personal_sign",
                 json!(["0x68656c6c6f", u.address()]),
                 Some("https://app.example.org"),
+            ),
+            ("ordinary fees", "eth_sendRawTransaction", json!([ordinary_fee]), None),
+            ("an EIP-7702 batch paying a contact", "eth_sendTransaction", json!([pay_7702]), None),
+            (
+                "a swap paying in a token that copies nothing",
+                "eth_sendTransaction",
+                json!([w.tx(&u, honest_swap, FakeSwap::swapCall {}.abi_encode())]),
+                None,
+            ),
+            (
+                "an exact one-day permit to a contract used for days",
+                "eth_signTypedData_v4",
+                json!([u.address(), permit_of(&w, u.address(), familiar, U256::from(ETH), U256::from(soon))]),
+                None,
+            ),
+            (
+                "an exact one-day Permit2 transfer to a contract used for days",
+                "eth_signTypedData_v4",
+                json!([u.address(), permit2_transfer(&w, familiar, U256::from(ETH), soon)]),
+                None,
             ),
         ];
         for (name, method, params, origin) in cases {
