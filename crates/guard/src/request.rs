@@ -569,11 +569,45 @@ mod tests {
                 json!([{"from": "0x0000000000000000000000000000000000000001", "calls": []}]),
             ),
             ("eth_chainId", json!([])),
+            (
+                "eth_signTypedData",
+                json!([[{"type": "string", "name": "m", "value": "hi"}], "0x0000000000000000000000000000000000000001"]),
+            ),
         ];
         for (method, params) in cases {
             let err = GuardRequest::new(method, params.clone()).action(None).expect_err(method);
             assert!(matches!(err, GuardError::BadRequest(_)), "{method} {params}: {err}");
         }
+    }
+
+    #[test]
+    fn every_spelling_of_a_send_is_read_like_the_send_and_fees_are_kept() {
+        let tx = json!({"from": "0x00000000000000000000000000000000000000aa", "to": "0x00000000000000000000000000000000000000bb",
+            "data": "0x095ea7b3", "gas": "0x5208", "maxFeePerGas": "0x77359400", "maxPriorityFeePerGas": "0x3b9aca00"});
+        let plain =
+            format!("{:?}", GuardRequest::new("eth_sendTransaction", json!([tx])).action(None).unwrap());
+        for method in [
+            "eth_sendTransactionSync",
+            "eth_signTransaction",
+            "eth_sendUnsignedTransaction",
+            "personal_sendTransaction",
+            "personal_signTransaction",
+        ] {
+            assert!(is_guarded(method), "{method}");
+            let action = GuardRequest::new(method, json!([tx, "passphrase"])).action(None).unwrap();
+            assert_eq!(format!("{action:?}"), plain, "{method}");
+        }
+        let Action::Transactions { fees: Some(fees), gas_limit: Some(21_000), .. } =
+            GuardRequest::new("eth_sendTransaction", json!([tx])).action(None).unwrap()
+        else {
+            panic!("fees and gas are read")
+        };
+        assert_eq!(fees.price(500_000_000), 1_500_000_000, "base fee plus the whole tip");
+        assert_eq!(fees.price(1_500_000_000), 2_000_000_000, "capped by maxFeePerGas");
+        assert_eq!(fees.tip(1_500_000_000), 500_000_000);
+        assert_eq!(policy("anvil_setBalance"), MethodPolicy::Refused);
+        assert_eq!(policy("eth_getBalance"), MethodPolicy::ReadOnly);
+        assert!(refusal_reason("anvil_setBalance").contains("change the node's state"));
     }
 
     #[test]
