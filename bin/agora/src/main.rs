@@ -66,9 +66,16 @@ async fn run(cli: cli::Cli) -> Result<()> {
 /// Prints an error and its causes on stderr, one line.
 #[allow(clippy::print_stderr)]
 fn report(error: &anyhow::Error) {
-    let mut message = format!("error: {error}");
+    let mut message = match error.downcast_ref::<alloy::contract::Error>() {
+        Some(call) => format!("error: {}", agora_contracts::explain_call_error(call)),
+        None => format!("error: {error}"),
+    };
     for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
+        // A revert of an agora contract is named with its arguments, not as a raw selector.
+        let cause = match cause.downcast_ref::<alloy::contract::Error>() {
+            Some(call) => agora_contracts::explain_call_error(call),
+            None => cause.to_string(),
+        };
         if !message.contains(&cause) {
             message.push_str(&format!(": {cause}"));
         }

@@ -362,6 +362,7 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
                             "  (on chain: claimed {}, {})",
                             o["claimed"].as_str().unwrap_or_default(),
                             match o["withdrawReadyAt"].as_u64() {
+                                _ if o["deposited"] == o["claimed"] => "withdrawn (empty)".to_owned(),
                                 Some(0) | None => "open".to_owned(),
                                 Some(t) => format!("closing, withdraw after unix {t}"),
                             }
@@ -401,6 +402,11 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
                 .context("finalizeWithdraw refused: run `agora channel close` first and wait out the delay")?
                 .get_receipt()
                 .await?;
+            let payer = payer(
+                &config,
+                &PayOptions { mandate: DEFAULT_MANDATE.into(), scheme: SchemeArg::Auto, deposit: 0 },
+            )?;
+            payer.record_withdrawn(channel, state.claimed)?;
             out(format!("withdrew {} to {}", amount_text(rest), state.payer))
         }
     }
@@ -416,33 +422,55 @@ async fn channel_contract(config: &NodeConfig, channel: B256) -> Result<(agora_c
 
 pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<()> {
     let config = global.resolve()?;
-    let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
-    let chain = wallet_client(&config).await;
-    let deployments = agora_chain::DeploymentsFile::load(&config.deployments_path())?;
-    let paywall = match &chain {
-        Ok(chain) => {
-            let deployment =
-                deployments.chain(chain.chain_id()).context("no agora contracts recorded for this chain")?;
-            let asset = deployment.address_of(SuiteContract::DevStablecoin).context("no stablecoin")?;
-            let paywall_config = agora_pay::PaywallConfig {
-                chain_id: chain.chain_id(),
-                asset,
-                asset_name: String::new(),
-                asset_version: String::new(),
-                pay_to: agora_node::node_key::load_or_create(&config.data_dir)?.address(),
-                exact: true,
-                channels: deployment.address_of(SuiteContract::PaymentChannels),
-                min_withdraw_delay: config.payments.min_withdraw_delay,
-                max_timeout_seconds: 300,
-                claim_threshold: u128::from(config.payments.claim_threshold),
-                claim_margin_secs: 60,
-            };
-            agora_pay::Paywall::new(paywall_config, chain.clone(), Arc::clone(&store))
-        }
-        Err(e) => bail!("{e:#}"),
-    };
     if args.claim {
-        let report = paywall.claim_due(true).await.map_err(anyhow::Error::msg)?;
+        let report = match agora_node::running_node(&config.data_dir) {
+            // The running node claims with its own key and bookkeeping: a second sender of the
+            // node key beside it would race its nonces and its ledger.
+            Some(node) => {
+                let api = node.api.with_context(|| {
+                    format!("a node is starting on {}; claim once it is up", config.data_dir.display())
+                })?;
+                let mut request = reqwest::Client::new().post(format!("http://{api}/payments/claim"));
+                if let Some(token) = &config.api.token {
+                    request = request.bearer_auth(token.expose());
+                }
+                let response = request.json(&serde_json::json!({})).send().await.with_context(|| {
+                    format!("the node running on this data directory does not answer at {api}")
+                })?;
+                let status = response.status();
+                let body: serde_json::Value =
+                    response.json().await.context("the node's answer is not JSON")?;
+                if !status.is_success() {
+                    bail!("the node refused the claim: {}", body["error"]["message"].as_str().unwrap_or("?"));
+                }
+                serde_json::from_value::<agora_pay::paywall::ClaimReport>(body)?
+            }
+            None => {
+                let _lock = agora_node::DataDirLock::acquire(&config.data_dir)?;
+                let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
+                let chain = wallet_client(&config).await?;
+                let deployments = agora_chain::DeploymentsFile::load(&config.deployments_path())?;
+                let deployment = deployments
+                    .chain(chain.chain_id())
+                    .context("no agora contracts recorded for this chain")?;
+                let asset = deployment.address_of(SuiteContract::DevStablecoin).context("no stablecoin")?;
+                let paywall_config = agora_pay::PaywallConfig {
+                    chain_id: chain.chain_id(),
+                    asset,
+                    asset_name: String::new(),
+                    asset_version: String::new(),
+                    pay_to: agora_node::node_key::load_or_create(&config.data_dir)?.address(),
+                    exact: true,
+                    channels: deployment.address_of(SuiteContract::PaymentChannels),
+                    min_withdraw_delay: config.payments.min_withdraw_delay,
+                    max_timeout_seconds: 300,
+                    claim_threshold: u128::from(config.payments.claim_threshold),
+                    claim_margin_secs: 60,
+                };
+                let paywall = agora_pay::Paywall::new(paywall_config, chain, store);
+                paywall.claim_due(true).await.map_err(anyhow::Error::msg)?
+            }
+        };
         note(format!(
             "claimed {} from {} channel(s) in {} transaction(s), {} gas",
             amount_text(report.amount),
@@ -451,7 +479,23 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
             report.gas_used
         ));
     }
-    let earnings = paywall.earnings().map_err(anyhow::Error::msg)?;
+    // Reading needs no chain: the ledger is in the store (a node may be running beside us).
+    let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
+    let deployments = agora_chain::DeploymentsFile::load(&config.deployments_path())?;
+    let ledgers: Vec<agora_pay::Ledger> = deployments
+        .chains
+        .values()
+        .filter_map(|d| {
+            d.address_of(SuiteContract::PaymentChannels)
+                .map(|contract| agora_pay::Ledger::new(Arc::clone(&store), d.chain_id, contract))
+        })
+        .collect();
+    let mut earnings = agora_pay::paywall::earnings(&store, None).map_err(anyhow::Error::msg)?;
+    for ledger in &ledgers {
+        earnings
+            .channels
+            .extend(agora_pay::paywall::earnings(&store, Some(ledger)).map_err(anyhow::Error::msg)?.channels);
+    }
     if args.json {
         let channels: Vec<_> = earnings.channels.iter().map(agora_pay::paywall::channel_state_json).collect();
         let exact: serde_json::Map<_, _> = earnings

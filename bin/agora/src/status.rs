@@ -44,6 +44,22 @@ pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
                 health["error"]["message"].as_str().unwrap_or("?")
             )?;
         }
+        if let Some(key) = health["nodeKey"].as_object() {
+            let waiting = key["waiting"].as_u64().unwrap_or(0);
+            let state = match key.get("stuckSecs").and_then(Value::as_u64) {
+                Some(secs) => format!(
+                    "STUCK: {waiting} transaction(s) waiting, none mined for {secs}s; settlements queue behind them"
+                ),
+                None if waiting > 0 => format!("{waiting} transaction(s) waiting to be mined"),
+                None => "no transactions waiting".to_owned(),
+            };
+            writeln!(
+                out,
+                "node key  {} nonce {}, {state}",
+                key["address"].as_str().unwrap_or("?"),
+                key["mined"].as_u64().unwrap_or(0)
+            )?;
+        }
         if let Some(contracts) = deployments["contracts"].as_object() {
             for (name, contract) in contracts {
                 writeln!(out, "contract  {name:<16} {}", contract["address"].as_str().unwrap_or("?"))?;

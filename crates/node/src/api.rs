@@ -70,6 +70,7 @@ struct AppInner {
     facilitator: Option<agora_pay::facilitator::Facilitator>,
     guard: Option<agora_guard::Guard>,
     access: ApiAccess,
+    key_watch: Option<crate::keywatch::KeyWatch>,
     store: Arc<Store>,
     started: Instant,
 }
@@ -103,6 +104,7 @@ impl AppState {
                 facilitator: None,
                 guard: None,
                 access: ApiAccess::default(),
+                key_watch: None,
                 store,
                 started: Instant::now(),
             }),
@@ -156,6 +158,12 @@ impl AppState {
         let inner = self.inner_mut();
         inner.paywall = Some(paywall);
         inner.pricing = pricing;
+        self
+    }
+
+    /// With a watch over the node key's transactions, reported in `/health`.
+    pub fn with_key_watch(mut self, watch: crate::keywatch::KeyWatch) -> Self {
+        self.inner_mut().key_watch = Some(watch);
         self
     }
 
@@ -309,6 +317,7 @@ pub fn app(state: AppState) -> Router {
         .route("/x402/supported", get(x402_supported))
         .route("/x402/verify", post(x402_verify))
         .route("/x402/settle", post(x402_settle))
+        .route("/payments/claim", post(payments_claim))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })
@@ -639,6 +648,9 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         body["chainId"] = json!(chain.chain_id());
         body["blockNumber"] = json!(block);
     }
+    if let Some(watch) = &inner.key_watch {
+        body["nodeKey"] = json!(watch.status());
+    }
     Ok(Json(body))
 }
 
@@ -721,4 +733,17 @@ async fn deployments(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         Some((_, deployment)) => Ok(checksummed(deployment)),
         None => Err(ApiError::not_found("this node runs without a chain (agora serve); use agora up")),
     }
+}
+
+/// `POST /payments/claim`: claims every channel with something unclaimed now, with the node's
+/// own key and bookkeeping (what `agora earnings --claim` uses while the node runs).
+async fn payments_claim(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let paywall = state
+        .inner
+        .paywall
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("paid access is off on this node"))?;
+    let report =
+        paywall.claim_due(true).await.map_err(|e| ApiError::unavailable(format!("the claim failed: {e}")))?;
+    Ok(Json(json!(report)))
 }

@@ -25,10 +25,12 @@ pub enum NodeError {
         reason: String,
     },
     /// The API address cannot be bound.
-    #[error("cannot listen on {addr}: {reason}; pass another --listen address (e.g. --listen 127.0.0.1:0)")]
+    #[error("cannot listen on {addr}: {reason}; pass another {flag} address (e.g. {flag} 127.0.0.1:0)")]
     Listen {
         /// The address.
         addr: std::net::SocketAddr,
+        /// The option that sets it.
+        flag: &'static str,
         /// What went wrong.
         reason: String,
     },

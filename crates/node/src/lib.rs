@@ -19,6 +19,7 @@ pub mod api;
 pub mod config;
 mod error;
 pub mod inference;
+pub mod keywatch;
 pub mod listener;
 mod lock;
 pub mod node_key;
@@ -29,7 +30,7 @@ pub use config::{
     PaymentsConfig,
 };
 pub use error::{NodeError, Result};
-pub use lock::DataDirLock;
+pub use lock::{DataDirLock, RunningNode, running_node};
 
 use agora_chain::{ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed};
 use agora_infer::{Engine, EngineOptions};
@@ -161,13 +162,28 @@ impl Node {
     async fn start_with(config: NodeConfig, with_chain: bool) -> Result<Self> {
         // Before anything else: an unauthenticated API must not listen beyond loopback.
         config.api.check_listen(config.api_listen)?;
-        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let mut lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(Store::open_in(&config.data_dir)?);
         tracing::info!(target: "agora::up", data_dir = %config.data_dir.display(), "store open");
-        let listener = TcpListener::bind(config.api_listen)
-            .await
-            .map_err(|e| NodeError::Listen { addr: config.api_listen, reason: e.to_string() })?;
+        let listener = TcpListener::bind(config.api_listen).await.map_err(|e| NodeError::Listen {
+            addr: config.api_listen,
+            flag: "--listen",
+            reason: e.to_string(),
+        })?;
         let api_addr = listener.local_addr().map_err(NodeError::Serve)?;
+        lock.record_api(api_addr);
+        // The paid listener too is bound before the chain is touched: a taken port is found
+        // before anything is deployed.
+        let paid_listener = if with_chain && config.payments.enabled {
+            let listen = config.payments.listen;
+            Some(TcpListener::bind(listen).await.map_err(|e| NodeError::Listen {
+                addr: listen,
+                flag: "--paid-listen",
+                reason: e.to_string(),
+            })?)
+        } else {
+            None
+        };
         let node_key = node_key::load_or_create(&config.data_dir)?;
 
         let engine = load_engine(&config.inference).await?;
@@ -192,14 +208,14 @@ impl Node {
         } else {
             (None, None)
         };
-        let paid = match &chain {
-            Some((client, deployment)) if config.payments.enabled => {
+        let paid = match (&chain, paid_listener) {
+            (Some((client, deployment)), Some(listener)) => {
                 let url = match (&devnet, &config.chain) {
                     (Some(devnet), _) => devnet.rpc_url(),
                     (None, ChainTarget::Rpc { url }) => url.clone(),
                     (None, ChainTarget::Devnet(_)) => client.url().to_owned(),
                 };
-                open_paid_access(&config, &url, client, deployment, &store, &node_key).await?
+                open_paid_access(&config, listener, &url, client, deployment, &store, &node_key).await?
             }
             _ => None,
         };
@@ -349,12 +365,18 @@ impl Node {
         };
         let limits = listener::HttpLimits::default();
         let mut paid_tasks = Vec::new();
+        let mut background = Vec::new();
         if let Some(paid) = paid {
             let pricing = api::Pricing {
                 price_per_token: u128::from(config.payments.price_per_token),
                 max_per_request: u128::from(config.payments.max_per_request),
             };
-            state = state.with_paywall(paid.paywall.clone(), pricing).with_facilitator(paid.facilitator);
+            let watch = keywatch::KeyWatch::new(node_key.address());
+            background.push(tokio::spawn(watch.clone().run(paid.paywall.chain().clone())));
+            state = state
+                .with_paywall(paid.paywall.clone(), pricing)
+                .with_facilitator(paid.facilitator)
+                .with_key_watch(watch);
             let server = listener::HttpServer::new(paid.listener, api::paid_app(state.clone()), limits);
             let addr = paid.addr;
             paid_tasks.push(tokio::spawn(server.serve(wait_stop(stopped.clone()))));
@@ -389,6 +411,9 @@ impl Node {
         if let Some(task) = index_task {
             task.abort();
         }
+        for task in background {
+            task.abort();
+        }
         if let Some(devnet) = devnet {
             devnet.stop().await;
         }
@@ -397,11 +422,12 @@ impl Node {
     }
 }
 
-/// Sets up paid access: binds the public listener and builds the paywall, which settles with
+/// Sets up paid access on the bound public listener: builds the paywall, which settles with
 /// the node key (the agent's wallet, which is paid). On a development chain the node key is
 /// given gas from the chain signer when it has none.
 async fn open_paid_access(
     config: &NodeConfig,
+    listener: TcpListener,
     rpc_url: &str,
     client: &ChainClient,
     deployment: &ChainDeployment,
@@ -417,10 +443,6 @@ async fn open_paid_access(
         tracing::warn!(target: "agora::up", "the suite lacks the stablecoin or channels: paid access is off");
         return Ok(None);
     };
-    let listen = config.payments.listen;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| NodeError::Listen { addr: listen, reason: e.to_string() })?;
     let addr = listener.local_addr().map_err(NodeError::Serve)?;
     let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
     let fail = |what: &str, e: String| NodeError::Payments(format!("{what}: {e}"));

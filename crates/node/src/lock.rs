@@ -21,7 +21,7 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Takes the lock, or says which process holds it.
     pub fn acquire(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| NodeError::DataDir {
+        agora_store::private_dir(data_dir).map_err(|e| NodeError::DataDir {
             dir: data_dir.to_path_buf(),
             reason: format!("cannot create: {e}"),
         })?;
@@ -36,7 +36,12 @@ impl DataDirLock {
         if file.try_lock().is_err() {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            let pid = holder.trim().parse::<u32>().map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let pid = holder
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse::<u32>().ok())
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default();
             return Err(NodeError::DataDirLocked { dir: data_dir.to_path_buf(), pid });
         }
         // Record who holds it, for the message above; failure to do so is harmless.
@@ -50,6 +55,39 @@ impl DataDirLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Records the owner's API address beside the pid, so commands run beside the node can
+    /// find it and go through it.
+    pub fn record_api(&mut self, api: std::net::SocketAddr) {
+        let _ = self._file.set_len(0);
+        let _ = self._file.rewind();
+        let _ = write!(self._file, "{}\napi {api}\n", std::process::id());
+        let _ = self._file.sync_data();
+    }
+}
+
+/// A node that holds a data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningNode {
+    /// Its process id, if recorded.
+    pub pid: Option<u32>,
+    /// Its owner API, once it listens.
+    pub api: Option<std::net::SocketAddr>,
+}
+
+/// The node running on `data_dir`, if one holds its lock.
+pub fn running_node(data_dir: &Path) -> Option<RunningNode> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new().read(true).open(&path).ok()?;
+    if file.try_lock_shared().is_ok() {
+        return None;
+    }
+    let mut holder = String::new();
+    let _ = file.read_to_string(&mut holder);
+    let mut lines = holder.lines();
+    let pid = lines.next().and_then(|l| l.trim().parse().ok());
+    let api = lines.find_map(|l| l.strip_prefix("api ")).and_then(|a| a.trim().parse().ok());
+    Some(RunningNode { pid, api })
 }
 
 #[cfg(test)]
@@ -66,5 +104,19 @@ mod tests {
         assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
         drop(lock);
         DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_running_node_and_its_api_are_found_from_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(running_node(dir.path()), None);
+        let mut lock = DataDirLock::acquire(dir.path()).unwrap();
+        // Another process would see the lock held; in this one an open file description differs.
+        assert_eq!(running_node(dir.path()).map(|n| n.pid), Some(Some(std::process::id())));
+        lock.record_api("127.0.0.1:4567".parse().unwrap());
+        let node = running_node(dir.path()).unwrap();
+        assert_eq!(node.api, Some("127.0.0.1:4567".parse().unwrap()));
+        drop(lock);
+        assert_eq!(running_node(dir.path()), None);
     }
 }

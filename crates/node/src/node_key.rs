@@ -18,7 +18,7 @@ pub fn load_or_create(data_dir: &Path) -> Result<PrivateKeySigner> {
             err(format!("{} is not a private key; move it aside to create a new one", path.display()))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).map_err(|e| err(format!("cannot create: {e}")))?;
+            agora_store::private_dir(data_dir).map_err(|e| err(format!("cannot create: {e}")))?;
             let signer = PrivateKeySigner::random();
             let tmp = data_dir.join(format!("{KEY_FILE}.tmp"));
             let write = || -> std::io::Result<()> {

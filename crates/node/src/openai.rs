@@ -319,6 +319,38 @@ impl PaidCall {
         let amount = self.terms.amount(generation.prompt_tokens + generation.tokens.len());
         self.authorized.complete(amount).await
     }
+
+    /// Ends a stream that stopped early (the client went away, or the generation failed): the
+    /// text already sent is charged (`exact` charges its whole price once anything was sent);
+    /// a stream that sent no text is charged nothing. Runs in the background, since a stream
+    /// is dropped synchronously; the channel stays locked until the charge is durable, so the
+    /// next call on it sees it.
+    fn charge_delivered(self, prompt_tokens: usize, delivered: usize) {
+        if delivered == 0 {
+            self.authorized.abandon();
+            return;
+        }
+        let amount = self.terms.amount(prompt_tokens + delivered);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(target: "agora::pay", "a cut stream could not be charged: no runtime");
+            return;
+        };
+        runtime.spawn(async move {
+            match self.authorized.complete(amount).await {
+                Ok(_) => tracing::info!(
+                    target: "agora::pay",
+                    amount,
+                    delivered_tokens = delivered,
+                    "charged a stream that ended early for what it delivered"
+                ),
+                Err(refusal) => tracing::warn!(
+                    target: "agora::pay",
+                    "charging a stream that ended early failed: {}",
+                    refusal.message
+                ),
+            }
+        });
+    }
 }
 
 /// `POST /v1/chat/completions` on the paid listener: priced per token, with a per-request
@@ -460,6 +492,18 @@ struct StreamState {
     include_usage: bool,
     done: bool,
     paid: Option<PaidCall>,
+    prompt_tokens: usize,
+    /// Text chunks handed to the client so far (each at least one token).
+    delivered: usize,
+}
+
+impl Drop for StreamState {
+    fn drop(&mut self) {
+        // Still unpaid: the stream ended before its last chunk (the client hung up).
+        if let Some(paid) = self.paid.take() {
+            paid.charge_delivered(self.prompt_tokens, self.delivered);
+        }
+    }
 }
 
 impl StreamState {
@@ -483,8 +527,8 @@ impl StreamState {
 }
 
 /// Streams a completion. A paid stream is charged when the generation ends, before the last
-/// chunk (which carries the settlement as `agora_payment`) is sent; a stream the client leaves
-/// early is not charged.
+/// chunk (which carries the settlement as `agora_payment`) is sent; a stream that ends early
+/// (the client leaves, the generation fails) is charged for the text it sent.
 fn stream(
     prepared: Prepared,
     events: mpsc::UnboundedReceiver<GenerationEvent>,
@@ -499,6 +543,8 @@ fn stream(
         include_usage: prepared.include_usage,
         done: false,
         paid,
+        prompt_tokens: prepared.prompt_tokens,
+        delivered: 0,
     };
     let first = state.chunk(json!({ "role": "assistant", "content": "" }), None, None);
     state.pending.push_back(first);
@@ -514,6 +560,8 @@ fn stream(
             match state.events.recv().await {
                 Some(GenerationEvent::Text(text)) => {
                     let chunk = state.chunk(json!({ "content": text }), None, None);
+                    // Counted here: nothing awaits between this and handing the chunk over.
+                    state.delivered += 1;
                     state.pending.push_back(chunk);
                 }
                 Some(GenerationEvent::Done(Ok((generation, receipt)))) => {
@@ -553,7 +601,7 @@ fn stream(
                 }
                 Some(GenerationEvent::Done(Err(e))) => {
                     if let Some(paid) = state.paid.take() {
-                        paid.authorized.abandon();
+                        paid.charge_delivered(state.prompt_tokens, state.delivered);
                     }
                     let error = infer_error(&e);
                     state.pending.push_back(Event::default().data(error.body().to_string()));

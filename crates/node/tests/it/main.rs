@@ -142,6 +142,38 @@ async fn a_taken_api_port_is_a_clear_error() {
     assert!(err.to_string().contains("--listen"), "{err}");
 }
 
+/// A taken paid port is found before the chain is touched, and the message names the option
+/// that moves it.
+#[tokio::test]
+async fn a_taken_paid_port_is_a_clear_error_before_anything_is_deployed() {
+    let net = TestNet::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = agora_node::NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        api_listen: "127.0.0.1:0".parse().unwrap(),
+        api: Default::default(),
+        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
+        signer: None,
+        config_file: None,
+        inference: no_inference(),
+        agent: agora_node::AgentConfig {
+            register: false,
+            name: "n".into(),
+            description: "d".into(),
+            public_url: None,
+        },
+        payments: agora_node::PaymentsConfig {
+            enabled: true,
+            listen: taken.local_addr().unwrap(),
+            ..no_payments()
+        },
+    };
+    let err = agora_node::Node::start(config).await.unwrap_err().to_string();
+    assert!(err.contains("cannot listen on") && err.contains("--paid-listen"), "{err}");
+    assert!(!dir.path().join("deployments.json").exists(), "nothing deployed: {err}");
+}
+
 alloy::sol! {
     struct TransferWithAuthorization {
         address from;

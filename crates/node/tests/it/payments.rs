@@ -158,3 +158,122 @@ async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_clo
     assert!(streamed_amount > 0);
     assert_eq!(payer.channels().unwrap()[0].charged, cumulative + streamed_amount);
 }
+
+/// A paid stream the client cuts after a few chunks is charged for the text it delivered (not
+/// nothing, not the whole ceiling), durably, and its voucher cannot be used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_stream_cut_halfway_is_charged_for_what_it_delivered() {
+    use agora_pay::{typed, wire};
+    let net = TestNet::start().await;
+    let node = TestNode::start_with_model(&net, Some(default_model())).await;
+    let url = node.paid_url("/v1/chat/completions");
+    let key = PrivateKeySigner::random();
+    let minter = net.client_for(3).await;
+    DevStablecoin::new(net.stablecoin_address(), minter.provider())
+        .faucet(key.address(), U256::from(1_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    Mandate {
+        name: "m".into(),
+        budget: 500_000,
+        per_call: 20_000,
+        payees: vec![node.node_address()],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    let payer = Payer::new(
+        key.clone(),
+        store,
+        PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 },
+    );
+    // The first call opens the channel.
+    assert_eq!(payer.send(reqwest::Method::POST, &url, Some(question())).await.unwrap().status, 200);
+    let channel = payer.channels().unwrap()[0].clone();
+    let before = channel.charged;
+
+    // A long answer, streamed; the voucher covers this request's ceiling.
+    let messages = json!([{"role": "user", "content": "Count from 1 to 200, separated by commas."}]);
+    let long = serde_json::to_vec(
+        &json!({"model": "default", "messages": messages, "max_tokens": 120, "temperature": 0, "stream": true}),
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+    let post = |header: Option<String>| {
+        let mut request = client.post(&url).header("content-type", "application/json").body(long.clone());
+        if let Some(header) = header {
+            request = request.header("payment-signature", header);
+        }
+        request.send()
+    };
+    let refusal = post(None).await.unwrap();
+    assert_eq!(refusal.status(), 402);
+    let required: wire::PaymentRequired =
+        wire::decode_header(refusal.headers()["payment-required"].to_str().unwrap()).unwrap();
+    let offer = required.accepts.iter().find(|r| r.scheme == "channel").unwrap().clone();
+    let ceiling: u128 = offer.amount.parse().unwrap();
+    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
+    let max = before + ceiling;
+    let signature =
+        typed::sign_voucher(&key, &typed::channels_domain(31337, contract), channel.id, max).unwrap();
+    let header = wire::encode_header(&wire::PaymentPayload {
+        x402_version: 2,
+        resource: None,
+        accepted: offer.clone(),
+        payload: serde_json::to_value(typed::ChannelPayload {
+            channel_id: channel.id,
+            max_claimable_amount: max.to_string(),
+            signature: signature.as_bytes().into(),
+            deposit: None,
+        })
+        .unwrap(),
+        extensions: None,
+    });
+    let mut stream = post(Some(header.clone())).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut received = String::new();
+    // The first chunk names the role (empty content); five more carry text.
+    while received.matches("\"content\":").count() < 6 {
+        let chunk = stream.chunk().await.unwrap().expect("the stream ended before six chunks");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!received.contains("[DONE]"), "cut before the end");
+    drop(stream);
+
+    // The charge lands in the background; the corrective 402 for the same voucher shows it.
+    let prompt_tokens = {
+        let free = json!({"model": "default", "messages": messages, "max_tokens": 1, "temperature": 0});
+        let answer: Value = client
+            .post(node.url("/v1/chat/completions"))
+            .json(&free)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        u128::from(answer["usage"]["prompt_tokens"].as_u64().unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let charged = loop {
+        let replay = post(Some(header.clone())).await.unwrap();
+        assert_eq!(replay.status(), 402, "the voucher of a cut stream is not accepted again");
+        let body: Value = replay.json().await.unwrap();
+        let state =
+            body["accepts"].as_array().unwrap().iter().find_map(|r| r["extra"].get("channelState")).cloned();
+        let charged: u128 = state.map_or(before, |s| s["charged"].as_str().unwrap().parse().unwrap());
+        if charged > before {
+            break charged - before;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cut stream was never charged: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(charged >= 10 * (prompt_tokens + 5), "at least the five text chunks read: {charged}");
+    assert!(charged < ceiling, "not the whole answer: {charged} of {ceiling}");
+}
