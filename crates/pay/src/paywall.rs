@@ -518,14 +518,20 @@ impl Paywall {
         let inserted = self.inner.store.write(|tx| {
             let outstanding: U256 = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2 AND status IN ('verified', 'pending')",
+                    // An authorization past its window can no longer settle: it holds nothing.
+                    "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2
+                         AND status IN ('verified', 'pending') AND valid_before > ?3",
                 )?;
                 let amounts = stmt
-                    .query_map(params![authorization.from.to_string(), c.asset.to_string()], |row| {
-                        row.get::<_, String>(0)
-                    })?
+                    .query_map(
+                        params![authorization.from.to_string(), c.asset.to_string(), now_secs() as i64],
+                        |row| row.get::<_, String>(0),
+                    )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                amounts.iter().filter_map(|a| U256::from_str_radix(a, 10).ok()).fold(U256::ZERO, |s, a| s.saturating_add(a))
+                amounts
+                    .iter()
+                    .filter_map(|a| U256::from_str_radix(a, 10).ok())
+                    .fold(U256::ZERO, |s, a| s.saturating_add(a))
             };
             if outstanding.saturating_add(authorization.value) > balance {
                 return Ok(usize::MAX);
