@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup up build test test-contracts test-rust lint fmt artifacts check-artifacts bench-llamacpp bench-infer
+.PHONY: setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts bench-llamacpp bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -20,7 +20,8 @@ build: setup
 up: setup
 	$(CARGO) run -p agora -- up
 
-test: setup test-contracts check-artifacts lint test-rust
+# `make test` lints while it builds (see LINTED below): the dependency tree compiles once.
+test: setup test-contracts check-artifacts fmt-check test-rust
 
 test-contracts: setup
 	cd contracts && forge fmt --check && forge test
@@ -36,18 +37,28 @@ artifacts: setup
 	cd contracts && forge build
 	node scripts/export-artifacts.js
 
-lint: setup
-	$(CARGO) fmt --all --check
+lint: setup fmt-check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Doc tests first, so the closing line is the whole suite's summary.
+fmt-check: setup
+	$(CARGO) fmt --all --check
+
+# Clippy as the compiler of the workspace's own crates, the way `cargo clippy` runs it, but in
+# the build the tests use: every lint of `make lint` (warnings are errors) while the dependencies
+# compile once, instead of once checked for clippy and once again built for the tests.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+LINTED := RUSTC_WORKSPACE_WRAPPER="$(CLIPPY_DRIVER)" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+# The linted build first; doc tests next, so the closing line is the whole suite's summary.
 test-rust: setup
-	$(CARGO) test --workspace --doc --quiet
+	@test -n "$(CLIPPY_DRIVER)" || { echo "clippy-driver not found: rustup component add clippy" >&2; exit 1; }
+	$(LINTED) $(CARGO) build --workspace --all-targets
+	$(LINTED) $(CARGO) test --workspace --doc --quiet
 ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --workspace --profile ci
+	$(LINTED) $(CARGO) nextest run --workspace --profile ci
 else
 	@echo "cargo-nextest not found; running cargo test (install it with: cargo install cargo-nextest --locked)"
-	$(CARGO) test --workspace --all-targets
+	$(LINTED) $(CARGO) test --workspace --all-targets
 endif
 
 fmt: setup
