@@ -256,16 +256,10 @@ pub async fn check_exact(
             "the signature is not the payer's (wrong key, chain, token or amount)",
         ));
     }
-    let token = DevStablecoin::new(terms.asset, chain.provider());
-    let used = token
-        .authorizationState(authorization.from, authorization.nonce)
-        .call()
-        .await
-        .map_err(Refusal::chain)?;
+    let (used, balance) = authorization_state(chain, terms.asset, &authorization).await?;
     if used {
         return Err(Refusal::payment(reason::NONCE_USED, "this authorization's nonce was already used"));
     }
-    let balance = token.balanceOf(authorization.from).call().await.map_err(Refusal::chain)?;
     if balance < authorization.value {
         return Err(Refusal::payment(
             reason::INSUFFICIENT_FUNDS,
@@ -273,6 +267,20 @@ pub async fn check_exact(
         ));
     }
     Ok((authorization, exact.signature, balance))
+}
+
+/// What the token says of an EIP-3009 authorization: whether its nonce is used, and the payer's
+/// balance (read together, for `exact` payments and channel deposits alike).
+async fn authorization_state(
+    chain: &ChainClient,
+    asset: Address,
+    authorization: &Authorization,
+) -> Result<(bool, U256), Refusal> {
+    let token = DevStablecoin::new(asset, chain.provider());
+    let used = token.authorizationState(authorization.from, authorization.nonce);
+    let balance = token.balanceOf(authorization.from);
+    let (used, balance) = tokio::try_join!(used.call(), balance.call()).map_err(Refusal::chain)?;
+    Ok((used, balance))
 }
 
 /// Submits `transferWithAuthorization` on `asset`. `Ok(Some(tx))` when settled, `Ok(None)` when
@@ -930,16 +938,11 @@ impl Paywall {
                 authorization.from
             )));
         }
-        let token = DevStablecoin::new(self.inner.config.asset, self.inner.chain.provider());
-        if token
-            .authorizationState(authorization.from, authorization.nonce)
-            .call()
-            .await
-            .map_err(Refusal::chain)?
-        {
+        let (used, balance) =
+            authorization_state(&self.inner.chain, self.inner.config.asset, &authorization).await?;
+        if used {
             return Err(refuse("this deposit was already made (its nonce is used)".into()));
         }
-        let balance = token.balanceOf(authorization.from).call().await.map_err(Refusal::chain)?;
         if balance < authorization.value {
             return Err(Refusal::payment(
                 reason::INSUFFICIENT_FUNDS,

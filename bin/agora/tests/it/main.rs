@@ -134,6 +134,61 @@ impl Drop for UpProcess {
     }
 }
 
+/// The default model, installed by `make setup`.
+fn default_model() -> String {
+    let model =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert!(model.is_file(), "run `make setup` first");
+    model.to_str().unwrap().to_owned()
+}
+
+/// `agora up` selling the default model on `data_dir`, retried on other ports when one was taken
+/// meanwhile.
+fn start_provider(data_dir: &Path, devnet_port: impl Fn() -> u16, threads: &str) -> UpProcess {
+    let model = default_model();
+    let extra = ["--model", model.as_str(), "--threads", threads, "--no-register"];
+    for _ in 0..3 {
+        match UpProcess::try_start(data_dir, free_port(), devnet_port(), &extra) {
+            Ok(up) => return up,
+            Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
+            Err(log) => panic!("agora up failed: {log}"),
+        }
+    }
+    panic!("no free ports");
+}
+
+/// The cheapest paid call: a short system message keeps the prompt short, one token answers.
+fn short_paid_call() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "model": "default",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        "max_tokens": 1,
+        "temperature": 0,
+    }))
+    .unwrap()
+}
+
+/// The buyer's payer: its node key, a mandate for `provider`, channels with `deposit`.
+fn buyer_payer(buyer_dir: &Path, provider: alloy::primitives::Address, deposit: u128) -> agora_pay::Payer {
+    use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
+    let key = agora_node::node_key::load_or_create(buyer_dir).unwrap();
+    let store = std::sync::Arc::new(agora_store::Store::open_in(buyer_dir).unwrap());
+    Mandate {
+        name: "default".into(),
+        budget: 2_000_000,
+        per_call: 1_000,
+        payees: vec![provider],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    Payer::new(
+        key,
+        store,
+        PayerConfig { mandate: "default".into(), prefer: Prefer::Channel, channel_deposit: deposit },
+    )
+}
+
 #[test]
 fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,24 +398,9 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
     // keeps its margin on a slow machine: each call prefills its prompt on the model (about
     // 0.2 s in the test build); `agora bench pay` measures thousands of calls.
     const CALLS: u32 = 150;
-    use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(model.is_file(), "run `make setup` first");
     let dir = tempfile::tempdir().unwrap();
     let (provider_dir, buyer_dir) = (dir.path().join("provider"), dir.path().join("buyer"));
-    let start = |devnet_port: u16| {
-        let model = model.to_str().unwrap().to_owned();
-        let extra = ["--model", model.as_str(), "--threads", "2", "--no-register"];
-        for _ in 0..3 {
-            match UpProcess::try_start(&provider_dir, free_port(), devnet_port, &extra) {
-                Ok(up) => return up,
-                Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
-                Err(log) => panic!("agora up failed: {log}"),
-            }
-        }
-        panic!("no free ports");
-    };
+    let start = |devnet_port: u16| start_provider(&provider_dir, || devnet_port, "2");
     let mut provider = start(free_port());
     let devnet_port = provider.devnet_port;
     let rpc = format!("http://127.0.0.1:{devnet_port}");
@@ -377,30 +417,9 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
     assert!(out.status.success(), "{}", failing(out));
     let buyer_key = agora_node::node_key::load_or_create(&buyer_dir).unwrap();
     let provider_key = agora_node::node_key::load_or_create(&provider_dir).unwrap();
-    let store = std::sync::Arc::new(agora_store::Store::open_in(&buyer_dir).unwrap());
-    Mandate {
-        name: "default".into(),
-        budget: 2_000_000,
-        per_call: 1_000,
-        payees: vec![provider_key.address()],
-        expires_at: 0,
-    }
-    .save(&store)
-    .unwrap();
-    let payer = Payer::new(
-        buyer_key.clone(),
-        std::sync::Arc::clone(&store),
-        PayerConfig { mandate: "default".into(), prefer: Prefer::Channel, channel_deposit: 1_000_000 },
-    );
+    let payer = buyer_payer(&buyer_dir, provider_key.address(), 1_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let body = serde_json::to_vec(&serde_json::json!({
-        "model": "default",
-        // A short system message keeps the prompt (and the test) short.
-        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
-        "max_tokens": 1,
-        "temperature": 0,
-    }))
-    .unwrap();
+    let body = short_paid_call();
 
     let (mut served, mut paid_total, mut killed) = (0u32, 0u128, false);
     let mut attempts = 0;
@@ -412,15 +431,7 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
             // SIGKILL the provider while a paid call is in flight.
             let call = runtime.spawn({
                 let payer_body = body.clone();
-                let payer = Payer::new(
-                    buyer_key.clone(),
-                    std::sync::Arc::clone(&store),
-                    PayerConfig {
-                        mandate: "default".into(),
-                        prefer: Prefer::Channel,
-                        channel_deposit: 1_000_000,
-                    },
-                );
+                let payer = buyer_payer(&buyer_dir, provider_key.address(), 1_000_000);
                 async move { payer.send(reqwest::Method::POST, &url, Some(payer_body)).await }
             });
             std::thread::sleep(Duration::from_millis(30));
@@ -566,49 +577,14 @@ fn guard_check_reports_from_files_and_flags_and_the_lists_persist() {
 /// the next restart.
 #[test]
 fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
-    use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(model.is_file(), "run `make setup` first");
-    let model = model.to_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let (provider_dir, buyer_dir) = (dir.path().join("provider"), dir.path().join("buyer"));
-    let start = || {
-        let extra = ["--model", model.as_str(), "--threads", "1", "--no-register"];
-        for _ in 0..3 {
-            match UpProcess::try_start(&provider_dir, free_port(), free_port(), &extra) {
-                Ok(up) => return up,
-                Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
-                Err(log) => panic!("agora up failed: {log}"),
-            }
-        }
-        panic!("no free ports");
-    };
+    let start = || start_provider(&provider_dir, free_port, "1");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let body = serde_json::to_vec(&serde_json::json!({
-        "model": "default",
-        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
-        "max_tokens": 1,
-        "temperature": 0,
-    }))
-    .unwrap();
+    let body = short_paid_call();
     let buyer_key = agora_node::node_key::load_or_create(&buyer_dir).unwrap();
     let provider_key = agora_node::node_key::load_or_create(&provider_dir).unwrap();
-    let store = std::sync::Arc::new(agora_store::Store::open_in(&buyer_dir).unwrap());
-    Mandate {
-        name: "default".into(),
-        budget: 2_000_000,
-        per_call: 1_000,
-        payees: vec![provider_key.address()],
-        expires_at: 0,
-    }
-    .save(&store)
-    .unwrap();
-    let payer = Payer::new(
-        buyer_key.clone(),
-        std::sync::Arc::clone(&store),
-        PayerConfig { mandate: "default".into(), prefer: Prefer::Channel, channel_deposit: 500_000 },
-    );
+    let payer = buyer_payer(&buyer_dir, provider_key.address(), 500_000);
 
     let mut first_deployments = None;
     for life in 0..10 {

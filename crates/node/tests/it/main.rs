@@ -32,6 +32,31 @@ fn no_inference() -> agora_node::InferenceConfig {
     }
 }
 
+/// A node on `net`'s chain with no model and no agent registration.
+fn rpc_config(
+    net: &TestNet,
+    data_dir: &std::path::Path,
+    api_listen: std::net::SocketAddr,
+    payments: agora_node::PaymentsConfig,
+) -> agora_node::NodeConfig {
+    agora_node::NodeConfig {
+        data_dir: data_dir.to_path_buf(),
+        api_listen,
+        api: Default::default(),
+        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
+        signer: None,
+        config_file: None,
+        inference: no_inference(),
+        agent: agora_node::AgentConfig {
+            register: false,
+            name: "n".into(),
+            description: "d".into(),
+            public_url: None,
+        },
+        payments,
+    }
+}
+
 fn no_payments() -> agora_node::PaymentsConfig {
     agora_node::PaymentsConfig {
         enabled: false,
@@ -96,22 +121,7 @@ async fn health_reports_a_chain_that_went_away() {
 async fn a_second_node_cannot_share_a_data_dir() {
     let net = TestNet::start().await;
     let node = TestNode::start(&net).await;
-    let config = agora_node::NodeConfig {
-        data_dir: node.data_dir().to_path_buf(),
-        api_listen: "127.0.0.1:0".parse().unwrap(),
-        api: Default::default(),
-        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
-        signer: None,
-        config_file: None,
-        inference: no_inference(),
-        agent: agora_node::AgentConfig {
-            register: false,
-            name: "n".into(),
-            description: "d".into(),
-            public_url: None,
-        },
-        payments: no_payments(),
-    };
+    let config = rpc_config(&net, node.data_dir(), "127.0.0.1:0".parse().unwrap(), no_payments());
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(matches!(err, agora_node::NodeError::DataDirLocked { .. }), "{err:?}");
 }
@@ -121,22 +131,7 @@ async fn a_taken_api_port_is_a_clear_error() {
     let net = TestNet::start().await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = agora_node::NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        api_listen: taken.local_addr().unwrap(),
-        api: Default::default(),
-        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
-        signer: None,
-        config_file: None,
-        inference: no_inference(),
-        agent: agora_node::AgentConfig {
-            register: false,
-            name: "n".into(),
-            description: "d".into(),
-            public_url: None,
-        },
-        payments: no_payments(),
-    };
+    let config = rpc_config(&net, dir.path(), taken.local_addr().unwrap(), no_payments());
     let err = agora_node::Node::start(config).await.unwrap_err();
     assert!(err.to_string().contains("cannot listen on"), "{err}");
     assert!(err.to_string().contains("--listen"), "{err}");
@@ -149,26 +144,12 @@ async fn a_taken_paid_port_is_a_clear_error_before_anything_is_deployed() {
     let net = TestNet::start().await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = agora_node::NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        api_listen: "127.0.0.1:0".parse().unwrap(),
-        api: Default::default(),
-        chain: agora_node::ChainTarget::Rpc { url: net.rpc_url() },
-        signer: None,
-        config_file: None,
-        inference: no_inference(),
-        agent: agora_node::AgentConfig {
-            register: false,
-            name: "n".into(),
-            description: "d".into(),
-            public_url: None,
-        },
-        payments: agora_node::PaymentsConfig {
-            enabled: true,
-            listen: taken.local_addr().unwrap(),
-            ..no_payments()
-        },
-    };
+    let config = rpc_config(
+        &net,
+        dir.path(),
+        "127.0.0.1:0".parse().unwrap(),
+        agora_node::PaymentsConfig { enabled: true, listen: taken.local_addr().unwrap(), ..no_payments() },
+    );
     let err = agora_node::Node::start(config).await.unwrap_err().to_string();
     assert!(err.contains("cannot listen on") && err.contains("--paid-listen"), "{err}");
     assert!(!dir.path().join("deployments.json").exists(), "nothing deployed: {err}");

@@ -24,6 +24,34 @@ fn question() -> Vec<u8> {
     .unwrap()
 }
 
+/// A payer with a fresh key, 1 dUSD and no ETH, that pays `node` over a channel under a mandate.
+async fn channel_payer(net: &TestNet, node: &TestNode) -> (Payer, PrivateKeySigner, tempfile::TempDir) {
+    let key = PrivateKeySigner::random();
+    // (Not the deployer: the node signs with that account too.)
+    let minter = net.client_for(3).await;
+    DevStablecoin::new(net.stablecoin_address(), minter.provider())
+        .faucet(key.address(), U256::from(1_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    Mandate {
+        name: "m".into(),
+        budget: 500_000,
+        per_call: 20_000,
+        payees: vec![node.node_address()],
+        expires_at: 0,
+    }
+    .save(&store)
+    .unwrap();
+    let config = PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 };
+    (Payer::new(key.clone(), store, config), key, dir)
+}
+
 async fn balance(net: &TestNet, who: Address) -> U256 {
     DevStablecoin::new(net.stablecoin_address(), net.deployer().provider())
         .balanceOf(who)
@@ -97,33 +125,7 @@ async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_clo
     assert_eq!(supported["signers"]["eip155:*"][0], node.node_address().to_checksum(None));
 
     // A payer with dollars and no ETH opens a channel with its first call.
-    let key = PrivateKeySigner::random();
-    // (Not the deployer: the node signs with that account too.)
-    let minter = net.client_for(3).await;
-    DevStablecoin::new(net.stablecoin_address(), minter.provider())
-        .faucet(key.address(), U256::from(1_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_in(dir.path()).unwrap());
-    Mandate {
-        name: "m".into(),
-        budget: 500_000,
-        per_call: 20_000,
-        payees: vec![node.node_address()],
-        expires_at: 0,
-    }
-    .save(&store)
-    .unwrap();
-    let payer = Payer::new(
-        key.clone(),
-        store,
-        PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 },
-    );
+    let (payer, key, _dir) = channel_payer(&net, &node).await;
     let mut cumulative = 0u128;
     for _ in 0..3 {
         let response = payer.send(reqwest::Method::POST, &url, Some(question())).await.unwrap();
@@ -167,32 +169,7 @@ async fn a_paid_stream_cut_halfway_is_charged_for_what_it_delivered() {
     let net = TestNet::start().await;
     let node = TestNode::start_with_model(&net, Some(default_model())).await;
     let url = node.paid_url("/v1/chat/completions");
-    let key = PrivateKeySigner::random();
-    let minter = net.client_for(3).await;
-    DevStablecoin::new(net.stablecoin_address(), minter.provider())
-        .faucet(key.address(), U256::from(1_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_in(dir.path()).unwrap());
-    Mandate {
-        name: "m".into(),
-        budget: 500_000,
-        per_call: 20_000,
-        payees: vec![node.node_address()],
-        expires_at: 0,
-    }
-    .save(&store)
-    .unwrap();
-    let payer = Payer::new(
-        key.clone(),
-        store,
-        PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 },
-    );
+    let (payer, key, _dir) = channel_payer(&net, &node).await;
     // The first call opens the channel.
     assert_eq!(payer.send(reqwest::Method::POST, &url, Some(question())).await.unwrap().status, 200);
     let channel = payer.channels().unwrap()[0].clone();
