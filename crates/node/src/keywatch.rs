@@ -20,7 +20,8 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyQueueStatus {
-    /// The node key.
+    /// The node key (EIP-55 in JSON, as every address the node serves).
+    #[serde(serialize_with = "checksummed")]
     pub address: Address,
     /// Transactions mined, and those waiting.
     #[serde(flatten)]
@@ -28,6 +29,10 @@ pub struct KeyQueueStatus {
     /// Seconds since a waiting transaction was last mined, once that is over [`STUCK_AFTER`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stuck_secs: Option<u64>,
+}
+
+fn checksummed<S: serde::Serializer>(address: &Address, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&address.to_checksum(None))
 }
 
 #[derive(Debug, Default)]
@@ -132,5 +137,13 @@ mod tests {
             watch.status(),
             KeyQueueStatus { address: Address::repeat_byte(1), queue: q(8, 0), stuck_secs: None }
         );
+    }
+
+    #[test]
+    fn the_status_names_the_key_checksummed() {
+        let address: Address = "0xaa6da6ff6445685cc1dc56c7aec4457d784f8792".parse().unwrap();
+        let json = serde_json::to_value(KeyWatch::new(address).status()).unwrap();
+        assert_eq!(json["address"], address.to_checksum(None));
+        assert_eq!((json["mined"].as_u64(), json["waiting"].as_u64()), (Some(0), Some(0)));
     }
 }
