@@ -16,7 +16,6 @@ use alloy::{
 use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -101,8 +100,9 @@ impl DeploymentsFile {
 
     /// Writes the file atomically: a crash leaves either the old or the new file, never half.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| file_error(path, e.to_string()))?;
-        write_atomically(path, &json).map_err(|e| file_error(path, format!("cannot write: {e}")))
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| file_error(path, e.to_string()))?;
+        json.push(b'\n');
+        agora_store::write_atomically(path, &json).map_err(|e| file_error(path, format!("cannot write: {e}")))
     }
 
     /// The deployment on `chain_id`, if any.
@@ -240,26 +240,6 @@ async fn deploy(
 
 fn file_error(path: &Path, reason: String) -> ChainError {
     ChainError::DeploymentsFile { path: path.to_path_buf(), reason }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path`, and syncs
-/// the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    tmp_name.push(".tmp");
-    let tmp: PathBuf = dir.join(tmp_name);
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file =
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

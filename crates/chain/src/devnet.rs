@@ -33,6 +33,16 @@ use tokio::process::{Child, Command};
 
 /// Chain id of the local devnet, the one anvil and hardhat use.
 pub const DEVNET_CHAIN_ID: u64 = 31337;
+/// Chain id hardhat and older ganache use for their local chains.
+pub const HARDHAT_CHAIN_ID: u64 = 1337;
+
+/// Whether `chain_id` is a local development chain (anvil's 31337, hardhat's 1337): one where
+/// dev keys may be funded with `anvil_setBalance` and the dev token's faucet exists. Every
+/// "is this a devnet?" question in the node asks this.
+pub const fn is_dev_chain(chain_id: u64) -> bool {
+    matches!(chain_id, DEVNET_CHAIN_ID | HARDHAT_CHAIN_ID)
+}
+
 /// Default devnet port, the usual one for a local Ethereum node.
 pub const DEVNET_PORT: u16 = 8545;
 /// How often anvil writes its state to disk while running.
@@ -402,7 +412,7 @@ fn genesis_record(dir: &Path) -> Result<GenesisRecord> {
             let (record, repaired) = recover_genesis(&mut state).map_err(fail)?;
             if repaired {
                 let bytes = serde_json::to_vec(&state).map_err(|e| fail(e.to_string()))?;
-                crate::write_atomically(&state_path, &bytes)
+                agora_store::write_atomically(&state_path, &bytes)
                     .map_err(|e| fail(format!("cannot write {}: {e}", state_path.display())))?;
                 tracing::info!(target: "agora::devnet", timestamp = record.timestamp, "repaired the saved chain's genesis");
             }
@@ -418,7 +428,7 @@ fn genesis_record(dir: &Path) -> Result<GenesisRecord> {
         Err(e) => return Err(fail(format!("cannot read {}: {e}", state_path.display()))),
     };
     let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.to_string()))?;
-    crate::write_atomically(&path, &bytes)
+    agora_store::write_atomically(&path, &bytes)
         .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
     Ok(record)
 }

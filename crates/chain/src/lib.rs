@@ -19,8 +19,8 @@ mod signer;
 pub use client::{CONNECT_TIMEOUT, ChainClient, TransactionQueue, redact_url};
 pub use deploy::{
     ChainDeployment, ContractDeployment, DEPLOYMENTS_FILE, DeployAction, DeploymentsFile, ensure_deployed,
-    forget_chain, verify_code, write_atomically,
+    forget_chain, verify_code,
 };
-pub use devnet::{DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig};
+pub use devnet::{DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig, HARDHAT_CHAIN_ID, is_dev_chain};
 pub use error::{ChainError, Result};
 pub use signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};

@@ -446,7 +446,7 @@ async fn open_paid_access(
     let addr = listener.local_addr().map_err(NodeError::Serve)?;
     let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
     let fail = |what: &str, e: String| NodeError::Payments(format!("{what}: {e}"));
-    if matches!(client.chain_id(), 31337 | 1337) && client.signer_address().is_some() {
+    if agora_chain::is_dev_chain(client.chain_id()) && client.signer_address().is_some() {
         let balance = client
             .provider()
             .get_balance(node_key.address())
@@ -505,7 +505,7 @@ pub fn discovery_indexer(
     let reputation = deployment.address_of(SuiteContract::ReputationRegistry)?;
     // Registration files on loopback or private addresses are only fetched on development
     // chains: the local devnet, or a chain with a development chain id.
-    let dev_chain = local_devnet || matches!(client.chain_id(), 31337 | 1337);
+    let dev_chain = local_devnet || agora_chain::is_dev_chain(client.chain_id());
     let config = agora_agents::IndexerConfig { allow_private_fetch: dev_chain, ..Default::default() };
     Some(agora_agents::Indexer::new(
         client.clone(),

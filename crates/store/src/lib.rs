@@ -9,9 +9,11 @@
 //! and settings. Capabilities add their tables through new migrations.
 
 mod error;
+pub mod fs;
 mod migrations;
 
 pub use error::{Result, StoreError};
+pub use fs::{private_dir, private_file, write_atomically};
 pub use rusqlite;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -225,23 +227,10 @@ impl Store {
     }
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it): the one clock reading every
+/// stored timestamp uses.
+pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Creates `dir` (and its parents) if needed and makes it readable by its owner only (0700),
-/// also when it already existed with wider permissions.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-/// Creates `path` empty if it does not exist, and makes it readable by its owner only (0600).
-pub fn private_file(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 #[cfg(test)]
