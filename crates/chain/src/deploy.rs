@@ -16,7 +16,7 @@ use alloy::{
 use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 /// File name of the deployments file inside a data directory.
