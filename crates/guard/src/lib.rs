@@ -29,6 +29,8 @@ pub mod explain;
 pub mod lists;
 pub mod proxy;
 pub mod request;
+pub mod rules;
+mod schema;
 pub mod sim;
 pub mod verdict;
 
@@ -36,4 +38,5 @@ pub use analyze::{Guard, GuardOptions, SimulatorKind};
 pub use error::{GuardError, Result};
 pub use lists::{GuardData, ListKind};
 pub use request::GuardRequest;
+pub use rules::Rule;
 pub use verdict::{Finding, Level, Verdict};

@@ -1,5 +1,6 @@
 //! Levels, findings and the verdict: what the guard answers.
 
+use crate::rules::Rule;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -56,11 +57,11 @@ impl std::str::FromStr for Level {
 /// One rule that fired, with what made it fire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    /// The stable rule id (`G01` … `G20`).
+    /// The stable rule id (`G01` … `G20`), [`Rule::id`].
     pub id: String,
     /// How bad it is.
     pub level: Level,
-    /// A short title, the same for every hit of the rule.
+    /// A short title, the same for every hit of the rule ([`Rule::title`]).
     pub title: String,
     /// One deterministic sentence that says what would happen.
     pub message: String,
@@ -69,12 +70,17 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding of rule `id`.
-    pub fn new(id: &str, level: Level, title: &str, message: impl Into<String>) -> Self {
+    /// A finding of `rule` at the rule's default level.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Self {
+        Self::at(rule, rule.default_level(), message)
+    }
+
+    /// A finding of `rule` at `level`, for checks whose level depends on what was found.
+    pub fn at(rule: Rule, level: Level, message: impl Into<String>) -> Self {
         Self {
-            id: id.to_owned(),
+            id: rule.id().to_owned(),
             level,
-            title: title.to_owned(),
+            title: rule.title().to_owned(),
             message: message.into(),
             evidence: Vec::new(),
         }
@@ -230,9 +236,9 @@ mod tests {
         let v = Verdict::new(
             "eth_sendTransaction",
             vec![
-                Finding::new("G19", Level::Medium, "t", "m"),
-                Finding::new("G05", Level::Critical, "t", "m"),
-                Finding::new("G01", Level::High, "t", "m"),
+                Finding::at(Rule::LongLivedPermission, Level::Medium, "m"),
+                Finding::at(Rule::PermitSignature, Level::Critical, "m"),
+                Finding::at(Rule::UnlimitedApproval, Level::High, "m"),
             ],
             vec![],
             "revm",

@@ -6,6 +6,7 @@ use crate::{
     decode::{self, Decoded},
     lists::{BURN_ADDRESSES, GuardData, KNOWN_CONTRACTS, ListKind, OriginMatch, UserLists},
     request::{Action, Call, Delegation, Fees, GuardRequest},
+    rules::Rule,
     sim::{CallResult, Frame, FrameKind, SimCall, SimRequest, Simulator},
     verdict::{AssetChange, ChangeKind, Finding, Level, Verdict},
 };
@@ -206,7 +207,7 @@ impl Guard {
             Action::EthSign { signer, hash } => {
                 a.user = signer;
                 a.push(
-                    Finding::new("G08", Level::Critical, "Blind signature", "eth_sign signs a raw hash that can be a transaction or an EIP-7702 delegation of your whole account; no legitimate site needs it")
+                    Finding::new(Rule::BlindSignature, "eth_sign signs a raw hash that can be a transaction or an EIP-7702 delegation of your whole account; no legitimate site needs it")
                         .evidence(format!("hash {hash}")),
                 );
             }
@@ -410,9 +411,7 @@ impl Analysis<'_> {
         if self.lists.has(ListKind::Block, a) {
             self.push(
                 Finding::new(
-                    "G16",
-                    Level::Critical,
-                    "Blocked counterparty",
+                    Rule::BlockedCounterparty,
                     format!("the {role} {} is on your block list", a.to_checksum(None)),
                 )
                 .evidence(format!("{role}: {a}")),
@@ -427,42 +426,25 @@ impl Analysis<'_> {
         }
         if self.lists.on(ListKind::Block, &host) {
             self.push(
-                Finding::new(
-                    "G16",
-                    Level::Critical,
-                    "Blocked site",
-                    format!("the site {host} is on your block list"),
-                )
-                .evidence(format!("origin: {origin:?}")),
+                Finding::new(Rule::BlockedSite, format!("the site {host} is on your block list"))
+                    .evidence(format!("origin: {origin:?}")),
             );
             return;
         }
         match self.g.data.phishing.check(origin) {
             Some(OriginMatch::Blocked(domain)) => self.push(
-                Finding::new(
-                    "G16",
-                    Level::Critical,
-                    "Known phishing site",
-                    format!("the site {host} is on the phishing list"),
-                )
-                .evidence(format!("listed domain: {domain}")),
+                Finding::new(Rule::KnownPhishingSite, format!("the site {host} is on the phishing list"))
+                    .evidence(format!("listed domain: {domain}")),
             ),
             Some(OriginMatch::LooksLike(target)) => self.push(
-                Finding::new(
-                    "G16",
-                    Level::High,
-                    "Look-alike site",
-                    format!("the site {host} imitates {target}"),
-                )
-                .evidence(format!("origin: {origin:?}, imitated: {target}")),
+                Finding::new(Rule::LookAlikeSite, format!("the site {host} imitates {target}"))
+                    .evidence(format!("origin: {origin:?}, imitated: {target}")),
             ),
             None => {}
         }
         if host.starts_with("xn--") || host.contains(".xn--") {
             self.push(Finding::new(
-                "G16",
-                Level::Medium,
-                "Internationalised domain",
+                Rule::InternationalisedDomain,
                 format!("the site {host} uses punycode, which can hide look-alike letters"),
             ));
         }

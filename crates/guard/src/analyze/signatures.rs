@@ -32,16 +32,13 @@ impl Analysis<'_> {
                 | "OrderComponents"
         );
         match chain {
-            Some(c) if c != U256::from(self.head.chain_id) => self.push(Finding::new(
-                "G14",
+            Some(c) if c != U256::from(self.head.chain_id) => self.push(Finding::at(
+                Rule::SignatureForAnotherChain,
                 if asset_type { Level::High } else { Level::Medium },
-                "Signature for another chain",
                 format!("the signature is for chain {c} but your node is on chain {}", self.head.chain_id),
             )),
             None if asset_type => self.push(Finding::new(
-                "G14",
-                Level::High,
-                "Signature valid on any chain",
+                Rule::SignatureValidOnAnyChain,
                 "the typed data moves assets but names no chain, so it can be replayed elsewhere",
             )),
             _ => {}
@@ -59,7 +56,7 @@ impl Analysis<'_> {
             }
             "Root" if name == "Blur Exchange" => {
                 self.push(
-                    Finding::new("G07", Level::High, "Blind bulk listing", "this signs a merkle root of Blur orders that you cannot inspect: it can list any of your NFTs at any price")
+                    Finding::new(Rule::BlindBulkListing, "this signs a merkle root of Blur orders that you cannot inspect: it can list any of your NFTs at any price")
                         .evidence(format!("root: {}", data.message.get("root").and_then(Value::as_str).unwrap_or("?"))),
                 );
                 Ok(())
@@ -68,7 +65,7 @@ impl Analysis<'_> {
                 let _ = origin;
                 let known = verifying.is_some_and(|v| self.trusted(v));
                 if !known {
-                    self.push(Finding::new("G08", Level::Medium, "Unknown typed data", format!("the guard does not know what {primary:?} for {name:?} does; signing it may authorise anything")));
+                    self.push(Finding::new(Rule::UnknownTypedData, format!("the guard does not know what {primary:?} for {name:?} does; signing it may authorise anything")));
                 }
                 Ok(())
             }
@@ -86,9 +83,7 @@ impl Analysis<'_> {
         let owner = addr(msg.get("owner").or(msg.get("holder")).unwrap_or(&Value::Null)).unwrap_or(self.user);
         if owner != self.user {
             self.push(Finding::new(
-                "G05",
-                Level::Medium,
-                "Permit for another owner",
+                Rule::PermitForAnotherOwner,
                 format!("the permit names owner {owner}, not the signing account"),
             ));
         }
@@ -149,7 +144,7 @@ impl Analysis<'_> {
             Level::High
         };
         self.push(
-            Finding::new("G05", level, "Permit signature", loss)
+            Finding::at(Rule::PermitSignature, level, loss)
                 .evidence(format!("token: {token}"))
                 .evidence(format!(
                     "spender: {spender}{}",
@@ -160,9 +155,7 @@ impl Analysis<'_> {
         if kind.is_eoa() {
             self.push(
                 Finding::new(
-                    "G02",
-                    Level::Critical,
-                    "Permit to a personal account",
+                    Rule::PermitToAPersonalAccount,
                     format!("{} is a personal account, not a contract", spender.to_checksum(None)),
                 )
                 .evidence(format!("spender: {spender}")),
@@ -186,12 +179,7 @@ impl Analysis<'_> {
             } else {
                 format!("until {}", when(deadline.to::<u64>()))
             };
-            self.push(Finding::new(
-                "G19",
-                Level::Medium,
-                "Long-lived permission",
-                format!("the {what} stays valid {until}"),
-            ));
+            self.push(Finding::new(Rule::LongLivedPermission, format!("the {what} stays valid {until}")));
         }
     }
 
@@ -264,10 +252,9 @@ impl Analysis<'_> {
         } else {
             Level::High
         };
-        let mut f = Finding::new(
-            "G06",
+        let mut f = Finding::at(
+            Rule::Permit2Signature,
             level,
-            "Permit2 signature",
             format!("this signature lets {} take {}", spender.to_checksum(None), losses.join(" and ")),
         )
         .evidence(format!("spender: {spender}{}", if kind.is_eoa() { " (a personal account)" } else { "" }));
@@ -336,10 +323,9 @@ impl Analysis<'_> {
             Level::High
         };
         self.push(
-            Finding::new(
-                "G06",
+            Finding::at(
+                Rule::Permit2TransferSignature,
                 level,
-                "Permit2 transfer signature",
                 format!(
                     "this signature lets {} take {} in one go",
                     spender.to_checksum(None),
@@ -469,9 +455,7 @@ impl Analysis<'_> {
         if offerer == self.user && !offer.is_empty() && to_user <= dust {
             self.push(
                 Finding::new(
-                    "G07",
-                    Level::Critical,
-                    "Order that gives your assets away",
+                    Rule::OrderThatGivesYourAssetsAway,
                     format!(
                         "this order hands over {} item{} and pays you {} in return",
                         offer.len(),
@@ -489,27 +473,18 @@ impl Analysis<'_> {
             );
         } else if to_others > to_user {
             self.push(Finding::new(
-                "G07",
-                Level::High,
-                "Most proceeds go to others",
+                Rule::MostProceedsGoToOthers,
                 format!("the order pays {} to others and {} to you", fmt_eth(to_others), fmt_eth(to_user)),
             ));
         } else {
             self.push(
-                Finding::new(
-                    "G07",
-                    Level::Info,
-                    "Listing",
-                    format!("a listing that pays you {}", fmt_eth(to_user)),
-                )
-                .evidence(format!("simulated fill: you receive {}", fmt_eth(received))),
+                Finding::new(Rule::Listing, format!("a listing that pays you {}", fmt_eth(to_user)))
+                    .evidence(format!("simulated fill: you receive {}", fmt_eth(received))),
             );
         }
         if !parameters_zone_is_open(msg) {
             self.push(Finding::new(
-                "G07",
-                Level::Low,
-                "Restricted order",
+                Rule::RestrictedOrder,
                 "the order names a zone that decides who may fill it",
             ));
         }
@@ -543,9 +518,7 @@ impl Analysis<'_> {
             if price <= dust {
                 self.push(
                     Finding::new(
-                        "G07",
-                        Level::Critical,
-                        "Order that gives your assets away",
+                        Rule::OrderThatGivesYourAssetsAway,
                         format!("this Blur order sells your {item} for {}", fmt_eth(price)),
                     )
                     .evidence(format!("collection: {collection}"))
@@ -553,16 +526,12 @@ impl Analysis<'_> {
                 );
             } else if fee_bps > U256::from(5000u16) {
                 self.push(Finding::new(
-                    "G07",
-                    Level::High,
-                    "Most proceeds go to others",
+                    Rule::MostProceedsGoToOthers,
                     format!("the order's fees take {}% of the price", fee_bps / U256::from(100u8)),
                 ));
             } else {
                 self.push(Finding::new(
-                    "G07",
-                    Level::Info,
-                    "Listing",
+                    Rule::Listing,
                     format!("a Blur listing of your {item} for {}", fmt_eth(price)),
                 ));
             }
@@ -578,7 +547,7 @@ impl Analysis<'_> {
         let Ok(text) = std::str::from_utf8(message) else {
             let level = if message.len() == 32 { Level::High } else { Level::Medium };
             self.push(
-                Finding::new("G08", level, "Blind signature", format!("the message is {} bytes of binary data, not text; a 32-byte hash can authorise a Safe transaction or worse", message.len()))
+                Finding::at(Rule::BlindSignature, level, format!("the message is {} bytes of binary data, not text; a 32-byte hash can authorise a Safe transaction or worse", message.len()))
                     .evidence(format!("0x{}", hex::encode(&message[..message.len().min(64)]))),
             );
             return;
@@ -591,9 +560,7 @@ impl Analysis<'_> {
             ));
             if siwe.address != Some(self.user) {
                 self.push(Finding::new(
-                    "G08",
-                    Level::High,
-                    "Sign-in for another account",
+                    Rule::SignInForAnotherAccount,
                     format!(
                         "the sign-in message names {:?}, not the signing account",
                         siwe.address.map(|a| a.to_string()).unwrap_or_default()
@@ -602,9 +569,7 @@ impl Analysis<'_> {
             }
             if siwe.chain_id.is_some_and(|c| c != self.head.chain_id) {
                 self.push(Finding::new(
-                    "G14",
-                    Level::High,
-                    "Sign-in for another chain",
+                    Rule::SignInForAnotherChain,
                     format!(
                         "the sign-in message is for chain {} but your node is on chain {}",
                         siwe.chain_id.unwrap_or_default(),
@@ -618,9 +583,7 @@ impl Analysis<'_> {
                 if host != claimed {
                     self.push(
                         Finding::new(
-                            "G08",
-                            Level::High,
-                            "Sign-in for another site",
+                            Rule::SignInForAnotherSite,
                             format!("the page at {host} asks you to sign in to {claimed}"),
                         )
                         .evidence(format!("origin: {origin:?}"))

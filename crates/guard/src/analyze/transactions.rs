@@ -20,9 +20,7 @@ impl Analysis<'_> {
         {
             self.push(
                 Finding::new(
-                    "G14",
-                    Level::Critical,
-                    "Wrong chain",
+                    Rule::WrongChain,
                     format!(
                         "the transaction is for chain {id} but your node is on chain {}",
                         self.head.chain_id
@@ -33,9 +31,7 @@ impl Analysis<'_> {
         }
         if unprotected {
             self.push(Finding::new(
-                "G14",
-                Level::High,
-                "Replayable transaction",
+                Rule::ReplayableTransaction,
                 "a legacy transaction without a chain id can be replayed on every chain",
             ));
         }
@@ -77,9 +73,7 @@ impl Analysis<'_> {
             && limit > outcome.gas_used.saturating_mul(10)
         {
             self.push(Finding::new(
-                "G20",
-                Level::Low,
-                "Gas limit far above use",
+                Rule::GasLimitFarAboveUse,
                 format!(
                     "the gas limit {limit} is more than ten times the {} the simulation used",
                     outcome.gas_used
@@ -152,11 +146,7 @@ impl Analysis<'_> {
             None
         };
         if let Some(level) = level {
-            self.push(evidence(Finding::new(
-                "G20",
-                level,
-                "Fee that burns your balance",
-                format!(
+            self.push(evidence(Finding::at(Rule::FeeThatBurnsYourBalance, level, format!(
                     "the priority fee is {} per gas where the network asks {}: the block builder would get up to {}, {}% of your {}",
                     gwei(tip),
                     gwei(network_tip),
@@ -167,9 +157,7 @@ impl Analysis<'_> {
             )));
         } else if most.saturating_mul(U256::from(FEE_HIGH_SHARE)) >= balance {
             self.push(evidence(Finding::new(
-                "G20",
-                Level::Low,
-                "Fees are a large share of your balance",
+                Rule::FeesAreALargeShareOfYourBalance,
                 format!(
                     "the fees may take up to {}, {}% of your {}",
                     fmt_eth(most),
@@ -196,9 +184,7 @@ impl Analysis<'_> {
                     if to == target {
                         self.push(
                             Finding::new(
-                                "G13",
-                                Level::High,
-                                "Tokens sent to their own contract",
+                                Rule::TokensSentToTheirOwnContract,
                                 format!(
                                     "{} would send tokens to the token contract itself, where they are lost",
                                     call.name
@@ -210,7 +196,7 @@ impl Analysis<'_> {
                         && self.view.account(to).await? == AccountKind::Contract
                         && self.view.call(to, IToken::decimalsCall {}.abi_encode()).await.is_some()
                     {
-                        self.push(Finding::new("G13", Level::High, "Tokens sent to a token contract", format!("the recipient {} is itself a token contract, which cannot send them back", short(to))).evidence(format!("recipient: {to}")));
+                        self.push(Finding::new(Rule::TokensSentToATokenContract, format!("the recipient {} is itself a token contract, which cannot send them back", short(to))).evidence(format!("recipient: {to}")));
                     }
                     if sig == "transferFrom(address,address,uint256)"
                         && self.view.account(to).await? == AccountKind::Contract
@@ -237,7 +223,7 @@ impl Analysis<'_> {
                             )
                             .await?;
                         if results.first().is_some_and(|r| !r.success) {
-                            self.push(Finding::new("G13", Level::High, "NFT sent to a contract that cannot handle it", format!("{} does not accept NFTs (onERC721Received), so NFT #{id} would be stuck there", short(to))).evidence(format!("recipient: {to}")));
+                            self.push(Finding::new(Rule::NftSentToAContractThatCannotHandleIt, format!("{} does not accept NFTs (onERC721Received), so NFT #{id} would be stuck there", short(to))).evidence(format!("recipient: {to}")));
                         }
                     }
                 }
@@ -246,7 +232,7 @@ impl Analysis<'_> {
                     if !call.value.is_zero() && self.view.account(target).await? == AccountKind::Contract {
                         let code = self.view.code(target).await?;
                         if ![0xf1u8, 0xf2, 0xf4, 0xff].iter().any(|op| decode::has_opcode(&code, *op)) {
-                            self.push(Finding::new("G13", Level::Medium, "ETH sent to a contract that cannot send it on", format!("{} has no instruction that moves ETH out, so the {} would likely be stuck", short(target), fmt_eth(call.value))).evidence(format!("contract: {target}")));
+                            self.push(Finding::new(Rule::EthSentToAContractThatCannotSendItOn, format!("{} has no instruction that moves ETH out, so the {} would likely be stuck", short(target), fmt_eth(call.value))).evidence(format!("contract: {target}")));
                         }
                     }
                 }
@@ -280,9 +266,7 @@ impl Analysis<'_> {
                         && self.view.account(target).await? == AccountKind::Eoa
                     {
                         self.push(Finding::new(
-                            "G13",
-                            Level::Medium,
-                            "Data sent to an account without code",
+                            Rule::DataSentToAnAccountWithoutCode,
                             format!(
                                 "the transaction carries data to {}, which has no code and will ignore it",
                                 short(target)
@@ -303,9 +287,7 @@ impl Analysis<'_> {
         self.blocked(to, "recipient");
         if BURN_ADDRESSES.contains(&to) {
             self.push(Finding::new(
-                "G13",
-                Level::High,
-                "Sent to a burn address",
+                Rule::SentToABurnAddress,
                 format!("{} destroys whatever it receives", to.to_checksum(None)),
             ));
             return Ok(());
@@ -318,9 +300,7 @@ impl Analysis<'_> {
             let k = hex::encode(known);
             if k != lower && k[..4] == lower[..4] && k[36..] == lower[36..] {
                 let mut f = Finding::new(
-                    "G09",
-                    Level::Critical,
-                    "Look-alike address",
+                    Rule::LookAlikeAddress,
                     format!(
                         "{} looks like {} from your history but is a different address (address poisoning)",
                         to.to_checksum(None),
@@ -341,9 +321,7 @@ impl Analysis<'_> {
         }
         if self.view.account(to).await?.is_eoa() {
             self.push(Finding::new(
-                "G09",
-                Level::Medium,
-                "First transfer to this address",
+                Rule::FirstTransferToThisAddress,
                 format!(
                     "you have never sent to {} before and it is not in your address book",
                     to.to_checksum(None)
@@ -374,9 +352,7 @@ impl Analysis<'_> {
     pub(super) fn owner_change(&mut self, contract: Address, what: &'static str, new: Address) {
         if what == "ownership" && new.is_zero() {
             self.push(Finding::new(
-                "G12",
-                Level::High,
-                "Ownership renounced",
+                Rule::OwnershipRenounced,
                 format!("{} would have no owner at all", short(contract)),
             ));
             return;
@@ -387,9 +363,7 @@ impl Analysis<'_> {
         if self.lists.has(ListKind::Contact, new) || self.lists.has(ListKind::Allow, new) {
             self.push(
                 Finding::new(
-                    "G12",
-                    Level::Medium,
-                    "Control handed over",
+                    Rule::ControlHandedOver,
                     format!(
                         "the {what} of {} moves to {}, which you know",
                         short(contract),
@@ -401,9 +375,7 @@ impl Analysis<'_> {
         } else {
             self.push(
                 Finding::new(
-                    "G12",
-                    Level::Critical,
-                    "Control handed to an unknown party",
+                    Rule::ControlHandedToAnUnknownParty,
                     format!(
                         "the {what} of {} moves to {}, which is not one of your accounts",
                         short(contract),
@@ -422,9 +394,7 @@ impl Analysis<'_> {
         self.blocked(del.delegate, "delegate");
         if del.chain_id.is_zero() {
             self.push(Finding::new(
-                "G10",
-                Level::Critical,
-                "Delegation valid on every chain",
+                Rule::DelegationValidOnEveryChain,
                 format!(
                     "the EIP-7702 authorization has chain id 0, so it hands {who} to {} on every chain",
                     short(del.delegate)
@@ -475,9 +445,7 @@ impl Analysis<'_> {
             .is_some_and(|r| r.success && r.frames.iter().any(|f| f.from == authority && f.to == STRANGER));
         if forwards || sweepable {
             let mut f = Finding::new(
-                "G10",
-                Level::Critical,
-                "Delegation to a sweeper",
+                Rule::DelegationToASweeper,
                 format!(
                     "after this delegation anyone can move the funds of {who}: the delegate {}",
                     short(del.delegate)
@@ -503,17 +471,13 @@ impl Analysis<'_> {
             }
         } else if self.trusted(del.delegate) {
             self.push(Finding::new(
-                "G10",
-                Level::Info,
-                "Delegation to a known contract",
+                Rule::DelegationToAKnownContract,
                 format!("{who} would run the code of {}", self.name_of(del.delegate)),
             ));
         } else {
             self.push(
                 Finding::new(
-                    "G10",
-                    Level::High,
-                    "Delegation to an unknown contract",
+                    Rule::DelegationToAnUnknownContract,
                     format!(
                         "{who} would run the code of {}, which you have not approved",
                         del.delegate.to_checksum(None)
@@ -574,9 +538,7 @@ impl Analysis<'_> {
         }
         if let Some((i, reason)) = &o.reverted {
             self.push(Finding::new(
-                "G18",
-                Level::Info,
-                "Would fail",
+                Rule::WouldFail,
                 format!(
                     "call {} would revert{}",
                     i + 1,
@@ -586,9 +548,7 @@ impl Analysis<'_> {
         }
         if !o.diverged.is_empty() {
             let mut f = Finding::new(
-                "G18",
-                Level::High,
-                "Behaves differently in a real block",
+                Rule::BehavesDifferentlyInARealBlock,
                 "the result changes when the block looks real (fees, coinbase, time): the contract is hiding what it does from simulators",
             );
             for line in &o.diverged {
@@ -614,9 +574,7 @@ impl Analysis<'_> {
                 live.iter().filter(|a| !top_level.contains(&a.spender)).collect();
             if live.len() > 1 || !hidden.is_empty() {
                 let mut f = Finding::new(
-                    "G11",
-                    Level::High,
-                    "Approval hidden in a batch",
+                    Rule::ApprovalHiddenInABatch,
                     format!(
                         "this batch also grants {} approval{} you may not have asked for",
                         live.len(),
@@ -635,9 +593,7 @@ impl Analysis<'_> {
         });
         if revoke && o.gas_used > HEAVY_REVOKE_GAS {
             self.push(Finding::new(
-                "G20",
-                Level::Medium,
-                "Revoke that burns gas",
+                Rule::RevokeThatBurnsGas,
                 format!(
                     "this revoke would use {} gas; an honest revoke needs well under 100,000",
                     o.gas_used
@@ -660,7 +616,7 @@ impl Analysis<'_> {
             let implementation = self.is_implementation_of(f.from, f.to).await;
             if chosen && !implementation {
                 self.push(
-                    Finding::new("G15", Level::High, "Delegatecall to code you chose", format!("{} runs the code of {} in its own context, and that address comes from this transaction's data", short(f.from), short(f.to)))
+                    Finding::new(Rule::DelegatecallToCodeYouChose, format!("{} runs the code of {} in its own context, and that address comes from this transaction's data", short(f.from), short(f.to)))
                         .evidence(format!("delegatecall {} → {}", f.from, f.to)),
                 );
             }
@@ -668,9 +624,7 @@ impl Analysis<'_> {
         for f in &o.selfdestructs {
             self.push(
                 Finding::new(
-                    "G15",
-                    Level::High,
-                    "Self-destructing contract",
+                    Rule::SelfDestructingContract,
                     format!(
                         "{} self-destructs and sends {} to {}",
                         short(f.from),
@@ -693,9 +647,7 @@ impl Analysis<'_> {
                 impostors.insert(t.token, format!("{:?}", m.symbol));
                 self.push(
                     Finding::new(
-                        "G17",
-                        Level::High,
-                        "Fake token",
+                        Rule::FakeToken,
                         format!(
                             "the {} you receive is not the listed {} ({}) but a copy at {}",
                             m.symbol,
@@ -736,7 +688,7 @@ impl Analysis<'_> {
                         && !self.trusted(f.to)
                     {
                         self.push(
-                            Finding::new("G15", Level::Critical, "Your ETH is forwarded to a third party", format!("the {} you send ends up with {}, an account that is not the contract you call", fmt_eth(f.value), f.to.to_checksum(None)))
+                            Finding::new(Rule::YourEthIsForwardedToAThirdParty, format!("the {} you send ends up with {}, an account that is not the contract you call", fmt_eth(f.value), f.to.to_checksum(None)))
                                 .evidence(format!("{} → {}: {}", f.from, f.to, fmt_eth(f.value))),
                         );
                     }
@@ -790,9 +742,7 @@ impl Analysis<'_> {
                 )
             };
             self.push(Finding::new(
-                "G17",
-                Level::High,
-                "You give and get nothing back",
+                Rule::YouGiveAndGetNothingBack,
                 format!("{} takes your assets and {back}", names.join(", ")),
             ));
         }
@@ -871,9 +821,7 @@ impl Analysis<'_> {
             };
             self.push(
                 Finding::new(
-                    "G02",
-                    Level::High,
-                    "Approval to a personal account",
+                    Rule::ApprovalToAPersonalAccount,
                     format!(
                         "{} is a personal account{delegated}, not a contract: {loss}",
                         spender.to_checksum(None)
@@ -887,10 +835,9 @@ impl Analysis<'_> {
             ApprovalKind::All(true) => {
                 let level = if trusted { Level::Medium } else { Level::High };
                 self.push(
-                    Finding::new(
-                        "G04",
+                    Finding::at(
+                        Rule::ApprovalOfAWholeCollection,
                         level,
-                        "Approval of a whole collection",
                         format!(
                             "{} could move every {} NFT you hold, now and later ({balance} today)",
                             self.name_of(spender),
@@ -907,10 +854,9 @@ impl Analysis<'_> {
                 if unlimited {
                     let level = if trusted { Level::Medium } else { Level::High };
                     self.push(
-                        Finding::new(
-                            "G01",
+                        Finding::at(
+                            Rule::UnlimitedApproval,
                             level,
-                            "Unlimited approval",
                             format!(
                                 "{} may spend {} without limit: {loss}",
                                 self.name_of(spender),
@@ -925,9 +871,7 @@ impl Analysis<'_> {
                     && expiration > self.head.timestamp + LONG_LIVED_SECS
                 {
                     self.push(Finding::new(
-                        "G19",
-                        Level::Medium,
-                        "Long-lived permission",
+                        Rule::LongLivedPermission,
                         format!(
                             "the Permit2 allowance to {} lasts until {}",
                             self.name_of(spender),
@@ -942,9 +886,7 @@ impl Analysis<'_> {
             if standing.fresh() {
                 self.push(
                     Finding::new(
-                        "G03",
-                        Level::Medium,
-                        "Approval to a new contract",
+                        Rule::ApprovalToANewContract,
                         format!(
                             "{} was deployed {} ago and is not one you know",
                             spender.to_checksum(None),
@@ -956,9 +898,7 @@ impl Analysis<'_> {
             } else if !standing.used {
                 self.push(
                     Finding::new(
-                        "G03",
-                        Level::Low,
-                        "Approval to an unfamiliar contract",
+                        Rule::ApprovalToAnUnfamiliarContract,
                         format!("you have not used {} before", spender.to_checksum(None)),
                     )
                     .evidence(format!("spender: {spender}")),
