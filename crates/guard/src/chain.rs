@@ -221,11 +221,13 @@ impl ChainView {
                 .read(|c| {
                     c.query_row(
                         "SELECT first_time FROM guard_code_age WHERE chain_id = ?1 AND address = ?2",
-                        rusqlite::params![head.chain_id as i64, key],
+                        agora_store::rusqlite::params![head.chain_id as i64, key],
                         |r| r.get::<_, i64>(0),
                     )
                     .map(Some)
-                    .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+                    .or_else(|e| {
+                        if e == agora_store::rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) }
+                    })
                 })
                 .map_err(|e| GuardError::Store(e.to_string()))?;
             if let Some(first) = cached {
@@ -266,7 +268,7 @@ impl ChainView {
                 .write(|tx| {
                     tx.execute(
                         "INSERT OR REPLACE INTO guard_code_age (chain_id, address, first_block, first_time) VALUES (?1, ?2, ?3, ?4)",
-                        rusqlite::params![head.chain_id as i64, key, lo as i64, first as i64],
+                        agora_store::rusqlite::params![head.chain_id as i64, key, lo as i64, first as i64],
                     )
                 })
                 .map_err(|e| GuardError::Store(e.to_string()))?;

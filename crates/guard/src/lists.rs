@@ -312,14 +312,14 @@ impl UserLists {
                 let rows = stmt.query_map([], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                 })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
+                rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
             })
             .map_err(store_err)?;
         let history = store
             .read(|conn| {
                 let mut stmt = conn.prepare("SELECT address, count FROM guard_history")?;
                 let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
+                rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
             })
             .map_err(store_err)?;
         let mut lists = Self::default();
@@ -388,7 +388,7 @@ pub fn add_entry(store: &Store, list: ListKind, entry: &str, label: &str) -> Res
             tx.execute(
                 "INSERT INTO guard_entries (entry, list, label, added_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (entry, list) DO UPDATE SET label = excluded.label",
-                rusqlite::params![entry, list.as_str(), label, now_ms()],
+                agora_store::rusqlite::params![entry, list.as_str(), label, agora_store::now_ms()],
             )
         })
         .map_err(store_err)?;
@@ -402,7 +402,7 @@ pub fn remove_entry(store: &Store, list: ListKind, entry: &str) -> Result<bool, 
         .write(|tx| {
             tx.execute(
                 "DELETE FROM guard_entries WHERE entry = ?1 AND list = ?2",
-                rusqlite::params![entry, list.as_str()],
+                agora_store::rusqlite::params![entry, list.as_str()],
             )
         })
         .map_err(store_err)?;
@@ -418,7 +418,7 @@ pub fn entries(store: &Store) -> Result<Vec<ListEntry>, GuardError> {
             let rows = stmt.query_map([], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
             })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
         })
         .map_err(store_err)
         .map(|rows| {
@@ -447,7 +447,7 @@ pub fn record_history(store: &Store, addresses: &[Address]) -> Result<(), GuardE
                 tx.execute(
                     "INSERT INTO guard_history (address, first_ms, last_ms, count) VALUES (?1, ?2, ?2, 1)
                      ON CONFLICT (address) DO UPDATE SET last_ms = excluded.last_ms, count = count + 1",
-                    rusqlite::params![a.to_checksum(None), now_ms()],
+                    agora_store::rusqlite::params![a.to_checksum(None), agora_store::now_ms()],
                 )?;
             }
             Ok(())
@@ -465,10 +465,6 @@ fn normalize_entry(entry: &str) -> Result<String, GuardError> {
         return Err(GuardError::BadRequest(format!("{entry:?} is neither an address nor a domain")));
     }
     Ok(host)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The shipped and installed data the guard reads: phishing list and token list.
