@@ -10,7 +10,7 @@ use crate::{
     api::{ApiError, AppState},
     inference::{GenerationEvent, InferenceService, SubmitError},
 };
-use agora_infer::{ChatMessage, FinishReason, Generation, InferError, SamplingParams};
+use agora_infer::{ChatMessage, FinishReason, Generation, InferError, PreparedPrompt, SamplingParams};
 use agora_receipts::{RECEIPT_HEADER, ReceiptEnvelope};
 use axum::{
     Json,
@@ -138,12 +138,13 @@ pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>,
     })))
 }
 
-/// A validated request, ready for the engine.
+/// A request validated once, ready for the engine: the conversation the receipt commits to,
+/// and its prompt tokenized with checked sampling settings.
 struct Prepared {
     model: String,
     prompt_tokens: usize,
     messages: Vec<ChatMessage>,
-    sampling: SamplingParams,
+    prompt: PreparedPrompt,
     stream: bool,
     include_usage: bool,
 }
@@ -222,13 +223,12 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError
         },
         ignore_eos: false,
     };
-    sampling.validate().map_err(|e| infer_error(&e))?;
-    engine.check_context(prompt.len(), sampling.max_tokens).map_err(|e| infer_error(&e))?;
+    let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
     Ok(Prepared {
         model: info.id.clone(),
-        prompt_tokens: prompt.len(),
+        prompt_tokens: prompt.tokens().len(),
         messages,
-        sampling,
+        prompt,
         stream: request.stream,
         include_usage: request.stream_options.is_some_and(|o| o.include_usage),
     })
@@ -294,7 +294,7 @@ async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
     let service = service(&state)?.clone();
     let prepared = prepare(&service, &body)?;
     let events = service
-        .submit(prepared.messages.clone(), prepared.sampling.clone(), None)
+        .submit(prepared.messages.clone(), prepared.prompt.clone(), None)
         .map_err(|e| submit_error(&e))?;
     if prepared.stream {
         Ok(stream(prepared, events, None).into_response())
@@ -378,7 +378,7 @@ async fn paid_chat(
         .clone();
     let prepared = prepare(&service, &body).map_err(IntoResponse::into_response)?;
     let pricing = state.pricing();
-    let tokens = (prepared.prompt_tokens + prepared.sampling.max_tokens) as u128;
+    let tokens = (prepared.prompt_tokens + prepared.prompt.params().max_tokens) as u128;
     let cheapest = pricing.price_per_token.saturating_mul(prepared.prompt_tokens as u128 + 1);
     if cheapest > pricing.max_per_request {
         return Err(ApiError::invalid(
@@ -403,15 +403,15 @@ async fn paid_chat(
     };
     let authorized =
         paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
-    let terms = authorized.receipt_terms(pricing.price_per_token, ceiling);
-    let events =
-        match service.submit(prepared.messages.clone(), prepared.sampling.clone(), Some(terms.clone())) {
-            Ok(events) => events,
-            Err(e) => {
-                authorized.abandon();
-                return Err(submit_error(&e).into_response());
-            }
-        };
+    let terms = receipt_terms(&authorized.facts(), pricing.price_per_token, ceiling);
+    let events = match service.submit(prepared.messages.clone(), prepared.prompt.clone(), Some(terms.clone()))
+    {
+        Ok(events) => events,
+        Err(e) => {
+            authorized.abandon();
+            return Err(submit_error(&e).into_response());
+        }
+    };
     let paid = PaidCall { authorized, terms };
     if prepared.stream {
         Ok(stream(prepared, events, Some(paid)).into_response())
@@ -613,4 +613,28 @@ fn stream(
         }
     });
     Sse::new(stream)
+}
+
+/// The payment as a receipt names it, with this route's price terms. A per-token price applies
+/// to channels only: `exact` always pays the ceiling, so its price is fixed (0).
+fn receipt_terms(
+    facts: &agora_pay::paywall::PaymentFacts,
+    price_per_token: u128,
+    ceiling: u128,
+) -> agora_receipts::PaymentTerms {
+    agora_receipts::PaymentTerms {
+        payment: agora_receipts::ReceiptPayment {
+            scheme: facts.scheme.to_owned(),
+            network: facts.network.clone(),
+            payer: facts.payer,
+            pay_to: facts.pay_to,
+            asset: facts.asset,
+            reference: facts.reference,
+            amount: String::new(),
+            cumulative: None,
+        },
+        price_per_token: if facts.charged_before.is_some() { price_per_token } else { 0 },
+        ceiling,
+        charged_before: facts.charged_before,
+    }
 }

@@ -7,12 +7,11 @@
 //! flush per call instead of a whole one.
 
 use agora_store::Store;
+use agora_store::rusqlite::{self, OptionalExtension, params};
 use alloy::primitives::{Address, B256, Bytes};
-use rusqlite::{OptionalExtension, params};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, mpsc},
-    time::{SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::oneshot;
 
@@ -226,10 +225,6 @@ fn row_to_state(id: B256) -> impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync::atomic::AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -254,7 +249,7 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
                      calls = excluded.calls,
                      closing_at = excluded.closing_at, updated_ms = excluded.updated_ms",
             )?;
-            let at = now_ms();
+            let at = agora_store::now_ms();
             for job in &batch {
                 let s = &job.state;
                 stmt.execute(params![

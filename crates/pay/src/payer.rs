@@ -19,11 +19,11 @@ use crate::{
     wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse},
 };
 use agora_store::Store;
+use agora_store::rusqlite::{self, OptionalExtension, params};
 use alloy::{
     primitives::{Address, B256, U256},
     signers::{SignerSync, local::PrivateKeySigner},
 };
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use std::{
     sync::Arc,
@@ -96,7 +96,7 @@ impl Mandate {
                     self.per_call.to_string(),
                     payees,
                     self.expires_at as i64,
-                    now_ms()
+                    agora_store::now_ms()
                 ],
             )
         })?;
@@ -222,10 +222,6 @@ pub struct Payer {
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn chain_of(network: &str) -> Option<u64> {
@@ -698,7 +694,7 @@ impl Payer {
         self.store.write(|tx| {
             tx.execute(
                 "UPDATE payer_channels SET deposited = ?2, updated_ms = ?3 WHERE channel_id = ?1",
-                params![id.to_string(), claimed_on_chain.to_string(), now_ms()],
+                params![id.to_string(), claimed_on_chain.to_string(), agora_store::now_ms()],
             )
         })?;
         Ok(())
@@ -739,7 +735,7 @@ impl Payer {
                     c.signed_max.to_string(),
                     c.acked_max.to_string(),
                     c.charged.to_string(),
-                    now_ms(),
+                    agora_store::now_ms(),
                 ],
             )
         })?;
@@ -902,7 +898,7 @@ impl Payer {
             tx.execute(
                 "INSERT INTO payer_spend (at_ms, mandate, payee, resource, scheme, reserved, status, reference)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                params![now_ms(), m.name, payee.to_string(), resource, scheme, amount.to_string(), reference],
+                params![agora_store::now_ms(), m.name, payee.to_string(), resource, scheme, amount.to_string(), reference],
             )?;
             Ok(tx.last_insert_rowid())
         })?)

@@ -1,0 +1,348 @@
+//! The `exact` scheme: one EIP-3009 authorization per call, verified locally, settled on chain.
+
+use super::{ExactPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, SETTLE_TIMEOUT, now_secs};
+use crate::{
+    typed::{self, Authorization, ExactPayload},
+    wire::{PaymentPayload, SettleResponse, reason},
+};
+use agora_chain::ChainClient;
+use agora_contracts::bindings::DevStablecoin;
+use agora_store::{
+    now_ms,
+    rusqlite::{self, params},
+};
+use alloy::{
+    primitives::{Address, B256, Bytes, Signature, U256},
+    sol_types::Eip712Domain,
+};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+/// What an `exact` payment must match.
+#[derive(Debug, Clone, Copy)]
+pub struct ExactTerms<'a> {
+    /// The token's EIP-712 domain.
+    pub domain: &'a Eip712Domain,
+    /// The token.
+    pub asset: Address,
+    /// Who must be paid.
+    pub pay_to: Address,
+    /// The price.
+    pub amount: u128,
+}
+
+/// Verifies an `exact` payload against `terms` without settling it: signature, amount,
+/// recipient, time window, unused nonce and balance (the last two read from `chain`).
+/// Returns the authorization, its signature and the payer's balance.
+pub async fn check_exact(
+    chain: &ChainClient,
+    terms: &ExactTerms<'_>,
+    payload: &Value,
+) -> Result<(Authorization, Bytes, U256), Refusal> {
+    let exact: ExactPayload = serde_json::from_value(payload.clone()).map_err(|e| {
+        Refusal::bad_request(reason::INVALID_PAYLOAD, format!("not an exact EIP-3009 payload: {e}"))
+    })?;
+    let authorization =
+        exact.authorization.parse().map_err(|e| Refusal::bad_request(reason::INVALID_PAYLOAD, e))?;
+    if authorization.to != terms.pay_to {
+        return Err(Refusal::payment(
+            reason::RECIPIENT_MISMATCH,
+            format!("the authorization pays {} instead of {}", authorization.to, terms.pay_to),
+        ));
+    }
+    if authorization.value != U256::from(terms.amount) {
+        return Err(Refusal::payment(
+            reason::VALUE_MISMATCH,
+            format!("the authorization is for {} but the price is {}", authorization.value, terms.amount),
+        ));
+    }
+    let now = now_secs();
+    if now <= authorization.valid_after {
+        return Err(Refusal::payment(reason::VALID_AFTER, "the authorization is not valid yet"));
+    }
+    if authorization.valid_before < now + MIN_SETTLE_WINDOW_SECS {
+        return Err(Refusal::payment(
+            reason::VALID_BEFORE,
+            format!("the authorization expires within {MIN_SETTLE_WINDOW_SECS}s (or has expired)"),
+        ));
+    }
+    let signature = Signature::try_from(exact.signature.as_ref())
+        .map_err(|_| Refusal::payment(reason::SIGNATURE, "the signature is not 65 bytes"))?;
+    let signer = typed::recover(&authorization.transfer_digest(terms.domain), &signature);
+    if signer != Some(authorization.from) {
+        return Err(Refusal::payment(
+            reason::SIGNATURE,
+            "the signature is not the payer's (wrong key, chain, token or amount)",
+        ));
+    }
+    let (used, balance) = authorization_state(chain, terms.asset, &authorization).await?;
+    if used {
+        return Err(Refusal::payment(reason::NONCE_USED, "this authorization's nonce was already used"));
+    }
+    if balance < authorization.value {
+        return Err(Refusal::payment(
+            reason::INSUFFICIENT_FUNDS,
+            format!("the payer holds {balance}, less than {}", authorization.value),
+        ));
+    }
+    Ok((authorization, exact.signature, balance))
+}
+
+/// What the token says of an EIP-3009 authorization: whether its nonce is used, and the payer's
+/// balance (read together, for `exact` payments and channel deposits alike).
+pub(super) async fn authorization_state(
+    chain: &ChainClient,
+    asset: Address,
+    authorization: &Authorization,
+) -> Result<(bool, U256), Refusal> {
+    let token = DevStablecoin::new(asset, chain.provider());
+    let used = token.authorizationState(authorization.from, authorization.nonce);
+    let balance = token.balanceOf(authorization.from);
+    let (used, balance) = tokio::try_join!(used.call(), balance.call()).map_err(Refusal::chain)?;
+    Ok((used, balance))
+}
+
+/// Submits `transferWithAuthorization` on `asset`. `Ok(Some(tx))` when settled, `Ok(None)` when
+/// the chain could not be reached (retry later), `Err` when the chain refused it (final).
+pub async fn submit_transfer(
+    chain: &ChainClient,
+    asset: Address,
+    authorization: &Authorization,
+    signature: &Bytes,
+) -> Result<Option<B256>, String> {
+    let token = DevStablecoin::new(asset, chain.provider());
+    let call = token.transferWithAuthorization_0(
+        authorization.from,
+        authorization.to,
+        authorization.value,
+        U256::from(authorization.valid_after),
+        U256::from(authorization.valid_before),
+        authorization.nonce,
+        signature.clone(),
+    );
+    let send = async {
+        let pending = match call.send().await {
+            Ok(p) => p,
+            Err(e) if is_revert(&e) => return Err(e.to_string()),
+            Err(e) => {
+                tracing::warn!(target: "agora::pay", "settlement deferred: {e}");
+                return Ok(None);
+            }
+        };
+        match pending.get_receipt().await {
+            Ok(receipt) if receipt.status() => Ok(Some(receipt.transaction_hash)),
+            Ok(receipt) => Err(format!("transaction {} reverted", receipt.transaction_hash)),
+            Err(e) => {
+                tracing::warn!(target: "agora::pay", "settlement receipt not seen yet: {e}");
+                Ok(None)
+            }
+        }
+    };
+    match tokio::time::timeout(SETTLE_TIMEOUT, send).await {
+        Ok(result) => result,
+        Err(_) => Ok(None),
+    }
+}
+
+/// Whether a contract call failed because the node answered with an error (a revert: final),
+/// rather than because it could not be reached (retry later).
+pub(super) fn is_revert(e: &alloy::contract::Error) -> bool {
+    match e {
+        alloy::contract::Error::TransportError(t) => t.as_error_resp().is_some(),
+        _ => true,
+    }
+}
+
+impl Paywall {
+    /// Verifies an `exact` payment without settling it: signature, amount, recipient, window,
+    /// unused nonce and balance. Reserves the nonce in the store (so no two calls use it).
+    pub(super) async fn verify_exact(
+        &self,
+        payload: &PaymentPayload,
+        amount: u128,
+    ) -> Result<ExactPayment, Refusal> {
+        let (authorization, signature, balance) = self.check_exact(payload, amount).await?;
+        // Reserve the nonce durably: a concurrent or later request with it is refused. The
+        // payer's balance must also cover every authorization of theirs that is verified or
+        // waiting to settle, or the later settlements would revert on chain.
+        let c = &self.inner.config;
+        let stored = serde_json::to_string(&payload.payload).unwrap_or_default();
+        let inserted = self.inner.store.write(|tx| {
+            let outstanding: U256 = {
+                let mut stmt = tx.prepare_cached(
+                    // An authorization past its window can no longer settle: it holds nothing.
+                    "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2
+                         AND status IN ('verified', 'pending') AND valid_before > ?3",
+                )?;
+                let amounts = stmt
+                    .query_map(
+                        params![authorization.from.to_string(), c.asset.to_string(), now_secs() as i64],
+                        |row| row.get::<_, String>(0),
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                amounts
+                    .iter()
+                    .filter_map(|a| U256::from_str_radix(a, 10).ok())
+                    .fold(U256::ZERO, |s, a| s.saturating_add(a))
+            };
+            if outstanding.saturating_add(authorization.value) > balance {
+                return Ok(usize::MAX);
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO pay_exact (payer, nonce, chain_id, asset, pay_to, amount, valid_before,
+                     payload, status, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'verified', ?9)",
+                params![
+                    authorization.from.to_string(),
+                    authorization.nonce.to_string(),
+                    c.chain_id as i64,
+                    c.asset.to_string(),
+                    c.pay_to.to_string(),
+                    authorization.value.to_string(),
+                    authorization.valid_before as i64,
+                    stored,
+                    now_ms(),
+                ],
+            )
+        });
+        match inserted {
+            Ok(1) => {}
+            Ok(usize::MAX) => {
+                return Err(Refusal::payment(
+                    reason::INSUFFICIENT_FUNDS,
+                    format!(
+                        "the payer holds {balance}, which does not also cover their payments still being settled"
+                    ),
+                ));
+            }
+            Ok(_) => {
+                return Err(Refusal::payment(
+                    reason::NONCE_USED,
+                    "this authorization's nonce was already used",
+                ));
+            }
+            Err(e) => {
+                return Err(Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    reason::SETTLE_FAILED,
+                    e.to_string(),
+                ));
+            }
+        }
+        Ok(ExactPayment { authorization, signature, paywall: self.clone() })
+    }
+
+    /// The checks of an `exact` payment that need no reservation.
+    pub async fn check_exact(
+        &self,
+        payload: &PaymentPayload,
+        amount: u128,
+    ) -> Result<(Authorization, Bytes, U256), Refusal> {
+        let c = &self.inner.config;
+        let terms = ExactTerms { domain: &self.inner.token_domain, asset: c.asset, pay_to: c.pay_to, amount };
+        check_exact(&self.inner.chain, &terms, &payload.payload).await
+    }
+
+    /// Submits this paywall's `transferWithAuthorization` (see [`submit_transfer`]).
+    pub async fn submit_exact(
+        &self,
+        authorization: &Authorization,
+        signature: &Bytes,
+    ) -> Result<Option<B256>, String> {
+        submit_transfer(&self.inner.chain, self.inner.config.asset, authorization, signature).await
+    }
+
+    pub(super) fn mark_exact(
+        &self,
+        authorization: &Authorization,
+        status: &str,
+        tx: Option<B256>,
+        error: Option<&str>,
+    ) {
+        let result = self.inner.store.write(|t| {
+            t.execute(
+                "UPDATE pay_exact SET status = ?3, tx = ?4, error = ?5 WHERE payer = ?1 AND nonce = ?2",
+                params![
+                    authorization.from.to_string(),
+                    authorization.nonce.to_string(),
+                    status,
+                    tx.map(|t| t.to_string()),
+                    error
+                ],
+            )
+        });
+        if let Err(e) = result {
+            tracing::error!(target: "agora::pay", "cannot record the exact payment's state: {e}");
+        }
+    }
+
+    /// Retries `exact` settlements the chain could not take before; expires those past their
+    /// window. Returns how many settled.
+    pub async fn retry_pending_exact(&self) -> usize {
+        let rows: Vec<(String, i64)> = self
+            .inner
+            .store
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare("SELECT payload, valid_before FROM pay_exact WHERE status = 'pending'")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+            .unwrap_or_default();
+        let mut settled = 0;
+        for (payload, valid_before) in rows {
+            let Ok(exact) = serde_json::from_str::<ExactPayload>(&payload) else { continue };
+            let Ok(authorization) = exact.authorization.parse() else { continue };
+            if (valid_before as u64) <= now_secs() {
+                self.mark_exact(&authorization, "expired", None, Some("not settled inside its window"));
+                continue;
+            }
+            match self.submit_exact(&authorization, &exact.signature).await {
+                Ok(Some(tx)) => {
+                    self.mark_exact(&authorization, "settled", Some(tx), None);
+                    settled += 1;
+                }
+                Ok(None) => {}
+                Err(e) => self.mark_exact(&authorization, "failed", None, Some(&e)),
+            }
+        }
+        settled
+    }
+}
+
+impl ExactPayment {
+    pub(super) async fn settle(self) -> Result<SettleResponse, Refusal> {
+        let paywall = &self.paywall;
+        let network = paywall.network();
+        let payer = Some(self.authorization.from.to_checksum(None));
+        let amount = Some(self.authorization.value.to_string());
+        paywall.mark_exact(&self.authorization, "pending", None, None);
+        match paywall.submit_exact(&self.authorization, &self.signature).await {
+            Ok(Some(tx)) => {
+                paywall.mark_exact(&self.authorization, "settled", Some(tx), None);
+                Ok(SettleResponse {
+                    success: true,
+                    error_reason: None,
+                    payer,
+                    transaction: tx.to_string(),
+                    network,
+                    amount,
+                    extra: None,
+                })
+            }
+            Ok(None) => Ok(SettleResponse {
+                success: true,
+                error_reason: None,
+                payer,
+                transaction: String::new(),
+                network,
+                amount,
+                extra: Some(json!({ "pending": true })),
+            }),
+            Err(e) => {
+                paywall.mark_exact(&self.authorization, "failed", None, Some(&e));
+                Err(Refusal::payment(reason::SETTLE_FAILED, format!("settlement failed: {e}")))
+            }
+        }
+    }
+}

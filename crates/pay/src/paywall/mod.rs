@@ -1,0 +1,455 @@
+//! The provider side: prices on routes, 402 answers, payment verification, and settlement.
+//!
+//! ```text
+//! request ─▶ Paywall::authorize ─┬─ no payment header      ─▶ 402 + PAYMENT-REQUIRED
+//!                                ├─ malformed              ─▶ 400 + reason
+//!                                ├─ exact: verify locally  ─▶ Authorized::Exact  (nonce reserved in the store)
+//!                                └─ channel: lock channel, verify voucher ─▶ Authorized::Channel
+//! handler serves ─▶ Authorized::complete(actual) ─┬─ exact: transferWithAuthorization on chain, then respond
+//!                                                 └─ channel: voucher + charge durable (group commit), then respond
+//! handler fails  ─▶ Authorized::abandon            (nothing charged, nonce released)
+//! ```
+//!
+//! Serve, then settle: the work is done before the money moves, and the response is held back
+//! until the payment is settled (`exact`) or durably recorded (`channel`). If an `exact`
+//! settlement is refused by the chain (the payer spent the balance or used the nonce meanwhile)
+//! the response is withheld and the client gets a 402. If the chain cannot be reached, the
+//! signed authorization stays queued in the store and is retried until it expires; the response
+//! is delivered with `transaction: ""`.
+
+mod channels;
+mod exact;
+mod refusal;
+mod settlement;
+
+pub use channels::channel_state_json;
+pub use exact::{ExactTerms, check_exact, submit_transfer};
+pub use refusal::Refusal;
+pub use settlement::{ClaimReport, Earnings, earnings};
+
+use crate::{
+    ledger::{ChannelState, Ledger},
+    typed::{self, Authorization},
+    wire::{
+        self, PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse, reason,
+    },
+};
+use agora_chain::ChainClient;
+use agora_store::Store;
+use agora_store::rusqlite::params;
+use alloy::{
+    primitives::{Address, B256, Bytes},
+    sol_types::Eip712Domain,
+};
+use axum::{
+    http::{HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::OwnedMutexGuard;
+
+/// An `exact` authorization must stay valid at least this long after it arrives, so that the
+/// call can be served and settled inside its window.
+pub const MIN_SETTLE_WINDOW_SECS: u64 = 6;
+/// How long settlement waits for the chain before treating it as unreachable.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most channels one claim transaction carries.
+pub const CLAIM_BATCH: usize = 50;
+
+/// What the paywall accepts and where the money goes.
+#[derive(Debug, Clone)]
+pub struct PaywallConfig {
+    /// Chain id of the settlement chain.
+    pub chain_id: u64,
+    /// The token prices are in.
+    pub asset: Address,
+    /// The token's EIP-712 domain name (for EIP-3009 signatures).
+    pub asset_name: String,
+    /// The token's EIP-712 domain version.
+    pub asset_version: String,
+    /// Who is paid.
+    pub pay_to: Address,
+    /// Offer the `exact` scheme.
+    pub exact: bool,
+    /// The channel contract; offers the `channel` scheme when set.
+    pub channels: Option<Address>,
+    /// The shortest withdrawal delay a paying channel may have (seconds).
+    pub min_withdraw_delay: u64,
+    /// `maxTimeoutSeconds` of the requirements.
+    pub max_timeout_seconds: u64,
+    /// Claim a channel once this much is charged and unclaimed.
+    pub claim_threshold: u128,
+    /// Claim a closing channel this many seconds before its withdrawal can complete.
+    pub claim_margin_secs: u64,
+}
+
+/// The paywall of one node. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Paywall {
+    inner: Arc<PaywallInner>,
+}
+
+#[derive(Debug)]
+struct PaywallInner {
+    config: PaywallConfig,
+    chain: ChainClient,
+    store: Arc<Store>,
+    ledger: Option<Ledger>,
+    token_domain: Eip712Domain,
+    channels_domain: Option<Eip712Domain>,
+}
+
+/// A verified payment, held while the call is served.
+#[derive(Debug)]
+pub enum Authorized {
+    /// An EIP-3009 authorization, its nonce reserved.
+    Exact(ExactPayment),
+    /// A voucher on a channel, whose lock is held until the charge is recorded.
+    Channel(ChannelPayment),
+}
+
+/// A verified `exact` payment.
+#[derive(Debug)]
+pub struct ExactPayment {
+    /// What was signed.
+    pub authorization: Authorization,
+    signature: Bytes,
+    paywall: Paywall,
+}
+
+/// A verified channel voucher.
+#[derive(Debug)]
+pub struct ChannelPayment {
+    /// The channel.
+    pub channel_id: B256,
+    /// The voucher's cumulative amount.
+    pub voucher_max: u128,
+    /// What was charged before this call.
+    pub charged_before: u128,
+    /// The most this call may cost.
+    pub ceiling: u128,
+    /// Who pays.
+    pub payer: Address,
+    signature: Bytes,
+    guard: OwnedMutexGuard<Option<ChannelState>>,
+    paywall: Paywall,
+}
+
+pub(super) fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Paywall {
+    /// A paywall settling on `chain` (whose signer pays settlement gas), recording in `store`.
+    pub fn new(config: PaywallConfig, chain: ChainClient, store: Arc<Store>) -> Self {
+        let token_domain =
+            typed::token_domain(&config.asset_name, &config.asset_version, config.chain_id, config.asset);
+        let channels_domain = config.channels.map(|c| typed::channels_domain(config.chain_id, c));
+        let ledger = config.channels.map(|c| Ledger::new(Arc::clone(&store), config.chain_id, c));
+        Self { inner: Arc::new(PaywallInner { config, chain, store, ledger, token_domain, channels_domain }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PaywallConfig {
+        &self.inner.config
+    }
+
+    /// The channel ledger, when channels are offered.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.inner.ledger.as_ref()
+    }
+
+    /// The chain settlement runs on.
+    pub fn chain(&self) -> &ChainClient {
+        &self.inner.chain
+    }
+
+    /// The CAIP-2 network.
+    pub fn network(&self) -> String {
+        wire::caip2(self.inner.config.chain_id)
+    }
+
+    /// The ways to pay `amount` (atomic units; for channels, the most one call may cost).
+    pub fn accepts(&self, amount: u128) -> Vec<PaymentRequirements> {
+        let c = &self.inner.config;
+        let mut accepts = Vec::new();
+        let base = |scheme: &str, extra: Value| PaymentRequirements {
+            scheme: scheme.to_owned(),
+            network: self.network(),
+            amount: amount.to_string(),
+            asset: c.asset.to_checksum(None),
+            pay_to: c.pay_to.to_checksum(None),
+            max_timeout_seconds: c.max_timeout_seconds,
+            extra,
+        };
+        if c.exact {
+            accepts.push(base(
+                wire::SCHEME_EXACT,
+                json!({ "name": c.asset_name, "version": c.asset_version, "assetTransferMethod": "eip3009" }),
+            ));
+        }
+        if let Some(contract) = c.channels {
+            accepts.push(base(
+                wire::SCHEME_CHANNEL,
+                json!({
+                    "name": c.asset_name,
+                    "version": c.asset_version,
+                    "channelContract": contract.to_checksum(None),
+                    "channelDomain": { "name": typed::CHANNELS_DOMAIN_NAME, "version": typed::CHANNELS_DOMAIN_VERSION },
+                    "withdrawDelay": c.min_withdraw_delay,
+                }),
+            ));
+        }
+        accepts
+    }
+
+    /// The 402 body for `resource` at `amount`.
+    pub fn required(&self, resource: &ResourceInfo, amount: u128) -> PaymentRequired {
+        PaymentRequired {
+            x402_version: 2,
+            error: None,
+            resource: resource.clone(),
+            accepts: self.accepts(amount),
+            extensions: None,
+        }
+    }
+
+    /// Checks the payment a request carries for `resource` at `amount`. Without one, or with one
+    /// that does not pay, the refusal carries the requirements to answer with.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        resource: &ResourceInfo,
+        amount: u128,
+    ) -> Result<Authorized, Refusal> {
+        let required = self.required(resource, amount);
+        let with_required = |mut refusal: Refusal| {
+            match refusal.required.as_mut() {
+                Some(r) => r.resource = required.resource.clone(),
+                None => refusal.required = Some(Box::new(required.clone())),
+            }
+            refusal
+        };
+        let (value, v1) = if let Some(v) = headers.get(wire::PAYMENT_SIGNATURE_HEADER) {
+            (v, false)
+        } else if let Some(v) = headers.get(wire::X_PAYMENT_HEADER) {
+            (v, true)
+        } else {
+            return Err(with_required(Refusal::payment(
+                reason::PAYMENT_REQUIRED,
+                format!("this route costs up to {amount} atomic units; pay with one of `accepts`"),
+            )));
+        };
+        let value = value.to_str().map_err(|_| {
+            with_required(Refusal::bad_request(reason::INVALID_PAYLOAD, "the payment header is not ASCII"))
+        })?;
+        let payload = wire::decode_payment(value, v1, &required.accepts).map_err(|e| {
+            let reason = match e {
+                wire::WireError::Version(_) => reason::INVALID_VERSION,
+                _ => reason::INVALID_PAYLOAD,
+            };
+            with_required(Refusal::bad_request(reason, e.to_string()))
+        })?;
+        self.check_accepted(&payload, &required.accepts).map_err(with_required)?;
+        match payload.accepted.scheme.as_str() {
+            wire::SCHEME_EXACT => self.verify_exact(&payload, amount).await.map(Authorized::Exact),
+            wire::SCHEME_CHANNEL => self.verify_channel(&payload, amount).await.map(Authorized::Channel),
+            _ => unreachable!("check_accepted admits offered schemes only"),
+        }
+        .map_err(with_required)
+    }
+
+    /// The chosen requirement must be one that was offered (a corrective 402's channel state
+    /// aside).
+    fn check_accepted(
+        &self,
+        payload: &PaymentPayload,
+        offered: &[PaymentRequirements],
+    ) -> Result<(), Refusal> {
+        let chosen = &payload.accepted;
+        let Some(same_scheme) = offered.iter().find(|r| r.scheme == chosen.scheme) else {
+            return Err(Refusal::payment(
+                reason::UNSUPPORTED_SCHEME,
+                format!("scheme {:?} is not accepted here", chosen.scheme),
+            ));
+        };
+        if chosen.network != same_scheme.network {
+            return Err(Refusal::payment(
+                reason::INVALID_NETWORK,
+                format!("payment on {} but this route settles on {}", chosen.network, same_scheme.network),
+            ));
+        }
+        if !chosen.asset.eq_ignore_ascii_case(&same_scheme.asset)
+            || !chosen.pay_to.eq_ignore_ascii_case(&same_scheme.pay_to)
+        {
+            return Err(Refusal::payment(
+                reason::INVALID_REQUIREMENTS,
+                "the payment names another asset or recipient than this route asks for",
+            ));
+        }
+        if chosen.amount != same_scheme.amount {
+            let code = match (typed::parse_amount(&chosen.amount), typed::parse_amount(&same_scheme.amount)) {
+                (Some(a), Some(b)) if a > b => reason::ABOVE_CEILING,
+                _ => reason::VALUE_MISMATCH,
+            };
+            return Err(Refusal::payment(
+                code,
+                format!("the payment is for {} but this request costs {}", chosen.amount, same_scheme.amount),
+            ));
+        }
+        let strip = |extra: &Value| {
+            let mut extra = extra.clone();
+            if let Some(map) = extra.as_object_mut() {
+                map.remove("channelState");
+            }
+            extra
+        };
+        if chosen.max_timeout_seconds != same_scheme.max_timeout_seconds
+            || strip(&chosen.extra) != strip(&same_scheme.extra)
+        {
+            return Err(Refusal::payment(
+                reason::INVALID_REQUIREMENTS,
+                "`accepted` differs from the requirement offered",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Authorized {
+    /// Who pays.
+    pub fn payer(&self) -> Address {
+        match self {
+            Self::Exact(p) => p.authorization.from,
+            Self::Channel(p) => p.payer,
+        }
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::Exact(_) => wire::SCHEME_EXACT,
+            Self::Channel(_) => wire::SCHEME_CHANNEL,
+        }
+    }
+
+    /// The facts of this payment that receipts and records name: scheme, network, who pays whom
+    /// in which token, the payment's reference and (for channels) what was charged before.
+    pub fn facts(&self) -> PaymentFacts {
+        let (paywall, reference, charged_before) = match self {
+            Self::Exact(p) => (&p.paywall, p.authorization.nonce, None),
+            Self::Channel(p) => (&p.paywall, p.channel_id, Some(p.charged_before)),
+        };
+        let c = paywall.config();
+        PaymentFacts {
+            scheme: self.scheme(),
+            network: paywall.network(),
+            payer: self.payer(),
+            pay_to: c.pay_to,
+            asset: c.asset,
+            reference,
+            charged_before,
+        }
+    }
+
+    /// Records the payment for a served call costing `actual` (at most the ceiling; `exact`
+    /// always charges its full amount) and returns the `PAYMENT-RESPONSE`. Only send the
+    /// response once this returns `Ok`.
+    pub async fn complete(self, actual: u128) -> Result<SettleResponse, Refusal> {
+        match self {
+            Self::Exact(p) => p.settle().await,
+            Self::Channel(p) => p.charge(actual).await,
+        }
+    }
+
+    /// The call was not served: nothing is charged, an `exact` nonce is released.
+    pub fn abandon(self) {
+        if let Self::Exact(p) = self {
+            let a = p.authorization;
+            let _ = p.paywall.inner.store.write(|t| {
+                t.execute(
+                    "DELETE FROM pay_exact WHERE payer = ?1 AND nonce = ?2 AND status = 'verified'",
+                    params![a.from.to_string(), a.nonce.to_string()],
+                )
+            });
+        }
+    }
+}
+
+/// What a verified payment is, for receipts and records (see [`Authorized::facts`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentFacts {
+    /// `exact` or `channel`.
+    pub scheme: &'static str,
+    /// The CAIP-2 network.
+    pub network: String,
+    /// Who pays.
+    pub payer: Address,
+    /// Who is paid.
+    pub pay_to: Address,
+    /// The token.
+    pub asset: Address,
+    /// The EIP-3009 nonce (`exact`) or the channel id (`channel`).
+    pub reference: B256,
+    /// For channels, what was charged before this call.
+    pub charged_before: Option<u128>,
+}
+
+/// Puts the `PAYMENT-RESPONSE` (and its v1 twin) on a response.
+pub fn attach_settlement(response: &mut Response, settle: &SettleResponse) {
+    if let Ok(value) = HeaderValue::from_str(&wire::encode_header(settle)) {
+        response.headers_mut().insert(wire::PAYMENT_RESPONSE_HEADER, value.clone());
+        response.headers_mut().insert(wire::X_PAYMENT_RESPONSE_HEADER, value);
+        response.headers_mut().insert(
+            axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"),
+        );
+    }
+}
+
+/// Middleware state for [`fixed_price`]: the paywall, the price, and how the resource is named.
+#[derive(Debug, Clone)]
+pub struct FixedPrice {
+    /// The paywall.
+    pub paywall: Paywall,
+    /// Atomic units per call.
+    pub amount: u128,
+    /// What the 402 says the resource is.
+    pub description: String,
+}
+
+/// Puts a fixed price on any axum route:
+/// `route.layer(axum::middleware::from_fn_with_state(price, fixed_price))`. The inner handler
+/// only runs once the payment is verified; a success (2xx) is charged, anything else is not.
+pub async fn fixed_price(
+    axum::extract::State(price): axum::extract::State<FixedPrice>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resource = ResourceInfo {
+        url: request.uri().to_string(),
+        description: Some(price.description.clone()),
+        mime_type: None,
+    };
+    let authorized = match price.paywall.authorize(request.headers(), &resource, price.amount).await {
+        Ok(a) => a,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut response = next.run(request).await;
+    if !response.status().is_success() {
+        authorized.abandon();
+        return response;
+    }
+    match authorized.complete(price.amount).await {
+        Ok(settle) => {
+            attach_settlement(&mut response, &settle);
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
