@@ -9,6 +9,7 @@
 //! - [`read_registration`] resolves an agent's URI back into its registration file, for discovery.
 
 mod index;
+mod schema;
 pub mod validation;
 
 pub use index::{

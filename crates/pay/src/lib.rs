@@ -16,6 +16,7 @@ pub mod facilitator;
 pub mod ledger;
 pub mod payer;
 pub mod paywall;
+mod schema;
 pub mod typed;
 pub mod wire;
 

@@ -31,6 +31,20 @@ pub enum StoreError {
         /// Newest schema version this build knows.
         supported: u32,
     },
+    /// One capability's tables were written by a newer agora than this build.
+    #[error(
+        "store {path} has {component} schema version {found}, newer than this build's {supported}; upgrade agora to open it"
+    )]
+    ComponentTooNew {
+        /// Database file.
+        path: PathBuf,
+        /// The capability whose schema is newer.
+        component: &'static str,
+        /// Its version found in the file.
+        found: u32,
+        /// Its newest version this build knows.
+        supported: u32,
+    },
     /// The data directory could not be created.
     #[error("cannot create the store's directory {path}: {source}")]
     Directory {

@@ -5,15 +5,20 @@
 //! acknowledged write survives a crash of the process or of the machine. Opening the store
 //! checks the file (`PRAGMA quick_check`), then applies any pending [migrations](migrations).
 //!
-//! What lives here today: the node's journal (what it did: start-ups, deployments, shutdowns)
-//! and settings. Capabilities add their tables through new migrations.
+//! What lives here: the node's journal (what it did: start-ups, deployments, shutdowns) and
+//! settings. Each capability declares its own tables in a [`Schema`] and registers it with
+//! [`register_schema!`]; opening a store applies every registered schema.
 
 mod error;
 pub mod fs;
-mod migrations;
+pub mod migrations;
 
 pub use error::{Result, StoreError};
+pub use migrations::Schema;
+
 pub use fs::{private_dir, private_file, write_atomically};
+#[doc(hidden)]
+pub use inventory as __inventory;
 pub use rusqlite;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -90,7 +95,10 @@ impl Store {
             return Err(StoreError::Corrupt { path: path.to_path_buf(), detail: check });
         }
         let store = Self { path: path.to_path_buf(), conn: Mutex::new(conn) };
-        store.migrate()?;
+        migrations::prepare_layout(&mut store.conn(), &store.path)?;
+        for schema in migrations::registered() {
+            store.migrate(schema)?;
+        }
         Ok(store)
     }
 
@@ -104,22 +112,16 @@ impl Store {
         self.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
-    fn migrate(&self) -> Result<()> {
-        let found = self.schema_version()?;
-        let supported = migrations::latest_version();
-        if found > supported {
-            return Err(StoreError::TooNew { path: self.path.clone(), found, supported });
-        }
-        let mut conn = self.conn();
-        for (index, migration) in migrations::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let version = index as u32 + 1;
-            let tx = conn.transaction().map_err(|e| self.err(e))?;
-            tx.execute_batch(migration.sql).map_err(|e| self.err(e))?;
-            tx.pragma_update(None, "user_version", version).map_err(|e| self.err(e))?;
-            tx.commit().map_err(|e| self.err(e))?;
-            tracing::debug!(target: "agora::store", version, name = migration.name, "migrated");
-        }
-        Ok(())
+    /// Applies the steps of `schema` this database lacks (registered schemas are applied on
+    /// open; this is for a schema a program applies itself). Refuses a component whose version
+    /// in the file is newer than `schema` knows.
+    pub fn migrate(&self, schema: &Schema) -> Result<()> {
+        migrations::apply(&mut self.conn(), &self.path, schema)
+    }
+
+    /// How many steps of `component`'s schema the database has applied (0 if none).
+    pub fn component_version(&self, component: &str) -> Result<u32> {
+        migrations::component_version(&self.conn(), component).map_err(|e| self.err(e))
     }
 
     /// Appends an entry to the journal; it is durable when this returns. Returns its id.
@@ -291,6 +293,76 @@ mod tests {
         }
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_database_of_the_global_layout_opens_without_running_anything_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        {
+            // What a build that counted one list of migrations in user_version left behind.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(migrations::SCHEMA.steps[0]).unwrap();
+            conn.execute_batch("CREATE TABLE pay_channels (channel_id TEXT PRIMARY KEY);").unwrap();
+            conn.execute("INSERT INTO journal (at_ms, kind, detail) VALUES (1, 'node.started', '{}')", [])
+                .unwrap();
+            conn.execute("INSERT INTO pay_channels (channel_id) VALUES ('0xc')", []).unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), migrations::LAYOUT_VERSION);
+        for (component, version) in [("store", 1), ("agents", 1), ("pay", 1), ("guard", 0)] {
+            assert_eq!(store.component_version(component).unwrap(), version, "{component}");
+        }
+        assert_eq!(store.journal_after(0, 10).unwrap().len(), 1, "the journal kept");
+        let channels: i64 =
+            store.read(|c| c.query_row("SELECT count(*) FROM pay_channels", [], |r| r.get(0))).unwrap();
+        assert_eq!(channels, 1, "a capability's rows kept");
+        drop(store);
+        // Mapped once: reopening changes nothing.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.component_version("pay").unwrap(), 1);
+        assert_eq!(store.journal_after(0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_components_second_step_runs_once_and_an_older_schema_is_refused() {
+        const STEPS: &[&str] = &[
+            "CREATE TABLE widgets (id INTEGER PRIMARY KEY);",
+            "ALTER TABLE widgets ADD COLUMN colour TEXT NOT NULL DEFAULT 'blue';",
+        ];
+        let first = Schema { component: "widgets", steps: &STEPS[..1] };
+        let second = Schema { component: "widgets", steps: STEPS };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        {
+            let store = Store::open(&path).unwrap();
+            store.migrate(&first).unwrap();
+            store.write(|tx| tx.execute("INSERT INTO widgets (id) VALUES (7)", [])).unwrap();
+            assert_eq!(store.component_version("widgets").unwrap(), 1);
+        }
+        let store = Store::open(&path).unwrap();
+        store.migrate(&second).unwrap();
+        store.migrate(&second).unwrap();
+        assert_eq!(store.component_version("widgets").unwrap(), 2);
+        let colour: String =
+            store.read(|c| c.query_row("SELECT colour FROM widgets WHERE id = 7", [], |r| r.get(0))).unwrap();
+        assert_eq!(colour, "blue");
+        let err = store.migrate(&first).unwrap_err();
+        assert!(
+            matches!(err, StoreError::ComponentTooNew { component: "widgets", found: 2, supported: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("widgets schema version 2"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_step_leaves_the_component_at_its_version() {
+        let broken = Schema { component: "broken", steps: &["CREATE TABLE ok (id INTEGER);", "NOT SQL"] };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        assert!(store.migrate(&broken).is_err());
+        assert_eq!(store.component_version("broken").unwrap(), 1);
     }
 
     #[test]

@@ -1,19 +1,56 @@
-//! Versioned schema migrations, applied in order inside one transaction each.
+//! Schema migrations, owned by the capability whose tables they create.
 //!
-//! `PRAGMA user_version` holds the number of migrations applied. Migrations are append-only:
-//! never edit one that has shipped, add the next instead.
+//! Each capability crate declares its tables in a [`Schema`]: a component name and its steps,
+//! oldest first. `schema_versions` records how many steps of each component a database has
+//! applied; each step runs in its own transaction together with the update of that record.
+//! Steps are append-only: never edit one that has shipped, add the next instead.
+//!
+//! A crate registers its schema once with [`register_schema!`](crate::register_schema), and
+//! every [`Store`](crate::Store) opened in a program that links the crate applies it, so a test
+//! that opens a store directly gets the same tables as the node.
+//!
+//! `PRAGMA user_version` now names the layout: [`LAYOUT_VERSION`] for per-component versions.
+//! Older builds counted one global list of migrations in it (see [`LEGACY_STEPS`]); such a
+//! database is mapped onto per-component versions once, without running anything again.
 
-/// One schema step.
-pub(crate) struct Migration {
-    pub(crate) name: &'static str,
-    pub(crate) sql: &'static str,
+use crate::{Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// The tables of one capability: its name and its migration steps, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    /// Component name, unique in the database (e.g. `pay`).
+    pub component: &'static str,
+    /// SQL batches, oldest first; the component's version is the number applied.
+    pub steps: &'static [&'static str],
 }
 
-/// Every migration, oldest first; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        name: "journal and settings",
-        sql: "
+impl Schema {
+    /// The version this build knows: the number of steps.
+    pub fn latest_version(&self) -> u32 {
+        self.steps.len() as u32
+    }
+}
+
+inventory::collect!(Schema);
+
+/// Registers a capability's [`Schema`] so every store opened in the program applies it.
+///
+/// ```ignore
+/// agora_store::register_schema!(SCHEMA);
+/// ```
+#[macro_export]
+macro_rules! register_schema {
+    ($schema:expr) => {
+        $crate::__inventory::submit! { $schema }
+    };
+}
+
+/// The store's own tables: the node's journal and settings.
+pub const SCHEMA: Schema = Schema {
+    component: "store",
+    steps: &["
         CREATE TABLE journal (
             id      INTEGER PRIMARY KEY AUTOINCREMENT,
             at_ms   INTEGER NOT NULL,
@@ -25,168 +62,98 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             key     TEXT PRIMARY KEY,
             value   TEXT NOT NULL
         ) WITHOUT ROWID;
-    ",
-    },
-    Migration {
-        name: "ERC-8004 discovery index",
-        sql: "
-        -- Raw registry logs, re-read over a window on every pass so a reorg replaces them.
-        CREATE TABLE registry_events (
-            chain_id     INTEGER NOT NULL,
-            block_number INTEGER NOT NULL,
-            log_index    INTEGER NOT NULL,
-            block_hash   TEXT    NOT NULL,
-            address      TEXT    NOT NULL,
-            kind         TEXT    NOT NULL,
-            agent_id     TEXT    NOT NULL,
-            data         TEXT    NOT NULL,
-            PRIMARY KEY (chain_id, block_number, log_index)
-        ) WITHOUT ROWID;
-        CREATE INDEX registry_events_agent ON registry_events (chain_id, agent_id, block_number, log_index);
-        -- Agents as the events describe them, plus what their registration file says.
-        CREATE TABLE agents (
-            chain_id     INTEGER NOT NULL,
-            agent_id     TEXT    NOT NULL,
-            owner        TEXT    NOT NULL,
-            wallet       TEXT    NOT NULL,
-            uri          TEXT    NOT NULL,
-            name         TEXT,
-            description  TEXT,
-            active       INTEGER,
-            skills       TEXT    NOT NULL DEFAULT '',
-            registration TEXT,
-            fetch_error  TEXT,
-            PRIMARY KEY (chain_id, agent_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE feedback (
-            chain_id  INTEGER NOT NULL,
-            agent_id  TEXT    NOT NULL,
-            client    TEXT    NOT NULL,
-            idx       INTEGER NOT NULL,
-            value     TEXT    NOT NULL,
-            decimals  INTEGER NOT NULL,
-            tag1      TEXT    NOT NULL,
-            tag2      TEXT    NOT NULL,
-            endpoint  TEXT    NOT NULL,
-            uri       TEXT    NOT NULL,
-            revoked   INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (chain_id, agent_id, client, idx)
-        ) WITHOUT ROWID;
-        CREATE TABLE index_cursor (
-            chain_id   INTEGER PRIMARY KEY,
-            next_block INTEGER NOT NULL
-        );
-    ",
-    },
-    Migration {
-        name: "x402 payments: channels, exact authorizations, payer mandates and spend",
-        sql: "
-        -- Provider side: each channel paying this node, with the highest voucher received and
-        -- what was charged against it. Amounts are decimal strings (uint128 does not fit SQLite).
-        CREATE TABLE pay_channels (
-            channel_id     TEXT    PRIMARY KEY,
-            chain_id       INTEGER NOT NULL,
-            contract       TEXT    NOT NULL,
-            payer          TEXT    NOT NULL,
-            authorizer     TEXT    NOT NULL,
-            token          TEXT    NOT NULL,
-            withdraw_delay INTEGER NOT NULL,
-            deposited      TEXT    NOT NULL,
-            voucher_max    TEXT    NOT NULL DEFAULT '0',
-            voucher_sig    TEXT    NOT NULL DEFAULT '',
-            charged        TEXT    NOT NULL DEFAULT '0',
-            claimed        TEXT    NOT NULL DEFAULT '0',
-            calls          INTEGER NOT NULL DEFAULT 0,
-            closing_at     INTEGER NOT NULL DEFAULT 0,
-            updated_ms     INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        -- Provider side: exact-scheme authorizations, from verification to settlement.
-        CREATE TABLE pay_exact (
-            payer        TEXT    NOT NULL,
-            nonce        TEXT    NOT NULL,
-            chain_id     INTEGER NOT NULL,
-            asset        TEXT    NOT NULL,
-            pay_to       TEXT    NOT NULL,
-            amount       TEXT    NOT NULL,
-            valid_before INTEGER NOT NULL,
-            payload      TEXT    NOT NULL,
-            status       TEXT    NOT NULL,
-            tx           TEXT,
-            error        TEXT,
-            created_ms   INTEGER NOT NULL,
-            PRIMARY KEY (payer, nonce)
-        ) WITHOUT ROWID;
-        CREATE INDEX pay_exact_status ON pay_exact (status);
-        -- Payer side: channels this node pays through.
-        CREATE TABLE payer_channels (
-            channel_id  TEXT    PRIMARY KEY,
-            chain_id    INTEGER NOT NULL,
-            contract    TEXT    NOT NULL,
-            payee       TEXT    NOT NULL,
-            token       TEXT    NOT NULL,
-            config      TEXT    NOT NULL,
-            deposited   TEXT    NOT NULL,
-            signed_max  TEXT    NOT NULL DEFAULT '0',
-            acked_max   TEXT    NOT NULL DEFAULT '0',
-            charged     TEXT    NOT NULL DEFAULT '0',
-            updated_ms  INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        CREATE INDEX payer_channels_payee ON payer_channels (chain_id, contract, payee, token);
-        -- Payer side: spending mandates and every payment made under them.
-        CREATE TABLE payer_mandates (
-            name        TEXT    PRIMARY KEY,
-            budget      TEXT    NOT NULL,
-            per_call    TEXT    NOT NULL,
-            payees      TEXT    NOT NULL,
-            expires_at  INTEGER NOT NULL,
-            created_ms  INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        CREATE TABLE payer_spend (
-            id          INTEGER PRIMARY KEY AUTOINCREMENT,
-            at_ms       INTEGER NOT NULL,
-            mandate     TEXT    NOT NULL,
-            payee       TEXT    NOT NULL,
-            resource    TEXT    NOT NULL,
-            scheme      TEXT    NOT NULL,
-            reserved    TEXT    NOT NULL,
-            amount      TEXT,
-            status      TEXT    NOT NULL,
-            reference   TEXT    NOT NULL DEFAULT ''
-        );
-        CREATE INDEX payer_spend_mandate ON payer_spend (mandate, status);
-    ",
-    },
-    Migration {
-        name: "guard: the user's address book, allow- and block-lists, and send history",
-        sql: "
-        -- One row per (address or domain, list): contact, allow or block.
-        CREATE TABLE guard_entries (
-            entry       TEXT    NOT NULL,
-            list        TEXT    NOT NULL CHECK (list IN ('contact', 'allow', 'block')),
-            label       TEXT    NOT NULL DEFAULT '',
-            added_ms    INTEGER NOT NULL,
-            PRIMARY KEY (entry, list)
-        ) WITHOUT ROWID;
-        -- Counterparties the user sent to through the guard.
-        CREATE TABLE guard_history (
-            address     TEXT    PRIMARY KEY,
-            first_ms    INTEGER NOT NULL,
-            last_ms     INTEGER NOT NULL,
-            count       INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        -- When a contract was first seen with code (found by searching the chain's history).
-        CREATE TABLE guard_code_age (
-            chain_id    INTEGER NOT NULL,
-            address     TEXT    NOT NULL,
-            first_block INTEGER NOT NULL,
-            first_time  INTEGER NOT NULL,
-            PRIMARY KEY (chain_id, address)
-        ) WITHOUT ROWID;
-    ",
-    },
-];
+    "],
+};
 
-/// The schema version of this build.
+/// `user_version` of a database whose versions live in `schema_versions`.
+pub const LAYOUT_VERSION: u32 = 5;
+
+/// The global migrations of the layout before [`LAYOUT_VERSION`], in their order: the
+/// `user_version` of such a database counts how many of them it applied, and each was the
+/// first step of the named component.
+pub const LEGACY_STEPS: &[&str] = &["store", "agents", "pay", "guard"];
+
+/// The layout version of this build (what `Store::schema_version` reads when it is current).
+#[cfg(test)]
 pub(crate) fn latest_version() -> u32 {
-    MIGRATIONS.len() as u32
+    LAYOUT_VERSION
+}
+
+/// Every registered schema, the store's own first, then by component name.
+pub fn registered() -> Vec<&'static Schema> {
+    let mut schemas: Vec<&'static Schema> = inventory::iter::<Schema>.into_iter().collect();
+    schemas.sort_by_key(|s| s.component);
+    schemas.dedup_by_key(|s| s.component);
+    schemas.retain(|s| s.component != SCHEMA.component);
+    schemas.insert(0, &SCHEMA);
+    schemas
+}
+
+/// Brings the layout of an open database to [`LAYOUT_VERSION`]: creates `schema_versions`
+/// and maps a legacy `user_version` onto per-component versions, in one transaction.
+pub(crate) fn prepare_layout(conn: &mut Connection, path: &Path) -> Result<()> {
+    let err = |e| StoreError::from_sqlite(path, e);
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    if found > LAYOUT_VERSION {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found, supported: LAYOUT_VERSION });
+    }
+    if found == LAYOUT_VERSION {
+        return Ok(());
+    }
+    let legacy = LEGACY_STEPS.get(..found as usize).unwrap_or(LEGACY_STEPS);
+    let tx = conn.transaction().map_err(err)?;
+    tx.execute_batch(
+        "CREATE TABLE schema_versions (
+            component TEXT    PRIMARY KEY,
+            version   INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+    )
+    .map_err(err)?;
+    for component in legacy {
+        tx.execute("INSERT INTO schema_versions (component, version) VALUES (?1, 1)", params![component])
+            .map_err(err)?;
+    }
+    tx.pragma_update(None, "user_version", LAYOUT_VERSION).map_err(err)?;
+    tx.commit().map_err(err)?;
+    tracing::debug!(target: "agora::store", from = found, to = LAYOUT_VERSION, "schema layout upgraded");
+    Ok(())
+}
+
+/// The version of `component` in the database (0 when it has none).
+pub(crate) fn component_version(conn: &Connection, component: &str) -> rusqlite::Result<u32> {
+    conn.query_row("SELECT version FROM schema_versions WHERE component = ?1", params![component], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
+/// Applies the steps of `schema` the database lacks, each in its own transaction; refuses a
+/// component written by a newer build.
+pub(crate) fn apply(conn: &mut Connection, path: &Path, schema: &Schema) -> Result<()> {
+    let err = |e| StoreError::from_sqlite(path, e);
+    let found = component_version(conn, schema.component).map_err(err)?;
+    let supported = schema.latest_version();
+    if found > supported {
+        return Err(StoreError::ComponentTooNew {
+            path: path.to_path_buf(),
+            component: schema.component,
+            found,
+            supported,
+        });
+    }
+    for (index, sql) in schema.steps.iter().enumerate().skip(found as usize) {
+        let version = index as u32 + 1;
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(sql).map_err(err)?;
+        tx.execute(
+            "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            params![schema.component, version],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        tracing::debug!(target: "agora::store", component = schema.component, version, "migrated");
+    }
+    Ok(())
 }
