@@ -2,12 +2,42 @@
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
     /// The model file cannot be read.
-    #[error("cannot read model {path}: {reason}")]
+    #[error("cannot read model {path}: {source}")]
     Io {
         /// The file.
         path: String,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// One tensor's data cannot be read from the model file.
+    #[error("cannot read model {path}: tensor {tensor}: {source}")]
+    TensorIo {
+        /// The file.
+        path: String,
+        /// The tensor.
+        tensor: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's GGUF header cannot be parsed.
+    #[error("model: {path} is not a valid GGUF file: {source}")]
+    NotGguf {
+        /// The file.
+        path: String,
+        /// What the reader found.
+        #[source]
+        source: candle_core::Error,
+    },
+    /// The worker threads cannot be started.
+    #[error("model: cannot start {threads} worker threads: {source}")]
+    ThreadPool {
+        /// How many were asked for.
+        threads: usize,
+        /// Why not.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
     },
     /// The file is not a usable GGUF model.
     #[error("model: {0}")]
@@ -20,9 +50,12 @@ pub enum InferError {
     /// The tokenizer described in the GGUF is not supported.
     #[error("unsupported tokenizer: {0}")]
     UnsupportedTokenizer(String),
-    /// The chat template failed to render.
+    /// The tokenizer's pre-tokenizer pattern does not compile.
+    #[error("unsupported tokenizer: {0}")]
+    TokenizerPattern(#[source] Box<fancy_regex::Error>),
+    /// The chat template failed to compile or render.
     #[error("chat template: {0}")]
-    Template(String),
+    Template(#[source] minijinja::Error),
     /// The request is invalid (parameters out of range, empty conversation).
     #[error("{0}")]
     InvalidRequest(String),

@@ -64,10 +64,10 @@ impl std::fmt::Debug for GgufFile {
 impl GgufFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
-        let io = |e: std::io::Error| InferError::Io { path: shown.clone(), reason: e.to_string() };
+        let io = |source: std::io::Error| InferError::Io { path: shown.clone(), source };
         let mut file = File::open(path).map_err(io)?;
         let content = gguf_file::Content::read(&mut file)
-            .map_err(|e| InferError::Model(format!("{shown} is not a valid GGUF file: {e}")))?;
+            .map_err(|source| InferError::NotGguf { path: shown.clone(), source })?;
         Ok(Self { content, file, path: shown })
     }
 
@@ -173,8 +173,11 @@ impl GgufFile {
         let start = self.content.tensor_data_offset + info.offset;
         let mut bytes = vec![0u8; size];
         let path = self.path.clone();
-        let io =
-            |e: std::io::Error| InferError::Io { path: path.clone(), reason: format!("tensor {name}: {e}") };
+        let io = |source: std::io::Error| InferError::TensorIo {
+            path: path.clone(),
+            tensor: name.to_owned(),
+            source,
+        };
         self.file.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
         self.file.read_exact(&mut bytes).map_err(io)?;
         Ok((dtype, dims, bytes))
@@ -252,13 +255,11 @@ fn to_f32(
 /// sha256 of a file, hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
     let shown = path.display().to_string();
-    let mut file =
-        File::open(path).map_err(|e| InferError::Io { path: shown.clone(), reason: e.to_string() })?;
+    let mut file = File::open(path).map_err(|source| InferError::Io { path: shown.clone(), source })?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n =
-            file.read(&mut buf).map_err(|e| InferError::Io { path: shown.clone(), reason: e.to_string() })?;
+        let n = file.read(&mut buf).map_err(|source| InferError::Io { path: shown.clone(), source })?;
         if n == 0 {
             break;
         }

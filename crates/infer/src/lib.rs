@@ -170,7 +170,7 @@ impl Engine {
             .num_threads(threads)
             .thread_name(|i| format!("agora-infer-{i}"))
             .build()
-            .map_err(|e| InferError::Model(format!("cannot start {threads} worker threads: {e}")))?;
+            .map_err(|source| InferError::ThreadPool { threads, source })?;
         let context_length = options
             .max_context
             .map_or(weights.config.context_length, |cap| cap.min(weights.config.context_length));
@@ -242,18 +242,37 @@ impl Engine {
         Ok(())
     }
 
+    /// Checks `params` and a tokenized prompt against this engine once: every setting in
+    /// range, the prompt and `max_tokens` within the context window, every token in the
+    /// vocabulary. [`Engine::run`] then generates without checking again.
+    pub fn prepare(&self, tokens: Vec<u32>, params: SamplingParams) -> Result<PreparedPrompt> {
+        params.validate()?;
+        self.check_context(tokens.len(), params.max_tokens)?;
+        if let Some(bad) = tokens.iter().find(|t| **t as usize >= self.weights.config.vocab) {
+            return Err(InferError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
+        }
+        Ok(PreparedPrompt { tokens, params })
+    }
+
     /// Generates from prompt tokens. See [`Engine::chat`].
     pub fn generate(
         &self,
         prompt: &[u32],
         params: &SamplingParams,
+        on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation> {
+        let prepared = self.prepare(prompt.to_vec(), params.clone())?;
+        self.run(&prepared, on_text)
+    }
+
+    /// Generates from a prompt checked by [`Engine::prepare`]. `on_text` receives the output
+    /// as it grows and may return `ControlFlow::Break` to stop.
+    pub fn run(
+        &self,
+        prepared: &PreparedPrompt,
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation> {
-        params.validate()?;
-        self.check_context(prompt.len(), params.max_tokens)?;
-        if let Some(bad) = prompt.iter().find(|t| **t as usize >= self.weights.config.vocab) {
-            return Err(InferError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
-        }
+        let PreparedPrompt { tokens: prompt, params } = prepared;
         {
             let forward = |tokens: &[u32], cache: &mut model::KvCache| {
                 self.pool.install(|| self.weights.forward(self.isa, tokens, cache))
@@ -305,6 +324,26 @@ impl Engine {
                 generation_time: started.elapsed(),
             })
         }
+    }
+}
+
+/// A tokenized prompt and its sampling settings, checked by [`Engine::prepare`] against the
+/// engine that will run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedPrompt {
+    tokens: Vec<u32>,
+    params: SamplingParams,
+}
+
+impl PreparedPrompt {
+    /// The prompt's tokens.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// The checked sampling settings.
+    pub fn params(&self) -> &SamplingParams {
+        &self.params
     }
 }
 

@@ -43,13 +43,13 @@ impl ChatTemplate {
         env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
             Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
         });
-        env.add_template_owned("chat", source.to_owned()).map_err(|e| InferError::Template(e.to_string()))?;
+        env.add_template_owned("chat", source.to_owned()).map_err(InferError::Template)?;
         Ok(Self { env, bos: bos.to_owned(), eos: eos.to_owned() })
     }
 
     /// Renders a conversation, ending with the prompt for the assistant's reply.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String> {
-        let template = self.env.get_template("chat").map_err(|e| InferError::Template(e.to_string()))?;
+        let template = self.env.get_template("chat").map_err(InferError::Template)?;
         template
             .render(context! {
                 messages => messages,
@@ -57,7 +57,7 @@ impl ChatTemplate {
                 bos_token => &self.bos,
                 eos_token => &self.eos,
             })
-            .map_err(|e| InferError::Template(e.to_string()))
+            .map_err(InferError::Template)
     }
 }
 

@@ -69,7 +69,7 @@ impl Tokenizer {
                 )));
             }
         };
-        let pattern = Regex::new(pattern).map_err(|e| InferError::UnsupportedTokenizer(e.to_string()))?;
+        let pattern = Regex::new(pattern).map_err(|e| InferError::TokenizerPattern(Box::new(e)))?;
         let tokens = file
             .strings("tokenizer.ggml.tokens")
             .ok_or_else(|| InferError::UnsupportedTokenizer("tokenizer.ggml.tokens is missing".into()))?;

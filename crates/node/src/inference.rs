@@ -2,7 +2,7 @@
 //! thread that runs them in order. A full queue is refused at once (HTTP 429) instead of
 //! growing without bound; a generation whose requester went away stops at the next token.
 
-use agora_infer::{ChatMessage, Engine, Generation, InferError, SamplingParams};
+use agora_infer::{ChatMessage, Engine, Generation, InferError, PreparedPrompt};
 use agora_receipts::{CanonicalRequest, PaymentTerms, ReceiptEnvelope, ReceiptOutput};
 use alloy::signers::local::PrivateKeySigner;
 use std::{
@@ -26,6 +26,7 @@ pub enum GenerationEvent {
 
 struct Job {
     request: CanonicalRequest,
+    prompt: PreparedPrompt,
     payment: Option<PaymentTerms>,
     events: mpsc::UnboundedSender<GenerationEvent>,
 }
@@ -88,16 +89,19 @@ impl InferenceService {
         self.log_prompts
     }
 
-    /// Queues a generation; its events arrive on the returned channel. Dropping the receiver
-    /// cancels the generation. A paid call passes its payment terms, which the receipt names.
+    /// Queues a generation of `prompt` (prepared by this service's engine from `messages`,
+    /// which the receipt commits to); its events arrive on the returned channel. Dropping the
+    /// receiver cancels the generation. A paid call passes its payment terms, which the
+    /// receipt names.
     pub fn submit(
         &self,
         messages: Vec<ChatMessage>,
-        sampling: SamplingParams,
+        prompt: PreparedPrompt,
         payment: Option<PaymentTerms>,
     ) -> Result<mpsc::UnboundedReceiver<GenerationEvent>, SubmitError> {
         let (events, rx) = mpsc::unbounded_channel();
-        let job = Job { request: CanonicalRequest { messages, sampling }, payment, events };
+        let request = CanonicalRequest { messages, sampling: prompt.params().clone() };
+        let job = Job { request, prompt, payment, events };
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull(self.capacity),
             mpsc::error::TrySendError::Closed(_) => SubmitError::Stopped,
@@ -107,14 +111,14 @@ impl InferenceService {
 }
 
 fn run_job(engine: &Engine, signer: Option<&PrivateKeySigner>, job: Job, log_prompts: bool) {
-    let Job { request, payment, events } = job;
+    let Job { request, prompt, payment, events } = job;
     if events.is_closed() {
         return; // the requester left while waiting
     }
     if log_prompts {
         tracing::info!(target: "agora::infer", messages = ?request.messages, "prompt");
     }
-    let result = engine.chat(&request.messages, &request.sampling, |text| {
+    let result = engine.run(&prompt, |text| {
         if events.send(GenerationEvent::Text(text.to_owned())).is_err() {
             ControlFlow::Break(())
         } else {
