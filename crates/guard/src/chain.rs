@@ -112,8 +112,11 @@ async fn timed<T>(
 ) -> Result<T, GuardError> {
     match tokio::time::timeout(Duration::from_secs(10), fut.into_future()).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(GuardError::Upstream(format!("{what}: {e}"))),
-        Err(_) => Err(GuardError::Upstream(format!("{what}: the node did not answer within 10 s"))),
+        Ok(Err(source)) => Err(GuardError::upstream(what, source)),
+        Err(_) => Err(GuardError::Timeout {
+            what: format!("the node's answer to {what}"),
+            after: Duration::from_secs(10),
+        }),
     }
 }
 
@@ -134,7 +137,10 @@ impl ChainView {
         let block =
             timed("eth_getBlockByNumber", self.provider.get_block_by_number(BlockNumberOrTag::Latest))
                 .await?
-                .ok_or_else(|| GuardError::Upstream("the node has no latest block".into()))?;
+                .ok_or_else(|| GuardError::UpstreamAnswer {
+                    what: "the node has no latest block".into(),
+                    source: None,
+                })?;
         Ok(Head {
             chain_id,
             number: block.header.number,
@@ -217,19 +223,17 @@ impl ChainView {
     ) -> Result<Option<u64>, GuardError> {
         let key = address.to_checksum(None);
         if let Some(store) = store {
-            let cached = store
-                .read(|c| {
-                    c.query_row(
-                        "SELECT first_time FROM guard_code_age WHERE chain_id = ?1 AND address = ?2",
-                        agora_store::rusqlite::params![head.chain_id as i64, key],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .map(Some)
-                    .or_else(|e| {
-                        if e == agora_store::rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) }
-                    })
+            let cached = store.read(|c| {
+                c.query_row(
+                    "SELECT first_time FROM guard_code_age WHERE chain_id = ?1 AND address = ?2",
+                    agora_store::rusqlite::params![head.chain_id as i64, key],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(Some)
+                .or_else(|e| {
+                    if e == agora_store::rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) }
                 })
-                .map_err(|e| GuardError::Store(e.to_string()))?;
+            })?;
             if let Some(first) = cached {
                 return Ok(Some(head.timestamp.saturating_sub(first as u64)));
             }
@@ -271,7 +275,7 @@ impl ChainView {
                         agora_store::rusqlite::params![head.chain_id as i64, key, lo as i64, first as i64],
                     )
                 })
-                .map_err(|e| GuardError::Store(e.to_string()))?;
+                ?;
         }
         Ok(Some(head.timestamp.saturating_sub(first)))
     }

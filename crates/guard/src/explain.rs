@@ -5,7 +5,7 @@
 //! (token names, typed-data text, messages) reaches it inside a JSON document that is marked as
 //! untrusted data, never as instructions.
 
-use crate::Verdict;
+use crate::{GuardError, Verdict};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub async fn summarize(
     api: &str,
     verdict: &Verdict,
     max_tokens: u32,
-) -> Result<String, String> {
+) -> Result<String, GuardError> {
     let body = json!({ "model": "default", "messages": messages(verdict), "max_tokens": max_tokens, "temperature": 0 });
     let response = client
         .post(format!("{}/v1/chat/completions", api.trim_end_matches('/')))
@@ -47,11 +47,16 @@ pub async fn summarize(
         .timeout(Duration::from_secs(120))
         .send()
         .await
-        .map_err(|e| format!("the model at {api} is unreachable: {e}"))?;
+        .map_err(|e| GuardError::Model { api: api.to_owned(), what: "unreachable", source: Some(e) })?;
     let status = response.status();
-    let value: Value = response.json().await.map_err(|e| format!("the model answered garbage: {e}"))?;
+    let value: Value = response.json().await.map_err(|e| GuardError::Model {
+        api: api.to_owned(),
+        what: "answered something other than JSON",
+        source: Some(e),
+    })?;
     if !status.is_success() {
-        return Err(format!("the model refused ({status}): {value}"));
+        tracing::debug!(target: "agora::guard", %status, %value, "the model refused a summary");
+        return Err(GuardError::Model { api: api.to_owned(), what: "refused the request", source: None });
     }
     let text = value["choices"][0]["message"]["content"].as_str().unwrap_or_default().trim().to_owned();
     Ok(format!("[{}] {text}", verdict.level.as_str().to_uppercase()))

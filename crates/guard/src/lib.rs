@@ -35,7 +35,7 @@ pub mod sim;
 pub mod verdict;
 
 pub use analyze::{Guard, GuardOptions, SimulatorKind};
-pub use error::{GuardError, Result};
+pub use error::{BoxError, GuardError, RequestError, Result};
 pub use lists::{GuardData, ListKind};
 pub use request::GuardRequest;
 pub use rules::Rule;

@@ -75,7 +75,7 @@ pub fn host_of(origin: &str) -> String {
 impl PhishingList {
     /// Parses a list in the eth-phishing-detect format.
     pub fn parse(json: &str) -> Result<Self, GuardError> {
-        serde_json::from_str(json).map_err(|e| GuardError::Data(format!("phishing list: {e}")))
+        serde_json::from_str(json).map_err(|source| GuardError::Data { what: "phishing list".into(), source })
     }
 
     /// Checks an origin: exact and parent-domain matches against the blocklist, then look-alikes
@@ -139,8 +139,8 @@ impl TokenList {
         struct Raw {
             tokens: Vec<serde_json::Value>,
         }
-        let raw: Raw =
-            serde_json::from_str(json).map_err(|e| GuardError::Data(format!("token list: {e}")))?;
+        let raw: Raw = serde_json::from_str(json)
+            .map_err(|source| GuardError::Data { what: "token list".into(), source })?;
         Ok(Self { tokens: raw.tokens.into_iter().filter_map(|t| serde_json::from_value(t).ok()).collect() })
     }
 
@@ -314,14 +314,14 @@ impl UserLists {
                 })?;
                 rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
             })
-            .map_err(store_err)?;
+            .map_err(GuardError::from)?;
         let history = store
             .read(|conn| {
                 let mut stmt = conn.prepare("SELECT address, count FROM guard_history")?;
                 let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
                 rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
             })
-            .map_err(store_err)?;
+            .map_err(GuardError::from)?;
         let mut lists = Self::default();
         for (entry, list, label) in rows {
             let kind = match list.as_str() {
@@ -376,10 +376,6 @@ impl UserLists {
     }
 }
 
-fn store_err(e: agora_store::StoreError) -> GuardError {
-    GuardError::Store(e.to_string())
-}
-
 /// Adds an address or domain to a user list (replacing its label).
 pub fn add_entry(store: &Store, list: ListKind, entry: &str, label: &str) -> Result<(), GuardError> {
     let entry = normalize_entry(entry)?;
@@ -391,7 +387,7 @@ pub fn add_entry(store: &Store, list: ListKind, entry: &str, label: &str) -> Res
                 agora_store::rusqlite::params![entry, list.as_str(), label, agora_store::now_ms()],
             )
         })
-        .map_err(store_err)?;
+        .map_err(GuardError::from)?;
     Ok(())
 }
 
@@ -405,7 +401,7 @@ pub fn remove_entry(store: &Store, list: ListKind, entry: &str) -> Result<bool, 
                 agora_store::rusqlite::params![entry, list.as_str()],
             )
         })
-        .map_err(store_err)?;
+        .map_err(GuardError::from)?;
     Ok(n > 0)
 }
 
@@ -420,7 +416,7 @@ pub fn entries(store: &Store) -> Result<Vec<ListEntry>, GuardError> {
             })?;
             rows.collect::<agora_store::rusqlite::Result<Vec<_>>>()
         })
-        .map_err(store_err)
+        .map_err(GuardError::from)
         .map(|rows| {
             rows.into_iter()
                 .map(|(entry, list, label)| ListEntry {
@@ -452,7 +448,7 @@ pub fn record_history(store: &Store, addresses: &[Address]) -> Result<(), GuardE
             }
             Ok(())
         })
-        .map_err(store_err)
+        .map_err(GuardError::from)
 }
 
 fn normalize_entry(entry: &str) -> Result<String, GuardError> {
@@ -462,7 +458,7 @@ fn normalize_entry(entry: &str) -> Result<String, GuardError> {
     }
     let host = host_of(entry);
     if host.is_empty() || !host.contains('.') || host.contains(char::is_whitespace) {
-        return Err(GuardError::BadRequest(format!("{entry:?} is neither an address nor a domain")));
+        return Err(crate::RequestError::new(format!("{entry:?} is neither an address nor a domain")).into());
     }
     Ok(host)
 }
@@ -496,13 +492,13 @@ impl GuardData {
         let phishing = dir.join(PHISHING_FILE);
         if phishing.exists() {
             let text = std::fs::read_to_string(&phishing)
-                .map_err(|e| GuardError::Data(format!("{}: {e}", phishing.display())))?;
+                .map_err(|source| GuardError::Io { path: phishing.clone(), source })?;
             data.phishing = Arc::new(PhishingList::parse(&text)?);
         }
         let tokens = dir.join(TOKENS_FILE);
         if tokens.exists() {
             let text = std::fs::read_to_string(&tokens)
-                .map_err(|e| GuardError::Data(format!("{}: {e}", tokens.display())))?;
+                .map_err(|source| GuardError::Io { path: tokens.clone(), source })?;
             data.tokens = Arc::new(TokenList::parse(&text)?);
         }
         Ok(data)

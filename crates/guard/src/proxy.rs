@@ -71,6 +71,18 @@ pub fn router_with_asker(guard: Guard, config: ProxyConfig, asker: Asker) -> Rou
     Router::new().route("/", post(handle)).with_state(state)
 }
 
+/// An error and its sources in one line, for the wallet's JSON-RPC message.
+fn report(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        out.push_str(": ");
+        out.push_str(&source.to_string());
+        next = source.source();
+    }
+    out
+}
+
 fn rpc_error(id: &Value, code: i64, message: String, data: Option<Value>) -> Value {
     let mut error = json!({ "code": code, "message": message });
     if let Some(data) = data {
@@ -102,21 +114,26 @@ async fn handle(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: 
             Ok((status, bytes)) => {
                 (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
             }
-            Err(message) => json_response(match &parsed {
-                Value::Array(items) => Value::Array(
-                    items
-                        .iter()
-                        .map(|item| {
-                            rpc_error(
-                                item.get("id").unwrap_or(&Value::Null),
-                                UPSTREAM_FAILED,
-                                message.clone(),
-                                None,
-                            )
-                        })
-                        .collect(),
-                ),
-                single => rpc_error(single.get("id").unwrap_or(&Value::Null), UPSTREAM_FAILED, message, None),
+            Err(e) => json_response({
+                let message = report(&e);
+                match &parsed {
+                    Value::Array(items) => Value::Array(
+                        items
+                            .iter()
+                            .map(|item| {
+                                rpc_error(
+                                    item.get("id").unwrap_or(&Value::Null),
+                                    UPSTREAM_FAILED,
+                                    message.clone(),
+                                    None,
+                                )
+                            })
+                            .collect(),
+                    ),
+                    single => {
+                        rpc_error(single.get("id").unwrap_or(&Value::Null), UPSTREAM_FAILED, message, None)
+                    }
+                }
             }),
         };
     }
@@ -139,7 +156,7 @@ fn json_response(v: Value) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
-async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Bytes), String> {
+async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Bytes), GuardError> {
     let upstream = &state.config.upstream;
     let response = state
         .http
@@ -148,7 +165,11 @@ async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Byt
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("upstream node {upstream} is unreachable: {e}"))?;
+        .map_err(|e| GuardError::Forward {
+            upstream: upstream.clone(),
+            what: "is unreachable".into(),
+            source: Some(e),
+        })?;
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = response
         .headers()
@@ -156,7 +177,11 @@ async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Byt
         .and_then(|v| v.to_str().ok())
         .unwrap_or("no content type")
         .to_owned();
-    let bytes = response.bytes().await.map_err(|e| format!("upstream node failed mid-answer: {e}"))?;
+    let bytes = response.bytes().await.map_err(|e| GuardError::Forward {
+        upstream: upstream.clone(),
+        what: "failed mid-answer".into(),
+        source: Some(e),
+    })?;
     // Whatever reaches the wallet is JSON-RPC: an error page (a proxy's HTML, a rate limiter's
     // text) becomes a JSON-RPC error, never a body labelled application/json that is not JSON.
     if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
@@ -164,11 +189,15 @@ async fn forward_raw(state: &ProxyState, body: Bytes) -> Result<(StatusCode, Byt
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        return Err(format!(
-            "upstream node {upstream} answered {content_type} (HTTP {}) instead of JSON-RPC: {:?}",
-            status.as_u16(),
-            excerpt.trim()
-        ));
+        return Err(GuardError::Forward {
+            upstream: upstream.clone(),
+            what: format!(
+                "answered {content_type} (HTTP {}) instead of JSON-RPC: {:?}",
+                status.as_u16(),
+                excerpt.trim()
+            ),
+            source: None,
+        });
     }
     Ok((status, bytes))
 }
@@ -179,7 +208,7 @@ async fn forward(state: &ProxyState, request: &Value) -> Value {
         Ok((_, bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             rpc_error(&id, UPSTREAM_FAILED, format!("upstream answered garbage: {e}"), None)
         }),
-        Err(message) => rpc_error(&id, UPSTREAM_FAILED, message, None),
+        Err(e) => rpc_error(&id, UPSTREAM_FAILED, report(&e), None),
     }
 }
 
@@ -240,7 +269,8 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
                 &id,
                 NOT_CHECKED,
                 format!(
-                    "agora guard could not check this request ({e}); it was not forwarded. Start the guard with --allow-unchecked to forward such requests anyway"
+                    "agora guard could not check this request ({}); it was not forwarded. Start the guard with --allow-unchecked to forward such requests anyway",
+                    report(&e)
                 ),
                 None,
             );

@@ -1,6 +1,6 @@
 //! Wallet requests (JSON-RPC method + params) parsed into what the guard analyses.
 
-use crate::GuardError;
+use crate::{GuardError, error::RequestError};
 use alloy::{
     consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable},
     dyn_abi::TypedData,
@@ -353,7 +353,7 @@ struct CallJson {
 }
 
 fn bad(method: &str, why: impl std::fmt::Display) -> GuardError {
-    GuardError::BadRequest(format!("{method}: {why}"))
+    GuardError::BadRequest(RequestError::new(format!("{method}: {why}")))
 }
 
 fn param<'a>(method: &str, params: &'a Value, index: usize) -> Result<&'a Value, GuardError> {
@@ -541,7 +541,9 @@ impl GuardRequest {
                 };
                 Ok(Action::EthSign { signer, hash })
             }
-            other => Err(GuardError::BadRequest(format!("{other} is not a method the guard checks"))),
+            other => Err(GuardError::BadRequest(RequestError::new(format!(
+                "{other} is not a method the guard checks"
+            )))),
         }
     }
 }

@@ -166,7 +166,7 @@ impl Simulator {
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || revm_simulate(provider, handle, env, &req))
                     .await
-                    .map_err(|e| GuardError::Simulation(format!("simulator task failed: {e}")))?
+                    .map_err(|e| GuardError::simulation("the simulator task", e))?
             }
             Self::Node(provider) => node_simulate(provider, env, req).await,
         }
@@ -182,23 +182,29 @@ struct RpcState {
 }
 
 impl RpcState {
-    fn wait<T, E: std::fmt::Display>(
+    fn wait<T, E: std::error::Error + Send + Sync + 'static>(
         &self,
         fut: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, RpcStateError> {
         let timed = tokio::time::timeout(Duration::from_secs(10), fut);
         match self.handle.block_on(timed) {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(RpcStateError(e.to_string())),
-            Err(_) => Err(RpcStateError("the node did not answer within 10 s".into())),
+            Ok(Err(e)) => Err(RpcStateError::Transport(Box::new(e))),
+            Err(_) => Err(RpcStateError::Timeout),
         }
     }
 }
 
 /// Reading state from the node failed.
 #[derive(Debug, thiserror::Error)]
-#[error("reading state from the node: {0}")]
-pub struct RpcStateError(String);
+pub enum RpcStateError {
+    /// The node answered with an error.
+    #[error("reading state from the node")]
+    Transport(#[source] crate::BoxError),
+    /// The node did not answer within 10 s.
+    #[error("reading state from the node: no answer within 10 s")]
+    Timeout,
+}
 
 impl revm::database_interface::DBErrorMarker for RpcStateError {}
 
@@ -311,17 +317,15 @@ fn revm_simulate(
     let state = RpcState { db: AlloyDB::new(provider, BlockId::number(env.state_block)), handle };
     let mut db = CacheDB::new(state);
     for (who, code) in &req.code {
-        let mut info =
-            revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        let mut info = revm::database_interface::Database::basic(&mut db, *who)?.unwrap_or_default();
         let bytecode = Bytecode::new_raw_checked(code.clone())
-            .map_err(|e| GuardError::Simulation(format!("bad code override: {e:?}")))?;
+            .map_err(|e| GuardError::simulation("a code override", e))?;
         info.code_hash = bytecode.hash_slow();
         info.code = Some(bytecode);
         db.insert_account_info(*who, info);
     }
     for (who, balance) in &req.balances {
-        let mut info =
-            revm::database_interface::Database::basic(&mut db, *who).map_err(sim_err)?.unwrap_or_default();
+        let mut info = revm::database_interface::Database::basic(&mut db, *who)?.unwrap_or_default();
         info.balance = *balance;
         db.insert_account_info(*who, info);
     }
@@ -356,9 +360,9 @@ fn revm_simulate(
             .gas_price(env.gas_price)
             .chain_id(Some(env.chain_id))
             .build()
-            .map_err(|e| GuardError::Simulation(format!("building the call: {e:?}")))?;
+            .map_err(|e| GuardError::simulation("building the call", format!("{e:?}")))?;
         evm.inspector = Recorder::default();
-        let done = evm.inspect_tx(tx).map_err(|e| GuardError::Simulation(e.to_string()))?;
+        let done = evm.inspect_tx(tx).map_err(|e| GuardError::simulation("running the call", e))?;
         let (result, state) = (done.result, done.state);
         let mut slots = Vec::new();
         if call.trace {
@@ -403,10 +407,6 @@ fn revm_simulate(
         });
     }
     Ok(out)
-}
-
-fn sim_err(e: RpcStateError) -> GuardError {
-    GuardError::Upstream(e.0)
 }
 
 // --- on the node ----------------------------------------------------------------------------
@@ -456,16 +456,17 @@ async fn node_simulate(
     });
     let blocks: Value =
         timed(provider.raw_request("eth_simulateV1".into(), (payload, hex_u64(env.state_block)))).await?;
-    let results =
-        blocks.get(0).and_then(|b| b.get("calls")).and_then(Value::as_array).ok_or_else(|| {
-            GuardError::Upstream(format!("eth_simulateV1 answered without calls: {blocks}"))
-        })?;
+    let results = blocks.get(0).and_then(|b| b.get("calls")).and_then(Value::as_array).ok_or_else(|| {
+        GuardError::UpstreamAnswer {
+            what: format!("eth_simulateV1 answered without calls: {blocks}"),
+            source: None,
+        }
+    })?;
     if results.len() != req.calls.len() {
-        return Err(GuardError::Upstream(format!(
-            "eth_simulateV1 answered {} calls for {}",
-            results.len(),
-            req.calls.len()
-        )));
+        return Err(GuardError::UpstreamAnswer {
+            what: format!("eth_simulateV1 answered {} calls for {}", results.len(), req.calls.len()),
+            source: None,
+        });
     }
     let mut out = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
@@ -480,10 +481,12 @@ async fn node_simulate(
         let mut logs = Vec::new();
         let mut frames = Vec::new();
         for log in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
-            let address: Address = serde_json::from_value(log["address"].clone())
-                .map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
-            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone())
-                .map_err(|e| GuardError::Upstream(format!("bad log: {e}")))?;
+            let address: Address = serde_json::from_value(log["address"].clone()).map_err(|e| {
+                GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
+            })?;
+            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).map_err(|e| {
+                GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
+            })?;
             let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
             if address == NATIVE_TRANSFER_LOGGER {
                 if topics.len() == 3 {
@@ -535,8 +538,10 @@ async fn timed<T: serde::de::DeserializeOwned>(
 ) -> Result<T, GuardError> {
     match tokio::time::timeout(Duration::from_secs(10), fut.into_future()).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(GuardError::Upstream(e.to_string())),
-        Err(_) => Err(GuardError::Upstream("the node did not answer within 10 s".into())),
+        Ok(Err(source)) => Err(GuardError::upstream("eth_simulateV1", source)),
+        Err(_) => {
+            Err(GuardError::Timeout { what: "the node's simulation".into(), after: Duration::from_secs(10) })
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The analysis: request → decode → simulate → facts → rules → verdict.
 
 use crate::{
-    GuardError,
+    GuardError, RequestError,
     chain::{AccountKind, ChainView, Head, IBatch, IPermit2, IToken, fmt_amount, fmt_eth},
     decode::{self, Decoded},
     lists::{BURN_ADDRESSES, GuardData, KNOWN_CONTRACTS, ListKind, OriginMatch, UserLists},
@@ -161,10 +161,7 @@ impl Guard {
     pub async fn check(&self, request: &GuardRequest) -> Result<Verdict, GuardError> {
         match tokio::time::timeout(self.inner.deadline, self.check_now(request)).await {
             Ok(result) => result,
-            Err(_) => Err(GuardError::Upstream(format!(
-                "the analysis did not finish within {} s (the node is slow or gone)",
-                self.inner.deadline.as_secs_f64()
-            ))),
+            Err(_) => Err(GuardError::Timeout { what: "the analysis".into(), after: self.inner.deadline }),
         }
     }
 
@@ -224,7 +221,9 @@ impl Guard {
     /// so two simulators can be compared.
     pub async fn facts(&self, request: &GuardRequest) -> Result<Vec<String>, GuardError> {
         let Action::Transactions { from, calls, .. } = request.action(None)? else {
-            return Err(GuardError::BadRequest("facts are computed for transactions only".into()));
+            return Err(GuardError::BadRequest(RequestError::new(
+                "facts are computed for transactions only",
+            )));
         };
         let view = ChainView::new(self.inner.provider.clone());
         let head = view.head().await?;

@@ -77,9 +77,9 @@ impl Analysis<'_> {
         let token = data
             .domain
             .verifying_contract
-            .ok_or_else(|| GuardError::BadRequest("Permit without verifyingContract".into()))?;
-        let spender =
-            addr(&msg["spender"]).ok_or_else(|| GuardError::BadRequest("Permit without spender".into()))?;
+            .ok_or_else(|| GuardError::BadRequest(RequestError::new("Permit without verifyingContract")))?;
+        let spender = addr(&msg["spender"])
+            .ok_or_else(|| GuardError::BadRequest(RequestError::new("Permit without spender")))?;
         let owner = addr(msg.get("owner").or(msg.get("holder")).unwrap_or(&Value::Null)).unwrap_or(self.user);
         if owner != self.user {
             self.push(Finding::new(
@@ -187,17 +187,17 @@ impl Analysis<'_> {
         let msg = &data.message;
         let permit2 = data.domain.verifying_contract.unwrap_or(crate::lists::PERMIT2);
         let spender = addr(&msg["spender"])
-            .ok_or_else(|| GuardError::BadRequest("Permit2 permit without spender".into()))?;
+            .ok_or_else(|| GuardError::BadRequest(RequestError::new("Permit2 permit without spender")))?;
         let details: Vec<Value> = match &msg["details"] {
             Value::Array(items) => items.clone(),
             single @ Value::Object(_) => vec![single.clone()],
-            _ => return Err(GuardError::BadRequest("Permit2 permit without details".into())),
+            _ => return Err(GuardError::BadRequest(RequestError::new("Permit2 permit without details"))),
         };
         let mut calls = vec![];
         let mut tokens = vec![];
         for d in &details {
             let token = addr(&d["token"])
-                .ok_or_else(|| GuardError::BadRequest("Permit2 details without token".into()))?;
+                .ok_or_else(|| GuardError::BadRequest(RequestError::new("Permit2 details without token")))?;
             let amount = num(&d["amount"]).unwrap_or_default();
             let expiration = num(&d["expiration"]).unwrap_or_default();
             tokens.push((token, amount, expiration));
@@ -279,7 +279,7 @@ impl Analysis<'_> {
     pub(super) async fn permit2_transfer(&mut self, data: &TypedData) -> Result<(), GuardError> {
         let msg = &data.message;
         let spender = addr(&msg["spender"])
-            .ok_or_else(|| GuardError::BadRequest("Permit2 transfer without spender".into()))?;
+            .ok_or_else(|| GuardError::BadRequest(RequestError::new("Permit2 transfer without spender")))?;
         let permitted: Vec<Value> = match &msg["permitted"] {
             Value::Array(items) => items.clone(),
             single @ Value::Object(_) => vec![single.clone()],
@@ -345,8 +345,8 @@ impl Analysis<'_> {
         let market = data
             .domain
             .verifying_contract
-            .ok_or_else(|| GuardError::BadRequest("order without verifyingContract".into()))?;
-        let bad = |what: &str| GuardError::BadRequest(format!("malformed order: {what}"));
+            .ok_or_else(|| GuardError::BadRequest(RequestError::new("order without verifyingContract")))?;
+        let bad = |what: &str| GuardError::BadRequest(RequestError::new(format!("malformed order: {what}")));
         let offerer = addr(&msg["offerer"]).ok_or_else(|| bad("offerer"))?;
         let items = |key: &str| msg.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
         let offer: Vec<OfferItem> = items("offer")

@@ -35,11 +35,8 @@ impl Analysis<'_> {
                 "a legacy transaction without a chain id can be replayed on every chain",
             ));
         }
-        let decoded: Vec<Decoded> = calls
-            .iter()
-            .map(|c| decode::decode(c.to, c.value, &c.data))
-            .collect::<Result<_, _>>()
-            .map_err(|e| GuardError::BadRequest(e.to_string()))?;
+        let decoded: Vec<Decoded> =
+            calls.iter().map(|c| decode::decode(c.to, c.value, &c.data)).collect::<Result<_, _>>()?;
         let batch = calls.len() > 1 || decoded.iter().any(|d| !d.inner.is_empty());
         for d in &decoded {
             for call in d.flatten() {
@@ -96,7 +93,7 @@ impl Analysis<'_> {
     ) -> Result<(), GuardError> {
         let provider = self.view.provider();
         let balance =
-            provider.get_balance(self.user).await.map_err(|e| GuardError::Upstream(e.to_string()))?;
+            provider.get_balance(self.user).await.map_err(|e| GuardError::upstream("the balance", e))?;
         // What the node suggests as a priority fee; a node that does not say gets 1 gwei.
         let network_tip = provider.get_max_priority_fee_per_gas().await.unwrap_or(1_000_000_000);
         let base = u128::from(self.head.basefee);
@@ -408,7 +405,7 @@ impl Analysis<'_> {
             .provider()
             .get_balance(authority)
             .await
-            .map_err(|e| GuardError::Upstream(e.to_string()))?;
+            .map_err(|e| GuardError::upstream("the authority's balance", e))?;
         let probe = balance.max(U256::from(10u64).pow(U256::from(18)));
         let calls = vec![
             SimCall {
