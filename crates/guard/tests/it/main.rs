@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
 mod proxy;
+mod request_fuzz;
 mod world;
 
 use agora_guard::{Level, SimulatorKind, verdict::ChangeKind};
