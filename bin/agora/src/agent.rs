@@ -75,11 +75,9 @@ async fn run_on_chain(
             let local =
                 matches!(config.chain, agora_node::ChainTarget::Devnet(_)).then_some(config.api_listen);
             let state = agora_node::agent_profile(config, model.as_deref(), local);
-            let key = format!("agent.{}.{registry}", client.chain_id());
-            let known = store.setting(&key)?.and_then(|v| v.parse::<U256>().ok());
             let result =
-                agora_agents::ensure_registered(client, registry, &state.profile, known, &node_key).await?;
-            store.set_setting(&key, &result.agent_id.to_string())?;
+                agora_agents::register_remembered(client, &store, registry, &state.profile, &node_key)
+                    .await?;
             writeln!(
                 out,
                 "agent {} on {}",
@@ -88,12 +86,7 @@ async fn run_on_chain(
             )?;
             writeln!(out, "wallet {}", node_key.address())?;
             writeln!(out, "uri {}", shorten(&result.uri))?;
-            let what = match (result.registered, result.uri_updated, result.wallet_set) {
-                (true, _, _) => "registered",
-                (false, false, false) => "unchanged",
-                _ => "updated",
-            };
-            writeln!(out, "{what}")?;
+            writeln!(out, "{}", result.action())?;
         }
         AgentCommand::List { skill, active, json } => {
             let store = sync_index(config, client, &deployment).await?;

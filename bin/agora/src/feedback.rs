@@ -2,6 +2,7 @@
 //! configured signer (`AGORA_PRIVATE_KEY` or a keystore).
 
 use crate::cli::GlobalArgs;
+use agora_agents::feedback::{FeedbackFile, FeedbackParams};
 use agora_contracts::{SuiteContract, bindings::ReputationRegistry};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use anyhow::{Context, Result};
@@ -93,21 +94,15 @@ async fn send(
                             .address_of(SuiteContract::IdentityRegistry)
                             .context("no identity registry")?,
                     );
-                    let file = paid_feedback_file(
-                        path,
-                        &registry_id,
-                        *agent,
-                        me,
-                        client.chain_id(),
-                        *value,
-                        *decimals,
-                    )?;
-                    let hash = keccak256(file.as_bytes());
-                    let uri = format!(
-                        "data:application/json;base64,{}",
-                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, file.as_bytes())
-                    );
-                    (uri, hash)
+                    let params = FeedbackParams {
+                        registry_id,
+                        agent: *agent,
+                        client: me,
+                        chain_id: client.chain_id(),
+                        value: *value,
+                        decimals: *decimals,
+                    };
+                    paid_feedback_file(path, &params)?
                 }
                 None if uri.is_empty() => (String::new(), B256::ZERO),
                 None => (uri.clone(), keccak256(uri.as_bytes())),
@@ -150,44 +145,13 @@ async fn send(
     })
 }
 
-/// An ERC-8004 feedback file whose `proofOfPayment` comes from a verified inference receipt of
-/// a paid call: who paid whom, on which chain, by which settlement (the `exact` transfer's
-/// authorization nonce, or the channel and its cumulative charge), with the signed receipt.
-fn paid_feedback_file(
-    path: &std::path::Path,
-    registry_id: &str,
-    agent: U256,
-    client: Address,
-    chain_id: u64,
-    value: i128,
-    decimals: u8,
-) -> Result<String> {
+/// The feedback file of a paid call (see [`agora_agents::feedback`]) from the receipt file at
+/// `path`, as a data: URI and its hash.
+fn paid_feedback_file(path: &std::path::Path, params: &FeedbackParams) -> Result<(String, B256)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let envelope = agora_receipts::ReceiptEnvelope::from_json(&text)?;
-    let node = envelope.verify().context("the receipt does not verify")?;
-    let payment = envelope
-        .payment
-        .as_ref()
-        .context("the receipt names no payment: it is from an unpaid call (the owner's API)")?;
-    let file = serde_json::json!({
-        "agentRegistry": registry_id,
-        "agentId": agent.to::<u64>(),
-        "clientAddress": format!("eip155:{chain_id}:{client}"),
-        "createdAt": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
-        "value": value.to_string(),
-        "valueDecimals": decimals,
-        "proofOfPayment": {
-            "fromAddress": payment.payer,
-            "toAddress": payment.pay_to,
-            "chainId": chain_id.to_string(),
-            "scheme": payment.scheme,
-            "reference": payment.reference,
-            "amount": payment.amount,
-            "cumulative": payment.cumulative,
-        },
-        "inferenceReceipt": { "node": node, "receipt": envelope.signed },
-    });
-    Ok(serde_json::to_string(&file)?)
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    Ok(FeedbackFile::paid(params, &envelope, now)?.to_data_uri())
 }
 
 /// The custom error's name when the registry reverted with one of its errors.

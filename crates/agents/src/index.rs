@@ -9,7 +9,7 @@
 //! Registration files are resolved after the transaction: `data:` URIs locally, `http(s)` URLs
 //! fetched with a size and time limit, never from loopback or private addresses unless allowed.
 
-use crate::{AgentError, REGISTRATION_TYPE, Result, read_registration};
+use crate::{AgentError, FetchError, REGISTRATION_TYPE, Result, read_registration};
 use agora_chain::ChainClient;
 use agora_contracts::bindings::{IdentityRegistry, ReputationRegistry};
 use agora_store::{
@@ -131,12 +131,12 @@ impl Indexer {
     }
 
     fn store_err(e: agora_store::StoreError) -> AgentError {
-        AgentError::Index(e.to_string())
+        AgentError::Index(e.into())
     }
 
     /// One pass: reads new blocks (and the reorg window) and updates the index.
     pub async fn sync(&self) -> Result<SyncReport> {
-        let head = self.client.block_number().await.map_err(|e| AgentError::Index(e.to_string()))?;
+        let head = self.client.block_number().await.map_err(|e| AgentError::Index(e.into()))?;
         let target = head.saturating_sub(self.config.confirmations);
         let chain_id = self.chain_id();
         let cursor: Option<u64> = self
@@ -161,12 +161,8 @@ impl Indexer {
             let filter =
                 Filter::new().address(vec![self.identity, self.reputation]).from_block(from).to_block(to);
             let asked = std::time::Instant::now();
-            let logs = self
-                .client
-                .provider()
-                .get_logs(&filter)
-                .await
-                .map_err(|e| AgentError::Index(e.to_string()))?;
+            let logs =
+                self.client.provider().get_logs(&filter).await.map_err(|e| AgentError::Index(e.into()))?;
             report.rpc_time += asked.elapsed();
             let working = std::time::Instant::now();
             let mut events = Vec::with_capacity(logs.len());
@@ -301,7 +297,7 @@ impl Indexer {
         let outcome = self.fetch_registration(id, &uri).await;
         let (file, error) = match outcome {
             Ok(file) => (Some(file), None),
-            Err(e) => (None, Some(e)),
+            Err(e) => (None, Some(e.to_string())),
         };
         let mut skills = BTreeSet::new();
         if let Some(file) = &file {
@@ -347,46 +343,43 @@ impl Indexer {
         })
     }
 
-    async fn fetch_registration(&self, agent_id: U256, uri: &str) -> std::result::Result<Value, String> {
+    async fn fetch_registration(&self, agent_id: U256, uri: &str) -> std::result::Result<Value, FetchError> {
         if uri.is_empty() {
-            return Err("no URI set".into());
+            return Err(FetchError::NoUri);
         }
         if uri.starts_with("data:") {
             return read_registration(agent_id, uri)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "unsupported data: URI".into());
+                .map_err(|e| FetchError::DataUri(Box::new(e)))?
+                .ok_or(FetchError::UnsupportedDataUri);
         }
         let file = self.fetch_json(uri).await?;
         if file.get("type").and_then(Value::as_str) != Some(REGISTRATION_TYPE) {
-            return Err("not an ERC-8004 registration-v1 file".into());
+            return Err(FetchError::NotRegistration);
         }
         Ok(file)
     }
 
     /// GETs a JSON document with the index's limits.
-    async fn fetch_json(&self, url: &str) -> std::result::Result<Value, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
+    async fn fetch_json(&self, url: &str) -> std::result::Result<Value, FetchError> {
+        let parsed = reqwest::Url::parse(url)?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("scheme {} is not fetched", parsed.scheme()));
+            return Err(FetchError::Scheme(parsed.scheme().to_owned()));
         }
         if !self.config.allow_private_fetch && is_private_host(&parsed) {
-            return Err(format!(
-                "{} is a loopback or private address; not fetched",
-                parsed.host_str().unwrap_or("")
-            ));
+            return Err(FetchError::PrivateHost(parsed.host_str().unwrap_or("").to_owned()));
         }
-        let mut response = self.http.get(parsed).send().await.map_err(|e| format!("fetch failed: {e}"))?;
+        let mut response = self.http.get(parsed).send().await?;
         if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
+            return Err(FetchError::Status(response.status()));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("fetch failed: {e}"))? {
+        while let Some(chunk) = response.chunk().await? {
             body.extend_from_slice(&chunk);
             if body.len() > self.config.max_file_bytes {
-                return Err(format!("larger than {} bytes", self.config.max_file_bytes));
+                return Err(FetchError::TooLarge(self.config.max_file_bytes));
             }
         }
-        serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
+        Ok(serde_json::from_slice(&body)?)
     }
 }
 
@@ -419,7 +412,7 @@ fn is_private_ip(ip: IpAddr) -> bool {
 }
 
 /// Decodes a registry log into the event we store; `Ok(None)` for events the index ignores.
-fn decode(log: &Log) -> std::result::Result<Option<StoredEvent>, String> {
+fn decode(log: &Log) -> std::result::Result<Option<StoredEvent>, alloy::sol_types::Error> {
     let Some(topic0) = log.topic0().copied() else { return Ok(None) };
     let (block_number, log_index) = (log.block_number.unwrap_or_default(), log.log_index.unwrap_or_default());
     let block_hash = log.block_hash.map(|h| h.to_string()).unwrap_or_default();
@@ -432,15 +425,14 @@ fn decode(log: &Log) -> std::result::Result<Option<StoredEvent>, String> {
         agent_id,
         data,
     };
-    let err = |e: alloy::sol_types::Error| e.to_string();
     let event = if topic0 == IdentityRegistry::Registered::SIGNATURE_HASH {
-        let e = log.log_decode::<IdentityRegistry::Registered>().map_err(err)?.inner.data;
+        let e = log.log_decode::<IdentityRegistry::Registered>()?.inner.data;
         stored("registered", e.agentId, json!({ "uri": e.agentURI, "owner": e.owner }))
     } else if topic0 == IdentityRegistry::URIUpdated::SIGNATURE_HASH {
-        let e = log.log_decode::<IdentityRegistry::URIUpdated>().map_err(err)?.inner.data;
+        let e = log.log_decode::<IdentityRegistry::URIUpdated>()?.inner.data;
         stored("uri", e.agentId, json!({ "uri": e.newURI }))
     } else if topic0 == IdentityRegistry::MetadataSet::SIGNATURE_HASH {
-        let e = log.log_decode::<IdentityRegistry::MetadataSet>().map_err(err)?.inner.data;
+        let e = log.log_decode::<IdentityRegistry::MetadataSet>()?.inner.data;
         if e.metadataKey != "agentWallet" {
             return Ok(None);
         }
@@ -451,10 +443,10 @@ fn decode(log: &Log) -> std::result::Result<Option<StoredEvent>, String> {
         };
         stored("wallet", e.agentId, json!({ "wallet": wallet }))
     } else if topic0 == IdentityRegistry::Transfer::SIGNATURE_HASH {
-        let e = log.log_decode::<IdentityRegistry::Transfer>().map_err(err)?.inner.data;
+        let e = log.log_decode::<IdentityRegistry::Transfer>()?.inner.data;
         stored("transfer", e.tokenId, json!({ "to": e.to }))
     } else if topic0 == ReputationRegistry::NewFeedback::SIGNATURE_HASH {
-        let e = log.log_decode::<ReputationRegistry::NewFeedback>().map_err(err)?.inner.data;
+        let e = log.log_decode::<ReputationRegistry::NewFeedback>()?.inner.data;
         stored(
             "feedback",
             e.agentId,
@@ -470,7 +462,7 @@ fn decode(log: &Log) -> std::result::Result<Option<StoredEvent>, String> {
             }),
         )
     } else if topic0 == ReputationRegistry::FeedbackRevoked::SIGNATURE_HASH {
-        let e = log.log_decode::<ReputationRegistry::FeedbackRevoked>().map_err(err)?.inner.data;
+        let e = log.log_decode::<ReputationRegistry::FeedbackRevoked>()?.inner.data;
         stored("revoked", e.agentId, json!({ "client": e.clientAddress, "index": e.feedbackIndex }))
     } else {
         return Ok(None);
@@ -604,7 +596,7 @@ pub fn list_agents(
             })?;
             rows.collect()
         })
-        .map_err(|e| AgentError::Index(e.to_string()))
+        .map_err(|e| AgentError::Index(e.into()))
 }
 
 /// An address as the index stores it (lowercase, for matching) in EIP-55 checksum form, as
@@ -642,7 +634,7 @@ pub fn trusted_summary(
             let rows = stmt.query_map((chain_id as i64, agent_id), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect()
         })
-        .map_err(|e| AgentError::Index(e.to_string()))?;
+        .map_err(|e| AgentError::Index(e.into()))?;
     let mut raters = BTreeSet::new();
     let mut left_out = BTreeSet::new();
     let (mut count, mut sum) = (0u64, 0i128);

@@ -8,9 +8,13 @@
 //!   nothing when everything already matches (so running it twice changes nothing).
 //! - [`read_registration`] resolves an agent's URI back into its registration file, for discovery.
 
+mod error;
+pub mod feedback;
 mod index;
 mod schema;
 pub mod validation;
+
+pub use error::{AgentError, BoxError, FetchError, Result};
 
 pub use index::{
     IndexedAgent, Indexer, IndexerConfig, SyncReport, TrustedSummary, is_private_host, list_agents,
@@ -34,41 +38,6 @@ pub const REGISTRATION_TYPE: &str = "https://eips.ethereum.org/EIPS/eip-8004#reg
 pub const REGISTRATION_PATH: &str = "/.well-known/agent-registration.json";
 /// Where a node serves its A2A agent card.
 pub const AGENT_CARD_PATH: &str = "/.well-known/agent-card.json";
-
-/// Why registering or reading an agent failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// A call to the identity registry failed.
-    #[error("identity registry {registry}: {call} failed: {reason}")]
-    Registry {
-        /// The registry.
-        registry: Address,
-        /// Which call.
-        call: &'static str,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The chain client has no signer.
-    #[error("registering an agent needs a signer on chain {0}")]
-    NoSigner(u64),
-    /// A validation request or answer is invalid.
-    #[error("validation: {0}")]
-    Validation(String),
-    /// The discovery index failed.
-    #[error("discovery index: {0}")]
-    Index(String),
-    /// The agent's URI does not resolve to a registration file.
-    #[error("agent {agent_id}: {reason}")]
-    BadRegistration {
-        /// The agent.
-        agent_id: U256,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// Result alias for agent operations.
-pub type Result<T, E = AgentError> = std::result::Result<T, E>;
 
 /// One thing the agent can do, as listed in its card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +206,41 @@ pub struct RegisteredAgent {
     pub wallet_set: bool,
 }
 
+impl RegisteredAgent {
+    /// What happened, in a word: `registered`, `updated` or `unchanged`.
+    pub fn action(&self) -> &'static str {
+        if self.registered {
+            "registered"
+        } else if self.uri_updated || self.wallet_set {
+            "updated"
+        } else {
+            "unchanged"
+        }
+    }
+}
+
+/// The store setting that remembers the agent id registered in `registry` on `chain_id`.
+pub fn agent_setting_key(chain_id: u64, registry: Address) -> String {
+    format!("agent.{chain_id}.{registry}")
+}
+
+/// [`ensure_registered`] with the agent id remembered in `store`: the id recorded for this
+/// chain and registry is tried first, and the id the chain agrees on is recorded. What both
+/// `agora up` and `agora agent register` run.
+pub async fn register_remembered(
+    client: &ChainClient,
+    store: &agora_store::Store,
+    registry: Address,
+    profile: &AgentProfile,
+    wallet: &PrivateKeySigner,
+) -> Result<RegisteredAgent> {
+    let key = agent_setting_key(client.chain_id(), registry);
+    let known = store.setting(&key)?.and_then(|v| v.parse::<U256>().ok());
+    let result = ensure_registered(client, registry, profile, known, wallet).await?;
+    store.set_setting(&key, &result.agent_id.to_string())?;
+    Ok(result)
+}
+
 /// Makes the identity registry agree with `profile`: registers the agent when `known_id` is
 /// `None` (or no longer ours), updates its URI when the file changed, and sets its wallet to
 /// `wallet` with a proof signed by that wallet. Sends no transaction when all already match.
@@ -250,7 +254,7 @@ pub async fn ensure_registered(
     let owner = client.signer_address().ok_or(AgentError::NoSigner(client.chain_id()))?;
     let identity = IdentityRegistry::new(registry, client.provider());
     let fail = |call: &'static str| {
-        move |e: alloy::contract::Error| AgentError::Registry { registry, call, reason: e.to_string() }
+        move |e: alloy::contract::Error| AgentError::Registry { registry, call, source: e.into() }
     };
 
     // Still ours? (A chain reset or a transfer makes a remembered id stale.)
@@ -266,9 +270,14 @@ pub async fn ensure_registered(
         Some(id) => id,
         None => {
             let receipt =
-                identity.register_0().send().await.map_err(fail("register"))?.get_receipt().await.map_err(
-                    |e| AgentError::Registry { registry, call: "register", reason: e.to_string() },
-                )?;
+                identity
+                    .register_0()
+                    .send()
+                    .await
+                    .map_err(fail("register"))?
+                    .get_receipt()
+                    .await
+                    .map_err(|e| AgentError::Registry { registry, call: "register", source: e.into() })?;
             let id = receipt
                 .inner
                 .logs()
@@ -278,7 +287,7 @@ pub async fn ensure_registered(
                 .ok_or_else(|| AgentError::Registry {
                     registry,
                     call: "register",
-                    reason: "no Registered event in the receipt".into(),
+                    source: "no Registered event in the receipt".into(),
                 })?;
             registered = true;
             id
@@ -298,7 +307,7 @@ pub async fn ensure_registered(
             .map_err(fail("setAgentURI"))?
             .get_receipt()
             .await
-            .map_err(|e| AgentError::Registry { registry, call: "setAgentURI", reason: e.to_string() })?;
+            .map_err(|e| AgentError::Registry { registry, call: "setAgentURI", source: e.into() })?;
     }
 
     let current_wallet = identity.getAgentWallet(agent_id).call().await.map_err(fail("getAgentWallet"))?;
@@ -307,7 +316,7 @@ pub async fn ensure_registered(
         let latest = client.latest_block_timestamp().await.map_err(|e| AgentError::Registry {
             registry,
             call: "eth_getBlockByNumber",
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         let deadline = U256::from(latest + 120);
         let domain = eip712_domain! {
@@ -317,9 +326,9 @@ pub async fn ensure_registered(
             verifying_contract: registry,
         };
         let proof = AgentWalletSet { agentId: agent_id, newWallet: wallet.address(), owner, deadline };
-        let signature = wallet.sign_hash_sync(&proof.eip712_signing_hash(&domain)).map_err(|e| {
-            AgentError::Registry { registry, call: "sign wallet proof", reason: e.to_string() }
-        })?;
+        let signature = wallet
+            .sign_hash_sync(&proof.eip712_signing_hash(&domain))
+            .map_err(|e| AgentError::Registry { registry, call: "sign wallet proof", source: e.into() })?;
         identity
             .setAgentWallet(agent_id, wallet.address(), deadline, signature.as_bytes().into())
             .send()
@@ -327,7 +336,7 @@ pub async fn ensure_registered(
             .map_err(fail("setAgentWallet"))?
             .get_receipt()
             .await
-            .map_err(|e| AgentError::Registry { registry, call: "setAgentWallet", reason: e.to_string() })?;
+            .map_err(|e| AgentError::Registry { registry, call: "setAgentWallet", source: e.into() })?;
     }
     tracing::debug!(target: "agora::agents", %agent_id, registered, uri_updated, wallet_set, "agent in sync");
     Ok(RegisteredAgent { agent_id, uri, registered, uri_updated, wallet_set })
@@ -353,7 +362,7 @@ pub struct AgentRecord {
 pub async fn read_agent(client: &ChainClient, registry: Address, agent_id: U256) -> Result<AgentRecord> {
     let identity = IdentityRegistry::new(registry, client.provider());
     let fail = |call: &'static str| {
-        move |e: alloy::contract::Error| AgentError::Registry { registry, call, reason: e.to_string() }
+        move |e: alloy::contract::Error| AgentError::Registry { registry, call, source: e.into() }
     };
     let owner = identity.ownerOf(agent_id).call().await.map_err(fail("ownerOf"))?;
     let wallet = identity.getAgentWallet(agent_id).call().await.map_err(fail("getAgentWallet"))?;
@@ -386,6 +395,23 @@ pub fn read_registration(agent_id: U256, uri: &str) -> Result<Option<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registration_reports_say_what_happened_and_keys_are_stable() {
+        let report = |registered, uri_updated, wallet_set| RegisteredAgent {
+            agent_id: U256::from(1),
+            uri: String::new(),
+            registered,
+            uri_updated,
+            wallet_set,
+        };
+        assert_eq!(report(true, true, true).action(), "registered");
+        assert_eq!(report(false, true, false).action(), "updated");
+        assert_eq!(report(false, false, true).action(), "updated");
+        assert_eq!(report(false, false, false).action(), "unchanged");
+        let registry = Address::repeat_byte(0xab);
+        assert_eq!(agent_setting_key(31337, registry), format!("agent.31337.{registry}"));
+    }
 
     fn profile(public_url: Option<&str>) -> AgentProfile {
         AgentProfile {

@@ -76,9 +76,9 @@ fn registry_error(registry: Address, call: &'static str) -> impl Fn(alloy::contr
     move |e| {
         let reason = e
             .as_decoded_interface_error::<ValidationRegistry::ValidationRegistryErrors>()
-            .map(|d| format!("{d:?}"))
-            .unwrap_or_else(|| e.to_string());
-        AgentError::Registry { registry, call, reason }
+            .map(|d| crate::BoxError::from(format!("{d:?}")))
+            .unwrap_or_else(|| e.into());
+        AgentError::Registry { registry, call, source: reason }
     }
 }
 
@@ -98,7 +98,7 @@ pub async fn request(
         .map_err(registry_error(registry, "validationRequest"))?
         .get_receipt()
         .await
-        .map_err(|e| AgentError::Registry { registry, call: "validationRequest", reason: e.to_string() })?;
+        .map_err(|e| AgentError::Registry { registry, call: "validationRequest", source: e.into() })?;
     Ok(file.hash)
 }
 
@@ -117,7 +117,7 @@ pub async fn find_request_uri(
     let logs = client.provider().get_logs(&filter).await.map_err(|e| AgentError::Registry {
         registry,
         call: "eth_getLogs",
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let log = logs.last().ok_or_else(|| AgentError::Validation(format!("no validation request {hash}")))?;
     let event = log
@@ -142,11 +142,11 @@ pub async fn judge(
     identity: Address,
     agent_id: U256,
     receipt: &ReceiptEnvelope,
-    reexecuted: Result<agora_receipts::Reexecution, String>,
+    reexecuted: std::result::Result<agora_receipts::Reexecution, agora_receipts::ReceiptError>,
 ) -> Result<Verdict> {
     let wallet =
         IdentityRegistry::new(identity, client.provider()).getAgentWallet(agent_id).call().await.map_err(
-            |e| AgentError::Registry { registry: identity, call: "getAgentWallet", reason: e.to_string() },
+            |e| AgentError::Registry { registry: identity, call: "getAgentWallet", source: e.into() },
         )?;
     let fail = |reason: String| Ok(Verdict { response: 0, reason });
     let signer = match receipt.verify() {
@@ -181,6 +181,6 @@ pub async fn respond(client: &ChainClient, registry: Address, hash: B256, verdic
         .map_err(registry_error(registry, "validationResponse"))?
         .get_receipt()
         .await
-        .map_err(|e| AgentError::Registry { registry, call: "validationResponse", reason: e.to_string() })?;
+        .map_err(|e| AgentError::Registry { registry, call: "validationResponse", source: e.into() })?;
     Ok(())
 }

@@ -602,19 +602,10 @@ async fn register_agent(
     let Some(registry) = deployment.address_of(agora_contracts::SuiteContract::IdentityRegistry) else {
         return Ok(agent);
     };
-    let key = format!("agent.{}.{registry}", client.chain_id());
-    let known = store.setting(&key)?.and_then(|v| v.parse::<alloy::primitives::U256>().ok());
-    let result = agora_agents::ensure_registered(client, registry, &agent.profile, known, node_key)
+    let result = agora_agents::register_remembered(client, store, registry, &agent.profile, node_key)
         .await
         .map_err(|e| NodeError::Agent(e.to_string()))?;
-    store.set_setting(&key, &result.agent_id.to_string())?;
-    let action = if result.registered {
-        "registered"
-    } else if result.uri_updated || result.wallet_set {
-        "updated"
-    } else {
-        "unchanged"
-    };
+    let action = result.action();
     tracing::info!(target: "agora::up", agent_id = %result.agent_id, wallet = %node_key.address(), "agent {action}");
     agent.registration =
         Some((result.agent_id, agora_agents::agent_registry_id(client.chain_id(), registry)));

@@ -133,7 +133,7 @@ async fn a_validator_reexecutes_a_receipt_and_answers_on_chain() {
         let uri = validation::find_request_uri(&validator, registry, request.hash, 0).await.unwrap();
         let (agent, received) = validation::open_request(&uri, request.hash).unwrap();
         assert_eq!(agent, agent_id);
-        let reexecuted = agora_receipts::reexecute(&received, &engine).map_err(|e| e.to_string());
+        let reexecuted = agora_receipts::reexecute(&received, &engine);
         let verdict = validation::judge(&validator, identity, agent, &received, reexecuted).await.unwrap();
         assert_eq!(verdict.response, expected, "{}", verdict.reason);
         validation::respond(&validator, registry, request.hash, &verdict).await.unwrap();
