@@ -23,9 +23,11 @@
 
 pub mod analyze;
 pub mod chain;
+pub mod config;
 pub mod decode;
 mod error;
 pub mod explain;
+pub mod install;
 pub mod lists;
 pub mod proxy;
 pub mod request;
@@ -35,7 +37,9 @@ pub mod sim;
 pub mod verdict;
 
 pub use analyze::{Guard, GuardOptions, SimulatorKind};
+pub use config::GuardConfig;
 pub use error::{BoxError, GuardError, RequestError, Result};
+pub use install::{InstallReport, ListFile, install_list};
 pub use lists::{GuardData, ListKind};
 pub use request::GuardRequest;
 pub use rules::Rule;

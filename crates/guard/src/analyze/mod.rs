@@ -91,7 +91,8 @@ impl Default for GuardOptions {
 }
 
 /// Which simulator to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SimulatorKind {
     /// In process (the default).
     #[default]
