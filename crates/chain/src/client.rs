@@ -1,6 +1,6 @@
 //! A connection to an Ethereum JSON-RPC endpoint (HTTP or WebSocket), optionally with a signer.
 
-use crate::{ChainError, Result};
+use crate::{BoxError, ChainError, Result};
 use alloy::{
     eips::BlockNumberOrTag,
     network::{Ethereum, EthereumWallet},
@@ -40,7 +40,7 @@ impl ChainClient {
             return Err(ChainError::InvalidUrl { url: shown });
         }
         let signer_address = signer.as_ref().map(|s| s.address());
-        let unreachable = |reason: String| ChainError::Unreachable { url: shown.clone(), reason };
+        let unreachable = |source: BoxError| ChainError::Unreachable { url: shown.clone(), source };
 
         let connect = async {
             let provider = match signer {
@@ -57,30 +57,28 @@ impl ChainClient {
                         .wallet(EthereumWallet::from(signer))
                         .connect(url)
                         .await
-                        .map_err(|e| unreachable(e.to_string()))?,
+                        .map_err(|e| unreachable(e.into()))?,
                 )
                 .erased(),
-                None => ProviderBuilder::new()
-                    .connect(url)
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?
-                    .erased(),
+                None => {
+                    ProviderBuilder::new().connect(url).await.map_err(|e| unreachable(e.into()))?.erased()
+                }
             };
-            let chain_id = provider.get_chain_id().await.map_err(|e| unreachable(e.to_string()))?;
+            let chain_id = provider.get_chain_id().await.map_err(|e| unreachable(e.into()))?;
             let genesis = provider
                 .get_block_by_number(BlockNumberOrTag::Number(0))
                 .await
-                .map_err(|e| unreachable(e.to_string()))?
+                .map_err(|e| unreachable(e.into()))?
                 .ok_or_else(|| ChainError::Rpc {
                     call: "eth_getBlockByNumber(0)",
                     url: shown.clone(),
-                    reason: "the node has no genesis block".to_owned(),
+                    source: "the node has no genesis block".into(),
                 })?;
             Ok::<_, ChainError>((provider, chain_id, genesis.header.hash))
         };
         let (provider, chain_id, genesis_hash) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
-            .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))??;
+            .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()).into()))??;
         tracing::debug!(target: "agora::chain", url = %shown, chain_id, %genesis_hash, "connected");
         Ok(Self { provider, url: shown, chain_id, genesis_hash, signer: signer_address })
     }
@@ -119,12 +117,12 @@ impl ChainClient {
             .map_err(|e| ChainError::Rpc {
                 call: "eth_getBlockByNumber",
                 url: self.url.clone(),
-                reason: e.to_string(),
+                source: e.into(),
             })?
             .ok_or_else(|| ChainError::Rpc {
                 call: "eth_getBlockByNumber",
                 url: self.url.clone(),
-                reason: "no latest block".into(),
+                source: "no latest block".into(),
             })?;
         Ok(block.header.timestamp)
     }
@@ -136,7 +134,7 @@ impl ChainClient {
         let rpc = |e: alloy::transports::TransportError| ChainError::Rpc {
             call: "eth_getTransactionCount",
             url: self.url.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         };
         let mined = self.provider.get_transaction_count(address).latest().await.map_err(rpc)?;
         let pending = self.provider.get_transaction_count(address).pending().await.map_err(rpc)?;
@@ -148,7 +146,7 @@ impl ChainClient {
         self.provider.get_block_number().await.map_err(|e| ChainError::Rpc {
             call: "eth_blockNumber",
             url: self.url.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         })
     }
 }

@@ -5,7 +5,10 @@
 //! reuses what is recorded after checking that the code at each address is the expected code;
 //! it never overwrites a record it cannot verify.
 
-use crate::{ChainClient, ChainError, Result};
+use crate::{
+    ChainClient, ChainError, Result,
+    error::{BoxError, context},
+};
 use agora_contracts::{SUITE, SuiteContract};
 use alloy::{
     network::TransactionBuilder,
@@ -14,10 +17,7 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 use serde::{Deserialize, Serialize};
-use std::{
-    collections::BTreeMap,
-    path::Path,
-};
+use std::{collections::BTreeMap, path::Path};
 
 /// File name of the deployments file inside a data directory.
 pub const DEPLOYMENTS_FILE: &str = "deployments.json";
@@ -76,22 +76,23 @@ impl DeploymentsFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self { version: FORMAT_VERSION, chains: BTreeMap::new() });
             }
-            Err(e) => return Err(file_error(path, format!("cannot read: {e}"))),
+            Err(e) => return Err(file_error(path, context("cannot read", e))),
         };
-        let file: Self = serde_json::from_slice(&bytes).map_err(|e| {
-            file_error(path, format!("malformed ({e}); fix or remove it (nothing was changed)"))
-        })?;
+        let file: Self = serde_json::from_slice(&bytes)
+            .map_err(|source| ChainError::DeploymentsMalformed { path: path.to_path_buf(), source })?;
         if file.version != FORMAT_VERSION {
             return Err(file_error(
                 path,
-                format!("format version {} is not supported (expected {FORMAT_VERSION})", file.version),
+                format!("format version {} is not supported (expected {FORMAT_VERSION})", file.version)
+                    .into(),
             ));
         }
         for (key, chain) in &file.chains {
             if key.parse::<u64>().ok() != Some(chain.chain_id) {
                 return Err(file_error(
                     path,
-                    format!("entry {key:?} holds chain id {}; keys must equal their chainId", chain.chain_id),
+                    format!("entry {key:?} holds chain id {}; keys must equal their chainId", chain.chain_id)
+                        .into(),
                 ));
             }
         }
@@ -100,9 +101,9 @@ impl DeploymentsFile {
 
     /// Writes the file atomically: a crash leaves either the old or the new file, never half.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| file_error(path, e.to_string()))?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| file_error(path, e.into()))?;
         json.push(b'\n');
-        agora_store::write_atomically(path, &json).map_err(|e| file_error(path, format!("cannot write: {e}")))
+        agora_store::write_atomically(path, &json).map_err(|e| file_error(path, context("cannot write", e)))
     }
 
     /// The deployment on `chain_id`, if any.
@@ -161,7 +162,7 @@ pub async fn ensure_deployed(
                 deployment.address_of(*dep).ok_or_else(|| ChainError::Deploy {
                     contract: contract.name().to_owned(),
                     chain_id,
-                    reason: format!("{dep} must be deployed first"),
+                    source: format!("{dep} must be deployed first").into(),
                 })
             })
             .collect::<Result<_>>()?;
@@ -192,7 +193,7 @@ pub async fn verify_code(client: &ChainClient, contract: SuiteContract, address:
     let code = client.provider().get_code_at(address).await.map_err(|e| ChainError::Rpc {
         call: "eth_getCode",
         url: client.url().to_owned(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let chain_id = client.chain_id();
     if code.is_empty() {
@@ -210,7 +211,8 @@ async fn deploy(
     dependencies: &[Address],
 ) -> Result<ContractDeployment> {
     let chain_id = client.chain_id();
-    let fail = |reason: String| ChainError::Deploy { contract: contract.name().to_owned(), chain_id, reason };
+    let fail =
+        |source: BoxError| ChainError::Deploy { contract: contract.name().to_owned(), chain_id, source };
     let deployer = client.signer_address().ok_or(ChainError::NoSigner { chain_id })?;
     let tx = TransactionRequest::default()
         .with_from(deployer)
@@ -219,15 +221,14 @@ async fn deploy(
         .provider()
         .send_transaction(tx)
         .await
-        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.into()))?
         .get_receipt()
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     if !receipt.status() {
-        return Err(fail(format!("transaction {} reverted", receipt.transaction_hash)));
+        return Err(fail(format!("transaction {} reverted", receipt.transaction_hash).into()));
     }
-    let address =
-        receipt.contract_address.ok_or_else(|| fail("receipt has no contract address".to_owned()))?;
+    let address = receipt.contract_address.ok_or_else(|| fail("receipt has no contract address".into()))?;
     verify_code(client, contract, address).await?;
     tracing::debug!(target: "agora::deploy", contract = contract.name(), %address, chain_id, "deployed");
     Ok(ContractDeployment {
@@ -238,8 +239,8 @@ async fn deploy(
     })
 }
 
-fn file_error(path: &Path, reason: String) -> ChainError {
-    ChainError::DeploymentsFile { path: path.to_path_buf(), reason }
+fn file_error(path: &Path, source: BoxError) -> ChainError {
+    ChainError::DeploymentsFile { path: path.to_path_buf(), source }
 }
 
 #[cfg(test)]
@@ -290,5 +291,22 @@ mod tests {
         .unwrap();
         let err = DeploymentsFile::load(&path).unwrap_err();
         assert!(err.to_string().contains("keys must equal their chainId"), "{err}");
+    }
+
+    #[test]
+    fn file_errors_keep_their_source() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEPLOYMENTS_FILE);
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = DeploymentsFile::load(&path).unwrap_err();
+        let source = err.source().expect("the parse error is kept");
+        assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source:?}");
+
+        // A directory where the file should be: reading fails with an I/O error, kept.
+        let err = DeploymentsFile::load(dir.path()).unwrap_err();
+        let io = err.source().and_then(|e| e.source()).expect("the I/O error is kept");
+        assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io:?}");
+        assert!(err.to_string().contains("cannot read"), "{err}");
     }
 }

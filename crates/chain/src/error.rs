@@ -1,3 +1,5 @@
+//! Errors of the chain crate.
+
 use alloy::primitives::{Address, B256};
 use std::path::PathBuf;
 
@@ -6,12 +8,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     /// The RPC endpoint did not answer.
-    #[error("cannot reach the Ethereum RPC at {url}: {reason}; check the URL and that the node is running")]
+    #[error("cannot reach the Ethereum RPC at {url}: {source}; check the URL and that the node is running")]
     Unreachable {
         /// Endpoint (credentials removed).
         url: String,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     /// The RPC URL does not parse or has an unsupported scheme.
     #[error("invalid RPC URL {url:?}: use http://, https://, ws:// or wss://")]
@@ -20,14 +23,15 @@ pub enum ChainError {
         url: String,
     },
     /// An RPC call failed after the connection was made.
-    #[error("RPC call {call} to {url} failed: {reason}")]
+    #[error("RPC call {call} to {url} failed: {source}")]
     Rpc {
         /// Which call.
         call: &'static str,
         /// Endpoint (credentials removed).
         url: String,
         /// What the node said.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     /// No signer was configured where one is needed.
     #[error(
@@ -42,7 +46,7 @@ pub enum ChainError {
     Signer {
         /// Where the key was to come from (never the key itself).
         source_name: String,
-        /// What went wrong.
+        /// What went wrong: a redacted sentence, not the keystore error (which can echo input).
         reason: String,
     },
     /// The anvil binary was not found.
@@ -60,20 +64,31 @@ pub enum ChainError {
         addr: String,
     },
     /// anvil started but failed, or did not answer in time.
-    #[error("the devnet (anvil) failed to start: {reason}{hint}")]
+    #[error("the devnet (anvil) failed to start: {source}{hint}")]
     DevnetStart {
         /// What went wrong, with the tail of anvil's log.
-        reason: String,
+        #[source]
+        source: BoxError,
         /// What to do, when we can tell.
         hint: String,
     },
     /// The deployments file cannot be read or written.
-    #[error("deployments file {path}: {reason}")]
+    #[error("deployments file {path}: {source}")]
     DeploymentsFile {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The deployments file is not valid JSON of the expected shape.
+    #[error("deployments file {path}: malformed ({source}); fix or remove it (nothing was changed)")]
+    DeploymentsMalformed {
+        /// The file.
+        path: PathBuf,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
     },
     /// The deployments recorded for this chain id belong to another chain (different genesis).
     #[error(
@@ -117,14 +132,15 @@ pub enum ChainError {
         chain_id: u64,
     },
     /// A deployment transaction failed.
-    #[error("deploying {contract} on chain {chain_id} failed: {reason}")]
+    #[error("deploying {contract} on chain {chain_id} failed: {source}")]
     Deploy {
         /// Contract name.
         contract: String,
         /// Chain id.
         chain_id: u64,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -133,6 +149,25 @@ impl ChainError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Unreachable { .. })
     }
+}
+
+/// Any error, boxed, its chain of sources kept.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error and what was being done when it happened.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {source}")]
+pub struct ContextError {
+    /// What was being done, e.g. `cannot write /path`.
+    doing: String,
+    /// What went wrong.
+    #[source]
+    source: BoxError,
+}
+
+/// Boxes `source` with what was being done.
+pub(crate) fn context(doing: impl Into<String>, source: impl Into<BoxError>) -> BoxError {
+    Box::new(ContextError { doing: doing.into(), source: source.into() })
 }
 
 /// Result alias for chain operations.

@@ -22,5 +22,5 @@ pub use deploy::{
     forget_chain, verify_code,
 };
 pub use devnet::{DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig, HARDHAT_CHAIN_ID, is_dev_chain};
-pub use error::{ChainError, Result};
+pub use error::{BoxError, ChainError, ContextError, Result};
 pub use signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};

@@ -20,8 +20,18 @@
 //! directory written before `genesis.json` existed is repaired once: the genesis is the block 0
 //! that block 1 names as its parent, and the other block 0s are dropped from `state.json`.
 
-use crate::{ChainError, Result};
+mod genesis;
+mod process;
+mod rpc;
+
+use crate::{
+    ChainError, Result,
+    error::{BoxError, context},
+};
 use alloy::{primitives::B256, signers::local::PrivateKeySigner};
+use genesis::genesis_record;
+use process::{die_with_parent, find_anvil, free_port, make_private, tempdir, terminate};
+use rpc::{rpc_answers, rpc_call};
 use serde::Deserialize;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
@@ -57,14 +67,6 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const GENESIS_FILE: &str = "genesis.json";
 /// anvil's saved state.
 const STATE_FILE: &str = "state.json";
-
-/// What fixes the genesis block of a persistent devnet across restarts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GenesisRecord {
-    /// Unix seconds of block 0.
-    timestamp: u64,
-}
 
 /// What devnet to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,14 +127,14 @@ impl Devnet {
         let (dir, scratch) = match &config.state_dir {
             Some(dir) => {
                 make_private(dir).map_err(|e| ChainError::DevnetStart {
-                    reason: format!("cannot create {}: {e}", dir.display()),
+                    source: context(format!("cannot create {}", dir.display()), e),
                     hint: String::new(),
                 })?;
                 (dir.clone(), None)
             }
             None => {
                 let scratch = tempdir::ScratchDir::new().map_err(|e| ChainError::DevnetStart {
-                    reason: format!("cannot create a scratch directory: {e}"),
+                    source: context("cannot create a scratch directory", e),
                     hint: String::new(),
                 })?;
                 (scratch.path().to_path_buf(), Some(scratch))
@@ -149,12 +151,11 @@ impl Devnet {
             std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&log_path)
         }
         .map_err(|e| ChainError::DevnetStart {
-            reason: format!("cannot write {}: {e}", log_path.display()),
+            source: context(format!("cannot write {}", log_path.display()), e),
             hint: String::new(),
         })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| ChainError::DevnetStart { reason: e.to_string(), hint: String::new() })?;
+        let log_err =
+            log.try_clone().map_err(|e| ChainError::DevnetStart { source: e.into(), hint: String::new() })?;
 
         let mut cmd = Command::new(&anvil);
         cmd.arg("--host")
@@ -182,7 +183,7 @@ impl Devnet {
         }
         die_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|e| ChainError::DevnetStart {
-            reason: format!("cannot run {}: {e}", anvil.display()),
+            source: context(format!("cannot run {}", anvil.display()), e),
             hint: String::new(),
         })?;
 
@@ -219,7 +220,7 @@ impl Devnet {
                     None => String::new(),
                 };
                 return Err(ChainError::DevnetStart {
-                    reason: format!("anvil exited with {status}: {}", self.log_tail()),
+                    source: format!("anvil exited with {status}: {}", self.log_tail()).into(),
                     hint,
                 });
             }
@@ -233,12 +234,13 @@ impl Devnet {
             if Instant::now() > deadline {
                 self.stop_blocking();
                 return Err(ChainError::DevnetStart {
-                    reason: format!(
+                    source: format!(
                         "no answer on {} within {}s: {}",
                         self.addr,
                         START_TIMEOUT.as_secs(),
                         self.log_tail()
-                    ),
+                    )
+                    .into(),
                     hint: String::new(),
                 });
             }
@@ -247,8 +249,8 @@ impl Devnet {
     }
 
     async fn resume_clock(&mut self, block_time: Option<u64>) -> Result<()> {
-        let fail = |call: &'static str, reason: String| ChainError::DevnetStart {
-            reason: format!("{call} failed after start: {reason}"),
+        let fail = |call: &'static str, source: BoxError| ChainError::DevnetStart {
+            source: context(format!("{call} failed after start"), source),
             hint: String::new(),
         };
         let latest = rpc_call(self.addr, "eth_getBlockByNumber", serde_json::json!(["latest", false]))
@@ -258,7 +260,7 @@ impl Devnet {
             .get("timestamp")
             .and_then(serde_json::Value::as_str)
             .and_then(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok())
-            .ok_or_else(|| fail("eth_getBlockByNumber", format!("no timestamp in {latest}")))?;
+            .ok_or_else(|| fail("eth_getBlockByNumber", format!("no timestamp in {latest}").into()))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -346,233 +348,5 @@ impl Devnet {
 impl Drop for Devnet {
     fn drop(&mut self) {
         self.stop_blocking();
-    }
-}
-
-/// Whether something answers `eth_chainId` at `addr`.
-async fn rpc_answers(addr: SocketAddr) -> bool {
-    rpc_call(addr, "eth_chainId", serde_json::json!([])).await.is_ok()
-}
-
-/// One JSON-RPC call over a plain HTTP/1.1 connection (before a provider exists), with a
-/// one-second deadline. Returns the `result`, or why there is none.
-async fn rpc_call(
-    addr: SocketAddr,
-    method: &str,
-    params: serde_json::Value,
-) -> std::result::Result<serde_json::Value, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
-        let start = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP body")? + 4;
-        let mut answer: serde_json::Value =
-            serde_json::from_slice(&response[start..]).map_err(|e| format!("not JSON: {e}"))?;
-        match answer.get_mut("result") {
-            Some(result) => Ok(result.take()),
-            None => Err(answer.get("error").map_or_else(|| "no result".to_owned(), ToString::to_string)),
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(1), attempt)
-        .await
-        .map_err(|_| "no answer within 1s".to_owned())?
-}
-
-/// The genesis record of a persistent devnet: read, recovered from an older `state.json`, or
-/// made now for a new chain.
-fn genesis_record(dir: &Path) -> Result<GenesisRecord> {
-    let fail = |reason: String| ChainError::DevnetStart {
-        reason,
-        hint: format!(
-            "; if {} is damaged, move it aside (the chain then starts empty)",
-            dir.join(STATE_FILE).display()
-        ),
-    };
-    let path = dir.join(GENESIS_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| fail(format!("{} is not a genesis record: {e}", path.display())));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
-    }
-    let state_path = dir.join(STATE_FILE);
-    let record = match std::fs::read(&state_path) {
-        Ok(bytes) => {
-            let mut state: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| fail(format!("{} is not anvil state: {e}", state_path.display())))?;
-            let (record, repaired) = recover_genesis(&mut state).map_err(fail)?;
-            if repaired {
-                let bytes = serde_json::to_vec(&state).map_err(|e| fail(e.to_string()))?;
-                agora_store::write_atomically(&state_path, &bytes)
-                    .map_err(|e| fail(format!("cannot write {}: {e}", state_path.display())))?;
-                tracing::info!(target: "agora::devnet", timestamp = record.timestamp, "repaired the saved chain's genesis");
-            }
-            record
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            GenesisRecord { timestamp: now }
-        }
-        Err(e) => return Err(fail(format!("cannot read {}: {e}", state_path.display()))),
-    };
-    let bytes = serde_json::to_vec(&record).map_err(|e| fail(e.to_string()))?;
-    agora_store::write_atomically(&path, &bytes)
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-    Ok(record)
-}
-
-/// Finds the real genesis in anvil's saved state — the block 0 that block 1 names as its
-/// parent (any block 0 when there is no block 1) — and drops the other block 0s that earlier
-/// starts added. Returns the record and whether the state changed.
-fn recover_genesis(state: &mut serde_json::Value) -> std::result::Result<(GenesisRecord, bool), String> {
-    use alloy::consensus::Header;
-    let blocks = state
-        .get_mut("blocks")
-        .and_then(serde_json::Value::as_array_mut)
-        .ok_or("the saved state has no blocks")?;
-    let header = |block: &serde_json::Value| -> std::result::Result<Header, String> {
-        serde_json::from_value(block.get("header").cloned().unwrap_or_default())
-            .map_err(|e| format!("a saved block header does not parse: {e}"))
-    };
-    let mut parent_of_first = None;
-    let mut genesis_hashes = Vec::new();
-    for block in blocks.iter() {
-        let header = header(block)?;
-        match header.number {
-            0 => genesis_hashes.push((header.hash_slow(), header.timestamp)),
-            1 => parent_of_first = Some(header.parent_hash),
-            _ => {}
-        }
-    }
-    let (hash, timestamp) = match parent_of_first {
-        Some(parent) => genesis_hashes
-            .iter()
-            .copied()
-            .find(|(hash, _)| *hash == parent)
-            .ok_or("the saved state lacks the genesis that block 1 builds on")?,
-        None => genesis_hashes.first().copied().ok_or("the saved state has no block 0")?,
-    };
-    let before = blocks.len();
-    let mut kept = Vec::with_capacity(before);
-    for block in blocks.drain(..) {
-        let h = header(&block)?;
-        if h.number != 0 || h.hash_slow() == hash {
-            kept.push(block);
-        }
-    }
-    let repaired = kept.len() != before;
-    *blocks = kept;
-    Ok((GenesisRecord { timestamp }, repaired))
-}
-
-/// Resolves the anvil binary: an explicit path, else `PATH`, else `./.tools/bin` (where
-/// `make setup` puts it).
-fn find_anvil(anvil: &Path) -> Result<PathBuf> {
-    if anvil.components().count() > 1 {
-        return if anvil.is_file() {
-            Ok(anvil.to_path_buf())
-        } else {
-            Err(ChainError::AnvilMissing { tried: anvil.display().to_string() })
-        };
-    }
-    let mut tried = Vec::new();
-    let path_dirs =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
-    for dir in path_dirs.into_iter().chain([PathBuf::from(".tools/bin")]) {
-        let candidate = dir.join(anvil);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        tried.push(dir.display().to_string());
-    }
-    Err(ChainError::AnvilMissing { tried: format!("{} not on PATH nor in ./.tools/bin", anvil.display()) })
-}
-
-/// Creates the devnet's folder readable by its owner only, and narrows what an older version
-/// left readable by others.
-fn make_private(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
-}
-
-fn free_port(host: IpAddr) -> Result<u16> {
-    TcpListener::bind((host, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| {
-        ChainError::DevnetStart { reason: format!("cannot find a free port: {e}"), hint: String::new() }
-    })
-}
-
-/// Asks the kernel to send anvil SIGTERM when its parent dies, so a killed node leaves no
-/// orphan chain behind (and anvil still dumps its state); anvil's files are created 0600.
-#[allow(unsafe_code)]
-fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches only the child's own attributes.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // What anvil writes (its state: every account and transaction) is the owner's only.
-            libc::umask(0o077);
-            Ok(())
-        });
-    }
-}
-
-#[allow(unsafe_code)]
-fn terminate(child: &Child) {
-    if let Some(pid) = child.id() {
-        // SAFETY: sends a signal to our own child, whose pid we hold and have not reaped.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
-    }
-}
-
-/// A directory removed on drop, for ephemeral devnets.
-mod tempdir {
-    use std::path::{Path, PathBuf};
-
-    #[derive(Debug)]
-    pub(super) struct ScratchDir(PathBuf);
-
-    impl ScratchDir {
-        pub(super) fn new() -> std::io::Result<Self> {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static COUNTER: AtomicU64 = AtomicU64::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("agora-devnet-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            Ok(Self(dir))
-        }
-
-        pub(super) fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 }
