@@ -6,7 +6,7 @@
 
 use crate::{
     Guard, GuardError, GuardRequest, Level, Verdict, explain, lists,
-    request::{Action, MethodPolicy, policy, refusal_reason, sends},
+    request::{MethodPolicy, policy, refusal_reason, sends},
 };
 use axum::{
     Router,
@@ -255,7 +255,7 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
     }
     let mut guard_request = GuardRequest::new(&method, request.get("params").cloned().unwrap_or(Value::Null));
     guard_request.origin = origin;
-    let verdict = match state.guard.check(&guard_request).await {
+    let mut verdict = match state.guard.check(&guard_request).await {
         Ok(v) => v,
         Err(GuardError::BadRequest(why)) => {
             return rpc_error(&id, INVALID_PARAMS, format!("agora guard: {why}; not forwarded"), None);
@@ -278,7 +278,6 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
     };
     tracing::info!(%method, level = %verdict.level, findings = verdict.findings.len(), ms = verdict.elapsed_ms, "checked");
     if verdict.level >= state.config.block_level {
-        let mut verdict = verdict;
         if let Some(api) = &state.config.explain {
             match explain::summarize(&state.http, api, &verdict, 96).await {
                 Ok(summary) => verdict.summary = Some(summary),
@@ -297,22 +296,13 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
         }
     }
     let response = forward(state, &request).await;
+    // The verdict names who the send pays: the request is not parsed or decoded again here.
     if response.get("result").is_some()
         && sends(&method)
         && let Some(store) = state.guard.store()
-        && let Ok(Action::Transactions { calls, .. }) = guard_request.action(None)
+        && let Err(e) = lists::record_history(store, &verdict.recipients)
     {
-        let mut to: Vec<_> = calls.iter().filter_map(|c| c.to).collect();
-        for c in &calls {
-            if let Ok(d) = crate::decode::decode(c.to, c.value, &c.data) {
-                to.extend(
-                    d.flatten().iter().filter(|x| x.name == "transfer").filter_map(|x| x.address("to")),
-                );
-            }
-        }
-        if let Err(e) = lists::record_history(store, &to) {
-            tracing::warn!(error = %e, "could not record the send history");
-        }
+        tracing::warn!(error = %e, "could not record the send history");
     }
     response
 }

@@ -141,6 +141,11 @@ pub struct Verdict {
     /// A plain-language summary written by the local model from the findings above, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// The accounts a send pays: every call's target and every decoded token transfer's
+    /// recipient (empty for signatures). The proxy adds them to the send history once the node
+    /// accepts the send. Not part of the wire shape.
+    #[serde(skip)]
+    pub recipients: Vec<alloy::primitives::Address>,
 }
 
 impl Verdict {
@@ -158,6 +163,7 @@ impl Verdict {
             simulator: simulator.to_owned(),
             elapsed_ms: 0,
             summary: None,
+            recipients: Vec::new(),
         }
     }
 

@@ -184,6 +184,7 @@ impl Guard {
             findings: vec![],
             effects: vec![],
             assets: vec![],
+            recipients: vec![],
             simulated: false,
         };
         if let Some(origin) = &request.origin {
@@ -214,6 +215,7 @@ impl Guard {
         let assets = std::mem::take(&mut a.assets);
         let mut verdict = Verdict::new(&request.method, a.findings, a.effects, simulator);
         verdict.assets = assets;
+        verdict.recipients = a.recipients;
         verdict.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(verdict)
     }
@@ -237,6 +239,7 @@ impl Guard {
             findings: vec![],
             effects: vec![],
             assets: vec![],
+            recipients: vec![],
             simulated: false,
         };
         let user_calls: Vec<SimCall> = calls.iter().map(|c| a.user_call(c)).collect();
@@ -352,6 +355,8 @@ struct Analysis<'a> {
     findings: Vec<Finding>,
     effects: Vec<String>,
     assets: Vec<AssetChange>,
+    /// Who a send pays (see [`Verdict::recipients`]).
+    recipients: Vec<Address>,
     simulated: bool,
 }
 

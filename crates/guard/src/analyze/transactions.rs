@@ -37,6 +37,11 @@ impl Analysis<'_> {
         }
         let decoded: Vec<Decoded> =
             calls.iter().map(|c| decode::decode(c.to, c.value, &c.data)).collect::<Result<_, _>>()?;
+        self.recipients = calls.iter().filter_map(|c| c.to).collect();
+        for d in &decoded {
+            self.recipients
+                .extend(d.flatten().iter().filter(|x| x.name == "transfer").filter_map(|x| x.address("to")));
+        }
         let batch = calls.len() > 1 || decoded.iter().any(|d| !d.inner.is_empty());
         for d in &decoded {
             for call in d.flatten() {

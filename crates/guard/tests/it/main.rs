@@ -1238,3 +1238,18 @@ async fn a_7702_batch_that_pays_a_contact_is_a_payment_and_one_that_feeds_an_unk
     w.send(&u, u.address(), data, 0).await;
     assert_eq!(w.provider.get_balance(w.empty_mint).await.unwrap() - before, U256::from(ETH));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verdict_names_who_a_send_pays_and_a_signature_pays_nobody() {
+    let w = World::start().await;
+    let g = w.guard(SimulatorKind::Revm);
+    let u = w.fresh_user().await;
+    let transfer = MockToken::transferCall { to: w.contact, value: U256::from(ETH) }.abi_encode();
+    let v = check(&g, "eth_sendTransaction", json!([w.tx(&u, w.mock, transfer)])).await;
+    assert_eq!(v.recipients, [w.mock, w.contact], "the token contract called and the token's recipient");
+    let v = check(&g, "eth_sendTransaction", json!([w.tx_value(&u, w.contact, vec![], ETH / 10)])).await;
+    assert_eq!(v.recipients, [w.contact]);
+    let v = check(&g, "personal_sign", json!(["0x68656c6c6f", u.address()])).await;
+    assert!(v.recipients.is_empty(), "{:?}", v.recipients);
+    assert!(serde_json::to_value(&v).unwrap().get("recipients").is_none(), "not on the wire");
+}
