@@ -246,17 +246,7 @@ pub(crate) async fn devnet(global: &GlobalArgs) -> Result<()> {
 
 pub(crate) async fn deploy(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     let config = global.resolve()?;
-    let _lock = agora_node::DataDirLock::acquire(&config.data_dir)
-        .context("`agora deploy` needs the data directory; stop the node using it first")?;
-    let (devnet, client) = agora_node::open_chain(&config).await?;
-    if args.forget && agora_chain::forget_chain(&config.deployments_path(), client.chain_id())? {
-        tracing::info!(target: "agora::deploy", chain_id = client.chain_id(), "forgot the recorded deployment");
-    }
-    let result = agora_node::deploy_suite(&config, &client).await;
-    if let Some(devnet) = devnet {
-        devnet.stop().await;
-    }
-    let deployment = result?;
+    let deployment = agora_node::ops::chain::deploy(&config, args.forget).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "chain {} ({})", deployment.chain_id, config.deployments_path().display())?;
     for (name, contract) in &deployment.contracts {

@@ -377,7 +377,14 @@ async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>) ->
     let (guard, _) = build(config, &args.common).await?;
     let mut verdict = guard.check(&request).await?;
     if let Some(api) = explain {
-        match agora_guard::explain::summarize(&reqwest::Client::new(), &api, &verdict, 96).await {
+        match agora_guard::explain::summarize(
+            &reqwest::Client::new(),
+            &api,
+            &verdict,
+            agora_guard::explain::SUMMARY_MAX_TOKENS,
+        )
+        .await
+        {
             Ok(summary) => verdict.summary = Some(summary),
             Err(e) => {
                 let _ = writeln!(std::io::stderr().lock(), "no summary: {e}");

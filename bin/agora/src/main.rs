@@ -3,9 +3,6 @@
 
 mod agent;
 mod bench;
-mod bench_guard;
-mod bench_index;
-mod bench_pay;
 mod chat;
 mod cli;
 mod feedback;

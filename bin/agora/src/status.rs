@@ -1,37 +1,21 @@
 //! `agora status`: asks a running node over its API and reports.
 
 use crate::cli::{GlobalArgs, StatusArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
-use std::{io::Write, time::Duration};
+use std::io::Write;
 
 pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
     let config = global.resolve()?;
-    let base = format!("http://{}", config.api_listen);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let get = |path: &'static str| {
-        let client = client.clone();
-        let url = format!("{base}{path}");
-        async move {
-            let response = client.get(&url).send().await?;
-            let status = response.status();
-            let body: Value = response.json().await?;
-            Ok::<_, reqwest::Error>((status, body))
-        }
-    };
-    let (health_status, health) = get("/health").await.with_context(|| {
-        format!("no agora node answers at {base}; start one with `agora up` (or pass --listen ADDR)")
-    })?;
-    let (_, version) = get("/version").await.context("reading /version")?;
-    let (_, deployments) = get("/deployments").await.context("reading /deployments")?;
-
+    let status = agora_node::ops::status::status(&config).await?;
+    let (base, health, version, deployments) =
+        (&status.base, &status.health, &status.version, &status.deployments);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let all = serde_json::json!({ "health": health, "version": version, "deployments": deployments });
-        writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?;
     } else {
         writeln!(out, "node      {base} (agora {})", version["version"].as_str().unwrap_or("?"))?;
-        if health_status.is_success() {
+        if status.healthy {
             writeln!(
                 out,
                 "health    ok, chain {} at block {}, up {}s",
@@ -40,7 +24,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
         } else {
             writeln!(
                 out,
-                "health    {health_status}: {}",
+                "health    {}: {}",
+                status.health_status,
                 health["error"]["message"].as_str().unwrap_or("?")
             )?;
         }
@@ -66,7 +51,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
             }
         }
     }
-    if !health_status.is_success() {
+    if !status.healthy {
         anyhow::bail!("the node at {base} is unhealthy");
     }
     Ok(())

@@ -2,8 +2,7 @@
 //! re-executing the inference receipt, and read the result.
 
 use crate::cli::GlobalArgs;
-use agora_agents::validation;
-use agora_contracts::{SuiteContract, bindings::ValidationRegistry};
+use agora_node::ops::chain as ops;
 use agora_receipts::ReceiptEnvelope;
 use alloy::primitives::{Address, B256, U256};
 use anyhow::{Context, Result};
@@ -40,73 +39,29 @@ pub(crate) enum ValidateCommand {
 
 pub(crate) async fn run(global: &GlobalArgs, command: ValidateCommand) -> Result<()> {
     let config = global.resolve()?;
-    let _lock = agora_node::DataDirLock::acquire(&config.data_dir)
-        .context("`agora validate` needs the data directory; stop the node using it first")?;
-    let (devnet, client) = agora_node::open_chain(&config).await?;
-    let result = on_chain(&config, &client, command).await;
-    if let Some(devnet) = devnet {
-        devnet.stop().await;
-    }
-    let text = result?;
-    std::io::stdout().write_all(text.as_bytes())?;
-    Ok(())
-}
-
-async fn on_chain(
-    config: &agora_node::NodeConfig,
-    client: &agora_chain::ChainClient,
-    command: ValidateCommand,
-) -> Result<String> {
-    let deployment = agora_node::deploy_suite(config, client).await?;
-    let registry =
-        deployment.address_of(SuiteContract::ValidationRegistry).context("no validation registry")?;
-    let identity = deployment.address_of(SuiteContract::IdentityRegistry).context("no identity registry")?;
-    match command {
+    let text = match command {
         ValidateCommand::Request { agent, validator, receipt } => {
             let json = std::fs::read_to_string(&receipt)
                 .with_context(|| format!("cannot read {}", receipt.display()))?;
             let envelope = ReceiptEnvelope::from_json(&json)?;
-            envelope.verify().context("the receipt does not verify; a validator would answer 0")?;
-            let file = validation::request_file(
-                agent,
-                &agora_agents::agent_registry_id(client.chain_id(), identity),
-                &envelope,
-            );
-            let hash = validation::request(client, registry, validator, agent, &file).await?;
-            Ok(format!("requested validation of agent {agent} by {validator}\nrequest {hash}\n"))
+            let sent = ops::request_validation(&config, agent, validator, &envelope).await?;
+            format!("requested validation of agent {agent} by {validator}\nrequest {}\n", sent.request)
         }
         ValidateCommand::Respond { hash } => {
-            let from = deployment
-                .contracts
-                .get(SuiteContract::ValidationRegistry.name())
-                .map_or(0, |c| c.block_number);
-            let uri = validation::find_request_uri(client, registry, hash, from).await?;
-            let (agent, envelope) = validation::open_request(&uri, hash)?;
-            let engine = agora_node::load_engine(&config.inference)
-                .await?
-                .context("re-execution needs the model: run `make setup`, or pass --model FILE")?;
-            let job = envelope.clone();
-            let reexecuted =
-                tokio::task::spawn_blocking(move || agora_receipts::reexecute(&job, &engine)).await?;
-            let verdict = validation::judge(client, identity, agent, &envelope, reexecuted).await?;
-            validation::respond(client, registry, hash, &verdict).await?;
-            Ok(format!("answered {} for agent {agent}: {}\n", verdict.response, verdict.reason))
+            let answer = ops::respond_to_validation(&config, hash).await?;
+            format!("answered {} for agent {}: {}\n", answer.response, answer.agent, answer.reason)
         }
         ValidateCommand::Status { hash } => {
-            let status = ValidationRegistry::new(registry, client.provider())
-                .getValidationStatus(hash)
-                .call()
-                .await
-                .map_err(|e| anyhow::anyhow!("no such request: {e}"))?;
-            let answered =
-                ValidationRegistry::new(registry, client.provider()).hasResponse(hash).call().await?;
-            Ok(format!(
+            let status = ops::validation_status(&config, hash).await?;
+            format!(
                 "request   {hash}\nagent     {}\nvalidator {}\nresponse  {}\ntag       {}\n",
-                status.agentId,
-                status.validatorAddress,
-                if answered { status.response.to_string() } else { "(not answered yet)".into() },
+                status.agent,
+                status.validator,
+                status.response.map_or("(not answered yet)".into(), |r| r.to_string()),
                 status.tag
-            ))
+            )
         }
-    }
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
 }

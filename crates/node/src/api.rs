@@ -289,7 +289,7 @@ struct GuardQuery {
 /// The local model's summary of a verdict (it only rephrases; the level is the guard's).
 async fn explain_locally(state: &AppState, verdict: &agora_guard::Verdict) -> Option<String> {
     let messages = agora_guard::explain::messages(verdict);
-    let request = json!({ "model": "default", "messages": messages, "max_tokens": 96, "temperature": 0 });
+    let request = json!({ "model": "default", "messages": messages, "max_tokens": agora_guard::explain::SUMMARY_MAX_TOKENS, "temperature": 0 });
     let response =
         openai::chat_completions(State(state.clone()), axum::body::Bytes::from(request.to_string())).await;
     if !response.status().is_success() {

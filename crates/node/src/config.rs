@@ -558,6 +558,15 @@ impl NodeConfig {
         }
     }
 
+    /// The anvil binary this node starts its devnet with (`anvil` on the `PATH` when the node
+    /// uses a remote chain): what scratch devnets, such as the benchmarks', start too.
+    pub fn anvil(&self) -> PathBuf {
+        match &self.chain {
+            ChainTarget::Devnet(devnet) => devnet.anvil.clone(),
+            ChainTarget::Rpc { .. } => PathBuf::from("anvil"),
+        }
+    }
+
     /// The deployments file of this node.
     pub fn deployments_path(&self) -> PathBuf {
         self.data_dir.join(agora_chain::DEPLOYMENTS_FILE)

@@ -40,18 +40,68 @@ pub enum NodeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] agora_store::StoreError),
+    /// No model file where the configuration points.
+    #[error("model file {} not found; run `make setup` or point --model at a GGUF file", path.display())]
+    ModelMissing {
+        /// Where the model was looked for.
+        path: PathBuf,
+    },
+    /// `agora serve` was started without a model.
+    #[error("`agora serve` needs a model: run `make setup`, or pass --model FILE")]
+    NoModel,
     /// The model could not be loaded.
-    #[error("model: {0}")]
-    Model(String),
+    #[error("model")]
+    Model(#[from] agora_infer::InferError),
+    /// A blocking task (model loading) did not finish.
+    #[error("a background task failed")]
+    Task(#[from] tokio::task::JoinError),
     /// Registering the node's agent failed.
-    #[error("agent registration: {0}")]
-    Agent(String),
-    /// Setting up paid access failed.
-    #[error("paid access: {0}")]
-    Payments(String),
+    #[error("agent registration")]
+    Agent(#[from] agora_agents::AgentError),
+    /// Setting up or operating paid access failed.
+    #[error("paid access: {step}")]
+    Payments {
+        /// What the node was doing.
+        step: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A step of the ERC-8004 validation flow failed.
+    #[error("validation: {step}")]
+    Validation {
+        /// What the node was doing.
+        step: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A payment operation was refused or failed.
+    #[error(transparent)]
+    Pay(#[from] agora_pay::PayError),
+    /// A development-chain operation was asked of another chain.
+    #[error("{what} only exists on development chains (31337, 1337); this is chain {chain_id}")]
+    NotDevChain {
+        /// The operation.
+        what: &'static str,
+        /// The chain the node is on.
+        chain_id: u64,
+    },
+    /// Something this operation needs is not recorded in the data directory.
+    #[error("{0}")]
+    Missing(String),
     /// Serving HTTP failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+}
+
+impl NodeError {
+    /// A paid-access failure at `step`.
+    pub(crate) fn payments(
+        step: &'static str,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        move |source| Self::Payments { step, source }
+    }
 }
 
 /// Result alias for node operations.

@@ -24,6 +24,7 @@ pub mod listener;
 mod lock;
 pub mod node_key;
 mod openai;
+pub mod ops;
 
 pub use config::{
     AgentConfig, ApiAccess, ApiToken, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig,
@@ -121,18 +122,12 @@ pub async fn load_engine(config: &InferenceConfig) -> Result<Option<Engine>> {
         return Ok(None);
     };
     if !path.is_file() {
-        return Err(NodeError::Model(format!(
-            "model file {} not found; run `make setup` or point --model at a GGUF file",
-            path.display()
-        )));
+        return Err(NodeError::ModelMissing { path });
     }
     let options = EngineOptions { threads: config.threads, max_context: config.max_context, isa: None };
     let started = Instant::now();
     tracing::info!(target: "agora::up", model = %path.display(), "loading the model");
-    let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &options))
-        .await
-        .map_err(|e| NodeError::Model(e.to_string()))?
-        .map_err(|e| NodeError::Model(e.to_string()))?;
+    let engine = tokio::task::spawn_blocking(move || Engine::load(&path, &options)).await??;
     let info = engine.info();
     tracing::info!(
         target: "agora::up",
@@ -188,9 +183,7 @@ impl Node {
 
         let engine = load_engine(&config.inference).await?;
         if !with_chain && engine.is_none() {
-            return Err(NodeError::Model(
-                "`agora serve` needs a model: run `make setup`, or pass --model FILE".to_owned(),
-            ));
+            return Err(NodeError::NoModel);
         }
         let inference = engine.map(|engine| {
             InferenceService::start(
@@ -424,7 +417,7 @@ impl Node {
 
 /// Sets up paid access on the bound public listener: builds the paywall, which settles with
 /// the node key (the agent's wallet, which is paid). On a development chain the node key is
-/// given gas from the chain signer when it has none.
+/// given gas when it has none ([`ops::dev::fund_for_gas`]).
 async fn open_paid_access(
     config: &NodeConfig,
     listener: TcpListener,
@@ -434,56 +427,16 @@ async fn open_paid_access(
     store: &Arc<Store>,
     node_key: &alloy::signers::local::PrivateKeySigner,
 ) -> Result<Option<PaidAccess>> {
-    use agora_contracts::{SuiteContract, bindings::DevStablecoin};
-    use alloy::providers::Provider;
-    let (Some(asset), Some(channels)) = (
-        deployment.address_of(SuiteContract::DevStablecoin),
-        deployment.address_of(SuiteContract::PaymentChannels),
-    ) else {
+    let Some(paywall_config) =
+        ops::payments::paywall_config(config, client, deployment, node_key.address()).await?
+    else {
         tracing::warn!(target: "agora::up", "the suite lacks the stablecoin or channels: paid access is off");
         return Ok(None);
     };
     let addr = listener.local_addr().map_err(NodeError::Serve)?;
     let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
-    let fail = |what: &str, e: String| NodeError::Payments(format!("{what}: {e}"));
-    if agora_chain::is_dev_chain(client.chain_id()) && client.signer_address().is_some() {
-        let balance = client
-            .provider()
-            .get_balance(node_key.address())
-            .await
-            .map_err(|e| fail("balance", e.to_string()))?;
-        let want = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
-        if balance < want / alloy::primitives::U256::from(10u64) {
-            let tx = alloy::rpc::types::TransactionRequest::default().to(node_key.address()).value(want);
-            client
-                .provider()
-                .send_transaction(tx)
-                .await
-                .map_err(|e| fail("funding the node key", e.to_string()))?
-                .get_receipt()
-                .await
-                .map_err(|e| fail("funding the node key", e.to_string()))?;
-            tracing::info!(target: "agora::up", wallet = %node_key.address(), "gave the node key 1 ETH for settlement gas (devnet)");
-        }
-    }
-    let domain = DevStablecoin::new(asset, client.provider())
-        .eip712Domain()
-        .call()
-        .await
-        .map_err(|e| fail("reading the token's EIP-712 domain", e.to_string()))?;
-    let paywall_config = agora_pay::PaywallConfig {
-        chain_id: client.chain_id(),
-        asset,
-        asset_name: domain.name,
-        asset_version: domain.version,
-        pay_to: node_key.address(),
-        exact: true,
-        channels: Some(channels),
-        min_withdraw_delay: config.payments.min_withdraw_delay,
-        max_timeout_seconds: 300,
-        claim_threshold: u128::from(config.payments.claim_threshold),
-        claim_margin_secs: (config.payments.min_withdraw_delay / 3).max(60),
-    };
+    // Settlement transactions are sent with the node key: on a devnet it gets gas.
+    ops::dev::fund_for_gas(&wallet, node_key.address()).await?;
     let paywall = agora_pay::Paywall::new(paywall_config, wallet.clone(), Arc::clone(store));
     let facilitator = agora_pay::facilitator::Facilitator::new(wallet);
     Ok(Some(PaidAccess { paywall, facilitator, listener, addr }))
@@ -602,9 +555,7 @@ async fn register_agent(
     let Some(registry) = deployment.address_of(agora_contracts::SuiteContract::IdentityRegistry) else {
         return Ok(agent);
     };
-    let result = agora_agents::register_remembered(client, store, registry, &agent.profile, node_key)
-        .await
-        .map_err(|e| NodeError::Agent(e.to_string()))?;
+    let result = agora_agents::register_remembered(client, store, registry, &agent.profile, node_key).await?;
     let action = result.action();
     tracing::info!(target: "agora::up", agent_id = %result.agent_id, wallet = %node_key.address(), "agent {action}");
     agent.registration =

@@ -2,7 +2,7 @@
 //! the discovery index catching up, its store size and `agent list --skill` latency, and
 //! reports the registries' gas per call.
 
-use crate::cli::GlobalArgs;
+use crate::error::{BenchError, Fallible, Result, run_error};
 use agora_chain::{ChainClient, Devnet};
 use agora_contracts::{
     SuiteContract,
@@ -14,82 +14,125 @@ use alloy::{
     providers::Provider,
     rpc::types::TransactionRequest,
 };
-use anyhow::{Context, Result};
-use clap::Args;
-use serde_json::json;
-use std::{io::Write, sync::Arc, time::Instant};
-
-#[derive(Debug, Args)]
-pub(crate) struct IndexArgs {
-    /// Agents to register.
-    #[arg(long, default_value_t = 10_000)]
-    agents: u64,
-    /// Feedbacks to leave.
-    #[arg(long, default_value_t = 100_000)]
-    feedback: u64,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
+use serde::Serialize;
+use std::{fmt, sync::Arc, time::Instant};
 
 const AGENTS_PER_TX: u64 = 100;
 const FEEDBACK_PER_TX: u64 = 100;
 
-#[allow(clippy::print_stderr)]
-fn progress(message: &str) {
-    eprintln!("bench: {message}");
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    /// Agents to register.
+    pub agents: u64,
+    /// Feedbacks to leave.
+    pub feedback: u64,
 }
 
-pub(crate) async fn run(global: &GlobalArgs, args: IndexArgs) -> Result<()> {
-    let config = global.resolve()?;
-    let devnet = crate::bench::scratch_devnet(&config).await?;
-    let result = measure(&devnet, &args).await;
-    devnet.stop().await;
-    let report = result?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-    } else {
-        let r = &report;
-        writeln!(out, "{} agents, {} feedbacks on a fresh devnet", r["agents"], r["feedback"])?;
-        writeln!(out, "load (sending the transactions)  {:.1} s", r["load_secs"].as_f64().unwrap_or(0.0))?;
-        writeln!(out, "index catch-up                   {:.2} s", r["index_secs"].as_f64().unwrap_or(0.0))?;
-        writeln!(
-            out,
-            "events indexed                   {} ({:.0} events/s)",
-            r["events"],
-            r["events_per_sec"].as_f64().unwrap_or(0.0)
-        )?;
-        writeln!(
-            out,
-            "  of which eth_getLogs            {:.2} s; the index's own work {:.2} s ({:.0} events/s)",
-            r["rpc_secs"].as_f64().unwrap_or(0.0),
-            r["own_secs"].as_f64().unwrap_or(0.0),
-            r["own_events_per_sec"].as_f64().unwrap_or(0.0)
-        )?;
-        writeln!(out, "store size                       {:.1} MiB", r["store_mib"].as_f64().unwrap_or(0.0))?;
-        writeln!(
-            out,
-            "agent list --skill (p50, {} hits) {:.2} ms",
-            r["skill_hits"],
-            r["list_skill_ms_p50"].as_f64().unwrap_or(0.0)
-        )?;
-        writeln!(out, "gas: register(string)            {}", r["gas"]["register"])?;
-        writeln!(out, "gas: giveFeedback                {}", r["gas"]["giveFeedback"])?;
-        writeln!(out, "gas: validationRequest           {}", r["gas"]["validationRequest"])?;
-        writeln!(out, "gas: validationResponse          {}", r["gas"]["validationResponse"])?;
+impl IndexConfig {
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<()> {
+        if self.agents == 0 {
+            return Err(BenchError::Config("--agents must be at least 1"));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value> {
+/// Gas of one call of each registry function.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexGas {
+    /// `register(string)`.
+    pub register: u64,
+    /// `giveFeedback`.
+    #[serde(rename = "giveFeedback")]
+    pub give_feedback: u64,
+    /// `validationRequest`.
+    #[serde(rename = "validationRequest")]
+    pub validation_request: u64,
+    /// `validationResponse`.
+    #[serde(rename = "validationResponse")]
+    pub validation_response: u64,
+}
+
+/// The report of `agora bench index`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    /// Agents registered.
+    pub agents: u64,
+    /// Feedbacks left.
+    pub feedback: u64,
+    /// Seconds spent sending and mining the load.
+    pub load_secs: f64,
+    /// Seconds the index took to catch up.
+    pub index_secs: f64,
+    /// Events indexed.
+    pub events: usize,
+    /// Events indexed per second, all included.
+    pub events_per_sec: f64,
+    /// Seconds spent in `eth_getLogs`.
+    pub rpc_secs: f64,
+    /// Seconds of the index's own work.
+    pub own_secs: f64,
+    /// Events per second of the index's own work.
+    pub own_events_per_sec: f64,
+    /// Store size after indexing, MiB.
+    pub store_mib: f64,
+    /// Agents `agent list --skill translation` finds.
+    pub skill_hits: usize,
+    /// Median latency of that listing, ms.
+    pub list_skill_ms_p50: f64,
+    /// Registry gas per call.
+    pub gas: IndexGas,
+}
+
+/// Runs the benchmark on a scratch devnet started with `anvil`, reporting progress lines.
+pub async fn run(
+    anvil: &std::path::Path,
+    config: &IndexConfig,
+    progress: &dyn Fn(&str),
+) -> Result<IndexReport> {
+    config.validate()?;
+    let devnet = crate::scratch_devnet(anvil).await?;
+    let result = measure(&devnet, config, progress).await;
+    devnet.stop().await;
+    result.map_err(run_error("index"))
+}
+
+impl fmt::Display for IndexReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} agents, {} feedbacks on a fresh devnet", self.agents, self.feedback)?;
+        writeln!(f, "load (sending the transactions)  {:.1} s", self.load_secs)?;
+        writeln!(f, "index catch-up                   {:.2} s", self.index_secs)?;
+        writeln!(
+            f,
+            "events indexed                   {} ({:.0} events/s)",
+            self.events, self.events_per_sec
+        )?;
+        writeln!(
+            f,
+            "  of which eth_getLogs            {:.2} s; the index's own work {:.2} s ({:.0} events/s)",
+            self.rpc_secs, self.own_secs, self.own_events_per_sec
+        )?;
+        writeln!(f, "store size                       {:.1} MiB", self.store_mib)?;
+        writeln!(f, "agent list --skill (p50, {} hits) {:.2} ms", self.skill_hits, self.list_skill_ms_p50)?;
+        writeln!(f, "gas: register(string)            {}", self.gas.register)?;
+        writeln!(f, "gas: giveFeedback                {}", self.gas.give_feedback)?;
+        writeln!(f, "gas: validationRequest           {}", self.gas.validation_request)?;
+        writeln!(f, "gas: validationResponse          {}", self.gas.validation_response)
+    }
+}
+
+async fn measure(devnet: &Devnet, args: &IndexConfig, progress: &dyn Fn(&str)) -> Fallible<IndexReport> {
     let deployer = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await?;
     let dir = tempfile::tempdir()?;
     let deployment =
         agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {}).await?;
-    let identity = deployment.address_of(SuiteContract::IdentityRegistry).context("identity")?;
-    let reputation = deployment.address_of(SuiteContract::ReputationRegistry).context("reputation")?;
-    let validation = deployment.address_of(SuiteContract::ValidationRegistry).context("validation")?;
+    let identity = deployment.address_of(SuiteContract::IdentityRegistry).ok_or("no identity registry")?;
+    let reputation =
+        deployment.address_of(SuiteContract::ReputationRegistry).ok_or("no reputation registry")?;
+    let validation =
+        deployment.address_of(SuiteContract::ValidationRegistry).ok_or("no validation registry")?;
 
     // Gas of single calls, each from its own account.
     let owner = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(1)).await?;
@@ -116,7 +159,7 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
     let hash = B256::repeat_byte(7);
     let request = ValidationRegistry::new(validation, owner.provider())
         .validationRequest(
-            validator.signer_address().context("validator")?,
+            validator.signer_address().ok_or("no validator key")?,
             U256::ZERO,
             "data:,".into(),
             hash,
@@ -137,7 +180,7 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
     let bulk = BulkAgents::deploy(deployer.provider()).await?;
     // Feedback comes from a second helper: the first owns the agents, and self-feedback is refused.
     let raters = BulkAgents::deploy(deployer.provider()).await?;
-    let me = deployer.signer_address().context("deployer")?;
+    let me = deployer.signer_address().ok_or("no deployer key")?;
     let mut nonce = deployer.provider().get_transaction_count(me).await?;
     let mut pending = Vec::new();
     let mut remaining = args.agents.saturating_sub(1);
@@ -168,8 +211,8 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
     progress(&format!("loaded in {load_secs:.1} s; indexing"));
 
     let store = Arc::new(agora_store::Store::open_in(dir.path())?);
-    let indexer =
-        agora_node::discovery_indexer(&deployer, &deployment, Arc::clone(&store), true).context("indexer")?;
+    let indexer = agora_node::discovery_indexer(&deployer, &deployment, Arc::clone(&store), true)
+        .ok_or("no discovery index on this deployment")?;
     let started = Instant::now();
     let report = indexer.sync().await?;
     let index_secs = started.elapsed().as_secs_f64();
@@ -186,31 +229,31 @@ async fn measure(devnet: &Devnet, args: &IndexArgs) -> Result<serde_json::Value>
         samples.push(t.elapsed().as_secs_f64() * 1e3);
     }
     samples.sort_by(f64::total_cmp);
-    Ok(json!({
-        "agents": args.agents,
-        "feedback": args.feedback,
-        "load_secs": load_secs,
-        "index_secs": index_secs,
-        "events": report.events,
-        "events_per_sec": report.events as f64 / index_secs,
-        "rpc_secs": report.rpc_time.as_secs_f64(),
-        "own_secs": report.index_time.as_secs_f64(),
-        "own_events_per_sec": report.events as f64 / report.index_time.as_secs_f64(),
-        "store_mib": store_bytes as f64 / (1024.0 * 1024.0),
-        "skill_hits": hits,
-        "list_skill_ms_p50": samples[samples.len() / 2],
-        "gas": {
-            "register": register.gas_used,
-            "giveFeedback": feedback.gas_used,
-            "validationRequest": request.gas_used,
-            "validationResponse": response.gas_used,
+    Ok(IndexReport {
+        agents: args.agents,
+        feedback: args.feedback,
+        load_secs,
+        index_secs,
+        events: report.events,
+        events_per_sec: report.events as f64 / index_secs,
+        rpc_secs: report.rpc_time.as_secs_f64(),
+        own_secs: report.index_time.as_secs_f64(),
+        own_events_per_sec: report.events as f64 / report.index_time.as_secs_f64(),
+        store_mib: store_bytes as f64 / (1024.0 * 1024.0),
+        skill_hits: hits,
+        list_skill_ms_p50: samples[samples.len() / 2],
+        gas: IndexGas {
+            register: register.gas_used,
+            give_feedback: feedback.gas_used,
+            validation_request: request.gas_used,
+            validation_response: response.gas_used,
         },
-    }))
+    })
 }
 
 /// Sends a bulk transaction with the next of our own nonces: the default nonce filler asks the
 /// node for each one, and rapid sends can race it into reusing a nonce.
-async fn send(client: &ChainClient, nonce: &mut u64, tx: TransactionRequest) -> Result<B256> {
+async fn send(client: &ChainClient, nonce: &mut u64, tx: TransactionRequest) -> Fallible<B256> {
     let tx = tx.with_nonce(*nonce);
     *nonce += 1;
     // Full blocks raise the base fee block after block; a generous fixed cap keeps every bulk
@@ -222,13 +265,17 @@ async fn send(client: &ChainClient, nonce: &mut u64, tx: TransactionRequest) -> 
     Ok(*client.provider().send_transaction(tx).await?.tx_hash())
 }
 
-async fn wait_all(client: &ChainClient, hashes: Vec<B256>) -> Result<()> {
+async fn wait_all(client: &ChainClient, hashes: Vec<B256>) -> Fallible<()> {
     for hash in hashes {
         let deadline = Instant::now() + std::time::Duration::from_secs(60);
         loop {
-            anyhow::ensure!(Instant::now() < deadline, "bulk transaction {hash} was not mined within 60 s");
+            if Instant::now() >= deadline {
+                return Err(format!("bulk transaction {hash} was not mined within 60 s").into());
+            }
             if let Some(receipt) = client.provider().get_transaction_receipt(hash).await? {
-                anyhow::ensure!(receipt.status(), "bulk transaction {hash} reverted");
+                if !receipt.status() {
+                    return Err(format!("bulk transaction {hash} reverted").into());
+                }
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

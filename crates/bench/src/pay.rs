@@ -9,7 +9,7 @@
 //!
 //! The load generator runs in the same process as the server, on the same cores.
 
-use crate::cli::GlobalArgs;
+use crate::error::{BenchError, BoxError, Fallible, Result, run_error};
 use agora_chain::{ChainClient, Devnet};
 use agora_contracts::{
     SuiteContract,
@@ -25,86 +25,137 @@ use alloy::{
     primitives::{B256, U256},
     signers::{SignerSync, local::PrivateKeySigner},
 };
-use anyhow::{Context, Result, bail};
-use clap::Args;
-use serde_json::json;
-use std::{io::Write, sync::Arc, time::Instant};
-
-#[derive(Debug, Args)]
-pub(crate) struct PayArgs {
-    /// Paid calls in the throughput run (spread over the channels).
-    #[arg(long, default_value_t = 40_000)]
-    calls: usize,
-    /// Channels (one client connection each) in the throughput run.
-    #[arg(long, default_value_t = 64)]
-    channels: usize,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
+use serde::Serialize;
+use std::{fmt, sync::Arc, time::Instant};
 
 const PRICE: u128 = 1_000;
 
-#[allow(clippy::print_stderr)]
-fn progress(message: &str) {
-    eprintln!("bench: {message}");
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct PayConfig {
+    /// Paid calls in the throughput run (spread over the channels).
+    pub calls: usize,
+    /// Channels (one client connection each) in the throughput run.
+    pub channels: usize,
 }
 
-pub(crate) async fn run(global: &GlobalArgs, args: PayArgs) -> Result<()> {
-    if args.channels < 51 {
-        bail!("--channels must be at least 51 (the gas figures claim 50 channels in one transaction)");
+impl PayConfig {
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<()> {
+        if self.channels < 51 {
+            return Err(BenchError::Config(
+                "--channels must be at least 51 (the gas figures claim 50 channels in one transaction)",
+            ));
+        }
+        if self.calls == 0 {
+            return Err(BenchError::Config("--calls must be at least 1"));
+        }
+        Ok(())
     }
-    let config = global.resolve()?;
-    let devnet = crate::bench::scratch_devnet(&config).await?;
-    let result = measure(&devnet, &args).await;
+}
+
+/// Gas of channel claims, per paid call.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimGas {
+    /// Calls paid by one claim of a channel.
+    pub calls_per_claim: u64,
+    /// Channels claimed in one transaction.
+    pub channels_per_tx: u64,
+    /// Gas of the claim transaction.
+    pub claim_gas: u64,
+    /// Gas per paid call.
+    pub gas_per_call: f64,
+    /// Gas per paid call as a percentage of an `exact` payment's.
+    pub percent_of_exact: f64,
+}
+
+/// Gas figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayGas {
+    /// One `exact` payment (an EIP-3009 transfer).
+    pub exact_per_call: u64,
+    /// Opening a channel by EIP-3009 deposit.
+    pub open_channel: u64,
+    /// Claiming one channel in a transaction.
+    pub claim_one_channel: u64,
+    /// Claiming fifty channels in one transaction.
+    pub claim_fifty_channels: u64,
+    /// Per-call gas of channels at several claim cadences.
+    pub channel: Vec<ClaimGas>,
+}
+
+/// The report of `agora bench pay`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayReport {
+    /// Calls in each throughput run.
+    pub calls: usize,
+    /// Channels (connections) in each throughput run.
+    pub channels: usize,
+    /// Unpaid calls per second: the anchor.
+    pub unpaid_per_sec: f64,
+    /// Voucher-paid, durably recorded calls per second.
+    pub paid_per_sec: f64,
+    /// Paid over unpaid.
+    pub paid_ratio: f64,
+    /// Ledger commits during the paid run (group commit).
+    pub ledger_commits: u64,
+    /// Voucher verifications per second on one core.
+    pub verify_per_sec_per_core: f64,
+    /// Gas figures.
+    pub gas: PayGas,
+}
+
+/// Runs the benchmark on a scratch devnet started with `anvil`, reporting progress lines.
+pub async fn run(anvil: &std::path::Path, config: &PayConfig, progress: &dyn Fn(&str)) -> Result<PayReport> {
+    config.validate()?;
+    let devnet = crate::scratch_devnet(anvil).await?;
+    let result = measure(&devnet, config, progress).await;
     devnet.stop().await;
-    let r = result?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
-        return Ok(());
-    }
-    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
-    writeln!(
-        out,
-        "throughput, trivial priced route, {} calls over {} keep-alive connections",
-        r["calls"], r["channels"]
-    )?;
-    writeln!(out, "  unpaid                     {:>9.0} calls/s", f("unpaid_per_sec"))?;
-    writeln!(
-        out,
-        "  paid (voucher, durable)    {:>9.0} calls/s   ({:.2}x of unpaid)",
-        f("paid_per_sec"),
-        f("paid_ratio")
-    )?;
-    writeln!(
-        out,
-        "  ledger commits             {:>9} for {} calls (group commit)",
-        r["ledger_commits"], r["calls"]
-    )?;
-    writeln!(out, "voucher verification         {:>9.0} per second per core", f("verify_per_sec_per_core"))?;
-    writeln!(out, "gas per paid call (exact = {} gas per call)", r["gas"]["exact_per_call"])?;
-    writeln!(out, "  calls/claim  channels/tx   gas/call   vs exact")?;
-    for row in r["gas"]["channel"].as_array().into_iter().flatten() {
+    result.map_err(run_error("pay"))
+}
+
+impl fmt::Display for PayReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
-            out,
-            "  {:>11}  {:>11}  {:>9.1}  {:>8.3}%",
-            row["calls_per_claim"],
-            row["channels_per_tx"],
-            row["gas_per_call"].as_f64().unwrap_or(0.0),
-            row["percent_of_exact"].as_f64().unwrap_or(0.0)
+            f,
+            "throughput, trivial priced route, {} calls over {} keep-alive connections",
+            self.calls, self.channels
         )?;
+        writeln!(f, "  unpaid                     {:>9.0} calls/s", self.unpaid_per_sec)?;
+        writeln!(
+            f,
+            "  paid (voucher, durable)    {:>9.0} calls/s   ({:.2}x of unpaid)",
+            self.paid_per_sec, self.paid_ratio
+        )?;
+        writeln!(
+            f,
+            "  ledger commits             {:>9} for {} calls (group commit)",
+            self.ledger_commits, self.calls
+        )?;
+        writeln!(
+            f,
+            "voucher verification         {:>9.0} per second per core",
+            self.verify_per_sec_per_core
+        )?;
+        writeln!(f, "gas per paid call (exact = {} gas per call)", self.gas.exact_per_call)?;
+        writeln!(f, "  calls/claim  channels/tx   gas/call   vs exact")?;
+        for row in &self.gas.channel {
+            writeln!(
+                f,
+                "  {:>11}  {:>11}  {:>9.1}  {:>8.3}%",
+                row.calls_per_claim, row.channels_per_tx, row.gas_per_call, row.percent_of_exact
+            )?;
+        }
+        writeln!(f, "  opening a channel (EIP-3009 deposit, once): {} gas", self.gas.open_channel)
     }
-    writeln!(out, "  opening a channel (EIP-3009 deposit, once): {} gas", r["gas"]["open_channel"])?;
-    Ok(())
 }
 
 async fn send(
-    call: impl std::future::Future<Output = Result<alloy::rpc::types::TransactionReceipt>>,
-) -> Result<u64> {
+    call: impl std::future::Future<Output = Fallible<alloy::rpc::types::TransactionReceipt>>,
+) -> Fallible<u64> {
     let receipt = call.await?;
     if !receipt.status() {
-        bail!("transaction {} reverted", receipt.transaction_hash);
+        return Err(format!("transaction {} reverted", receipt.transaction_hash).into());
     }
     Ok(receipt.gas_used)
 }
@@ -114,19 +165,20 @@ struct Channel {
     id: B256,
 }
 
-async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
+async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
     let deployer = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await?;
-    let provider_key = devnet.dev_signer(1).context("dev account 1")?;
+    let provider_key = devnet.dev_signer(1).ok_or("no dev account 1")?;
     let provider = ChainClient::connect(&devnet.rpc_url(), Some(provider_key.clone())).await?;
     let dir = tempfile::tempdir()?;
     let deployment =
         agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {}).await?;
-    let token = deployment.address_of(SuiteContract::DevStablecoin).context("stablecoin")?;
-    let contract = deployment.address_of(SuiteContract::PaymentChannels).context("channels")?;
+    let token = deployment.address_of(SuiteContract::DevStablecoin).ok_or("no dev stablecoin")?;
+    let contract =
+        deployment.address_of(SuiteContract::PaymentChannels).ok_or("no payment channels contract")?;
     let dollars = DevStablecoin::new(token, deployer.provider());
     let channels_contract = PaymentChannels::new(contract, deployer.provider());
-    let token_domain = typed::token_domain("Agora Dev USD", "1", 31337, token);
-    let channels_domain = typed::channels_domain(31337, contract);
+    let token_domain = typed::token_domain("Agora Dev USD", "1", agora_chain::DEVNET_CHAIN_ID, token);
+    let channels_domain = typed::channels_domain(agora_chain::DEVNET_CHAIN_ID, contract);
 
     // Gas of one exact payment.
     let payer = PrivateKeySigner::random();
@@ -219,7 +271,7 @@ async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
     let store = Arc::new(agora_store::Store::open_in(dir.path())?);
     let paywall = Paywall::new(
         PaywallConfig {
-            chain_id: 31337,
+            chain_id: agora_chain::DEVNET_CHAIN_ID,
             asset: token,
             asset_name: "Agora Dev USD".into(),
             asset_version: "1".into(),
@@ -247,10 +299,14 @@ async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
     progress(&format!("signing {} vouchers", per_channel * args.channels));
     let offer = {
         let response = reqwest::get(format!("{base}/paid")).await?;
-        let header =
-            response.headers().get(wire::PAYMENT_REQUIRED_HEADER).context("no 402")?.to_str()?.to_owned();
+        let header = response
+            .headers()
+            .get(wire::PAYMENT_REQUIRED_HEADER)
+            .ok_or("the priced route did not answer 402")?
+            .to_str()?
+            .to_owned();
         let required: wire::PaymentRequired = wire::decode_header(&header)?;
-        required.accepts.into_iter().find(|r| r.scheme == wire::SCHEME_CHANNEL).context("no channel offer")?
+        required.accepts.into_iter().find(|r| r.scheme == wire::SCHEME_CHANNEL).ok_or("no channel offer")?
     };
     let mut headers: Vec<Vec<String>> = Vec::with_capacity(args.channels);
     for channel in &channels {
@@ -284,7 +340,7 @@ async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
     let started = Instant::now();
     let mut ok = 0usize;
     for (max, sig) in &sample {
-        let sig = sig.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sig = sig.as_ref().map_err(|e| e.to_string())?;
         if typed::voucher_signer(&channels_domain, channels[0].id, *max, sig)
             == Some(channels[0].key.address())
         {
@@ -310,41 +366,39 @@ async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
                         }
                         let response = request.send().await?;
                         if response.status() != 200 {
-                            bail!(
-                                "HTTP {}: {}",
-                                response.status(),
-                                response.text().await.unwrap_or_default()
-                            );
+                            let status = response.status();
+                            let text = response.text().await.unwrap_or_default();
+                            return Err(format!("HTTP {status}: {text}").into());
                         }
                         response.bytes().await?;
                     }
-                    anyhow::Ok(())
+                    Ok::<(), BoxError>(())
                 }));
             }
             for task in tasks {
                 task.await??;
             }
-            anyhow::Ok(started.elapsed().as_secs_f64())
+            Ok::<f64, BoxError>(started.elapsed().as_secs_f64())
         }
     };
     let calls = per_channel * args.channels;
     load(false, headers.iter().map(|l| l[..l.len().min(50)].to_vec()).collect()).await?;
     progress(&format!("{calls} unpaid calls"));
     let unpaid_secs = load(false, headers.clone()).await?;
-    let ledger = paywall.ledger().context("ledger")?;
+    let ledger = paywall.ledger().ok_or("the paywall has no ledger")?;
     let commits_before = ledger.commits();
     progress(&format!("{calls} paid calls"));
     let paid_secs = load(true, headers).await?;
     let commits = ledger.commits() - commits_before;
 
     // Every call is in the ledger.
-    let charged: u128 = ledger.all().map_err(anyhow::Error::msg)?.iter().map(|s| s.charged).sum();
+    let charged: u128 = ledger.all()?.iter().map(|s| s.charged).sum();
     if charged != calls as u128 * PRICE {
-        bail!("the ledger holds {charged}, expected {}", calls as u128 * PRICE);
+        return Err(format!("the ledger holds {charged}, expected {}", calls as u128 * PRICE).into());
     }
 
     // Claim gas: one channel in a transaction, then 50 in one.
-    let states = ledger.all().map_err(anyhow::Error::msg)?;
+    let states = ledger.all()?;
     let entry = |s: &agora_pay::ChannelState| PaymentChannels::ClaimEntry {
         channelId: s.id,
         maxClaimableAmount: s.voucher_max,
@@ -363,31 +417,31 @@ async fn measure(devnet: &Devnet, args: &PayArgs) -> Result<serde_json::Value> {
     for calls_per_claim in [10u64, 100, 1_000] {
         for (channels_per_tx, gas) in [(1u64, claim_one), (50, claim_fifty)] {
             let per_call = gas as f64 / (channels_per_tx * calls_per_claim) as f64;
-            rows.push(json!({
-                "calls_per_claim": calls_per_claim,
-                "channels_per_tx": channels_per_tx,
-                "claim_gas": gas,
-                "gas_per_call": per_call,
-                "percent_of_exact": per_call / exact_gas as f64 * 100.0,
-            }));
+            rows.push(ClaimGas {
+                calls_per_claim,
+                channels_per_tx,
+                claim_gas: gas,
+                gas_per_call: per_call,
+                percent_of_exact: per_call / exact_gas as f64 * 100.0,
+            });
         }
     }
     let unpaid_per_sec = calls as f64 / unpaid_secs;
     let paid_per_sec = calls as f64 / paid_secs;
-    Ok(json!({
-        "calls": calls,
-        "channels": args.channels,
-        "unpaid_per_sec": unpaid_per_sec,
-        "paid_per_sec": paid_per_sec,
-        "paid_ratio": paid_per_sec / unpaid_per_sec,
-        "ledger_commits": commits,
-        "verify_per_sec_per_core": verify_per_sec,
-        "gas": {
-            "exact_per_call": exact_gas,
-            "open_channel": open_gas,
-            "claim_one_channel": claim_one,
-            "claim_fifty_channels": claim_fifty,
-            "channel": rows,
+    Ok(PayReport {
+        calls,
+        channels: args.channels,
+        unpaid_per_sec,
+        paid_per_sec,
+        paid_ratio: paid_per_sec / unpaid_per_sec,
+        ledger_commits: commits,
+        verify_per_sec_per_core: verify_per_sec,
+        gas: PayGas {
+            exact_per_call: exact_gas,
+            open_channel: open_gas,
+            claim_one_channel: claim_one,
+            claim_fifty_channels: claim_fifty,
+            channel: rows,
         },
-    }))
+    })
 }
