@@ -6,6 +6,7 @@
 //! commit): under load one `fsync` covers many calls, so durability costs a share of one disk
 //! flush per call instead of a whole one.
 
+use crate::error::PayError;
 use agora_store::Store;
 use agora_store::rusqlite::{self, OptionalExtension, params};
 use alloy::primitives::{Address, B256, Bytes};
@@ -70,7 +71,7 @@ struct WriteJob {
     chain_id: u64,
     contract: Address,
     state: ChannelState,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), Arc<agora_store::StoreError>>>,
 }
 
 /// The ledger. Cheap to clone.
@@ -178,7 +179,7 @@ impl Ledger {
     }
 
     /// Writes `state` durably; returns once it is committed (group commit with other calls).
-    pub async fn commit(&self, state: ChannelState) -> Result<(), String> {
+    pub async fn commit(&self, state: ChannelState) -> Result<(), PayError> {
         let (done, wait) = oneshot::channel();
         let job = WriteJob { chain_id: self.inner.chain_id, contract: self.inner.contract, state, done };
         self.inner
@@ -186,8 +187,8 @@ impl Ledger {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(job)
-            .map_err(|_| "the ledger writer stopped".to_owned())?;
-        wait.await.map_err(|_| "the ledger writer stopped".to_owned())?
+            .map_err(|_| PayError::LedgerStopped)?;
+        wait.await.map_err(|_| PayError::LedgerStopped)?.map_err(PayError::Ledger)
     }
 }
 
@@ -273,7 +274,7 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
             Ok(())
         });
         commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = result.map_err(|e| e.to_string());
+        let result = result.map_err(Arc::new);
         for job in batch {
             let _ = job.done.send(result.clone());
         }

@@ -12,14 +12,18 @@
 //!   [`payer::Mandate`].
 //! - [`facilitator`]: `/verify`, `/settle` and `/supported` for other x402 servers.
 
+pub mod error;
 pub mod facilitator;
 pub mod ledger;
 pub mod payer;
 pub mod paywall;
+#[cfg(test)]
+mod proptests;
 mod schema;
 pub mod typed;
 pub mod wire;
 
+pub use error::{AuthorizationError, PayError, Result};
 pub use ledger::{ChannelState, Ledger};
-pub use payer::{Mandate, PayError, Payer, PayerConfig, Prefer};
+pub use payer::{Mandate, Payer, PayerConfig, Prefer};
 pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal};

@@ -15,6 +15,7 @@
 //! amount actually charged once the answer arrives.
 
 use crate::{
+    error::PayError,
     typed::{self, Authorization, ChannelConfig, ChannelPayload, DepositJson, ExactPayload},
     wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse},
 };
@@ -29,41 +30,6 @@ use std::{
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
-
-/// Why a paid request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PayError {
-    /// The mandate does not allow this payment.
-    #[error("refused by spending mandate {mandate:?}: {reason}")]
-    Mandate {
-        /// The mandate.
-        mandate: String,
-        /// Why.
-        reason: String,
-    },
-    /// No mandate of that name.
-    #[error(
-        "no spending mandate {0:?}: create one first, e.g. `agora mandate set --budget 1000000 --per-call 20000`"
-    )]
-    NoMandate(String),
-    /// The server asked for nothing we can pay.
-    #[error("the server accepts no payment this client can make: {0}")]
-    Unpayable(String),
-    /// The server refused the payment.
-    #[error("the server refused the payment ({reason}): {message}")]
-    Refused {
-        /// Reason code.
-        reason: String,
-        /// The server's message.
-        message: String,
-    },
-    /// The request failed.
-    #[error("request failed: {0}")]
-    Http(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] agora_store::StoreError),
-}
 
 /// A spending mandate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,10 +273,7 @@ impl Payer {
             valid_before,
             nonce: typed::deposit_nonce(channel.id, nonce_salt),
         };
-        let signature = self
-            .key
-            .sign_hash_sync(&authorization.receive_digest(&token_domain))
-            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
         let channels = agora_contracts::bindings::PaymentChannels::new(contract, chain.provider());
         let c = &channel.config;
         let receipt = channels
@@ -331,12 +294,12 @@ impl Payer {
             )
             .send()
             .await
-            .map_err(|e| PayError::Http(format!("deposit not sent: {e}")))?
+            .map_err(|e| PayError::Contract { what: "deposit not sent", source: Box::new(e) })?
             .get_receipt()
             .await
-            .map_err(|e| PayError::Http(format!("deposit receipt: {e}")))?;
+            .map_err(|source| PayError::Receipt { what: "deposit receipt", source })?;
         if !receipt.status() {
-            return Err(PayError::Http(format!("deposit {} reverted", receipt.transaction_hash)));
+            return Err(PayError::Reverted { what: "deposit", tx: receipt.transaction_hash });
         }
         channel.deposited = channel.deposited.saturating_add(amount);
         self.save_channel(&channel, payee)?;
@@ -487,10 +450,10 @@ impl Payer {
         if let Some(payment) = payment {
             request = request.header(wire::PAYMENT_SIGNATURE_HEADER, payment);
         }
-        let response = request.send().await.map_err(|e| PayError::Http(e.to_string()))?;
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| PayError::Http(e.to_string()))?.to_vec();
+        let body = response.bytes().await?.to_vec();
         Ok(PaidResponse { status, headers, body, settlement: None, scheme: None })
     }
 
@@ -586,10 +549,7 @@ impl Payer {
             nonce,
         };
         let domain = typed::token_domain(name, version, chain_id, asset);
-        let signature = self
-            .key
-            .sign_hash_sync(&authorization.transfer_digest(&domain))
-            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        let signature = self.key.sign_hash_sync(&authorization.transfer_digest(&domain))?;
         let payload =
             ExactPayload { signature: signature.as_bytes().into(), authorization: authorization.to_json() };
         Ok((serde_json::to_value(payload).unwrap_or_default(), nonce))
@@ -774,10 +734,7 @@ impl Payer {
                 valid_before: now + 3600,
                 nonce: typed::deposit_nonce(channel.id, nonce_salt),
             };
-            let signature = self
-                .key
-                .sign_hash_sync(&authorization.receive_digest(&token_domain))
-                .map_err(|e| PayError::Unpayable(e.to_string()))?;
+            let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
             deposit = Some(DepositJson {
                 config: channel.config.clone(),
                 amount: want.to_string(),
@@ -789,8 +746,7 @@ impl Payer {
             // Counted as escrow from now on; the payee's answer confirms it.
             channel.deposited = channel.deposited.saturating_add(want);
         }
-        let signature = typed::sign_voucher(&self.key, &domain, channel.id, max)
-            .map_err(|e| PayError::Unpayable(e.to_string()))?;
+        let signature = typed::sign_voucher(&self.key, &domain, channel.id, max)?;
         channel.signed_max = channel.signed_max.max(max);
         self.save_channel(&channel, payee)?;
         let payload = ChannelPayload {
@@ -946,7 +902,7 @@ fn message_of(response: &PaidResponse) -> String {
 /// Reads a 402's requirements: the v2 header first, else a JSON body with `accepts`.
 pub fn parse_required(response: &PaidResponse) -> Result<PaymentRequired, PayError> {
     if let Some(value) = response.headers.get(wire::PAYMENT_REQUIRED_HEADER).and_then(|v| v.to_str().ok()) {
-        return wire::decode_header(value).map_err(|e| PayError::Unpayable(e.to_string()));
+        return Ok(wire::decode_header(value)?);
     }
     serde_json::from_slice(&response.body)
         .map_err(|_| PayError::Unpayable("a 402 without PAYMENT-REQUIRED or x402 body".into()))

@@ -2,6 +2,7 @@
 //! domain) and channel configurations and vouchers (under the channel contract's domain), with
 //! their JSON forms as they travel in x402 payloads.
 
+use crate::error::AuthorizationError;
 use alloy::{
     primitives::{Address, B256, Bytes, Signature, U256},
     signers::{SignerSync, local::PrivateKeySigner},
@@ -176,12 +177,13 @@ pub struct Authorization {
 
 impl AuthorizationJson {
     /// Parses the decimal strings.
-    pub fn parse(&self) -> Result<Authorization, String> {
-        let num = |what: &str, s: &str| -> Result<U256, String> {
-            U256::from_str_radix(s, 10).map_err(|_| format!("{what} is not a decimal number: {s:?}"))
+    pub fn parse(&self) -> Result<Authorization, AuthorizationError> {
+        let num = |what: &'static str, s: &str| -> Result<U256, AuthorizationError> {
+            U256::from_str_radix(s, 10)
+                .map_err(|_| AuthorizationError::NotDecimal { what, value: s.to_owned() })
         };
-        let time = |what: &str, s: &str| -> Result<u64, String> {
-            u64::try_from(num(what, s)?).map_err(|_| format!("{what} is out of range"))
+        let time = |what: &'static str, s: &str| -> Result<u64, AuthorizationError> {
+            u64::try_from(num(what, s)?).map_err(|_| AuthorizationError::OutOfRange { what })
         };
         Ok(Authorization {
             from: self.from,

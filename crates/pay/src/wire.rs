@@ -159,18 +159,48 @@ fn two() -> u32 {
 }
 
 /// Why a header could not be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum WireError {
     /// Not standard base64.
     #[error("the header is not base64: {0}")]
-    Base64(String),
+    Base64(#[from] base64::DecodeError),
     /// Not the expected JSON.
     #[error("the header is not a valid x402 payload: {0}")]
-    Json(String),
+    Json(#[from] serde_json::Error),
+    /// A v1 payment for a scheme and network that were not offered.
+    #[error("the header is not a valid x402 payload: no {scheme} payment on {network} is offered")]
+    NotOffered {
+        /// The payment's scheme.
+        scheme: String,
+        /// The payment's v1 network name.
+        network: String,
+    },
     /// A version we do not speak.
     #[error("x402 version {0} is not supported (1 and 2 are)")]
     Version(u32),
 }
+
+impl WireError {
+    /// Whether the header named a version this codec does not speak (the rest are malformed).
+    pub fn is_version(&self) -> bool {
+        matches!(self, Self::Version(_))
+    }
+}
+
+/// Errors are equal when they are the same kind of failure (the parsers' messages aside).
+impl PartialEq for WireError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Version(a), Self::Version(b)) => a == b,
+            (Self::NotOffered { scheme: a, network: n }, Self::NotOffered { scheme: b, network: m }) => {
+                a == b && n == m
+            }
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for WireError {}
 
 /// Standard base64 of the JSON of `value`.
 pub fn encode_header<T: Serialize>(value: &T) -> String {
@@ -185,9 +215,8 @@ pub fn decode_header<T: DeserializeOwned>(value: &str) -> Result<T, WireError> {
         .decode(value)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(value))
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(value))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value))
-        .map_err(|e| WireError::Base64(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| WireError::Json(e.to_string()))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value))?;
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// Reads a payment header: a v2 `PAYMENT-SIGNATURE`, or a v1 `X-PAYMENT` (`v1 = true`), whose
@@ -211,7 +240,7 @@ pub fn decode_payment(
     let network = v1_network_to_caip2(&old.network);
     let accepted =
         offered.iter().find(|r| r.scheme == old.scheme && r.network == network).cloned().ok_or_else(
-            || WireError::Json(format!("no {} payment on {} is offered", old.scheme, old.network)),
+            || WireError::NotOffered { scheme: old.scheme.clone(), network: old.network.clone() },
         )?;
     Ok(PaymentPayload { x402_version: 1, resource: None, accepted, payload: old.payload, extensions: None })
 }

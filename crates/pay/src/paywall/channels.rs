@@ -46,7 +46,7 @@ impl Paywall {
         let slot = ledger.slot(id);
         let mut guard = slot.lock_owned().await;
         if guard.is_none() || deposited_now {
-            let stored = ledger.load(id).map_err(|e| Refusal::chain(e.to_string()))?;
+            let stored = ledger.load(id).map_err(Refusal::chain)?;
             let state = match stored {
                 Some(mut state) if deposited_now => {
                     state.terms = self.channel_terms(id).await?;
@@ -335,10 +335,9 @@ impl ChannelPayment {
         next.voucher_sig = self.signature.clone();
         next.charged = self.charged_before.saturating_add(actual);
         next.calls += 1;
-        ledger
-            .commit(next.clone())
-            .await
-            .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "ledger_unavailable", e))?;
+        ledger.commit(next.clone()).await.map_err(|e| {
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "ledger_unavailable", e.to_string())
+        })?;
         let extra = channel_state_json(&next);
         *state = next;
         Ok(SettleResponse {

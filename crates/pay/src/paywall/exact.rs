@@ -2,6 +2,7 @@
 
 use super::{ExactPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, SETTLE_TIMEOUT, now_secs};
 use crate::{
+    error::PayError,
     typed::{self, Authorization, ExactPayload},
     wire::{PaymentPayload, SettleResponse, reason},
 };
@@ -42,8 +43,10 @@ pub async fn check_exact(
     let exact: ExactPayload = serde_json::from_value(payload.clone()).map_err(|e| {
         Refusal::bad_request(reason::INVALID_PAYLOAD, format!("not an exact EIP-3009 payload: {e}"))
     })?;
-    let authorization =
-        exact.authorization.parse().map_err(|e| Refusal::bad_request(reason::INVALID_PAYLOAD, e))?;
+    let authorization = exact
+        .authorization
+        .parse()
+        .map_err(|e| Refusal::bad_request(reason::INVALID_PAYLOAD, e.to_string()))?;
     if authorization.to != terms.pay_to {
         return Err(Refusal::payment(
             reason::RECIPIENT_MISMATCH,
@@ -109,7 +112,7 @@ pub async fn submit_transfer(
     asset: Address,
     authorization: &Authorization,
     signature: &Bytes,
-) -> Result<Option<B256>, String> {
+) -> Result<Option<B256>, PayError> {
     let token = DevStablecoin::new(asset, chain.provider());
     let call = token.transferWithAuthorization_0(
         authorization.from,
@@ -123,7 +126,9 @@ pub async fn submit_transfer(
     let send = async {
         let pending = match call.send().await {
             Ok(p) => p,
-            Err(e) if is_revert(&e) => return Err(e.to_string()),
+            Err(e) if is_revert(&e) => {
+                return Err(PayError::Contract { what: "settlement refused", source: Box::new(e) });
+            }
             Err(e) => {
                 tracing::warn!(target: "agora::pay", "settlement deferred: {e}");
                 return Ok(None);
@@ -131,7 +136,7 @@ pub async fn submit_transfer(
         };
         match pending.get_receipt().await {
             Ok(receipt) if receipt.status() => Ok(Some(receipt.transaction_hash)),
-            Ok(receipt) => Err(format!("transaction {} reverted", receipt.transaction_hash)),
+            Ok(receipt) => Err(PayError::Reverted { what: "settlement", tx: receipt.transaction_hash }),
             Err(e) => {
                 tracing::warn!(target: "agora::pay", "settlement receipt not seen yet: {e}");
                 Ok(None)
@@ -248,7 +253,7 @@ impl Paywall {
         &self,
         authorization: &Authorization,
         signature: &Bytes,
-    ) -> Result<Option<B256>, String> {
+    ) -> Result<Option<B256>, PayError> {
         submit_transfer(&self.inner.chain, self.inner.config.asset, authorization, signature).await
     }
 
@@ -303,7 +308,7 @@ impl Paywall {
                     settled += 1;
                 }
                 Ok(None) => {}
-                Err(e) => self.mark_exact(&authorization, "failed", None, Some(&e)),
+                Err(e) => self.mark_exact(&authorization, "failed", None, Some(&e.to_string())),
             }
         }
         settled
@@ -340,7 +345,7 @@ impl ExactPayment {
                 extra: Some(json!({ "pending": true })),
             }),
             Err(e) => {
-                paywall.mark_exact(&self.authorization, "failed", None, Some(&e));
+                paywall.mark_exact(&self.authorization, "failed", None, Some(&e.to_string()));
                 Err(Refusal::payment(reason::SETTLE_FAILED, format!("settlement failed: {e}")))
             }
         }

@@ -1,6 +1,7 @@
 //! Settlement: channel claims in batches, withdrawals watched, the background pass, earnings.
 
 use super::{CLAIM_BATCH, Paywall, now_secs};
+use crate::error::PayError;
 use crate::ledger::{ChannelState, Ledger};
 use agora_contracts::bindings::PaymentChannels;
 use agora_store::{Store, rusqlite};
@@ -9,14 +10,13 @@ use alloy::{primitives::B256, providers::Provider};
 impl Paywall {
     /// Claims every channel that is due: unclaimed above the threshold, closing soon, or all of
     /// them with `force`. Channels are claimed in batches of [`CLAIM_BATCH`] per transaction.
-    pub async fn claim_due(&self, force: bool) -> Result<ClaimReport, String> {
+    pub async fn claim_due(&self, force: bool) -> Result<ClaimReport, PayError> {
         let Some(ledger) = &self.inner.ledger else { return Ok(ClaimReport::default()) };
         let Some(contract) = self.inner.config.channels else { return Ok(ClaimReport::default()) };
         let c = &self.inner.config;
         let now = now_secs();
         let due: Vec<ChannelState> = ledger
-            .all()
-            .map_err(|e| e.to_string())?
+            .all()?
             .into_iter()
             .filter(|s| s.unclaimed() > 0 && !s.voucher_sig.is_empty())
             .filter(|s| s.terms.closing_at == 0 || now < s.terms.closing_at)
@@ -42,12 +42,12 @@ impl Paywall {
                 .claim(entries)
                 .send()
                 .await
-                .map_err(|e| format!("claim not sent: {e}"))?
+                .map_err(|e| PayError::Contract { what: "claim not sent", source: Box::new(e) })?
                 .get_receipt()
                 .await
-                .map_err(|e| format!("claim receipt: {e}"))?;
+                .map_err(|source| PayError::Receipt { what: "claim receipt", source })?;
             if !receipt.status() {
-                return Err(format!("claim transaction {} reverted", receipt.transaction_hash));
+                return Err(PayError::Reverted { what: "claim", tx: receipt.transaction_hash });
             }
             report.transactions.push(receipt.transaction_hash);
             report.gas_used += receipt.gas_used;
@@ -58,7 +58,7 @@ impl Paywall {
                 let mut guard = slot.lock().await;
                 let mut current = match guard.clone() {
                     Some(state) => state,
-                    None => ledger.load(s.id).map_err(|e| e.to_string())?.unwrap_or_else(|| s.clone()),
+                    None => ledger.load(s.id)?.unwrap_or_else(|| s.clone()),
                 };
                 current.claimed = current.claimed.max(s.charged);
                 ledger.commit(current.clone()).await?;
@@ -73,14 +73,14 @@ impl Paywall {
 
     /// Marks channels whose payer started a withdrawal (from the contract's logs since the last
     /// look), so they take no more vouchers and are claimed before the delay ends.
-    pub async fn watch_withdrawals(&self) -> Result<usize, String> {
+    pub async fn watch_withdrawals(&self) -> Result<usize, PayError> {
         let (Some(ledger), Some(contract)) = (&self.inner.ledger, self.inner.config.channels) else {
             return Ok(0);
         };
         let key = format!("pay.withdraw_cursor.{}.{contract}", self.inner.config.chain_id);
         let from: u64 =
             self.inner.store.setting(&key).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-        let latest = self.inner.chain.provider().get_block_number().await.map_err(|e| e.to_string())?;
+        let latest = self.inner.chain.provider().get_block_number().await?;
         if from > latest {
             return Ok(0);
         }
@@ -91,7 +91,7 @@ impl Paywall {
             )
             .from_block(from)
             .to_block(latest);
-        let logs = self.inner.chain.provider().get_logs(&filter).await.map_err(|e| e.to_string())?;
+        let logs = self.inner.chain.provider().get_logs(&filter).await?;
         let mut marked = 0;
         for log in logs {
             let Ok(event) = log.log_decode::<PaymentChannels::WithdrawInitiated>() else { continue };
@@ -100,7 +100,7 @@ impl Paywall {
             let mut guard = slot.lock().await;
             let state = match guard.clone() {
                 Some(state) => Some(state),
-                None => ledger.load(id).map_err(|e| e.to_string())?,
+                None => ledger.load(id)?,
             };
             let Some(mut state) = state else { continue };
             state.terms.closing_at = event.inner.data.readyAt.to::<u64>();
@@ -108,7 +108,7 @@ impl Paywall {
             *guard = Some(state);
             marked += 1;
         }
-        self.inner.store.set_setting(&key, &(latest + 1).to_string()).map_err(|e| e.to_string())?;
+        self.inner.store.set_setting(&key, &(latest + 1).to_string())?;
         Ok(marked)
     }
 
@@ -125,25 +125,23 @@ impl Paywall {
     }
 
     /// What this node has earned: per channel, and `exact` totals by status.
-    pub fn earnings(&self) -> Result<Earnings, String> {
+    pub fn earnings(&self) -> Result<Earnings, PayError> {
         earnings(&self.inner.store, self.inner.ledger.as_ref())
     }
 }
 
 /// What was earned, read from the store alone (no chain needed): the channels of `ledger`'s
 /// contract, and every `exact` payment by status.
-pub fn earnings(store: &Store, ledger: Option<&Ledger>) -> Result<Earnings, String> {
+pub fn earnings(store: &Store, ledger: Option<&Ledger>) -> Result<Earnings, PayError> {
     let channels = match ledger {
-        Some(ledger) => ledger.all().map_err(|e| e.to_string())?,
+        Some(ledger) => ledger.all()?,
         None => Vec::new(),
     };
-    let exact = store
-        .read(|conn| {
-            let mut stmt = conn.prepare("SELECT status, amount FROM pay_exact")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| e.to_string())?;
+    let exact = store.read(|conn| {
+        let mut stmt = conn.prepare("SELECT status, amount FROM pay_exact")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+    })?;
     let mut totals = std::collections::BTreeMap::<String, (u64, u128)>::new();
     for (status, amount) in exact {
         let entry = totals.entry(status).or_default();
