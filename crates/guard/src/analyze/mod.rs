@@ -25,6 +25,8 @@ use std::{
     time::Instant,
 };
 
+mod orders;
+mod outcome;
 mod signatures;
 mod simulate;
 mod transactions;
