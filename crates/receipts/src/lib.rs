@@ -8,6 +8,10 @@
 //! hashes ([`ReceiptEnvelope::verify`]) and, holding the same model file, re-run the inference
 //! with the same engine version and compare token by token ([`reexecute`]).
 
+mod error;
+
+pub use error::{ReceiptError, Result};
+
 use agora_infer::{ChatMessage, Engine, SamplingParams};
 use alloy::{
     primitives::{Address, B256, Signature, keccak256},
@@ -109,47 +113,6 @@ pub const DOMAIN_VERSION: &str = "2";
 /// HTTP response header carrying the compact receipt (base64 JSON of [`SignedReceipt`]).
 pub const RECEIPT_HEADER: &str = "x-agora-receipt";
 
-/// Why a receipt does not check out.
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiptError {
-    /// The file is not a receipt.
-    #[error("not a receipt: {0}")]
-    Malformed(String),
-    /// The signature is not the node's.
-    #[error("bad signature: signed by {recovered}, but the receipt names node {claimed}")]
-    BadSignature {
-        /// Who signed.
-        recovered: Address,
-        /// Who the receipt says signed.
-        claimed: Address,
-    },
-    /// The request or output does not match its hash.
-    #[error("{what} does not match the signed hash")]
-    HashMismatch {
-        /// `request` or `output`.
-        what: &'static str,
-    },
-    /// Re-execution needs the same model file.
-    #[error("the receipt is for model sha256 {expected}, the local model is {actual}")]
-    OtherModel {
-        /// From the receipt.
-        expected: String,
-        /// Of the local file.
-        actual: String,
-    },
-    /// Re-execution needs the same engine version.
-    #[error("the receipt was made by {expected}; this is {actual}")]
-    OtherEngine {
-        /// From the receipt.
-        expected: String,
-        /// Of this build.
-        actual: String,
-    },
-    /// Re-running failed.
-    #[error("re-execution failed: {0}")]
-    Inference(#[from] agora_infer::InferError),
-}
-
 /// The request as it is hashed: messages and every parameter that influences the output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CanonicalRequest {
@@ -200,6 +163,16 @@ pub struct ReceiptEnvelope {
     pub payment: Option<ReceiptPayment>,
 }
 
+/// The EIP-712 type string of [`InferenceReceipt`], generated from the struct the node signs.
+pub fn receipt_type_string() -> String {
+    InferenceReceipt::eip712_encode_type().into_owned()
+}
+
+/// The EIP-712 typehash of [`InferenceReceipt`]: keccak256 of [`receipt_type_string`].
+pub fn receipt_typehash() -> B256 {
+    keccak256(receipt_type_string().as_bytes())
+}
+
 /// The EIP-712 signing hash of a receipt.
 pub fn signing_hash(receipt: &InferenceReceipt) -> B256 {
     let domain = eip712_domain! { name: DOMAIN_NAME, version: DOMAIN_VERSION, };
@@ -221,7 +194,7 @@ impl ReceiptEnvelope {
         prompt_tokens: usize,
         timestamp: u64,
         payment: Option<ReceiptPayment>,
-    ) -> Result<Self, ReceiptError> {
+    ) -> Result<Self> {
         let receipt = InferenceReceipt {
             engine: agora_infer::ENGINE_ID.to_owned(),
             engineVersion: agora_infer::ENGINE_VERSION.to_owned(),
@@ -234,28 +207,21 @@ impl ReceiptEnvelope {
             timestamp,
             paymentHash: payment.as_ref().map_or(B256::ZERO, ReceiptPayment::hash),
         };
-        let signature = signer
-            .sign_hash_sync(&signing_hash(&receipt))
-            .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+        let signature = signer.sign_hash_sync(&signing_hash(&receipt))?;
         Ok(Self { signed: SignedReceipt { receipt, signature }, request, output, payment })
     }
 
     /// Parses an envelope, or a chat completion response that carries one in `agora_receipt`.
-    pub fn from_json(json: &str) -> Result<Self, ReceiptError> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+    pub fn from_json(json: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(json)?;
         let value = value.get("agora_receipt").cloned().unwrap_or(value);
-        serde_json::from_value(value).map_err(|e| ReceiptError::Malformed(e.to_string()))
+        Ok(serde_json::from_value(value)?)
     }
 
     /// Checks the signature and that request and output match their signed hashes.
-    pub fn verify(&self) -> Result<Address, ReceiptError> {
+    pub fn verify(&self) -> Result<Address> {
         let receipt = &self.signed.receipt;
-        let recovered = self
-            .signed
-            .signature
-            .recover_address_from_prehash(&signing_hash(receipt))
-            .map_err(|e| ReceiptError::Malformed(format!("signature: {e}")))?;
+        let recovered = self.signed.signature.recover_address_from_prehash(&signing_hash(receipt))?;
         if recovered != receipt.node {
             return Err(ReceiptError::BadSignature { recovered, claimed: receipt.node });
         }
@@ -293,7 +259,7 @@ impl Reexecution {
 
 /// Re-runs the receipt's request on `engine` and compares the tokens. Checks first that the
 /// model file and engine version are the receipt's.
-pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecution, ReceiptError> {
+pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecution> {
     let receipt = &envelope.signed.receipt;
     let actual = model_hash(&engine.info().sha256);
     if actual != receipt.modelSha256 {
@@ -378,5 +344,34 @@ mod tests {
         assert!(matches!(env.verify(), Err(ReceiptError::BadSignature { .. })));
 
         assert!(ReceiptEnvelope::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn the_docs_give_the_signed_type_string_typehash_and_domain() {
+        let doc = include_str!("../../../docs/inference.md");
+        let type_string = receipt_type_string();
+        assert!(type_string.contains("bytes32 paymentHash"), "{type_string}");
+        assert!(
+            doc.contains(&format!("\n{type_string}\n")),
+            "docs/inference.md lacks the line {type_string}"
+        );
+        let typehash = format!("{:#x}", receipt_typehash());
+        assert!(doc.contains(&typehash), "docs/inference.md lacks the typehash {typehash}");
+        let domain = format!("domain  {{ name: \"{DOMAIN_NAME}\", version: \"{DOMAIN_VERSION}\" }}");
+        assert!(doc.contains(&domain), "docs/inference.md lacks {domain}");
+        // The typehash is the one the signing hash is built from.
+        let receipt = InferenceReceipt {
+            engine: String::new(),
+            engineVersion: String::new(),
+            modelSha256: B256::ZERO,
+            requestHash: B256::ZERO,
+            outputHash: B256::ZERO,
+            promptTokens: 0,
+            completionTokens: 0,
+            node: Address::ZERO,
+            timestamp: 0,
+            paymentHash: B256::ZERO,
+        };
+        assert_eq!(receipt.eip712_type_hash(), receipt_typehash());
     }
 }
