@@ -1,22 +1,9 @@
 //! Committed contract artifacts: creation code, runtime code and immutable ranges.
 
+use crate::{ArtifactError, Result};
 use alloy::primitives::Bytes;
 use serde::Deserialize;
 use std::{ops::Range, sync::LazyLock};
-
-/// An artifact that cannot be read: only possible when a committed file is edited by hand.
-#[derive(Debug, thiserror::Error)]
-pub enum ArtifactError {
-    /// The JSON does not have the shape `make artifacts` writes.
-    #[error("artifact {name} is malformed: {source}")]
-    Malformed {
-        /// Contract name.
-        name: &'static str,
-        /// Parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-}
 
 /// A compiled contract as agora needs it.
 #[derive(Debug, Clone)]
@@ -59,7 +46,7 @@ struct ImmutableRef {
 
 impl Artifact {
     /// Parses an artifact written by `scripts/export-artifacts.js`.
-    pub fn from_json(name: &'static str, json: &str) -> Result<Self, ArtifactError> {
+    pub fn from_json(name: &'static str, json: &str) -> Result<Self> {
         let parsed: ArtifactJson =
             serde_json::from_str(json).map_err(|source| ArtifactError::Malformed { name, source })?;
         let mut immutable_ranges: Vec<Range<usize>> =

@@ -10,8 +10,10 @@
 //! compared with what we expect ([`Artifact::matches_runtime_code`]).
 
 mod artifact;
+mod error;
 
-pub use artifact::{Artifact, ArtifactError};
+pub use artifact::Artifact;
+pub use error::{ArtifactError, Result};
 
 /// Typed bindings generated from the committed artifacts.
 pub mod bindings {
