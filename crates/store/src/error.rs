@@ -12,6 +12,9 @@ pub enum StoreError {
         path: PathBuf,
         /// What SQLite reported.
         detail: String,
+        /// The SQLite error, when an operation failed (not a check's report).
+        #[source]
+        source: Option<rusqlite::Error>,
     },
     /// Another process holds a lock on the database.
     #[error("store {path} is locked by another process; stop the other agora node or use another --data-dir")]
@@ -72,7 +75,7 @@ impl StoreError {
         let path = path.to_path_buf();
         match source.sqlite_error_code() {
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                Self::Corrupt { path, detail: source.to_string() }
+                Self::Corrupt { path, detail: source.to_string(), source: Some(source) }
             }
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Locked { path },
             _ => Self::Sqlite { path, source },

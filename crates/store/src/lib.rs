@@ -92,7 +92,7 @@ impl Store {
         .map_err(err)?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(err)?;
         if check != "ok" {
-            return Err(StoreError::Corrupt { path: path.to_path_buf(), detail: check });
+            return Err(StoreError::Corrupt { path: path.to_path_buf(), detail: check, source: None });
         }
         let store = Self { path: path.to_path_buf(), conn: Mutex::new(conn) };
         migrations::prepare_layout(&mut store.conn(), &store.path)?;
@@ -214,7 +214,7 @@ impl Store {
         if report == "ok" {
             Ok(())
         } else {
-            Err(StoreError::Corrupt { path: self.path.clone(), detail: report })
+            Err(StoreError::Corrupt { path: self.path.clone(), detail: report, source: None })
         }
     }
 
@@ -280,6 +280,7 @@ mod tests {
         let err = Store::open(&path).unwrap_err();
         assert!(err.is_corrupt(), "{err:?}");
         assert!(err.to_string().contains("is corrupt"), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "the SQLite error is kept: {err:?}");
         assert_eq!(std::fs::read(&path).unwrap(), garbage, "nothing overwritten");
     }
 
