@@ -2,8 +2,10 @@
 //! approval checks they share with the static pass.
 
 use super::*;
+use crate::chain::TokenMeta;
 
 impl Analysis<'_> {
+    /// The rules over a simulated outcome: effects in words, then each family of checks.
     pub(super) async fn rules_on_outcome(
         &mut self,
         o: &Outcome,
@@ -11,7 +13,21 @@ impl Analysis<'_> {
         batch: bool,
         raw_calldata: &str,
     ) -> Result<(), GuardError> {
-        // What happens, in words.
+        let metas = self.describe_outcome(o).await;
+        self.failure_rules(o);
+        let top_level: BTreeSet<Address> = decoded.iter().filter_map(|d| d.to).collect();
+        self.approval_rules(o, decoded, batch, &metas, &top_level).await?;
+        self.frame_rules(o, raw_calldata).await;
+        let impostors = self.fake_tokens(o, &metas);
+        let gets_something = !o.native_in.is_empty()
+            || o.tokens.iter().any(|t| !t.gained().is_zero() && !impostors.contains_key(&t.token));
+        self.forwarded_eth(o, decoded, &top_level, gets_something).await?;
+        self.nothing_back(o, decoded, gets_something, &impostors);
+        Ok(())
+    }
+
+    /// What happens, in words; returns the metadata of every token that moved.
+    async fn describe_outcome(&mut self, o: &Outcome) -> BTreeMap<Address, TokenMeta> {
         for (to, v) in &o.native_out {
             self.effects.push(format!("you send {} to {}", fmt_eth(*v), self.name_of(*to)));
         }
@@ -51,6 +67,11 @@ impl Analysis<'_> {
                 ));
             }
         }
+        metas
+    }
+
+    /// G18: the call reverts, or behaves differently in a realistic block.
+    fn failure_rules(&mut self, o: &Outcome) {
         if let Some((i, reason)) = &o.reverted {
             self.push(Finding::new(
                 Rule::WouldFail,
@@ -71,8 +92,19 @@ impl Analysis<'_> {
             }
             self.push(f);
         }
+    }
+
+    /// G01–G04, G11, G20: every approval the outcome grants, approvals hidden in a batch, revokes
+    /// that burn gas.
+    async fn approval_rules(
+        &mut self,
+        o: &Outcome,
+        decoded: &[Decoded],
+        batch: bool,
+        metas: &BTreeMap<Address, TokenMeta>,
+        top_level: &BTreeSet<Address>,
+    ) -> Result<(), GuardError> {
         // Approvals.
-        let top_level: BTreeSet<Address> = decoded.iter().filter_map(|d| d.to).collect();
         let live: Vec<&ApprovalFact> = o
             .approvals
             .iter()
@@ -82,7 +114,7 @@ impl Analysis<'_> {
             })
             .collect();
         for a in &o.approvals {
-            self.approval(a, o, &metas).await?;
+            self.approval(a, o, metas).await?;
         }
         if batch && !live.is_empty() {
             let hidden: Vec<&&ApprovalFact> =
@@ -115,6 +147,12 @@ impl Analysis<'_> {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// G12, G15: control changes seen in the logs, delegatecalls to code named in the calldata,
+    /// selfdestructs.
+    async fn frame_rules(&mut self, o: &Outcome, raw_calldata: &str) {
         // Control changes seen in the logs.
         for (contract, what, new) in &o.owner_changes {
             if !self
@@ -150,6 +188,14 @@ impl Analysis<'_> {
                 .evidence(format!("selfdestruct {} → {}", f.from, f.to)),
             );
         }
+    }
+
+    /// G17: tokens received that copy a listed token; returns them (address → symbol).
+    fn fake_tokens(
+        &mut self,
+        o: &Outcome,
+        metas: &BTreeMap<Address, TokenMeta>,
+    ) -> BTreeMap<Address, String> {
         // Tokens received that copy a listed token's symbol or name are worth nothing: receiving
         // one is not receiving something back.
         let mut impostors: BTreeMap<Address, String> = BTreeMap::new();
@@ -176,8 +222,17 @@ impl Analysis<'_> {
                 );
             }
         }
-        let gets_something = !o.native_in.is_empty()
-            || o.tokens.iter().any(|t| !t.gained().is_zero() && !impostors.contains_key(&t.token));
+        impostors
+    }
+
+    /// G15: ETH sent that passes through to a personal account when nothing comes back.
+    async fn forwarded_eth(
+        &mut self,
+        o: &Outcome,
+        decoded: &[Decoded],
+        top_level: &BTreeSet<Address>,
+        gets_something: bool,
+    ) -> Result<(), GuardError> {
         let sent: U256 = decoded.iter().map(|d| d.value).sum();
         // ETH that passes through a contract to someone else is a payment when something comes
         // back (a purchase pays the seller); with nothing back it is the fake-claim drainer.
@@ -210,6 +265,18 @@ impl Analysis<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// G17: a call that promises something back takes the user's assets and gives nothing (or
+    /// only look-alike tokens).
+    fn nothing_back(
+        &mut self,
+        o: &Outcome,
+        decoded: &[Decoded],
+        gets_something: bool,
+        impostors: &BTreeMap<Address, String>,
+    ) {
         // Trade for nothing.
         let transfers_only = decoded.iter().all(|d| {
             d.flatten().iter().all(|c| {
@@ -261,7 +328,6 @@ impl Analysis<'_> {
                 format!("{} takes your assets and {back}", names.join(", ")),
             ));
         }
-        Ok(())
     }
 
     pub(super) async fn is_implementation_of(&self, proxy: Address, code: Address) -> bool {
