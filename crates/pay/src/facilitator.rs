@@ -40,7 +40,7 @@ impl Facilitator {
         request: &FacilitatorRequest,
     ) -> Result<(typed::Authorization, alloy::primitives::Bytes, Address), paywall::Refusal> {
         let r = &request.payment_requirements;
-        let invalid = |reason: &'static str, message: String| paywall::Refusal {
+        let invalid = |reason: paywall::RefusalReason, message: String| paywall::Refusal {
             status: axum::http::StatusCode::BAD_REQUEST,
             reason,
             message,
@@ -48,13 +48,13 @@ impl Facilitator {
         };
         if r.scheme != wire::SCHEME_EXACT {
             return Err(invalid(
-                wire::reason::UNSUPPORTED_SCHEME,
+                paywall::RefusalReason::UnsupportedScheme,
                 format!("scheme {:?} is not settled here", r.scheme),
             ));
         }
         if r.network != wire::caip2(self.chain.chain_id()) {
             return Err(invalid(
-                wire::reason::INVALID_NETWORK,
+                paywall::RefusalReason::InvalidNetwork,
                 format!("this facilitator settles on {}", wire::caip2(self.chain.chain_id())),
             ));
         }
@@ -62,27 +62,26 @@ impl Facilitator {
             || request.payment_payload.accepted.network != r.network
         {
             return Err(invalid(
-                wire::reason::INVALID_REQUIREMENTS,
+                paywall::RefusalReason::InvalidRequirements,
                 "the payload's `accepted` is not these requirements".into(),
             ));
         }
         let parse_addr = |s: &str, what: &str| {
-            s.parse::<Address>()
-                .map_err(|_| invalid(wire::reason::INVALID_REQUIREMENTS, format!("{what} is not an address")))
+            s.parse::<Address>().map_err(|_| {
+                invalid(paywall::RefusalReason::InvalidRequirements, format!("{what} is not an address"))
+            })
         };
         let asset = parse_addr(&r.asset, "asset")?;
         let pay_to = parse_addr(&r.pay_to, "payTo")?;
-        let amount = typed::parse_amount(&r.amount)
-            .ok_or_else(|| invalid(wire::reason::INVALID_REQUIREMENTS, "amount is not a number".into()))?;
-        let name = r
-            .extra
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(wire::reason::INVALID_REQUIREMENTS, "extra.name is missing".into()))?;
-        let version =
-            r.extra.get("version").and_then(Value::as_str).ok_or_else(|| {
-                invalid(wire::reason::INVALID_REQUIREMENTS, "extra.version is missing".into())
-            })?;
+        let amount = typed::parse_amount(&r.amount).ok_or_else(|| {
+            invalid(paywall::RefusalReason::InvalidRequirements, "amount is not a number".into())
+        })?;
+        let name = r.extra.get("name").and_then(Value::as_str).ok_or_else(|| {
+            invalid(paywall::RefusalReason::InvalidRequirements, "extra.name is missing".into())
+        })?;
+        let version = r.extra.get("version").and_then(Value::as_str).ok_or_else(|| {
+            invalid(paywall::RefusalReason::InvalidRequirements, "extra.version is missing".into())
+        })?;
         let domain = typed::token_domain(name, version, self.chain.chain_id(), asset);
         let terms = ExactTerms { domain: &domain, asset, pay_to, amount };
         let (authorization, signature, _balance) =
@@ -100,7 +99,7 @@ impl Facilitator {
             },
             Err(refusal) => VerifyResponse {
                 is_valid: false,
-                invalid_reason: Some(refusal.reason.to_owned()),
+                invalid_reason: Some(refusal.reason.code().to_owned()),
                 payer: None,
             },
         }
@@ -120,7 +119,7 @@ impl Facilitator {
         };
         let (authorization, signature, asset) = match self.check(request).await {
             Ok(checked) => checked,
-            Err(refusal) => return failed(refusal.reason, None),
+            Err(refusal) => return failed(refusal.reason.code(), None),
         };
         let payer = Some(authorization.from.to_checksum(None));
         match paywall::submit_transfer(&self.chain, asset, &authorization, &signature).await {

@@ -26,4 +26,4 @@ pub mod wire;
 pub use error::{AuthorizationError, PayError, Result};
 pub use ledger::{ChannelState, Ledger};
 pub use payer::{Mandate, Payer, PayerConfig, Prefer};
-pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal};
+pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal, RefusalReason};

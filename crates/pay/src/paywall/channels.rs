@@ -1,21 +1,20 @@
 //! The `channel` scheme: cumulative vouchers on a payment channel, deposits the payer signed.
 
 use super::{
-    ChannelPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal,
+    ChannelPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, RefusalReason,
     exact::{authorization_state, is_revert},
     now_secs,
 };
 use crate::{
     ledger::{ChannelState, ChannelTerms},
     typed::{self, Authorization, ChannelPayload},
-    wire::{self, PaymentPayload, ResourceInfo, SettleResponse, reason},
+    wire::{self, PaymentPayload, ResourceInfo, SettleResponse},
 };
 use agora_contracts::bindings::PaymentChannels;
 use alloy::{
     primitives::{Address, B256, Signature, U256},
     sol_types::Eip712Domain,
 };
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 impl Paywall {
@@ -25,17 +24,17 @@ impl Paywall {
         ceiling: u128,
     ) -> Result<ChannelPayment, Refusal> {
         let (Some(ledger), Some(domain)) = (&self.inner.ledger, &self.inner.channels_domain) else {
-            return Err(Refusal::payment(reason::UNSUPPORTED_SCHEME, "channels are not offered here"));
+            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
         };
         let c = &self.inner.config;
         let voucher: ChannelPayload = serde_json::from_value(payload.payload.clone()).map_err(|e| {
-            Refusal::bad_request(reason::INVALID_PAYLOAD, format!("not a channel voucher payload: {e}"))
+            Refusal::new(RefusalReason::InvalidPayload, format!("not a channel voucher payload: {e}"))
         })?;
         let max = typed::parse_amount(&voucher.max_claimable_amount).ok_or_else(|| {
-            Refusal::bad_request(reason::INVALID_PAYLOAD, "maxClaimableAmount is not a decimal uint128")
+            Refusal::new(RefusalReason::InvalidPayload, "maxClaimableAmount is not a decimal uint128")
         })?;
         let signature = Signature::try_from(voucher.signature.as_ref()).map_err(|_| {
-            Refusal::payment(reason::VOUCHER_SIGNATURE, "the voucher signature is not 65 bytes")
+            Refusal::new(RefusalReason::VoucherSignature, "the voucher signature is not 65 bytes")
         })?;
         let id = voucher.channel_id;
         let deposited_now = match &voucher.deposit {
@@ -64,8 +63,8 @@ impl Paywall {
         let Some(state) = guard.as_mut() else { unreachable!("loaded above") };
 
         if state.terms.token != c.asset || state.terms.withdraw_delay < c.min_withdraw_delay {
-            return Err(Refusal::payment(
-                reason::UNKNOWN_CHANNEL,
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
                 format!(
                     "the channel holds another token or its withdrawal delay is under {}s",
                     c.min_withdraw_delay
@@ -75,8 +74,8 @@ impl Paywall {
         let expected_signer =
             if state.terms.authorizer == Address::ZERO { state.terms.payer } else { state.terms.authorizer };
         if typed::voucher_signer(domain, id, max, &signature) != Some(expected_signer) {
-            return Err(Refusal::payment(
-                reason::VOUCHER_SIGNATURE,
+            return Err(Refusal::new(
+                RefusalReason::VoucherSignature,
                 format!("the voucher is not signed by the channel's authorizer {expected_signer}"),
             ));
         }
@@ -85,7 +84,7 @@ impl Paywall {
             return Err(self.corrective(
                 state,
                 ceiling,
-                reason::CUMULATIVE_MISMATCH,
+                RefusalReason::CumulativeMismatch,
                 format!(
                     "the voucher is for {max} but this call needs at least {required} (charged so far {}); \
                      resync from channelState",
@@ -101,7 +100,7 @@ impl Paywall {
             return Err(self.corrective(
                 state,
                 ceiling,
-                reason::CHANNEL_CLOSING,
+                RefusalReason::ChannelClosing,
                 "the payer has started a withdrawal from this channel; deposit to reopen it",
             ));
         }
@@ -109,7 +108,7 @@ impl Paywall {
             return Err(self.corrective(
                 state,
                 ceiling,
-                reason::INSUFFICIENT_FUNDS,
+                RefusalReason::InsufficientFunds,
                 format!(
                     "the voucher is for {max} but the channel holds {}; top it up",
                     state.terms.deposited
@@ -136,7 +135,7 @@ impl Paywall {
         &self,
         state: &ChannelState,
         ceiling: u128,
-        code: &'static str,
+        code: RefusalReason,
         message: impl Into<String>,
     ) -> Refusal {
         let mut required = self.required(&ResourceInfo::default(), ceiling);
@@ -147,23 +146,26 @@ impl Paywall {
                 extra.insert("channelState".into(), channel_state_json(state));
             }
         }
-        let mut refusal = Refusal::payment(code, message);
+        let mut refusal = Refusal::new(code, message);
         refusal.required = Some(Box::new(required));
         refusal
     }
 
     async fn channel_terms(&self, id: B256) -> Result<ChannelTerms, Refusal> {
         let Some(contract) = self.inner.config.channels else {
-            return Err(Refusal::payment(reason::UNSUPPORTED_SCHEME, "channels are not offered here"));
+            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
         };
         let channels = PaymentChannels::new(contract, self.inner.chain.provider());
         let got = channels.getChannel(id).call().await.map_err(Refusal::chain)?;
         if got.payer == Address::ZERO {
-            return Err(Refusal::payment(reason::UNKNOWN_CHANNEL, format!("channel {id} was never opened")));
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
+                format!("channel {id} was never opened"),
+            ));
         }
         if got.receiver != self.inner.config.pay_to {
-            return Err(Refusal::payment(
-                reason::UNKNOWN_CHANNEL,
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
                 format!("channel {id} pays {}, not this server", got.receiver),
             ));
         }
@@ -194,26 +196,26 @@ impl Paywall {
         let c = &self.inner.config;
         let config = &deposit.config;
         if config.id(domain) != id {
-            return Err(Refusal::bad_request(
-                reason::INVALID_PAYLOAD,
+            return Err(Refusal::new(
+                RefusalReason::InvalidPayload,
                 "the deposit's config does not hash to channelId",
             ));
         }
         if config.receiver != c.pay_to || config.token != c.asset {
-            return Err(Refusal::payment(
-                reason::UNKNOWN_CHANNEL,
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
                 "the channel pays another receiver or token",
             ));
         }
         if config.withdrawDelay.to::<u64>() < c.min_withdraw_delay {
-            return Err(Refusal::payment(
-                reason::UNKNOWN_CHANNEL,
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
                 format!("the channel's withdrawal delay must be at least {}s", c.min_withdraw_delay),
             ));
         }
         let parse = |s: &str, what: &str| {
             typed::parse_amount(s).ok_or_else(|| {
-                Refusal::bad_request(reason::INVALID_PAYLOAD, format!("deposit {what} is not a number"))
+                Refusal::new(RefusalReason::InvalidPayload, format!("deposit {what} is not a number"))
             })
         };
         let amount = parse(&deposit.amount, "amount")?;
@@ -241,14 +243,14 @@ impl Paywall {
         );
         let pending = call.send().await.map_err(|e| {
             if is_revert(&e) {
-                Refusal::payment(reason::DEPOSIT_FAILED, format!("the chain refused the deposit: {e}"))
+                Refusal::new(RefusalReason::DepositFailed, format!("the chain refused the deposit: {e}"))
             } else {
                 Refusal::chain(e)
             }
         })?;
         let receipt = pending.get_receipt().await.map_err(Refusal::chain)?;
         if !receipt.status() {
-            return Err(Refusal::payment(reason::DEPOSIT_FAILED, "the deposit transaction reverted"));
+            return Err(Refusal::new(RefusalReason::DepositFailed, "the deposit transaction reverted"));
         }
         tracing::info!(target: "agora::pay", channel = %id, amount, "channel deposit settled");
         Ok(true)
@@ -266,7 +268,7 @@ impl Paywall {
         valid_after: u128,
         valid_before: u128,
     ) -> Result<(), Refusal> {
-        let refuse = |message: String| Refusal::payment(reason::DEPOSIT_FAILED, message);
+        let refuse = |message: String| Refusal::new(RefusalReason::DepositFailed, message);
         if amount == 0 {
             return Err(refuse("the deposit is for nothing".into()));
         }
@@ -300,8 +302,8 @@ impl Paywall {
             return Err(refuse("this deposit was already made (its nonce is used)".into()));
         }
         if balance < authorization.value {
-            return Err(Refusal::payment(
-                reason::INSUFFICIENT_FUNDS,
+            return Err(Refusal::new(
+                RefusalReason::InsufficientFunds,
                 format!("the payer holds {balance}, less than the deposit of {amount}"),
             ));
         }
@@ -327,7 +329,7 @@ impl ChannelPayment {
     pub(super) async fn charge(mut self, actual: u128) -> Result<SettleResponse, Refusal> {
         let actual = actual.min(self.ceiling);
         let Some(ledger) = self.paywall.ledger().cloned() else {
-            return Err(Refusal::payment(reason::UNSUPPORTED_SCHEME, "channels are not offered here"));
+            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
         };
         let Some(state) = self.guard.as_mut() else { unreachable!("verified channels are loaded") };
         let mut next = state.clone();
@@ -335,9 +337,10 @@ impl ChannelPayment {
         next.voucher_sig = self.signature.clone();
         next.charged = self.charged_before.saturating_add(actual);
         next.calls += 1;
-        ledger.commit(next.clone()).await.map_err(|e| {
-            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "ledger_unavailable", e.to_string())
-        })?;
+        ledger
+            .commit(next.clone())
+            .await
+            .map_err(|e| Refusal::new(RefusalReason::LedgerUnavailable, e.to_string()))?;
         let extra = channel_state_json(&next);
         *state = next;
         Ok(SettleResponse {

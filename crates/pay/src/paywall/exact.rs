@@ -1,10 +1,12 @@
 //! The `exact` scheme: one EIP-3009 authorization per call, verified locally, settled on chain.
 
-use super::{ExactPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, SETTLE_TIMEOUT, now_secs};
+use super::{
+    ExactPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, RefusalReason, SETTLE_TIMEOUT, now_secs,
+};
 use crate::{
     error::PayError,
     typed::{self, Authorization, ExactPayload},
-    wire::{PaymentPayload, SettleResponse, reason},
+    wire::{PaymentPayload, SettleResponse},
 };
 use agora_chain::ChainClient;
 use agora_contracts::bindings::DevStablecoin;
@@ -16,7 +18,6 @@ use alloy::{
     primitives::{Address, B256, Bytes, Signature, U256},
     sol_types::Eip712Domain,
 };
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// What an `exact` payment must match.
@@ -41,50 +42,50 @@ pub async fn check_exact(
     payload: &Value,
 ) -> Result<(Authorization, Bytes, U256), Refusal> {
     let exact: ExactPayload = serde_json::from_value(payload.clone()).map_err(|e| {
-        Refusal::bad_request(reason::INVALID_PAYLOAD, format!("not an exact EIP-3009 payload: {e}"))
+        Refusal::new(RefusalReason::InvalidPayload, format!("not an exact EIP-3009 payload: {e}"))
     })?;
     let authorization = exact
         .authorization
         .parse()
-        .map_err(|e| Refusal::bad_request(reason::INVALID_PAYLOAD, e.to_string()))?;
+        .map_err(|e| Refusal::new(RefusalReason::InvalidPayload, e.to_string()))?;
     if authorization.to != terms.pay_to {
-        return Err(Refusal::payment(
-            reason::RECIPIENT_MISMATCH,
+        return Err(Refusal::new(
+            RefusalReason::RecipientMismatch,
             format!("the authorization pays {} instead of {}", authorization.to, terms.pay_to),
         ));
     }
     if authorization.value != U256::from(terms.amount) {
-        return Err(Refusal::payment(
-            reason::VALUE_MISMATCH,
+        return Err(Refusal::new(
+            RefusalReason::ValueMismatch,
             format!("the authorization is for {} but the price is {}", authorization.value, terms.amount),
         ));
     }
     let now = now_secs();
     if now <= authorization.valid_after {
-        return Err(Refusal::payment(reason::VALID_AFTER, "the authorization is not valid yet"));
+        return Err(Refusal::new(RefusalReason::ValidAfter, "the authorization is not valid yet"));
     }
     if authorization.valid_before < now + MIN_SETTLE_WINDOW_SECS {
-        return Err(Refusal::payment(
-            reason::VALID_BEFORE,
+        return Err(Refusal::new(
+            RefusalReason::ValidBefore,
             format!("the authorization expires within {MIN_SETTLE_WINDOW_SECS}s (or has expired)"),
         ));
     }
     let signature = Signature::try_from(exact.signature.as_ref())
-        .map_err(|_| Refusal::payment(reason::SIGNATURE, "the signature is not 65 bytes"))?;
+        .map_err(|_| Refusal::new(RefusalReason::Signature, "the signature is not 65 bytes"))?;
     let signer = typed::recover(&authorization.transfer_digest(terms.domain), &signature);
     if signer != Some(authorization.from) {
-        return Err(Refusal::payment(
-            reason::SIGNATURE,
+        return Err(Refusal::new(
+            RefusalReason::Signature,
             "the signature is not the payer's (wrong key, chain, token or amount)",
         ));
     }
     let (used, balance) = authorization_state(chain, terms.asset, &authorization).await?;
     if used {
-        return Err(Refusal::payment(reason::NONCE_USED, "this authorization's nonce was already used"));
+        return Err(Refusal::new(RefusalReason::NonceUsed, "this authorization's nonce was already used"));
     }
     if balance < authorization.value {
-        return Err(Refusal::payment(
-            reason::INSUFFICIENT_FUNDS,
+        return Err(Refusal::new(
+            RefusalReason::InsufficientFunds,
             format!("the payer holds {balance}, less than {}", authorization.value),
         ));
     }
@@ -213,25 +214,21 @@ impl Paywall {
         match inserted {
             Ok(1) => {}
             Ok(usize::MAX) => {
-                return Err(Refusal::payment(
-                    reason::INSUFFICIENT_FUNDS,
+                return Err(Refusal::new(
+                    RefusalReason::InsufficientFunds,
                     format!(
                         "the payer holds {balance}, which does not also cover their payments still being settled"
                     ),
                 ));
             }
             Ok(_) => {
-                return Err(Refusal::payment(
-                    reason::NONCE_USED,
+                return Err(Refusal::new(
+                    RefusalReason::NonceUsed,
                     "this authorization's nonce was already used",
                 ));
             }
             Err(e) => {
-                return Err(Refusal::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    reason::SETTLE_FAILED,
-                    e.to_string(),
-                ));
+                return Err(Refusal::new(RefusalReason::StoreUnavailable, e.to_string()));
             }
         }
         Ok(ExactPayment { authorization, signature, paywall: self.clone() })
@@ -346,7 +343,7 @@ impl ExactPayment {
             }),
             Err(e) => {
                 paywall.mark_exact(&self.authorization, "failed", None, Some(&e.to_string()));
-                Err(Refusal::payment(reason::SETTLE_FAILED, format!("settlement failed: {e}")))
+                Err(Refusal::new(RefusalReason::SettleFailed, format!("settlement failed: {e}")))
             }
         }
     }

@@ -24,15 +24,13 @@ mod settlement;
 
 pub use channels::channel_state_json;
 pub use exact::{ExactTerms, check_exact, submit_transfer};
-pub use refusal::Refusal;
+pub use refusal::{Refusal, RefusalReason};
 pub use settlement::{ClaimReport, Earnings, earnings};
 
 use crate::{
     ledger::{ChannelState, Ledger},
     typed::{self, Authorization},
-    wire::{
-        self, PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse, reason,
-    },
+    wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse},
 };
 use agora_chain::ChainClient;
 use agora_store::Store;
@@ -239,20 +237,18 @@ impl Paywall {
         } else if let Some(v) = headers.get(wire::X_PAYMENT_HEADER) {
             (v, true)
         } else {
-            return Err(with_required(Refusal::payment(
-                reason::PAYMENT_REQUIRED,
+            return Err(with_required(Refusal::new(
+                RefusalReason::PaymentRequired,
                 format!("this route costs up to {amount} atomic units; pay with one of `accepts`"),
             )));
         };
         let value = value.to_str().map_err(|_| {
-            with_required(Refusal::bad_request(reason::INVALID_PAYLOAD, "the payment header is not ASCII"))
+            with_required(Refusal::new(RefusalReason::InvalidPayload, "the payment header is not ASCII"))
         })?;
         let payload = wire::decode_payment(value, v1, &required.accepts).map_err(|e| {
-            let reason = match e {
-                wire::WireError::Version(_) => reason::INVALID_VERSION,
-                _ => reason::INVALID_PAYLOAD,
-            };
-            with_required(Refusal::bad_request(reason, e.to_string()))
+            let reason =
+                if e.is_version() { RefusalReason::InvalidVersion } else { RefusalReason::InvalidPayload };
+            with_required(Refusal::new(reason, e.to_string()))
         })?;
         self.check_accepted(&payload, &required.accepts).map_err(with_required)?;
         match payload.accepted.scheme.as_str() {
@@ -272,31 +268,31 @@ impl Paywall {
     ) -> Result<(), Refusal> {
         let chosen = &payload.accepted;
         let Some(same_scheme) = offered.iter().find(|r| r.scheme == chosen.scheme) else {
-            return Err(Refusal::payment(
-                reason::UNSUPPORTED_SCHEME,
+            return Err(Refusal::new(
+                RefusalReason::UnsupportedScheme,
                 format!("scheme {:?} is not accepted here", chosen.scheme),
             ));
         };
         if chosen.network != same_scheme.network {
-            return Err(Refusal::payment(
-                reason::INVALID_NETWORK,
+            return Err(Refusal::new(
+                RefusalReason::InvalidNetwork,
                 format!("payment on {} but this route settles on {}", chosen.network, same_scheme.network),
             ));
         }
         if !chosen.asset.eq_ignore_ascii_case(&same_scheme.asset)
             || !chosen.pay_to.eq_ignore_ascii_case(&same_scheme.pay_to)
         {
-            return Err(Refusal::payment(
-                reason::INVALID_REQUIREMENTS,
+            return Err(Refusal::new(
+                RefusalReason::InvalidRequirements,
                 "the payment names another asset or recipient than this route asks for",
             ));
         }
         if chosen.amount != same_scheme.amount {
             let code = match (typed::parse_amount(&chosen.amount), typed::parse_amount(&same_scheme.amount)) {
-                (Some(a), Some(b)) if a > b => reason::ABOVE_CEILING,
-                _ => reason::VALUE_MISMATCH,
+                (Some(a), Some(b)) if a > b => RefusalReason::AboveCeiling,
+                _ => RefusalReason::ValueMismatch,
             };
-            return Err(Refusal::payment(
+            return Err(Refusal::new(
                 code,
                 format!("the payment is for {} but this request costs {}", chosen.amount, same_scheme.amount),
             ));
@@ -311,8 +307,8 @@ impl Paywall {
         if chosen.max_timeout_seconds != same_scheme.max_timeout_seconds
             || strip(&chosen.extra) != strip(&same_scheme.extra)
         {
-            return Err(Refusal::payment(
-                reason::INVALID_REQUIREMENTS,
+            return Err(Refusal::new(
+                RefusalReason::InvalidRequirements,
                 "`accepted` differs from the requirement offered",
             ));
         }

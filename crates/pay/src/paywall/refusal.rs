@@ -1,6 +1,6 @@
 //! A refused payment and its HTTP answer: status, reason code, message and the 402 requirements.
 
-use crate::wire::{self, PaymentRequired};
+use crate::wire::{self, PaymentRequired, reason};
 use axum::{
     Json,
     http::{HeaderMap, HeaderValue, StatusCode},
@@ -8,14 +8,140 @@ use axum::{
 };
 use serde_json::json;
 
+/// Why a payment was refused: each reason has one wire code (x402's where it exists) and one
+/// HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The payer's balance (or channel deposit) does not cover the payment.
+    InsufficientFunds,
+    /// The authorization is not valid yet.
+    ValidAfter,
+    /// The authorization has expired, or expires too soon to settle.
+    ValidBefore,
+    /// The authorized value is not the price.
+    ValueMismatch,
+    /// The signature is not the payer's.
+    Signature,
+    /// The payment goes to someone else.
+    RecipientMismatch,
+    /// The nonce was used before.
+    NonceUsed,
+    /// Another network.
+    InvalidNetwork,
+    /// The payload is not what the scheme needs (a bad request).
+    InvalidPayload,
+    /// The chosen requirement is not one that was offered.
+    InvalidRequirements,
+    /// A scheme this server does not take.
+    UnsupportedScheme,
+    /// A version this server does not speak (a bad request).
+    InvalidVersion,
+    /// Settlement failed.
+    SettleFailed,
+    /// No payment header was sent.
+    PaymentRequired,
+    /// A voucher signature that is not the channel's payer authorizer's.
+    VoucherSignature,
+    /// A voucher that does not cover what was charged plus this call.
+    CumulativeMismatch,
+    /// A channel not opened, for another receiver, token or contract.
+    UnknownChannel,
+    /// The payer started a withdrawal: the channel takes no more vouchers.
+    ChannelClosing,
+    /// Another request on the same channel is in flight.
+    ChannelBusy,
+    /// The deposit failed.
+    DepositFailed,
+    /// The request would cost more than a call may.
+    AboveCeiling,
+    /// The settlement chain cannot be reached (503).
+    ChainUnavailable,
+    /// The channel ledger cannot record the charge (500).
+    LedgerUnavailable,
+    /// The store cannot reserve an `exact` nonce (500; the wire code is settlement's).
+    StoreUnavailable,
+}
+
+impl RefusalReason {
+    /// The reason code on the wire, byte for byte as clients read it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => reason::INSUFFICIENT_FUNDS,
+            Self::ValidAfter => reason::VALID_AFTER,
+            Self::ValidBefore => reason::VALID_BEFORE,
+            Self::ValueMismatch => reason::VALUE_MISMATCH,
+            Self::Signature => reason::SIGNATURE,
+            Self::RecipientMismatch => reason::RECIPIENT_MISMATCH,
+            Self::NonceUsed => reason::NONCE_USED,
+            Self::InvalidNetwork => reason::INVALID_NETWORK,
+            Self::InvalidPayload => reason::INVALID_PAYLOAD,
+            Self::InvalidRequirements => reason::INVALID_REQUIREMENTS,
+            Self::UnsupportedScheme => reason::UNSUPPORTED_SCHEME,
+            Self::InvalidVersion => reason::INVALID_VERSION,
+            Self::SettleFailed => reason::SETTLE_FAILED,
+            Self::PaymentRequired => reason::PAYMENT_REQUIRED,
+            Self::VoucherSignature => reason::VOUCHER_SIGNATURE,
+            Self::CumulativeMismatch => reason::CUMULATIVE_MISMATCH,
+            Self::UnknownChannel => reason::UNKNOWN_CHANNEL,
+            Self::ChannelClosing => reason::CHANNEL_CLOSING,
+            Self::ChannelBusy => reason::CHANNEL_BUSY,
+            Self::DepositFailed => reason::DEPOSIT_FAILED,
+            Self::AboveCeiling => reason::ABOVE_CEILING,
+            Self::ChainUnavailable => "chain_unavailable",
+            Self::LedgerUnavailable => "ledger_unavailable",
+            Self::StoreUnavailable => reason::SETTLE_FAILED,
+        }
+    }
+
+    /// The request itself is malformed (400): no payment could pass as sent.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, Self::InvalidPayload | Self::InvalidVersion)
+    }
+
+    /// The chain is out of reach (503): the same payment may pass later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::ChainUnavailable)
+    }
+
+    /// This node failed (500), not the payment.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::LedgerUnavailable | Self::StoreUnavailable)
+    }
+
+    /// The HTTP status a refusal for this reason answers with: the one place it is decided.
+    pub fn http_status(&self) -> StatusCode {
+        if self.is_bad_request() {
+            StatusCode::BAD_REQUEST
+        } else if self.is_unavailable() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else if self.is_internal() {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::PAYMENT_REQUIRED
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl serde::Serialize for RefusalReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 /// A refused payment: the status (402, 400 or 503), a reason code, a message, and the
 /// requirements to send back.
 #[derive(Debug, Clone)]
 pub struct Refusal {
     /// HTTP status.
     pub status: StatusCode,
-    /// Machine-readable reason ([`wire::reason`]).
-    pub reason: &'static str,
+    /// Why (its [`RefusalReason::code`] is the machine-readable reason).
+    pub reason: RefusalReason,
     /// For people.
     pub message: String,
     /// The 402's requirements (with channel state for a corrective 402).
@@ -23,22 +149,15 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub(super) fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { status, reason, message: message.into(), required: None }
+    /// A refusal for `reason`, answered with the reason's HTTP status.
+    pub(super) fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
+        Self { status: reason.http_status(), reason, message: message.into(), required: None }
     }
 
-    pub(super) fn payment(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYMENT_REQUIRED, reason, message)
-    }
-
-    pub(super) fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, reason, message)
-    }
-
+    /// The settlement chain could not be reached.
     pub(super) fn chain(message: impl std::fmt::Display) -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "chain_unavailable",
+            RefusalReason::ChainUnavailable,
             format!("the settlement chain cannot be reached: {message}"),
         )
     }
@@ -55,7 +174,7 @@ impl IntoResponse for Refusal {
         });
         let mut headers = HeaderMap::new();
         if let Some(mut required) = self.required {
-            required.error = Some(self.reason.to_owned());
+            required.error = Some(self.reason.code().to_owned());
             if let Ok(value) = HeaderValue::from_str(&wire::encode_header(&required)) {
                 headers.insert(wire::PAYMENT_REQUIRED_HEADER, value);
             }
@@ -64,5 +183,44 @@ impl IntoResponse for Refusal {
             body["resource"] = json!(required.resource);
         }
         (self.status, headers, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_keep_their_wire_codes_and_statuses() {
+        let cases = [
+            (RefusalReason::PaymentRequired, "payment_required", StatusCode::PAYMENT_REQUIRED),
+            (RefusalReason::InvalidPayload, "invalid_payload", StatusCode::BAD_REQUEST),
+            (RefusalReason::InvalidVersion, "invalid_x402_version", StatusCode::BAD_REQUEST),
+            (
+                RefusalReason::NonceUsed,
+                "invalid_exact_evm_payload_authorization_nonce_used",
+                StatusCode::PAYMENT_REQUIRED,
+            ),
+            (
+                RefusalReason::CumulativeMismatch,
+                "invalid_channel_cumulative_amount_mismatch",
+                StatusCode::PAYMENT_REQUIRED,
+            ),
+            (RefusalReason::ChainUnavailable, "chain_unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            (RefusalReason::LedgerUnavailable, "ledger_unavailable", StatusCode::INTERNAL_SERVER_ERROR),
+            (RefusalReason::StoreUnavailable, "unexpected_settle_error", StatusCode::INTERNAL_SERVER_ERROR),
+            (RefusalReason::SettleFailed, "unexpected_settle_error", StatusCode::PAYMENT_REQUIRED),
+        ];
+        for (reason, code, status) in cases {
+            assert_eq!(reason.code(), code);
+            assert_eq!(reason.http_status(), status, "{code}");
+            assert_eq!(serde_json::to_value(reason).unwrap(), serde_json::json!(code));
+        }
+    }
+
+    #[test]
+    fn a_refusal_answers_with_its_reason() {
+        let response = Refusal::chain("connection refused").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }
