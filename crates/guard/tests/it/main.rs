@@ -8,6 +8,7 @@
 
 mod proxy;
 mod request_fuzz;
+mod snapshots;
 mod world;
 
 use agora_guard::{Level, SimulatorKind, verdict::ChangeKind};
