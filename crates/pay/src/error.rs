@@ -77,6 +77,9 @@ pub enum PayError {
     /// The chain's RPC failed.
     #[error("the chain cannot be read: {0}")]
     Rpc(#[from] alloy::transports::TransportError),
+    /// A channel this payer did not open.
+    #[error("this payer did not open channel {0}")]
+    UnknownChannel(B256),
     /// The ledger's writer thread is gone.
     #[error("the ledger writer stopped")]
     LedgerStopped,

@@ -10,9 +10,12 @@
 //! - [`ledger`]: the provider's channel books, claimed on chain in batches.
 //! - [`payer`]: the client side, which answers 402s by itself under a spending
 //!   [`payer::Mandate`].
+//! - [`exit`]: a payer's timed exit from its channels ([`Payer::close_channel`],
+//!   [`Payer::withdraw_channel`]).
 //! - [`facilitator`]: `/verify`, `/settle` and `/supported` for other x402 servers.
 
 pub mod error;
+pub mod exit;
 pub mod facilitator;
 pub mod ledger;
 pub mod payer;
@@ -24,6 +27,7 @@ pub mod typed;
 pub mod wire;
 
 pub use error::{AuthorizationError, PayError, Result};
+pub use exit::ChannelExit;
 pub use ledger::{ChannelState, Ledger};
 pub use payer::{Mandate, Payer, PayerConfig, Prefer};
 pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal, RefusalReason};

@@ -472,6 +472,42 @@ async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
     assert_eq!(payer.held_in_channels().unwrap(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payer_closes_and_withdraws_its_channel() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let (payer, _store, _dir, key) = payer(&s.net, Prefer::Channel).await;
+    for _ in 0..3 {
+        assert_eq!(payer.send(reqwest::Method::GET, &url, None).await.unwrap().status, 200);
+    }
+    let id = payer.channels().unwrap()[0].id;
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(key.address())
+        .value(U256::from(10u64).pow(U256::from(17)));
+    s.net.deployer().provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let as_payer = agora_chain::ChainClient::connect(&s.net.rpc_url(), Some(key.clone())).await.unwrap();
+
+    let unknown = payer.close_channel(&as_payer, B256::repeat_byte(9)).await.unwrap_err();
+    assert!(matches!(unknown, PayError::UnknownChannel(_)), "{unknown}");
+
+    let closed = payer.close_channel(&as_payer, id).await.unwrap();
+    assert_eq!((closed.channel_id, closed.payer, closed.returned), (id, key.address(), 0));
+    assert!(closed.withdraw_ready_at > 0);
+    let early = payer.withdraw_channel(&as_payer, id).await.unwrap_err();
+    assert!(matches!(early, PayError::Contract { .. }), "{early}");
+
+    let rpc = s.net.deployer().provider();
+    let _: serde_json::Value = rpc.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    let _: serde_json::Value = rpc.raw_request("evm_mine".into(), ()).await.unwrap();
+    let before = balance(&s.net, key.address()).await;
+    let exit = payer.withdraw_channel(&as_payer, id).await.unwrap();
+    // Nothing was claimed: the whole deposit comes back, and the books hold nothing of it.
+    assert_eq!(exit.returned, 50_000);
+    assert_eq!(balance(&s.net, key.address()).await, before + U256::from(exit.returned));
+    assert_eq!(payer.held_in_channels().unwrap(), 0);
+    assert_eq!(serde_json::to_value(&exit).unwrap()["returned"], "50000");
+}
+
 /// A TCP proxy to the chain that can be cut: connections are refused and open ones dropped
 /// while it is off.
 async fn cuttable_proxy(target: String) -> (String, tokio::sync::watch::Sender<bool>) {
