@@ -29,9 +29,7 @@ test-contracts: setup
 # The committed artifacts must be exactly what the sources compile to.
 check-artifacts: setup
 	cd contracts && forge build --quiet
-	@tmp=$$(mktemp -d) && node scripts/export-artifacts.js "$$tmp/main" "$$tmp/guard" 2>/dev/null && \
-	  if diff -r "$$tmp/main" crates/contracts/artifacts >/dev/null && diff -r "$$tmp/guard" crates/guard/tests/artifacts >/dev/null; then echo "artifacts match the sources"; rm -rf "$$tmp"; \
-	  else echo "crates/contracts/artifacts drifted from contracts/src: run 'make artifacts' and commit" >&2; rm -rf "$$tmp"; exit 1; fi
+	@scripts/check-artifacts.sh
 
 artifacts: setup
 	cd contracts && forge build
