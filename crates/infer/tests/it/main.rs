@@ -152,3 +152,27 @@ fn bad_requests_are_clear_errors() {
     let err = Engine::load(&dir.path().join("missing.gguf"), &EngineOptions::default()).unwrap_err();
     assert!(err.to_string().contains("cannot read model"), "{err}");
 }
+
+#[test]
+fn a_prepared_prompt_is_checked_once_and_runs_like_a_chat() {
+    let e = engine();
+    let messages = [ChatMessage::new("user", QUESTION)];
+    let params = SamplingParams { max_tokens: 8, seed: 5, temperature: 0.7, ..Default::default() };
+    let prompt = e.chat_prompt(&messages).unwrap();
+    let prepared = e.prepare(prompt.clone(), params.clone()).unwrap();
+    assert_eq!(prepared.tokens(), &prompt[..]);
+    assert_eq!(prepared.params(), &params);
+    let run = e.run(&prepared, |_| ControlFlow::Continue(())).unwrap();
+    let chat = e.chat(&messages, &params, |_| ControlFlow::Continue(())).unwrap();
+    assert_eq!((run.tokens, run.text, run.prompt_tokens), (chat.tokens, chat.text, chat.prompt_tokens));
+
+    let room = e.info().context_length - prompt.len();
+    let too_long = SamplingParams { max_tokens: room + 1, ..params.clone() };
+    let err = e.prepare(prompt.clone(), too_long).unwrap_err();
+    assert!(matches!(err, InferError::ContextLength { requested, .. } if requested == room + 1), "{err}");
+    assert!(e.prepare(prompt.clone(), SamplingParams { max_tokens: room, ..params.clone() }).is_ok());
+    let hot = SamplingParams { temperature: 3.0, ..params.clone() };
+    assert!(matches!(e.prepare(prompt, hot), Err(InferError::InvalidRequest(_))));
+    let outside = vec![u32::MAX];
+    assert!(matches!(e.prepare(outside, params), Err(InferError::InvalidRequest(_))));
+}
