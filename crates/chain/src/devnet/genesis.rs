@@ -51,10 +51,7 @@ pub(super) fn genesis_record(dir: &Path) -> Result<GenesisRecord> {
             record
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
+            let now = (agora_store::now_ms() / 1000) as u64;
             GenesisRecord { timestamp: now }
         }
         Err(e) => return Err(fail(context(format!("cannot read {}", state_path.display()), e))),

@@ -261,10 +261,7 @@ impl Devnet {
             .and_then(serde_json::Value::as_str)
             .and_then(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok())
             .ok_or_else(|| fail("eth_getBlockByNumber", format!("no timestamp in {latest}").into()))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let now = (agora_store::now_ms() / 1000) as u64;
         rpc_call(self.addr, "evm_setTime", serde_json::json!([now.max(last)]))
             .await
             .map_err(|e| fail("evm_setTime", e))?;

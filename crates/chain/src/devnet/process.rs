@@ -33,13 +33,11 @@ pub(super) fn find_anvil(anvil: &Path) -> Result<PathBuf> {
 /// Creates the devnet's folder readable by its owner only, and narrows what an older version
 /// left readable by others.
 pub(super) fn make_private(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    agora_store::private_dir(dir)?;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            agora_store::private_file(&entry.path())?;
         }
     }
     Ok(())
