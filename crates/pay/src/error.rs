@@ -80,6 +80,9 @@ pub enum PayError {
     /// A channel this payer did not open.
     #[error("this payer did not open channel {0}")]
     UnknownChannel(B256),
+    /// A stored payment status this version does not know.
+    #[error("unknown payment status {0:?}")]
+    UnknownStatus(String),
     /// The ledger's writer thread is gone.
     #[error("the ledger writer stopped")]
     LedgerStopped,

@@ -178,11 +178,17 @@ impl Paywall {
                 let mut stmt = tx.prepare_cached(
                     // An authorization past its window can no longer settle: it holds nothing.
                     "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2
-                         AND status IN ('verified', 'pending') AND valid_before > ?3",
+                         AND status IN (?4, ?5) AND valid_before > ?3",
                 )?;
                 let amounts = stmt
                     .query_map(
-                        params![authorization.from.to_string(), c.asset.to_string(), now_secs() as i64],
+                        params![
+                            authorization.from.to_string(),
+                            c.asset.to_string(),
+                            now_secs() as i64,
+                            ExactStatus::Verified.as_str(),
+                            ExactStatus::Pending.as_str()
+                        ],
                         |row| row.get::<_, String>(0),
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -197,7 +203,7 @@ impl Paywall {
             tx.execute(
                 "INSERT OR IGNORE INTO pay_exact (payer, nonce, chain_id, asset, pay_to, amount, valid_before,
                      payload, status, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'verified', ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
                 params![
                     authorization.from.to_string(),
                     authorization.nonce.to_string(),
@@ -208,6 +214,7 @@ impl Paywall {
                     authorization.valid_before as i64,
                     stored,
                     now_ms(),
+                    ExactStatus::Verified.as_str(),
                 ],
             )
         });
@@ -257,7 +264,7 @@ impl Paywall {
     pub(super) fn mark_exact(
         &self,
         authorization: &Authorization,
-        status: &str,
+        status: ExactStatus,
         tx: Option<B256>,
         error: Option<&str>,
     ) {
@@ -267,7 +274,7 @@ impl Paywall {
                 params![
                     authorization.from.to_string(),
                     authorization.nonce.to_string(),
-                    status,
+                    status.as_str(),
                     tx.map(|t| t.to_string()),
                     error
                 ],
@@ -286,8 +293,8 @@ impl Paywall {
             .store
             .read(|conn| {
                 let mut stmt =
-                    conn.prepare("SELECT payload, valid_before FROM pay_exact WHERE status = 'pending'")?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    conn.prepare("SELECT payload, valid_before FROM pay_exact WHERE status = ?1")?;
+                let rows = stmt.query_map([ExactStatus::Pending.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect()
             })
             .unwrap_or_default();
@@ -296,16 +303,21 @@ impl Paywall {
             let Ok(exact) = serde_json::from_str::<ExactPayload>(&payload) else { continue };
             let Ok(authorization) = exact.authorization.parse() else { continue };
             if (valid_before as u64) <= now_secs() {
-                self.mark_exact(&authorization, "expired", None, Some("not settled inside its window"));
+                self.mark_exact(
+                    &authorization,
+                    ExactStatus::Expired,
+                    None,
+                    Some("not settled inside its window"),
+                );
                 continue;
             }
             match self.submit_exact(&authorization, &exact.signature).await {
                 Ok(Some(tx)) => {
-                    self.mark_exact(&authorization, "settled", Some(tx), None);
+                    self.mark_exact(&authorization, ExactStatus::Settled, Some(tx), None);
                     settled += 1;
                 }
                 Ok(None) => {}
-                Err(e) => self.mark_exact(&authorization, "failed", None, Some(&e.to_string())),
+                Err(e) => self.mark_exact(&authorization, ExactStatus::Failed, None, Some(&e.to_string())),
             }
         }
         settled
@@ -318,10 +330,10 @@ impl ExactPayment {
         let network = paywall.network();
         let payer = Some(self.authorization.from.to_checksum(None));
         let amount = Some(self.authorization.value.to_string());
-        paywall.mark_exact(&self.authorization, "pending", None, None);
+        paywall.mark_exact(&self.authorization, ExactStatus::Pending, None, None);
         match paywall.submit_exact(&self.authorization, &self.signature).await {
             Ok(Some(tx)) => {
-                paywall.mark_exact(&self.authorization, "settled", Some(tx), None);
+                paywall.mark_exact(&self.authorization, ExactStatus::Settled, Some(tx), None);
                 Ok(SettleResponse {
                     success: true,
                     error_reason: None,
@@ -342,9 +354,79 @@ impl ExactPayment {
                 extra: Some(json!({ "pending": true })),
             }),
             Err(e) => {
-                paywall.mark_exact(&self.authorization, "failed", None, Some(&e.to_string()));
+                paywall.mark_exact(&self.authorization, ExactStatus::Failed, None, Some(&e.to_string()));
                 Err(Refusal::new(RefusalReason::SettleFailed, format!("settlement failed: {e}")))
             }
         }
+    }
+}
+
+/// Where an `exact` payment stands in the provider's store (`pay_exact.status`); the stored
+/// text is [`ExactStatus::as_str`], unchanged from earlier databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExactStatus {
+    /// Verified and its nonce reserved, the call being served.
+    Verified,
+    /// Submitted, or waiting for the chain to be reachable again.
+    Pending,
+    /// Transferred on chain.
+    Settled,
+    /// The chain refused it.
+    Failed,
+    /// Not settled inside its window.
+    Expired,
+}
+
+impl ExactStatus {
+    /// Every status.
+    pub const ALL: [Self; 5] = [Self::Verified, Self::Pending, Self::Settled, Self::Failed, Self::Expired];
+
+    /// The stored text.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Pending => "pending",
+            Self::Settled => "settled",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for ExactStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ExactStatus {
+    type Err = PayError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| PayError::UnknownStatus(s.to_owned()))
+    }
+}
+
+impl serde::Serialize for ExactStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_keep_their_stored_text() {
+        let stored: Vec<&str> = ExactStatus::ALL.iter().map(ExactStatus::as_str).collect();
+        assert_eq!(stored, ["verified", "pending", "settled", "failed", "expired"]);
+        for status in ExactStatus::ALL {
+            assert_eq!(status.as_str().parse::<ExactStatus>().unwrap(), status);
+        }
+        assert!(matches!("Settled".parse::<ExactStatus>(), Err(PayError::UnknownStatus(_))));
     }
 }

@@ -23,7 +23,7 @@ mod refusal;
 mod settlement;
 
 pub use channels::channel_state_json;
-pub use exact::{ExactTerms, check_exact, submit_transfer};
+pub use exact::{ExactStatus, ExactTerms, check_exact, submit_transfer};
 pub use refusal::{Refusal, RefusalReason};
 pub use settlement::{ClaimReport, Earnings, earnings};
 
@@ -368,8 +368,8 @@ impl Authorized {
             let a = p.authorization;
             let _ = p.paywall.inner.store.write(|t| {
                 t.execute(
-                    "DELETE FROM pay_exact WHERE payer = ?1 AND nonce = ?2 AND status = 'verified'",
-                    params![a.from.to_string(), a.nonce.to_string()],
+                    "DELETE FROM pay_exact WHERE payer = ?1 AND nonce = ?2 AND status = ?3",
+                    params![a.from.to_string(), a.nonce.to_string(), ExactStatus::Verified.as_str()],
                 )
             });
         }
