@@ -146,18 +146,22 @@ pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>,
     })))
 }
 
-/// A request validated once, ready for the engine: the conversation the receipt commits to,
-/// and its prompt tokenized with checked sampling settings.
+/// A request validated once: how to answer it.
 struct Prepared {
     model: String,
     prompt_tokens: usize,
-    messages: Vec<ChatMessage>,
-    prompt: PreparedPrompt,
     stream: bool,
     include_usage: bool,
 }
 
-fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError> {
+/// What the engine runs for a validated request: the conversation the receipt commits to, and
+/// its prompt tokenized with checked sampling settings.
+struct ChatJob {
+    messages: Vec<ChatMessage>,
+    prompt: PreparedPrompt,
+}
+
+fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob), ApiError> {
     let request: ChatRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(format!("the request body is not a valid chat completion request: {e}"), None)
     })?;
@@ -232,14 +236,13 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<Prepared, ApiError
         ignore_eos: false,
     };
     let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
-    Ok(Prepared {
+    let prepared = Prepared {
         model: info.id.clone(),
         prompt_tokens: prompt.tokens().len(),
-        messages,
-        prompt,
         stream: request.stream,
         include_usage: request.stream_options.is_some_and(|o| o.include_usage),
-    })
+    };
+    Ok((prepared, ChatJob { messages, prompt }))
 }
 
 /// A server-picked seed below 2^53, so that the receipt's JSON survives clients (JavaScript)
@@ -300,10 +303,8 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes)
 
 async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
     let service = service(&state)?.clone();
-    let prepared = prepare(&service, &body)?;
-    let events = service
-        .submit(prepared.messages.clone(), prepared.prompt.clone(), None)
-        .map_err(|e| submit_error(&e))?;
+    let (prepared, job) = prepare(&service, &body)?;
+    let events = service.submit(job.messages, job.prompt, None).map_err(|e| submit_error(&e))?;
     if prepared.stream {
         Ok(stream(prepared, events, None).into_response())
     } else {

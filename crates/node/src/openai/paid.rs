@@ -76,9 +76,9 @@ async fn paid_chat(
         .paywall()
         .ok_or_else(|| ApiError::unavailable("paid access is off on this node").into_response())?
         .clone();
-    let prepared = prepare(&service, &body).map_err(IntoResponse::into_response)?;
+    let (prepared, job) = prepare(&service, &body).map_err(IntoResponse::into_response)?;
     let pricing = state.pricing();
-    let tokens = (prepared.prompt_tokens + prepared.prompt.params().max_tokens) as u128;
+    let tokens = (prepared.prompt_tokens + job.prompt.params().max_tokens) as u128;
     let cheapest = pricing.price_per_token.saturating_mul(prepared.prompt_tokens as u128 + 1);
     if cheapest > pricing.max_per_request {
         return Err(ApiError::invalid(
@@ -104,8 +104,7 @@ async fn paid_chat(
     let authorized =
         paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
     let terms = receipt_terms(&authorized.facts(), pricing.price_per_token, ceiling);
-    let events = match service.submit(prepared.messages.clone(), prepared.prompt.clone(), Some(terms.clone()))
-    {
+    let events = match service.submit(job.messages, job.prompt, Some(terms.clone())) {
         Ok(events) => events,
         Err(e) => {
             authorized.abandon();
