@@ -15,35 +15,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::{fmt, time::Instant};
 
-mod contracts {
-    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
-    alloy::sol!(
-        #[sol(rpc)]
-        MockToken,
-        "../guard/tests/artifacts/MockToken.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        Airdrop,
-        "../guard/tests/artifacts/Airdrop.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        Forwarder,
-        "../guard/tests/artifacts/Forwarder.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        Evasive,
-        "../guard/tests/artifacts/Evasive.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        Executor,
-        "../guard/tests/artifacts/Executor.json"
-    );
-}
-use contracts::*;
+// The guard's scenario contracts, shared with its tests.
+use agora_testkit::guard_world::{Airdrop, Evasive, Executor, Forwarder, MockToken};
 
 /// What to measure.
 #[derive(Debug, Clone)]

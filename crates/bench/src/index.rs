@@ -134,46 +134,7 @@ async fn measure(devnet: &Devnet, args: &IndexConfig, progress: &dyn Fn(&str)) -
     let validation =
         deployment.address_of(SuiteContract::ValidationRegistry).ok_or("no validation registry")?;
 
-    // Gas of single calls, each from its own account.
-    let owner = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(1)).await?;
-    let rater = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(2)).await?;
-    let validator = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(3)).await?;
-    let uri = "data:application/json,{}".to_owned();
-    let register =
-        IdentityRegistry::new(identity, owner.provider()).register_2(uri).send().await?.get_receipt().await?;
-    let feedback = ReputationRegistry::new(reputation, rater.provider())
-        .giveFeedback(
-            U256::ZERO,
-            87,
-            0,
-            "starred".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            B256::ZERO,
-        )
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    let hash = B256::repeat_byte(7);
-    let request = ValidationRegistry::new(validation, owner.provider())
-        .validationRequest(
-            validator.signer_address().ok_or("no validator key")?,
-            U256::ZERO,
-            "data:,".into(),
-            hash,
-        )
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    let response = ValidationRegistry::new(validation, validator.provider())
-        .validationResponse(hash, 100, String::new(), B256::ZERO, "reexecution".into())
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
+    let gas = registry_gas(devnet, identity, reputation, validation).await?;
 
     // Bulk load through a helper contract.
     let started = Instant::now();
@@ -242,12 +203,62 @@ async fn measure(devnet: &Devnet, args: &IndexConfig, progress: &dyn Fn(&str)) -
         store_mib: store_bytes as f64 / (1024.0 * 1024.0),
         skill_hits: hits,
         list_skill_ms_p50: samples[samples.len() / 2],
-        gas: IndexGas {
-            register: register.gas_used,
-            give_feedback: feedback.gas_used,
-            validation_request: request.gas_used,
-            validation_response: response.gas_used,
-        },
+        gas,
+    })
+}
+
+/// Gas of one call of each registry function, each from its own account.
+async fn registry_gas(
+    devnet: &Devnet,
+    identity: alloy::primitives::Address,
+    reputation: alloy::primitives::Address,
+    validation: alloy::primitives::Address,
+) -> Fallible<IndexGas> {
+    let owner = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(1)).await?;
+    let rater = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(2)).await?;
+    let validator = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(3)).await?;
+    let uri = "data:application/json,{}".to_owned();
+    let register =
+        IdentityRegistry::new(identity, owner.provider()).register_2(uri).send().await?.get_receipt().await?;
+    let feedback = ReputationRegistry::new(reputation, rater.provider())
+        .giveFeedback(
+            U256::ZERO,
+            87,
+            0,
+            "starred".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            B256::ZERO,
+        )
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let hash = B256::repeat_byte(7);
+    let request = ValidationRegistry::new(validation, owner.provider())
+        .validationRequest(
+            validator.signer_address().ok_or("no validator key")?,
+            U256::ZERO,
+            "data:,".into(),
+            hash,
+        )
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let response = ValidationRegistry::new(validation, validator.provider())
+        .validationResponse(hash, 100, String::new(), B256::ZERO, "reexecution".into())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+
+    Ok(IndexGas {
+        register: register.gas_used,
+        give_feedback: feedback.gas_used,
+        validation_request: request.gas_used,
+        validation_response: response.gas_used,
     })
 }
 

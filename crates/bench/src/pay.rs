@@ -165,7 +165,19 @@ struct Channel {
     id: B256,
 }
 
-async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
+/// The deployed suite and the keys every step uses.
+struct World {
+    deployer: ChainClient,
+    provider_key: PrivateKeySigner,
+    provider: ChainClient,
+    dir: tempfile::TempDir,
+    token: alloy::primitives::Address,
+    contract: alloy::primitives::Address,
+    token_domain: alloy::sol_types::Eip712Domain,
+    channels_domain: alloy::sol_types::Eip712Domain,
+}
+
+async fn world(devnet: &Devnet) -> Fallible<World> {
     let deployer = ChainClient::connect(&devnet.rpc_url(), devnet.dev_signer(0)).await?;
     let provider_key = devnet.dev_signer(1).ok_or("no dev account 1")?;
     let provider = ChainClient::connect(&devnet.rpc_url(), Some(provider_key.clone())).await?;
@@ -175,12 +187,15 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
     let token = deployment.address_of(SuiteContract::DevStablecoin).ok_or("no dev stablecoin")?;
     let contract =
         deployment.address_of(SuiteContract::PaymentChannels).ok_or("no payment channels contract")?;
-    let dollars = DevStablecoin::new(token, deployer.provider());
-    let channels_contract = PaymentChannels::new(contract, deployer.provider());
     let token_domain = typed::token_domain("Agora Dev USD", "1", agora_chain::DEVNET_CHAIN_ID, token);
     let channels_domain = typed::channels_domain(agora_chain::DEVNET_CHAIN_ID, contract);
+    Ok(World { deployer, provider_key, provider, dir, token, contract, token_domain, channels_domain })
+}
 
-    // Gas of one exact payment.
+/// Gas of one `exact` payment: an EIP-3009 transfer.
+async fn exact_gas(w: &World) -> Fallible<u64> {
+    let dollars = DevStablecoin::new(w.token, w.deployer.provider());
+    let (provider_key, token_domain) = (&w.provider_key, &w.token_domain);
     let payer = PrivateKeySigner::random();
     dollars.faucet(payer.address(), U256::from(1_000_000_000u64)).send().await?.get_receipt().await?;
     let authorization = Authorization {
@@ -192,7 +207,7 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
         nonce: B256::from(rand::random::<[u8; 32]>()),
     };
     let signature = payer.sign_hash_sync(&authorization.transfer_digest(&token_domain))?;
-    let exact_gas = send(async {
+    send(async {
         Ok(dollars
             .transferWithAuthorization_0(
                 authorization.from,
@@ -208,15 +223,19 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
             .get_receipt()
             .await?)
     })
-    .await?;
+    .await
+}
 
-    // Channels: fund payers (dollars only) and open one channel each by EIP-3009 deposit.
-    progress(&format!("opening {} channels", args.channels));
-    let per_channel = args.calls.div_ceil(args.channels);
-    let deposit = PRICE * (per_channel as u128 + 10);
-    let mut channels = Vec::with_capacity(args.channels);
+/// Funds `count` payers (dollars only) and opens one channel each by EIP-3009 deposit; returns
+/// them and the gas of one opening.
+async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<Channel>, u64)> {
+    let dollars = DevStablecoin::new(w.token, w.deployer.provider());
+    let channels_contract = PaymentChannels::new(w.contract, w.deployer.provider());
+    let (provider_key, token, contract) = (&w.provider_key, w.token, w.contract);
+    let (token_domain, channels_domain) = (&w.token_domain, &w.channels_domain);
+    let mut channels = Vec::with_capacity(count);
     let mut open_gas = 0;
-    for i in 0..args.channels {
+    for i in 0..count {
         let key = PrivateKeySigner::random();
         dollars.faucet(key.address(), U256::from(deposit)).send().await?.get_receipt().await?;
         let config = ChannelConfig {
@@ -266,6 +285,83 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
         }
         channels.push(Channel { key, id });
     }
+    Ok((channels, open_gas))
+}
+
+/// Every channel's vouchers for `per_channel` calls, as `PAYMENT-SIGNATURE` headers, signed
+/// ahead: the benchmark measures the provider, not the payers' signing.
+async fn sign_vouchers(
+    base: &str,
+    channels: &[Channel],
+    channels_domain: &alloy::sol_types::Eip712Domain,
+    per_channel: usize,
+) -> Fallible<Vec<Vec<String>>> {
+    let offer = {
+        let response = reqwest::get(format!("{base}/paid")).await?;
+        let header = response
+            .headers()
+            .get(wire::PAYMENT_REQUIRED_HEADER)
+            .ok_or("the priced route did not answer 402")?
+            .to_str()?
+            .to_owned();
+        let required: wire::PaymentRequired = wire::decode_header(&header)?;
+        required.accepts.into_iter().find(|r| r.scheme == wire::SCHEME_CHANNEL).ok_or("no channel offer")?
+    };
+    let mut headers: Vec<Vec<String>> = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let mut list = Vec::with_capacity(per_channel);
+        for k in 1..=per_channel as u128 {
+            let max = k * PRICE;
+            let signature = typed::sign_voucher(&channel.key, channels_domain, channel.id, max)?;
+            list.push(wire::encode_header(&PaymentPayload {
+                x402_version: 2,
+                resource: None,
+                accepted: offer.clone(),
+                payload: serde_json::to_value(typed::ChannelPayload {
+                    channel_id: channel.id,
+                    max_claimable_amount: max.to_string(),
+                    signature: signature.as_bytes().into(),
+                    deposit: None,
+                })?,
+                extensions: None,
+            }));
+        }
+        headers.push(list);
+    }
+    Ok(headers)
+}
+
+/// Voucher verifications per second on one core.
+fn verify_rate(channel: &Channel, channels_domain: &alloy::sol_types::Eip712Domain) -> Fallible<f64> {
+    let channels = std::slice::from_ref(channel);
+    let sample: Vec<_> = (1..=20_000u128)
+        .map(|k| {
+            let max = k * PRICE;
+            (max, typed::sign_voucher(&channels[0].key, channels_domain, channels[0].id, max))
+        })
+        .collect();
+    let started = Instant::now();
+    let mut ok = 0usize;
+    for (max, sig) in &sample {
+        let sig = sig.as_ref().map_err(|e| e.to_string())?;
+        if typed::voucher_signer(channels_domain, channels[0].id, *max, sig)
+            == Some(channels[0].key.address())
+        {
+            ok += 1;
+        }
+    }
+    Ok(ok as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
+    let w = world(devnet).await?;
+    let exact_gas = exact_gas(&w).await?;
+    progress(&format!("opening {} channels", args.channels));
+    let per_channel = args.calls.div_ceil(args.channels);
+    let deposit = PRICE * (per_channel as u128 + 10);
+    let (channels, open_gas) = open_channels(&w, args.channels, deposit).await?;
+    let World { provider_key, provider, dir, token, contract, channels_domain, .. } = &w;
+    let (token, contract) = (*token, *contract);
 
     // The server: one priced route, one free one, the paywall on a durable store.
     let store = Arc::new(agora_store::Store::open_in(dir.path())?);
@@ -295,59 +391,9 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    // Vouchers, signed ahead: the benchmark measures the provider, not the payers' signing.
     progress(&format!("signing {} vouchers", per_channel * args.channels));
-    let offer = {
-        let response = reqwest::get(format!("{base}/paid")).await?;
-        let header = response
-            .headers()
-            .get(wire::PAYMENT_REQUIRED_HEADER)
-            .ok_or("the priced route did not answer 402")?
-            .to_str()?
-            .to_owned();
-        let required: wire::PaymentRequired = wire::decode_header(&header)?;
-        required.accepts.into_iter().find(|r| r.scheme == wire::SCHEME_CHANNEL).ok_or("no channel offer")?
-    };
-    let mut headers: Vec<Vec<String>> = Vec::with_capacity(args.channels);
-    for channel in &channels {
-        let mut list = Vec::with_capacity(per_channel);
-        for k in 1..=per_channel as u128 {
-            let max = k * PRICE;
-            let signature = typed::sign_voucher(&channel.key, &channels_domain, channel.id, max)?;
-            list.push(wire::encode_header(&PaymentPayload {
-                x402_version: 2,
-                resource: None,
-                accepted: offer.clone(),
-                payload: serde_json::to_value(typed::ChannelPayload {
-                    channel_id: channel.id,
-                    max_claimable_amount: max.to_string(),
-                    signature: signature.as_bytes().into(),
-                    deposit: None,
-                })?,
-                extensions: None,
-            }));
-        }
-        headers.push(list);
-    }
-
-    // Voucher verification alone, one core.
-    let sample: Vec<_> = (1..=20_000u128)
-        .map(|k| {
-            let max = k * PRICE;
-            (max, typed::sign_voucher(&channels[0].key, &channels_domain, channels[0].id, max))
-        })
-        .collect();
-    let started = Instant::now();
-    let mut ok = 0usize;
-    for (max, sig) in &sample {
-        let sig = sig.as_ref().map_err(|e| e.to_string())?;
-        if typed::voucher_signer(&channels_domain, channels[0].id, *max, sig)
-            == Some(channels[0].key.address())
-        {
-            ok += 1;
-        }
-    }
-    let verify_per_sec = ok as f64 / started.elapsed().as_secs_f64();
+    let headers = sign_vouchers(&base, &channels, channels_domain, per_channel).await?;
+    let verify_per_sec = verify_rate(&channels[0], channels_domain)?;
 
     // Warm-up, then unpaid and paid runs with the same shape.
     let load = |paid: bool, headers: Vec<Vec<String>>| {
