@@ -161,21 +161,7 @@ impl Ledger {
 
     /// Every channel of this contract, as stored.
     pub fn all(&self) -> Result<Vec<ChannelState>, agora_store::StoreError> {
-        let chain_id = self.inner.chain_id;
-        let contract = self.inner.contract.to_string();
-        self.inner.store.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
-                        charged, claimed, calls, closing_at, channel_id
-                 FROM pay_channels WHERE chain_id = ?1 AND contract = ?2 ORDER BY channel_id",
-            )?;
-            let rows = stmt.query_map(params![chain_id as i64, contract], |row| {
-                let id: String = row.get(11)?;
-                let id = id.parse().unwrap_or_default();
-                row_to_state(id)(row)
-            })?;
-            rows.collect()
-        })
+        stored_channels(&self.inner.store, self.inner.chain_id, self.inner.contract)
     }
 
     /// Writes `state` durably; returns once it is committed (group commit with other calls).
@@ -224,6 +210,28 @@ fn row_to_state(id: B256) -> impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result
             calls: row.get::<_, i64>(9)? as u64,
         })
     }
+}
+
+/// Every channel of `contract` on `chain_id`, read from `store` alone: no ledger (and no writer)
+/// is needed to read what was earned.
+pub fn stored_channels(
+    store: &Store,
+    chain_id: u64,
+    contract: Address,
+) -> Result<Vec<ChannelState>, agora_store::StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare(
+            "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
+                    charged, claimed, calls, closing_at, channel_id
+             FROM pay_channels WHERE chain_id = ?1 AND contract = ?2 ORDER BY channel_id",
+        )?;
+        let rows = stmt.query_map(params![chain_id as i64, contract.to_string()], |row| {
+            let id: String = row.get(11)?;
+            let id = id.parse().unwrap_or_default();
+            row_to_state(id)(row)
+        })?;
+        rows.collect()
+    })
 }
 
 fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync::atomic::AtomicU64) {
@@ -349,5 +357,24 @@ mod tests {
         s.claimed = 999;
         ledger.commit(s.clone()).await.unwrap();
         assert_eq!(ledger.load(s.id).unwrap().unwrap().claimed, 1_000);
+    }
+
+    #[tokio::test]
+    async fn earnings_read_from_the_store_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let contract = Address::repeat_byte(9);
+        let ledger = Ledger::new(Arc::clone(&store), 31337, contract);
+        let mut s = state(1);
+        s.charged = 700;
+        ledger.commit(s.clone()).await.unwrap();
+        ledger.commit(state(2)).await.unwrap();
+        // Another contract's channel is not this one's.
+        Ledger::new(Arc::clone(&store), 31337, Address::repeat_byte(8)).commit(state(3)).await.unwrap();
+        let earned = crate::paywall::stored_earnings(&store, Some((31337, contract))).unwrap();
+        assert_eq!(earned.channels.iter().map(|c| c.id).collect::<Vec<_>>(), [s.id, state(2).id]);
+        assert_eq!(earned.channels[0].charged, 700);
+        assert_eq!(earned.channels, ledger.all().unwrap());
+        assert!(crate::paywall::stored_earnings(&store, None).unwrap().channels.is_empty());
     }
 }

@@ -25,7 +25,7 @@ mod settlement;
 pub use channels::channel_state_json;
 pub use exact::{ExactStatus, ExactTerms, check_exact, submit_transfer};
 pub use refusal::{Refusal, RefusalReason};
-pub use settlement::{ClaimReport, Earnings, earnings};
+pub use settlement::{ClaimReport, Earnings, earnings, stored_earnings};
 
 use crate::{
     ledger::{ChannelState, Ledger},

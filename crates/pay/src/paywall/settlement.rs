@@ -5,7 +5,10 @@ use crate::error::PayError;
 use crate::ledger::{ChannelState, Ledger};
 use agora_contracts::bindings::PaymentChannels;
 use agora_store::{Store, rusqlite};
-use alloy::{primitives::B256, providers::Provider};
+use alloy::{
+    primitives::{Address, B256},
+    providers::Provider,
+};
 
 impl Paywall {
     /// Claims every channel that is due: unclaimed above the threshold, closing soon, or all of
@@ -137,6 +140,21 @@ pub fn earnings(store: &Store, ledger: Option<&Ledger>) -> Result<Earnings, PayE
         Some(ledger) => ledger.all()?,
         None => Vec::new(),
     };
+    Ok(Earnings { channels, exact: exact_totals(store)? })
+}
+
+/// What was earned on one channel contract (`chain_id`, `contract`), and every `exact` payment
+/// by status, read from the store alone: no ledger, no chain.
+pub fn stored_earnings(store: &Store, channels: Option<(u64, Address)>) -> Result<Earnings, PayError> {
+    let channels = match channels {
+        Some((chain_id, contract)) => crate::ledger::stored_channels(store, chain_id, contract)?,
+        None => Vec::new(),
+    };
+    Ok(Earnings { channels, exact: exact_totals(store)? })
+}
+
+/// Every `exact` payment by stored status: (count, atomic units).
+fn exact_totals(store: &Store) -> Result<std::collections::BTreeMap<String, (u64, u128)>, PayError> {
     let exact = store.read(|conn| {
         let mut stmt = conn.prepare("SELECT status, amount FROM pay_exact")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -148,7 +166,7 @@ pub fn earnings(store: &Store, ledger: Option<&Ledger>) -> Result<Earnings, PayE
         entry.0 += 1;
         entry.1 += amount.parse::<u128>().unwrap_or(0);
     }
-    Ok(Earnings { channels, exact: totals })
+    Ok(totals)
 }
 
 /// Atomic amounts as decimal strings in JSON (they can exceed what JSON numbers carry).
