@@ -42,23 +42,9 @@ impl Paywall {
             None => false,
         };
 
-        let slot = ledger.slot(id);
-        let mut guard = slot.lock_owned().await;
+        let mut guard = ledger.slot(id).lock_owned().await;
         if guard.is_none() || deposited_now {
-            let stored = ledger.load(id).map_err(Refusal::chain)?;
-            let state = match stored {
-                Some(mut state) if deposited_now => {
-                    state.terms = self.channel_terms(id).await?;
-                    state
-                }
-                Some(state) => state,
-                None => {
-                    let terms = self.channel_terms(id).await?;
-                    let claimed = self.channel_claimed(id).await?;
-                    ChannelState::new(id, terms, claimed)
-                }
-            };
-            *guard = Some(state);
+            *guard = Some(self.load_channel(ledger, id, deposited_now).await?);
         }
         let Some(state) = guard.as_mut() else { unreachable!("loaded above") };
 
@@ -126,6 +112,28 @@ impl Paywall {
             signature: voucher.signature,
             guard,
             paywall: self.clone(),
+        })
+    }
+
+    /// Channel `id` as the ledger stored it, else as the chain knows it; its terms re-read from
+    /// the chain after a deposit.
+    async fn load_channel(
+        &self,
+        ledger: &crate::ledger::Ledger,
+        id: B256,
+        deposited_now: bool,
+    ) -> Result<ChannelState, Refusal> {
+        Ok(match ledger.load(id).map_err(Refusal::chain)? {
+            Some(mut state) if deposited_now => {
+                state.terms = self.channel_terms(id).await?;
+                state
+            }
+            Some(state) => state,
+            None => {
+                let terms = self.channel_terms(id).await?;
+                let claimed = self.channel_claimed(id).await?;
+                ChannelState::new(id, terms, claimed)
+            }
         })
     }
 
