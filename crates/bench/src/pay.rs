@@ -206,7 +206,7 @@ async fn exact_gas(w: &World) -> Fallible<u64> {
         valid_before: u64::MAX / 2,
         nonce: B256::from(rand::random::<[u8; 32]>()),
     };
-    let signature = payer.sign_hash_sync(&authorization.transfer_digest(&token_domain))?;
+    let signature = payer.sign_hash_sync(&authorization.transfer_digest(token_domain))?;
     send(async {
         Ok(dollars
             .transferWithAuthorization_0(
@@ -246,7 +246,7 @@ async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<
             withdrawDelay: alloy::primitives::Uint::from(900u64),
             salt: B256::from(U256::from(i)),
         };
-        let id = config.id(&channels_domain);
+        let id = config.id(channels_domain);
         let salt = B256::from(rand::random::<[u8; 32]>());
         let auth = Authorization {
             from: key.address(),
@@ -256,7 +256,7 @@ async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<
             valid_before: u64::MAX / 2,
             nonce: typed::deposit_nonce(id, salt),
         };
-        let sig = key.sign_hash_sync(&auth.receive_digest(&token_domain))?;
+        let sig = key.sign_hash_sync(&auth.receive_digest(token_domain))?;
         let gas = send(async {
             Ok(channels_contract
                 .depositWithAuthorization(

@@ -133,7 +133,7 @@ pub fn earnings(config: &NodeConfig) -> Result<EarningsReport> {
         EarningsReport { channels: Vec::new(), exact: Default::default(), charged: 0, claimed: 0, calls: 0 };
     let all = agora_pay::paywall::earnings(&store, None).map_err(fail("reading exact payments"))?;
     for (status, (count, amount)) in all.exact {
-        report.exact.insert(status.to_string(), ExactTotal { count: count as u64, amount });
+        report.exact.insert(status.to_string(), ExactTotal { count, amount });
     }
     for d in deployments.chains.values() {
         let Some(contract) = d.address_of(SuiteContract::PaymentChannels) else { continue };
