@@ -341,26 +341,8 @@ impl Payer {
                 PayError::Unpayable(format!("amount {:?} is not a number", requirement.amount))
             })?;
             self.check_mandate(&mandate, payee, amount, 0)?;
-            let (payload, spend_id, channel) = match scheme {
-                Prefer::Exact => {
-                    let (payload, nonce) = self.sign_exact(&requirement)?;
-                    let id =
-                        self.reserve(&mandate, payee, url, wire::SCHEME_EXACT, amount, &nonce.to_string())?;
-                    (payload, id, None)
-                }
-                _ => {
-                    let (payload, channel) = self.sign_voucher(&mandate, &requirement, payee, amount)?;
-                    let id = self.reserve(
-                        &mandate,
-                        payee,
-                        url,
-                        wire::SCHEME_CHANNEL,
-                        amount,
-                        &channel.to_string(),
-                    )?;
-                    (payload, id, Some(channel))
-                }
-            };
+            let (payload, spend_id, channel) =
+                self.sign_payment(&mandate, &requirement, scheme, payee, amount, url)?;
             let header = wire::encode_header(&PaymentPayload {
                 x402_version: 2,
                 resource: Some(required.resource.clone()),
@@ -434,6 +416,32 @@ impl Payer {
         }
         let (reason, message) = last_refusal.unwrap_or_default();
         Err(PayError::Refused { reason, message })
+    }
+
+    /// Signs the payment `requirement` asks for under `scheme` and reserves it in the
+    /// mandate's books: the payload, the reservation, and the channel when one pays.
+    fn sign_payment(
+        &self,
+        mandate: &Mandate,
+        requirement: &PaymentRequirements,
+        scheme: Prefer,
+        payee: Address,
+        amount: u128,
+        url: &str,
+    ) -> Result<(Value, i64, Option<B256>), PayError> {
+        Ok(match scheme {
+            Prefer::Exact => {
+                let (payload, nonce) = self.sign_exact(requirement)?;
+                let id = self.reserve(mandate, payee, url, wire::SCHEME_EXACT, amount, &nonce.to_string())?;
+                (payload, id, None)
+            }
+            _ => {
+                let (payload, channel) = self.sign_voucher(mandate, requirement, payee, amount)?;
+                let id =
+                    self.reserve(mandate, payee, url, wire::SCHEME_CHANNEL, amount, &channel.to_string())?;
+                (payload, id, Some(channel))
+            }
+        })
     }
 
     async fn http_send(
