@@ -392,26 +392,7 @@ impl Payer {
                 self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&route);
                 return Err(PayError::Refused { reason, message: message_of(&response) });
             }
-            let settlement = response
-                .headers
-                .get(wire::PAYMENT_RESPONSE_HEADER)
-                .or_else(|| response.headers.get(wire::X_PAYMENT_RESPONSE_HEADER))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| wire::decode_header::<SettleResponse>(v).ok())
-                .or_else(|| streamed_settlement(&response.body));
-            match &settlement {
-                Some(s) if (200..300).contains(&response.status) => {
-                    let charged = s.amount.as_deref().and_then(typed::parse_amount).unwrap_or(amount);
-                    self.settle_spend(spend_id, charged, "settled")?;
-                    if let (Some(channel), Some(state)) = (channel, s.extra.as_ref()) {
-                        self.apply_state(channel, state)?;
-                    }
-                }
-                _ => {
-                    // Not served (or served unpaid): nothing was charged for it.
-                    self.settle_spend(spend_id, 0, "refused")?;
-                }
-            }
+            let settlement = self.book_response(&response, spend_id, channel, amount)?;
             return Ok(PaidResponse { settlement, scheme: Some(requirement.scheme.clone()), ..response });
         }
         let (reason, message) = last_refusal.unwrap_or_default();
@@ -442,6 +423,38 @@ impl Payer {
                 (payload, id, Some(channel))
             }
         })
+    }
+
+    /// Books what a served response charged, from its `PAYMENT-RESPONSE` (or its stream's);
+    /// a response not served, or served unpaid, charged nothing.
+    fn book_response(
+        &self,
+        response: &PaidResponse,
+        spend_id: i64,
+        channel: Option<B256>,
+        amount: u128,
+    ) -> Result<Option<SettleResponse>, PayError> {
+        let settlement = response
+            .headers
+            .get(wire::PAYMENT_RESPONSE_HEADER)
+            .or_else(|| response.headers.get(wire::X_PAYMENT_RESPONSE_HEADER))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| wire::decode_header::<SettleResponse>(v).ok())
+            .or_else(|| streamed_settlement(&response.body));
+        match &settlement {
+            Some(s) if (200..300).contains(&response.status) => {
+                let charged = s.amount.as_deref().and_then(typed::parse_amount).unwrap_or(amount);
+                self.settle_spend(spend_id, charged, "settled")?;
+                if let (Some(channel), Some(state)) = (channel, s.extra.as_ref()) {
+                    self.apply_state(channel, state)?;
+                }
+            }
+            _ => {
+                // Not served (or served unpaid): nothing was charged for it.
+                self.settle_spend(spend_id, 0, "refused")?;
+            }
+        }
+        Ok(settlement)
     }
 
     async fn http_send(
