@@ -1,9 +1,9 @@
 //! `agora agent`: register this node's ERC-8004 agent, or look one up on chain.
 
 use crate::cli::GlobalArgs;
-use agora_contracts::SuiteContract;
+use agora_node::ops::agents as ops;
 use alloy::primitives::U256;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use std::io::Write;
 
@@ -39,58 +39,17 @@ pub(crate) enum AgentCommand {
 
 pub(crate) async fn run(global: &GlobalArgs, command: AgentCommand) -> Result<()> {
     let config = global.resolve()?;
-    let _lock = agora_node::DataDirLock::acquire(&config.data_dir).context(
-        "`agora agent` needs the data directory; stop the node using it first, or ask the node's API",
-    )?;
-    let (devnet, client) = agora_node::open_chain(&config).await?;
-    let result = run_on_chain(&config, &client, command).await;
-    if let Some(devnet) = devnet {
-        devnet.stop().await;
-    }
-    result
-}
-
-async fn run_on_chain(
-    config: &agora_node::NodeConfig,
-    client: &agora_chain::ChainClient,
-    command: AgentCommand,
-) -> Result<()> {
-    let deployment = agora_node::deploy_suite(config, client).await?;
-    let registry = deployment
-        .address_of(SuiteContract::IdentityRegistry)
-        .context("no identity registry on this chain")?;
     let mut out = std::io::stdout().lock();
     match command {
         AgentCommand::Register => {
-            let store = agora_store::Store::open_in(&config.data_dir)?;
-            let node_key = agora_node::node_key::load_or_create(&config.data_dir)?;
-            // The same profile `agora up` would register: the configured model, and on the local
-            // devnet the API address as the public URL.
-            let model = config
-                .inference
-                .model
-                .as_ref()
-                .and_then(|p| p.file_stem())
-                .map(|s| s.to_string_lossy().into_owned());
-            let local =
-                matches!(config.chain, agora_node::ChainTarget::Devnet(_)).then_some(config.api_listen);
-            let state = agora_node::agent_profile(config, model.as_deref(), local);
-            let result =
-                agora_agents::register_remembered(client, &store, registry, &state.profile, &node_key)
-                    .await?;
-            writeln!(
-                out,
-                "agent {} on {}",
-                result.agent_id,
-                agora_agents::agent_registry_id(client.chain_id(), registry)
-            )?;
-            writeln!(out, "wallet {}", node_key.address())?;
-            writeln!(out, "uri {}", shorten(&result.uri))?;
-            writeln!(out, "{}", result.action())?;
+            let r = ops::register(&config).await?;
+            writeln!(out, "agent {} on {}", r.agent_id, r.registry)?;
+            writeln!(out, "wallet {}", r.wallet)?;
+            writeln!(out, "uri {}", shorten(&r.uri))?;
+            writeln!(out, "{}", r.action)?;
         }
         AgentCommand::List { skill, active, json } => {
-            let store = sync_index(config, client, &deployment).await?;
-            let agents = agora_agents::list_agents(&store, client.chain_id(), skill.as_deref(), active)?;
+            let agents = ops::list(&config, skill.as_deref(), active).await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&agents)?)?;
             } else if agents.is_empty() {
@@ -109,84 +68,62 @@ async fn run_on_chain(
             }
         }
         AgentCommand::Show { id, trust, json } => {
-            let record = agora_agents::read_agent(client, registry, id).await?;
-            let store = sync_index(config, client, &deployment).await?;
-            let summary = agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), &trust)?;
+            let details = ops::show(&config, id, &trust).await?;
             if json {
-                let all = serde_json::json!({ "agent": record, "reputation": summary });
-                writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&details)?)?;
             } else {
-                writeln!(
-                    out,
-                    "agent   {} on {}",
-                    record.agent_id,
-                    agora_agents::agent_registry_id(client.chain_id(), registry)
-                )?;
-                writeln!(out, "owner   {}", record.owner)?;
-                writeln!(out, "wallet  {}", record.wallet)?;
-                writeln!(out, "uri     {}", shorten(&record.uri))?;
-                let indexed = agora_agents::list_agents(&store, client.chain_id(), None, false)?
-                    .into_iter()
-                    .find(|a| a.agent_id == id.to_string());
-                let fetched = indexed.as_ref().and_then(|a| a.registration.as_ref());
-                if let Some(a) = &indexed
-                    && let Some(error) = &a.fetch_error
-                {
-                    writeln!(out, "file    not resolved: {error}")?;
-                }
-                if let Some(file) = record.registration.as_ref().or(fetched) {
-                    writeln!(out, "name    {}", file["name"].as_str().unwrap_or("?"))?;
-                    writeln!(out, "about   {}", file["description"].as_str().unwrap_or("?"))?;
-                    for service in file["services"].as_array().into_iter().flatten() {
-                        writeln!(
-                            out,
-                            "service {} {}",
-                            service["name"].as_str().unwrap_or("?"),
-                            service["endpoint"].as_str().unwrap_or("?")
-                        )?;
-                    }
-                }
-                if let Some(a) = &indexed
-                    && !a.skills.is_empty()
-                {
-                    writeln!(out, "skills  {}", a.skills.join(", "))?;
-                }
-                match &summary.average {
-                    Some(avg) => writeln!(
-                        out,
-                        "rating  {avg} over {} feedback from {} trusted rater(s)",
-                        summary.count, summary.trusted_raters
-                    )?,
-                    None => writeln!(out, "rating  none from trusted raters")?,
-                }
-                if summary.untrusted_raters_left_out > 0 {
-                    writeln!(
-                        out,
-                        "        {} rater(s) left out: not trusted (pass --trust ADDRESS to count one)",
-                        summary.untrusted_raters_left_out
-                    )?;
-                }
+                print_details(&mut out, &details)?;
             }
         }
     }
     Ok(())
 }
 
-/// Brings the node's discovery index up to date and returns its store.
-async fn sync_index(
-    config: &agora_node::NodeConfig,
-    client: &agora_chain::ChainClient,
-    deployment: &agora_chain::ChainDeployment,
-) -> Result<std::sync::Arc<agora_store::Store>> {
-    let store = std::sync::Arc::new(agora_store::Store::open_in(&config.data_dir)?);
-    let local = matches!(config.chain, agora_node::ChainTarget::Devnet(_));
-    if let Some(indexer) =
-        agora_node::discovery_indexer(client, deployment, std::sync::Arc::clone(&store), local)
+fn print_details(out: &mut impl Write, details: &ops::AgentDetails) -> Result<()> {
+    let (record, summary, indexed) = (&details.agent, &details.reputation, &details.indexed);
+    writeln!(out, "agent   {} on {}", record.agent_id, details.registry)?;
+    writeln!(out, "owner   {}", record.owner)?;
+    writeln!(out, "wallet  {}", record.wallet)?;
+    writeln!(out, "uri     {}", shorten(&record.uri))?;
+    let fetched = indexed.as_ref().and_then(|a| a.registration.as_ref());
+    if let Some(a) = indexed
+        && let Some(error) = &a.fetch_error
     {
-        let report = indexer.sync().await?;
-        tracing::info!(target: "agora::index", events = report.events, skipped = report.skipped, "index up to date");
+        writeln!(out, "file    not resolved: {error}")?;
     }
-    Ok(store)
+    if let Some(file) = record.registration.as_ref().or(fetched) {
+        writeln!(out, "name    {}", file["name"].as_str().unwrap_or("?"))?;
+        writeln!(out, "about   {}", file["description"].as_str().unwrap_or("?"))?;
+        for service in file["services"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "service {} {}",
+                service["name"].as_str().unwrap_or("?"),
+                service["endpoint"].as_str().unwrap_or("?")
+            )?;
+        }
+    }
+    if let Some(a) = indexed
+        && !a.skills.is_empty()
+    {
+        writeln!(out, "skills  {}", a.skills.join(", "))?;
+    }
+    match &summary.average {
+        Some(avg) => writeln!(
+            out,
+            "rating  {avg} over {} feedback from {} trusted rater(s)",
+            summary.count, summary.trusted_raters
+        )?,
+        None => writeln!(out, "rating  none from trusted raters")?,
+    }
+    if summary.untrusted_raters_left_out > 0 {
+        writeln!(
+            out,
+            "        {} rater(s) left out: not trusted (pass --trust ADDRESS to count one)",
+            summary.untrusted_raters_left_out
+        )?;
+    }
+    Ok(())
 }
 
 fn shorten(uri: &str) -> String {

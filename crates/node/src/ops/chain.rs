@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// Runs `op` on the configured chain under the data directory's lock (`verb` names the command
 /// in the error when another process holds it), stopping a devnet this call started.
-async fn with_chain<T, F>(config: &NodeConfig, op: impl FnOnce(ChainClient) -> F) -> Result<T>
+pub(crate) async fn with_chain<T, F>(config: &NodeConfig, op: impl FnOnce(ChainClient) -> F) -> Result<T>
 where
     F: Future<Output = Result<T>>,
 {

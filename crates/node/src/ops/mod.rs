@@ -3,6 +3,7 @@
 //! layer resolves what a data directory holds (the node key, the store, the deployments, the
 //! chain) and hands it to them.
 
+pub mod agents;
 pub mod chain;
 pub mod dev;
 pub mod payments;

@@ -9,7 +9,7 @@ use agora_contracts::{
     SuiteContract,
     bindings::{DevStablecoin, PaymentChannels},
 };
-use agora_pay::{Ledger, Mandate, Payer, PayerConfig, PaywallConfig, Prefer, paywall::ClaimReport};
+use agora_pay::{Mandate, Payer, PayerConfig, PaywallConfig, Prefer, paywall::ClaimReport};
 use agora_store::Store;
 use alloy::primitives::{Address, B256};
 use serde::Serialize;
@@ -131,15 +131,13 @@ pub fn earnings(config: &NodeConfig) -> Result<EarningsReport> {
     let deployments = agora_chain::DeploymentsFile::load(&config.deployments_path())?;
     let mut report =
         EarningsReport { channels: Vec::new(), exact: Default::default(), charged: 0, claimed: 0, calls: 0 };
-    let all = agora_pay::paywall::earnings(&store, None).map_err(fail("reading exact payments"))?;
+    let all = agora_pay::paywall::stored_earnings(&store, None)?;
     for (status, (count, amount)) in all.exact {
         report.exact.insert(status.to_string(), ExactTotal { count, amount });
     }
     for d in deployments.chains.values() {
         let Some(contract) = d.address_of(SuiteContract::PaymentChannels) else { continue };
-        let ledger = Ledger::new(Arc::clone(&store), d.chain_id, contract);
-        let channels =
-            agora_pay::paywall::earnings(&store, Some(&ledger)).map_err(fail("reading the ledger"))?.channels;
+        let channels = agora_pay::paywall::stored_earnings(&store, Some((d.chain_id, contract)))?.channels;
         for c in &channels {
             report.charged += c.charged;
             report.claimed += c.claimed;
@@ -295,76 +293,20 @@ pub async fn payer_channels(config: &NodeConfig) -> Result<Vec<PayerChannelRepor
     Ok(rows)
 }
 
-/// A step of a channel's timed exit.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChannelExit {
-    /// The channel.
-    pub channel_id: B256,
-    /// The transaction.
-    pub transaction: B256,
-    /// When the exit may complete (unix seconds), after `close`.
-    pub withdraw_ready_at: u64,
-    /// Returned to the payer, after `withdraw`.
-    #[serde(serialize_with = "decimal")]
-    pub returned: u128,
-    /// Who got it back.
-    pub payer: Address,
-}
-
-async fn own_channel(config: &NodeConfig, channel: B256) -> Result<(Payer, ChainClient, Address)> {
-    let payer = default_payer(config)?;
-    let known = payer
-        .channel(channel)?
-        .ok_or_else(|| NodeError::Missing(format!("this node did not open channel {channel}")))?;
-    Ok((payer, wallet_client(config).await?, known.contract))
-}
+pub use agora_pay::ChannelExit;
 
 /// Starts the timed exit of one of this node's channels: after its delay,
 /// [`withdraw_channel`] returns what was not claimed.
 pub async fn close_channel(config: &NodeConfig, channel: B256) -> Result<ChannelExit> {
-    let (_, chain, contract) = own_channel(config, channel).await?;
-    let channels = PaymentChannels::new(contract, chain.provider());
-    let receipt = channels
-        .initiateWithdraw(channel)
-        .send()
-        .await
-        .map_err(fail("initiateWithdraw refused (only the channel's payer may close it)"))?
-        .get_receipt()
-        .await
-        .map_err(fail("waiting for initiateWithdraw"))?;
-    let state = channels.getChannel(channel).call().await.map_err(fail("reading the channel"))?;
-    Ok(ChannelExit {
-        channel_id: channel,
-        transaction: receipt.transaction_hash,
-        withdraw_ready_at: state.withdrawReadyAt.to::<u64>(),
-        returned: 0,
-        payer: state.payer,
-    })
+    let payer = default_payer(config)?;
+    Ok(payer.close_channel(&wallet_client(config).await?, channel).await?)
 }
 
 /// Completes the exit of one of this node's channels once its delay has passed, and books the
 /// returned deposit in the payer's records.
 pub async fn withdraw_channel(config: &NodeConfig, channel: B256) -> Result<ChannelExit> {
-    let (payer, chain, contract) = own_channel(config, channel).await?;
-    let channels = PaymentChannels::new(contract, chain.provider());
-    let state = channels.getChannel(channel).call().await.map_err(fail("reading the channel"))?;
-    let receipt = channels
-        .finalizeWithdraw(channel)
-        .send()
-        .await
-        .map_err(fail("finalizeWithdraw refused: run `agora channel close` first and wait out the delay"))?
-        .get_receipt()
-        .await
-        .map_err(fail("waiting for finalizeWithdraw"))?;
-    payer.record_withdrawn(channel, state.claimed)?;
-    Ok(ChannelExit {
-        channel_id: channel,
-        transaction: receipt.transaction_hash,
-        withdraw_ready_at: 0,
-        returned: state.deposited - state.claimed,
-        payer: state.payer,
-    })
+    let payer = default_payer(config)?;
+    Ok(payer.withdraw_channel(&wallet_client(config).await?, channel).await?)
 }
 
 /// The channel a payer just opened (or topped up).
