@@ -2,7 +2,7 @@
 //! generated. Nothing leaves the machine.
 
 use crate::cli::GlobalArgs;
-use agora_infer::{ChatMessage, SamplingParams};
+use agora_node::infer::{ChatMessage, SamplingParams};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::{

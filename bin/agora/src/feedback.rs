@@ -3,7 +3,7 @@
 
 use crate::cli::GlobalArgs;
 use agora_node::ops::agents::{self as ops, FeedbackAction};
-use agora_receipts::ReceiptEnvelope;
+use agora_node::receipts::ReceiptEnvelope;
 use alloy::primitives::{Address, U256};
 use anyhow::{Context, Result};
 use clap::Subcommand;

@@ -64,13 +64,13 @@ async fn run(cli: cli::Cli) -> Result<()> {
 #[allow(clippy::print_stderr)]
 fn report(error: &anyhow::Error) {
     let mut message = match error.downcast_ref::<alloy::contract::Error>() {
-        Some(call) => format!("error: {}", agora_contracts::explain_call_error(call)),
+        Some(call) => format!("error: {}", agora_node::contracts::explain_call_error(call)),
         None => format!("error: {error}"),
     };
     for cause in error.chain().skip(1) {
         // A revert of an agora contract is named with its arguments, not as a raw selector.
         let cause = match cause.downcast_ref::<alloy::contract::Error>() {
-            Some(call) => agora_contracts::explain_call_error(call),
+            Some(call) => agora_node::contracts::explain_call_error(call),
             None => cause.to_string(),
         };
         if !message.contains(&cause) {

@@ -31,7 +31,7 @@ pub(crate) fn run(global: &GlobalArgs) -> Result<()> {
     }
     writeln!(out, "{:<36} {:>9} {:<6} {:>8} {:<8} sha256", "model", "size", "quant", "params", "arch")?;
     for path in files {
-        match agora_infer::inspect(&path) {
+        match agora_node::infer::inspect(&path) {
             Ok(info) => {
                 let default = if Some(&path) == config.inference.model.as_ref() { " (serving)" } else { "" };
                 writeln!(

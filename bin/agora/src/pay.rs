@@ -9,7 +9,7 @@ use agora_node::{
     NodeConfig,
     ops::payments::{self as ops, DEFAULT_MANDATE},
 };
-use agora_pay::{Mandate, Payer, PayerConfig, Prefer};
+use agora_node::pay::{Mandate, Payer, PayerConfig, Prefer};
 use alloy::primitives::{Address, B256};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -190,7 +190,7 @@ pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
     }
     match (&response.settlement, &response.scheme) {
         (Some(s), Some(scheme)) => {
-            let amount = s.amount.as_deref().and_then(agora_pay::typed::parse_amount).unwrap_or(0);
+            let amount = s.amount.as_deref().and_then(agora_node::pay::typed::parse_amount).unwrap_or(0);
             let tx =
                 if s.transaction.is_empty() { "off-chain voucher".to_owned() } else { s.transaction.clone() };
             note(format!("paid {} with {scheme} ({tx})", amount_text(amount)));

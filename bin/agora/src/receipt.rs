@@ -2,7 +2,7 @@
 //! inference locally and compare it token by token.
 
 use crate::cli::GlobalArgs;
-use agora_receipts::ReceiptEnvelope;
+use agora_node::receipts::ReceiptEnvelope;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use std::{io::Write, path::PathBuf};
@@ -44,7 +44,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
         .await?
         .context("--reexecute needs the model: run `make setup`, or pass --model FILE")?;
     let result = tokio::task::spawn_blocking(move || {
-        let outcome = agora_receipts::reexecute(&envelope, &engine);
+        let outcome = agora_node::receipts::reexecute(&envelope, &engine);
         (outcome, envelope, engine)
     })
     .await?;

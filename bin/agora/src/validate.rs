@@ -3,7 +3,7 @@
 
 use crate::cli::GlobalArgs;
 use agora_node::ops::chain as ops;
-use agora_receipts::ReceiptEnvelope;
+use agora_node::receipts::ReceiptEnvelope;
 use alloy::primitives::{Address, B256, U256};
 use anyhow::{Context, Result};
 use clap::Subcommand;

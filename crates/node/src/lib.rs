@@ -31,6 +31,17 @@ pub use config::{
     PaymentsConfig,
 };
 pub use error::{NodeError, Result};
+
+// The capability crates, for the node's callers: the binary renders their types and passes
+// their settings, and reaches all of them through the node.
+pub use agora_agents as agents;
+pub use agora_chain as chain;
+pub use agora_contracts as contracts;
+pub use agora_guard as guard;
+pub use agora_infer as infer;
+pub use agora_pay as pay;
+pub use agora_receipts as receipts;
+pub use agora_store as store;
 pub use lock::{DataDirLock, RunningNode, running_node};
 
 use agora_chain::{ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed};

@@ -4,10 +4,15 @@
 //!   contract suite deployed, and funded dev wallets (10,000 ETH from anvil and
 //!   [`WALLET_STABLECOIN`] of the devnet dollar each).
 //! - [`TestNode::start`]: an in-process node on port 0 using that chain.
+//! - `guard_world::World::start` (feature `guard-world`): the guard's scenario contracts on a
+//!   fresh chain, with a user's lists and helpers to build and check requests.
 //!
 //! Everything is torn down on drop: the node stops serving, anvil is terminated, temporary
 //! directories are removed. anvil is taken from `PATH` or from the workspace's `.tools/bin`
 //! (where `make setup` installs it).
+
+#[cfg(feature = "guard-world")]
+pub mod guard_world;
 
 use agora_chain::{ChainClient, ChainDeployment, Devnet, DevnetConfig};
 use agora_contracts::{SuiteContract, bindings::DevStablecoin};
@@ -192,6 +197,7 @@ impl TestNode {
                 claim_threshold: 1_000_000,
                 settle_interval: 1,
             },
+            guard: Default::default(),
         };
         let mut config = config;
         tweak(&mut config);

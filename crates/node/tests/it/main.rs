@@ -54,6 +54,7 @@ fn rpc_config(
             public_url: None,
         },
         payments,
+        guard: Default::default(),
     }
 }
 
