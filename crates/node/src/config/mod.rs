@@ -3,7 +3,12 @@
 //! [`ConfigLayer`] is one layer, every field optional; [`NodeConfig::resolve`] merges and
 //! validates them into the runtime configuration that the rest of the node trusts.
 
+mod access;
 mod guard;
+mod print;
+
+use access::api_access;
+pub use access::{ApiAccess, ApiToken, MIN_API_TOKEN_LEN};
 
 use agora_chain::{
     DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource,
@@ -143,67 +148,6 @@ pub struct ApiLayer {
     pub token: Option<ApiToken>,
     /// Web origins (`https://app.example`) allowed to call the API besides its own.
     pub allowed_origins: Option<Vec<String>>,
-}
-
-/// The owner's API token: compared in constant time, never printed.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ApiToken(String);
-
-impl ApiToken {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-
-    /// The token itself; only for clients that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether `candidate` is the token, in time that does not depend on where they differ.
-    pub fn matches(&self, candidate: &[u8]) -> bool {
-        let expected = self.0.as_bytes();
-        if expected.len() != candidate.len() {
-            return false;
-        }
-        expected.iter().zip(candidate).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
-    }
-}
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(<redacted>)")
-    }
-}
-
-/// The shortest API token accepted.
-pub const MIN_API_TOKEN_LEN: usize = 16;
-
-/// Who may use the owner's API, beyond reaching its address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApiAccess {
-    /// When set, every request must carry `Authorization: Bearer <token>`, and the API may listen
-    /// on any address.
-    pub token: Option<ApiToken>,
-    /// Origins allowed besides the API's own (`scheme://host[:port]`, no trailing slash).
-    pub allowed_origins: Vec<String>,
-}
-
-impl ApiAccess {
-    /// Refuses a listen address beyond loopback unless a token guards the API: without one,
-    /// anyone who can reach the address could run generations and settle payments.
-    pub fn check_listen(&self, listen: SocketAddr) -> Result<(), ConfigError> {
-        if listen.ip().is_loopback() || self.token.is_some() {
-            return Ok(());
-        }
-        Err(ConfigError::Invalid(format!(
-            "api.listen {listen} is not a loopback address, and the owner's API has no authentication; \
-             set an API token ([api] token, AGORA_API_TOKEN or --api-token, at least {MIN_API_TOKEN_LEN} \
-             characters) so that every request must carry `Authorization: Bearer <token>`, or listen on \
-             127.0.0.1"
-        )))
-    }
 }
 
 /// `[chain]`
@@ -582,121 +526,6 @@ impl NodeConfig {
     pub fn deployments_path(&self) -> PathBuf {
         self.data_dir.join(agora_chain::DEPLOYMENTS_FILE)
     }
-
-    /// The effective configuration as TOML, secrets redacted, for `agora config`.
-    pub fn to_redacted_toml(&self) -> String {
-        let mut out =
-            String::from("# effective configuration: defaults < agora.toml < AGORA_* environment < flags\n");
-        match &self.config_file {
-            Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
-            None => out.push_str("# config file: none\n"),
-        }
-        out.push_str(&format!(
-            "data_dir = {}\n\n[api]\nlisten = \"{}\"\n",
-            quote_path(&self.data_dir),
-            self.api_listen
-        ));
-        match &self.api.token {
-            Some(_) => out.push_str("# token: set (redacted); requests need Authorization: Bearer <token>\n"),
-            None => out.push_str("# token unset: loopback only, no authentication\n"),
-        }
-        let origins: Vec<toml::Value> =
-            self.api.allowed_origins.iter().map(|o| toml::Value::String(o.clone())).collect();
-        out.push_str(&format!("allowed_origins = {}\n\n[chain]\n", toml::Value::Array(origins)));
-        match &self.chain {
-            ChainTarget::Rpc { url } => {
-                out.push_str(&format!("rpc_url = \"{}\"\n", agora_chain::redact_url(url)));
-            }
-            ChainTarget::Devnet(_) => out.push_str("# rpc_url unset: the node runs the local devnet below\n"),
-        }
-        match &self.signer {
-            Some(SignerSource::Keystore { path, password }) => {
-                out.push_str(&format!("keystore = {}\n", quote_path(path)));
-                let state = if password.is_some() { "set (redacted)" } else { "not set" };
-                out.push_str(&format!("# {KEYSTORE_PASSWORD_ENV}: {state}\n"));
-            }
-            Some(source) => out.push_str(&format!("# signer: {} (redacted)\n", source.describe())),
-            None if matches!(self.chain, ChainTarget::Devnet(_)) => {
-                out.push_str("# signer: anvil dev account 0 (devnet default)\n");
-            }
-            None => out
-                .push_str("# signer: none (read-only; set AGORA_PRIVATE_KEY or chain.keystore to deploy)\n"),
-        }
-        if let ChainTarget::Devnet(devnet) = &self.chain {
-            out.push_str(&format!(
-                "\n[devnet]\nport = {}\nchain_id = {}\nanvil = {}\n",
-                devnet.port,
-                devnet.chain_id,
-                quote_path(&devnet.anvil)
-            ));
-            match devnet.block_time {
-                Some(secs) => out.push_str(&format!("block_time = {secs}\n")),
-                None => out.push_str("# block_time unset: one block per transaction\n"),
-            }
-        }
-        let inf = &self.inference;
-        out.push_str("\n[inference]\n");
-        match &inf.model {
-            Some(path) => out.push_str(&format!("model = {}\n", quote_path(path))),
-            None => out.push_str("# model: none found (run `make setup`, or set inference.model)\n"),
-        }
-        out.push_str(&format!("threads = {}  # 0: every core\nqueue = {}\n", inf.threads, inf.queue));
-        if let Some(ctx) = inf.max_context {
-            out.push_str(&format!("max_context = {ctx}\n"));
-        }
-        out.push_str(&format!("log_prompts = {}\n", inf.log_prompts));
-        let agent = &self.agent;
-        out.push_str(&format!(
-            "\n[agent]\nregister = {}\nname = {}\ndescription = {}\n",
-            agent.register,
-            toml::Value::String(agent.name.clone()),
-            toml::Value::String(agent.description.clone())
-        ));
-        match &agent.public_url {
-            Some(url) => out.push_str(&format!("public_url = {}\n", toml::Value::String(url.clone()))),
-            None => out.push_str("# public_url unset: the registration goes on chain as a data: URI\n"),
-        }
-        let p = &self.payments;
-        out.push_str(&format!(
-            "\n[payments]\nenabled = {}\nlisten = \"{}\"\nprice_per_token = {}  # atomic units (6 decimals)\n\
-             max_per_request = {}\nmin_withdraw_delay = {}\nclaim_threshold = {}\nsettle_interval = {}\n",
-            p.enabled,
-            p.listen,
-            p.price_per_token,
-            p.max_per_request,
-            p.min_withdraw_delay,
-            p.claim_threshold,
-            p.settle_interval
-        ));
-        out.push_str(&guard::to_toml(&self.guard));
-        out
-    }
-}
-
-/// Validates the token and the allowed origins.
-fn api_access(token: Option<ApiToken>, origins: Vec<String>) -> Result<ApiAccess, ConfigError> {
-    if let Some(token) = &token {
-        let t = token.expose();
-        if t.len() < MIN_API_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ConfigError::Invalid(format!(
-                "api.token must be at least {MIN_API_TOKEN_LEN} characters without spaces \
-                 (e.g. `openssl rand -hex 32`)"
-            )));
-        }
-    }
-    let mut allowed_origins = Vec::with_capacity(origins.len());
-    for origin in origins {
-        let trimmed = origin.trim_end_matches('/');
-        let rest = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"));
-        if rest.is_none_or(|host| host.is_empty() || host.contains(['/', '?', '#', ' '])) {
-            return Err(ConfigError::Invalid(format!(
-                "api.allowed_origins: {origin:?} is not an origin; write scheme://host[:port], \
-                 e.g. https://app.example"
-            )));
-        }
-        allowed_origins.push(trimmed.to_ascii_lowercase());
-    }
-    Ok(ApiAccess { token, allowed_origins })
 }
 
 fn quote_path(path: &Path) -> String {

@@ -158,6 +158,7 @@ async fn a_non_loopback_listen_address_needs_a_token() {
             public_url: None,
         },
         payments: super::no_payments(),
+        guard: Default::default(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();
     let text = err.to_string();

@@ -29,15 +29,21 @@
 //! `POST /v1/chat/completions`, paid per token with x402 (`exact` or `channel`). Nothing else of
 //! the owner's API is reachable there.
 
+mod access;
+mod x402;
+
+pub use access::owner_access;
+use access::{json_errors, require_json};
+use x402::{x402_settle, x402_supported, x402_verify};
+
 use crate::{config::ApiAccess, inference::InferenceService, openai};
 use agora_chain::{ChainClient, ChainDeployment};
 use agora_store::Store;
 use alloy::primitives::Address;
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    middleware::Next,
+    extract::{DefaultBodyLimit, State},
+    http::{Method, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -356,184 +362,6 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     .with_code("method_not_allowed")
 }
 
-/// Refuses what a web page could send to the owner's API: a foreign `Host` (DNS rebinding) or
-/// `Origin` (a cross-site request), or, with a token configured, a request without it.
-pub async fn owner_access(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check_access(&state.inner.access, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            let challenge = refusal.status() == StatusCode::UNAUTHORIZED;
-            let mut response = refusal.into_response();
-            if challenge {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            response
-        }
-    }
-}
-
-fn check_access(access: &ApiAccess, headers: &HeaderMap) -> Result<(), ApiError> {
-    let forbidden = |message: String| {
-        ApiError::new(StatusCode::FORBIDDEN, "permission_error", message).with_code("forbidden")
-    };
-    let host = match headers.get(header::HOST).map(HeaderValue::to_str) {
-        None => None,
-        Some(Ok(host)) => Some(host),
-        Some(Err(_)) => return Err(forbidden("the Host header is not readable".into())),
-    };
-    match &access.token {
-        Some(token) => {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, value)| value.trim());
-            if !presented.is_some_and(|value| token.matches(value.as_bytes())) {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "authentication_error",
-                    "this node's API needs `Authorization: Bearer <token>` (the [api] token it was started with)",
-                )
-                .with_code("invalid_api_key"));
-            }
-        }
-        None => {
-            // Browsers always send Host; a name other than loopback means a page on another
-            // site reached this API through DNS rebinding.
-            if let Some(host) = host.filter(|h| !is_loopback_host(h)) {
-                return Err(forbidden(format!(
-                    "Host {host:?} is not this node's loopback address; the owner's API answers only \
-                     127.0.0.1, localhost and [::1] (set an [api] token to serve other names)"
-                )));
-            }
-        }
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !origin_allowed(origin, host, &access.allowed_origins) {
-            return Err(forbidden(format!(
-                "Origin {origin:?} may not call this node's API: only its own origin and [api] allowed_origins may"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// `127.0.0.1`, any `127.x.y.z`, `localhost`, `[::1]`, each with an optional port.
-fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((ip, port)) if port.is_empty() || is_port(port) => return is_loopback_ip(ip),
-            _ => return false,
-        }
-    } else {
-        match host.split_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return false,
-            None => host,
-        }
-    };
-    name.eq_ignore_ascii_case("localhost") || is_loopback_ip(name)
-}
-
-fn is_port(suffix: &str) -> bool {
-    suffix.strip_prefix(':').unwrap_or(suffix).parse::<u16>().is_ok()
-}
-
-fn is_loopback_ip(ip: &str) -> bool {
-    ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The API's own origin (`http://` or `https://` and the `Host` it was reached at), or one the
-/// owner allowed. `null` (sandboxed pages, files) is never allowed.
-fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
-    let origin = origin.trim_end_matches('/');
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        return true;
-    }
-    let Some(host) = host else { return false };
-    ["http://", "https://"].iter().any(|scheme| {
-        origin.len() == scheme.len() + host.len()
-            && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
-            && origin[scheme.len()..].eq_ignore_ascii_case(host)
-    })
-}
-
-/// Requests with a body must be JSON: `application/json`, parameters (a charset) allowed. (A
-/// bodiless `POST` that only triggers something is left to the `Origin` rule.)
-async fn require_json(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|len| len.trim() != "0");
-    let writes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
-    if writes && has_body {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        if !content_type.is_some_and(is_json_content_type) {
-            return ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request_error",
-                format!(
-                    "expected Content-Type: application/json, got {}",
-                    content_type.map_or_else(|| "none".to_owned(), |c| format!("{c:?}"))
-                ),
-            )
-            .with_code("unsupported_media_type")
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-fn is_json_content_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
-}
-
-/// Gives every error the API's JSON shape, including those axum answers by itself (extractor
-/// rejections, a body over the limit), which come as plain text or empty.
-async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| is_json_content_type(c) || c.starts_with("text/event-stream"));
-    // A 402 is the paywall's, with its own x402 headers; it is left as it is.
-    if !(status.is_client_error() || status.is_server_error())
-        || is_json
-        || status == StatusCode::PAYMENT_REQUIRED
-    {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text).trim().to_owned();
-    let message =
-        if text.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { text };
-    let (kind, code) = match status {
-        StatusCode::NOT_FOUND => ("not_found", None),
-        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request_error", Some("request_too_large")),
-        StatusCode::METHOD_NOT_ALLOWED => ("invalid_request_error", Some("method_not_allowed")),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_request_error", Some("unsupported_media_type")),
-        s if s.is_client_error() => ("invalid_request_error", None),
-        _ => ("server_error", None),
-    };
-    let mut error = ApiError::new(status, kind, message);
-    error.code = code;
-    let mut answer = error.into_response();
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            answer.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    answer
-}
-
 /// Serializes `value` with every address in EIP-55 checksum form. alloy writes `Address` in
 /// lowercase hex, which strict clients (web3.py, and so agent0-sdk) refuse; types from other
 /// crates (deployments, index records, verdicts) are served through this.
@@ -570,69 +398,6 @@ pub fn checksum_addresses(value: &mut Value) {
             map.values_mut().for_each(checksum_addresses);
         }
         _ => {}
-    }
-}
-
-fn facilitator(state: &AppState) -> Result<&agora_pay::facilitator::Facilitator, ApiError> {
-    state
-        .inner
-        .facilitator
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("this node runs no x402 facilitator (it needs a chain)"))
-}
-
-async fn x402_supported(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(checksummed(&facilitator(&state)?.supported()))
-}
-
-/// A facilitator request, or why not in x402's words: `invalid_payload` and the parser's message.
-fn facilitator_request(body: &[u8]) -> Result<agora_pay::wire::FacilitatorRequest, String> {
-    serde_json::from_slice(body).map_err(|e| format!("not an x402 facilitator request: {e}"))
-}
-
-/// `POST /x402/verify`. An unparsable body is answered as x402 facilitators do, with
-/// `{"isValid": false, "invalidReason": "invalid_payload"}` (and a 400).
-async fn x402_verify(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let facilitator = facilitator(&state)?;
-    match facilitator_request(&body) {
-        Ok(request) => Ok(checksummed(&facilitator.verify(&request).await).into_response()),
-        Err(message) => Ok((
-            StatusCode::BAD_REQUEST,
-            Json(json!({
-                "isValid": false,
-                "invalidReason": agora_pay::wire::reason::INVALID_PAYLOAD,
-                "invalidMessage": message,
-            })),
-        )
-            .into_response()),
-    }
-}
-
-/// `POST /x402/settle`. An unparsable body is answered with x402's settle shape:
-/// `{"success": false, "errorReason": "invalid_payload", "transaction": "", "network": …}`.
-async fn x402_settle(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let facilitator = facilitator(&state)?;
-    match facilitator_request(&body) {
-        Ok(request) => Ok(checksummed(&facilitator.settle(&request).await).into_response()),
-        Err(message) => {
-            let network = state
-                .inner
-                .chain
-                .as_ref()
-                .map(|(chain, _)| agora_pay::wire::caip2(chain.chain_id()))
-                .unwrap_or_default();
-            Ok((
-                StatusCode::BAD_REQUEST,
-                Json(json!({
-                    "success": false,
-                    "errorReason": agora_pay::wire::reason::INVALID_PAYLOAD,
-                    "errorMessage": message,
-                    "transaction": "",
-                    "network": network,
-                })),
-            )
-                .into_response())
-        }
     }
 }
 
