@@ -343,7 +343,7 @@ fn verify_rate(channel: &Channel, channels_domain: &alloy::sol_types::Eip712Doma
     let started = Instant::now();
     let mut ok = 0usize;
     for (max, sig) in &sample {
-        let sig = sig.as_ref().map_err(|e| e.to_string())?;
+        let Ok(sig) = sig else { return Err("signing a voucher failed".into()) };
         if typed::voucher_signer(channels_domain, channels[0].id, *max, sig)
             == Some(channels[0].key.address())
         {
