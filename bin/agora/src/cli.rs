@@ -194,6 +194,8 @@ impl GlobalArgs {
                 listen: self.paid_listen,
                 ..PaymentsLayer::default()
             },
+            // `agora guard` lays its own flags over the resolved [guard] table.
+            guard: Default::default(),
         }
     }
 

@@ -353,17 +353,11 @@ fn verify_rate(channel: &Channel, channels_domain: &alloy::sol_types::Eip712Doma
     Ok(ok as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
-    let w = world(devnet).await?;
-    let exact_gas = exact_gas(&w).await?;
-    progress(&format!("opening {} channels", args.channels));
-    let per_channel = args.calls.div_ceil(args.channels);
-    let deposit = PRICE * (per_channel as u128 + 10);
-    let (channels, open_gas) = open_channels(&w, args.channels, deposit).await?;
-    let World { provider_key, provider, dir, token, contract, channels_domain, .. } = &w;
+/// The server: one priced route, one free one, the paywall on a durable store. Returns the
+/// paywall and the server's base URL.
+async fn serve(w: &World) -> Fallible<(Paywall, String)> {
+    let World { provider_key, provider, dir, token, contract, .. } = w;
     let (token, contract) = (*token, *contract);
-
-    // The server: one priced route, one free one, the paywall on a durable store.
     let store = Arc::new(agora_store::Store::open_in(dir.path())?);
     let paywall = Paywall::new(
         PaywallConfig {
@@ -390,60 +384,47 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((paywall, base))
+}
 
-    progress(&format!("signing {} vouchers", per_channel * args.channels));
-    let headers = sign_vouchers(&base, &channels, channels_domain, per_channel).await?;
-    let verify_per_sec = verify_rate(&channels[0], channels_domain)?;
-
-    // Warm-up, then unpaid and paid runs with the same shape.
-    let load = |paid: bool, headers: Vec<Vec<String>>| {
-        let base = base.clone();
-        async move {
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for list in headers {
-                let url = format!("{base}/{}", if paid { "paid" } else { "free" });
-                tasks.push(tokio::spawn(async move {
-                    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
-                    for header in list {
-                        let mut request = client.get(&url);
-                        if paid {
-                            request = request.header(wire::PAYMENT_SIGNATURE_HEADER, header);
-                        }
-                        let response = request.send().await?;
-                        if response.status() != 200 {
-                            let status = response.status();
-                            let text = response.text().await.unwrap_or_default();
-                            return Err(format!("HTTP {status}: {text}").into());
-                        }
-                        response.bytes().await?;
-                    }
-                    Ok::<(), BoxError>(())
-                }));
+/// Sends every list of headers over its own keep-alive connection, to the paid route with the
+/// headers or to the free one without; returns the seconds the whole load took.
+async fn load(base: &str, paid: bool, headers: Vec<Vec<String>>) -> Fallible<f64> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for list in headers {
+        let url = format!("{base}/{}", if paid { "paid" } else { "free" });
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            for header in list {
+                let mut request = client.get(&url);
+                if paid {
+                    request = request.header(wire::PAYMENT_SIGNATURE_HEADER, header);
+                }
+                let response = request.send().await?;
+                if response.status() != 200 {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    return Err(format!("HTTP {status}: {text}").into());
+                }
+                response.bytes().await?;
             }
-            for task in tasks {
-                task.await??;
-            }
-            Ok::<f64, BoxError>(started.elapsed().as_secs_f64())
-        }
-    };
-    let calls = per_channel * args.channels;
-    load(false, headers.iter().map(|l| l[..l.len().min(50)].to_vec()).collect()).await?;
-    progress(&format!("{calls} unpaid calls"));
-    let unpaid_secs = load(false, headers.clone()).await?;
-    let ledger = paywall.ledger().ok_or("the paywall has no ledger")?;
-    let commits_before = ledger.commits();
-    progress(&format!("{calls} paid calls"));
-    let paid_secs = load(true, headers).await?;
-    let commits = ledger.commits() - commits_before;
-
-    // Every call is in the ledger.
-    let charged: u128 = ledger.all()?.iter().map(|s| s.charged).sum();
-    if charged != calls as u128 * PRICE {
-        return Err(format!("the ledger holds {charged}, expected {}", calls as u128 * PRICE).into());
+            Ok::<(), BoxError>(())
+        }));
     }
+    for task in tasks {
+        task.await??;
+    }
+    Ok::<f64, BoxError>(started.elapsed().as_secs_f64())
+}
 
-    // Claim gas: one channel in a transaction, then 50 in one.
+/// Claim gas: one channel in a transaction, then 50 in one; per call at several cadences.
+async fn claim_gas(
+    w: &World,
+    ledger: &agora_pay::Ledger,
+    exact_gas: u64,
+) -> Fallible<(u64, u64, Vec<ClaimGas>)> {
+    let (contract, provider) = (w.contract, &w.provider);
     let states = ledger.all()?;
     let entry = |s: &agora_pay::ChannelState| PaymentChannels::ClaimEntry {
         channelId: s.id,
@@ -472,6 +453,41 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
             });
         }
     }
+    Ok((claim_one, claim_fifty, rows))
+}
+
+async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
+    let w = world(devnet).await?;
+    let exact_gas = exact_gas(&w).await?;
+    progress(&format!("opening {} channels", args.channels));
+    let per_channel = args.calls.div_ceil(args.channels);
+    let deposit = PRICE * (per_channel as u128 + 10);
+    let (channels, open_gas) = open_channels(&w, args.channels, deposit).await?;
+    let channels_domain = &w.channels_domain;
+
+    let (paywall, base) = serve(&w).await?;
+
+    progress(&format!("signing {} vouchers", per_channel * args.channels));
+    let headers = sign_vouchers(&base, &channels, channels_domain, per_channel).await?;
+    let verify_per_sec = verify_rate(&channels[0], channels_domain)?;
+
+    let calls = per_channel * args.channels;
+    load(&base, false, headers.iter().map(|l| l[..l.len().min(50)].to_vec()).collect()).await?;
+    progress(&format!("{calls} unpaid calls"));
+    let unpaid_secs = load(&base, false, headers.clone()).await?;
+    let ledger = paywall.ledger().ok_or("the paywall has no ledger")?;
+    let commits_before = ledger.commits();
+    progress(&format!("{calls} paid calls"));
+    let paid_secs = load(&base, true, headers).await?;
+    let commits = ledger.commits() - commits_before;
+
+    // Every call is in the ledger.
+    let charged: u128 = ledger.all()?.iter().map(|s| s.charged).sum();
+    if charged != calls as u128 * PRICE {
+        return Err(format!("the ledger holds {charged}, expected {}", calls as u128 * PRICE).into());
+    }
+
+    let (claim_one, claim_fifty, rows) = claim_gas(&w, ledger, exact_gas).await?;
     let unpaid_per_sec = calls as f64 / unpaid_secs;
     let paid_per_sec = calls as f64 / paid_secs;
     Ok(PayReport {
