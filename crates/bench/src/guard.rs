@@ -98,7 +98,8 @@ pub async fn run(
     result.map_err(run_error("guard"))
 }
 
-/// The scenario corpus: requests a wallet sends, on contracts deployed on `devnet`.
+/// The scenario corpus: requests a wallet sends, on contracts deployed on `devnet`. (Long
+/// because it is a table: one entry per request, read as data.)
 async fn corpus(
     devnet: &agora_chain::Devnet,
     reader: &DynProvider,
