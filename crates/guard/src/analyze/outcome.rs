@@ -155,11 +155,10 @@ impl Analysis<'_> {
     async fn frame_rules(&mut self, o: &Outcome, raw_calldata: &str) {
         // Control changes seen in the logs.
         for (contract, what, new) in &o.owner_changes {
-            if !self
-                .findings
-                .iter()
-                .any(|f| f.id == "G12" && f.evidence.iter().any(|e| e.contains(&new.to_string())))
-            {
+            if !self.findings.iter().any(|f| {
+                f.id == Rule::ControlHandedOver.id()
+                    && f.evidence.iter().any(|e| e.contains(&new.to_string()))
+            }) {
                 self.owner_change(*contract, what, *new);
             }
         }
