@@ -2,19 +2,16 @@
 //! the shipped data.
 
 use crate::cli::GlobalArgs;
-use agora_guard::{
-    Guard, GuardData, GuardOptions, GuardRequest, Level, ListKind, SimulatorKind, lists,
-    proxy::{self, ProxyConfig},
+use agora_node::{
+    NodeConfig,
+    guard::{GuardConfig, GuardRequest, Level, ListFile, ListKind, SimulatorKind},
+    ops::guard as ops,
 };
-use agora_node::NodeConfig;
-use alloy::{
-    primitives::{Address, Bytes, U256},
-    providers::{Provider, ProviderBuilder},
-};
+use alloy::primitives::{Address, Bytes, U256};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use std::{io::Write, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{io::Write, net::SocketAddr, path::PathBuf};
 
 const GUARD_HELP: &str = "\
 Examples:
@@ -59,12 +56,9 @@ enum GuardCommand {
     Data(DataCommand),
 }
 
-/// Where the proxy listens unless `--listen` or `AGORA_GUARD_LISTEN` says otherwise.
-const DEFAULT_GUARD_LISTEN: &str = "127.0.0.1:8403";
-
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Where the proxy listens [env: AGORA_GUARD_LISTEN] [default: 127.0.0.1:8403].
+    /// Where the proxy listens [default: [guard] listen (AGORA_GUARD_LISTEN), else 127.0.0.1:8403].
     // No clap default or env here: the flag shares its name with the global `--listen` (the node's
     // API), and clap copies a subcommand's value of a shared name, defaults included, up into the
     // global one, which made the node's API 127.0.0.1:8403 for everything `agora guard` did.
@@ -72,9 +66,9 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Refuse verdicts at or above this level.
-    #[arg(long, default_value = "high", value_parser = parse_level)]
-    block_level: Level,
+    /// Refuse verdicts at or above this level [default: [guard] block_level, else high].
+    #[arg(long, value_parser = parse_level)]
+    block_level: Option<Level>,
     /// Ask in the terminal instead of refusing outright.
     #[arg(long)]
     confirm: bool,
@@ -87,18 +81,19 @@ struct ServeArgs {
 struct CommonArgs {
     /// The node to read state from and forward to [default: the configured chain, else the
     /// local devnet].
-    #[arg(long, env = "AGORA_GUARD_UPSTREAM")]
+    #[arg(long)]
     upstream: Option<String>,
-    /// `revm` (in process) or `node` (the node's eth_simulateV1 and debug_traceCall).
-    #[arg(long, default_value = "revm")]
-    simulator: SimulatorKind,
+    /// `revm` (in process) or `node` (the node's eth_simulateV1 and debug_traceCall) [default:
+    /// [guard] simulator, else revm].
+    #[arg(long)]
+    simulator: Option<SimulatorKind>,
     /// Add a plain-language summary from the local model of the node's API (see
     /// `--explain-api`); the level never comes from the model.
     #[arg(long)]
     explain: bool,
     /// The node API whose model writes the `--explain` summary [default: the node's API from the
     /// configuration, 127.0.0.1:8402 unless agora.toml or AGORA_LISTEN say otherwise].
-    #[arg(long, value_name = "URL", env = "AGORA_GUARD_EXPLAIN_API")]
+    #[arg(long, value_name = "URL")]
     explain_api: Option<String>,
 }
 
@@ -199,74 +194,49 @@ fn out(line: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
-fn guard_dir(config: &NodeConfig) -> PathBuf {
-    config.data_dir.join("guard")
-}
-
-fn upstream(config: &NodeConfig, common: &CommonArgs) -> String {
-    common.upstream.clone().unwrap_or_else(|| config.chain_url())
-}
-
-async fn build(config: &NodeConfig, common: &CommonArgs) -> Result<(Guard, String)> {
-    let url = upstream(config, common);
-    let provider = ProviderBuilder::new()
-        .connect_http(url.parse().with_context(|| format!("bad upstream URL {url}"))?)
-        .erased();
-    provider
-        .get_chain_id()
-        .await
-        .with_context(|| format!("no node at {url}: start it (agora up) or pass --upstream URL"))?;
-    let data = GuardData::load(&guard_dir(config))?;
-    let store = Arc::new(agora_store::Store::open_in(&config.data_dir)?);
-    let guard = Guard::new(
-        provider,
-        data,
-        Some(store),
-        GuardOptions { simulator: common.simulator, ..Default::default() },
-    );
-    Ok((guard, url))
+/// The guard's settings: the node's `[guard]` (agora.toml < AGORA_GUARD_*) with the flags over it.
+fn settings(config: &NodeConfig, common: &CommonArgs, serve: Option<&ServeArgs>) -> GuardConfig {
+    let mut s = config.guard.clone();
+    s.upstream = common.upstream.clone().or(s.upstream);
+    s.simulator = common.simulator.unwrap_or(s.simulator);
+    s.explain |= common.explain;
+    s.explain_api = common.explain_api.clone().or(s.explain_api);
+    if let Some(serve) = serve {
+        s.listen = serve.listen.unwrap_or(s.listen);
+        s.block_level = serve.block_level.unwrap_or(s.block_level);
+        s.confirm |= serve.confirm;
+        s.allow_unchecked |= serve.allow_unchecked;
+    }
+    s
 }
 
 pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let config = global.resolve()?;
     let explain = explain_api(global, &config, &args)?;
     match args.command {
-        None => {
-            let listen = proxy_listen(&args.serve)?;
-            serve(&config, args.serve, listen, explain).await
-        }
+        None => serve(&config, &args.serve, explain).await,
         Some(GuardCommand::Check(check_args)) => check(&config, check_args, explain).await,
         Some(GuardCommand::List(command)) => list(&config, command),
         Some(GuardCommand::Data(command)) => data(&config, command),
     }
 }
 
-/// Where the proxy listens: `--listen`, else `AGORA_GUARD_LISTEN`, else 127.0.0.1:8403.
-fn proxy_listen(args: &ServeArgs) -> Result<SocketAddr> {
-    if let Some(listen) = args.listen {
-        return Ok(listen);
-    }
-    let (value, from) = match std::env::var("AGORA_GUARD_LISTEN").ok().filter(|v| !v.trim().is_empty()) {
-        Some(v) => (v, "AGORA_GUARD_LISTEN"),
-        None => (DEFAULT_GUARD_LISTEN.to_owned(), "the default"),
-    };
-    value.trim().parse().with_context(|| format!("{from} {value:?} is not IP:PORT"))
-}
-
-/// The node API asked for `--explain` summaries: `--explain-api`, else the node's API. Under
-/// `agora guard` (the proxy), `--listen` names the proxy, so when it was given the node's API is
-/// resolved from the layers beneath the flags (agora.toml, AGORA_LISTEN, the default
-/// 127.0.0.1:8402); under `agora guard check` there is no proxy and `--listen` is the node's API.
+/// The node API asked for `--explain` summaries: `--explain-api` (or `[guard] explain_api`),
+/// else the node's API. Under `agora guard` (the proxy), `--listen` names the proxy, so when it
+/// was given the node's API is resolved from the layers beneath the flags (agora.toml,
+/// AGORA_LISTEN, the default 127.0.0.1:8402); under `agora guard check` there is no proxy and
+/// `--listen` is the node's API.
 fn explain_api(global: &GlobalArgs, config: &NodeConfig, args: &GuardArgs) -> Result<Option<String>> {
-    let (common, listen_names_the_proxy) = match &args.command {
-        None => (&args.serve.common, args.serve.listen.is_some()),
-        Some(GuardCommand::Check(check_args)) => (&check_args.common, false),
+    let (common, serve, listen_names_the_proxy) = match &args.command {
+        None => (&args.serve.common, Some(&args.serve), args.serve.listen.is_some()),
+        Some(GuardCommand::Check(check_args)) => (&check_args.common, None, false),
         Some(_) => return Ok(None),
     };
-    if !common.explain {
+    let settings = settings(config, common, serve);
+    if !settings.explain {
         return Ok(None);
     }
-    if let Some(url) = &common.explain_api {
+    if let Some(url) = &settings.explain_api {
         return Ok(Some(url.trim_end_matches('/').to_owned()));
     }
     let api = if listen_names_the_proxy {
@@ -278,45 +248,22 @@ fn explain_api(global: &GlobalArgs, config: &NodeConfig, args: &GuardArgs) -> Re
     Ok(Some(format!("http://{api}")))
 }
 
-async fn serve(
-    config: &NodeConfig,
-    args: ServeArgs,
-    listen: SocketAddr,
-    explain: Option<String>,
-) -> Result<()> {
-    let (guard, url) = build(config, &args.common).await?;
-    let proxy_config = ProxyConfig {
-        upstream: url.clone(),
-        block_level: args.block_level,
-        confirm: args.confirm,
-        allow_unchecked: args.allow_unchecked,
-        explain,
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (another guard running?)"))?;
+async fn serve(config: &NodeConfig, args: &ServeArgs, explain: Option<String>) -> Result<()> {
+    let settings = settings(config, &args.common, Some(args));
+    let proxy = ops::bind_proxy(config, &settings, explain).await?;
     let _ = writeln!(
         std::io::stderr().lock(),
-        "agora guard on http://{listen} → {url} (refuses {} and above{}; simulator {})",
-        args.block_level,
-        if args.confirm { ", asks first" } else { "" },
-        args.common.simulator_name()
-    );
-    axum::serve(listener, proxy::router(guard, proxy_config))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
-}
-
-impl CommonArgs {
-    fn simulator_name(&self) -> &'static str {
-        match self.simulator {
+        "agora guard on http://{} → {} (refuses {} and above{}; simulator {})",
+        proxy.listen,
+        proxy.upstream,
+        settings.block_level,
+        if settings.confirm { ", asks first" } else { "" },
+        match settings.simulator {
             SimulatorKind::Revm => "revm",
             SimulatorKind::Node => "node",
         }
-    }
+    );
+    Ok(proxy.run().await?)
 }
 
 /// Turns a file or flags into a request.
@@ -374,22 +321,10 @@ fn request_of(args: &CheckArgs) -> Result<GuardRequest> {
 
 async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>) -> Result<()> {
     let request = request_of(&args)?;
-    let (guard, _) = build(config, &args.common).await?;
-    let mut verdict = guard.check(&request).await?;
-    if let Some(api) = explain {
-        match agora_guard::explain::summarize(
-            &reqwest::Client::new(),
-            &api,
-            &verdict,
-            agora_guard::explain::SUMMARY_MAX_TOKENS,
-        )
-        .await
-        {
-            Ok(summary) => verdict.summary = Some(summary),
-            Err(e) => {
-                let _ = writeln!(std::io::stderr().lock(), "no summary: {e}");
-            }
-        }
+    let settings = settings(config, &args.common, None);
+    let (verdict, summary_error) = ops::check(config, &settings, &request, explain.as_deref()).await?;
+    if let Some(e) = summary_error {
+        let _ = writeln!(std::io::stderr().lock(), "no summary: {e}");
     }
     if args.json {
         out(serde_json::to_string_pretty(&verdict)?)?;
@@ -400,21 +335,20 @@ async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>) ->
 }
 
 fn list(config: &NodeConfig, command: ListCommand) -> Result<()> {
-    let store = agora_store::Store::open_in(&config.data_dir)?;
     match command {
         ListCommand::Add { list, entry, label } => {
-            lists::add_entry(&store, list.into(), &entry, &label)?;
+            ops::add_entry(config, list.into(), &entry, &label)?;
             out(format!("added {entry} to the {} list", ListKind::from(list).as_str()))
         }
         ListCommand::Remove { list, entry } => {
-            if lists::remove_entry(&store, list.into(), &entry)? {
+            if ops::remove_entry(config, list.into(), &entry)? {
                 out(format!("removed {entry} from the {} list", ListKind::from(list).as_str()))
             } else {
                 bail!("{entry} is not on the {} list", ListKind::from(list).as_str())
             }
         }
         ListCommand::Show { json } => {
-            let entries = lists::entries(&store)?;
+            let entries = ops::entries(config)?;
             if json {
                 return out(serde_json::to_string_pretty(&entries)?);
             }
@@ -430,7 +364,6 @@ fn list(config: &NodeConfig, command: ListCommand) -> Result<()> {
 }
 
 fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
-    let dir = guard_dir(config);
     match command {
         DataCommand::Update { phishing, tokens } => {
             if phishing.is_none() && tokens.is_none() {
@@ -438,53 +371,29 @@ fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
                     "give --phishing FILE and/or --tokens FILE (see crates/guard/data/README.md for where they come from)"
                 );
             }
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            if let Some(path) = phishing {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let parsed = lists::PhishingList::parse(&text)?;
-                install(&dir.join(lists::PHISHING_FILE), &text)?;
-                out(format!(
-                    "phishing list: {} blocked domains, {} look-alike targets",
-                    parsed.blacklist.len(),
-                    parsed.fuzzylist.len()
-                ))?;
-            }
-            if let Some(path) = tokens {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let parsed = lists::TokenList::parse(&text)?;
-                install(&dir.join(lists::TOKENS_FILE), &text)?;
-                out(format!("token list: {} tokens", parsed.tokens.len()))?;
+            for report in ops::install_data(config, phishing.as_deref(), tokens.as_deref())? {
+                match report.list {
+                    ListFile::Phishing => out(format!(
+                        "phishing list: {} blocked domains, {} look-alike targets",
+                        report.entries, report.lookalike_targets
+                    ))?,
+                    ListFile::Tokens => out(format!("token list: {} tokens", report.entries))?,
+                }
             }
             Ok(())
         }
         DataCommand::Show => {
-            let data = GuardData::load(&dir)?;
-            let installed = |f: &str| if dir.join(f).exists() { "installed" } else { "shipped" };
+            let status = ops::data_status(config)?;
+            let installed = |yes: bool| if yes { "installed" } else { "shipped" };
             out(format!(
                 "phishing list ({}): version {}, {} blocked domains",
-                installed(lists::PHISHING_FILE),
-                data.phishing.version,
-                data.phishing.blacklist.len()
+                installed(status.phishing_installed),
+                status.phishing_version,
+                status.blocked_domains
             ))?;
-            out(format!(
-                "token list ({}): {} tokens",
-                installed(lists::TOKENS_FILE),
-                data.tokens.tokens.len()
-            ))
+            out(format!("token list ({}): {} tokens", installed(status.tokens_installed), status.tokens))
         }
     }
-}
-
-/// Writes `text` next to `path` and renames it into place, so a crash leaves the old list whole.
-fn install(path: &std::path::Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -498,7 +407,8 @@ mod tests {
         let crate::cli::Command::Guard(args) = cli.command else { panic!("not agora guard: {argv:?}") };
         let config = cli.global.resolve().unwrap();
         let explain = explain_api(&cli.global, &config, &args).unwrap();
-        let listen = args.command.is_none().then(|| proxy_listen(&args.serve).unwrap());
+        let listen =
+            args.command.is_none().then(|| settings(&config, &args.serve.common, Some(&args.serve)).listen);
         (explain, listen)
     }
 

@@ -175,10 +175,10 @@ pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
     let payer = payer(&config, &args.options)?;
     let method = match (&args.method, &args.data) {
         (Some(m), _) => {
-            reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).context("not an HTTP method")?
+            agora_node::pay::Method::from_bytes(m.to_uppercase().as_bytes()).context("not an HTTP method")?
         }
-        (None, Some(_)) => reqwest::Method::POST,
-        (None, None) => reqwest::Method::GET,
+        (None, Some(_)) => agora_node::pay::Method::POST,
+        (None, None) => agora_node::pay::Method::GET,
     };
     if let Some(data) = &args.data {
         serde_json::from_str::<serde_json::Value>(data).context("--data is not JSON")?;

@@ -67,6 +67,9 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The guard failed or refused.
+    #[error(transparent)]
+    Guard(#[from] agora_guard::GuardError),
     /// A step of the ERC-8004 validation flow failed.
     #[error("validation: {step}")]
     Validation {

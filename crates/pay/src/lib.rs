@@ -26,6 +26,8 @@ mod schema;
 pub mod typed;
 pub mod wire;
 
+/// The HTTP method type the payer's calls take.
+pub use reqwest::Method;
 pub use error::{AuthorizationError, PayError, Result};
 pub use exit::ChannelExit;
 pub use ledger::{ChannelState, Ledger};

@@ -6,5 +6,6 @@
 pub mod agents;
 pub mod chain;
 pub mod dev;
+pub mod guard;
 pub mod payments;
 pub mod status;
