@@ -24,7 +24,7 @@ check() {
   fi
 }
 check "$tmp/main" crates/contracts/artifacts contracts/src
-check "$tmp/guard" crates/guard/tests/artifacts contracts/test/guard
+check "$tmp/guard" crates/testkit/artifacts/guard contracts/test/guard
 
 if [ "$drifted" -ne 0 ]; then
   exit 1

@@ -5,7 +5,7 @@
 //
 //   node scripts/export-artifacts.js [OUT_DIR] [SCENARIO_DIR]
 //     OUT_DIR       default: crates/contracts/artifacts
-//     SCENARIO_DIR  default: crates/guard/tests/artifacts (the guard's test-only scenario contracts)
+//     SCENARIO_DIR  default: crates/testkit/artifacts/guard (the guard's test-only scenario contracts)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -66,7 +66,7 @@ const SCENARIOS = [
   'MockToken', 'HeavyToken', 'MockNFT', 'Router', 'Permit2Lite', 'MiniMarket', 'Sweeper', 'SafeDelegate',
   'Airdrop', 'OwnedProxy', 'Forwarder', 'Executor', 'Bomb', 'Sink', 'Vault', 'FakeSwap', 'EmptyMint', 'Evasive',
 ];
-const scenarioDir = path.resolve(process.argv[3] || path.join(root, 'crates', 'guard', 'tests', 'artifacts'));
+const scenarioDir = path.resolve(process.argv[3] || path.join(root, 'crates', 'testkit', 'artifacts', 'guard'));
 fs.mkdirSync(scenarioDir, { recursive: true });
 for (const name of SCENARIOS) {
   const built = JSON.parse(fs.readFileSync(path.join(forgeOut, 'Scenarios.sol', `${name}.json`), 'utf8'));

@@ -120,7 +120,8 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
             "temperature": args.temperature,
             "seed": args.seed,
         });
-        let response = payer.send(agora_node::pay::Method::POST, &url, Some(serde_json::to_vec(&body)?)).await?;
+        let response =
+            payer.send(agora_node::pay::Method::POST, &url, Some(serde_json::to_vec(&body)?)).await?;
         let reply: serde_json::Value =
             serde_json::from_slice(&response.body).context("the provider's answer is not JSON")?;
         if response.status != 200 {

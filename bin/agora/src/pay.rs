@@ -5,11 +5,11 @@
 //! authorizations and channel vouchers, always under a spending mandate kept in the store.
 
 use crate::cli::GlobalArgs;
+use agora_node::pay::{Mandate, Payer, PayerConfig, Prefer};
 use agora_node::{
     NodeConfig,
     ops::payments::{self as ops, DEFAULT_MANDATE},
 };
-use agora_node::pay::{Mandate, Payer, PayerConfig, Prefer};
 use alloy::primitives::{Address, B256};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};

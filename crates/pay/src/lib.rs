@@ -26,10 +26,10 @@ mod schema;
 pub mod typed;
 pub mod wire;
 
-/// The HTTP method type the payer's calls take.
-pub use reqwest::Method;
 pub use error::{AuthorizationError, PayError, Result};
 pub use exit::ChannelExit;
 pub use ledger::{ChannelState, Ledger};
 pub use payer::{Mandate, Payer, PayerConfig, Prefer};
 pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal, RefusalReason};
+/// The HTTP method type the payer's calls take.
+pub use reqwest::Method;
