@@ -403,149 +403,151 @@ impl GuardRequest {
 
     /// Parses the params. `default_from` names the account when a transaction leaves `from` out.
     pub fn action(&self, default_from: Option<Address>) -> Result<Action, GuardError> {
-        let m = self.method.as_str();
-        let p = &self.params;
+        let (m, p) = (self.method.as_str(), &self.params);
         match m {
             "eth_sendTransaction"
             | "eth_sendTransactionSync"
             | "eth_signTransaction"
             | "eth_sendUnsignedTransaction"
             | "personal_sendTransaction"
-            | "personal_signTransaction" => {
-                let tx: TxJson = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
-                let fees = tx.fees();
-                let from = tx.from.or(default_from).ok_or_else(|| bad(m, "the transaction has no `from`"))?;
-                let calls = vec![Call {
-                    to: tx.to,
-                    value: tx.value.unwrap_or_default(),
-                    data: tx.data.unwrap_or_default(),
-                }];
-                check_calls(m, &calls)?;
-                Ok(Action::Transactions {
-                    from,
-                    calls,
-                    chain_id: tx.chain_id.map(|c| c.to()),
-                    unprotected: false,
-                    delegations: tx.authorization_list.iter().map(delegation).collect(),
-                    gas_limit: tx.gas.map(|g| g.to()),
-                    fees,
-                })
-            }
-            "eth_sendRawTransaction" | "eth_sendRawTransactionSync" => {
-                let raw = param(m, p, 0)?.as_str().ok_or_else(|| bad(m, "expected hex bytes"))?;
-                let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
-                if bytes.len() > MAX_CALLDATA + 1024 {
-                    return Err(bad(
-                        m,
-                        format!(
-                            "{} bytes; at most {MAX_CALLDATA} bytes of calldata are checked",
-                            bytes.len()
-                        ),
-                    ));
-                }
-                let tx = TxEnvelope::decode_2718(&mut bytes.as_slice())
-                    .map_err(|e| bad(m, format!("not a transaction: {e}")))?;
-                let from = tx.recover_signer().map_err(|e| bad(m, format!("bad signature: {e}")))?;
-                let delegations =
-                    tx.authorization_list().map(|l| l.iter().map(delegation).collect()).unwrap_or_default();
-                let calls = vec![Call { to: tx.to(), value: tx.value(), data: tx.input().clone() }];
-                check_calls(m, &calls)?;
-                Ok(Action::Transactions {
-                    from,
-                    calls,
-                    chain_id: tx.chain_id(),
-                    unprotected: tx.chain_id().is_none(),
-                    delegations,
-                    gas_limit: Some(tx.gas_limit()),
-                    fees: Some(Fees {
-                        max_fee_per_gas: tx.max_fee_per_gas(),
-                        max_priority_fee_per_gas: tx.max_priority_fee_per_gas(),
-                    }),
-                })
-            }
-            "wallet_sendCalls" => {
-                let req: SendCalls =
-                    serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
-                let from = req.from.or(default_from).ok_or_else(|| bad(m, "the batch has no `from`"))?;
-                let calls: Vec<Call> = req
-                    .calls
-                    .into_iter()
-                    .map(|c| Call {
-                        to: c.to,
-                        value: c.value.unwrap_or_default(),
-                        data: c.data.unwrap_or_default(),
-                    })
-                    .collect();
-                check_calls(m, &calls)?;
-                Ok(Action::Transactions {
-                    from,
-                    calls,
-                    chain_id: req.chain_id.map(|c| c.to()),
-                    unprotected: false,
-                    delegations: vec![],
-                    gas_limit: None,
-                    fees: None,
-                })
-            }
-            "eth_signTypedData_v4" | "eth_signTypedData_v3" | "eth_signTypedData" => {
-                if param(m, p, 0)?.is_array() || param(m, p, 1)?.is_array() {
-                    return Err(bad(
-                        m,
-                        "legacy (v1) typed data is a list of values the guard cannot check; use eth_signTypedData_v4",
-                    ));
-                }
-                let signer = address_param(m, param(m, p, 0)?)?;
-                let raw = param(m, p, 1)?;
-                let data: TypedData = match raw {
-                    Value::String(s) => {
-                        if s.len() > MAX_CALLDATA {
-                            return Err(bad(m, "typed data too large"));
-                        }
-                        serde_json::from_str(s)
-                    }
-                    other => serde_json::from_value(other.clone()),
-                }
-                .map_err(|e| bad(m, format!("malformed typed data: {e}")))?;
-                // Typed data that cannot be hashed cannot be signed: refuse it here.
-                data.eip712_signing_hash().map_err(|e| bad(m, format!("typed data does not encode: {e}")))?;
-                Ok(Action::TypedData { signer, data: Box::new(data) })
-            }
-            "personal_sign" => {
-                // MetaMask order is [message, address]; some clients send [address, message].
-                let a = param(m, p, 0)?;
-                let b = param(m, p, 1)?;
-                let (message, signer) = match (address_param(m, b), address_param(m, a)) {
-                    (Ok(signer), _) => (a, signer),
-                    (Err(_), Ok(signer)) => (b, signer),
-                    (Err(e), Err(_)) => return Err(e),
-                };
-                let text = message.as_str().ok_or_else(|| bad(m, "the message must be a string"))?;
-                let message = if text.starts_with("0x") {
-                    Bytes::from(hex::decode(text).map_err(|e| bad(m, format!("bad hex message: {e}")))?)
-                } else {
-                    Bytes::copy_from_slice(text.as_bytes())
-                };
-                if message.len() > MAX_CALLDATA {
-                    return Err(bad(m, "message too large"));
-                }
-                Ok(Action::PersonalSign { signer, message })
-            }
-            "eth_sign" => {
-                let signer = address_param(m, param(m, p, 0)?)?;
-                let raw = param(m, p, 1)?.as_str().ok_or_else(|| bad(m, "expected hex data"))?;
-                let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
-                let hash = if bytes.len() == 32 {
-                    B256::from_slice(&bytes)
-                } else {
-                    alloy::primitives::keccak256(&bytes)
-                };
-                Ok(Action::EthSign { signer, hash })
-            }
+            | "personal_signTransaction" => transaction(m, p, default_from),
+            "eth_sendRawTransaction" | "eth_sendRawTransactionSync" => raw_transaction(m, p),
+            "wallet_sendCalls" => send_calls(m, p, default_from),
+            "eth_signTypedData_v4" | "eth_signTypedData_v3" | "eth_signTypedData" => typed_data(m, p),
+            "personal_sign" => personal_sign(m, p),
+            "eth_sign" => eth_sign(m, p),
             other => Err(GuardError::BadRequest(RequestError::new(format!(
                 "{other} is not a method the guard checks"
             )))),
         }
     }
+}
+
+/// A transaction object to send or sign.
+fn transaction(m: &str, p: &Value, default_from: Option<Address>) -> Result<Action, GuardError> {
+    let tx: TxJson = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
+    let fees = tx.fees();
+    let from = tx.from.or(default_from).ok_or_else(|| bad(m, "the transaction has no `from`"))?;
+    let calls =
+        vec![Call { to: tx.to, value: tx.value.unwrap_or_default(), data: tx.data.unwrap_or_default() }];
+    check_calls(m, &calls)?;
+    Ok(Action::Transactions {
+        from,
+        calls,
+        chain_id: tx.chain_id.map(|c| c.to()),
+        unprotected: false,
+        delegations: tx.authorization_list.iter().map(delegation).collect(),
+        gas_limit: tx.gas.map(|g| g.to()),
+        fees,
+    })
+}
+
+/// A signed transaction: its signer and EIP-7702 authorities recovered.
+fn raw_transaction(m: &str, p: &Value) -> Result<Action, GuardError> {
+    let raw = param(m, p, 0)?.as_str().ok_or_else(|| bad(m, "expected hex bytes"))?;
+    let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
+    if bytes.len() > MAX_CALLDATA + 1024 {
+        return Err(bad(
+            m,
+            format!("{} bytes; at most {MAX_CALLDATA} bytes of calldata are checked", bytes.len()),
+        ));
+    }
+    let tx = TxEnvelope::decode_2718(&mut bytes.as_slice())
+        .map_err(|e| bad(m, format!("not a transaction: {e}")))?;
+    let from = tx.recover_signer().map_err(|e| bad(m, format!("bad signature: {e}")))?;
+    let delegations = tx.authorization_list().map(|l| l.iter().map(delegation).collect()).unwrap_or_default();
+    let calls = vec![Call { to: tx.to(), value: tx.value(), data: tx.input().clone() }];
+    check_calls(m, &calls)?;
+    Ok(Action::Transactions {
+        from,
+        calls,
+        chain_id: tx.chain_id(),
+        unprotected: tx.chain_id().is_none(),
+        delegations,
+        gas_limit: Some(tx.gas_limit()),
+        fees: Some(Fees {
+            max_fee_per_gas: tx.max_fee_per_gas(),
+            max_priority_fee_per_gas: tx.max_priority_fee_per_gas(),
+        }),
+    })
+}
+
+/// An EIP-5792 batch.
+fn send_calls(m: &str, p: &Value, default_from: Option<Address>) -> Result<Action, GuardError> {
+    let req: SendCalls = serde_json::from_value(param(m, p, 0)?.clone()).map_err(|e| bad(m, e))?;
+    let from = req.from.or(default_from).ok_or_else(|| bad(m, "the batch has no `from`"))?;
+    let calls: Vec<Call> = req
+        .calls
+        .into_iter()
+        .map(|c| Call { to: c.to, value: c.value.unwrap_or_default(), data: c.data.unwrap_or_default() })
+        .collect();
+    check_calls(m, &calls)?;
+    Ok(Action::Transactions {
+        from,
+        calls,
+        chain_id: req.chain_id.map(|c| c.to()),
+        unprotected: false,
+        delegations: vec![],
+        gas_limit: None,
+        fees: None,
+    })
+}
+
+/// EIP-712 typed data (v3/v4; v1 is refused).
+fn typed_data(m: &str, p: &Value) -> Result<Action, GuardError> {
+    if param(m, p, 0)?.is_array() || param(m, p, 1)?.is_array() {
+        return Err(bad(
+            m,
+            "legacy (v1) typed data is a list of values the guard cannot check; use eth_signTypedData_v4",
+        ));
+    }
+    let signer = address_param(m, param(m, p, 0)?)?;
+    let raw = param(m, p, 1)?;
+    let data: TypedData = match raw {
+        Value::String(s) => {
+            if s.len() > MAX_CALLDATA {
+                return Err(bad(m, "typed data too large"));
+            }
+            serde_json::from_str(s)
+        }
+        other => serde_json::from_value(other.clone()),
+    }
+    .map_err(|e| bad(m, format!("malformed typed data: {e}")))?;
+    // Typed data that cannot be hashed cannot be signed: refuse it here.
+    data.eip712_signing_hash().map_err(|e| bad(m, format!("typed data does not encode: {e}")))?;
+    Ok(Action::TypedData { signer, data: Box::new(data) })
+}
+
+/// A `personal_sign` message, in either parameter order.
+fn personal_sign(m: &str, p: &Value) -> Result<Action, GuardError> {
+    // MetaMask order is [message, address]; some clients send [address, message].
+    let a = param(m, p, 0)?;
+    let b = param(m, p, 1)?;
+    let (message, signer) = match (address_param(m, b), address_param(m, a)) {
+        (Ok(signer), _) => (a, signer),
+        (Err(_), Ok(signer)) => (b, signer),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    let text = message.as_str().ok_or_else(|| bad(m, "the message must be a string"))?;
+    let message = if text.starts_with("0x") {
+        Bytes::from(hex::decode(text).map_err(|e| bad(m, format!("bad hex message: {e}")))?)
+    } else {
+        Bytes::copy_from_slice(text.as_bytes())
+    };
+    if message.len() > MAX_CALLDATA {
+        return Err(bad(m, "message too large"));
+    }
+    Ok(Action::PersonalSign { signer, message })
+}
+
+/// `eth_sign`: a 32-byte hash (or data, hashed).
+fn eth_sign(m: &str, p: &Value) -> Result<Action, GuardError> {
+    let signer = address_param(m, param(m, p, 0)?)?;
+    let raw = param(m, p, 1)?.as_str().ok_or_else(|| bad(m, "expected hex data"))?;
+    let bytes = hex::decode(raw).map_err(|e| bad(m, format!("not hex: {e}")))?;
+    let hash =
+        if bytes.len() == 32 { B256::from_slice(&bytes) } else { alloy::primitives::keccak256(&bytes) };
+    Ok(Action::EthSign { signer, hash })
 }
 
 #[cfg(test)]

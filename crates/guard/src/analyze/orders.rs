@@ -12,44 +12,7 @@ impl Analysis<'_> {
             .ok_or_else(|| GuardError::BadRequest(RequestError::new("order without verifyingContract")))?;
         let bad = |what: &str| GuardError::BadRequest(RequestError::new(format!("malformed order: {what}")));
         let offerer = addr(&msg["offerer"]).ok_or_else(|| bad("offerer"))?;
-        let items = |key: &str| msg.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
-        let offer: Vec<OfferItem> = items("offer")
-            .iter()
-            .map(|i| OfferItem {
-                itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
-                token: addr(&i["token"]).unwrap_or_default(),
-                identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
-                startAmount: num(&i["startAmount"]).unwrap_or_default(),
-                endAmount: num(&i["endAmount"]).unwrap_or_default(),
-            })
-            .collect();
-        let consideration: Vec<ConsiderationItem> = items("consideration")
-            .iter()
-            .map(|i| ConsiderationItem {
-                itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
-                token: addr(&i["token"]).unwrap_or_default(),
-                identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
-                startAmount: num(&i["startAmount"]).unwrap_or_default(),
-                endAmount: num(&i["endAmount"]).unwrap_or_default(),
-                recipient: addr(&i["recipient"]).unwrap_or_default(),
-            })
-            .collect();
-        let word = |k: &str| {
-            msg.get(k).and_then(Value::as_str).and_then(|s| s.parse::<B256>().ok()).unwrap_or_default()
-        };
-        let parameters = OrderParameters {
-            offerer,
-            zone: addr(&msg["zone"]).unwrap_or_default(),
-            offer: offer.clone(),
-            consideration: consideration.clone(),
-            orderType: num(&msg["orderType"]).unwrap_or_default().to::<u8>(),
-            startTime: num(&msg["startTime"]).unwrap_or_default(),
-            endTime: num(&msg["endTime"]).unwrap_or_default(),
-            zoneHash: word("zoneHash"),
-            salt: num(&msg["salt"]).unwrap_or_default(),
-            conduitKey: word("conduitKey"),
-            totalOriginalConsiderationItems: U256::from(consideration.len()),
-        };
+        let (offer, consideration, parameters) = seaport_parameters(msg, offerer);
         let order = Order { parameters, signature: Bytes::new() };
         let to_user: U256 = consideration
             .iter()
@@ -63,26 +26,7 @@ impl Analysis<'_> {
             .sum();
         let pay: U256 =
             consideration.iter().filter(|c| c.itemType == 0).map(|c| c.endAmount.max(c.startAmount)).sum();
-        for o in &offer {
-            let meta = self.view.token(o.token).await;
-            let what = if o.itemType >= 2 {
-                format!("{} NFT #{}", meta.symbol, o.identifierOrCriteria)
-            } else {
-                fmt_amount(o.startAmount, meta.decimals, &meta.symbol)
-            };
-            self.effects.push(format!("offers {what}"));
-        }
-        for c in &consideration {
-            self.effects.push(format!(
-                "asks {} for {}",
-                if c.itemType == 0 {
-                    fmt_eth(c.startAmount)
-                } else {
-                    format!("{} of {}", c.startAmount, short(c.token))
-                },
-                self.name_of(c.recipient)
-            ));
-        }
+        self.describe_order(&offer, &consideration).await;
         // Simulate: the offerer validates the order, then a stranger fills it.
         let validate = SimCall {
             trace: true,
@@ -115,6 +59,50 @@ impl Analysis<'_> {
             .first()
             .map_or(U256::ZERO, |r| r.frames.iter().filter(|f| f.to == self.user).map(|f| f.value).sum());
         let filled = outcome.followups.first().is_some_and(|r| r.success);
+        self.judge_order(offerer, &offer, (to_user, to_others), (filled, nft_lost, received));
+        if !parameters_zone_is_open(msg) {
+            self.push(Finding::new(
+                Rule::RestrictedOrder,
+                "the order names a zone that decides who may fill it",
+            ));
+        }
+        let end = num(&msg["endTime"]).unwrap_or_default();
+        self.long_lived(end, "order");
+        Ok(())
+    }
+
+    /// The effects in words: what the order offers and what it asks, for whom.
+    async fn describe_order(&mut self, offer: &[OfferItem], consideration: &[ConsiderationItem]) {
+        for o in offer {
+            let meta = self.view.token(o.token).await;
+            let what = if o.itemType >= 2 {
+                format!("{} NFT #{}", meta.symbol, o.identifierOrCriteria)
+            } else {
+                fmt_amount(o.startAmount, meta.decimals, &meta.symbol)
+            };
+            self.effects.push(format!("offers {what}"));
+        }
+        for c in consideration {
+            self.effects.push(format!(
+                "asks {} for {}",
+                if c.itemType == 0 {
+                    fmt_eth(c.startAmount)
+                } else {
+                    format!("{} of {}", c.startAmount, short(c.token))
+                },
+                self.name_of(c.recipient)
+            ));
+        }
+    }
+
+    /// The order's findings: a giveaway, proceeds to others, or a plain listing.
+    fn judge_order(
+        &mut self,
+        offerer: Address,
+        offer: &[OfferItem],
+        (to_user, to_others): (U256, U256),
+        (filled, nft_lost, received): (bool, U256, U256),
+    ) {
         let dust = U256::from(10u64).pow(U256::from(14));
         if offerer == self.user && !offer.is_empty() && to_user <= dust {
             self.push(
@@ -146,15 +134,6 @@ impl Analysis<'_> {
                     .evidence(format!("simulated fill: you receive {}", fmt_eth(received))),
             );
         }
-        if !parameters_zone_is_open(msg) {
-            self.push(Finding::new(
-                Rule::RestrictedOrder,
-                "the order names a zone that decides who may fill it",
-            ));
-        }
-        let end = num(&msg["endTime"]).unwrap_or_default();
-        self.long_lived(end, "order");
-        Ok(())
     }
 
     /// A Blur `Order` (decoded only: Blur's exchange is not simulated).
@@ -210,4 +189,49 @@ impl Analysis<'_> {
 
 pub(super) fn parameters_zone_is_open(msg: &Value) -> bool {
     addr(&msg["zone"]).is_none_or(|z| z.is_zero())
+}
+
+/// A Seaport order's offer, consideration and parameters from its typed-data message.
+fn seaport_parameters(
+    msg: &Value,
+    offerer: Address,
+) -> (Vec<OfferItem>, Vec<ConsiderationItem>, OrderParameters) {
+    let items = |key: &str| msg.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let offer: Vec<OfferItem> = items("offer")
+        .iter()
+        .map(|i| OfferItem {
+            itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
+            token: addr(&i["token"]).unwrap_or_default(),
+            identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
+            startAmount: num(&i["startAmount"]).unwrap_or_default(),
+            endAmount: num(&i["endAmount"]).unwrap_or_default(),
+        })
+        .collect();
+    let consideration: Vec<ConsiderationItem> = items("consideration")
+        .iter()
+        .map(|i| ConsiderationItem {
+            itemType: num(&i["itemType"]).unwrap_or_default().to::<u8>(),
+            token: addr(&i["token"]).unwrap_or_default(),
+            identifierOrCriteria: num(&i["identifierOrCriteria"]).unwrap_or_default(),
+            startAmount: num(&i["startAmount"]).unwrap_or_default(),
+            endAmount: num(&i["endAmount"]).unwrap_or_default(),
+            recipient: addr(&i["recipient"]).unwrap_or_default(),
+        })
+        .collect();
+    let word =
+        |k: &str| msg.get(k).and_then(Value::as_str).and_then(|s| s.parse::<B256>().ok()).unwrap_or_default();
+    let parameters = OrderParameters {
+        offerer,
+        zone: addr(&msg["zone"]).unwrap_or_default(),
+        offer: offer.clone(),
+        consideration: consideration.clone(),
+        orderType: num(&msg["orderType"]).unwrap_or_default().to::<u8>(),
+        startTime: num(&msg["startTime"]).unwrap_or_default(),
+        endTime: num(&msg["endTime"]).unwrap_or_default(),
+        zoneHash: word("zoneHash"),
+        salt: num(&msg["salt"]).unwrap_or_default(),
+        conduitKey: word("conduitKey"),
+        totalOriginalConsiderationItems: U256::from(consideration.len()),
+    };
+    (offer, consideration, parameters)
 }

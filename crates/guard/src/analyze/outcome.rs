@@ -411,6 +411,23 @@ impl Analysis<'_> {
                 .evidence(format!("token: {token}")),
             );
         }
+        self.approval_scope(a, token, &meta.symbol, balance, trusted, &loss);
+        self.spender_standing(spender, &standing);
+        Ok(())
+    }
+
+    /// How much an approval lets go: a whole collection, an unlimited allowance, a long-lived
+    /// Permit2 allowance.
+    fn approval_scope(
+        &mut self,
+        a: &ApprovalFact,
+        token: Address,
+        symbol: &str,
+        balance: U256,
+        trusted: bool,
+        loss: &str,
+    ) {
+        let spender = a.spender;
         match a.kind {
             ApprovalKind::All(true) => {
                 let level = if trusted { Level::Medium } else { Level::High };
@@ -421,7 +438,7 @@ impl Analysis<'_> {
                         format!(
                             "{} could move every {} NFT you hold, now and later ({balance} today)",
                             self.name_of(spender),
-                            meta.symbol
+                            symbol
                         ),
                     )
                     .evidence(format!("operator: {spender}"))
@@ -437,11 +454,7 @@ impl Analysis<'_> {
                         Finding::at(
                             Rule::UnlimitedApproval,
                             level,
-                            format!(
-                                "{} may spend {} without limit: {loss}",
-                                self.name_of(spender),
-                                meta.symbol
-                            ),
+                            format!("{} may spend {} without limit: {loss}", self.name_of(spender), symbol),
                         )
                         .evidence(format!("spender: {spender}"))
                         .evidence(format!("allowance: {}", a.amount)),
@@ -462,6 +475,11 @@ impl Analysis<'_> {
             }
             _ => {}
         }
+    }
+
+    /// Who the spender is: a contract deployed moments ago, or one the user never used.
+    fn spender_standing(&mut self, spender: Address, standing: &super::trust::Standing) {
+        let (kind, trusted) = (standing.kind, standing.trusted());
         if kind == AccountKind::Contract && !trusted {
             if standing.fresh() {
                 self.push(
@@ -485,6 +503,5 @@ impl Analysis<'_> {
                 );
             }
         }
-        Ok(())
     }
 }

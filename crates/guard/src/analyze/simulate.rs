@@ -14,13 +14,71 @@ impl Analysis<'_> {
         code: Vec<(Address, Bytes)>,
         extra: Vec<SimCall>,
     ) -> Result<Outcome, GuardError> {
-        let sim = &self.g.simulator;
+        let g = self.g;
+        let sim = &g.simulator;
         let realistic = self.head.realistic();
         let first = SimRequest { calls: user_calls.clone(), code: code.clone(), balances: vec![] };
         let pass_a = sim.simulate(realistic, &first).await?;
         self.simulated = true;
-        // Every token that logged something, and every contract the calls touch.
         let approvals = approvals_of(self.user, &pass_a);
+        let token_list = self.balance_tokens(&pass_a, &extra, &approvals).await?;
+        let nft_tokens = nft_tokens(&pass_a);
+        let followups = self.followups(extra, &approvals).await;
+        let reads: Vec<SimCall> = token_list
+            .iter()
+            .map(|t| {
+                SimCall::new(self.user, *t, IToken::balanceOfCall { owner: self.user }.abi_encode().into())
+            })
+            .collect();
+        let mut calls = reads.clone();
+        calls.extend(user_calls.iter().cloned());
+        calls.extend(reads.iter().cloned());
+        calls.extend(followups.iter().cloned());
+        calls.extend(reads.iter().cloned());
+        let balances = followups.iter().map(|f| (f.from, U256::from(10u64).pow(U256::from(24)))).collect();
+        let pass_b = sim.simulate(realistic, &SimRequest { calls, code: code.clone(), balances }).await?;
+        let n = reads.len();
+        let u = user_calls.len();
+        let read = |r: &CallResult| {
+            if r.success && r.output.len() == 32 { U256::from_be_slice(&r.output) } else { U256::ZERO }
+        };
+        let mut out = Outcome {
+            results: pass_b[n..n + u].to_vec(),
+            followups: pass_b[2 * n + u..2 * n + u + followups.len()].to_vec(),
+            ..Default::default()
+        };
+        for (i, t) in token_list.iter().enumerate() {
+            let balances =
+                [read(&pass_b[i]), read(&pass_b[n + u + i]), read(&pass_b[2 * n + u + followups.len() + i])];
+            let change = token_change(self.user, *t, nft_tokens.contains(t), balances, &out);
+            out.tokens.push(change);
+        }
+        out.approvals = approvals_of(self.user, &out.results);
+        summarize_results(self.user, &mut out);
+        out.owner_changes.sort();
+        out.owner_changes.dedup();
+        for r in &out.followups {
+            for f in &r.frames {
+                if f.from == self.user && f.to != self.user {
+                    *out.native_exposed.entry(f.to).or_default() += f.value;
+                }
+            }
+        }
+        self.record_assets(&out);
+        // G18: run the same calls as a naive simulator would (zero fees, zero coinbase) and compare.
+        let naive = sim.simulate(self.head.naive(), &first).await?;
+        out.diverged = divergence(&flows(self.user, &pass_a), &flows(self.user, &naive));
+        Ok(out)
+    }
+
+    /// Every token that logged something, and every contract the calls touch, that answers
+    /// `balanceOf(user)`: the balances a scenario reads before and after.
+    async fn balance_tokens(
+        &mut self,
+        pass_a: &[CallResult],
+        extra: &[SimCall],
+        approvals: &[ApprovalFact],
+    ) -> Result<Vec<Address>, GuardError> {
         let mut tokens: BTreeSet<Address> =
             pass_a.iter().flat_map(|r| r.logs.iter().map(|l| l.address)).collect();
         tokens.extend(extra.iter().filter_map(|c| c.to));
@@ -37,18 +95,13 @@ impl Analysis<'_> {
                 }
             }
         }
-        let nft_tokens: BTreeSet<Address> = pass_a
-            .iter()
-            .flat_map(|r| r.logs.iter())
-            .filter(|l| {
-                (l.topics().first() == Some(&TRANSFER) || l.topics().first() == Some(&APPROVAL))
-                    && l.topics().len() == 4
-                    || l.topics().first() == Some(&APPROVAL_FOR_ALL)
-            })
-            .map(|l| l.address)
-            .collect();
+        Ok(token_list)
+    }
+
+    /// Follow-up calls that measure what each approval exposes: the spender pulling what it may.
+    async fn followups(&mut self, extra: Vec<SimCall>, approvals: &[ApprovalFact]) -> Vec<SimCall> {
         let mut followups = extra;
-        for a in &approvals {
+        for a in approvals {
             match a.kind {
                 ApprovalKind::Erc20 if !a.amount.is_zero() => {
                     let balance = self.view.balance_of(a.emitter, self.user).await;
@@ -89,141 +142,7 @@ impl Analysis<'_> {
                 _ => {}
             }
         }
-        let reads: Vec<SimCall> = token_list
-            .iter()
-            .map(|t| {
-                SimCall::new(self.user, *t, IToken::balanceOfCall { owner: self.user }.abi_encode().into())
-            })
-            .collect();
-        let mut calls = reads.clone();
-        calls.extend(user_calls.iter().cloned());
-        calls.extend(reads.iter().cloned());
-        calls.extend(followups.iter().cloned());
-        calls.extend(reads.iter().cloned());
-        let balances = followups.iter().map(|f| (f.from, U256::from(10u64).pow(U256::from(24)))).collect();
-        let pass_b = sim.simulate(realistic, &SimRequest { calls, code: code.clone(), balances }).await?;
-        let n = reads.len();
-        let u = user_calls.len();
-        let read = |r: &CallResult| {
-            if r.success && r.output.len() == 32 { U256::from_be_slice(&r.output) } else { U256::ZERO }
-        };
-        let mut out = Outcome {
-            results: pass_b[n..n + u].to_vec(),
-            followups: pass_b[2 * n + u..2 * n + u + followups.len()].to_vec(),
-            ..Default::default()
-        };
-        for (i, t) in token_list.iter().enumerate() {
-            let mut change = TokenChange {
-                token: *t,
-                nft: nft_tokens.contains(t),
-                pre: read(&pass_b[i]),
-                post: read(&pass_b[n + u + i]),
-                fin: read(&pass_b[2 * n + u + followups.len() + i]),
-                ..Default::default()
-            };
-            for log in out
-                .results
-                .iter()
-                .flat_map(|r| r.logs.iter())
-                .filter(|l| l.address == *t && l.topics().first() == Some(&TRANSFER))
-            {
-                let topics = log.topics();
-                if topics.len() < 3 {
-                    continue;
-                }
-                let (from, to) = (topic_address(&topics[1]), topic_address(&topics[2]));
-                let amount = if topics.len() == 4 {
-                    U256::from(1u8)
-                } else {
-                    U256::from_be_slice(log.data.data.get(..32).unwrap_or(&[0u8; 32]))
-                };
-                if from == self.user {
-                    change.logged_out += amount;
-                    change.to.insert(to);
-                    if topics.len() == 4 {
-                        change.ids_out.push(U256::from_be_bytes(topics[3].0));
-                    }
-                }
-                if to == self.user {
-                    change.logged_in += amount;
-                    if topics.len() == 4 {
-                        change.ids_in.push(U256::from_be_bytes(topics[3].0));
-                    }
-                }
-            }
-            for r in &out.followups {
-                for log in r.logs.iter().filter(|l| {
-                    l.address == *t && l.topics().first() == Some(&TRANSFER) && l.topics().len() == 4
-                }) {
-                    if topic_address(&log.topics()[1]) == self.user {
-                        change.ids_out.push(U256::from_be_bytes(log.topics()[3].0));
-                    }
-                }
-            }
-            out.tokens.push(change);
-        }
-        out.approvals = approvals_of(self.user, &out.results);
-        for (i, r) in out.results.iter().enumerate() {
-            out.gas_used += r.gas_used;
-            if !r.success && out.reverted.is_none() {
-                out.reverted = Some((i, revert_reason(&r.output)));
-            }
-            for f in &r.frames {
-                match f.kind {
-                    FrameKind::DelegateCall => out.delegatecalls.push(f.clone()),
-                    FrameKind::SelfDestruct => {
-                        out.selfdestructs.push(f.clone());
-                        native(&mut out.native_out, &mut out.native_in, self.user, f);
-                    }
-                    FrameKind::Call | FrameKind::Create => {
-                        native(&mut out.native_out, &mut out.native_in, self.user, f)
-                    }
-                }
-            }
-            for (contract, slot, value) in &r.slots {
-                let what = if *slot == crate::sim::WATCHED_SLOTS[0] {
-                    "implementation"
-                } else if *slot == crate::sim::WATCHED_SLOTS[1] {
-                    "admin"
-                } else {
-                    "beacon"
-                };
-                out.owner_changes.push((*contract, what, Address::from_word(*value)));
-            }
-            for log in &r.logs {
-                let t = log.topics();
-                match t.first() {
-                    Some(&OWNERSHIP_TRANSFERRED) if t.len() == 3 => {
-                        out.owner_changes.push((log.address, "ownership", topic_address(&t[2])))
-                    }
-                    Some(&UPGRADED) if t.len() == 2 => {
-                        out.owner_changes.push((log.address, "implementation", topic_address(&t[1])))
-                    }
-                    Some(&ADMIN_CHANGED) if log.data.data.len() == 64 => {
-                        out.owner_changes.push((
-                            log.address,
-                            "admin",
-                            Address::from_slice(&log.data.data[44..64]),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out.owner_changes.sort();
-        out.owner_changes.dedup();
-        for r in &out.followups {
-            for f in &r.frames {
-                if f.from == self.user && f.to != self.user {
-                    *out.native_exposed.entry(f.to).or_default() += f.value;
-                }
-            }
-        }
-        self.record_assets(&out);
-        // G18: run the same calls as a naive simulator would (zero fees, zero coinbase) and compare.
-        let naive = sim.simulate(self.head.naive(), &first).await?;
-        out.diverged = divergence(&flows(self.user, &pass_a), &flows(self.user, &naive));
-        Ok(out)
+        followups
     }
 
     pub(super) fn record_assets(&mut self, o: &Outcome) {
@@ -360,6 +279,123 @@ pub(super) fn approvals_of(user: Address, results: &[CallResult]) -> Vec<Approva
         }
     }
     out
+}
+
+
+/// Tokens whose logs in `pass` are NFT transfers or approvals.
+fn nft_tokens(pass: &[CallResult]) -> BTreeSet<Address> {
+    pass.iter()
+        .flat_map(|r| r.logs.iter())
+        .filter(|l| {
+            (l.topics().first() == Some(&TRANSFER) || l.topics().first() == Some(&APPROVAL))
+                && l.topics().len() == 4
+                || l.topics().first() == Some(&APPROVAL_FOR_ALL)
+        })
+        .map(|l| l.address)
+        .collect()
+}
+
+/// How `user`'s balance of token `t` moved: balances read before, after the calls and after the
+/// follow-ups, and the transfers logged in and out.
+fn token_change(user: Address, t: Address, nft: bool, balances: [U256; 3], out: &Outcome) -> TokenChange {
+    let [pre, post, fin] = balances;
+    let mut change = TokenChange { token: t, nft, pre, post, fin, ..Default::default() };
+    for log in out
+        .results
+        .iter()
+        .flat_map(|r| r.logs.iter())
+        .filter(|l| l.address == t && l.topics().first() == Some(&TRANSFER))
+    {
+        let topics = log.topics();
+        if topics.len() < 3 {
+            continue;
+        }
+        let (from, to) = (topic_address(&topics[1]), topic_address(&topics[2]));
+        let amount = if topics.len() == 4 {
+            U256::from(1u8)
+        } else {
+            U256::from_be_slice(log.data.data.get(..32).unwrap_or(&[0u8; 32]))
+        };
+        if from == user {
+            change.logged_out += amount;
+            change.to.insert(to);
+            if topics.len() == 4 {
+                change.ids_out.push(U256::from_be_bytes(topics[3].0));
+            }
+        }
+        if to == user {
+            change.logged_in += amount;
+            if topics.len() == 4 {
+                change.ids_in.push(U256::from_be_bytes(topics[3].0));
+            }
+        }
+    }
+    for r in &out.followups {
+        for log in r
+            .logs
+            .iter()
+            .filter(|l| l.address == t && l.topics().first() == Some(&TRANSFER) && l.topics().len() == 4)
+        {
+            if topic_address(&log.topics()[1]) == user {
+                change.ids_out.push(U256::from_be_bytes(log.topics()[3].0));
+            }
+        }
+    }
+    change
+}
+
+/// Gas, the first revert, frames (delegatecalls, self-destructs, native value) and ownership or
+/// proxy changes of the user's calls.
+fn summarize_results(user: Address, out: &mut Outcome) {
+    let results = std::mem::take(&mut out.results);
+    for (i, r) in results.iter().enumerate() {
+        out.gas_used += r.gas_used;
+        if !r.success && out.reverted.is_none() {
+            out.reverted = Some((i, revert_reason(&r.output)));
+        }
+        for f in &r.frames {
+            match f.kind {
+                FrameKind::DelegateCall => out.delegatecalls.push(f.clone()),
+                FrameKind::SelfDestruct => {
+                    out.selfdestructs.push(f.clone());
+                    native(&mut out.native_out, &mut out.native_in, user, f);
+                }
+                FrameKind::Call | FrameKind::Create => {
+                    native(&mut out.native_out, &mut out.native_in, user, f)
+                }
+            }
+        }
+        for (contract, slot, value) in &r.slots {
+            let what = if *slot == crate::sim::WATCHED_SLOTS[0] {
+                "implementation"
+            } else if *slot == crate::sim::WATCHED_SLOTS[1] {
+                "admin"
+            } else {
+                "beacon"
+            };
+            out.owner_changes.push((*contract, what, Address::from_word(*value)));
+        }
+        for log in &r.logs {
+            let t = log.topics();
+            match t.first() {
+                Some(&OWNERSHIP_TRANSFERRED) if t.len() == 3 => {
+                    out.owner_changes.push((log.address, "ownership", topic_address(&t[2])))
+                }
+                Some(&UPGRADED) if t.len() == 2 => {
+                    out.owner_changes.push((log.address, "implementation", topic_address(&t[1])))
+                }
+                Some(&ADMIN_CHANGED) if log.data.data.len() == 64 => {
+                    out.owner_changes.push((
+                        log.address,
+                        "admin",
+                        Address::from_slice(&log.data.data[44..64]),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.results = results;
 }
 
 #[cfg(test)]
