@@ -281,7 +281,6 @@ pub(super) fn approvals_of(user: Address, results: &[CallResult]) -> Vec<Approva
     out
 }
 
-
 /// Tokens whose logs in `pass` are NFT transfers or approvals.
 fn nft_tokens(pass: &[CallResult]) -> BTreeSet<Address> {
     pass.iter()

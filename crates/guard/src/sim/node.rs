@@ -12,40 +12,7 @@ pub(super) async fn node_simulate(
     env: SimEnv,
     req: &SimRequest,
 ) -> Result<Vec<CallResult>, GuardError> {
-    let mut overrides = serde_json::Map::new();
-    for (who, code) in &req.code {
-        overrides.insert(who.to_string(), json!({ "code": code }));
-    }
-    for (who, balance) in &req.balances {
-        let entry = overrides.entry(who.to_string()).or_insert_with(|| json!({}));
-        entry["balance"] = json!(balance);
-    }
-    let calls: Vec<Value> = req
-        .calls
-        .iter()
-        .map(|c| {
-            let mut call = json!({
-                "from": c.from, "value": c.value, "input": c.data,
-                "gas": hex_u64(CALL_GAS), "gasPrice": format!("{:#x}", env.gas_price),
-            });
-            if let Some(to) = c.to {
-                call["to"] = json!(to);
-            }
-            call
-        })
-        .collect();
-    let payload = json!({
-        "blockStateCalls": [{
-            "blockOverrides": {
-                "number": hex_u64(env.number), "time": hex_u64(env.timestamp),
-                "baseFeePerGas": hex_u64(env.basefee), "feeRecipient": env.coinbase,
-            },
-            "stateOverrides": overrides,
-            "calls": calls,
-        }],
-        "traceTransfers": true,
-        "validation": false,
-    });
+    let payload = simulate_payload(env, req);
     let blocks: Value =
         timed(provider.raw_request("eth_simulateV1".into(), (payload, hex_u64(env.state_block)))).await?;
     let results = blocks.get(0).and_then(|b| b.get("calls")).and_then(Value::as_array).ok_or_else(|| {
@@ -62,42 +29,9 @@ pub(super) async fn node_simulate(
     }
     let mut out = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
-        let success = r.get("status").and_then(Value::as_str) == Some("0x1");
-        let gas_used = r
-            .get("gasUsed")
-            .and_then(Value::as_str)
-            .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
-            .unwrap_or(0);
-        let output: Bytes =
-            r.get("returnData").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
-        let mut logs = Vec::new();
-        let mut frames = Vec::new();
-        for log in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
-            let address: Address = serde_json::from_value(log["address"].clone()).map_err(|e| {
-                GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
-            })?;
-            let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).map_err(|e| {
-                GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
-            })?;
-            let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
-            if address == NATIVE_TRANSFER_LOGGER {
-                if topics.len() == 3 {
-                    frames.push(Frame {
-                        kind: FrameKind::Call,
-                        from: Address::from_word(topics[1]),
-                        to: Address::from_word(topics[2]),
-                        value: U256::from_be_slice(&data),
-                    });
-                }
-                continue;
-            }
-            logs.push(AlloyLog { address, data: LogData::new_unchecked(topics, data) });
-        }
-        if !success {
-            logs.clear();
-            frames.clear();
-        }
-        out.push(CallResult { success, output, gas_used, logs, frames, slots: vec![] });
+        let result = call_result(r)?;
+        let success = result.success;
+        out.push(result);
         if req.calls[index].trace && success {
             // Both tracers replay the same call: ask for them together.
             let (calls, diff) = tokio::try_join!(
@@ -123,6 +57,85 @@ pub(super) async fn node_simulate(
         }
     }
     Ok(out)
+}
+
+/// The `eth_simulateV1` request for `req` in the block `env` describes.
+fn simulate_payload(env: SimEnv, req: &SimRequest) -> Value {
+    let mut overrides = serde_json::Map::new();
+    for (who, code) in &req.code {
+        overrides.insert(who.to_string(), json!({ "code": code }));
+    }
+    for (who, balance) in &req.balances {
+        let entry = overrides.entry(who.to_string()).or_insert_with(|| json!({}));
+        entry["balance"] = json!(balance);
+    }
+    let calls: Vec<Value> = req
+        .calls
+        .iter()
+        .map(|c| {
+            let mut call = json!({
+                "from": c.from, "value": c.value, "input": c.data,
+                "gas": hex_u64(CALL_GAS), "gasPrice": format!("{:#x}", env.gas_price),
+            });
+            if let Some(to) = c.to {
+                call["to"] = json!(to);
+            }
+            call
+        })
+        .collect();
+    json!({
+        "blockStateCalls": [{
+            "blockOverrides": {
+                "number": hex_u64(env.number), "time": hex_u64(env.timestamp),
+                "baseFeePerGas": hex_u64(env.basefee), "feeRecipient": env.coinbase,
+            },
+            "stateOverrides": overrides,
+            "calls": calls,
+        }],
+        "traceTransfers": true,
+        "validation": false,
+    })
+}
+
+/// One call of `eth_simulateV1`'s answer: status, gas, output, logs, and native transfers (the
+/// logs `traceTransfers` adds).
+fn call_result(r: &Value) -> Result<CallResult, GuardError> {
+    let success = r.get("status").and_then(Value::as_str) == Some("0x1");
+    let gas_used = r
+        .get("gasUsed")
+        .and_then(Value::as_str)
+        .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    let output: Bytes =
+        r.get("returnData").and_then(|d| serde_json::from_value(d.clone()).ok()).unwrap_or_default();
+    let mut logs = Vec::new();
+    let mut frames = Vec::new();
+    for log in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
+        let address: Address = serde_json::from_value(log["address"].clone()).map_err(|e| {
+            GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
+        })?;
+        let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).map_err(|e| {
+            GuardError::UpstreamAnswer { what: "a log of eth_simulateV1".into(), source: Some(e) }
+        })?;
+        let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
+        if address == NATIVE_TRANSFER_LOGGER {
+            if topics.len() == 3 {
+                frames.push(Frame {
+                    kind: FrameKind::Call,
+                    from: Address::from_word(topics[1]),
+                    to: Address::from_word(topics[2]),
+                    value: U256::from_be_slice(&data),
+                });
+            }
+            continue;
+        }
+        logs.push(AlloyLog { address, data: LogData::new_unchecked(topics, data) });
+    }
+    if !success {
+        logs.clear();
+        frames.clear();
+    }
+    Ok(CallResult { success, output, gas_used, logs, frames, slots: vec![] })
 }
 
 async fn timed<T: serde::de::DeserializeOwned>(
