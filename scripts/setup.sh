@@ -4,7 +4,8 @@
 #   .tools/npm/node_modules/        @openzeppelin/contracts for the Solidity sources
 #   .models/                        the default GGUF model, checked against its pinned sha256
 #   .tools/pylib/                   the OpenAI Python client, for the compatibility test
-#   .tools/npm/node_modules/@x402/  the official x402 v2 client (fetch + EVM), for the payment test
+#   .tools/npm/node_modules/@x402/  the official x402 v2 packages (fetch, EVM, core, express) and
+#                                   express, for the payment tests and the x402 cross-check
 # Pinned and idempotent: a second run checks a stamp and exits at once.
 set -euo pipefail
 
@@ -23,8 +24,10 @@ OPENAI_PY_VERSION=3.54.0
 # The official x402 client (v2) and the EVM library it signs with, for the payment test.
 X402_VERSION=2.27.0
 VIEM_VERSION=2.57.20
+# The web framework the official @x402/express middleware plugs into (the reference paid server).
+EXPRESS_VERSION=5.3.0
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -34,7 +37,8 @@ installed() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PINS" ] &&
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
     [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
-    [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/npm/node_modules/@x402/fetch" ]
+    [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/npm/node_modules/@x402/fetch" ] &&
+    [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ]
 }
 if installed; then exit 0; fi
 
@@ -46,13 +50,14 @@ command -v sha256sum >/dev/null || fail "sha256sum is missing: install coreutils
 
 mkdir -p "$TOOLS/bin" "$TOOLS/npm" "$MODELS"
 
-step "installing Foundry $FOUNDRY_VERSION, solc $SOLC_VERSION and OpenZeppelin $OZ_VERSION from npm"
+step "installing Foundry $FOUNDRY_VERSION, solc $SOLC_VERSION, OpenZeppelin $OZ_VERSION, x402 $X402_VERSION and express $EXPRESS_VERSION from npm"
 npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --loglevel=error \
   "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
   "@foundry-rs/forge-linux-amd64@$FOUNDRY_VERSION" \
   "solc@$SOLC_VERSION" \
   "@openzeppelin/contracts@$OZ_VERSION" \
-  "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" >&2 ||
+  "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" \
+  "@x402/express@$X402_VERSION" "express@$EXPRESS_VERSION" >&2 ||
   fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
 
 ln -sfn ../npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "$TOOLS/bin/anvil"
