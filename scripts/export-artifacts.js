@@ -19,6 +19,13 @@ const CONTRACTS = [
   ['ValidationRegistry.sol', 'ValidationRegistry'],
   ['BulkAgents.sol', 'BulkAgents'],
   ['PaymentChannels.sol', 'PaymentChannels'],
+  // The x402 contracts the official clients expect at canonical addresses (agora's own
+  // implementations, placed there on devnets).
+  ['X402BatchSettlement.sol', 'X402BatchSettlement'],
+  ['ERC3009DepositCollector.sol', 'ERC3009DepositCollector'],
+  ['Permit2DepositCollector.sol', 'Permit2DepositCollector'],
+  ['Permit2.sol', 'Permit2'],
+  ['X402UptoPermit2Proxy.sol', 'X402UptoPermit2Proxy'],
 ];
 
 const root = path.resolve(__dirname, '..');
