@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts bench-llamacpp bench-infer
+.PHONY: setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts x402-fixtures bench-llamacpp bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,10 @@ check-artifacts: setup
 artifacts: setup
 	cd contracts && forge build
 	node scripts/export-artifacts.js
+
+# The fixtures tying the x402 contracts to the official client (contracts/test/fixtures).
+x402-fixtures: setup
+	NODE_PATH=.tools/npm/node_modules node scripts/x402-fixtures.js
 
 lint: setup fmt-check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

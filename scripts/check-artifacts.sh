@@ -26,6 +26,22 @@ check() {
 check "$tmp/main" crates/contracts/artifacts contracts/src
 check "$tmp/guard" crates/testkit/artifacts/guard contracts/test/guard
 
+# The x402 fixtures must be what the pinned official package (@x402/evm) produces.
+if [ -d .tools/npm/node_modules/@x402/evm ]; then
+  mkdir -p "$tmp/x402"
+  if ! NODE_PATH=.tools/npm/node_modules node scripts/x402-fixtures.js "$tmp/x402" >"$tmp/x402.log" 2>&1; then
+    echo "check-artifacts: scripts/x402-fixtures.js failed:" >&2
+    cat "$tmp/x402.log" >&2
+    exit 1
+  fi
+  for f in x402-abi.json x402-vectors.json; do
+    if ! cmp -s "$tmp/x402/$f" "contracts/test/fixtures/$f"; then
+      echo "check-artifacts: contracts/test/fixtures/$f drifted from @x402/evm: run 'make x402-fixtures' and commit" >&2
+      drifted=1
+    fi
+  done
+fi
+
 if [ "$drifted" -ne 0 ]; then
   exit 1
 fi
