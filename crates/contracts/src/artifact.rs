@@ -103,6 +103,18 @@ pub(crate) static VALIDATION_REGISTRY: LazyLock<Artifact> =
     LazyLock::new(|| load("ValidationRegistry", include_str!("../artifacts/ValidationRegistry.json")));
 pub(crate) static PAYMENT_CHANNELS: LazyLock<Artifact> =
     LazyLock::new(|| load("PaymentChannels", include_str!("../artifacts/PaymentChannels.json")));
+pub(crate) static X402_BATCH_SETTLEMENT: LazyLock<Artifact> =
+    LazyLock::new(|| load("X402BatchSettlement", include_str!("../artifacts/X402BatchSettlement.json")));
+pub(crate) static ERC3009_DEPOSIT_COLLECTOR: LazyLock<Artifact> = LazyLock::new(|| {
+    load("ERC3009DepositCollector", include_str!("../artifacts/ERC3009DepositCollector.json"))
+});
+pub(crate) static PERMIT2_DEPOSIT_COLLECTOR: LazyLock<Artifact> = LazyLock::new(|| {
+    load("Permit2DepositCollector", include_str!("../artifacts/Permit2DepositCollector.json"))
+});
+pub(crate) static PERMIT2: LazyLock<Artifact> =
+    LazyLock::new(|| load("Permit2", include_str!("../artifacts/Permit2.json")));
+pub(crate) static X402_UPTO_PERMIT2_PROXY: LazyLock<Artifact> =
+    LazyLock::new(|| load("X402UptoPermit2Proxy", include_str!("../artifacts/X402UptoPermit2Proxy.json")));
 
 #[cfg(test)]
 mod tests {
@@ -112,6 +124,16 @@ mod tests {
     #[test]
     fn every_suite_artifact_parses_and_has_code() {
         for contract in SUITE {
+            let artifact = contract.artifact();
+            assert_eq!(artifact.name, contract.name());
+            assert!(artifact.creation_code.len() > artifact.runtime_code.len());
+            assert!(!artifact.runtime_code.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_x402_artifact_parses_and_has_code() {
+        for contract in crate::X402_CONTRACTS {
             let artifact = contract.artifact();
             assert_eq!(artifact.name, contract.name());
             assert!(artifact.creation_code.len() > artifact.runtime_code.len());

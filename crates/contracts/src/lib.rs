@@ -11,9 +11,14 @@
 
 mod artifact;
 mod error;
+mod x402;
 
 pub use artifact::Artifact;
 pub use error::{ArtifactError, Result};
+pub use x402::{
+    BATCH_SETTLEMENT_DOMAIN_NAME, BATCH_SETTLEMENT_DOMAIN_VERSION, X402_CONTRACTS, X402Contract,
+    batch_settlement_domain, permit2_domain,
+};
 
 /// Typed bindings generated from the committed artifacts.
 pub mod bindings {
@@ -60,6 +65,49 @@ pub mod bindings {
         BulkAgents,
         "artifacts/BulkAgents.json"
     );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        X402BatchSettlement,
+        "artifacts/X402BatchSettlement.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ERC3009DepositCollector,
+        "artifacts/ERC3009DepositCollector.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Permit2DepositCollector,
+        "artifacts/Permit2DepositCollector.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        Permit2,
+        "artifacts/Permit2.json"
+    );
+
+    pub use upto::X402UptoPermit2Proxy;
+
+    /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in
+    /// their own module the two generated `ISignatureTransfer`s do not clash.
+    pub mod upto {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug, PartialEq, Eq)]
+            X402UptoPermit2Proxy,
+            "artifacts/X402UptoPermit2Proxy.json"
+        );
+    }
 }
 
 /// Names a revert of an agora contract (or of the OpenZeppelin code inside it): the custom
@@ -79,6 +127,21 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         return Some(shown(e));
     }
     if let Ok(e) = bindings::PaymentChannels::PaymentChannelsErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::X402BatchSettlement::X402BatchSettlementErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::X402UptoPermit2Proxy::X402UptoPermit2ProxyErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::Permit2::Permit2Errors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::Permit2DepositCollector::Permit2DepositCollectorErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::ERC3009DepositCollector::ERC3009DepositCollectorErrors::abi_decode(data) {
         return Some(shown(e));
     }
     if let Ok(e) = bindings::IdentityRegistry::IdentityRegistryErrors::abi_decode(data) {
@@ -196,5 +259,25 @@ mod tests {
         assert!(text.starts_with("ERC20InsufficientBalance {"), "{text}");
         assert!(text.contains("balance: 5") && text.contains("needed: 1000"), "{text}");
         assert_eq!(decode_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
+    }
+
+    #[test]
+    fn x402_reverts_are_named() {
+        use bindings::{Permit2, X402BatchSettlement, X402UptoPermit2Proxy};
+        let cases = [
+            (X402BatchSettlement::ClaimExceedsBalance {}.abi_encode(), "ClaimExceedsBalance"),
+            (X402BatchSettlement::WithdrawDelayNotElapsed {}.abi_encode(), "WithdrawDelayNotElapsed"),
+            (X402UptoPermit2Proxy::UnauthorizedFacilitator {}.abi_encode(), "UnauthorizedFacilitator"),
+            (
+                Permit2::SignatureExpired { signatureDeadline: alloy::primitives::U256::from(7) }
+                    .abi_encode(),
+                "SignatureExpired { signatureDeadline: 7 }",
+            ),
+            (Permit2::InvalidNonce {}.abi_encode(), "InvalidNonce"),
+        ];
+        for (data, expected) in cases {
+            let text = decode_revert(&data).unwrap_or_default();
+            assert!(text.starts_with(expected), "{text} should start with {expected}");
+        }
     }
 }

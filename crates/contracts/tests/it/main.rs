@@ -5,6 +5,7 @@
 use std::{fs, path::Path};
 
 mod erc8004;
+mod x402;
 
 use sha2::{Digest, Sha256};
 
