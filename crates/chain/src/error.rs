@@ -131,6 +131,36 @@ pub enum ChainError {
         /// Chain id.
         chain_id: u64,
     },
+    /// An x402 contract the official clients call is not at its canonical address on a chain
+    /// where agora does not place it (not a dev chain).
+    #[error(
+        "the x402 contract {contract} is not deployed at its canonical address {address} on chain {chain_id}; \
+         the official x402 clients call it there, so x402 payments cannot work on this chain \
+         (use a chain where x402 is deployed, or a local devnet where agora places it)"
+    )]
+    X402ContractMissing {
+        /// Contract name.
+        contract: String,
+        /// Its canonical address.
+        address: Address,
+        /// Chain id.
+        chain_id: u64,
+    },
+    /// Code could not be placed at an address of a dev chain (`anvil_setCode`).
+    #[error(
+        "cannot place {contract} at {address} on dev chain {chain_id}: {source}; is the node anvil (or hardhat)?"
+    )]
+    SetCode {
+        /// Contract name.
+        contract: String,
+        /// Where the code was to go.
+        address: Address,
+        /// Chain id.
+        chain_id: u64,
+        /// What went wrong.
+        #[source]
+        source: BoxError,
+    },
     /// A deployment transaction failed.
     #[error("deploying {contract} on chain {chain_id} failed: {source}")]
     Deploy {

@@ -11,6 +11,8 @@ use agora_contracts::{SUITE, SuiteContract};
 use alloy::{primitives::B256, providers::Provider};
 use std::path::PathBuf;
 
+mod x402;
+
 fn anvil() -> PathBuf {
     let installed = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/bin/anvil"));
     if installed.is_file() { installed } else { PathBuf::from("anvil") }
