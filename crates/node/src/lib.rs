@@ -44,7 +44,9 @@ pub use agora_receipts as receipts;
 pub use agora_store as store;
 pub use lock::{DataDirLock, RunningNode, running_node};
 
-use agora_chain::{ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed};
+use agora_chain::{
+    ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed, ensure_x402_contracts,
+};
 use agora_infer::{Engine, EngineOptions};
 use agora_store::Store;
 use inference::InferenceService;
@@ -108,7 +110,9 @@ pub async fn open_chain(config: &NodeConfig) -> Result<(Option<Devnet>, ChainCli
     }
 }
 
-/// Deploys what is missing of the suite on `client`'s chain, logging each contract.
+/// Deploys what is missing of the suite on `client`'s chain, then makes sure the x402 contracts
+/// are at their canonical addresses (placed there on a dev chain, required elsewhere), logging
+/// each contract.
 pub async fn deploy_suite(config: &NodeConfig, client: &ChainClient) -> Result<ChainDeployment> {
     let path = config.deployments_path();
     let deployment = ensure_deployed(client, &path, |contract, action, address| {
@@ -119,6 +123,10 @@ pub async fn deploy_suite(config: &NodeConfig, client: &ChainClient) -> Result<C
         tracing::info!(target: "agora::up", contract = contract.name(), %address, "{action}");
     })
     .await?;
+    for placement in ensure_x402_contracts(client).await? {
+        let (contract, address) = (placement.contract.name(), placement.address);
+        tracing::info!(target: "agora::up", contract, %address, "{}", placement.action.as_str());
+    }
     Ok(deployment)
 }
 
