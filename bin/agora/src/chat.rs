@@ -133,7 +133,7 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "  [paid {} atomic units with {}]",
-                settlement.amount.as_deref().unwrap_or("?"),
+                settlement.charged().map_or_else(|| "?".to_owned(), |a| a.to_string()),
                 response.scheme.as_deref().unwrap_or("?")
             );
         }

@@ -15,13 +15,16 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SchemeArg {
-    /// A channel if one is open to the payee, else exact.
+    /// A channel if one is open to the payee or --calls is 10 or more, else exact, else upto.
     Auto,
-    /// One EIP-3009 transfer per call.
+    /// x402 `exact`: one EIP-3009 transfer of the price per call.
     Exact,
-    /// A payment channel (opened on first use with --deposit).
+    /// x402 `upto`: authorize the ceiling, pay what the call cost (approves Permit2 once).
+    Upto,
+    /// x402 `batch-settlement`: a channel (opened on first use with --deposit), one voucher per
+    /// call, claimed by the payee in batches.
     Channel,
 }
 
@@ -30,6 +33,7 @@ impl From<SchemeArg> for Prefer {
         match s {
             SchemeArg::Auto => Prefer::Auto,
             SchemeArg::Exact => Prefer::Exact,
+            SchemeArg::Upto => Prefer::Upto,
             SchemeArg::Channel => Prefer::Channel,
         }
     }
@@ -47,6 +51,9 @@ pub(crate) struct PayOptions {
     /// What to deposit when a channel is opened or topped up (atomic units; 1000000 = 1 dUSD).
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) deposit: u128,
+    /// How many calls to this payee you expect: from 10 on, `auto` opens a channel.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) calls: u64,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +169,7 @@ pub(crate) fn payer(config: &NodeConfig, options: &PayOptions) -> Result<Payer> 
             mandate: options.mandate.clone(),
             prefer: options.scheme.into(),
             channel_deposit: options.deposit,
+            expected_calls: options.calls,
         },
     )?)
 }
@@ -183,6 +191,9 @@ pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
     if let Some(data) = &args.data {
         serde_json::from_str::<serde_json::Value>(data).context("--data is not JSON")?;
     }
+    if args.options.scheme == SchemeArg::Upto && ops::approve_upto(&config, &args.url).await? {
+        note("approved Permit2 to move this token for upto payments (once per token)");
+    }
     let response = payer.send(method, &args.url, args.data.map(String::into_bytes)).await?;
     std::io::stdout().lock().write_all(&response.body)?;
     if !response.body.ends_with(b"\n") {
@@ -190,7 +201,7 @@ pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
     }
     match (&response.settlement, &response.scheme) {
         (Some(s), Some(scheme)) => {
-            let amount = s.amount.as_deref().and_then(agora_node::pay::typed::parse_amount).unwrap_or(0);
+            let amount = s.charged().unwrap_or(0);
             let tx =
                 if s.transaction.is_empty() { "off-chain voucher".to_owned() } else { s.transaction.clone() };
             note(format!("paid {} with {scheme} ({tx})", amount_text(amount)));

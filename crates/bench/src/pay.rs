@@ -4,22 +4,21 @@
 //!    keep-alive (each voucher verified and durably recorded before the response), against the
 //!    same route unpaid;
 //! 2. voucher verification alone, per core;
-//! 3. gas per paid call: `exact` (one EIP-3009 transfer each) against channels claimed every
-//!    10, 100 and 1,000 calls, one channel per claim transaction or 50.
+//! 3. gas per paid call: `exact` (one EIP-3009 transfer each) against x402 `batch-settlement`
+//!    channels claimed every 10, 100 and 1,000 calls, one channel per claim transaction or 50,
+//!    each claim followed by one `settle` to the receiver.
 //!
 //! The load generator runs in the same process as the server, on the same cores.
 
 use crate::error::{BenchError, BoxError, Fallible, Result, run_error};
 use agora_chain::{ChainClient, Devnet};
-use agora_contracts::{
-    SuiteContract,
-    bindings::{DevStablecoin, PaymentChannels},
-};
+use agora_contracts::{SuiteContract, bindings::DevStablecoin};
 use agora_pay::{
     Paywall, PaywallConfig,
     paywall::{FixedPrice, fixed_price},
-    typed::{self, Authorization, ChannelConfig},
+    typed::{self, Authorization, ChannelConfigJson},
     wire::{self, PaymentPayload},
+    x402::{self, IBatchSettlement},
 };
 use alloy::{
     primitives::{B256, U256},
@@ -63,7 +62,7 @@ pub struct ClaimGas {
     pub channels_per_tx: u64,
     /// Gas of the claim transaction.
     pub claim_gas: u64,
-    /// Gas per paid call.
+    /// Gas per paid call (the claim and one settlement to the receiver, shared by its calls).
     pub gas_per_call: f64,
     /// Gas per paid call as a percentage of an `exact` payment's.
     pub percent_of_exact: f64,
@@ -80,6 +79,8 @@ pub struct PayGas {
     pub claim_one_channel: u64,
     /// Claiming fifty channels in one transaction.
     pub claim_fifty_channels: u64,
+    /// Moving what was claimed to the receiver (`settle`, once per claim).
+    pub settle: u64,
     /// Per-call gas of channels at several claim cadences.
     pub channel: Vec<ClaimGas>,
 }
@@ -146,7 +147,12 @@ impl fmt::Display for PayReport {
                 row.calls_per_claim, row.channels_per_tx, row.gas_per_call, row.percent_of_exact
             )?;
         }
-        writeln!(f, "  opening a channel (EIP-3009 deposit, once): {} gas", self.gas.open_channel)
+        writeln!(
+            f,
+            "  claim of 1 channel: {} gas; of 50: {} gas; settle: {} gas",
+            self.gas.claim_one_channel, self.gas.claim_fifty_channels, self.gas.settle
+        )?;
+        writeln!(f, "  opening a channel (ERC-3009 deposit, once): {} gas", self.gas.open_channel)
     }
 }
 
@@ -162,6 +168,7 @@ async fn send(
 
 struct Channel {
     key: PrivateKeySigner,
+    config: ChannelConfigJson,
     id: B256,
 }
 
@@ -184,11 +191,11 @@ async fn world(devnet: &Devnet) -> Fallible<World> {
     let dir = tempfile::tempdir()?;
     let deployment =
         agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {}).await?;
+    agora_chain::ensure_x402_contracts(&deployer).await?;
     let token = deployment.address_of(SuiteContract::DevStablecoin).ok_or("no dev stablecoin")?;
-    let contract =
-        deployment.address_of(SuiteContract::PaymentChannels).ok_or("no payment channels contract")?;
+    let contract = agora_pay::x402::BATCH_SETTLEMENT;
     let token_domain = typed::token_domain("Agora Dev USD", "1", agora_chain::DEVNET_CHAIN_ID, token);
-    let channels_domain = typed::channels_domain(agora_chain::DEVNET_CHAIN_ID, contract);
+    let channels_domain = typed::batch_domain(agora_chain::DEVNET_CHAIN_ID);
     Ok(World { deployer, provider_key, provider, dir, token, contract, token_domain, channels_domain })
 }
 
@@ -230,27 +237,28 @@ async fn exact_gas(w: &World) -> Fallible<u64> {
 /// them and the gas of one opening.
 async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<Channel>, u64)> {
     let dollars = DevStablecoin::new(w.token, w.deployer.provider());
-    let channels_contract = PaymentChannels::new(w.contract, w.deployer.provider());
-    let (provider_key, token, contract) = (&w.provider_key, w.token, w.contract);
-    let (token_domain, channels_domain) = (&w.token_domain, &w.channels_domain);
+    let channels_contract = IBatchSettlement::new(w.contract, w.deployer.provider());
+    let (provider_key, token) = (&w.provider_key, w.token);
+    let token_domain = &w.token_domain;
     let mut channels = Vec::with_capacity(count);
     let mut open_gas = 0;
     for i in 0..count {
         let key = PrivateKeySigner::random();
         dollars.faucet(key.address(), U256::from(deposit)).send().await?.get_receipt().await?;
-        let config = ChannelConfig {
+        let config = ChannelConfigJson {
             payer: key.address(),
-            payerAuthorizer: key.address(),
+            payer_authorizer: key.address(),
             receiver: provider_key.address(),
+            receiver_authorizer: provider_key.address(),
             token,
-            withdrawDelay: alloy::primitives::Uint::from(900u64),
+            withdraw_delay: 900,
             salt: B256::from(U256::from(i)),
         };
-        let id = config.id(channels_domain);
+        let id = config.id(agora_chain::DEVNET_CHAIN_ID);
         let salt = B256::from(rand::random::<[u8; 32]>());
         let auth = Authorization {
             from: key.address(),
-            to: contract,
+            to: x402::ERC3009_DEPOSIT_COLLECTOR,
             value: U256::from(deposit),
             valid_after: 0,
             valid_before: u64::MAX / 2,
@@ -258,22 +266,14 @@ async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<
         };
         let sig = key.sign_hash_sync(&auth.receive_digest(token_domain))?;
         let gas = send(async {
+            let data = x402::erc3009_collector_data(
+                U256::ZERO,
+                U256::from(auth.valid_before),
+                salt,
+                &sig.as_bytes(),
+            );
             Ok(channels_contract
-                .depositWithAuthorization(
-                    PaymentChannels::ChannelConfig {
-                        payer: config.payer,
-                        payerAuthorizer: config.payerAuthorizer,
-                        receiver: config.receiver,
-                        token,
-                        withdrawDelay: config.withdrawDelay,
-                        salt: config.salt,
-                    },
-                    deposit,
-                    U256::ZERO,
-                    U256::from(auth.valid_before),
-                    salt,
-                    sig.as_bytes().into(),
-                )
+                .deposit(config.to_sol().into(), deposit, x402::ERC3009_DEPOSIT_COLLECTOR, data)
                 .send()
                 .await?
                 .get_receipt()
@@ -283,7 +283,7 @@ async fn open_channels(w: &World, count: usize, deposit: u128) -> Fallible<(Vec<
         if i == 0 {
             open_gas = gas;
         }
-        channels.push(Channel { key, id });
+        channels.push(Channel { key, config, id });
     }
     Ok((channels, open_gas))
 }
@@ -305,7 +305,11 @@ async fn sign_vouchers(
             .to_str()?
             .to_owned();
         let required: wire::PaymentRequired = wire::decode_header(&header)?;
-        required.accepts.into_iter().find(|r| r.scheme == wire::SCHEME_CHANNEL).ok_or("no channel offer")?
+        required
+            .accepts
+            .into_iter()
+            .find(|r| r.scheme == wire::SCHEME_BATCH)
+            .ok_or("no batch-settlement offer")?
     };
     let mut headers: Vec<Vec<String>> = Vec::with_capacity(channels.len());
     for channel in channels {
@@ -317,11 +321,16 @@ async fn sign_vouchers(
                 x402_version: 2,
                 resource: None,
                 accepted: offer.clone(),
-                payload: serde_json::to_value(typed::ChannelPayload {
-                    channel_id: channel.id,
-                    max_claimable_amount: max.to_string(),
-                    signature: signature.as_bytes().into(),
+                payload: serde_json::to_value(typed::BatchPayload {
+                    kind: typed::BatchKind::Voucher,
+                    channel_config: channel.config,
+                    voucher: typed::VoucherJson {
+                        channel_id: channel.id,
+                        max_claimable_amount: max.to_string(),
+                        signature: signature.as_bytes().into(),
+                    },
                     deposit: None,
+                    amount: None,
                 })?,
                 extensions: None,
             }));
@@ -356,8 +365,8 @@ fn verify_rate(channel: &Channel, channels_domain: &alloy::sol_types::Eip712Doma
 /// The server: one priced route, one free one, the paywall on a durable store. Returns the
 /// paywall and the server's base URL.
 async fn serve(w: &World) -> Fallible<(Paywall, String)> {
-    let World { provider_key, provider, dir, token, contract, .. } = w;
-    let (token, contract) = (*token, *contract);
+    let World { provider_key, provider, dir, token, .. } = w;
+    let token = *token;
     let store = Arc::new(agora_store::Store::open_in(dir.path())?);
     let paywall = Paywall::new(
         PaywallConfig {
@@ -367,11 +376,11 @@ async fn serve(w: &World) -> Fallible<(Paywall, String)> {
             asset_version: "1".into(),
             pay_to: provider_key.address(),
             exact: true,
-            channels: Some(contract),
-            min_withdraw_delay: 60,
+            upto: false,
+            batch: true,
+            min_withdraw_delay: 900,
             max_timeout_seconds: 60,
             claim_threshold: u128::MAX,
-            claim_margin_secs: 60,
         },
         provider.clone(),
         Arc::clone(&store),
@@ -423,16 +432,18 @@ async fn claim_gas(
     w: &World,
     ledger: &agora_pay::Ledger,
     exact_gas: u64,
-) -> Fallible<(u64, u64, Vec<ClaimGas>)> {
+) -> Fallible<(u64, u64, u64, Vec<ClaimGas>)> {
     let (contract, provider) = (w.contract, &w.provider);
     let states = ledger.all()?;
-    let entry = |s: &agora_pay::ChannelState| PaymentChannels::ClaimEntry {
-        channelId: s.id,
-        maxClaimableAmount: s.voucher_max,
-        totalClaimed: s.charged,
+    let entry = |s: &agora_pay::ChannelState| IBatchSettlement::VoucherClaim {
+        voucher: IBatchSettlement::Voucher {
+            channel: s.terms.config().to_sol().into(),
+            maxClaimableAmount: s.voucher_max,
+        },
         signature: s.voucher_sig.clone(),
+        totalClaimed: s.charged,
     };
-    let as_provider = PaymentChannels::new(contract, provider.provider());
+    let as_provider = IBatchSettlement::new(contract, provider.provider());
     let claim_one =
         send(async { Ok(as_provider.claim(vec![entry(&states[0])]).send().await?.get_receipt().await?) })
             .await?;
@@ -440,10 +451,14 @@ async fn claim_gas(
         Ok(as_provider.claim(states[1..51].iter().map(entry).collect()).send().await?.get_receipt().await?)
     })
     .await?;
+    let settle = send(async {
+        Ok(as_provider.settle(w.provider_key.address(), w.token).send().await?.get_receipt().await?)
+    })
+    .await?;
     let mut rows = Vec::new();
     for calls_per_claim in [10u64, 100, 1_000] {
         for (channels_per_tx, gas) in [(1u64, claim_one), (50, claim_fifty)] {
-            let per_call = gas as f64 / (channels_per_tx * calls_per_claim) as f64;
+            let per_call = (gas + settle) as f64 / (channels_per_tx * calls_per_claim) as f64;
             rows.push(ClaimGas {
                 calls_per_claim,
                 channels_per_tx,
@@ -453,7 +468,7 @@ async fn claim_gas(
             });
         }
     }
-    Ok((claim_one, claim_fifty, rows))
+    Ok((claim_one, claim_fifty, settle, rows))
 }
 
 async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> Fallible<PayReport> {
@@ -487,7 +502,7 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
         return Err(format!("the ledger holds {charged}, expected {}", calls as u128 * PRICE).into());
     }
 
-    let (claim_one, claim_fifty, rows) = claim_gas(&w, ledger, exact_gas).await?;
+    let (claim_one, claim_fifty, settle, rows) = claim_gas(&w, ledger, exact_gas).await?;
     let unpaid_per_sec = calls as f64 / unpaid_secs;
     let paid_per_sec = calls as f64 / paid_secs;
     Ok(PayReport {
@@ -503,6 +518,7 @@ async fn measure(devnet: &Devnet, args: &PayConfig, progress: &dyn Fn(&str)) -> 
             open_channel: open_gas,
             claim_one_channel: claim_one,
             claim_fifty_channels: claim_fifty,
+            settle,
             channel: rows,
         },
     })

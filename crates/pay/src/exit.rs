@@ -2,9 +2,12 @@
 //! passed, take back what the payee did not claim. The chain's signer must be the channel's
 //! payer (the contract refuses anyone else).
 
-use crate::{error::PayError, payer::Payer};
+use crate::{
+    error::PayError,
+    payer::{Payer, PayerChannel},
+    x402::{self, IBatchSettlement},
+};
 use agora_chain::ChainClient;
-use agora_contracts::bindings::PaymentChannels;
 use alloy::primitives::{Address, B256};
 
 /// A step of a channel's timed exit.
@@ -31,26 +34,29 @@ fn decimal<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Payer {
-    /// The contract of channel `id`, which this payer must have opened.
-    fn own_channel(&self, id: B256) -> Result<Address, PayError> {
-        match self.channel(id)? {
-            Some(channel) => Ok(channel.contract),
-            None => Err(PayError::UnknownChannel(id)),
-        }
+    /// Channel `id`, which this payer must have opened.
+    fn own_channel(&self, id: B256) -> Result<PayerChannel, PayError> {
+        self.channel(id)?.ok_or(PayError::UnknownChannel(id))
     }
 
-    /// Starts the timed exit of channel `id` (`initiateWithdraw`, sent through `chain`): it takes
-    /// no more vouchers, and after its delay [`Payer::withdraw_channel`] returns what was not
-    /// claimed.
+    /// Starts the timed exit of channel `id` (`initiateWithdraw` of all that is not claimed,
+    /// sent through `chain`): the payee stops taking vouchers and claims what it is owed, and
+    /// after the delay [`Payer::withdraw_channel`] returns the rest.
     pub async fn close_channel(&self, chain: &ChainClient, id: B256) -> Result<ChannelExit, PayError> {
-        let contract = self.own_channel(id)?;
-        let channels = PaymentChannels::new(contract, chain.provider());
-        let receipt = channels
-            .initiateWithdraw(id)
+        let channel = self.own_channel(id)?;
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, chain.provider());
+        let state = contract
+            .channels(id)
+            .call()
+            .await
+            .map_err(|e| PayError::Contract { what: "reading the channel", source: Box::new(e) })?;
+        let amount = state.balance.saturating_sub(state.totalClaimed);
+        let receipt = contract
+            .initiateWithdraw(channel.config.to_sol().into(), amount)
             .send()
             .await
             .map_err(|e| PayError::Contract {
-                what: "initiateWithdraw refused (only the channel's payer may close it)",
+                what: "initiateWithdraw refused (only the channel's payer may close it, once, with something left)",
                 source: Box::new(e),
             })?
             .get_receipt()
@@ -59,32 +65,32 @@ impl Payer {
         if !receipt.status() {
             return Err(PayError::Reverted { what: "initiateWithdraw", tx: receipt.transaction_hash });
         }
-        let state = channels
-            .getChannel(id)
+        let pending = contract
+            .pendingWithdrawals(id)
             .call()
             .await
-            .map_err(|e| PayError::Contract { what: "reading the channel", source: Box::new(e) })?;
+            .map_err(|e| PayError::Contract { what: "reading the withdrawal", source: Box::new(e) })?;
         Ok(ChannelExit {
             channel_id: id,
             transaction: receipt.transaction_hash,
-            withdraw_ready_at: state.withdrawReadyAt.to::<u64>(),
+            withdraw_ready_at: pending.initiatedAt.to::<u64>() + channel.config.withdraw_delay,
             returned: 0,
-            payer: state.payer,
+            payer: channel.config.payer,
         })
     }
 
     /// Completes the exit of channel `id` once its delay has passed (`finalizeWithdraw`, sent
     /// through `chain`), and books the returned deposit in this payer's records.
     pub async fn withdraw_channel(&self, chain: &ChainClient, id: B256) -> Result<ChannelExit, PayError> {
-        let contract = self.own_channel(id)?;
-        let channels = PaymentChannels::new(contract, chain.provider());
-        let state = channels
-            .getChannel(id)
+        let channel = self.own_channel(id)?;
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, chain.provider());
+        let before = contract
+            .channels(id)
             .call()
             .await
             .map_err(|e| PayError::Contract { what: "reading the channel", source: Box::new(e) })?;
-        let receipt = channels
-            .finalizeWithdraw(id)
+        let receipt = contract
+            .finalizeWithdraw(channel.config.to_sol().into())
             .send()
             .await
             .map_err(|e| PayError::Contract {
@@ -97,13 +103,18 @@ impl Payer {
         if !receipt.status() {
             return Err(PayError::Reverted { what: "finalizeWithdraw", tx: receipt.transaction_hash });
         }
-        self.record_withdrawn(id, state.claimed)?;
+        let after = contract
+            .channels(id)
+            .call()
+            .await
+            .map_err(|e| PayError::Contract { what: "reading the channel", source: Box::new(e) })?;
+        self.record_withdrawn(id, after.balance)?;
         Ok(ChannelExit {
             channel_id: id,
             transaction: receipt.transaction_hash,
             withdraw_ready_at: 0,
-            returned: state.deposited.saturating_sub(state.claimed),
-            payer: state.payer,
+            returned: before.balance.saturating_sub(after.balance),
+            payer: channel.config.payer,
         })
     }
 }

@@ -6,7 +6,7 @@
 //! commit): under load one `fsync` covers many calls, so durability costs a share of one disk
 //! flush per call instead of a whole one.
 
-use crate::error::PayError;
+use crate::{error::PayError, typed::ChannelConfigJson};
 use agora_store::Store;
 use agora_store::rusqlite::{self, OptionalExtension, params};
 use alloy::primitives::{Address, B256, Bytes};
@@ -16,21 +16,58 @@ use std::{
 };
 use tokio::sync::oneshot;
 
-/// What the chain says about a channel (cached; refreshed when a voucher needs more).
+/// A channel's terms (from its config) and what the chain says of it (cached; refreshed when a
+/// voucher needs more).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelTerms {
     /// Who funds it.
     pub payer: Address,
     /// Who signs its vouchers.
     pub authorizer: Address,
+    /// Who is paid.
+    pub receiver: Address,
+    /// Who claims for the receiver.
+    pub receiver_authorizer: Address,
     /// Its token.
     pub token: Address,
     /// Seconds between a withdrawal request and its completion.
     pub withdraw_delay: u64,
-    /// Total deposited (including what was claimed).
+    /// The config's salt.
+    pub salt: B256,
+    /// The channel's balance on chain (including what was claimed).
     pub deposited: u128,
     /// When a pending withdrawal completes (unix seconds), 0 if none.
     pub closing_at: u64,
+}
+
+impl ChannelTerms {
+    /// Terms from a channel's config, with its on-chain balance and withdrawal.
+    pub fn new(config: &ChannelConfigJson, deposited: u128, closing_at: u64) -> Self {
+        Self {
+            payer: config.payer,
+            authorizer: config.payer_authorizer,
+            receiver: config.receiver,
+            receiver_authorizer: config.receiver_authorizer,
+            token: config.token,
+            withdraw_delay: config.withdraw_delay,
+            salt: config.salt,
+            deposited,
+            closing_at,
+        }
+    }
+
+    /// The channel's config (what claims and withdrawals name it by).
+    pub fn config(&self) -> ChannelConfigJson {
+        ChannelConfigJson {
+            payer: self.payer,
+            payer_authorizer: self.authorizer,
+            receiver: self.receiver,
+            receiver_authorizer: self.receiver_authorizer,
+            token: self.token,
+            withdraw_delay: self.withdraw_delay,
+            salt: self.salt,
+        }
+    }
 }
 
 /// A channel's state on the provider's side.
@@ -150,7 +187,7 @@ impl Ledger {
         self.inner.store.read(|conn| {
             conn.query_row(
                 "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
-                        charged, claimed, calls, closing_at
+                        charged, claimed, calls, closing_at, receiver, receiver_authorizer, salt
                  FROM pay_channels WHERE channel_id = ?1 AND chain_id = ?2 AND contract = ?3",
                 params![id.to_string(), chain_id as i64, contract],
                 row_to_state(id),
@@ -198,8 +235,13 @@ fn row_to_state(id: B256) -> impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result
             terms: ChannelTerms {
                 payer: address(0)?,
                 authorizer: address(1)?,
+                receiver: address(11)?,
+                receiver_authorizer: address(12)?,
                 token: address(2)?,
                 withdraw_delay: row.get::<_, i64>(3)? as u64,
+                salt: text(13)?.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, Box::new(e))
+                })?,
                 deposited: amount(4)?,
                 closing_at: row.get::<_, i64>(10)? as u64,
             },
@@ -222,11 +264,11 @@ pub fn stored_channels(
     store.read(|conn| {
         let mut stmt = conn.prepare(
             "SELECT payer, authorizer, token, withdraw_delay, deposited, voucher_max, voucher_sig,
-                    charged, claimed, calls, closing_at, channel_id
+                    charged, claimed, calls, closing_at, receiver, receiver_authorizer, salt, channel_id
              FROM pay_channels WHERE chain_id = ?1 AND contract = ?2 ORDER BY channel_id",
         )?;
         let rows = stmt.query_map(params![chain_id as i64, contract.to_string()], |row| {
-            let id: String = row.get(11)?;
+            let id: String = row.get(14)?;
             let id = id.parse().unwrap_or_default();
             row_to_state(id)(row)
         })?;
@@ -247,8 +289,8 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO pay_channels (channel_id, chain_id, contract, payer, authorizer, token,
                      withdraw_delay, deposited, voucher_max, voucher_sig, charged, claimed, calls,
-                     closing_at, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                     closing_at, updated_ms, receiver, receiver_authorizer, salt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                  ON CONFLICT (channel_id) DO UPDATE SET
                      deposited = excluded.deposited, voucher_max = excluded.voucher_max,
                      voucher_sig = excluded.voucher_sig, charged = excluded.charged,
@@ -277,6 +319,9 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
                     s.calls as i64,
                     s.terms.closing_at as i64,
                     at,
+                    s.terms.receiver.to_string(),
+                    s.terms.receiver_authorizer.to_string(),
+                    s.terms.salt.to_string(),
                 ])?;
             }
             Ok(())
@@ -297,8 +342,11 @@ mod tests {
         let terms = ChannelTerms {
             payer: Address::repeat_byte(1),
             authorizer: Address::repeat_byte(2),
+            receiver: Address::repeat_byte(4),
+            receiver_authorizer: Address::repeat_byte(5),
             token: Address::repeat_byte(3),
             withdraw_delay: 900,
+            salt: B256::repeat_byte(6),
             deposited: u128::MAX,
             closing_at: 0,
         };

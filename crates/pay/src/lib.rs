@@ -3,10 +3,14 @@
 //! - [`wire`]: the x402 headers and JSON (v2, with v1 `X-PAYMENT` accepted).
 //! - [`typed`]: the EIP-712 structs payments are signed over (EIP-3009 authorizations,
 //!   channel configs and cumulative vouchers).
-//! - [`paywall`]: the provider side. [`paywall::Paywall::authorize`] checks a request's payment
-//!   and [`paywall::Authorized::complete`] settles it (`exact`: one EIP-3009 transfer) or
-//!   records it durably (`channel`: the voucher and the charge, group-committed), before the
-//!   response is sent. [`paywall::fixed_price`] puts a price on any axum route.
+//! - [`x402`]: the official x402 contracts (`batch-settlement`, `upto` through Permit2) at their
+//!   canonical addresses, and the Permit2 typed data `upto` signs.
+//! - [`paywall`]: the provider side, speaking the three official schemes.
+//!   [`paywall::Paywall::authorize`] checks a request's payment and
+//!   [`paywall::Authorized::complete`] settles it (`exact`: one EIP-3009 transfer; `upto`: a
+//!   Permit2 transfer of the actual cost) or records it durably (`batch-settlement`: the voucher
+//!   and the charge, group-committed), before the response is sent. [`paywall::fixed_price`]
+//!   puts a price on any axum route.
 //! - [`ledger`]: the provider's channel books, claimed on chain in batches.
 //! - [`payer`]: the client side, which answers 402s by itself under a spending
 //!   [`payer::Mandate`].
@@ -25,6 +29,7 @@ mod proptests;
 mod schema;
 pub mod typed;
 pub mod wire;
+pub mod x402;
 
 pub use error::{AuthorizationError, PayError, Result};
 pub use exit::ChannelExit;

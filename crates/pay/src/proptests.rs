@@ -54,7 +54,12 @@ fn resource() -> impl Strategy<Value = ResourceInfo> {
 
 fn requirements() -> impl Strategy<Value = PaymentRequirements> {
     (
-        prop_oneof![Just(wire::SCHEME_EXACT.to_owned()), Just(wire::SCHEME_CHANNEL.to_owned()), "[a-z]{1,8}"],
+        prop_oneof![
+            Just(wire::SCHEME_EXACT.to_owned()),
+            Just(wire::SCHEME_UPTO.to_owned()),
+            Just(wire::SCHEME_BATCH.to_owned()),
+            "[a-z]{1,8}"
+        ],
         any::<u64>().prop_map(wire::caip2),
         any::<u128>().prop_map(|a| a.to_string()),
         address().prop_map(|a| a.to_checksum(None)),
@@ -194,8 +199,8 @@ proptest! {
     }
 
     #[test]
-    fn voucher_recovers_its_signer(key in signer(), contract in address(), id in b256(), max in any::<u128>()) {
-        let domain = typed::channels_domain(31337, contract);
+    fn voucher_recovers_its_signer(key in signer(), chain_id in 1u64..u64::MAX, id in b256(), max in any::<u128>()) {
+        let domain = typed::batch_domain(chain_id);
         let signature = typed::sign_voucher(&key, &domain, id, max).unwrap();
         prop_assert_eq!(typed::voucher_signer(&domain, id, max, &signature), Some(key.address()));
         prop_assert_ne!(typed::voucher_signer(&domain, id, max.wrapping_add(1), &signature), Some(key.address()));
@@ -216,6 +221,10 @@ fn jsonish() -> impl Strategy<Value = String> {
         Just("\"accepted\":".to_owned()),
         Just("\"payload\":".to_owned()),
         Just("\"scheme\":\"exact\"".to_owned()),
+        Just("\"scheme\":\"batch-settlement\"".to_owned()),
+        Just("\"type\":\"deposit\"".to_owned()),
+        Just("\"channelConfig\":".to_owned()),
+        Just("\"withdrawDelay\":".to_owned()),
         Just("\"network\":\"base-sepolia\"".to_owned()),
         Just("\"amount\":\"1\"".to_owned()),
         Just("\"maxTimeoutSeconds\":".to_owned()),
@@ -241,7 +250,8 @@ fn parse_everything(text: &str, offered: &[PaymentRequirements]) {
         if let Ok(exact) = serde_json::from_value::<ExactPayload>(payload.payload.clone()) {
             let _ = exact.authorization.parse();
         }
-        let _ = serde_json::from_value::<typed::ChannelPayload>(payload.payload);
+        let _ = serde_json::from_value::<crate::paywall::UptoPayload>(payload.payload.clone());
+        let _ = serde_json::from_value::<typed::BatchPayload>(payload.payload);
     }
     let _ = typed::parse_amount(text);
 }

@@ -86,6 +86,14 @@ pub(crate) const SCHEMA: Schema = Schema {
         );
         CREATE INDEX payer_spend_mandate ON payer_spend (mandate, status);
     ",
+        // 2: x402 batch-settlement channels name the receiver, its authorizer and the salt (a
+        // claim carries the whole channel config). Rows of the earlier channel contract keep
+        // the defaults and are never read for the new one.
+        "
+        ALTER TABLE pay_channels ADD COLUMN receiver TEXT NOT NULL DEFAULT '0x0000000000000000000000000000000000000000';
+        ALTER TABLE pay_channels ADD COLUMN receiver_authorizer TEXT NOT NULL DEFAULT '0x0000000000000000000000000000000000000000';
+        ALTER TABLE pay_channels ADD COLUMN salt TEXT NOT NULL DEFAULT '0x0000000000000000000000000000000000000000000000000000000000000000';
+    ",
     ],
 };
 

@@ -1,6 +1,7 @@
 //! The EIP-712 structs payments are signed over: EIP-3009 authorizations (under the token's
-//! domain) and channel configurations and vouchers (under the channel contract's domain), with
-//! their JSON forms as they travel in x402 payloads.
+//! domain), x402 `batch-settlement` channel configurations and vouchers (under the batch
+//! settlement contract's domain) and Permit2 witness transfers (`upto`), with their JSON forms
+//! as they travel in x402 payloads.
 
 use crate::error::AuthorizationError;
 use alloy::{
@@ -34,12 +35,12 @@ alloy::sol! {
     }
 
     /// A channel's terms; its EIP-712 digest is the channel id.
-    #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
-    #[serde(rename_all = "camelCase")]
+    #[derive(Debug, PartialEq, Eq)]
     struct ChannelConfig {
         address payer;
         address payerAuthorizer;
         address receiver;
+        address receiverAuthorizer;
         address token;
         uint40 withdrawDelay;
         bytes32 salt;
@@ -53,10 +54,10 @@ alloy::sol! {
     }
 }
 
-/// EIP-712 domain name of the channel contract.
-pub const CHANNELS_DOMAIN_NAME: &str = "Agora Payment Channels";
-/// EIP-712 domain version of the channel contract.
-pub const CHANNELS_DOMAIN_VERSION: &str = "1";
+/// EIP-712 domain name of the x402 batch settlement contract.
+pub const BATCH_DOMAIN_NAME: &str = "x402 Batch Settlement";
+/// EIP-712 domain version of the x402 batch settlement contract.
+pub const BATCH_DOMAIN_VERSION: &str = "1";
 
 /// The domain of a token's own EIP-3009 signatures.
 pub fn token_domain(name: &str, version: &str, chain_id: u64, token: Address) -> Eip712Domain {
@@ -68,13 +69,13 @@ pub fn token_domain(name: &str, version: &str, chain_id: u64, token: Address) ->
     }
 }
 
-/// The domain of the channel contract at `contract`.
-pub fn channels_domain(chain_id: u64, contract: Address) -> Eip712Domain {
+/// The domain of the x402 batch settlement contract on `chain_id` (at its canonical address).
+pub fn batch_domain(chain_id: u64) -> Eip712Domain {
     eip712_domain! {
-        name: CHANNELS_DOMAIN_NAME,
-        version: CHANNELS_DOMAIN_VERSION,
+        name: BATCH_DOMAIN_NAME,
+        version: BATCH_DOMAIN_VERSION,
         chain_id: chain_id,
-        verifying_contract: contract,
+        verifying_contract: crate::x402::BATCH_SETTLEMENT,
     }
 }
 
@@ -236,37 +237,144 @@ impl Authorization {
     }
 }
 
-/// A channel deposit funded by an EIP-3009 receive authorization, submitted by the receiver.
+/// A channel's terms as x402 `batch-settlement` payloads carry them (`withdrawDelay` a JSON
+/// number, as the official client writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelConfigJson {
+    /// Who funds the channel.
+    pub payer: Address,
+    /// Who signs its vouchers (the payer when zero).
+    pub payer_authorizer: Address,
+    /// Who is paid.
+    pub receiver: Address,
+    /// Who may claim for the receiver (and signs refunds).
+    pub receiver_authorizer: Address,
+    /// The token.
+    pub token: Address,
+    /// Seconds between a withdrawal request and its completion.
+    pub withdraw_delay: u64,
+    /// Makes channels with the same parties distinct.
+    pub salt: B256,
+}
+
+impl ChannelConfigJson {
+    /// The EIP-712 struct (the channel id is its digest).
+    pub fn to_sol(&self) -> ChannelConfig {
+        ChannelConfig {
+            payer: self.payer,
+            payerAuthorizer: self.payer_authorizer,
+            receiver: self.receiver,
+            receiverAuthorizer: self.receiver_authorizer,
+            token: self.token,
+            withdrawDelay: alloy::primitives::Uint::from(self.withdraw_delay.min((1 << 40) - 1)),
+            salt: self.salt,
+        }
+    }
+
+    /// The channel id on `chain_id`.
+    pub fn id(&self, chain_id: u64) -> B256 {
+        self.to_sol().id(&batch_domain(chain_id))
+    }
+
+    /// Who must sign vouchers: the payer authorizer, or the payer when that is zero.
+    pub fn voucher_signer(&self) -> Address {
+        if self.payer_authorizer == Address::ZERO { self.payer } else { self.payer_authorizer }
+    }
+}
+
+impl From<&ChannelConfig> for ChannelConfigJson {
+    fn from(c: &ChannelConfig) -> Self {
+        Self {
+            payer: c.payer,
+            payer_authorizer: c.payerAuthorizer,
+            receiver: c.receiver,
+            receiver_authorizer: c.receiverAuthorizer,
+            token: c.token,
+            withdraw_delay: c.withdrawDelay.to::<u64>(),
+            salt: c.salt,
+        }
+    }
+}
+
+/// A signed cumulative voucher: `{channelId, maxClaimableAmount, signature}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DepositJson {
-    /// The channel's terms.
-    pub config: ChannelConfig,
-    /// Atomic units.
-    pub amount: String,
-    /// Authorization window start.
+pub struct VoucherJson {
+    /// The channel.
+    pub channel_id: B256,
+    /// Cumulative amount the receiver may claim (decimal).
+    pub max_claimable_amount: String,
+    /// The payer authorizer's signature over the voucher.
+    pub signature: Bytes,
+}
+
+/// A deposit funded by an ERC-3009 `ReceiveWithAuthorization` to the deposit collector, whose
+/// nonce is `keccak256(abi.encode(channelId, salt))`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erc3009DepositJson {
+    /// Authorization window start (decimal unix seconds).
     pub valid_after: String,
-    /// Authorization window end.
+    /// Authorization window end (decimal unix seconds).
     pub valid_before: String,
-    /// Makes the EIP-3009 nonce: `keccak256(abi.encode(channelId, nonceSalt))`.
-    pub nonce_salt: B256,
+    /// Makes the nonce.
+    pub salt: B256,
     /// The payer's signature over the `ReceiveWithAuthorization`.
     pub signature: Bytes,
 }
 
-/// The channel payload: a voucher, with a deposit when the channel is new or short of funds.
+/// How a deposit's tokens are authorized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChannelPayload {
-    /// The channel.
-    pub channel_id: B256,
-    /// Cumulative amount the receiver may claim.
-    pub max_claimable_amount: String,
-    /// The payer authorizer's signature over the voucher.
-    pub signature: Bytes,
-    /// A deposit to make first.
+pub struct DepositAuthorizationJson {
+    /// An ERC-3009 receive authorization (the `eip3009` transfer method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erc3009_authorization: Option<Erc3009DepositJson>,
+    /// A Permit2 witness transfer (the `permit2` transfer method), not taken by this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permit2_authorization: Option<serde_json::Value>,
+}
+
+/// A deposit into a channel, made by the server with the payer's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DepositJson {
+    /// Atomic units (decimal).
+    pub amount: String,
+    /// How the tokens are authorized.
+    pub authorization: DepositAuthorizationJson,
+}
+
+/// What a `batch-settlement` payload asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchKind {
+    /// Deposit (open or top up) and pay with the voucher.
+    Deposit,
+    /// Pay with the voucher.
+    Voucher,
+    /// Close: return the unspent balance to the payer.
+    Refund,
+}
+
+/// The `batch-settlement` payload: `{type, channelConfig, voucher, deposit?, amount?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchPayload {
+    /// Deposit, voucher or refund.
+    #[serde(rename = "type")]
+    pub kind: BatchKind,
+    /// The channel's terms.
+    pub channel_config: ChannelConfigJson,
+    /// The voucher for this call (for a refund: at what was charged).
+    pub voucher: VoucherJson,
+    /// A deposit to make first (`type: deposit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposit: Option<DepositJson>,
+    /// How much to refund (`type: refund`; all that is unspent when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
 }
 
 /// The EIP-3009 nonce of a deposit into `channel_id`.
@@ -290,12 +398,12 @@ mod tests {
     #[test]
     fn vouchers_recover_their_signer_and_bind_the_amount() {
         let signer = PrivateKeySigner::random();
-        let domain = channels_domain(31337, Address::repeat_byte(7));
+        let domain = batch_domain(31337);
         let id = B256::repeat_byte(1);
         let sig = sign_voucher(&signer, &domain, id, 100).unwrap();
         assert_eq!(voucher_signer(&domain, id, 100, &sig), Some(signer.address()));
         assert_ne!(voucher_signer(&domain, id, 101, &sig), Some(signer.address()));
-        let other_chain = channels_domain(1, Address::repeat_byte(7));
+        let other_chain = batch_domain(1);
         assert_ne!(voucher_signer(&other_chain, id, 100, &sig), Some(signer.address()));
         // Same answer as alloy's (k256) recovery, over many signatures.
         for k in 0..200u128 {

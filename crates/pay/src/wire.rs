@@ -19,8 +19,11 @@ pub const X_PAYMENT_RESPONSE_HEADER: &str = "x-payment-response";
 
 /// The `exact` scheme: one EIP-3009 transfer per call.
 pub const SCHEME_EXACT: &str = "exact";
-/// agora's channel scheme: a deposit once, then one cumulative voucher per call.
-pub const SCHEME_CHANNEL: &str = "channel";
+/// x402 `upto`: a Permit2 authorization of a ceiling, charged the actual cost after the call.
+pub const SCHEME_UPTO: &str = "upto";
+/// x402 `batch-settlement`: a deposit once into a channel, then one cumulative voucher per call,
+/// claimed on chain in batches.
+pub const SCHEME_BATCH: &str = "batch-settlement";
 
 /// The resource a payment is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -40,11 +43,12 @@ pub struct ResourceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequirements {
-    /// `exact` or `channel`.
+    /// `exact`, `upto` or `batch-settlement`.
     pub scheme: String,
     /// CAIP-2 network, `eip155:<chain id>`.
     pub network: String,
-    /// Atomic units of `asset`: the price (`exact`) or the most one call may cost (`channel`).
+    /// Atomic units of `asset`: the price (`exact`) or the most one call may cost (`upto`,
+    /// `batch-settlement`).
     pub amount: String,
     /// The token's address.
     pub asset: String,
@@ -52,7 +56,9 @@ pub struct PaymentRequirements {
     pub pay_to: String,
     /// How long the client has to complete the payment.
     pub max_timeout_seconds: u64,
-    /// Scheme data: the token's EIP-712 `name`/`version`; for channels the contract and terms.
+    /// Scheme data: the token's EIP-712 `name`/`version`; for `upto` the facilitator, for
+    /// `batch-settlement` the receiver authorizer and withdrawal delay (and, on a corrective
+    /// 402, the channel and voucher state).
     #[serde(default)]
     pub extra: Value,
 }
@@ -119,12 +125,26 @@ pub struct SettleResponse {
     pub transaction: String,
     /// CAIP-2 network.
     pub network: String,
-    /// What was charged, in atomic units.
+    /// What was charged, in atomic units (empty for a `batch-settlement` voucher, whose charge
+    /// is `extra.chargedAmount`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
-    /// Scheme data: for channels the channel id, the cumulative charge and the voucher held.
+    /// Scheme data: for `batch-settlement` the charge of this call (`chargedAmount`) and the
+    /// channel's state (`channelState`, with `chargedCumulativeAmount`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Value>,
+}
+
+impl SettleResponse {
+    /// What this payment charged: `extra.chargedAmount` for a voucher, else `amount`.
+    pub fn charged(&self) -> Option<u128> {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.get("chargedAmount"))
+            .and_then(Value::as_str)
+            .or(self.amount.as_deref())
+            .and_then(crate::typed::parse_amount)
+    }
 }
 
 /// The facilitator's `/verify` answer.
@@ -293,18 +313,45 @@ pub mod reason {
     /// No payment header was sent.
     pub const PAYMENT_REQUIRED: &str = "payment_required";
     /// A voucher signature that is not the channel's payer authorizer's.
-    pub const VOUCHER_SIGNATURE: &str = "invalid_channel_voucher_signature";
-    /// A voucher that does not cover what was charged plus this call (a stale or replayed
-    /// voucher); the 402 carries the server's channel state so the client can resync.
-    pub const CUMULATIVE_MISMATCH: &str = "invalid_channel_cumulative_amount_mismatch";
-    /// A channel not opened, for another receiver, token or contract.
-    pub const UNKNOWN_CHANNEL: &str = "invalid_channel";
+    pub const VOUCHER_SIGNATURE: &str = "invalid_batch_settlement_evm_voucher_signature";
+    /// A voucher that is not what was charged plus this call (a stale or replayed voucher);
+    /// the 402 carries the server's channel and voucher state so the client can resync.
+    pub const CUMULATIVE_MISMATCH: &str = "invalid_batch_settlement_evm_cumulative_amount_mismatch";
+    /// A voucher beyond what the channel holds.
+    pub const CUMULATIVE_EXCEEDS_BALANCE: &str = "invalid_batch_settlement_evm_cumulative_exceeds_balance";
+    /// A channel never funded.
+    pub const UNKNOWN_CHANNEL: &str = "invalid_batch_settlement_evm_channel_not_found";
+    /// A channel config that does not hash to the voucher's channel id.
+    pub const CHANNEL_ID_MISMATCH: &str = "invalid_batch_settlement_evm_channel_id_mismatch";
+    /// A channel paying another receiver.
+    pub const RECEIVER_MISMATCH: &str = "invalid_batch_settlement_evm_receiver_mismatch";
+    /// A channel whose receiver authorizer is not this server's.
+    pub const RECEIVER_AUTHORIZER_MISMATCH: &str =
+        "invalid_batch_settlement_evm_receiver_authorizer_mismatch";
+    /// A channel in another token.
+    pub const TOKEN_MISMATCH: &str = "invalid_batch_settlement_evm_token_mismatch";
+    /// A channel whose withdrawal delay is not the one asked for.
+    pub const WITHDRAW_DELAY_MISMATCH: &str = "invalid_batch_settlement_evm_withdraw_delay_mismatch";
     /// The payer started a withdrawal: the channel takes no more vouchers.
-    pub const CHANNEL_CLOSING: &str = "channel_closing";
+    pub const CHANNEL_CLOSING: &str = "invalid_batch_settlement_evm_withdraw_pending";
     /// Another request on the same channel is in flight.
-    pub const CHANNEL_BUSY: &str = "channel_busy";
+    pub const CHANNEL_BUSY: &str = "invalid_batch_settlement_evm_channel_busy";
     /// The deposit failed.
-    pub const DEPOSIT_FAILED: &str = "channel_deposit_failed";
+    pub const DEPOSIT_FAILED: &str = "invalid_batch_settlement_evm_deposit_transaction_failed";
+    /// The `upto` permit's signature is not the payer's.
+    pub const PERMIT2_SIGNATURE: &str = "invalid_permit2_signature";
+    /// The `upto` permit moves tokens to someone else.
+    pub const PERMIT2_DESTINATION: &str = "permit2_invalid_destination";
+    /// The `upto` permit names another facilitator.
+    pub const PERMIT2_FACILITATOR: &str = "upto_facilitator_mismatch";
+    /// The `upto` permit is not for the amount asked (or another token, or spender).
+    pub const PERMIT2_AMOUNT: &str = "permit2_amount_mismatch";
+    /// The `upto` permit is not valid yet.
+    pub const PERMIT2_TOO_EARLY: &str = "permit2_payment_too_early";
+    /// The `upto` permit's nonce was used.
+    pub const PERMIT2_NONCE: &str = "permit2_invalid_nonce";
+    /// The payer has not approved Permit2 for the token.
+    pub const PERMIT2_ALLOWANCE: &str = "permit2_allowance_required";
     /// The request would cost more than a call may.
     pub const ABOVE_CEILING: &str = "amount_above_ceiling";
 }

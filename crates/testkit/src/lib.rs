@@ -67,6 +67,8 @@ impl TestNet {
             agora_chain::ensure_deployed(&deployer, &dir.path().join("deployments.json"), |_, _, _| {})
                 .await
                 .expect("deploy the agora suite");
+        // The official x402 contracts at their canonical addresses (`upto`, `batch-settlement`).
+        agora_chain::ensure_x402_contracts(&deployer).await.expect("place the x402 contracts");
         let net = Self { devnet, deployer, deployment, dir };
         let token = net.stablecoin_address();
         for i in 1..=WALLETS {

@@ -185,7 +185,12 @@ fn buyer_payer(buyer_dir: &Path, provider: alloy::primitives::Address, deposit: 
     Payer::new(
         key,
         store,
-        PayerConfig { mandate: "default".into(), prefer: Prefer::Channel, channel_deposit: deposit },
+        PayerConfig {
+            mandate: "default".into(),
+            prefer: Prefer::Channel,
+            channel_deposit: deposit,
+            expected_calls: 1,
+        },
     )
 }
 

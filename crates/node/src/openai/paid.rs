@@ -54,7 +54,8 @@ impl PaidCall {
 }
 
 /// `POST /v1/chat/completions` on the paid listener: priced per token, with a per-request
-/// ceiling; the 402 asks for the ceiling of this request, a channel is charged what was used.
+/// ceiling; the 402 asks for the ceiling of this request, `upto` and channels are charged what
+/// was used.
 pub(crate) async fn paid_chat_completions(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -120,7 +121,7 @@ async fn paid_chat(
 }
 
 /// The payment as a receipt names it, with this route's price terms. A per-token price applies
-/// to channels only: `exact` always pays the ceiling, so its price is fixed (0).
+/// to `upto` and channels: `exact` always pays the ceiling, so its price is fixed (0).
 fn receipt_terms(
     facts: &agora_pay::paywall::PaymentFacts,
     price_per_token: u128,
@@ -137,7 +138,7 @@ fn receipt_terms(
             amount: String::new(),
             cumulative: None,
         },
-        price_per_token: if facts.charged_before.is_some() { price_per_token } else { 0 },
+        price_per_token: if facts.scheme == agora_pay::wire::SCHEME_EXACT { 0 } else { price_per_token },
         ceiling,
         charged_before: facts.charged_before,
     }

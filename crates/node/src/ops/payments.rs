@@ -5,10 +5,7 @@
 
 use crate::{NodeConfig, NodeError, Result};
 use agora_chain::{ChainClient, ChainDeployment};
-use agora_contracts::{
-    SuiteContract,
-    bindings::{DevStablecoin, PaymentChannels},
-};
+use agora_contracts::{SuiteContract, bindings::DevStablecoin};
 use agora_pay::{Mandate, Payer, PayerConfig, PaywallConfig, Prefer, paywall::ClaimReport};
 use agora_store::Store;
 use alloy::primitives::{Address, B256};
@@ -30,17 +27,16 @@ fn fail<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 
 /// The paywall's settings for `deployment` on `client`'s chain, paid to `pay_to`: the one place
 /// they are built. Reads the token's EIP-712 name and version from the chain (clients sign
-/// with them). `None` when the deployment lacks the stablecoin or the channels contract.
+/// with them). `None` when the deployment lacks the stablecoin. `upto` and `batch-settlement`
+/// go through the official x402 contracts at their canonical addresses (placed on a devnet by
+/// [`crate::deploy_suite`]).
 pub async fn paywall_config(
     config: &NodeConfig,
     client: &ChainClient,
     deployment: &ChainDeployment,
     pay_to: Address,
 ) -> Result<Option<PaywallConfig>> {
-    let (Some(asset), Some(channels)) = (
-        deployment.address_of(SuiteContract::DevStablecoin),
-        deployment.address_of(SuiteContract::PaymentChannels),
-    ) else {
+    let Some(asset) = deployment.address_of(SuiteContract::DevStablecoin) else {
         return Ok(None);
     };
     let domain = DevStablecoin::new(asset, client.provider())
@@ -56,12 +52,11 @@ pub async fn paywall_config(
         asset_version: domain.version,
         pay_to,
         exact: true,
-        channels: Some(channels),
+        upto: true,
+        batch: true,
         min_withdraw_delay: delay,
         max_timeout_seconds: EXACT_MAX_TIMEOUT_SECS,
         claim_threshold: u128::from(config.payments.claim_threshold),
-        // Claims are due well before a payer's timed exit can complete.
-        claim_margin_secs: (delay / 3).max(60),
     }))
 }
 
@@ -89,7 +84,15 @@ pub fn payer(config: &NodeConfig, payer_config: PayerConfig) -> Result<Payer> {
 }
 
 fn default_payer(config: &NodeConfig) -> Result<Payer> {
-    payer(config, PayerConfig { mandate: DEFAULT_MANDATE.into(), prefer: Prefer::Auto, channel_deposit: 0 })
+    payer(
+        config,
+        PayerConfig {
+            mandate: DEFAULT_MANDATE.into(),
+            prefer: Prefer::Auto,
+            channel_deposit: 0,
+            expected_calls: 1,
+        },
+    )
 }
 
 /// What this node earned, from its store alone (a node may be running beside the caller).
@@ -136,7 +139,7 @@ pub fn earnings(config: &NodeConfig) -> Result<EarningsReport> {
         report.exact.insert(status.to_string(), ExactTotal { count, amount });
     }
     for d in deployments.chains.values() {
-        let Some(contract) = d.address_of(SuiteContract::PaymentChannels) else { continue };
+        let contract = agora_pay::x402::BATCH_SETTLEMENT;
         let channels = agora_pay::paywall::stored_earnings(&store, Some((d.chain_id, contract)))?.channels;
         for c in &channels {
             report.charged += c.charged;
@@ -174,7 +177,7 @@ pub async fn claim(config: &NodeConfig) -> Result<ClaimReport> {
             let pay_to = crate::node_key::load_or_create(&config.data_dir)?.address();
             let paywall_config = paywall_config(config, &chain, deployment, pay_to)
                 .await?
-                .ok_or_else(|| NodeError::Missing("the recorded suite has no payment channels".into()))?;
+                .ok_or_else(|| NodeError::Missing("the recorded suite has no payment token".into()))?;
             let paywall = agora_pay::Paywall::new(paywall_config, chain, store);
             paywall.claim_due(true).await.map_err(fail("claiming"))
         }
@@ -261,12 +264,15 @@ pub struct OnChainChannel {
     pub withdraw_ready_at: u64,
 }
 
-async fn on_chain(chain: &ChainClient, contract: Address, id: B256) -> Option<OnChainChannel> {
-    let c = PaymentChannels::new(contract, chain.provider()).getChannel(id).call().await.ok()?;
+async fn on_chain(chain: &ChainClient, contract: Address, id: B256, delay: u64) -> Option<OnChainChannel> {
+    let contract = agora_pay::x402::IBatchSettlement::new(contract, chain.provider());
+    let c = contract.channels(id).call().await.ok()?;
+    let pending = contract.pendingWithdrawals(id).call().await.ok()?;
+    let initiated = pending.initiatedAt.to::<u64>();
     Some(OnChainChannel {
-        deposited: c.deposited,
-        claimed: c.claimed,
-        withdraw_ready_at: c.withdrawReadyAt.to::<u64>(),
+        deposited: c.balance,
+        claimed: c.totalClaimed,
+        withdraw_ready_at: if initiated == 0 { 0 } else { initiated + delay },
     })
 }
 
@@ -277,7 +283,7 @@ pub async fn payer_channels(config: &NodeConfig) -> Result<Vec<PayerChannelRepor
     let mut rows = Vec::new();
     for c in payer.channels()? {
         let on_chain = match &chain {
-            Some(chain) => on_chain(chain, c.contract, c.id).await,
+            Some(chain) => on_chain(chain, c.contract, c.id, c.config.withdraw_delay).await,
             None => None,
         };
         rows.push(PayerChannelReport {
@@ -329,6 +335,30 @@ fn probe_body(url: &str) -> Option<Vec<u8>> {
     })
 }
 
+/// Readies this node's key to pay the priced `url` with `upto`: lets Permit2 move the token
+/// the provider asks for (one approval per token, sent with the node key; gas is funded on a
+/// development chain). Returns whether an approval was sent; an error when `url` offers no
+/// `upto`.
+pub async fn approve_upto(config: &NodeConfig, url: &str) -> Result<bool> {
+    let payer = default_payer(config)?;
+    let body = probe_body(url);
+    let method = if body.is_some() { reqwest::Method::POST } else { reqwest::Method::GET };
+    let required = payer
+        .probe(method, url, body)
+        .await?
+        .ok_or_else(|| NodeError::Missing(format!("{url} is free: nothing to pay")))?;
+    let offer = required
+        .accepts
+        .iter()
+        .find(|r| r.scheme == agora_pay::wire::SCHEME_UPTO)
+        .ok_or_else(|| NodeError::Missing(format!("{url} does not offer upto")))?;
+    let token: Address = offer.asset.parse().map_err(|_| {
+        NodeError::Missing(format!("the upto offer's asset {:?} is not an address", offer.asset))
+    })?;
+    let chain = wallet_client(config).await?;
+    Ok(payer.approve_permit2(&chain, token).await?)
+}
+
 /// Opens (or tops up) a channel to the provider of the priced `url` with `amount`, counted
 /// against `mandate`, and submits the deposit on chain.
 pub async fn open_channel(
@@ -339,7 +369,12 @@ pub async fn open_channel(
 ) -> Result<OpenedChannel> {
     let payer = payer(
         config,
-        PayerConfig { mandate: mandate.to_owned(), prefer: Prefer::Channel, channel_deposit: amount },
+        PayerConfig {
+            mandate: mandate.to_owned(),
+            prefer: Prefer::Channel,
+            channel_deposit: amount,
+            expected_calls: 1,
+        },
     )?;
     let body = probe_body(url);
     let method = if body.is_some() { reqwest::Method::POST } else { reqwest::Method::GET };
@@ -350,8 +385,8 @@ pub async fn open_channel(
     let offer = required
         .accepts
         .iter()
-        .find(|r| r.scheme == agora_pay::wire::SCHEME_CHANNEL)
-        .ok_or_else(|| NodeError::Missing("the provider offers no channel".into()))?;
+        .find(|r| r.scheme == agora_pay::wire::SCHEME_BATCH)
+        .ok_or_else(|| NodeError::Missing("the provider offers no batch-settlement channel".into()))?;
     let chain = wallet_client(config).await?;
     let channel = payer.open_channel(&chain, offer, amount).await?;
     Ok(OpenedChannel { channel_id: channel.id, payee: channel.config.receiver, deposited: channel.deposited })

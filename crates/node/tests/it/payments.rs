@@ -48,7 +48,12 @@ async fn channel_payer(net: &TestNet, node: &TestNode) -> (Payer, PrivateKeySign
     }
     .save(&store)
     .unwrap();
-    let config = PayerConfig { mandate: "m".into(), prefer: Prefer::Channel, channel_deposit: 100_000 };
+    let config = PayerConfig {
+        mandate: "m".into(),
+        prefer: Prefer::Channel,
+        channel_deposit: 100_000,
+        expected_calls: 1,
+    };
     (Payer::new(key.clone(), store, config), key, dir)
 }
 
@@ -132,20 +137,24 @@ async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_clo
         assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
         let body: Value = serde_json::from_slice(&response.body).unwrap();
         let settlement = response.settlement.unwrap();
-        let amount: u128 = settlement.amount.unwrap().parse().unwrap();
+        let extra = settlement.extra.unwrap();
+        // A voucher answer carries what it charged in `extra` (`amount` is empty, as the
+        // official server writes it).
+        assert_eq!(settlement.amount.as_deref(), Some(""));
+        let amount: u128 = extra["chargedAmount"].as_str().unwrap().parse().unwrap();
         let usage = &body["usage"];
         assert_eq!(amount, 10 * u128::from(usage["total_tokens"].as_u64().unwrap()), "charged per token");
         cumulative += amount;
         let envelope = ReceiptEnvelope::from_json(&body.to_string()).unwrap();
         envelope.verify().unwrap();
         let payment = envelope.payment.unwrap();
-        assert_eq!((payment.scheme.as_str(), payment.payer), ("channel", key.address()));
+        assert_eq!((payment.scheme.as_str(), payment.payer), ("batch-settlement", key.address()));
         assert_eq!(
             payment.cumulative,
             Some(cumulative.to_string()),
             "the receipt names the cumulative charge"
         );
-        assert_eq!(settlement.extra.unwrap()["charged"], cumulative.to_string());
+        assert_eq!(extra["channelState"]["chargedCumulativeAmount"], cumulative.to_string());
     }
 
     // A paid stream is charged before its last chunk, which carries the settlement.
@@ -156,7 +165,8 @@ async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_clo
     assert_eq!(response.status, 200);
     let text = String::from_utf8_lossy(&response.body);
     assert!(text.contains("agora_payment") && text.contains("data: [DONE]"), "{text}");
-    let streamed_amount: u128 = response.settlement.unwrap().amount.unwrap().parse().unwrap();
+    let streamed_amount: u128 =
+        response.settlement.unwrap().extra.unwrap()["chargedAmount"].as_str().unwrap().parse().unwrap();
     assert!(streamed_amount > 0);
     assert_eq!(payer.channels().unwrap()[0].charged, cumulative + streamed_amount);
 }
@@ -193,21 +203,24 @@ async fn a_paid_stream_cut_halfway_is_charged_for_what_it_delivered() {
     assert_eq!(refusal.status(), 402);
     let required: wire::PaymentRequired =
         wire::decode_header(refusal.headers()["payment-required"].to_str().unwrap()).unwrap();
-    let offer = required.accepts.iter().find(|r| r.scheme == "channel").unwrap().clone();
+    let offer = required.accepts.iter().find(|r| r.scheme == wire::SCHEME_BATCH).unwrap().clone();
     let ceiling: u128 = offer.amount.parse().unwrap();
-    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
     let max = before + ceiling;
-    let signature =
-        typed::sign_voucher(&key, &typed::channels_domain(31337, contract), channel.id, max).unwrap();
+    let signature = typed::sign_voucher(&key, &typed::batch_domain(31337), channel.id, max).unwrap();
     let header = wire::encode_header(&wire::PaymentPayload {
         x402_version: 2,
         resource: None,
         accepted: offer.clone(),
-        payload: serde_json::to_value(typed::ChannelPayload {
-            channel_id: channel.id,
-            max_claimable_amount: max.to_string(),
-            signature: signature.as_bytes().into(),
+        payload: serde_json::to_value(typed::BatchPayload {
+            kind: typed::BatchKind::Voucher,
+            channel_config: channel.config,
+            voucher: typed::VoucherJson {
+                channel_id: channel.id,
+                max_claimable_amount: max.to_string(),
+                signature: signature.as_bytes().into(),
+            },
             deposit: None,
+            amount: None,
         })
         .unwrap(),
         extensions: None,
@@ -244,7 +257,8 @@ async fn a_paid_stream_cut_halfway_is_charged_for_what_it_delivered() {
         let body: Value = replay.json().await.unwrap();
         let state =
             body["accepts"].as_array().unwrap().iter().find_map(|r| r["extra"].get("channelState")).cloned();
-        let charged: u128 = state.map_or(before, |s| s["charged"].as_str().unwrap().parse().unwrap());
+        let charged: u128 =
+            state.map_or(before, |s| s["chargedCumulativeAmount"].as_str().unwrap().parse().unwrap());
         if charged > before {
             break charged - before;
         }

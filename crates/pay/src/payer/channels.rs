@@ -1,11 +1,15 @@
-//! The payer's channels: opening and topping up, vouchers, resyncs from a corrective 402, and
-//! the books of what each channel holds.
+//! The payer's x402 `batch-settlement` channels: opening and topping up, vouchers, resyncs
+//! from a corrective 402, and the books of what each channel holds.
 
 use super::{Mandate, Payer, PayerChannel, chain_of, extra_str, now_secs, token_names};
 use crate::{
     error::PayError,
-    typed::{self, Authorization, ChannelConfig, ChannelPayload, DepositJson},
+    typed::{
+        self, Authorization, BatchKind, BatchPayload, ChannelConfigJson, DepositAuthorizationJson,
+        DepositJson, Erc3009DepositJson, VoucherJson,
+    },
     wire::{self, PaymentRequired, PaymentRequirements},
+    x402::{self, IBatchSettlement},
 };
 use agora_store::rusqlite::{self, OptionalExtension, params};
 use alloy::{
@@ -29,49 +33,36 @@ impl Payer {
         let payee: Address =
             offer.pay_to.parse().map_err(|_| PayError::Unpayable("payTo is not an address".into()))?;
         self.check_mandate(&mandate, payee, 0, amount)?;
-        let (chain_id, contract, asset, _, delay) = Self::channel_terms(offer)?;
+        let terms = Self::channel_terms(offer)?;
+        let chain_id = terms.chain_id;
         if chain.chain_id() != chain_id {
             return Err(PayError::Unpayable(format!(
                 "the offer is on chain {chain_id} but the RPC endpoint serves chain {}",
                 chain.chain_id()
             )));
         }
-        let domain = typed::channels_domain(chain_id, contract);
         let mut channel = match self.find_channel(offer)? {
             Some(c) => c,
-            None => self.new_channel(&domain, chain_id, contract, payee, asset, delay),
+            None => self.new_channel(&terms),
         };
         let (name, version) = token_names(offer)?;
-        let token_domain = typed::token_domain(name, version, chain_id, asset);
-        let nonce_salt = B256::from(rand::random::<[u8; 32]>());
+        let token_domain = typed::token_domain(name, version, chain_id, terms.asset);
+        let salt = B256::from(rand::random::<[u8; 32]>());
         let valid_before = now_secs() + 3600;
         let authorization = Authorization {
             from: self.key.address(),
-            to: contract,
+            to: x402::ERC3009_DEPOSIT_COLLECTOR,
             value: U256::from(amount),
             valid_after: 0,
             valid_before,
-            nonce: typed::deposit_nonce(channel.id, nonce_salt),
+            nonce: typed::deposit_nonce(channel.id, salt),
         };
         let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
-        let channels = agora_contracts::bindings::PaymentChannels::new(contract, chain.provider());
-        let c = &channel.config;
-        let receipt = channels
-            .depositWithAuthorization(
-                agora_contracts::bindings::PaymentChannels::ChannelConfig {
-                    payer: c.payer,
-                    payerAuthorizer: c.payerAuthorizer,
-                    receiver: c.receiver,
-                    token: c.token,
-                    withdrawDelay: c.withdrawDelay,
-                    salt: c.salt,
-                },
-                amount,
-                U256::ZERO,
-                U256::from(valid_before),
-                nonce_salt,
-                signature.as_bytes().into(),
-            )
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, chain.provider());
+        let data =
+            x402::erc3009_collector_data(U256::ZERO, U256::from(valid_before), salt, &signature.as_bytes());
+        let receipt = contract
+            .deposit(channel.config.to_sol().into(), amount, x402::ERC3009_DEPOSIT_COLLECTOR, data)
             .send()
             .await
             .map_err(|e| PayError::Contract { what: "deposit not sent", source: Box::new(e) })?
@@ -86,43 +77,40 @@ impl Payer {
         Ok(channel)
     }
 
-    pub(super) fn channel_terms(
-        r: &PaymentRequirements,
-    ) -> Result<(u64, Address, Address, Address, u64), PayError> {
+    pub(super) fn channel_terms(r: &PaymentRequirements) -> Result<ChannelOffer, PayError> {
         let chain_id = chain_of(&r.network).unwrap_or_default();
-        let contract: Address = extra_str(r, "channelContract")
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| PayError::Unpayable("the channel offer names no channelContract".into()))?;
         let asset: Address =
             r.asset.parse().map_err(|_| PayError::Unpayable("asset is not an address".into()))?;
         let payee: Address =
             r.pay_to.parse().map_err(|_| PayError::Unpayable("payTo is not an address".into()))?;
-        let delay = r.extra.get("withdrawDelay").and_then(Value::as_u64).unwrap_or(900);
-        Ok((chain_id, contract, asset, payee, delay))
+        let receiver_authorizer: Address = extra_str(r, "receiverAuthorizer")
+            .and_then(|s| s.parse().ok())
+            .filter(|a: &Address| *a != Address::ZERO)
+            .ok_or_else(|| {
+                PayError::Unpayable("the batch-settlement offer names no extra.receiverAuthorizer".into())
+            })?;
+        let delay = r.extra.get("withdrawDelay").and_then(Value::as_u64).unwrap_or(x402::MIN_WITHDRAW_DELAY);
+        if !(x402::MIN_WITHDRAW_DELAY..=x402::MAX_WITHDRAW_DELAY).contains(&delay) {
+            return Err(PayError::Unpayable(format!("the offer's withdrawDelay {delay}s is out of range")));
+        }
+        Ok(ChannelOffer { chain_id, asset, payee, receiver_authorizer, delay })
     }
 
     /// A channel not yet on chain: this payer's key pays and authorizes, a fresh salt.
-    pub(super) fn new_channel(
-        &self,
-        domain: &alloy::sol_types::Eip712Domain,
-        chain_id: u64,
-        contract: Address,
-        payee: Address,
-        asset: Address,
-        delay: u64,
-    ) -> PayerChannel {
-        let config = ChannelConfig {
+    pub(super) fn new_channel(&self, offer: &ChannelOffer) -> PayerChannel {
+        let config = ChannelConfigJson {
             payer: self.key.address(),
-            payerAuthorizer: self.key.address(),
-            receiver: payee,
-            token: asset,
-            withdrawDelay: alloy::primitives::Uint::from(delay),
+            payer_authorizer: self.key.address(),
+            receiver: offer.payee,
+            receiver_authorizer: offer.receiver_authorizer,
+            token: offer.asset,
+            withdraw_delay: offer.delay,
             salt: B256::from(rand::random::<[u8; 32]>()),
         };
         PayerChannel {
-            id: config.id(domain),
-            chain_id,
-            contract,
+            id: config.id(offer.chain_id),
+            chain_id: offer.chain_id,
+            contract: x402::BATCH_SETTLEMENT,
             config,
             deposited: 0,
             signed_max: 0,
@@ -133,7 +121,8 @@ impl Payer {
 
     /// The open channel to this requirement's payee, if any.
     pub fn find_channel(&self, r: &PaymentRequirements) -> Result<Option<PayerChannel>, PayError> {
-        let (chain_id, contract, asset, payee, _) = Self::channel_terms(r)?;
+        let ChannelOffer { chain_id, asset, payee, receiver_authorizer, .. } = Self::channel_terms(r)?;
+        let contract = x402::BATCH_SETTLEMENT;
         let id: Option<String> = self.store.read(|conn| {
             conn.query_row(
                 "SELECT channel_id FROM payer_channels
@@ -145,7 +134,8 @@ impl Payer {
             .optional()
         })?;
         match id.and_then(|id| id.parse().ok()) {
-            Some(id) => self.channel(id),
+            // A channel with another receiver authorizer is not payable to this offer.
+            Some(id) => Ok(self.channel(id)?.filter(|c| c.config.receiver_authorizer == receiver_authorizer)),
             None => Ok(None),
         }
     }
@@ -244,37 +234,42 @@ impl Payer {
         payee: Address,
         ceiling: u128,
     ) -> Result<(Value, B256), PayError> {
-        let (chain_id, contract, asset, _, delay) = Self::channel_terms(r)?;
-        let domain = typed::channels_domain(chain_id, contract);
+        let offer = Self::channel_terms(r)?;
+        let domain = typed::batch_domain(offer.chain_id);
         let mut channel = match self.find_channel(r)? {
             Some(c) => c,
-            None => self.new_channel(&domain, chain_id, contract, payee, asset, delay),
+            None => self.new_channel(&offer),
         };
-        let max = channel.charged.saturating_add(ceiling).max(channel.acked_max.saturating_add(1));
+        // Exactly what was charged plus this call's ceiling, as the scheme demands.
+        let max = channel.charged.saturating_add(ceiling);
         let mut deposit = None;
         if max > channel.deposited {
             let want = self.config.channel_deposit.max(max - channel.deposited);
             self.check_mandate(mandate, payee, 0, want)?;
             let (name, version) = token_names(r)?;
-            let token_domain = typed::token_domain(name, version, chain_id, asset);
-            let nonce_salt = B256::from(rand::random::<[u8; 32]>());
-            let now = now_secs();
+            let token_domain = typed::token_domain(name, version, offer.chain_id, offer.asset);
+            let salt = B256::from(rand::random::<[u8; 32]>());
+            let valid_before = now_secs() + r.max_timeout_seconds.max(60);
             let authorization = Authorization {
                 from: self.key.address(),
-                to: contract,
+                to: x402::ERC3009_DEPOSIT_COLLECTOR,
                 value: U256::from(want),
                 valid_after: 0,
-                valid_before: now + 3600,
-                nonce: typed::deposit_nonce(channel.id, nonce_salt),
+                valid_before,
+                nonce: typed::deposit_nonce(channel.id, salt),
             };
             let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
             deposit = Some(DepositJson {
-                config: channel.config.clone(),
                 amount: want.to_string(),
-                valid_after: "0".into(),
-                valid_before: authorization.valid_before.to_string(),
-                nonce_salt,
-                signature: signature.as_bytes().into(),
+                authorization: DepositAuthorizationJson {
+                    erc3009_authorization: Some(Erc3009DepositJson {
+                        valid_after: "0".into(),
+                        valid_before: valid_before.to_string(),
+                        salt,
+                        signature: signature.as_bytes().into(),
+                    }),
+                    permit2_authorization: None,
+                },
             });
             // Counted as escrow from now on; the payee's answer confirms it.
             channel.deposited = channel.deposited.saturating_add(want);
@@ -282,11 +277,16 @@ impl Payer {
         let signature = typed::sign_voucher(&self.key, &domain, channel.id, max)?;
         channel.signed_max = channel.signed_max.max(max);
         self.save_channel(&channel, payee)?;
-        let payload = ChannelPayload {
-            channel_id: channel.id,
-            max_claimable_amount: max.to_string(),
-            signature: signature.as_bytes().into(),
+        let payload = BatchPayload {
+            kind: if deposit.is_some() { BatchKind::Deposit } else { BatchKind::Voucher },
+            channel_config: channel.config,
+            voucher: VoucherJson {
+                channel_id: channel.id,
+                max_claimable_amount: max.to_string(),
+                signature: signature.as_bytes().into(),
+            },
             deposit,
+            amount: None,
         };
         Ok((serde_json::to_value(payload).unwrap_or_default(), channel.id))
     }
@@ -312,29 +312,23 @@ impl Payer {
         payee: Address,
         url: &str,
     ) -> Result<bool, PayError> {
-        let Some(state) = refusal
-            .accepts
-            .iter()
-            .find(|r| r.scheme == wire::SCHEME_CHANNEL)
-            .and_then(|r| r.extra.get("channelState"))
+        let Some(extra) = refusal.accepts.iter().find(|r| r.scheme == wire::SCHEME_BATCH).map(|r| &r.extra)
         else {
             return Ok(false);
         };
+        let Some(state) = extra.get("channelState") else { return Ok(false) };
         let Some(mut channel) = self.channel(id)? else { return Ok(false) };
         let amount = |v: Option<&Value>| v.and_then(Value::as_str).and_then(typed::parse_amount);
-        let (Some(charged), Some(max)) =
-            (amount(state.get("charged")), amount(state.pointer("/voucher/maxClaimableAmount")))
-        else {
-            return Ok(false);
-        };
-        if max > 0 {
+        let Some(charged) = amount(state.get("chargedCumulativeAmount")) else { return Ok(false) };
+        let max = amount(extra.pointer("/voucherState/signedMaxClaimable")).unwrap_or(0);
+        if charged > 0 {
             // The state must be backed by a voucher we signed: a payee cannot invent a charge.
-            let sig = state
-                .pointer("/voucher/signature")
+            let sig = extra
+                .pointer("/voucherState/signature")
                 .and_then(Value::as_str)
                 .and_then(|s| s.parse::<alloy::primitives::Bytes>().ok())
                 .and_then(|b| alloy::primitives::Signature::try_from(b.as_ref()).ok());
-            let domain = typed::channels_domain(channel.chain_id, channel.contract);
+            let domain = typed::batch_domain(channel.chain_id);
             let ours =
                 sig.and_then(|s| typed::voucher_signer(&domain, id, max, &s)) == Some(self.key.address());
             if !ours || charged > max {
@@ -350,27 +344,40 @@ impl Payer {
         }
         channel.charged = charged;
         channel.acked_max = max;
-        if let Some(d) = amount(state.get("deposited")) {
+        if let Some(d) = amount(state.get("balance")) {
             channel.deposited = d;
         }
         self.save_channel(&channel, payee)?;
         Ok(true)
     }
 
-    pub(super) fn apply_state(&self, id: B256, state: &Value) -> Result<(), PayError> {
+    /// Adopts what a payment response says of the channel: the cumulative charge (else the
+    /// charge before plus `chargedAmount`) and the balance the payee saw.
+    pub(super) fn apply_state(&self, id: B256, extra: &Value) -> Result<(), PayError> {
         let amount = |v: Option<&Value>| v.and_then(Value::as_str).and_then(typed::parse_amount);
         let Some(mut channel) = self.channel(id)? else { return Ok(()) };
-        if let Some(charged) = amount(state.get("charged")) {
+        let state = extra.get("channelState");
+        if let Some(charged) = amount(state.and_then(|s| s.get("chargedCumulativeAmount"))) {
             channel.charged = charged;
+        } else if let Some(delta) = amount(extra.get("chargedAmount")) {
+            channel.charged = channel.charged.saturating_add(delta);
         }
-        if let Some(max) = amount(state.pointer("/voucher/maxClaimableAmount")) {
-            channel.acked_max = max;
-        }
-        // The payee's cached deposit may predate a top-up we sent on chain ourselves.
-        if let Some(d) = amount(state.get("deposited")) {
+        channel.acked_max = channel.signed_max;
+        // The payee's cached balance may predate a top-up we sent on chain ourselves.
+        if let Some(d) = amount(state.and_then(|s| s.get("balance"))) {
             channel.deposited = channel.deposited.max(d);
         }
         let payee = channel.config.receiver;
         self.save_channel(&channel, payee)
     }
+}
+
+/// What a `batch-settlement` offer says of the channel to open.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChannelOffer {
+    pub(super) chain_id: u64,
+    pub(super) asset: Address,
+    pub(super) payee: Address,
+    pub(super) receiver_authorizer: Address,
+    pub(super) delay: u64,
 }

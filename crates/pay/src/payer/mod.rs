@@ -15,10 +15,11 @@
 //! amount actually charged once the answer arrives.
 
 mod channels;
+mod upto;
 
 use crate::{
     error::PayError,
-    typed::{self, Authorization, ChannelConfig, ExactPayload},
+    typed::{self, Authorization, ChannelConfigJson, ExactPayload},
     wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse},
 };
 use agora_store::Store;
@@ -119,14 +120,21 @@ impl Mandate {
 /// Which scheme to use when a 402 offers several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Prefer {
-    /// A channel if one is open to the payee, else `exact`.
+    /// A `batch-settlement` channel if one is open to the payee or many calls are expected
+    /// ([`PayerConfig::expected_calls`]), else `exact`, else `upto`.
     #[default]
     Auto,
     /// Always `exact`.
     Exact,
-    /// A channel, opened on first use.
+    /// `upto`: authorize the ceiling, be charged what the call cost (Permit2 must be approved).
+    Upto,
+    /// A `batch-settlement` channel, opened on first use.
     Channel,
 }
+
+/// From this many expected calls on, [`Prefer::Auto`] opens a channel: one deposit and one
+/// claim instead of a transfer per call.
+pub const CHANNEL_FROM_CALLS: u64 = 10;
 
 /// How a [`Payer`] behaves.
 #[derive(Debug, Clone)]
@@ -137,6 +145,8 @@ pub struct PayerConfig {
     pub prefer: Prefer,
     /// How much to deposit when opening or topping up a channel.
     pub channel_deposit: u128,
+    /// How many calls to this payee are expected (guides [`Prefer::Auto`]).
+    pub expected_calls: u64,
 }
 
 /// A response to a paid (or free) request.
@@ -164,7 +174,7 @@ pub struct PayerChannel {
     /// Channel contract.
     pub contract: Address,
     /// Its terms.
-    pub config: ChannelConfig,
+    pub config: ChannelConfigJson,
     /// Deposited so far (as the payee last reported, or as we deposited).
     pub deposited: u128,
     /// Highest voucher signed.
@@ -298,6 +308,7 @@ impl Payer {
                     let resynced = self.resync(channel, &refusal, &mandate, payee, url)?;
                     if resynced
                         || reason == wire::reason::INSUFFICIENT_FUNDS
+                        || reason == wire::reason::CUMULATIVE_EXCEEDS_BALANCE
                         || reason == wire::reason::CHANNEL_CLOSING
                     {
                         if reason != wire::reason::CUMULATIVE_MISMATCH {
@@ -347,10 +358,15 @@ impl Payer {
                 let id = self.reserve(mandate, payee, url, wire::SCHEME_EXACT, amount, &nonce.to_string())?;
                 (payload, id, None)
             }
-            _ => {
+            Prefer::Upto => {
+                let (payload, nonce) = self.sign_upto(requirement)?;
+                let id = self.reserve(mandate, payee, url, wire::SCHEME_UPTO, amount, &nonce.to_string())?;
+                (payload, id, None)
+            }
+            Prefer::Auto | Prefer::Channel => {
                 let (payload, channel) = self.sign_voucher(mandate, requirement, payee, amount)?;
                 let id =
-                    self.reserve(mandate, payee, url, wire::SCHEME_CHANNEL, amount, &channel.to_string())?;
+                    self.reserve(mandate, payee, url, wire::SCHEME_BATCH, amount, &channel.to_string())?;
                 (payload, id, Some(channel))
             }
         })
@@ -374,7 +390,7 @@ impl Payer {
             .or_else(|| streamed_settlement(&response.body));
         match &settlement {
             Some(s) if (200..300).contains(&response.status) => {
-                let charged = s.amount.as_deref().and_then(typed::parse_amount).unwrap_or(amount);
+                let charged = s.charged().unwrap_or(amount);
                 self.settle_spend(spend_id, charged, "settled")?;
                 if let (Some(channel), Some(state)) = (channel, s.extra.as_ref()) {
                     self.apply_state(channel, state)?;
@@ -462,15 +478,17 @@ impl Payer {
 
     fn choose(&self, required: &PaymentRequired) -> Result<(PaymentRequirements, Prefer), PayError> {
         let find = |scheme: &str| required.accepts.iter().find(|r| r.scheme == scheme).cloned();
-        let exact = find(wire::SCHEME_EXACT);
-        let channel = find(wire::SCHEME_CHANNEL);
+        let exact = find(wire::SCHEME_EXACT).map(|r| (r, Prefer::Exact));
+        let upto = find(wire::SCHEME_UPTO).map(|r| (r, Prefer::Upto));
+        let channel = find(wire::SCHEME_BATCH).map(|r| (r, Prefer::Channel));
         let has_channel = |r: &PaymentRequirements| -> bool { self.find_channel(r).ok().flatten().is_some() };
         let pick = match self.config.prefer {
-            Prefer::Exact => exact.map(|r| (r, Prefer::Exact)),
-            Prefer::Channel => channel.map(|r| (r, Prefer::Channel)).or(exact.map(|r| (r, Prefer::Exact))),
+            Prefer::Exact => exact,
+            Prefer::Upto => upto.or(exact),
+            Prefer::Channel => channel.or(exact),
             Prefer::Auto => match channel {
-                Some(c) if has_channel(&c) => Some((c, Prefer::Channel)),
-                _ => exact.map(|r| (r, Prefer::Exact)).or(channel.map(|r| (r, Prefer::Channel))),
+                Some(c) if has_channel(&c.0) || self.config.expected_calls >= CHANNEL_FROM_CALLS => Some(c),
+                channel => exact.or(channel).or(upto),
             },
         };
         let (r, scheme) = pick.ok_or_else(|| {

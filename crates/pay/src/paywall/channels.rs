@@ -1,4 +1,9 @@
-//! The `channel` scheme: cumulative vouchers on a payment channel, deposits the payer signed.
+//! The x402 `batch-settlement` scheme: a deposit once into a channel of the official batch
+//! settlement contract, then one cumulative voucher per call; claims go on chain in batches.
+//!
+//! A voucher must be exactly what was charged so far plus this call's ceiling (as the official
+//! server demands); anything else is answered with a corrective 402 whose `channelState` and
+//! `voucherState` let the official client resync.
 
 use super::{
     ChannelPayment, MIN_SETTLE_WINDOW_SECS, Paywall, Refusal, RefusalReason,
@@ -7,14 +12,11 @@ use super::{
 };
 use crate::{
     ledger::{ChannelState, ChannelTerms},
-    typed::{self, Authorization, ChannelPayload},
+    typed::{self, Authorization, BatchKind, BatchPayload, ChannelConfigJson, DepositJson},
     wire::{self, PaymentPayload, ResourceInfo, SettleResponse},
+    x402::{self, IBatchSettlement},
 };
-use agora_contracts::bindings::PaymentChannels;
-use alloy::{
-    primitives::{Address, B256, Signature, U256},
-    sol_types::Eip712Domain,
-};
+use alloy::primitives::{Address, B256, Signature, U256};
 use serde_json::{Value, json};
 
 impl Paywall {
@@ -23,122 +25,179 @@ impl Paywall {
         payload: &PaymentPayload,
         ceiling: u128,
     ) -> Result<ChannelPayment, Refusal> {
-        let (Some(ledger), Some(domain)) = (&self.inner.ledger, &self.inner.channels_domain) else {
-            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
+        let (Some(ledger), Some(operator)) = (&self.inner.ledger, self.inner.operator) else {
+            return Err(Refusal::new(
+                RefusalReason::UnsupportedScheme,
+                "batch-settlement is not offered here",
+            ));
         };
-        let c = &self.inner.config;
-        let voucher: ChannelPayload = serde_json::from_value(payload.payload.clone()).map_err(|e| {
-            Refusal::new(RefusalReason::InvalidPayload, format!("not a channel voucher payload: {e}"))
+        let batch: BatchPayload = serde_json::from_value(payload.payload.clone()).map_err(|e| {
+            Refusal::new(RefusalReason::InvalidPayload, format!("not a batch-settlement payload: {e}"))
         })?;
-        let max = typed::parse_amount(&voucher.max_claimable_amount).ok_or_else(|| {
+        if batch.kind == BatchKind::Refund {
+            return Err(Refusal::new(
+                RefusalReason::InvalidPayload,
+                "a refund is asked for on the channel's own route, not with a paid call",
+            ));
+        }
+        let config = batch.channel_config;
+        let id = batch.voucher.channel_id;
+        self.check_config(&config, id, operator)?;
+        let max = typed::parse_amount(&batch.voucher.max_claimable_amount).ok_or_else(|| {
             Refusal::new(RefusalReason::InvalidPayload, "maxClaimableAmount is not a decimal uint128")
         })?;
-        let signature = Signature::try_from(voucher.signature.as_ref()).map_err(|_| {
+        let signature = Signature::try_from(batch.voucher.signature.as_ref()).map_err(|_| {
             Refusal::new(RefusalReason::VoucherSignature, "the voucher signature is not 65 bytes")
         })?;
-        let id = voucher.channel_id;
-        let deposited_now = match &voucher.deposit {
-            Some(deposit) => self.deposit(id, deposit, domain).await?,
-            None => false,
-        };
-
-        let mut guard = ledger.slot(id).lock_owned().await;
-        if guard.is_none() || deposited_now {
-            *guard = Some(self.load_channel(ledger, id, deposited_now).await?);
-        }
-        let Some(state) = guard.as_mut() else { unreachable!("loaded above") };
-
-        if state.terms.token != c.asset || state.terms.withdraw_delay < c.min_withdraw_delay {
-            return Err(Refusal::new(
-                RefusalReason::UnknownChannel,
-                format!(
-                    "the channel holds another token or its withdrawal delay is under {}s",
-                    c.min_withdraw_delay
-                ),
-            ));
-        }
-        let expected_signer =
-            if state.terms.authorizer == Address::ZERO { state.terms.payer } else { state.terms.authorizer };
-        if typed::voucher_signer(domain, id, max, &signature) != Some(expected_signer) {
+        let expected_signer = config.voucher_signer();
+        if typed::voucher_signer(&self.inner.batch_domain, id, max, &signature) != Some(expected_signer) {
             return Err(Refusal::new(
                 RefusalReason::VoucherSignature,
-                format!("the voucher is not signed by the channel's authorizer {expected_signer}"),
+                format!("the voucher is not signed by the channel's payer authorizer {expected_signer}"),
             ));
         }
-        let required = state.charged.saturating_add(ceiling).max(state.voucher_max.saturating_add(1));
-        if max < required {
-            return Err(self.corrective(
-                state,
-                ceiling,
-                RefusalReason::CumulativeMismatch,
-                format!(
-                    "the voucher is for {max} but this call needs at least {required} (charged so far {}); \
-                     resync from channelState",
-                    state.charged
-                ),
-            ));
+
+        let mut guard = ledger.slot(id).lock_owned().await;
+        if guard.is_none() {
+            *guard = Some(match ledger.load(id).map_err(Refusal::chain)? {
+                Some(state) => state,
+                None => self.channel_from_chain(&config, id).await?,
+            });
+        }
+        let Some(state) = guard.as_mut() else { unreachable!("loaded above") };
+        // The voucher's base is checked before a deposit goes on chain: a stale voucher must not
+        // cost the payer a deposit the call then refuses.
+        self.check_voucher_base(state, max, ceiling)?;
+        match (&batch.deposit, batch.kind) {
+            (Some(deposit), _) => {
+                self.deposit(&config, id, deposit).await?;
+                state.terms = self.channel_terms(&config, id).await?;
+            }
+            (None, BatchKind::Deposit) => {
+                return Err(Refusal::new(
+                    RefusalReason::InvalidPayload,
+                    "a deposit payload without `deposit`",
+                ));
+            }
+            (None, _) => {}
         }
         if max > state.terms.deposited || state.terms.closing_at != 0 {
             // The payer may have topped up, or cancelled the withdrawal, since we last looked.
-            state.terms = self.channel_terms(id).await?;
+            state.terms = self.channel_terms(&config, id).await?;
+        }
+        if state.terms.deposited == 0 {
+            return Err(Refusal::new(
+                RefusalReason::UnknownChannel,
+                format!("channel {id} was never funded"),
+            ));
         }
         if state.terms.closing_at != 0 {
             return Err(self.corrective(
                 state,
                 ceiling,
                 RefusalReason::ChannelClosing,
-                "the payer has started a withdrawal from this channel; deposit to reopen it",
+                "the payer has started a withdrawal from this channel; it takes no more vouchers",
             ));
         }
         if max > state.terms.deposited {
             return Err(self.corrective(
                 state,
                 ceiling,
-                RefusalReason::InsufficientFunds,
+                RefusalReason::CumulativeExceedsBalance,
                 format!(
                     "the voucher is for {max} but the channel holds {}; top it up",
                     state.terms.deposited
                 ),
             ));
         }
-        let charged_before = state.charged;
-        let payer = state.terms.payer;
         Ok(ChannelPayment {
             channel_id: id,
             voucher_max: max,
-            charged_before,
+            charged_before: state.charged,
             ceiling,
-            payer,
-            signature: voucher.signature,
+            payer: state.terms.payer,
+            signature: batch.voucher.signature,
             guard,
             paywall: self.clone(),
         })
     }
 
-    /// Channel `id` as the ledger stored it, else as the chain knows it; its terms re-read from
-    /// the chain after a deposit.
-    async fn load_channel(
+    /// The channel's config must hash to the voucher's id and name this server as receiver and
+    /// receiver authorizer, this route's token and a withdrawal delay at least ours.
+    fn check_config(&self, config: &ChannelConfigJson, id: B256, operator: Address) -> Result<(), Refusal> {
+        let c = &self.inner.config;
+        if config.id(c.chain_id) != id {
+            return Err(Refusal::new(
+                RefusalReason::ChannelIdMismatch,
+                "the channel config does not hash to the voucher's channelId on this chain",
+            ));
+        }
+        if config.receiver != c.pay_to {
+            return Err(Refusal::new(
+                RefusalReason::ReceiverMismatch,
+                format!("the channel pays {}, not this server ({})", config.receiver, c.pay_to),
+            ));
+        }
+        if config.receiver_authorizer != operator {
+            return Err(Refusal::new(
+                RefusalReason::ReceiverAuthorizerMismatch,
+                format!(
+                    "the channel's receiver authorizer is {}, not {operator}",
+                    config.receiver_authorizer
+                ),
+            ));
+        }
+        if config.token != c.asset {
+            return Err(Refusal::new(
+                RefusalReason::TokenMismatch,
+                format!("the channel holds {}, not {}", config.token, c.asset),
+            ));
+        }
+        if config.withdraw_delay < c.min_withdraw_delay || config.withdraw_delay > x402::MAX_WITHDRAW_DELAY {
+            return Err(Refusal::new(
+                RefusalReason::WithdrawDelayMismatch,
+                format!(
+                    "the channel's withdrawal delay is {}s; this server takes {}s to {}s",
+                    config.withdraw_delay,
+                    c.min_withdraw_delay,
+                    x402::MAX_WITHDRAW_DELAY
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A voucher must be what was charged so far plus this call's ceiling.
+    fn check_voucher_base(&self, state: &ChannelState, max: u128, ceiling: u128) -> Result<(), Refusal> {
+        let expected = state.charged.saturating_add(ceiling);
+        if max != expected {
+            return Err(self.corrective(
+                state,
+                ceiling,
+                RefusalReason::CumulativeMismatch,
+                format!(
+                    "the voucher is for {max} but this call needs exactly {expected} (charged so far {}); \
+                     resync from channelState",
+                    state.charged
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A channel first seen: its terms from the chain, charged as far as was claimed.
+    async fn channel_from_chain(
         &self,
-        ledger: &crate::ledger::Ledger,
+        config: &ChannelConfigJson,
         id: B256,
-        deposited_now: bool,
     ) -> Result<ChannelState, Refusal> {
-        Ok(match ledger.load(id).map_err(Refusal::chain)? {
-            Some(mut state) if deposited_now => {
-                state.terms = self.channel_terms(id).await?;
-                state
-            }
-            Some(state) => state,
-            None => {
-                let terms = self.channel_terms(id).await?;
-                let claimed = self.channel_claimed(id).await?;
-                ChannelState::new(id, terms, claimed)
-            }
-        })
+        let terms = self.channel_terms(config, id).await?;
+        let claimed = self.channel_claimed(id).await?;
+        Ok(ChannelState::new(id, terms, claimed))
     }
 
     /// A 402 that carries the server's view of the channel, so a client that lost state can
-    /// resync: what was charged, and the last voucher it signed.
+    /// resync: what was charged, and the last voucher it signed (as the official server does).
     fn corrective(
         &self,
         state: &ChannelState,
@@ -148,10 +207,19 @@ impl Paywall {
     ) -> Refusal {
         let mut required = self.required(&ResourceInfo::default(), ceiling);
         for r in &mut required.accepts {
-            if r.scheme == wire::SCHEME_CHANNEL
+            if r.scheme == wire::SCHEME_BATCH
                 && let Some(extra) = r.extra.as_object_mut()
             {
                 extra.insert("channelState".into(), channel_state_json(state));
+                if !state.voucher_sig.is_empty() {
+                    extra.insert(
+                        "voucherState".into(),
+                        json!({
+                            "signedMaxClaimable": state.voucher_max.to_string(),
+                            "signature": state.voucher_sig,
+                        }),
+                    );
+                }
             }
         }
         let mut refusal = Refusal::new(code, message);
@@ -159,124 +227,42 @@ impl Paywall {
         refusal
     }
 
-    async fn channel_terms(&self, id: B256) -> Result<ChannelTerms, Refusal> {
-        let Some(contract) = self.inner.config.channels else {
-            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
-        };
-        let channels = PaymentChannels::new(contract, self.inner.chain.provider());
-        let got = channels.getChannel(id).call().await.map_err(Refusal::chain)?;
-        if got.payer == Address::ZERO {
-            return Err(Refusal::new(
-                RefusalReason::UnknownChannel,
-                format!("channel {id} was never opened"),
-            ));
-        }
-        if got.receiver != self.inner.config.pay_to {
-            return Err(Refusal::new(
-                RefusalReason::UnknownChannel,
-                format!("channel {id} pays {}, not this server", got.receiver),
-            ));
-        }
-        Ok(ChannelTerms {
-            payer: got.payer,
-            authorizer: got.payerAuthorizer,
-            token: got.token,
-            withdraw_delay: got.withdrawDelay.to::<u64>(),
-            deposited: got.deposited,
-            closing_at: got.withdrawReadyAt.to::<u64>(),
-        })
+    /// What the chain says of channel `id`: its balance and any pending withdrawal.
+    async fn channel_terms(&self, config: &ChannelConfigJson, id: B256) -> Result<ChannelTerms, Refusal> {
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
+        let channel = contract.channels(id).call().await.map_err(Refusal::chain)?;
+        let pending = contract.pendingWithdrawals(id).call().await.map_err(Refusal::chain)?;
+        let initiated = pending.initiatedAt.to::<u64>();
+        let closing_at = if initiated == 0 { 0 } else { initiated + config.withdraw_delay };
+        Ok(ChannelTerms::new(config, channel.balance, closing_at))
     }
 
     async fn channel_claimed(&self, id: B256) -> Result<u128, Refusal> {
-        let Some(contract) = self.inner.config.channels else { return Ok(0) };
-        let channels = PaymentChannels::new(contract, self.inner.chain.provider());
-        Ok(channels.getChannel(id).call().await.map_err(Refusal::chain)?.claimed)
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
+        Ok(contract.channels(id).call().await.map_err(Refusal::chain)?.totalClaimed)
     }
 
-    /// Submits a deposit the payer signed (the provider pays the gas). `Ok(true)` once it is on
-    /// chain.
+    /// Submits a deposit the payer signed (the server pays the gas), once it is checked here.
     async fn deposit(
         &self,
+        config: &ChannelConfigJson,
         id: B256,
-        deposit: &typed::DepositJson,
-        domain: &Eip712Domain,
-    ) -> Result<bool, Refusal> {
-        let c = &self.inner.config;
-        let config = &deposit.config;
-        if config.id(domain) != id {
-            return Err(Refusal::new(
-                RefusalReason::InvalidPayload,
-                "the deposit's config does not hash to channelId",
+        deposit: &DepositJson,
+    ) -> Result<(), Refusal> {
+        let refuse = |message: String| Refusal::new(RefusalReason::DepositFailed, message);
+        let Some(erc3009) = &deposit.authorization.erc3009_authorization else {
+            return Err(refuse(
+                "this server takes deposits by ERC-3009 authorization (assetTransferMethod eip3009)".into(),
             ));
-        }
-        if config.receiver != c.pay_to || config.token != c.asset {
-            return Err(Refusal::new(
-                RefusalReason::UnknownChannel,
-                "the channel pays another receiver or token",
-            ));
-        }
-        if config.withdrawDelay.to::<u64>() < c.min_withdraw_delay {
-            return Err(Refusal::new(
-                RefusalReason::UnknownChannel,
-                format!("the channel's withdrawal delay must be at least {}s", c.min_withdraw_delay),
-            ));
-        }
+        };
         let parse = |s: &str, what: &str| {
             typed::parse_amount(s).ok_or_else(|| {
-                Refusal::new(RefusalReason::InvalidPayload, format!("deposit {what} is not a number"))
+                Refusal::new(RefusalReason::InvalidPayload, format!("deposit {what} is not a decimal number"))
             })
         };
         let amount = parse(&deposit.amount, "amount")?;
-        let valid_after = parse(&deposit.valid_after, "validAfter")?;
-        let valid_before = parse(&deposit.valid_before, "validBefore")?;
-        let Some(contract) = c.channels else { return Ok(false) };
-        // Nothing goes on chain that was not verified here first: a deposit that would revert
-        // costs the node gas and a transaction slot.
-        self.check_deposit(contract, id, deposit, amount, valid_after, valid_before).await?;
-        let channels = PaymentChannels::new(contract, self.inner.chain.provider());
-        let call = channels.depositWithAuthorization(
-            PaymentChannels::ChannelConfig {
-                payer: config.payer,
-                payerAuthorizer: config.payerAuthorizer,
-                receiver: config.receiver,
-                token: config.token,
-                withdrawDelay: config.withdrawDelay,
-                salt: config.salt,
-            },
-            amount,
-            U256::from(valid_after),
-            U256::from(valid_before),
-            deposit.nonce_salt,
-            deposit.signature.clone(),
-        );
-        let pending = call.send().await.map_err(|e| {
-            if is_revert(&e) {
-                Refusal::new(RefusalReason::DepositFailed, format!("the chain refused the deposit: {e}"))
-            } else {
-                Refusal::chain(e)
-            }
-        })?;
-        let receipt = pending.get_receipt().await.map_err(Refusal::chain)?;
-        if !receipt.status() {
-            return Err(Refusal::new(RefusalReason::DepositFailed, "the deposit transaction reverted"));
-        }
-        tracing::info!(target: "agora::pay", channel = %id, amount, "channel deposit settled");
-        Ok(true)
-    }
-
-    /// The checks the chain would make of a deposit, made locally: a non-zero amount, the
-    /// authorization's time window, the payer's signature over the `ReceiveWithAuthorization`,
-    /// an unused nonce and the payer's balance.
-    async fn check_deposit(
-        &self,
-        contract: Address,
-        id: B256,
-        deposit: &typed::DepositJson,
-        amount: u128,
-        valid_after: u128,
-        valid_before: u128,
-    ) -> Result<(), Refusal> {
-        let refuse = |message: String| Refusal::new(RefusalReason::DepositFailed, message);
+        let valid_after = parse(&erc3009.valid_after, "validAfter")?;
+        let valid_before = parse(&erc3009.valid_before, "validBefore")?;
         if amount == 0 {
             return Err(refuse("the deposit is for nothing".into()));
         }
@@ -286,15 +272,15 @@ impl Paywall {
                 "the deposit authorization is not valid now (or expires within seconds)".into(),
             ));
         }
-        let signature = Signature::try_from(deposit.signature.as_ref())
+        let signature = Signature::try_from(erc3009.signature.as_ref())
             .map_err(|_| refuse("the deposit signature is not 65 bytes".into()))?;
         let authorization = Authorization {
-            from: deposit.config.payer,
-            to: contract,
+            from: config.payer,
+            to: x402::ERC3009_DEPOSIT_COLLECTOR,
             value: U256::from(amount),
             valid_after: u64::try_from(valid_after).unwrap_or(u64::MAX),
             valid_before: u64::try_from(valid_before).unwrap_or(u64::MAX),
-            nonce: typed::deposit_nonce(id, deposit.nonce_salt),
+            nonce: typed::deposit_nonce(id, erc3009.salt),
         };
         if typed::recover(&authorization.receive_digest(&self.inner.token_domain), &signature)
             != Some(authorization.from)
@@ -315,29 +301,59 @@ impl Paywall {
                 format!("the payer holds {balance}, less than the deposit of {amount}"),
             ));
         }
+        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
+        let data = x402::erc3009_collector_data(
+            U256::from(valid_after),
+            U256::from(valid_before),
+            erc3009.salt,
+            &erc3009.signature,
+        );
+        let pending = contract
+            .deposit(config.to_sol().into(), amount, x402::ERC3009_DEPOSIT_COLLECTOR, data)
+            .send()
+            .await
+            .map_err(|e| {
+                if is_revert(&e) {
+                    refuse(format!("the chain refused the deposit: {e}"))
+                } else {
+                    Refusal::chain(e)
+                }
+            })?;
+        let receipt = pending.get_receipt().await.map_err(Refusal::chain)?;
+        if !receipt.status() {
+            return Err(refuse("the deposit transaction reverted".into()));
+        }
+        tracing::info!(target: "agora::pay", channel = %id, amount, "channel deposit settled");
         Ok(())
     }
 }
 
-/// The JSON of a channel's state as corrective 402s and payment responses carry it.
+/// The channel state as corrective 402s and payment responses carry it (the official fields,
+/// amounts as decimal strings).
 pub fn channel_state_json(state: &ChannelState) -> Value {
     json!({
         "channelId": state.id,
-        "charged": state.charged.to_string(),
-        "claimed": state.claimed.to_string(),
-        "deposited": state.terms.deposited.to_string(),
-        "voucher": {
-            "maxClaimableAmount": state.voucher_max.to_string(),
-            "signature": state.voucher_sig,
+        "balance": state.terms.deposited.to_string(),
+        "totalClaimed": state.claimed.to_string(),
+        "withdrawRequestedAt": if state.terms.closing_at == 0 {
+            0
+        } else {
+            state.terms.closing_at.saturating_sub(state.terms.withdraw_delay)
         },
+        "refundNonce": "0",
+        "chargedCumulativeAmount": state.charged.to_string(),
     })
 }
 
 impl ChannelPayment {
     pub(super) async fn charge(mut self, actual: u128) -> Result<SettleResponse, Refusal> {
-        let actual = actual.min(self.ceiling);
+        // At least one unit: a voucher must always move the charge, so it cannot pay twice.
+        let actual = actual.clamp(1, self.ceiling.max(1));
         let Some(ledger) = self.paywall.ledger().cloned() else {
-            return Err(Refusal::new(RefusalReason::UnsupportedScheme, "channels are not offered here"));
+            return Err(Refusal::new(
+                RefusalReason::UnsupportedScheme,
+                "batch-settlement is not offered here",
+            ));
         };
         let Some(state) = self.guard.as_mut() else { unreachable!("verified channels are loaded") };
         let mut next = state.clone();
@@ -349,7 +365,10 @@ impl ChannelPayment {
             .commit(next.clone())
             .await
             .map_err(|e| Refusal::new(RefusalReason::LedgerUnavailable, e.to_string()))?;
-        let extra = channel_state_json(&next);
+        let extra = json!({
+            "chargedAmount": actual.to_string(),
+            "channelState": channel_state_json(&next),
+        });
         *state = next;
         Ok(SettleResponse {
             success: true,
@@ -357,7 +376,7 @@ impl ChannelPayment {
             payer: Some(self.payer.to_checksum(None)),
             transaction: String::new(),
             network: self.paywall.network(),
-            amount: Some(actual.to_string()),
+            amount: Some(String::new()),
             extra: Some(extra),
         })
     }

@@ -21,11 +21,13 @@ mod channels;
 mod exact;
 mod refusal;
 mod settlement;
+mod upto;
 
 pub use channels::channel_state_json;
 pub use exact::{ExactStatus, ExactTerms, check_exact, submit_transfer};
 pub use refusal::{Refusal, RefusalReason};
 pub use settlement::{ClaimReport, Earnings, earnings, stored_earnings};
+pub use upto::{Permit2AuthorizationJson, PermittedJson, UptoPayload, UptoPayment, WitnessJson};
 
 use crate::{
     ledger::{ChannelState, Ledger},
@@ -36,7 +38,7 @@ use agora_chain::ChainClient;
 use agora_store::Store;
 use agora_store::rusqlite::params;
 use alloy::{
-    primitives::{Address, B256, Bytes},
+    primitives::{Address, B256, Bytes, U256},
     sol_types::Eip712Domain,
 };
 use axum::{
@@ -73,16 +75,18 @@ pub struct PaywallConfig {
     pub pay_to: Address,
     /// Offer the `exact` scheme.
     pub exact: bool,
-    /// The channel contract; offers the `channel` scheme when set.
-    pub channels: Option<Address>,
-    /// The shortest withdrawal delay a paying channel may have (seconds).
+    /// Offer the `upto` scheme (needs a signing chain client: it settles as the facilitator).
+    pub upto: bool,
+    /// Offer the `batch-settlement` scheme (needs a signing chain client: it is the channels'
+    /// receiver authorizer).
+    pub batch: bool,
+    /// The withdrawal delay asked of paying channels, and the shortest taken (seconds).
     pub min_withdraw_delay: u64,
     /// `maxTimeoutSeconds` of the requirements.
     pub max_timeout_seconds: u64,
-    /// Claim a channel once this much is charged and unclaimed.
+    /// Claim a channel once this much is charged and unclaimed (a channel whose payer started
+    /// a withdrawal is claimed at once: signed vouchers reserve nothing on chain).
     pub claim_threshold: u128,
-    /// Claim a closing channel this many seconds before its withdrawal can complete.
-    pub claim_margin_secs: u64,
 }
 
 /// The paywall of one node. Cheap to clone.
@@ -98,7 +102,11 @@ struct PaywallInner {
     store: Arc<Store>,
     ledger: Option<Ledger>,
     token_domain: Eip712Domain,
-    channels_domain: Option<Eip712Domain>,
+    batch_domain: Eip712Domain,
+    /// The chain client's signer: the `upto` facilitator and the channels' receiver authorizer.
+    operator: Option<Address>,
+    /// `upto` permits being served, by (owner, nonce): one call per permit.
+    upto_in_flight: std::sync::Mutex<std::collections::HashSet<(Address, U256)>>,
 }
 
 /// A verified payment, held while the call is served.
@@ -106,6 +114,8 @@ struct PaywallInner {
 pub enum Authorized {
     /// An EIP-3009 authorization, its nonce reserved.
     Exact(ExactPayment),
+    /// A Permit2 `upto` permit, settled for the actual cost once the call is served.
+    Upto(UptoPayment),
     /// A voucher on a channel, whose lock is held until the charge is recorded.
     Channel(ChannelPayment),
 }
@@ -146,9 +156,22 @@ impl Paywall {
     pub fn new(config: PaywallConfig, chain: ChainClient, store: Arc<Store>) -> Self {
         let token_domain =
             typed::token_domain(&config.asset_name, &config.asset_version, config.chain_id, config.asset);
-        let channels_domain = config.channels.map(|c| typed::channels_domain(config.chain_id, c));
-        let ledger = config.channels.map(|c| Ledger::new(Arc::clone(&store), config.chain_id, c));
-        Self { inner: Arc::new(PaywallInner { config, chain, store, ledger, token_domain, channels_domain }) }
+        let batch_domain = typed::batch_domain(config.chain_id);
+        let operator = chain.signer_address();
+        let ledger = (config.batch && operator.is_some())
+            .then(|| Ledger::new(Arc::clone(&store), config.chain_id, crate::x402::BATCH_SETTLEMENT));
+        Self {
+            inner: Arc::new(PaywallInner {
+                config,
+                chain,
+                store,
+                ledger,
+                token_domain,
+                batch_domain,
+                operator,
+                upto_in_flight: Default::default(),
+            }),
+        }
     }
 
     /// The configuration.
@@ -171,7 +194,13 @@ impl Paywall {
         wire::caip2(self.inner.config.chain_id)
     }
 
-    /// The ways to pay `amount` (atomic units; for channels, the most one call may cost).
+    /// Who settles `upto` permits and claims channel vouchers: the chain client's signer.
+    pub fn operator(&self) -> Option<Address> {
+        self.inner.operator
+    }
+
+    /// The ways to pay `amount` (atomic units; for `upto` and `batch-settlement`, the most one
+    /// call may cost), in the order `exact`, `upto`, `batch-settlement`.
     pub fn accepts(&self, amount: u128) -> Vec<PaymentRequirements> {
         let c = &self.inner.config;
         let mut accepts = Vec::new();
@@ -190,17 +219,30 @@ impl Paywall {
                 json!({ "name": c.asset_name, "version": c.asset_version, "assetTransferMethod": "eip3009" }),
             ));
         }
-        if let Some(contract) = c.channels {
-            accepts.push(base(
-                wire::SCHEME_CHANNEL,
-                json!({
-                    "name": c.asset_name,
-                    "version": c.asset_version,
-                    "channelContract": contract.to_checksum(None),
-                    "channelDomain": { "name": typed::CHANNELS_DOMAIN_NAME, "version": typed::CHANNELS_DOMAIN_VERSION },
-                    "withdrawDelay": c.min_withdraw_delay,
-                }),
-            ));
+        if let Some(operator) = self.inner.operator {
+            if c.upto {
+                accepts.push(base(
+                    wire::SCHEME_UPTO,
+                    json!({
+                        "name": c.asset_name,
+                        "version": c.asset_version,
+                        "assetTransferMethod": "permit2",
+                        "facilitatorAddress": operator.to_checksum(None),
+                    }),
+                ));
+            }
+            if c.batch {
+                accepts.push(base(
+                    wire::SCHEME_BATCH,
+                    json!({
+                        "name": c.asset_name,
+                        "version": c.asset_version,
+                        "assetTransferMethod": "eip3009",
+                        "receiverAuthorizer": operator.to_checksum(None),
+                        "withdrawDelay": c.min_withdraw_delay,
+                    }),
+                ));
+            }
         }
         accepts
     }
@@ -253,7 +295,8 @@ impl Paywall {
         self.check_accepted(&payload, &required.accepts).map_err(with_required)?;
         match payload.accepted.scheme.as_str() {
             wire::SCHEME_EXACT => self.verify_exact(&payload, amount).await.map(Authorized::Exact),
-            wire::SCHEME_CHANNEL => self.verify_channel(&payload, amount).await.map(Authorized::Channel),
+            wire::SCHEME_UPTO => self.verify_upto(&payload, amount).await.map(Authorized::Upto),
+            wire::SCHEME_BATCH => self.verify_channel(&payload, amount).await.map(Authorized::Channel),
             _ => unreachable!("check_accepted admits offered schemes only"),
         }
         .map_err(with_required)
@@ -301,6 +344,7 @@ impl Paywall {
             let mut extra = extra.clone();
             if let Some(map) = extra.as_object_mut() {
                 map.remove("channelState");
+                map.remove("voucherState");
             }
             extra
         };
@@ -321,6 +365,7 @@ impl Authorized {
     pub fn payer(&self) -> Address {
         match self {
             Self::Exact(p) => p.authorization.from,
+            Self::Upto(p) => p.owner(),
             Self::Channel(p) => p.payer,
         }
     }
@@ -329,7 +374,8 @@ impl Authorized {
     pub fn scheme(&self) -> &'static str {
         match self {
             Self::Exact(_) => wire::SCHEME_EXACT,
-            Self::Channel(_) => wire::SCHEME_CHANNEL,
+            Self::Upto(_) => wire::SCHEME_UPTO,
+            Self::Channel(_) => wire::SCHEME_BATCH,
         }
     }
 
@@ -338,6 +384,7 @@ impl Authorized {
     pub fn facts(&self) -> PaymentFacts {
         let (paywall, reference, charged_before) = match self {
             Self::Exact(p) => (&p.paywall, p.authorization.nonce, None),
+            Self::Upto(p) => (&p.paywall, p.reference(), None),
             Self::Channel(p) => (&p.paywall, p.channel_id, Some(p.charged_before)),
         };
         let c = paywall.config();
@@ -358,12 +405,18 @@ impl Authorized {
     pub async fn complete(self, actual: u128) -> Result<SettleResponse, Refusal> {
         match self {
             Self::Exact(p) => p.settle().await,
+            Self::Upto(p) => p.settle(actual).await,
             Self::Channel(p) => p.charge(actual).await,
         }
     }
 
-    /// The call was not served: nothing is charged, an `exact` nonce is released.
+    /// The call was not served: nothing is charged, an `exact` nonce or `upto` permit is
+    /// released.
     pub fn abandon(self) {
+        if let Self::Upto(p) = self {
+            p.release();
+            return;
+        }
         if let Self::Exact(p) = self {
             let a = p.authorization;
             let _ = p.paywall.inner.store.write(|t| {
@@ -380,7 +433,7 @@ impl Authorized {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentFacts {
-    /// `exact` or `channel`.
+    /// `exact`, `upto` or `batch-settlement`.
     pub scheme: &'static str,
     /// The CAIP-2 network.
     pub network: String,
@@ -390,7 +443,8 @@ pub struct PaymentFacts {
     pub pay_to: Address,
     /// The token.
     pub asset: Address,
-    /// The EIP-3009 nonce (`exact`) or the channel id (`channel`).
+    /// The EIP-3009 nonce (`exact`), the Permit2 nonce (`upto`) or the channel id
+    /// (`batch-settlement`).
     pub reference: B256,
     /// For channels, what was charged before this call.
     pub charged_before: Option<u128>,

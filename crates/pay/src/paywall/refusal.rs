@@ -44,8 +44,34 @@ pub enum RefusalReason {
     VoucherSignature,
     /// A voucher that does not cover what was charged plus this call.
     CumulativeMismatch,
-    /// A channel not opened, for another receiver, token or contract.
+    /// A channel never funded.
     UnknownChannel,
+    /// A voucher beyond what the channel holds.
+    CumulativeExceedsBalance,
+    /// A channel config that does not hash to the voucher's channel id.
+    ChannelIdMismatch,
+    /// A channel paying someone else.
+    ReceiverMismatch,
+    /// A channel whose receiver authorizer is not this server's.
+    ReceiverAuthorizerMismatch,
+    /// A channel in another token.
+    TokenMismatch,
+    /// A channel whose withdrawal delay is not the one asked for.
+    WithdrawDelayMismatch,
+    /// An `upto` permit not signed by its owner.
+    Permit2Signature,
+    /// An `upto` permit paying someone else.
+    Permit2Destination,
+    /// An `upto` permit naming another facilitator.
+    Permit2Facilitator,
+    /// An `upto` permit for another amount, token or spender.
+    Permit2Amount,
+    /// An `upto` permit not valid yet.
+    Permit2TooEarly,
+    /// An `upto` permit whose nonce was used.
+    Permit2Nonce,
+    /// The payer has not approved Permit2 for the token.
+    Permit2Allowance,
     /// The payer started a withdrawal: the channel takes no more vouchers.
     ChannelClosing,
     /// Another request on the same channel is in flight.
@@ -83,6 +109,19 @@ impl RefusalReason {
             Self::VoucherSignature => reason::VOUCHER_SIGNATURE,
             Self::CumulativeMismatch => reason::CUMULATIVE_MISMATCH,
             Self::UnknownChannel => reason::UNKNOWN_CHANNEL,
+            Self::CumulativeExceedsBalance => reason::CUMULATIVE_EXCEEDS_BALANCE,
+            Self::ChannelIdMismatch => reason::CHANNEL_ID_MISMATCH,
+            Self::ReceiverMismatch => reason::RECEIVER_MISMATCH,
+            Self::ReceiverAuthorizerMismatch => reason::RECEIVER_AUTHORIZER_MISMATCH,
+            Self::TokenMismatch => reason::TOKEN_MISMATCH,
+            Self::WithdrawDelayMismatch => reason::WITHDRAW_DELAY_MISMATCH,
+            Self::Permit2Signature => reason::PERMIT2_SIGNATURE,
+            Self::Permit2Destination => reason::PERMIT2_DESTINATION,
+            Self::Permit2Facilitator => reason::PERMIT2_FACILITATOR,
+            Self::Permit2Amount => reason::PERMIT2_AMOUNT,
+            Self::Permit2TooEarly => reason::PERMIT2_TOO_EARLY,
+            Self::Permit2Nonce => reason::PERMIT2_NONCE,
+            Self::Permit2Allowance => reason::PERMIT2_ALLOWANCE,
             Self::ChannelClosing => reason::CHANNEL_CLOSING,
             Self::ChannelBusy => reason::CHANNEL_BUSY,
             Self::DepositFailed => reason::DEPOSIT_FAILED,
@@ -203,7 +242,7 @@ mod tests {
             ),
             (
                 RefusalReason::CumulativeMismatch,
-                "invalid_channel_cumulative_amount_mismatch",
+                "invalid_batch_settlement_evm_cumulative_amount_mismatch",
                 StatusCode::PAYMENT_REQUIRED,
             ),
             (RefusalReason::ChainUnavailable, "chain_unavailable", StatusCode::SERVICE_UNAVAILABLE),

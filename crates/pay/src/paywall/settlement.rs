@@ -3,7 +3,7 @@
 use super::{CLAIM_BATCH, Paywall, now_secs};
 use crate::error::PayError;
 use crate::ledger::{ChannelState, Ledger};
-use agora_contracts::bindings::PaymentChannels;
+use crate::x402::{self, IBatchSettlement};
 use agora_store::{Store, rusqlite};
 use alloy::{
     primitives::{Address, B256},
@@ -11,11 +11,10 @@ use alloy::{
 };
 
 impl Paywall {
-    /// Claims every channel that is due: unclaimed above the threshold, closing soon, or all of
-    /// them with `force`. Channels are claimed in batches of [`CLAIM_BATCH`] per transaction.
+    /// Claims every channel that is due: unclaimed above the threshold, closing (its payer
+    /// started a withdrawal, which a claim must beat), or all of them with `force`. Channels are claimed in batches of [`CLAIM_BATCH`] per transaction.
     pub async fn claim_due(&self, force: bool) -> Result<ClaimReport, PayError> {
         let Some(ledger) = &self.inner.ledger else { return Ok(ClaimReport::default()) };
-        let Some(contract) = self.inner.config.channels else { return Ok(ClaimReport::default()) };
         let c = &self.inner.config;
         let now = now_secs();
         let due: Vec<ChannelState> = ledger
@@ -23,22 +22,20 @@ impl Paywall {
             .into_iter()
             .filter(|s| s.unclaimed() > 0 && !s.voucher_sig.is_empty())
             .filter(|s| s.terms.closing_at == 0 || now < s.terms.closing_at)
-            .filter(|s| {
-                force
-                    || s.unclaimed() >= c.claim_threshold
-                    || (s.terms.closing_at != 0 && now + c.claim_margin_secs >= s.terms.closing_at)
-            })
+            .filter(|s| force || s.unclaimed() >= c.claim_threshold || s.terms.closing_at != 0)
             .collect();
         let mut report = ClaimReport::default();
-        let channels = PaymentChannels::new(contract, self.inner.chain.provider());
+        let channels = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
         for batch in due.chunks(CLAIM_BATCH) {
-            let entries: Vec<PaymentChannels::ClaimEntry> = batch
+            let entries: Vec<IBatchSettlement::VoucherClaim> = batch
                 .iter()
-                .map(|s| PaymentChannels::ClaimEntry {
-                    channelId: s.id,
-                    maxClaimableAmount: s.voucher_max,
-                    totalClaimed: s.charged,
+                .map(|s| IBatchSettlement::VoucherClaim {
+                    voucher: IBatchSettlement::Voucher {
+                        channel: s.terms.config().to_sol().into(),
+                        maxClaimableAmount: s.voucher_max,
+                    },
                     signature: s.voucher_sig.clone(),
+                    totalClaimed: s.charged,
                 })
                 .collect();
             let receipt = channels
@@ -70,6 +67,21 @@ impl Paywall {
         }
         if report.channels > 0 {
             tracing::info!(target: "agora::pay", channels = report.channels, amount = report.amount, "claimed");
+            // Claimed funds stay in the contract until settled to the receiver.
+            let receipt = channels
+                .settle(c.pay_to, c.asset)
+                .send()
+                .await
+                .map_err(|e| PayError::Contract { what: "settle not sent", source: Box::new(e) })?
+                .get_receipt()
+                .await
+                .map_err(|source| PayError::Receipt { what: "settle receipt", source })?;
+            if !receipt.status() {
+                return Err(PayError::Reverted { what: "settle", tx: receipt.transaction_hash });
+            }
+            report.transactions.push(receipt.transaction_hash);
+            report.gas_used += receipt.gas_used;
+            report.settle_gas = receipt.gas_used;
         }
         Ok(report)
     }
@@ -77,9 +89,8 @@ impl Paywall {
     /// Marks channels whose payer started a withdrawal (from the contract's logs since the last
     /// look), so they take no more vouchers and are claimed before the delay ends.
     pub async fn watch_withdrawals(&self) -> Result<usize, PayError> {
-        let (Some(ledger), Some(contract)) = (&self.inner.ledger, self.inner.config.channels) else {
-            return Ok(0);
-        };
+        let Some(ledger) = &self.inner.ledger else { return Ok(0) };
+        let contract = x402::BATCH_SETTLEMENT;
         let key = format!("pay.withdraw_cursor.{}.{contract}", self.inner.config.chain_id);
         let from: u64 =
             self.inner.store.setting(&key).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -90,14 +101,14 @@ impl Paywall {
         let filter = alloy::rpc::types::Filter::new()
             .address(contract)
             .event_signature(
-                <PaymentChannels::WithdrawInitiated as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+                <IBatchSettlement::WithdrawInitiated as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
             )
             .from_block(from)
             .to_block(latest);
         let logs = self.inner.chain.provider().get_logs(&filter).await?;
         let mut marked = 0;
         for log in logs {
-            let Ok(event) = log.log_decode::<PaymentChannels::WithdrawInitiated>() else { continue };
+            let Ok(event) = log.log_decode::<IBatchSettlement::WithdrawInitiated>() else { continue };
             let id = event.inner.data.channelId;
             let slot = ledger.slot(id);
             let mut guard = slot.lock().await;
@@ -106,7 +117,7 @@ impl Paywall {
                 None => ledger.load(id)?,
             };
             let Some(mut state) = state else { continue };
-            state.terms.closing_at = event.inner.data.readyAt.to::<u64>();
+            state.terms.closing_at = event.inner.data.finalizeAfter.to::<u64>();
             ledger.commit(state.clone()).await?;
             *guard = Some(state);
             marked += 1;
@@ -192,8 +203,11 @@ pub struct ClaimReport {
     pub amount: u128,
     /// Claim transactions.
     pub transactions: Vec<B256>,
-    /// Gas they used.
+    /// Gas they used (claims and the settlement).
     pub gas_used: u64,
+    /// Gas of the settlement that moved the claimed funds to the receiver.
+    #[serde(default)]
+    pub settle_gas: u64,
 }
 
 /// What [`Paywall::earnings`] reports.

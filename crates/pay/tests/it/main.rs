@@ -1,18 +1,17 @@
-//! The paywall and the payer against a real chain (anvil with the agora suite): a fixed-price
-//! route paid with `exact` and with a channel, the refusals of bad payments, spending mandates,
-//! corrective 402s, claims and the payer's timed exit.
+//! The paywall and the payer against a real chain (anvil with the agora suite and the x402
+//! contracts at their canonical addresses): a fixed-price route paid with `exact`, `upto` and a
+//! `batch-settlement` channel, the refusals of bad payments, spending mandates, corrective 402s,
+//! claims and the payer's timed exit.
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
-use agora_contracts::{
-    SuiteContract,
-    bindings::{DevStablecoin, PaymentChannels},
-};
+use agora_contracts::bindings::DevStablecoin;
 use agora_pay::{
     Mandate, PayError, Payer, PayerConfig, Paywall, PaywallConfig, Prefer,
     paywall::{FixedPrice, fixed_price},
-    typed::{self, Authorization, ExactPayload},
+    typed::{self, Authorization, BatchKind, BatchPayload, ChannelConfigJson, ExactPayload, VoucherJson},
     wire::{self, PaymentPayload, PaymentRequired, reason},
+    x402::{self, IBatchSettlement},
 };
 use agora_store::Store;
 use agora_testkit::TestNet;
@@ -24,6 +23,8 @@ use alloy::{
 use std::sync::Arc;
 
 const PRICE: u128 = 1_000;
+/// The shortest withdrawal delay the batch settlement contract takes.
+const DELAY: u64 = 900;
 
 struct Setup {
     net: TestNet,
@@ -46,11 +47,11 @@ async fn setup() -> Setup {
         asset_version: "1".into(),
         pay_to: provider,
         exact: true,
-        channels: net.deployment().address_of(SuiteContract::PaymentChannels),
-        min_withdraw_delay: 60,
+        upto: true,
+        batch: true,
+        min_withdraw_delay: DELAY,
         max_timeout_seconds: 120,
         claim_threshold: u128::MAX,
-        claim_margin_secs: 120,
     };
     let paywall = Paywall::new(config, net.client_for(1).await, store);
     let price = FixedPrice { paywall: paywall.clone(), amount: PRICE, description: "a pong".into() };
@@ -75,24 +76,30 @@ async fn payer(net: &TestNet, prefer: Prefer) -> (Payer, Arc<Store>, tempfile::T
     (payer, store, dir, key)
 }
 
-/// A voucher payload for `channel` up to `max`, signed by `key`.
+/// A voucher payload on the channel of `config` (whose id is `channel`) up to `max`, signed by
+/// `key`.
 fn voucher_header(
     offer: &wire::PaymentRequirements,
     key: &PrivateKeySigner,
+    config: &ChannelConfigJson,
     channel: B256,
     max: u128,
 ) -> String {
-    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
-    let signature = typed::sign_voucher(key, &typed::channels_domain(31337, contract), channel, max).unwrap();
+    let signature = typed::sign_voucher(key, &typed::batch_domain(31337), channel, max).unwrap();
     wire::encode_header(&PaymentPayload {
         x402_version: 2,
         resource: None,
         accepted: offer.clone(),
-        payload: serde_json::to_value(typed::ChannelPayload {
-            channel_id: channel,
-            max_claimable_amount: max.to_string(),
-            signature: signature.as_bytes().into(),
+        payload: serde_json::to_value(BatchPayload {
+            kind: BatchKind::Voucher,
+            channel_config: *config,
+            voucher: VoucherJson {
+                channel_id: channel,
+                max_claimable_amount: max.to_string(),
+                signature: signature.as_bytes().into(),
+            },
             deposit: None,
+            amount: None,
         })
         .unwrap(),
         extensions: None,
@@ -101,7 +108,14 @@ fn voucher_header(
 
 async fn channel_offer(url: &str) -> wire::PaymentRequirements {
     let (_, headers, _) = get(url, None).await;
-    required_of(&headers).accepts.into_iter().find(|r| r.scheme == "channel").unwrap()
+    required_of(&headers).accepts.into_iter().find(|r| r.scheme == wire::SCHEME_BATCH).unwrap()
+}
+
+/// Moves the chain's clock past a channel's withdrawal delay.
+async fn wait_out_the_delay(net: &TestNet) {
+    let rpc = net.deployer().provider();
+    let _: serde_json::Value = rpc.raw_request("evm_increaseTime".into(), (DELAY + 1,)).await.unwrap();
+    let _: serde_json::Value = rpc.raw_request("evm_mine".into(), ()).await.unwrap();
 }
 
 fn payer_with_key(
@@ -113,7 +127,8 @@ fn payer_with_key(
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_in(dir.path()).unwrap());
     Mandate { name: "default".into(), budget, per_call, payees: vec![], expires_at: 0 }.save(&store).unwrap();
-    let config = PayerConfig { mandate: "default".into(), prefer, channel_deposit: 50_000 };
+    let config =
+        PayerConfig { mandate: "default".into(), prefer, channel_deposit: 50_000, expected_calls: 1 };
     (Payer::new(key, Arc::clone(&store), config), store, dir)
 }
 
@@ -201,7 +216,7 @@ async fn exact_pays_per_call_and_bad_payments_are_refused_with_a_reason() {
     let required = required_of(&headers);
     assert_eq!(required.x402_version, 2);
     let schemes: Vec<_> = required.accepts.iter().map(|r| r.scheme.as_str()).collect();
-    assert_eq!(schemes, ["exact", "channel"]);
+    assert_eq!(schemes, ["exact", "upto", "batch-settlement"]);
     assert_eq!(required.accepts[0].network, "eip155:31337");
     assert_eq!(required.accepts[0].amount, PRICE.to_string());
     assert_eq!(required.accepts[0].extra["name"], "Agora Dev USD");
@@ -234,7 +249,7 @@ async fn exact_pays_per_call_and_bad_payments_are_refused_with_a_reason() {
         (reason::VALID_BEFORE, Box::new(|a, _| a.valid_before = a.valid_after + 1)),
         (reason::INVALID_NETWORK, Box::new(|_, p| p.accepted.network = "eip155:1".into())),
         (reason::ABOVE_CEILING, Box::new(|_, p| p.accepted.amount = (PRICE * 10).to_string())),
-        (reason::UNSUPPORTED_SCHEME, Box::new(|_, p| p.accepted.scheme = "upto".into())),
+        (reason::UNSUPPORTED_SCHEME, Box::new(|_, p| p.accepted.scheme = "deferred".into())),
     ];
     for (code, tamper) in cases {
         let header = exact_header(&key, &required, tamper);
@@ -289,7 +304,7 @@ async fn a_channel_pays_many_calls_and_settles_them_in_one_claim() {
     for _ in 0..20 {
         let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
         assert_eq!(response.status, 200);
-        assert_eq!(response.scheme.as_deref(), Some("channel"));
+        assert_eq!(response.scheme.as_deref(), Some("batch-settlement"));
         assert_eq!(response.settlement.as_ref().unwrap().transaction, "", "vouchers settle off-chain");
     }
     let channels = payer.channels().unwrap();
@@ -303,7 +318,8 @@ async fn a_channel_pays_many_calls_and_settles_them_in_one_claim() {
     let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
     assert_eq!((state.charged, state.calls, state.voucher_max), (20 * PRICE, 20, 20 * PRICE));
     let report = s.paywall.claim_due(true).await.unwrap();
-    assert_eq!((report.channels, report.amount, report.transactions.len()), (1, 20 * PRICE, 1));
+    // One claim and one settlement to the receiver.
+    assert_eq!((report.channels, report.amount, report.transactions.len()), (1, 20 * PRICE, 2));
     assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(20 * PRICE));
     assert_eq!(balance(&s.net, payer.address()).await, U256::from(1_000_000 - 50_000));
     // Nothing more to claim.
@@ -322,13 +338,19 @@ async fn a_channel_pays_many_calls_and_settles_them_in_one_claim() {
 
     // Two requests racing with the same voucher: one is served, the other refused, one charge.
     let offer = channel_offer(&url).await;
+    let config = channel.config;
     let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
     let max = state.charged + PRICE;
     // A voucher signed by another key is refused.
-    let forged = voucher_header(&offer, &PrivateKeySigner::random(), channel.id, max);
+    let forged = voucher_header(&offer, &PrivateKeySigner::random(), &config, channel.id, max);
     let (status, _, body) = get(&url, Some(("payment-signature", forged))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::VOUCHER_SIGNATURE)));
-    let header = voucher_header(&offer, &key, channel.id, max);
+    // A config that is not the channel's (another receiver authorizer) does not hash to its id.
+    let other = ChannelConfigJson { receiver_authorizer: Address::repeat_byte(3), ..config };
+    let (status, _, body) =
+        get(&url, Some(("payment-signature", voucher_header(&offer, &key, &other, channel.id, max)))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CHANNEL_ID_MISMATCH)));
+    let header = voucher_header(&offer, &key, &config, channel.id, max);
     let (a, b) = tokio::join!(
         get(&url, Some(("payment-signature", header.clone()))),
         get(&url, Some(("payment-signature", header.clone())))
@@ -338,18 +360,25 @@ async fn a_channel_pays_many_calls_and_settles_them_in_one_claim() {
     assert_eq!(statuses, [200, 402], "one served, one refused");
     let refused = if a.0 == 402 { a } else { b };
     assert_eq!(refused.2["error"]["code"], reason::CUMULATIVE_MISMATCH);
-    let state_json = &required_of(&refused.1).accepts[1].extra["channelState"];
-    assert_eq!(state_json["charged"], (22 * PRICE).to_string(), "the corrective 402 carries the state");
+    let corrective = required_of(&refused.1);
+    let extra = &corrective.accepts.iter().find(|r| r.scheme == wire::SCHEME_BATCH).unwrap().extra;
+    assert_eq!(
+        extra["channelState"]["chargedCumulativeAmount"],
+        (22 * PRICE).to_string(),
+        "the corrective 402 carries the state"
+    );
+    assert_eq!(extra["voucherState"]["signedMaxClaimable"], (22 * PRICE).to_string());
     let state = s.paywall.ledger().unwrap().load(channel.id).unwrap().unwrap();
     assert_eq!(state.charged, 22 * PRICE, "charged once");
-    // The same voucher later is a replay; a voucher beyond the deposit asks for a top-up.
+    // The same voucher later is a replay; a voucher for more than this call is refused too.
     let (status, _, body) = get(&url, Some(("payment-signature", header))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CUMULATIVE_MISMATCH)));
-    let too_much = voucher_header(&offer, &key, channel.id, 60_000);
+    let too_much = voucher_header(&offer, &key, &config, channel.id, 60_000);
     let (status, _, body) = get(&url, Some(("payment-signature", too_much))).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::INSUFFICIENT_FUNDS)));
-    // An unknown channel.
-    let unknown = voucher_header(&offer, &key, B256::repeat_byte(5), PRICE);
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CUMULATIVE_MISMATCH)));
+    // A channel never funded.
+    let unfunded = ChannelConfigJson { salt: B256::repeat_byte(5), ..config };
+    let unknown = voucher_header(&offer, &key, &unfunded, unfunded.id(31337), PRICE);
     let (status, _, body) = get(&url, Some(("payment-signature", unknown))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::UNKNOWN_CHANNEL)));
 }
@@ -419,7 +448,12 @@ async fn mandates_refuse_before_anything_is_signed() {
     let bare = Payer::new(
         key,
         Arc::new(Store::open_in(dir.path()).unwrap()),
-        PayerConfig { mandate: "default".into(), prefer: Prefer::Exact, channel_deposit: 10_000 },
+        PayerConfig {
+            mandate: "default".into(),
+            prefer: Prefer::Exact,
+            channel_deposit: 10_000,
+            expected_calls: 1,
+        },
     );
     let err = bare.send(reqwest::Method::GET, &url, None).await.unwrap_err();
     assert!(matches!(err, PayError::NoMandate(_)), "{err}");
@@ -433,7 +467,8 @@ async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
     for _ in 0..5 {
         assert_eq!(payer.send(reqwest::Method::GET, &url, None).await.unwrap().status, 200);
     }
-    let id = payer.channels().unwrap()[0].id;
+    let channel = payer.channels().unwrap()[0].clone();
+    let id = channel.id;
     let provider_before = balance(&s.net, s.provider).await;
     assert_eq!(s.paywall.watch_withdrawals().await.unwrap(), 0, "no withdrawal yet");
     assert_eq!(s.paywall.claim_due(false).await.unwrap().channels, 0, "below the threshold: nothing due");
@@ -444,31 +479,30 @@ async fn a_closing_channel_is_claimed_before_the_payer_takes_the_rest() {
         .value(U256::from(10u64).pow(U256::from(17)));
     s.net.deployer().provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
     let as_payer = agora_chain::ChainClient::connect(&s.net.rpc_url(), Some(key.clone())).await.unwrap();
-    let contract = s.net.deployment().address_of(SuiteContract::PaymentChannels).unwrap();
-    let channels = PaymentChannels::new(contract, as_payer.provider());
-    channels.initiateWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
+    let channels = IBatchSettlement::new(x402::BATCH_SETTLEMENT, as_payer.provider());
+    let sol_config: IBatchSettlement::ChannelConfig = channel.config.to_sol().into();
+    channels.initiateWithdraw(sol_config.clone(), 50_000).send().await.unwrap().get_receipt().await.unwrap();
 
     // The provider notices, refuses new vouchers on it, and claims before the delay ends.
     assert_eq!(s.paywall.watch_withdrawals().await.unwrap(), 1);
     let offer = channel_offer(&url).await;
-    let (status, _, body) =
-        get(&url, Some(("payment-signature", voucher_header(&offer, &key, id, 7 * PRICE)))).await;
+    let next = voucher_header(&offer, &key, &channel.config, id, 6 * PRICE);
+    let (status, _, body) = get(&url, Some(("payment-signature", next))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::CHANNEL_CLOSING)));
     let report = s.paywall.claim_due(false).await.unwrap();
     assert_eq!((report.channels, report.amount), (1, 5 * PRICE));
     assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(5 * PRICE));
 
     // After the delay the payer recovers exactly the unclaimed rest.
-    let rpc = s.net.deployer().provider();
-    let _: serde_json::Value = rpc.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
-    let _: serde_json::Value = rpc.raw_request("evm_mine".into(), ()).await.unwrap();
+    wait_out_the_delay(&s.net).await;
     let before = balance(&s.net, key.address()).await;
-    channels.finalizeWithdraw(id).send().await.unwrap().get_receipt().await.unwrap();
+    channels.finalizeWithdraw(sol_config).send().await.unwrap().get_receipt().await.unwrap();
     assert_eq!(balance(&s.net, key.address()).await, before + U256::from(50_000 - 5 * PRICE));
     // The payer's books follow: nothing of the withdrawn channel counts as held any more.
     assert_eq!(payer.held_in_channels().unwrap(), 50_000 - 5 * PRICE);
-    let on_chain = channels.getChannel(id).call().await.unwrap();
-    payer.record_withdrawn(id, on_chain.claimed).unwrap();
+    let on_chain = channels.channels(id).call().await.unwrap();
+    assert_eq!(on_chain.balance, on_chain.totalClaimed);
+    payer.record_withdrawn(id, on_chain.balance).unwrap();
     assert_eq!(payer.held_in_channels().unwrap(), 0);
 }
 
@@ -496,9 +530,7 @@ async fn the_payer_closes_and_withdraws_its_channel() {
     let early = payer.withdraw_channel(&as_payer, id).await.unwrap_err();
     assert!(matches!(early, PayError::Contract { .. }), "{early}");
 
-    let rpc = s.net.deployer().provider();
-    let _: serde_json::Value = rpc.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
-    let _: serde_json::Value = rpc.raw_request("evm_mine".into(), ()).await.unwrap();
+    wait_out_the_delay(&s.net).await;
     let before = balance(&s.net, key.address()).await;
     let exit = payer.withdraw_channel(&as_payer, id).await.unwrap();
     // Nothing was claimed: the whole deposit comes back, and the books hold nothing of it.
@@ -551,11 +583,11 @@ async fn an_unreachable_chain_delays_exact_settlement_and_loses_nothing() {
         asset_version: "1".into(),
         pay_to: provider.address(),
         exact: true,
-        channels: None,
-        min_withdraw_delay: 60,
+        upto: false,
+        batch: false,
+        min_withdraw_delay: DELAY,
         max_timeout_seconds: 120,
         claim_threshold: u128::MAX,
-        claim_margin_secs: 30,
     };
     let paywall = Paywall::new(config, provider_client, Arc::clone(&store));
     // The chain goes away while the call is served, after the payment was verified.
@@ -625,36 +657,45 @@ async fn a_poisoned_deposit_or_an_overdrawn_payer_sends_nothing_and_later_paymen
 
     // A deposit with a valid config and 65 random bytes as the payer's signature.
     let offer = channel_offer(&url).await;
-    let contract: Address = offer.extra["channelContract"].as_str().unwrap().parse().unwrap();
     let victim = PrivateKeySigner::random();
     faucet(&s.net, victim.address(), 100_000).await;
-    let config = typed::ChannelConfig {
+    let config = ChannelConfigJson {
         payer: victim.address(),
-        payerAuthorizer: Address::ZERO,
+        payer_authorizer: Address::ZERO,
         receiver: s.provider,
+        receiver_authorizer: s.provider,
         token: s.net.stablecoin_address(),
-        withdrawDelay: alloy::primitives::Uint::from(3_600u64),
+        withdraw_delay: 3_600,
         salt: B256::repeat_byte(7),
     };
-    let domain = typed::channels_domain(31337, contract);
-    let id = config.id(&domain);
+    let id = config.id(31337);
+    let voucher = typed::sign_voucher(&victim, &typed::batch_domain(31337), id, PRICE).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let poisoned = wire::encode_header(&PaymentPayload {
         x402_version: 2,
         resource: None,
         accepted: offer.clone(),
-        payload: serde_json::to_value(typed::ChannelPayload {
-            channel_id: id,
-            max_claimable_amount: PRICE.to_string(),
-            signature: random_signature(),
+        payload: serde_json::to_value(BatchPayload {
+            kind: BatchKind::Deposit,
+            channel_config: config,
+            voucher: VoucherJson {
+                channel_id: id,
+                max_claimable_amount: PRICE.to_string(),
+                signature: voucher.as_bytes().into(),
+            },
             deposit: Some(typed::DepositJson {
-                config,
                 amount: "50000".into(),
-                valid_after: (now - 60).to_string(),
-                valid_before: (now + 600).to_string(),
-                nonce_salt: B256::repeat_byte(1),
-                signature: random_signature(),
+                authorization: typed::DepositAuthorizationJson {
+                    erc3009_authorization: Some(typed::Erc3009DepositJson {
+                        valid_after: (now - 60).to_string(),
+                        valid_before: (now + 600).to_string(),
+                        salt: B256::repeat_byte(1),
+                        signature: random_signature(),
+                    }),
+                    permit2_authorization: None,
+                },
             }),
+            amount: None,
         })
         .unwrap(),
         extensions: None,
@@ -694,4 +735,94 @@ async fn a_poisoned_deposit_or_an_overdrawn_payer_sends_nothing_and_later_paymen
     }
     let end = queue().await;
     assert_eq!((end.mined, end.waiting), (start.mined + 4, 0));
+}
+
+/// `upto`: a Permit2 permit of the ceiling, bound to this server; refused without Permit2's
+/// allowance or for another facilitator, settled through the official proxy once approved, and
+/// never twice for one permit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upto_pays_through_permit2_and_bad_permits_are_refused() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let (payer, store, _dir, key) = payer(&s.net, Prefer::Upto).await;
+    let offer = {
+        let (_, headers, _) = get(&url, None).await;
+        required_of(&headers).accepts.into_iter().find(|r| r.scheme == wire::SCHEME_UPTO).unwrap()
+    };
+    assert_eq!(offer.extra["facilitatorAddress"], s.provider.to_checksum(None));
+
+    // Without Permit2's allowance the permit cannot move anything: refused before serving.
+    let err = payer.send(reqwest::Method::GET, &url, None).await.unwrap_err();
+    assert!(err.to_string().contains(reason::PERMIT2_ALLOWANCE), "{err}");
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), 0);
+
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(key.address())
+        .value(U256::from(10u64).pow(U256::from(17)));
+    s.net.deployer().provider().send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let as_payer = agora_chain::ChainClient::connect(&s.net.rpc_url(), Some(key.clone())).await.unwrap();
+    assert!(payer.approve_permit2(&as_payer, s.net.stablecoin_address()).await.unwrap());
+    assert!(!payer.approve_permit2(&as_payer, s.net.stablecoin_address()).await.unwrap(), "once");
+
+    let provider_before = balance(&s.net, s.provider).await;
+    let response = payer.send(reqwest::Method::GET, &url, None).await.unwrap();
+    assert_eq!((response.status, response.scheme.as_deref()), (200, Some("upto")));
+    let settlement = response.settlement.unwrap();
+    assert!(settlement.transaction.starts_with("0x"), "{settlement:?}");
+    assert_eq!(settlement.amount.as_deref(), Some("1000"));
+    assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(PRICE));
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), PRICE);
+
+    // A permit naming another facilitator is refused.
+    let mut other = offer.clone();
+    other.extra["facilitatorAddress"] = serde_json::json!(Address::repeat_byte(9).to_checksum(None));
+    let payload = sign_upto_payload(&key, &other);
+    let header = wire::encode_header(&PaymentPayload {
+        x402_version: 2,
+        resource: None,
+        accepted: offer.clone(),
+        payload,
+        extensions: None,
+    });
+    let (status, _, body) = get(&url, Some(("payment-signature", header))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::PERMIT2_FACILITATOR)));
+
+    // The same permit twice: the second finds its nonce used.
+    let payload = sign_upto_payload(&key, &offer);
+    let header = wire::encode_header(&PaymentPayload {
+        x402_version: 2,
+        resource: None,
+        accepted: offer.clone(),
+        payload,
+        extensions: None,
+    });
+    let (status, _, _) = get(&url, Some(("payment-signature", header.clone()))).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = get(&url, Some(("payment-signature", header))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some(reason::PERMIT2_NONCE)));
+    assert_eq!(balance(&s.net, s.provider).await, provider_before + U256::from(2 * PRICE));
+}
+
+/// An `upto` payload for `offer`, signed by `key` (as the official client builds it).
+fn sign_upto_payload(key: &PrivateKeySigner, offer: &wire::PaymentRequirements) -> serde_json::Value {
+    let facilitator: Address = offer.extra["facilitatorAddress"].as_str().unwrap().parse().unwrap();
+    let to: Address = offer.pay_to.parse().unwrap();
+    let token: Address = offer.asset.parse().unwrap();
+    let nonce = U256::from_be_bytes(rand::random::<[u8; 32]>());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let deadline = U256::from(now + 120);
+    let witness = x402::upto_typed::Witness { to, facilitator, validAfter: U256::ZERO };
+    let digest = x402::upto_digest(31337, token, U256::from(PRICE), nonce, deadline, &witness);
+    let signature = key.sign_hash_sync(&digest).unwrap();
+    serde_json::json!({
+        "signature": alloy::primitives::Bytes::from(signature.as_bytes()),
+        "permit2Authorization": {
+            "from": key.address(),
+            "permitted": { "token": token, "amount": PRICE.to_string() },
+            "spender": x402::UPTO_PERMIT2_PROXY,
+            "nonce": nonce.to_string(),
+            "deadline": deadline.to_string(),
+            "witness": { "to": to, "facilitator": facilitator, "validAfter": "0" },
+        },
+    })
 }
