@@ -7,15 +7,17 @@
 // The scheme deposits once (ERC-3009 into the channel), tops up when the channel runs dry, and
 // otherwise pays each call with a cumulative voucher. With RPC_URL the signer can read the batch
 // settlement contract, so the scheme recovers its channel from the chain and from corrective 402s.
-// A call that fails with a network error (the server killed and restarted mid-run) is retried
-// until it is answered or RETRY_SECS pass; only calls answered 200 count as answered.
+// A call that fails with a network error or times out (the server killed and restarted mid-run)
+// is retried until it is answered or RETRY_SECS pass; only calls answered 200 count as answered.
 //
 // Environment:
 //   DEPOSIT_MULTIPLIER      deposit = multiplier x price (integer >= 3; the package default is 5)
 //   MAX_AMOUNT_PER_PAYMENT  spendControls cap per call in atomic units (default 1000000000); the
 //                           deposit is capped at cap x multiplier
 //   RETRY_SECS              how long one call is retried on network errors and 5xx (default 60)
+//   CALL_TIMEOUT_SECS       an attempt unanswered this long counts as a network error (default 60)
 //   METHOD                  POST (default, a chat body) or GET
+//   PROGRESS=1              write "answered N" on stderr after each answered call
 //   REFUND=1                after the calls, ask for a cooperative refund of the unspent deposit
 //                           (the scheme's refund(): a GET probe of URL, then a refund voucher)
 //
@@ -49,6 +51,7 @@ const NETWORK_CODES = new Set([
 function isNetworkError(e) {
   for (let cur = e, depth = 0; cur && depth < 8; cur = cur.cause, depth++) {
     if (cur.code && NETWORK_CODES.has(cur.code)) return true;
+    if (cur.name === 'TimeoutError') return true;
     const msg = String(cur.message || '');
     if (/fetch failed|other side closed|socket hang up|ECONNREFUSED|ECONNRESET/.test(msg)) return true;
   }
@@ -104,11 +107,15 @@ async function main() {
   });
   const fetchWithPayment = wrapFetchWithPayment(fetch, client);
 
+  const callTimeoutMs = Number(process.env.CALL_TIMEOUT_SECS || 60) * 1000;
+  // Each attempt (the unpaid probe, the paid request and a corrective retry) ends after
+  // CALL_TIMEOUT_SECS: a server that hangs is treated like one that went away.
   const init = () =>
     method === 'GET'
-      ? { method: 'GET' }
+      ? { method: 'GET', signal: AbortSignal.timeout(callTimeoutMs) }
       : {
           method: 'POST',
+          signal: AbortSignal.timeout(callTimeoutMs),
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
             model: 'default',
@@ -149,6 +156,7 @@ async function main() {
       const text = await response.text();
       if (response.status === 200) {
         answered++;
+        if (process.env.PROGRESS === '1') process.stderr.write(`answered ${answered}\n`);
         if (header) {
           const settle = decodePaymentResponseHeader(header);
           const extra = settle.extra || {};

@@ -22,8 +22,10 @@
 //   RECEIVER_AUTHORIZER_KEY  the batch-settlement receiver authorizer (signs claims and refunds;
 //                            default FACILITATOR_KEY). With FACILITATOR_URL and neither key set, the
 //                            server relies on the receiverAuthorizer the facilitator advertises.
-//   CHANNEL_DIR              keep batch-settlement channels in files there (they survive a restart);
-//                            default: in memory
+//   CHANNEL_DIR              keep batch-settlement channels in files there (they survive a restart;
+//                            lock files left by a killed server are removed at start); default: in
+//                            memory (after a restart the server takes the base of a channel's next
+//                            voucher as what was charged before)
 //   CHARGE                   settlement override for upto and batch-settlement calls (atomic units,
 //                            "NN%" or "$x"); default: the full price
 //   MAX_TIMEOUT_SECONDS      maxTimeoutSeconds of the offers (default 300)
@@ -42,6 +44,8 @@
 //
 // Prints {"listening":"http://127.0.0.1:PORT"} on stdout once it accepts requests; exits on SIGTERM.
 'use strict';
+const fs = require('fs');
+const path = require('path');
 const express = require('express');
 const {
   paymentMiddlewareFromHTTPServer,
@@ -122,6 +126,22 @@ async function tokenMetadata(rpcUrl, asset) {
   return { name, version };
 }
 
+// FileChannelStorage locks a channel with an O_EXCL `<channelId>.json.lock` file and waits for it
+// without limit: a server killed while it held one would hang that channel after a restart. No
+// other process shares the directory, so locks found at start are stale.
+function removeStaleLocks(dir) {
+  let names = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (_) {
+    return;
+  }
+  for (const name of names.filter((n) => n.endsWith('.lock'))) {
+    fs.rmSync(path.join(dir, name), { force: true });
+    log(`removed the stale channel lock ${name}`);
+  }
+}
+
 // The scheme of the payment on this request, from its PAYMENT-SIGNATURE (or X-PAYMENT) header.
 function paidScheme(req) {
   const header = req.header('payment-signature') || req.header('x-payment');
@@ -174,6 +194,7 @@ async function main() {
       if (authorizer) config.receiverAuthorizerSigner = authorizer;
       if (process.env.CHANNEL_DIR) {
         const { FileChannelStorage } = require('@x402/evm/batch-settlement/server/file-storage');
+        removeStaleLocks(path.join(process.env.CHANNEL_DIR, 'server'));
         config.storage = new FileChannelStorage({ directory: process.env.CHANNEL_DIR });
       }
       batch = new BatchServer(payTo, config);
