@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod x402;
+
 use serde_json::Value;
 use std::{
     io::Read,
@@ -410,8 +412,6 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
     let devnet_port = provider.devnet_port;
     let rpc = format!("http://127.0.0.1:{devnet_port}");
     let token = provider.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
-    let channels_contract =
-        provider.deployments()["contracts"]["PaymentChannels"]["address"].as_str().unwrap().to_owned();
 
     // The buyer node: its own data directory and key, dollars from the devnet faucet, a mandate.
     let out = agora()
@@ -447,7 +447,7 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
                 && response.status == 200
             {
                 served += 1;
-                paid_total += response.settlement.unwrap().amount.unwrap().parse::<u128>().unwrap();
+                paid_total += response.settlement.unwrap().charged().unwrap();
             }
             drop(provider);
             let deadline = Instant::now() + Duration::from_secs(15);
@@ -461,7 +461,7 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
         match runtime.block_on(payer.send(reqwest::Method::POST, &url, Some(body.clone()))) {
             Ok(response) if response.status == 200 => {
                 served += 1;
-                paid_total += response.settlement.unwrap().amount.unwrap().parse::<u128>().unwrap();
+                paid_total += response.settlement.unwrap().charged().unwrap();
             }
             Ok(response) => panic!("HTTP {}: {}", response.status, String::from_utf8_lossy(&response.body)),
             Err(e) => panic!("paid call failed: {e}"),
@@ -487,17 +487,15 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
     assert!(out.status.success(), "{}", failing(out));
     let earnings: Value = serde_json::from_slice(&out.stdout).unwrap();
     let recorded = &earnings["channels"][0];
-    assert_eq!(recorded["charged"], channel.charged.to_string(), "provider and buyer agree");
+    assert_eq!(recorded["chargedCumulativeAmount"], channel.charged.to_string(), "provider and buyer agree");
 
     // On chain: the channel paid the provider exactly what was charged.
     runtime.block_on(async {
         let chain = agora_chain::ChainClient::connect(&rpc, None).await.unwrap();
-        let contract = agora_contracts::bindings::PaymentChannels::new(
-            channels_contract.parse().unwrap(),
-            chain.provider(),
-        );
-        let state = contract.getChannel(channel.id).call().await.unwrap();
-        assert_eq!(state.claimed, channel.charged, "claimed on chain == charged");
+        let contract =
+            agora_pay::x402::IBatchSettlement::new(agora_pay::x402::BATCH_SETTLEMENT, chain.provider());
+        let state = contract.channels(channel.id).call().await.unwrap();
+        assert_eq!(state.totalClaimed, channel.charged, "claimed on chain == charged");
         let dollars = agora_contracts::bindings::DevStablecoin::new(token.parse().unwrap(), chain.provider());
         let earned = dollars.balanceOf(provider_key.address()).call().await.unwrap();
         assert_eq!(

@@ -11,6 +11,7 @@
 // Environment:
 //   MAX_AMOUNT_PER_PAYMENT  spendControls cap in atomic units (default 1000000000)
 //   METHOD                  POST (default, a chat body) or GET
+//   MAX_TOKENS              the chat request's max_tokens (default 8)
 //
 // Output: {status, payer, approved, approveTx, paymentResponse, paymentRequired?, body}
 //   approved: whether this run sent the approval; paymentResponse: the decoded PAYMENT-RESPONSE;
@@ -73,7 +74,7 @@ async function main() {
           body: JSON.stringify({
             model: 'default',
             messages: [{ role: 'user', content: 'Say hello in one word.' }],
-            max_tokens: 8,
+            max_tokens: Number(process.env.MAX_TOKENS || 8),
             temperature: 0,
           }),
         };

@@ -59,6 +59,9 @@ pub const MIN_SETTLE_WINDOW_SECS: u64 = 6;
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most channels one claim transaction carries.
 pub const CLAIM_BATCH: usize = 50;
+/// A `batch-settlement` deposit the paywall asks for (`extra.minDeposit`) covers this many
+/// calls at their ceiling.
+pub const DEPOSIT_CALLS: u128 = 100;
 
 /// What the paywall accepts and where the money goes.
 #[derive(Debug, Clone)]
@@ -240,6 +243,9 @@ impl Paywall {
                         "assetTransferMethod": "eip3009",
                         "receiverAuthorizer": operator.to_checksum(None),
                         "withdrawDelay": c.min_withdraw_delay,
+                        // What the official client deposits: enough for many calls, so a
+                        // channel is not topped up every few.
+                        "minDeposit": amount.saturating_mul(DEPOSIT_CALLS).to_string(),
                     }),
                 ));
             }
