@@ -26,6 +26,9 @@ const CONTRACTS = [
   ['Permit2DepositCollector.sol', 'Permit2DepositCollector'],
   ['Permit2.sol', 'Permit2'],
   ['X402UptoPermit2Proxy.sol', 'X402UptoPermit2Proxy'],
+  // Multicall3, which the official facilitator reads chain state through (placed on devnets
+  // alongside the x402 contracts).
+  ['Multicall3.sol', 'Multicall3'],
 ];
 
 const root = path.resolve(__dirname, '..');

@@ -50,6 +50,19 @@ function officialBatchSettlementAbi() {
   return new Function(`${text.slice(start, end)}\nreturn batchSettlementABI;`)();
 }
 
+/// The Multicall3 the official facilitator reads chain state through: its address and its ABI
+/// (a literal in the bundled facilitator, not exported).
+function officialMulticall3() {
+  const file = require.resolve('@x402/evm/batch-settlement/facilitator');
+  const text = fs.readFileSync(file, 'utf8');
+  const address = /var MULTICALL3_ADDRESS = "(0x[0-9a-fA-F]{40})";/.exec(text);
+  const start = text.indexOf('var multicall3ABI = [');
+  const end = text.indexOf('\n];\n', start);
+  if (!address || start < 0 || end < 0) throw new Error(`MULTICALL3_ADDRESS or multicall3ABI not found in ${file}`);
+  const abi = new Function(`${text.slice(start, end + 3)}\nreturn multicall3ABI;`)();
+  return { address: viem.getAddress(address[1]), abi };
+}
+
 /// A constant of the bundled batch-settlement client that the package does not export.
 function bundledConstant(name) {
   const text = fs.readFileSync(require.resolve('@x402/evm/batch-settlement/client'), 'utf8');
@@ -100,6 +113,8 @@ const abis = {
   X402BatchSettlement: summarize(officialBatchSettlementAbi()),
   X402UptoPermit2Proxy: summarize(evm.x402UptoPermit2ProxyABI),
   Permit2: summarize(viem.parseAbi(PERMIT2_SIGNATURE_TRANSFER)),
+  // What the facilitator calls (`tryAggregate`) and what viem's `multicall` calls.
+  Multicall3: summarize([...officialMulticall3().abi, ...viem.multicall3Abi]),
 };
 
 // ------------------------------------------------------------------------------------------
@@ -263,6 +278,7 @@ async function main() {
       permit2DepositCollector: bundledConstant('PERMIT2_DEPOSIT_COLLECTOR_ADDRESS'),
       permit2: viem.getAddress(evm.PERMIT2_ADDRESS),
       uptoPermit2Proxy: viem.getAddress(evm.x402UptoPermit2ProxyAddress),
+      multicall3: officialMulticall3().address,
       token: TOKEN,
       receiver: RECEIVER,
       facilitator: FACILITATOR,

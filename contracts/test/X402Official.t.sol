@@ -122,6 +122,12 @@ contract X402OfficialTest is X402Test {
         checkSelectors("Permit2", "errors", errors);
     }
 
+    /// The Multicall3 functions the facilitator (`tryAggregate`) and viem's `multicall` call.
+    function test_multicall3_has_what_the_official_clients_call() public view {
+        checkFunctions("Multicall3");
+        assertTrue(MULTICALL3.code.length > 0, "placed at the canonical address");
+    }
+
     // ---------------------------------------------------------------------------------------
     // Vectors: the digests the official encoders produce, and the payloads they sign
     // ---------------------------------------------------------------------------------------
@@ -162,6 +168,7 @@ contract X402OfficialTest is X402Test {
         );
         assertEq(vmx.parseJsonAddress(v, ".addresses.permit2"), PERMIT2, "permit2");
         assertEq(vmx.parseJsonAddress(v, ".addresses.uptoPermit2Proxy"), UPTO_PROXY, "upto");
+        assertEq(vmx.parseJsonAddress(v, ".addresses.multicall3"), MULTICALL3, "multicall3");
         assertEq(vmx.parseJsonAddress(v, ".addresses.token"), TOKEN, "token");
         assertEq(u(".chainId"), block.chainid, "chain");
     }

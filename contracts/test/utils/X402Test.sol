@@ -8,6 +8,7 @@ import {ERC3009DepositCollector} from "../../src/ERC3009DepositCollector.sol";
 import {Permit2DepositCollector} from "../../src/Permit2DepositCollector.sol";
 import {ISignatureTransfer, Permit2} from "../../src/Permit2.sol";
 import {X402UptoPermit2Proxy} from "../../src/X402UptoPermit2Proxy.sol";
+import {Multicall3} from "../../src/Multicall3.sol";
 
 /// @notice The cheatcodes the x402 tests use beyond `AgoraTest`'s.
 interface VmX402 {
@@ -33,6 +34,7 @@ abstract contract X402Test is AgoraTest {
     address internal constant PERMIT2_COLLECTOR = 0x4020425FAf3B746C082C2f942b4E5159887B0005;
     address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
     address internal constant UPTO_PROXY = 0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002;
+    address internal constant MULTICALL3 = 0xcA11bde05977b3631167028862bE2a173976CA11;
     address internal constant TOKEN = 0x70C0000000000000000000000000000000000001;
 
     X402BatchSettlement internal settlement = X402BatchSettlement(BATCH_SETTLEMENT);
@@ -64,11 +66,13 @@ abstract contract X402Test is AgoraTest {
         vmx.etch(ERC3009_COLLECTOR, address(new ERC3009DepositCollector(BATCH_SETTLEMENT)).code);
         vmx.etch(PERMIT2_COLLECTOR, address(new Permit2DepositCollector(BATCH_SETTLEMENT, PERMIT2)).code);
         vmx.etch(UPTO_PROXY, address(new X402UptoPermit2Proxy(PERMIT2)).code);
+        vmx.etch(MULTICALL3, address(new Multicall3()).code);
         vm.label(BATCH_SETTLEMENT, "X402BatchSettlement");
         vm.label(ERC3009_COLLECTOR, "ERC3009DepositCollector");
         vm.label(PERMIT2_COLLECTOR, "Permit2DepositCollector");
         vm.label(PERMIT2, "Permit2");
         vm.label(UPTO_PROXY, "X402UptoPermit2Proxy");
+        vm.label(MULTICALL3, "Multicall3");
         vm.label(TOKEN, "DevStablecoin");
     }
 

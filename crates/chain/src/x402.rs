@@ -1,12 +1,14 @@
 //! The x402 contracts at their canonical addresses.
 //!
 //! The official x402 clients and facilitators call the batch-settlement escrow, its deposit
-//! collectors, the `upto` proxy and Permit2 at fixed addresses. Public chains have the official
-//! deployments there; a devnet has nothing, so on a dev chain agora deploys its own
-//! implementations (same ABI and EIP-712 domains) and copies their runtime code to the canonical
-//! addresses with `anvil_setCode`. The deployed copies are left unused. On any other chain
-//! nothing is deployed: the code at each canonical address must exist, or the x402 flows cannot
-//! work and we say which contract is missing.
+//! collectors, the `upto` proxy and Permit2 at fixed addresses, and the facilitator reads chain
+//! state through Multicall3. Public chains have the official deployments there; a devnet has
+//! nothing, so on a dev chain agora deploys its own implementations (same ABI and EIP-712
+//! domains) and copies their runtime code to the canonical addresses with `anvil_setCode`. The
+//! deployed copies are left unused. On any other chain nothing is deployed: the code at each
+//! x402 contract's canonical address must exist, or the x402 flows cannot work and we say which
+//! contract is missing. Multicall3 is not checked there: it is not ours to demand
+//! ([`X402Contract::required_off_dev_chains`]).
 
 use crate::{ChainClient, ChainError, Result, error::BoxError, is_dev_chain};
 use agora_contracts::{X402_CONTRACTS, X402Contract};
@@ -27,6 +29,8 @@ pub enum X402Action {
     /// Other chain: code exists at the canonical address (the official deployment; its bytes
     /// are not ours, so they are not compared).
     Found,
+    /// Other chain: a contract agora does not require there (Multicall3) was not looked for.
+    Skipped,
 }
 
 impl X402Action {
@@ -36,6 +40,7 @@ impl X402Action {
             Self::Present => "present",
             Self::Placed => "placed",
             Self::Found => "found",
+            Self::Skipped => "skipped (not required)",
         }
     }
 }
@@ -53,14 +58,20 @@ pub struct X402Placement {
 
 /// Makes sure every x402 contract is at its canonical address on the client's chain: placed
 /// there on a dev chain when missing or different (needs the client's signer), checked to
-/// exist on any other chain. Returns one [`X402Placement`] per contract, in
-/// [`X402_CONTRACTS`] order. Running it again on a dev chain changes nothing.
+/// exist on any other chain, except those not required there (Multicall3), which are skipped.
+/// Returns one [`X402Placement`] per contract, in [`X402_CONTRACTS`] order. Running it again on
+/// a dev chain changes nothing.
 pub async fn ensure_x402_contracts(client: &ChainClient) -> Result<Vec<X402Placement>> {
     let chain_id = client.chain_id();
     let dev = is_dev_chain(chain_id);
     let mut placements = Vec::with_capacity(X402_CONTRACTS.len());
     for &contract in X402_CONTRACTS {
         let address = contract.canonical_address();
+        if !dev && !contract.required_off_dev_chains() {
+            tracing::debug!(target: "agora::deploy", contract = contract.name(), %address, chain_id, "not required off dev chains: skipped");
+            placements.push(X402Placement { contract, address, action: X402Action::Skipped });
+            continue;
+        }
         let code = code_at(client, address).await?;
         let action = if !dev {
             if code.is_empty() {

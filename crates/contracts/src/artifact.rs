@@ -115,6 +115,8 @@ pub(crate) static PERMIT2: LazyLock<Artifact> =
     LazyLock::new(|| load("Permit2", include_str!("../artifacts/Permit2.json")));
 pub(crate) static X402_UPTO_PERMIT2_PROXY: LazyLock<Artifact> =
     LazyLock::new(|| load("X402UptoPermit2Proxy", include_str!("../artifacts/X402UptoPermit2Proxy.json")));
+pub(crate) static MULTICALL3: LazyLock<Artifact> =
+    LazyLock::new(|| load("Multicall3", include_str!("../artifacts/Multicall3.json")));
 
 #[cfg(test)]
 mod tests {

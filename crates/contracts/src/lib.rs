@@ -94,6 +94,13 @@ pub mod bindings {
         "artifacts/Permit2.json"
     );
 
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        Multicall3,
+        "artifacts/Multicall3.json"
+    );
+
     pub use upto::X402UptoPermit2Proxy;
 
     /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in

@@ -1,12 +1,16 @@
 //! The x402 contracts that the official x402 clients and facilitators expect at fixed
 //! (CREATE2) addresses on every chain: the `batch-settlement` escrow with its deposit
-//! collectors, the `upto` Permit2 proxy, and Permit2 itself.
+//! collectors, the `upto` Permit2 proxy, and Permit2 itself; plus Multicall3, which the official
+//! facilitator reads chain state through.
 //!
 //! On public chains the official deployments live at those addresses. On a devnet they do not,
 //! so agora places its own implementations there (same ABI, same EIP-712 domains): each is
 //! deployed normally, then its runtime code is copied to the canonical address. That is why the
 //! contracts keep no constructor-written storage, and why each is constructed with the canonical
 //! addresses of the contracts it talks to ([`X402Contract::constructor_args`]).
+//!
+//! Multicall3 is not an x402 contract and not ours to demand: agora places it on a devnet (which
+//! lacks it) but does not require it elsewhere ([`X402Contract::required_off_dev_chains`]).
 
 use crate::{Artifact, artifact};
 use alloy::{
@@ -27,6 +31,9 @@ pub enum X402Contract {
     Permit2DepositCollector,
     /// The spender of `upto` Permit2 authorizations.
     UptoPermit2Proxy,
+    /// A Multicall3-compatible aggregator: the official facilitator batches its reads through
+    /// `tryAggregate`, viem's `multicall` through `aggregate3`.
+    Multicall3,
 }
 
 /// Every x402 contract, each after the ones it is constructed with.
@@ -36,6 +43,7 @@ pub const X402_CONTRACTS: &[X402Contract] = &[
     X402Contract::Erc3009DepositCollector,
     X402Contract::Permit2DepositCollector,
     X402Contract::UptoPermit2Proxy,
+    X402Contract::Multicall3,
 ];
 
 /// The EIP-712 domain name of the batch-settlement contract.
@@ -52,6 +60,7 @@ impl X402Contract {
             Self::Erc3009DepositCollector => address!("0x4020806089470a89826cB9fB1f4059150b550004"),
             Self::Permit2DepositCollector => address!("0x4020425FAf3B746C082C2f942b4E5159887B0005"),
             Self::UptoPermit2Proxy => address!("0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"),
+            Self::Multicall3 => address!("0xcA11bde05977b3631167028862bE2a173976CA11"),
         }
     }
 
@@ -63,13 +72,22 @@ impl X402Contract {
             Self::Erc3009DepositCollector => "ERC3009DepositCollector",
             Self::Permit2DepositCollector => "Permit2DepositCollector",
             Self::UptoPermit2Proxy => "X402UptoPermit2Proxy",
+            Self::Multicall3 => "Multicall3",
         }
+    }
+
+    /// Whether the contract must already be at its canonical address on a chain where agora
+    /// does not place it (any chain but a dev chain). The x402 contracts must: the payment
+    /// flows call them. Multicall3 need not: most chains have it, but it is a general-purpose
+    /// utility that agora itself never calls, so its absence is not ours to refuse.
+    pub const fn required_off_dev_chains(self) -> bool {
+        !matches!(self, Self::Multicall3)
     }
 
     /// The contracts whose canonical addresses the constructor takes, in order.
     pub const fn constructor_dependencies(self) -> &'static [X402Contract] {
         match self {
-            Self::Permit2 | Self::BatchSettlement => &[],
+            Self::Permit2 | Self::BatchSettlement | Self::Multicall3 => &[],
             Self::Erc3009DepositCollector => &[Self::BatchSettlement],
             Self::Permit2DepositCollector => &[Self::BatchSettlement, Self::Permit2],
             Self::UptoPermit2Proxy => &[Self::Permit2],
@@ -99,6 +117,7 @@ impl X402Contract {
             Self::Erc3009DepositCollector => &artifact::ERC3009_DEPOSIT_COLLECTOR,
             Self::Permit2DepositCollector => &artifact::PERMIT2_DEPOSIT_COLLECTOR,
             Self::UptoPermit2Proxy => &artifact::X402_UPTO_PERMIT2_PROXY,
+            Self::Multicall3 => &artifact::MULTICALL3,
         }
     }
 
@@ -153,6 +172,17 @@ mod tests {
             assert_eq!(contract.to_string(), contract.name());
         }
         assert_eq!(X402Contract::from_name("PaymentChannels"), None);
+    }
+
+    #[test]
+    fn only_multicall3_is_optional_off_dev_chains() {
+        let optional: Vec<_> = X402_CONTRACTS.iter().filter(|c| !c.required_off_dev_chains()).collect();
+        assert_eq!(optional, [&X402Contract::Multicall3]);
+        assert_eq!(
+            X402Contract::Multicall3.canonical_address(),
+            address!("0xcA11bde05977b3631167028862bE2a173976CA11")
+        );
+        assert_eq!(X402Contract::Multicall3.deploy_code(), X402Contract::Multicall3.artifact().creation_code);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The x402 contracts at their canonical addresses: placed on a devnet once, usable through the
-//! bindings, hashing like Rust's EIP-712, and required (not placed) on other chains.
+//! bindings, hashing like Rust's EIP-712, and required (not placed) on other chains. Multicall3
+//! too, placed on a devnet but not required elsewhere.
 
 use crate::devnet_config;
 use agora_chain::{
@@ -8,7 +9,8 @@ use agora_chain::{
 use agora_contracts::{
     SuiteContract, X402_CONTRACTS, X402Contract, batch_settlement_domain,
     bindings::{
-        DevStablecoin, ERC3009DepositCollector, Permit2, Permit2DepositCollector, X402BatchSettlement,
+        DevStablecoin, ERC3009DepositCollector, Multicall3, Permit2, Permit2DepositCollector,
+        X402BatchSettlement,
         X402BatchSettlement::{ChannelConfig, Voucher, VoucherClaim},
         X402UptoPermit2Proxy,
     },
@@ -18,7 +20,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256, aliases::U40, keccak256},
     providers::Provider,
     signers::SignerSync,
-    sol_types::{Eip712Domain, SolStruct, SolValue},
+    sol_types::{Eip712Domain, SolCall, SolStruct, SolValue},
 };
 
 /// The typed messages the payer signs (EIP-712 type names are the struct names).
@@ -102,6 +104,36 @@ async fn x402_contracts_are_placed_once_and_answer_at_their_canonical_addresses(
     assert_eq!(collector.PERMIT2().call().await.unwrap(), X402Contract::Permit2.canonical_address());
     let upto = X402UptoPermit2Proxy::new(X402Contract::UptoPermit2Proxy.canonical_address(), provider);
     assert_eq!(upto.PERMIT2().call().await.unwrap(), X402Contract::Permit2.canonical_address());
+
+    // Multicall3, directly and the way the official facilitator batches its reads
+    // (`tryAggregate(false, …)`): a read of a placed contract, one of Multicall3 itself, and one
+    // that reverts.
+    let multicall_address = X402Contract::Multicall3.canonical_address();
+    let multicall = Multicall3::new(multicall_address, provider);
+    assert_eq!(multicall.getChainId().call().await.unwrap(), U256::from(client.chain_id()));
+    let calls = vec![
+        Multicall3::Call {
+            target: X402Contract::Permit2.canonical_address(),
+            callData: Permit2::DOMAIN_SEPARATORCall {}.abi_encode().into(),
+        },
+        Multicall3::Call {
+            target: multicall_address,
+            callData: Multicall3::getChainIdCall {}.abi_encode().into(),
+        },
+        Multicall3::Call {
+            target: settlement_address,
+            callData: X402BatchSettlement::finalizeWithdrawCall { config: config.clone() }
+                .abi_encode()
+                .into(),
+        },
+    ];
+    let results = multicall.tryAggregate(false, calls.clone()).call().await.unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(results[0].success && results[1].success && !results[2].success, "{results:?}");
+    assert_eq!(results[0].returnData.as_ref(), permit2_domain(client.chain_id()).separator().as_slice());
+    assert_eq!(U256::abi_decode(&results[1].returnData).unwrap(), U256::from(client.chain_id()));
+    let err = multicall.tryAggregate(true, calls).call().await.unwrap_err();
+    assert!(err.to_string().contains("Multicall3: call failed"), "{err}");
 }
 
 /// A deposit by ERC-3009, a voucher, a claim and a settlement through the placed contracts, all
@@ -194,7 +226,8 @@ async fn a_channel_works_end_to_end_through_the_placed_contracts() {
     );
 }
 
-/// Off a dev chain nothing is placed: a missing contract is named, existing code is accepted.
+/// Off a dev chain nothing is placed: a missing contract is named, existing code is accepted,
+/// and Multicall3 is not required.
 #[tokio::test]
 async fn other_chains_must_have_the_contracts_already() {
     let devnet = Devnet::start(&DevnetConfig { chain_id: 8453, ..devnet_config(None) }).await.unwrap();
@@ -207,8 +240,9 @@ async fn other_chains_must_have_the_contracts_already() {
     assert!(err.to_string().contains("0x000000000022D473030F116dDEE9F6B43aC78BA3"), "{err}");
     assert!(code(&client, X402Contract::Permit2.canonical_address()).await.is_empty(), "nothing placed");
 
-    // Code at every address (standing in for the official deployments): found, left alone.
-    for contract in X402_CONTRACTS {
+    // Code at every required address (standing in for the official deployments): found, left
+    // alone; Multicall3, absent, is skipped.
+    for contract in X402_CONTRACTS.iter().filter(|c| c.required_off_dev_chains()) {
         let _: () = client
             .provider()
             .raw_request("anvil_setCode".into(), (contract.canonical_address(), "0x6080604052600080fd"))
@@ -216,7 +250,15 @@ async fn other_chains_must_have_the_contracts_already() {
             .unwrap();
     }
     let found = ensure_x402_contracts(&client).await.unwrap();
-    assert!(found.iter().all(|p| p.action == X402Action::Found), "{found:?}");
+    assert_eq!(found.iter().map(|p| p.contract).collect::<Vec<_>>(), X402_CONTRACTS);
+    for placement in &found {
+        let expected = match placement.contract {
+            X402Contract::Multicall3 => X402Action::Skipped,
+            _ => X402Action::Found,
+        };
+        assert_eq!(placement.action, expected, "{placement:?}");
+    }
+    assert!(code(&client, X402Contract::Multicall3.canonical_address()).await.is_empty(), "not placed");
     assert_eq!(
         code(&client, X402Contract::BatchSettlement.canonical_address()).await.as_ref(),
         [0x60, 0x80, 0x60, 0x40, 0x52, 0x60, 0x00, 0x80, 0xfd]

@@ -28,7 +28,7 @@ fn listed(fixture: &serde_json::Value, contract: &str, kind: &str) -> Vec<String
 #[test]
 fn official_x402_signatures_exist_in_our_contracts() {
     let fixture = official();
-    for contract in ["X402BatchSettlement", "X402UptoPermit2Proxy", "Permit2"] {
+    for contract in ["X402BatchSettlement", "X402UptoPermit2Proxy", "Permit2", "Multicall3"] {
         let ours = abi(contract);
         let functions: BTreeSet<String> = ours.functions().map(|f| f.signature()).collect();
         let events: BTreeSet<String> = ours.events().map(|e| e.signature()).collect();
