@@ -38,6 +38,7 @@ installed() {
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
     [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
     [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/npm/node_modules/@x402/fetch" ] &&
+    [ -d "$TOOLS/npm/node_modules/@x402/extensions" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ]
 }
 if installed; then exit 0; fi
@@ -57,7 +58,7 @@ npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --logle
   "solc@$SOLC_VERSION" \
   "@openzeppelin/contracts@$OZ_VERSION" \
   "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" \
-  "@x402/express@$X402_VERSION" "express@$EXPRESS_VERSION" >&2 ||
+  "@x402/express@$X402_VERSION" "@x402/extensions@$X402_VERSION" "express@$EXPRESS_VERSION" >&2 ||
   fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
 
 ln -sfn ../npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "$TOOLS/bin/anvil"

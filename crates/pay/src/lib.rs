@@ -16,8 +16,10 @@
 //!   [`payer::Mandate`].
 //! - [`exit`]: a payer's timed exit from its channels ([`Payer::close_channel`],
 //!   [`Payer::withdraw_channel`]).
+//! - [`bazaar`]: the x402 discovery extension a paid route describes itself with.
 //! - [`facilitator`]: `/verify`, `/settle` and `/supported` for other x402 servers.
 
+pub mod bazaar;
 pub mod error;
 pub mod exit;
 pub mod facilitator;

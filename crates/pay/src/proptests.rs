@@ -48,8 +48,14 @@ fn optional_json() -> impl Strategy<Value = Option<Value>> {
 }
 
 fn resource() -> impl Strategy<Value = ResourceInfo> {
-    (".{0,24}", proptest::option::of(".{0,16}"), proptest::option::of("[a-z/]{1,16}"))
-        .prop_map(|(url, description, mime_type)| ResourceInfo { url, description, mime_type })
+    (".{0,24}", proptest::option::of(".{0,16}"), proptest::option::of("[a-z/]{1,16}")).prop_map(
+        |(url, description, mime_type)| ResourceInfo {
+            url,
+            description,
+            mime_type,
+            ..ResourceInfo::default()
+        },
+    )
 }
 
 fn requirements() -> impl Strategy<Value = PaymentRequirements> {

@@ -37,6 +37,12 @@ pub struct ResourceInfo {
     /// What it returns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
+    /// The service's name, for discovery (`bazaar`: printable ASCII, at most 32 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Topical tags, for discovery (`bazaar`: at most 5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// One way to pay (an entry of `accepts[]`, and `accepted` in a payload).

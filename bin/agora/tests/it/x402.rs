@@ -170,6 +170,17 @@ fn the_official_upto_client_is_charged_the_tokens_generated_not_the_ceiling() {
             .unwrap();
     });
     let url = format!("http://127.0.0.1:{}/v1/chat/completions", provider.paid_port);
+    // The 402 describes the route for x402 discovery: the official validators accept it.
+    let out = driver("x402_bazaar_check.js").arg(&url).output().expect("node (run `make setup`)");
+    assert!(out.status.success(), "{}", failing(out));
+    let bazaar: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&bazaar["valid"], &bazaar["specValid"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{bazaar}"
+    );
+    assert_eq!(bazaar["info"]["input"]["method"], "POST");
+    assert_eq!(bazaar["resource"]["serviceName"], "agora");
     // A short answer under a high max_tokens: the ceiling is far above what is generated.
     let out = driver("x402_upto_client.js")
         .args([url.as_str(), key_hex(&buyer).as_str(), token.as_str(), rpc.as_str()])

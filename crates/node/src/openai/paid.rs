@@ -101,9 +101,15 @@ async fn paid_chat(
             prepared.model, pricing.price_per_token
         )),
         mime_type: Some("application/json".into()),
+        service_name: Some("agora".into()),
+        tags: vec!["inference".into(), "llm".into(), "openai".into()],
     };
-    let authorized =
-        paywall.authorize(&headers, &resource, ceiling).await.map_err(IntoResponse::into_response)?;
+    // The x402 `bazaar` description of this route, so discovery services can list it.
+    let discovery = agora_pay::bazaar::chat_completions(&prepared.model);
+    let authorized = paywall
+        .authorize_with(&headers, &resource, ceiling, Some(&discovery))
+        .await
+        .map_err(IntoResponse::into_response)?;
     let terms = receipt_terms(&authorized.facts(), pricing.price_per_token, ceiling);
     let events = match service.submit(job.messages, job.prompt, Some(terms.clone())) {
         Ok(events) => events,

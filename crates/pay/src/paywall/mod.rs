@@ -272,10 +272,26 @@ impl Paywall {
         resource: &ResourceInfo,
         amount: u128,
     ) -> Result<Authorized, Refusal> {
-        let required = self.required(resource, amount);
+        self.authorize_with(headers, resource, amount, None).await
+    }
+
+    /// [`Paywall::authorize`], with x402 `extensions` in every 402 it answers (e.g. the
+    /// [`crate::bazaar`] description of the route, for discovery).
+    pub async fn authorize_with(
+        &self,
+        headers: &HeaderMap,
+        resource: &ResourceInfo,
+        amount: u128,
+        extensions: Option<&Value>,
+    ) -> Result<Authorized, Refusal> {
+        let mut required = self.required(resource, amount);
+        required.extensions = extensions.cloned();
         let with_required = |mut refusal: Refusal| {
             match refusal.required.as_mut() {
-                Some(r) => r.resource = required.resource.clone(),
+                Some(r) => {
+                    r.resource = required.resource.clone();
+                    r.extensions = required.extensions.clone();
+                }
                 None => refusal.required = Some(Box::new(required.clone())),
             }
             refusal
@@ -490,7 +506,7 @@ pub async fn fixed_price(
     let resource = ResourceInfo {
         url: request.uri().to_string(),
         description: Some(price.description.clone()),
-        mime_type: None,
+        ..ResourceInfo::default()
     };
     let authorized = match price.paywall.authorize(request.headers(), &resource, price.amount).await {
         Ok(a) => a,
