@@ -1,7 +1,8 @@
 //! agora and the official x402 packages (npm `@x402/fetch`, `@x402/evm`, `@x402/express`
 //! 2.27.0), unchanged: the official `batch-settlement` client buys many calls from `agora up`
-//! across a provider SIGKILL, the official `upto` client is charged the tokens generated, and
-//! an agora node buys from the official reference server with both schemes.
+//! across a provider SIGKILL, the official `upto` client is charged the tokens generated (and
+//! the route's `bazaar` description passes the official validators), and an agora node buys
+//! from the official reference server with both schemes.
 
 use super::{agora, failing, free_port, port_is_free, start_provider};
 use serde_json::Value;
@@ -230,4 +231,104 @@ impl Forwarder {
         });
         Self { _thread: thread }
     }
+}
+
+/// The official reference server (`@x402/express` with the official facilitator in-process,
+/// crates/node/tests/it/x402_express_server.js), started with `env`; killed on drop.
+struct ReferenceServer {
+    child: Child,
+    url: String,
+}
+
+impl ReferenceServer {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let mut cmd = driver("x402_express_server.js");
+        cmd.env("PORT", "0").stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("node (run `make setup`)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("the reference server did not start: {line} {err}")
+        });
+        Self { url: ready["listening"].as_str().unwrap().to_owned(), child }
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An agora node buys from the official reference server: over a `batch-settlement` channel
+/// (one deposit, a voucher per call) and with `upto`; the server's official facilitator claims
+/// and settles, and the seller's balance is what the buyer's books say it spent.
+#[test]
+fn an_agora_node_buys_from_the_official_server_with_batch_settlement_and_upto() {
+    const PRICE: u128 = 1_000;
+    const CALLS: u128 = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_provider(&dir.path().join("host"), free_port, "1");
+    let rpc = format!("http://127.0.0.1:{}", host.devnet_port);
+    let token = host.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
+    // The seller: a fresh payTo; the official facilitator signs with anvil's dev account 5.
+    let seller = alloy::signers::local::PrivateKeySigner::random().address().to_string();
+    let facilitator_key = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+    let server = ReferenceServer::start(&[
+        ("SCHEMES", "upto,batch-settlement"),
+        ("PRICE", &PRICE.to_string()),
+        ("ASSET", &token),
+        ("PAY_TO", &seller),
+        ("RPC_URL", &rpc),
+        ("FACILITATOR_KEY", facilitator_key),
+    ]);
+    let url = format!("{}/paid", server.url);
+
+    // The buyer: an agora data directory, dollars, a mandate.
+    let buyer_dir = dir.path().join("buyer");
+    let run = |args: &[&str]| {
+        let out =
+            agora().args(args).args(["--rpc-url", &rpc, "--data-dir"]).arg(&buyer_dir).output().unwrap();
+        assert!(out.status.success(), "agora {args:?}: {}", failing(out));
+        out
+    };
+    run(&["faucet", "--amount", "10", "--token", &token]);
+    run(&["mandate", "set", "--budget", "1000000", "--per-call", "10000"]);
+    for call in 0..CALLS {
+        let out = run(&["pay", &url, "--scheme", "channel", "--deposit", "20000"]);
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(body.is_object(), "{body}");
+        let note = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(note.contains("paid 1000 (0.001000 dUSD) with batch-settlement"), "{note}");
+        // The first call's deposit goes on chain; the rest are vouchers.
+        assert_eq!(note.contains("off-chain voucher"), call > 0, "{note}");
+    }
+    let out = run(&["pay", &url, "--scheme", "upto"]);
+    let note = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(note.contains("with upto") && note.contains("0x"), "{note}");
+
+    // The seller's server claims its vouchers and settles them to payTo.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let settled: Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/admin/settle", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(settled.get("error").is_none(), "{settled}");
+    let seller: alloy::primitives::Address = seller.parse().unwrap();
+    assert_eq!(dollars_of(&rpc, &token, seller), (CALLS + 1) * PRICE, "{settled}");
+    let out = run(&["mandate", "show"]);
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(shown.contains(&format!("spent    {}", (CALLS + 1) * PRICE)), "{shown}");
 }
