@@ -18,7 +18,6 @@ const CONTRACTS = [
   ['ReputationRegistry.sol', 'ReputationRegistry'],
   ['ValidationRegistry.sol', 'ValidationRegistry'],
   ['BulkAgents.sol', 'BulkAgents'],
-  ['PaymentChannels.sol', 'PaymentChannels'],
   // The x402 contracts the official clients expect at canonical addresses (agora's own
   // implementations, placed there on devnets).
   ['X402BatchSettlement.sol', 'X402BatchSettlement'],

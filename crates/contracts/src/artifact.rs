@@ -101,8 +101,6 @@ pub(crate) static REPUTATION_REGISTRY: LazyLock<Artifact> =
     LazyLock::new(|| load("ReputationRegistry", include_str!("../artifacts/ReputationRegistry.json")));
 pub(crate) static VALIDATION_REGISTRY: LazyLock<Artifact> =
     LazyLock::new(|| load("ValidationRegistry", include_str!("../artifacts/ValidationRegistry.json")));
-pub(crate) static PAYMENT_CHANNELS: LazyLock<Artifact> =
-    LazyLock::new(|| load("PaymentChannels", include_str!("../artifacts/PaymentChannels.json")));
 pub(crate) static X402_BATCH_SETTLEMENT: LazyLock<Artifact> =
     LazyLock::new(|| load("X402BatchSettlement", include_str!("../artifacts/X402BatchSettlement.json")));
 pub(crate) static ERC3009_DEPOSIT_COLLECTOR: LazyLock<Artifact> = LazyLock::new(|| {

@@ -55,13 +55,6 @@ pub mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug)]
-        PaymentChannels,
-        "artifacts/PaymentChannels.json"
-    );
-
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
         BulkAgents,
         "artifacts/BulkAgents.json"
     );
@@ -133,9 +126,6 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
     if let Ok(e) = bindings::DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         return Some(shown(e));
     }
-    if let Ok(e) = bindings::PaymentChannels::PaymentChannelsErrors::abi_decode(data) {
-        return Some(shown(e));
-    }
     if let Ok(e) = bindings::X402BatchSettlement::X402BatchSettlementErrors::abi_decode(data) {
         return Some(shown(e));
     }
@@ -183,8 +173,6 @@ pub enum SuiteContract {
     ReputationRegistry,
     /// ERC-8004 Validation Registry (constructed with the identity registry).
     ValidationRegistry,
-    /// Payment channels with cumulative EIP-712 vouchers (x402 `batch-settlement` shape).
-    PaymentChannels,
 }
 
 /// Every contract of the suite, in deployment order (a contract only depends on earlier ones).
@@ -193,7 +181,6 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::IdentityRegistry,
     SuiteContract::ReputationRegistry,
     SuiteContract::ValidationRegistry,
-    SuiteContract::PaymentChannels,
 ];
 
 impl SuiteContract {
@@ -204,14 +191,13 @@ impl SuiteContract {
             Self::IdentityRegistry => "IdentityRegistry",
             Self::ReputationRegistry => "ReputationRegistry",
             Self::ValidationRegistry => "ValidationRegistry",
-            Self::PaymentChannels => "PaymentChannels",
         }
     }
 
     /// The contracts of the suite this one is constructed with, in constructor order.
     pub const fn constructor_dependencies(self) -> &'static [SuiteContract] {
         match self {
-            Self::DevStablecoin | Self::IdentityRegistry | Self::PaymentChannels => &[],
+            Self::DevStablecoin | Self::IdentityRegistry => &[],
             Self::ReputationRegistry | Self::ValidationRegistry => &[Self::IdentityRegistry],
         }
     }
@@ -238,7 +224,6 @@ impl SuiteContract {
             Self::IdentityRegistry => &artifact::IDENTITY_REGISTRY,
             Self::ReputationRegistry => &artifact::REPUTATION_REGISTRY,
             Self::ValidationRegistry => &artifact::VALIDATION_REGISTRY,
-            Self::PaymentChannels => &artifact::PAYMENT_CHANNELS,
         }
     }
 }

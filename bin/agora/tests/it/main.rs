@@ -613,12 +613,10 @@ fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
         let channel = channels[0].clone();
         runtime.block_on(async {
             let chain = agora_chain::ChainClient::connect(&rpc, None).await.unwrap();
-            let contract = agora_contracts::bindings::PaymentChannels::new(
-                first["contracts"]["PaymentChannels"]["address"].as_str().unwrap().parse().unwrap(),
-                chain.provider(),
-            );
-            let state = contract.getChannel(channel.id).call().await.unwrap();
-            assert_eq!(state.deposited, 500_000, "life {life}: the deposit is still there");
+            let contract =
+                agora_pay::x402::IBatchSettlement::new(agora_pay::x402::BATCH_SETTLEMENT, chain.provider());
+            let state = contract.channels(channel.id).call().await.unwrap();
+            assert_eq!(state.balance, 500_000, "life {life}: the deposit is still there");
             let dollars =
                 agora_contracts::bindings::DevStablecoin::new(token.parse().unwrap(), chain.provider());
             let left = dollars.balanceOf(buyer_key.address()).call().await.unwrap();
@@ -634,7 +632,7 @@ fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
                 .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let earnings: Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(earnings["channels"][0]["claimed"], channel.charged.to_string(), "{earnings}");
+            assert_eq!(earnings["channels"][0]["totalClaimed"], channel.charged.to_string(), "{earnings}");
         }
         if life % 2 == 0 {
             signal(&up.child, libc::SIGTERM);
@@ -654,7 +652,7 @@ fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
             let out = agora().args(["earnings", "--json", "--data-dir"]).arg(&provider_dir).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let earnings: Value = serde_json::from_slice(&out.stdout).unwrap();
-            let claimed: u128 = earnings["channels"][0]["claimed"].as_str().unwrap().parse().unwrap();
+            let claimed: u128 = earnings["channels"][0]["totalClaimed"].as_str().unwrap().parse().unwrap();
             assert!(
                 claimed > 0 && claimed < channel.charged,
                 "claimed in life 8, charged more since: {earnings}"
