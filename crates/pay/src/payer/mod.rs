@@ -120,8 +120,9 @@ impl Mandate {
 /// Which scheme to use when a 402 offers several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Prefer {
-    /// A `batch-settlement` channel if one is open to the payee or many calls are expected
-    /// ([`PayerConfig::expected_calls`]), else `exact`, else `upto`.
+    /// A `batch-settlement` channel if one is open to the payee, or if many calls are expected
+    /// ([`PayerConfig::expected_calls`]) and the mandate can hold the deposit; else `exact`,
+    /// else `upto`.
     #[default]
     Auto,
     /// Always `exact`.
@@ -487,7 +488,13 @@ impl Payer {
             Prefer::Upto => upto.or(exact),
             Prefer::Channel => channel.or(exact),
             Prefer::Auto => match channel {
-                Some(c) if has_channel(&c.0) || self.config.expected_calls >= CHANNEL_FROM_CALLS => Some(c),
+                Some(c) if has_channel(&c.0) => Some(c),
+                // Many calls coming: a channel, if the mandate can hold its deposit.
+                Some(c)
+                    if self.config.expected_calls >= CHANNEL_FROM_CALLS && self.can_hold_deposit(&c.0) =>
+                {
+                    Some(c)
+                }
                 channel => exact.or(channel).or(upto),
             },
         };
@@ -499,6 +506,17 @@ impl Payer {
             return Err(PayError::Unpayable(format!("network {:?} is not an EVM chain", r.network)));
         }
         Ok((r, scheme))
+    }
+
+    /// Whether the mandate leaves room to escrow a channel deposit for offer `r`.
+    fn can_hold_deposit(&self, r: &PaymentRequirements) -> bool {
+        let (Ok(mandate), Ok(payee), Some(amount)) =
+            (self.mandate(), r.pay_to.parse::<Address>(), typed::parse_amount(&r.amount))
+        else {
+            return false;
+        };
+        let deposit = self.config.channel_deposit.max(amount);
+        self.check_mandate(&mandate, payee, 0, deposit).is_ok()
     }
 
     fn sign_exact(&self, r: &PaymentRequirements) -> Result<(Value, B256), PayError> {

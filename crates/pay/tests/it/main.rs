@@ -826,3 +826,40 @@ fn sign_upto_payload(key: &PrivateKeySigner, offer: &wire::PaymentRequirements) 
         },
     })
 }
+
+/// `auto` pays one call with `exact`, many with a channel, but not a channel the mandate cannot
+/// hold the deposit of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_opens_a_channel_for_many_calls_only_within_the_mandate() {
+    let s = setup().await;
+    let url = format!("{}/ping", s.url);
+    let key = PrivateKeySigner::random();
+    faucet(&s.net, key.address(), 1_000_000).await;
+    let with = |budget: u128, expected_calls: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        Mandate { name: "default".into(), budget, per_call: 10_000, payees: vec![], expires_at: 0 }
+            .save(&store)
+            .unwrap();
+        let config = PayerConfig {
+            mandate: "default".into(),
+            prefer: Prefer::Auto,
+            channel_deposit: 50_000,
+            expected_calls,
+        };
+        (Payer::new(key.clone(), store, config), dir)
+    };
+    let (one, _d1) = with(1_000_000, 1);
+    assert_eq!(one.send(reqwest::Method::GET, &url, None).await.unwrap().scheme.as_deref(), Some("exact"));
+    let (many, _d2) = with(1_000_000, 100);
+    assert_eq!(
+        many.send(reqwest::Method::GET, &url, None).await.unwrap().scheme.as_deref(),
+        Some("batch-settlement")
+    );
+    let (poor, _d3) = with(20_000, 100);
+    assert_eq!(
+        poor.send(reqwest::Method::GET, &url, None).await.unwrap().scheme.as_deref(),
+        Some("exact"),
+        "a 50,000 deposit does not fit a 20,000 budget"
+    );
+}
