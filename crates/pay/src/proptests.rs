@@ -119,6 +119,7 @@ fn settle() -> impl Strategy<Value = SettleResponse> {
         .prop_map(|(success, error_reason, payer, transaction, network, amount, extra)| SettleResponse {
             success,
             error_reason,
+            error_message: None,
             payer,
             transaction,
             network,

@@ -52,6 +52,28 @@ alloy::sol! {
         bytes32 channelId;
         uint128 maxClaimableAmount;
     }
+
+    /// One row of a claim the receiver authorizer signs for `claimWithSignature`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimEntry {
+        bytes32 channelId;
+        uint128 maxClaimableAmount;
+        uint128 totalClaimed;
+    }
+
+    /// What the receiver authorizer signs for `claimWithSignature`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimBatch {
+        ClaimEntry[] claims;
+    }
+
+    /// What the receiver authorizer signs for `refundWithSignature`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Refund {
+        bytes32 channelId;
+        uint256 nonce;
+        uint128 amount;
+    }
 }
 
 /// EIP-712 domain name of the x402 batch settlement contract.
@@ -89,6 +111,16 @@ impl ChannelConfig {
 /// The digest a voucher signature covers.
 pub fn voucher_digest(domain: &Eip712Domain, channel_id: B256, max_claimable: u128) -> B256 {
     Voucher { channelId: channel_id, maxClaimableAmount: max_claimable }.eip712_signing_hash(domain)
+}
+
+/// The digest a receiver authorizer's claim signature covers (`getClaimBatchDigest`).
+pub fn claim_batch_digest(domain: &Eip712Domain, claims: Vec<ClaimEntry>) -> B256 {
+    ClaimBatch { claims }.eip712_signing_hash(domain)
+}
+
+/// The digest a receiver authorizer's refund signature covers (`getRefundDigest`).
+pub fn refund_digest(domain: &Eip712Domain, channel_id: B256, nonce: U256, amount: u128) -> B256 {
+    Refund { channelId: channel_id, nonce, amount }.eip712_signing_hash(domain)
 }
 
 /// Signs a voucher.
@@ -377,6 +409,99 @@ pub struct BatchPayload {
     pub amount: Option<String>,
 }
 
+/// An amount of atomic units as the batch-settlement payloads carry it: a decimal string (a
+/// JSON integer is taken too); anything else, or more than a `uint128`, is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Amount(pub u128);
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => parse_amount(&s)
+                .map(Amount)
+                .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a decimal uint128"))),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(|n| Amount(n.into()))
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an unsigned integer"))),
+            other => Err(serde::de::Error::custom(format!("{other} is not an amount"))),
+        }
+    }
+}
+
+/// The voucher of a claim row: the channel's whole config and the signed cumulative amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimVoucherJson {
+    /// The channel's terms.
+    pub channel: ChannelConfigJson,
+    /// What the payer signed for.
+    pub max_claimable_amount: Amount,
+}
+
+/// One claim row: a voucher, its signature and the total to record as claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimJson {
+    /// The voucher.
+    pub voucher: ClaimVoucherJson,
+    /// The payer authorizer's signature over it.
+    pub signature: Bytes,
+    /// What the channel will have had claimed in total (at most the voucher).
+    pub total_claimed: Amount,
+}
+
+/// A server's `type: claim` settle payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimPayload {
+    /// The rows.
+    pub claims: Vec<ClaimJson>,
+    /// The receiver authorizer's signature over the batch (`claimWithSignature`); without it,
+    /// the facilitator claims as the receiver authorizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_authorizer_signature: Option<Bytes>,
+}
+
+/// A server's `type: settle` settle payload: pay `receiver` what it claimed in `token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleActionPayload {
+    /// Who is paid.
+    pub receiver: Address,
+    /// The token.
+    pub token: Address,
+}
+
+/// A server's `type: refund` settle payload (enriched by the server): claims to record first,
+/// then `amount` of the unclaimed escrow back to the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundPayload {
+    /// The channel's terms.
+    pub channel_config: ChannelConfigJson,
+    /// The payer's latest voucher (at what was charged).
+    pub voucher: VoucherJson,
+    /// How much to return (at most what stays unclaimed).
+    pub amount: Amount,
+    /// The channel's refund nonce the refund is made at.
+    pub refund_nonce: Amount,
+    /// Claims to record before the refund.
+    #[serde(default)]
+    pub claims: Vec<ClaimJson>,
+    /// The receiver authorizer's refund signature (`refundWithSignature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_authorizer_signature: Option<Bytes>,
+    /// The receiver authorizer's signature over `claims`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_authorizer_signature: Option<Bytes>,
+}
+
 /// The EIP-3009 nonce of a deposit into `channel_id`.
 pub fn deposit_nonce(channel_id: B256, salt: B256) -> B256 {
     use alloy::sol_types::SolValue;
@@ -420,6 +545,41 @@ mod tests {
             Some(signer.address())
         );
         assert_eq!(recover(&voucher_digest(&domain, id, 100), &twin), None);
+    }
+
+    /// Vectors from viem's `hashTypedData`, as the official server and facilitator sign them.
+    #[test]
+    fn claim_and_refund_digests_match_the_official_encoders() {
+        let domain = batch_domain(31337);
+        let (a, b) = (B256::repeat_byte(0x11), B256::repeat_byte(0x22));
+        let claims = vec![
+            ClaimEntry { channelId: a, maxClaimableAmount: 5000, totalClaimed: 4000 },
+            ClaimEntry { channelId: b, maxClaimableAmount: 7, totalClaimed: 7 },
+        ];
+        assert_eq!(
+            claim_batch_digest(&domain, claims),
+            alloy::primitives::b256!("0xee0a730c3bd1ca59600af5a59d7628ddc70a97339db14d288cab765b4cf81b08")
+        );
+        assert_eq!(
+            refund_digest(&domain, a, U256::from(3), 123_456),
+            alloy::primitives::b256!("0xf413348a19aa6cc673358cb9c3d31d996f3ac803a35d3c8f740759c724a56ce5")
+        );
+    }
+
+    #[test]
+    fn payload_amounts_are_decimal_strings_or_integers() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<Amount>(v).ok();
+        assert_eq!(parse(serde_json::json!("1000")), Some(Amount(1000)));
+        assert_eq!(parse(serde_json::json!(7)), Some(Amount(7)));
+        for bad in [
+            serde_json::json!("-1"),
+            serde_json::json!("0x10"),
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+        ] {
+            assert_eq!(parse(bad.clone()), None, "{bad}");
+        }
+        assert_eq!(serde_json::to_value(Amount(5)).unwrap(), serde_json::json!("5"));
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub struct SettleResponse {
     /// Why not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_reason: Option<String>,
+    /// Why, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
     /// Who paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer: Option<String>,
@@ -162,9 +165,16 @@ pub struct VerifyResponse {
     /// Why not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid_reason: Option<String>,
+    /// Why not, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_message: Option<String>,
     /// Who pays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer: Option<String>,
+    /// Scheme data: for `batch-settlement` the channel's state on chain (`channelId`,
+    /// `balance`, `totalClaimed`, `withdrawRequestedAt`, `refundNonce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Value>,
 }
 
 /// The facilitator request body of `/verify` and `/settle`.
@@ -360,6 +370,32 @@ pub mod reason {
     pub const PERMIT2_ALLOWANCE: &str = "permit2_allowance_required";
     /// The request would cost more than a call may.
     pub const ABOVE_CEILING: &str = "amount_above_ceiling";
+    /// An `upto` settlement of more than the permit allows.
+    pub const UPTO_SETTLEMENT_EXCEEDS_AMOUNT: &str = "invalid_upto_evm_payload_settlement_exceeds_amount";
+    /// A channel whose withdrawal delay is outside what the contract takes.
+    pub const WITHDRAW_DELAY_OUT_OF_RANGE: &str = "invalid_batch_settlement_evm_withdraw_delay_out_of_range";
+    /// A voucher at or below what the channel has claimed already.
+    pub const CUMULATIVE_BELOW_CLAIMED: &str = "invalid_batch_settlement_evm_cumulative_below_claimed";
+    /// A batch-settlement payload of a type not taken here.
+    pub const BATCH_PAYLOAD_TYPE: &str = "invalid_batch_settlement_evm_payload_type";
+    /// A claim or refund to be authorized by a receiver authorizer that is not this node.
+    pub const AUTHORIZER_MISMATCH: &str = "invalid_batch_settlement_evm_authorizer_address_mismatch";
+    /// A claim or refund signature that is not the channel's receiver authorizer's.
+    pub const AUTHORIZER_SIGNATURE: &str = "invalid_batch_settlement_evm_authorizer_signature";
+    /// A claim above its voucher.
+    pub const CLAIM_EXCEEDS_VOUCHER: &str = "invalid_batch_settlement_evm_claim_exceeds_voucher";
+    /// The claim transaction failed.
+    pub const CLAIM_FAILED: &str = "invalid_batch_settlement_evm_claim_transaction_failed";
+    /// Nothing claimed waits to be paid to the receiver.
+    pub const NOTHING_TO_SETTLE: &str = "invalid_batch_settlement_evm_nothing_to_settle";
+    /// The settle transaction failed.
+    pub const SETTLE_TX_FAILED: &str = "invalid_batch_settlement_evm_settle_transaction_failed";
+    /// A refund of nothing: the channel keeps nothing unclaimed.
+    pub const REFUND_NO_BALANCE: &str = "invalid_batch_settlement_evm_refund_no_balance";
+    /// A refund at another refund nonce than the channel's.
+    pub const REFUND_NONCE: &str = "invalid_batch_settlement_evm_refund_nonce_mismatch";
+    /// The refund transaction failed.
+    pub const REFUND_FAILED: &str = "invalid_batch_settlement_evm_refund_transaction_failed";
 }
 
 #[cfg(test)]

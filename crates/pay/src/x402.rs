@@ -51,10 +51,12 @@ alloy::sol! {
 
         function deposit(ChannelConfig config, uint128 amount, address collector, bytes collectorData) external;
         function claim(VoucherClaim[] voucherClaims) external;
+        function claimWithSignature(VoucherClaim[] voucherClaims, bytes authorizerSignature) external;
         function settle(address receiver, address token) external;
         function initiateWithdraw(ChannelConfig config, uint128 amount) external;
         function finalizeWithdraw(ChannelConfig config) external;
         function refund(ChannelConfig config, uint128 amount) external;
+        function refundWithSignature(ChannelConfig config, uint128 amount, uint256 nonce, bytes receiverAuthorizerSignature) external;
         function getChannelId(ChannelConfig config) external view returns (bytes32);
         function channels(bytes32 channelId) external view returns (uint128 balance, uint128 totalClaimed);
         function pendingWithdrawals(bytes32 channelId) external view returns (uint128 amount, uint40 initiatedAt);

@@ -11,7 +11,7 @@
 //! | `GET /agents/{id}?trust=0xA,0xB` | one agent, with a reputation summary over trusted raters only |
 //! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
 //! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
-//! | `POST /x402/verify`, `POST /x402/settle`, `GET /x402/supported` | an x402 facilitator for `exact` payments |
+//! | `POST /x402/verify`, `POST /x402/settle`, `GET /x402/supported` | an x402 facilitator for `exact`, `upto` and `batch-settlement` payments ([`agora_pay::facilitator`]) |
 //!
 //! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`,
 //! unknown routes (404), wrong methods (405), wrong content types (415) and bodies over 2 MiB

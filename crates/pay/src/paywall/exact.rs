@@ -152,7 +152,7 @@ pub async fn submit_transfer(
 
 /// Whether a contract call failed because the node answered with an error (a revert: final),
 /// rather than because it could not be reached (retry later).
-pub(super) fn is_revert(e: &alloy::contract::Error) -> bool {
+pub(crate) fn is_revert(e: &alloy::contract::Error) -> bool {
     match e {
         alloy::contract::Error::TransportError(t) => t.as_error_resp().is_some(),
         _ => true,
@@ -337,6 +337,7 @@ impl ExactPayment {
                 Ok(SettleResponse {
                     success: true,
                     error_reason: None,
+                    error_message: None,
                     payer,
                     transaction: tx.to_string(),
                     network,
@@ -347,6 +348,7 @@ impl ExactPayment {
             Ok(None) => Ok(SettleResponse {
                 success: true,
                 error_reason: None,
+                error_message: None,
                 payer,
                 transaction: String::new(),
                 network,

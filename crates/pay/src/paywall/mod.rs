@@ -23,11 +23,18 @@ mod refusal;
 mod settlement;
 mod upto;
 
-pub use channels::channel_state_json;
+pub use channels::{
+    ChainChannel, ChannelExpect, CheckedDeposit, channel_state_json, check_channel_config, check_deposit,
+    check_voucher_signature, read_channel, submit_deposit, voucher_amount,
+};
+pub(crate) use exact::is_revert;
 pub use exact::{ExactStatus, ExactTerms, check_exact, submit_transfer};
 pub use refusal::{Refusal, RefusalReason};
 pub use settlement::{ClaimReport, Earnings, earnings, stored_earnings};
-pub use upto::{Permit2AuthorizationJson, PermittedJson, UptoPayload, UptoPayment, WitnessJson};
+pub use upto::{
+    CheckedPermit, Permit2AuthorizationJson, PermittedJson, UptoPayload, UptoPayment, UptoTerms, WitnessJson,
+    check_upto, parse_upto, permitted_amount, submit_upto,
+};
 
 use crate::{
     ledger::{ChannelState, Ledger},

@@ -86,6 +86,32 @@ pub enum RefusalReason {
     LedgerUnavailable,
     /// The store cannot reserve an `exact` nonce (500; the wire code is settlement's).
     StoreUnavailable,
+    /// An `upto` settlement of more than the permit allows.
+    UptoSettlementExceedsAmount,
+    /// A channel whose withdrawal delay is outside what the contract takes.
+    WithdrawDelayOutOfRange,
+    /// A voucher at or below what the channel has claimed already.
+    CumulativeBelowClaimed,
+    /// A batch-settlement payload of a type not taken here.
+    BatchPayloadType,
+    /// A claim or refund to be authorized by a receiver authorizer that is not this node.
+    AuthorizerMismatch,
+    /// A claim or refund signature that is not the receiver authorizer's.
+    AuthorizerSignature,
+    /// A claim above its voucher.
+    ClaimExceedsVoucher,
+    /// The claim transaction failed.
+    ClaimFailed,
+    /// Nothing claimed waits to be paid to the receiver.
+    NothingToSettle,
+    /// The settle transaction failed.
+    SettleTxFailed,
+    /// A refund of nothing.
+    RefundNoBalance,
+    /// A refund at another refund nonce than the channel's.
+    RefundNonce,
+    /// The refund transaction failed.
+    RefundFailed,
 }
 
 impl RefusalReason {
@@ -129,6 +155,19 @@ impl RefusalReason {
             Self::ChainUnavailable => "chain_unavailable",
             Self::LedgerUnavailable => "ledger_unavailable",
             Self::StoreUnavailable => reason::SETTLE_FAILED,
+            Self::UptoSettlementExceedsAmount => reason::UPTO_SETTLEMENT_EXCEEDS_AMOUNT,
+            Self::WithdrawDelayOutOfRange => reason::WITHDRAW_DELAY_OUT_OF_RANGE,
+            Self::CumulativeBelowClaimed => reason::CUMULATIVE_BELOW_CLAIMED,
+            Self::BatchPayloadType => reason::BATCH_PAYLOAD_TYPE,
+            Self::AuthorizerMismatch => reason::AUTHORIZER_MISMATCH,
+            Self::AuthorizerSignature => reason::AUTHORIZER_SIGNATURE,
+            Self::ClaimExceedsVoucher => reason::CLAIM_EXCEEDS_VOUCHER,
+            Self::ClaimFailed => reason::CLAIM_FAILED,
+            Self::NothingToSettle => reason::NOTHING_TO_SETTLE,
+            Self::SettleTxFailed => reason::SETTLE_TX_FAILED,
+            Self::RefundNoBalance => reason::REFUND_NO_BALANCE,
+            Self::RefundNonce => reason::REFUND_NONCE,
+            Self::RefundFailed => reason::REFUND_FAILED,
         }
     }
 
@@ -189,12 +228,12 @@ pub struct Refusal {
 
 impl Refusal {
     /// A refusal for `reason`, answered with the reason's HTTP status.
-    pub(super) fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
         Self { status: reason.http_status(), reason, message: message.into(), required: None }
     }
 
     /// The settlement chain could not be reached.
-    pub(super) fn chain(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn chain(message: impl std::fmt::Display) -> Self {
         Self::new(
             RefusalReason::ChainUnavailable,
             format!("the settlement chain cannot be reached: {message}"),
