@@ -18,7 +18,7 @@ fn repo() -> PathBuf {
 }
 
 /// `node` running one of the drivers in crates/node/tests/it with the pinned packages.
-fn driver(script: &str) -> Command {
+pub(super) fn driver(script: &str) -> Command {
     let mut cmd = Command::new("node");
     cmd.arg(repo().join("crates/node/tests/it").join(script))
         .env("NODE_PATH", repo().join(".tools/npm/node_modules"));
@@ -26,7 +26,7 @@ fn driver(script: &str) -> Command {
 }
 
 /// A fresh funded buyer key (not a node key): 10 dUSD from the devnet faucet.
-fn funded_key(rpc: &str, token: &str) -> alloy::signers::local::PrivateKeySigner {
+pub(super) fn funded_key(rpc: &str, token: &str) -> alloy::signers::local::PrivateKeySigner {
     let key = alloy::signers::local::PrivateKeySigner::random();
     let out = agora()
         .args(["faucet", "--amount", "10", "--token", token, "--rpc-url", rpc, "--to"])
@@ -39,11 +39,11 @@ fn funded_key(rpc: &str, token: &str) -> alloy::signers::local::PrivateKeySigner
     key
 }
 
-fn key_hex(key: &alloy::signers::local::PrivateKeySigner) -> String {
+pub(super) fn key_hex(key: &alloy::signers::local::PrivateKeySigner) -> String {
     format!("0x{}", alloy::primitives::hex::encode(key.to_bytes()))
 }
 
-fn dollars_of(rpc: &str, token: &str, who: alloy::primitives::Address) -> u128 {
+pub(super) fn dollars_of(rpc: &str, token: &str, who: alloy::primitives::Address) -> u128 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
