@@ -195,7 +195,7 @@ impl TestNode {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 price_per_token: 10,
                 max_per_request: 20_000,
-                min_withdraw_delay: 60,
+                min_withdraw_delay: 900,
                 claim_threshold: 1_000_000,
                 settle_interval: 1,
             },

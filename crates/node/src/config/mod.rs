@@ -495,6 +495,13 @@ impl NodeConfig {
             claim_threshold: p.claim_threshold.unwrap_or(1_000_000),
             settle_interval: p.settle_interval.unwrap_or(10).max(1),
         };
+        // The x402 batch settlement contract takes withdrawal delays of 15 minutes to 30 days.
+        if !(900..=30 * 24 * 3600).contains(&payments.min_withdraw_delay) {
+            return Err(ConfigError::Invalid(format!(
+                "payments.min_withdraw_delay is {}s; x402 batch-settlement channels take 900s (15 minutes) to 2592000s (30 days)",
+                payments.min_withdraw_delay
+            )));
+        }
         if payments.enabled && payments.listen == api_listen {
             return Err(ConfigError::Invalid(format!(
                 "payments.listen and api.listen are both {api_listen}: the paid listener must be separate"
