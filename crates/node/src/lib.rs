@@ -42,7 +42,7 @@ pub use agora_infer as infer;
 pub use agora_pay as pay;
 pub use agora_receipts as receipts;
 pub use agora_store as store;
-pub use lock::{DataDirLock, RunningNode, running_node};
+pub use lock::{DataDirLock, RunningNode, running_node, shutdown_signal};
 
 use agora_chain::{
     ChainClient, ChainDeployment, DeployAction, Devnet, ensure_deployed, ensure_x402_contracts,
@@ -580,23 +580,4 @@ async fn register_agent(
     agent.registration =
         Some((result.agent_id, agora_agents::agent_registry_id(client.chain_id(), registry)));
     Ok(agent)
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

@@ -1,5 +1,5 @@
 //! One node per data directory: an exclusive lock on `<data-dir>/node.lock`, released by the
-//! kernel when the process exits, however it exits.
+//! kernel when the process exits, however it exits; and the signals that end a node.
 
 use crate::{NodeError, Result};
 use std::{
@@ -118,5 +118,24 @@ mod tests {
         assert_eq!(node.api, Some("127.0.0.1:4567".parse().unwrap()));
         drop(lock);
         assert_eq!(running_node(dir.path()), None);
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
     }
 }

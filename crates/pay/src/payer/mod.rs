@@ -1,21 +1,25 @@
 //! The payer side: an HTTP client that answers 402s by itself, under a spending mandate.
 //!
 //! ```text
-//! Payer::send ─▶ request ─▶ 402? ─▶ choose: channel (open one, or one already open to this payee)
-//!                                   or exact (one-off) ─▶ mandate check ─▶ record reservation
+//! Payer::send ─▶ request ─▶ 402? ─▶ choose: batch-settlement channel (open one, or one already
+//!                                   open to this payee), exact or upto ─▶ mandate check ─▶ record reservation
 //!                                   ─▶ sign ─▶ retry with PAYMENT-SIGNATURE
 //!             ◀─ 200 + PAYMENT-RESPONSE ─▶ record actual spend and channel state
 //!             ◀─ corrective 402 (channelState) ─▶ check it is our own voucher, resync, retry once
 //! ```
 //!
 //! One key pays: it signs EIP-3009 authorizations (exact, and channel deposits, which the payee
-//! submits, so the payer needs no ETH) and vouchers (as the channel's `payerAuthorizer`).
+//! submits, so the payer needs no ETH), Permit2 permits (`upto`) and vouchers (as the channel's
+//! `payerAuthorizer`).
 //! Nothing is signed unless the mandate allows it: total budget, per-call cap, payee allow-list
 //! and expiry. Spend is recorded in the store before the payment leaves and settled with the
 //! amount actually charged once the answer arrives.
 
 mod channels;
+mod mandate;
 mod upto;
+
+pub use mandate::Mandate;
 
 use crate::{
     error::PayError,
@@ -23,7 +27,7 @@ use crate::{
     wire::{self, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse},
 };
 use agora_store::Store;
-use agora_store::rusqlite::{OptionalExtension, params};
+use agora_store::rusqlite::params;
 use alloy::{
     primitives::{Address, B256, U256},
     signers::{SignerSync, local::PrivateKeySigner},
@@ -33,89 +37,6 @@ use std::{
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
-
-/// A spending mandate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mandate {
-    /// Its name.
-    pub name: String,
-    /// The most all payments under it may add up to (atomic units; channel deposits count).
-    pub budget: u128,
-    /// The most one call may cost.
-    pub per_call: u128,
-    /// Payees allowed (empty: any).
-    pub payees: Vec<Address>,
-    /// Unix seconds after which nothing is paid (0: never).
-    pub expires_at: u64,
-}
-
-impl Mandate {
-    /// Saves (or replaces) the mandate; what was spent under the name stays counted.
-    pub fn save(&self, store: &Store) -> Result<(), agora_store::StoreError> {
-        let payees = serde_json::to_string(&self.payees).unwrap_or_else(|_| "[]".into());
-        store.write(|tx| {
-            tx.execute(
-                "INSERT INTO payer_mandates (name, budget, per_call, payees, expires_at, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (name) DO UPDATE SET budget = excluded.budget, per_call = excluded.per_call,
-                     payees = excluded.payees, expires_at = excluded.expires_at",
-                params![
-                    self.name,
-                    self.budget.to_string(),
-                    self.per_call.to_string(),
-                    payees,
-                    self.expires_at as i64,
-                    agora_store::now_ms()
-                ],
-            )
-        })?;
-        Ok(())
-    }
-
-    /// Loads a mandate.
-    pub fn load(store: &Store, name: &str) -> Result<Option<Self>, agora_store::StoreError> {
-        store.read(|conn| {
-            conn.query_row(
-                "SELECT budget, per_call, payees, expires_at FROM payer_mandates WHERE name = ?1",
-                [name],
-                |r| {
-                    let budget: String = r.get(0)?;
-                    let per_call: String = r.get(1)?;
-                    let payees: String = r.get(2)?;
-                    Ok(Self {
-                        name: name.to_owned(),
-                        budget: budget.parse().unwrap_or(0),
-                        per_call: per_call.parse().unwrap_or(0),
-                        payees: serde_json::from_str(&payees).unwrap_or_default(),
-                        expires_at: r.get::<_, i64>(3)? as u64,
-                    })
-                },
-            )
-            .optional()
-        })
-    }
-
-    /// What is spent or reserved under mandate `name`: settled amounts plus pending
-    /// reservations plus channel deposits not yet spent.
-    pub fn spent(store: &Store, name: &str) -> Result<u128, agora_store::StoreError> {
-        let rows: Vec<(String, Option<String>, String)> = store.read(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT reserved, amount, status FROM payer_spend WHERE mandate = ?1")?;
-            let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(reserved, amount, status)| {
-                let parse = |s: &str| s.parse::<u128>().unwrap_or(0);
-                match status.as_str() {
-                    "pending" => parse(&reserved),
-                    _ => amount.as_deref().map_or(0, parse),
-                }
-            })
-            .sum())
-    }
-}
 
 /// Which scheme to use when a 402 offers several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
