@@ -75,7 +75,8 @@ pub(crate) enum Command {
     /// Benchmarks, with ratios against the anchor implementation.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
-    /// Call a priced URL, paying its HTTP 402 (x402) by itself under a spending mandate.
+    /// Call a priced URL, paying its HTTP 402 (x402: exact, upto or batch-settlement) by itself
+    /// under a spending mandate.
     Pay(crate::pay::PayArgs),
     /// The pre-sign guard: a JSON-RPC proxy that checks every transaction and signature request
     /// before the wallet signs it; also `check`, `list`, `data`.
@@ -83,10 +84,10 @@ pub(crate) enum Command {
     /// Spending mandates: budget, per-call cap, payee allow-list, expiry.
     #[command(subcommand)]
     Mandate(crate::pay::MandateCommand),
-    /// Payment channels this node pays through: open, status, close, withdraw.
+    /// x402 batch-settlement channels this node pays through: open, status, close, withdraw.
     #[command(subcommand)]
     Channel(crate::pay::ChannelCommand),
-    /// What this node earned on its paid listener; --claim settles channels now.
+    /// What this node earned on its paid listener; --claim claims and settles channels now.
     Earnings(crate::pay::EarningsArgs),
     /// Mint devnet dollars (development chains only).
     Faucet(crate::pay::FaucetArgs),
