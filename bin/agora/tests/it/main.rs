@@ -37,6 +37,15 @@ fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// Waits (up to 15 s) until `port` is free again; fails with `what` when it is not.
+fn wait_until_free(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !port_is_free(port) {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[allow(unsafe_code)]
 fn signal(child: &Child, sig: i32) {
     // SAFETY: signals our own child process, which has not been reaped yet.
@@ -230,11 +239,7 @@ fn up_keeps_chain_and_deployments_across_clean_and_killed_restarts() {
     // SIGKILL: anvil must not outlive the node, and must have saved the chain.
     up.child.kill().unwrap();
     up.child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !port_is_free(devnet_port) {
-        assert!(Instant::now() < deadline, "anvil outlived a SIGKILLed node");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_free(devnet_port, "anvil outlived a SIGKILLed node");
     let log = up.stderr();
     assert!(log.contains("reused"), "second start reused the contracts:\n{log}");
     drop(up);
@@ -451,11 +456,7 @@ fn a_second_node_buys_many_calls_over_one_channel_and_a_provider_crash_loses_not
                 paid_total += response.settlement.unwrap().charged().unwrap();
             }
             drop(provider);
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while !port_is_free(devnet_port) {
-                assert!(Instant::now() < deadline, "anvil outlived the provider");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            wait_until_free(devnet_port, "anvil outlived the provider");
             provider = start(devnet_port);
             continue;
         }
@@ -642,11 +643,7 @@ fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
         } else {
             up.child.kill().unwrap();
             up.child.wait().unwrap();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while !port_is_free(up.devnet_port) {
-                assert!(Instant::now() < deadline, "anvil outlived a SIGKILLed node");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            wait_until_free(up.devnet_port, "anvil outlived a SIGKILLed node");
         }
         if life == 9 {
             // After the restart the claim made in life 8 is still recorded, never undone.

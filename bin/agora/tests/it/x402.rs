@@ -4,13 +4,13 @@
 //! the route's `bazaar` description passes the official validators), and an agora node buys
 //! from the official reference server with both schemes.
 
-use super::{agora, failing, free_port, port_is_free, start_provider};
+use super::{agora, failing, free_port, start_provider, wait_until_free};
 use serde_json::Value;
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
 };
 
 fn repo() -> PathBuf {
@@ -41,6 +41,20 @@ pub(super) fn funded_key(rpc: &str, token: &str) -> alloy::signers::local::Priva
 
 pub(super) fn key_hex(key: &alloy::signers::local::PrivateKeySigner) -> String {
     format!("0x{}", alloy::primitives::hex::encode(key.to_bytes()))
+}
+
+/// Gives `who` 0.1 ETH on the devnet, for a transaction it pays itself.
+pub(super) fn give_gas(rpc: &str, who: alloy::primitives::Address) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use alloy::providers::Provider;
+        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
+        let _: Value = chain
+            .provider()
+            .raw_request("anvil_setBalance".into(), (who, "0x16345785D8A0000"))
+            .await
+            .unwrap();
+    });
 }
 
 pub(super) fn dollars_of(rpc: &str, token: &str, who: alloy::primitives::Address) -> u128 {
@@ -98,11 +112,7 @@ fn the_official_batch_client_buys_calls_across_a_provider_kill_and_the_claim_mat
             provider.child.wait().unwrap();
             killed = true;
             drop(provider);
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while !port_is_free(devnet_port) {
-                assert!(Instant::now() < deadline, "anvil outlived the provider");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            wait_until_free(devnet_port, "anvil outlived the provider");
             provider = start(devnet_port);
             forward.store(provider.paid_port, std::sync::atomic::Ordering::SeqCst);
         }
@@ -160,16 +170,7 @@ fn the_official_upto_client_is_charged_the_tokens_generated_not_the_ceiling() {
     let token = provider.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
     let buyer = funded_key(&rpc, &token);
     // The upto client approves Permit2 itself, which costs gas: give the key some ETH.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use alloy::providers::Provider;
-        let chain = agora_chain::ChainClient::connect(&rpc, None).await.unwrap();
-        let _: Value = chain
-            .provider()
-            .raw_request("anvil_setBalance".into(), (buyer.address(), "0x16345785D8A0000"))
-            .await
-            .unwrap();
-    });
+    give_gas(&rpc, buyer.address());
     let url = format!("http://127.0.0.1:{}/v1/chat/completions", provider.paid_port);
     // The 402 describes the route for x402 discovery: the official validators accept it.
     let out = driver("x402_bazaar_check.js").arg(&url).output().expect("node (run `make setup`)");
@@ -233,29 +234,71 @@ impl Forwarder {
     }
 }
 
-/// The official reference server (`@x402/express` with the official facilitator in-process,
-/// crates/node/tests/it/x402_express_server.js), started with `env`; killed on drop.
-struct ReferenceServer {
+/// The official reference server (crates/node/tests/it/x402_express_server.js: `@x402/express`
+/// with the official facilitator in-process, or the one at `FACILITATOR_URL`), started with
+/// `env` on a free port; its stderr is kept for reports; killed on drop.
+pub(super) struct ReferenceServer {
     child: Child,
-    url: String,
+    pub(super) url: String,
+    log: Arc<Mutex<String>>,
 }
 
 impl ReferenceServer {
-    fn start(env: &[(&str, &str)]) -> Self {
+    pub(super) fn start(env: &[(&str, &str)]) -> Self {
         let mut cmd = driver("x402_express_server.js");
         cmd.env("PORT", "0").stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("node (run `make setup`)");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| {
-            let mut err = String::new();
-            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
-            panic!("the reference server did not start: {line} {err}")
+        let listening: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the reference server did not start: {line} {}", log.lock().unwrap())
         });
-        Self { url: ready["listening"].as_str().unwrap().to_owned(), child }
+        let url = listening["listening"].as_str().unwrap().to_owned();
+        Self { child, url, log }
+    }
+
+    /// What the server wrote on stderr so far.
+    pub(super) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// POSTs `{}` to `path`; the answer must be a success.
+    pub(super) fn post(&self, path: &str) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let url = format!("{}{path}", self.url);
+        runtime.block_on(async {
+            let response =
+                reqwest::Client::new().post(url).json(&serde_json::json!({})).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        })
+    }
+
+    /// GETs `path` as JSON.
+    pub(super) fn get(&self, path: &str) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            reqwest::get(format!("{}{path}", self.url)).await.unwrap().json().await.unwrap()
+        })
     }
 }
 

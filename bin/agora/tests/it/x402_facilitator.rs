@@ -6,98 +6,17 @@
 
 use super::{
     failing, free_port, start_provider,
-    x402::{dollars_of, driver, funded_key, key_hex},
+    x402::{ReferenceServer, dollars_of, driver, funded_key, give_gas, key_hex},
 };
 use serde_json::Value;
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Child, Stdio},
-    sync::{Arc, Mutex},
-};
 
 /// The price of one call of the reference route (atomic units: a tenth of a cent).
 const PRICE: u128 = 1_000;
 /// The calls bought over the channel.
 const BATCH_CALLS: u128 = 10;
 
-/// `x402_express_server.js` with a facilitator at `facilitator`; its stderr is kept for reports.
-struct ExpressServer {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl ExpressServer {
-    fn start(facilitator: &str, rpc: &str, token: &str, pay_to: &str) -> Self {
-        let mut child = driver("x402_express_server.js")
-            .env("FACILITATOR_URL", facilitator)
-            .env("SCHEMES", "exact,upto,batch-settlement")
-            .env("PRICE", PRICE.to_string())
-            .env("ASSET", token)
-            .env("PAY_TO", pay_to)
-            .env("RPC_URL", rpc)
-            .env("PORT", free_port().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node (run `make setup`)");
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let listening: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the express server did not start: {}", log.lock().unwrap())
-        });
-        let url = listening["listening"].as_str().unwrap().to_owned();
-        Self { child, url, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn post(&self, path: &str) -> Value {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let url = format!("{}{path}", self.url);
-        runtime.block_on(async {
-            let response =
-                reqwest::Client::new().post(url).json(&serde_json::json!({})).send().await.unwrap();
-            let status = response.status();
-            let body: Value = response.json().await.unwrap();
-            assert!(status.is_success(), "{path}: {status} {body}");
-            body
-        })
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            reqwest::get(format!("{}{path}", self.url)).await.unwrap().json().await.unwrap()
-        })
-    }
-}
-
-impl Drop for ExpressServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs a client driver and returns its JSON report.
-fn run_client(server: &ExpressServer, mut cmd: std::process::Command) -> Value {
+fn run_client(server: &ReferenceServer, mut cmd: std::process::Command) -> Value {
     let out = cmd.output().expect("node (run `make setup`)");
     assert!(out.status.success(), "{}\nserver: {}", failing(out), server.log());
     serde_json::from_slice(&out.stdout).unwrap()
@@ -112,7 +31,14 @@ fn the_official_express_server_is_paid_in_all_three_schemes_through_an_agora_fac
     let node_key = agora_node::node_key::load_or_create(&dir.path().join("node")).unwrap();
     let pay_to = alloy::signers::local::PrivateKeySigner::random().address();
     let facilitator = format!("http://127.0.0.1:{}/x402", node.api_port);
-    let server = ExpressServer::start(&facilitator, &rpc, &token, &pay_to.to_checksum(None));
+    let server = ReferenceServer::start(&[
+        ("FACILITATOR_URL", &facilitator),
+        ("SCHEMES", "exact,upto,batch-settlement"),
+        ("PRICE", &PRICE.to_string()),
+        ("ASSET", &token),
+        ("PAY_TO", &pay_to.to_checksum(None)),
+        ("RPC_URL", &rpc),
+    ]);
     let url = format!("{}/paid", server.url);
 
     // The server took the node's kinds: the node settles upto and authorizes the channels' claims.
@@ -143,16 +69,7 @@ fn the_official_express_server_is_paid_in_all_three_schemes_through_an_agora_fac
     // upto: a Permit2 permit naming the node as facilitator; the server charges the price.
     let buyer = funded_key(&rpc, &token);
     // The upto client approves Permit2 itself, which costs gas: give the key some ETH.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use alloy::providers::Provider;
-        let chain = agora_chain::ChainClient::connect(&rpc, None).await.unwrap();
-        let _: Value = chain
-            .provider()
-            .raw_request("anvil_setBalance".into(), (buyer.address(), "0x16345785D8A0000"))
-            .await
-            .unwrap();
-    });
+    give_gas(&rpc, buyer.address());
     let mut upto = driver("x402_upto_client.js");
     upto.args([url.as_str(), key_hex(&buyer).as_str(), token.as_str(), rpc.as_str()]);
     let report = run_client(&server, upto);

@@ -264,15 +264,12 @@ pub struct OnChainChannel {
     pub withdraw_ready_at: u64,
 }
 
-async fn on_chain(chain: &ChainClient, contract: Address, id: B256, delay: u64) -> Option<OnChainChannel> {
-    let contract = agora_pay::x402::IBatchSettlement::new(contract, chain.provider());
-    let c = contract.channels(id).call().await.ok()?;
-    let pending = contract.pendingWithdrawals(id).call().await.ok()?;
-    let initiated = pending.initiatedAt.to::<u64>();
+async fn on_chain(chain: &ChainClient, channel: &agora_pay::payer::PayerChannel) -> Option<OnChainChannel> {
+    let read = agora_pay::paywall::read_channel(chain, channel.id).await.ok()?;
     Some(OnChainChannel {
-        deposited: c.balance,
-        claimed: c.totalClaimed,
-        withdraw_ready_at: if initiated == 0 { 0 } else { initiated + delay },
+        deposited: read.balance,
+        claimed: read.total_claimed,
+        withdraw_ready_at: read.terms(&channel.config).closing_at,
     })
 }
 
@@ -283,7 +280,7 @@ pub async fn payer_channels(config: &NodeConfig) -> Result<Vec<PayerChannelRepor
     let mut rows = Vec::new();
     for c in payer.channels()? {
         let on_chain = match &chain {
-            Some(chain) => on_chain(chain, c.contract, c.id, c.config.withdraw_delay).await,
+            Some(chain) => on_chain(chain, &c).await,
             None => None,
         };
         rows.push(PayerChannelReport {
@@ -335,23 +332,28 @@ fn probe_body(url: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// Readies this node's key to pay the priced `url` with `upto`: lets Permit2 move the token
-/// the provider asks for (one approval per token, sent with the node key; gas is funded on a
-/// development chain). Returns whether an approval was sent; an error when `url` offers no
-/// `upto`.
-pub async fn approve_upto(config: &NodeConfig, url: &str) -> Result<bool> {
-    let payer = default_payer(config)?;
+/// The offer in `scheme` of the priced `url`, asked for without paying.
+async fn offer_of(payer: &Payer, url: &str, scheme: &str) -> Result<agora_pay::wire::PaymentRequirements> {
     let body = probe_body(url);
     let method = if body.is_some() { reqwest::Method::POST } else { reqwest::Method::GET };
     let required = payer
         .probe(method, url, body)
         .await?
         .ok_or_else(|| NodeError::Missing(format!("{url} is free: nothing to pay")))?;
-    let offer = required
+    required
         .accepts
-        .iter()
-        .find(|r| r.scheme == agora_pay::wire::SCHEME_UPTO)
-        .ok_or_else(|| NodeError::Missing(format!("{url} does not offer upto")))?;
+        .into_iter()
+        .find(|r| r.scheme == scheme)
+        .ok_or_else(|| NodeError::Missing(format!("{url} does not offer {scheme}")))
+}
+
+/// Readies this node's key to pay the priced `url` with `upto`: lets Permit2 move the token
+/// the provider asks for (one approval per token, sent with the node key; gas is funded on a
+/// development chain). Returns whether an approval was sent; an error when `url` offers no
+/// `upto`.
+pub async fn approve_upto(config: &NodeConfig, url: &str) -> Result<bool> {
+    let payer = default_payer(config)?;
+    let offer = offer_of(&payer, url, agora_pay::wire::SCHEME_UPTO).await?;
     let token: Address = offer.asset.parse().map_err(|_| {
         NodeError::Missing(format!("the upto offer's asset {:?} is not an address", offer.asset))
     })?;
@@ -376,18 +378,8 @@ pub async fn open_channel(
             expected_calls: 1,
         },
     )?;
-    let body = probe_body(url);
-    let method = if body.is_some() { reqwest::Method::POST } else { reqwest::Method::GET };
-    let required = payer
-        .probe(method, url, body)
-        .await?
-        .ok_or_else(|| NodeError::Missing(format!("{url} is free: nothing to pay")))?;
-    let offer = required
-        .accepts
-        .iter()
-        .find(|r| r.scheme == agora_pay::wire::SCHEME_BATCH)
-        .ok_or_else(|| NodeError::Missing("the provider offers no batch-settlement channel".into()))?;
+    let offer = offer_of(&payer, url, agora_pay::wire::SCHEME_BATCH).await?;
     let chain = wallet_client(config).await?;
-    let channel = payer.open_channel(&chain, offer, amount).await?;
+    let channel = payer.open_channel(&chain, &offer, amount).await?;
     Ok(OpenedChannel { channel_id: channel.id, payee: channel.config.receiver, deposited: channel.deposited })
 }

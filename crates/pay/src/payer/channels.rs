@@ -45,22 +45,14 @@ impl Payer {
             Some(c) => c,
             None => self.new_channel(&terms),
         };
-        let (name, version) = token_names(offer)?;
-        let token_domain = typed::token_domain(name, version, chain_id, terms.asset);
-        let salt = B256::from(rand::random::<[u8; 32]>());
-        let valid_before = now_secs() + 3600;
-        let authorization = Authorization {
-            from: self.key.address(),
-            to: x402::ERC3009_DEPOSIT_COLLECTOR,
-            value: U256::from(amount),
-            valid_after: 0,
-            valid_before,
-            nonce: typed::deposit_nonce(channel.id, salt),
-        };
-        let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
+        let signed = self.sign_deposit(offer, &channel, amount, 3600)?;
         let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, chain.provider());
-        let data =
-            x402::erc3009_collector_data(U256::ZERO, U256::from(valid_before), salt, &signature.as_bytes());
+        let data = x402::erc3009_collector_data(
+            U256::ZERO,
+            U256::from(signed.valid_before),
+            signed.salt,
+            &signed.signature,
+        );
         let receipt = contract
             .deposit(channel.config.to_sol().into(), amount, x402::ERC3009_DEPOSIT_COLLECTOR, data)
             .send()
@@ -246,27 +238,15 @@ impl Payer {
         if max > channel.deposited {
             let want = self.config.channel_deposit.max(max - channel.deposited);
             self.check_mandate(mandate, payee, 0, want)?;
-            let (name, version) = token_names(r)?;
-            let token_domain = typed::token_domain(name, version, offer.chain_id, offer.asset);
-            let salt = B256::from(rand::random::<[u8; 32]>());
-            let valid_before = now_secs() + r.max_timeout_seconds.max(60);
-            let authorization = Authorization {
-                from: self.key.address(),
-                to: x402::ERC3009_DEPOSIT_COLLECTOR,
-                value: U256::from(want),
-                valid_after: 0,
-                valid_before,
-                nonce: typed::deposit_nonce(channel.id, salt),
-            };
-            let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
+            let signed = self.sign_deposit(r, &channel, want, r.max_timeout_seconds.max(60))?;
             deposit = Some(DepositJson {
                 amount: want.to_string(),
                 authorization: DepositAuthorizationJson {
                     erc3009_authorization: Some(Erc3009DepositJson {
                         valid_after: "0".into(),
-                        valid_before: valid_before.to_string(),
-                        salt,
-                        signature: signature.as_bytes().into(),
+                        valid_before: signed.valid_before.to_string(),
+                        salt: signed.salt,
+                        signature: signed.signature,
                     }),
                     permit2_authorization: None,
                 },
@@ -289,6 +269,31 @@ impl Payer {
             amount: None,
         };
         Ok((serde_json::to_value(payload).unwrap_or_default(), channel.id))
+    }
+
+    /// Signs an ERC-3009 `ReceiveWithAuthorization` of `amount` from this payer to the deposit
+    /// collector, valid for `valid_for` seconds, whose nonce binds it to `channel`.
+    fn sign_deposit(
+        &self,
+        offer: &PaymentRequirements,
+        channel: &PayerChannel,
+        amount: u128,
+        valid_for: u64,
+    ) -> Result<SignedDeposit, PayError> {
+        let (name, version) = token_names(offer)?;
+        let token_domain = typed::token_domain(name, version, channel.chain_id, channel.config.token);
+        let salt = B256::from(rand::random::<[u8; 32]>());
+        let valid_before = now_secs() + valid_for;
+        let authorization = Authorization {
+            from: self.key.address(),
+            to: x402::ERC3009_DEPOSIT_COLLECTOR,
+            value: U256::from(amount),
+            valid_after: 0,
+            valid_before,
+            nonce: typed::deposit_nonce(channel.id, salt),
+        };
+        let signature = self.key.sign_hash_sync(&authorization.receive_digest(&token_domain))?;
+        Ok(SignedDeposit { salt, valid_before, signature: signature.as_bytes().into() })
     }
 
     pub(super) fn mark_needs_deposit(&self, id: B256) -> Result<(), PayError> {
@@ -380,4 +385,11 @@ pub(super) struct ChannelOffer {
     pub(super) payee: Address,
     pub(super) receiver_authorizer: Address,
     pub(super) delay: u64,
+}
+
+/// An ERC-3009 deposit authorization this payer signed.
+struct SignedDeposit {
+    salt: B256,
+    valid_before: u64,
+    signature: alloy::primitives::Bytes,
 }

@@ -150,9 +150,8 @@ impl Paywall {
         config: &ChannelConfigJson,
         id: B256,
     ) -> Result<ChannelState, Refusal> {
-        let terms = self.channel_terms(config, id).await?;
-        let claimed = self.channel_claimed(id).await?;
-        Ok(ChannelState::new(id, terms, claimed))
+        let on_chain = read_channel(&self.inner.chain, id).await?;
+        Ok(ChannelState::new(id, on_chain.terms(config), on_chain.total_claimed))
     }
 
     /// A 402 that carries the server's view of the channel, so a client that lost state can
@@ -188,17 +187,7 @@ impl Paywall {
 
     /// What the chain says of channel `id`: its balance and any pending withdrawal.
     async fn channel_terms(&self, config: &ChannelConfigJson, id: B256) -> Result<ChannelTerms, Refusal> {
-        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
-        let channel = contract.channels(id).call().await.map_err(Refusal::chain)?;
-        let pending = contract.pendingWithdrawals(id).call().await.map_err(Refusal::chain)?;
-        let initiated = pending.initiatedAt.to::<u64>();
-        let closing_at = if initiated == 0 { 0 } else { initiated + config.withdraw_delay };
-        Ok(ChannelTerms::new(config, channel.balance, closing_at))
-    }
-
-    async fn channel_claimed(&self, id: B256) -> Result<u128, Refusal> {
-        let contract = IBatchSettlement::new(x402::BATCH_SETTLEMENT, self.inner.chain.provider());
-        Ok(contract.channels(id).call().await.map_err(Refusal::chain)?.totalClaimed)
+        Ok(read_channel(&self.inner.chain, id).await?.terms(config))
     }
 
     /// Submits a deposit the payer signed (the server pays the gas), once it is checked here.
@@ -455,6 +444,16 @@ pub struct ChainChannel {
 }
 
 impl ChainChannel {
+    /// The channel's terms: its config, this balance, and when a requested withdrawal can
+    /// complete (0 if none).
+    pub fn terms(&self, config: &ChannelConfigJson) -> ChannelTerms {
+        let closing_at = match self.withdraw_requested_at {
+            0 => 0,
+            at => at + config.withdraw_delay,
+        };
+        ChannelTerms::new(config, self.balance, closing_at)
+    }
+
     /// The official `channelState` form: amounts as decimal strings, `withdrawRequestedAt` a
     /// number.
     pub fn to_json(&self, id: B256) -> Value {

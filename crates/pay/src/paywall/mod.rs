@@ -115,6 +115,8 @@ struct PaywallInner {
     batch_domain: Eip712Domain,
     /// The chain client's signer: the `upto` facilitator and the channels' receiver authorizer.
     operator: Option<Address>,
+    /// The offers of every 402 but their amount, built once (checksummed addresses, extras).
+    offers: Vec<PaymentRequirements>,
     /// `upto` permits being served, by (owner, nonce): one call per permit.
     upto_in_flight: std::sync::Mutex<std::collections::HashSet<(Address, U256)>>,
 }
@@ -157,6 +159,52 @@ pub struct ChannelPayment {
     paywall: Paywall,
 }
 
+/// The offers of `config` without their amount: `exact`, then (with a signing key, the
+/// `operator`) `upto` and `batch-settlement`.
+fn offers(c: &PaywallConfig, operator: Option<Address>) -> Vec<PaymentRequirements> {
+    let base = |scheme: &str, extra: Value| PaymentRequirements {
+        scheme: scheme.to_owned(),
+        network: wire::caip2(c.chain_id),
+        amount: String::new(),
+        asset: c.asset.to_checksum(None),
+        pay_to: c.pay_to.to_checksum(None),
+        max_timeout_seconds: c.max_timeout_seconds,
+        extra,
+    };
+    let mut offers = Vec::new();
+    if c.exact {
+        offers.push(base(
+            wire::SCHEME_EXACT,
+            json!({ "name": c.asset_name, "version": c.asset_version, "assetTransferMethod": "eip3009" }),
+        ));
+    }
+    let Some(operator) = operator else { return offers };
+    if c.upto {
+        offers.push(base(
+            wire::SCHEME_UPTO,
+            json!({
+                "name": c.asset_name,
+                "version": c.asset_version,
+                "assetTransferMethod": "permit2",
+                "facilitatorAddress": operator.to_checksum(None),
+            }),
+        ));
+    }
+    if c.batch {
+        offers.push(base(
+            wire::SCHEME_BATCH,
+            json!({
+                "name": c.asset_name,
+                "version": c.asset_version,
+                "assetTransferMethod": "eip3009",
+                "receiverAuthorizer": operator.to_checksum(None),
+                "withdrawDelay": c.min_withdraw_delay,
+            }),
+        ));
+    }
+    offers
+}
+
 pub(super) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -170,8 +218,10 @@ impl Paywall {
         let operator = chain.signer_address();
         let ledger = (config.batch && operator.is_some())
             .then(|| Ledger::new(Arc::clone(&store), config.chain_id, crate::x402::BATCH_SETTLEMENT));
+        let offers = offers(&config, operator);
         Self {
             inner: Arc::new(PaywallInner {
+                offers,
                 config,
                 chain,
                 store,
@@ -212,52 +262,23 @@ impl Paywall {
     /// The ways to pay `amount` (atomic units; for `upto` and `batch-settlement`, the most one
     /// call may cost), in the order `exact`, `upto`, `batch-settlement`.
     pub fn accepts(&self, amount: u128) -> Vec<PaymentRequirements> {
-        let c = &self.inner.config;
-        let mut accepts = Vec::new();
-        let base = |scheme: &str, extra: Value| PaymentRequirements {
-            scheme: scheme.to_owned(),
-            network: self.network(),
-            amount: amount.to_string(),
-            asset: c.asset.to_checksum(None),
-            pay_to: c.pay_to.to_checksum(None),
-            max_timeout_seconds: c.max_timeout_seconds,
-            extra,
-        };
-        if c.exact {
-            accepts.push(base(
-                wire::SCHEME_EXACT,
-                json!({ "name": c.asset_name, "version": c.asset_version, "assetTransferMethod": "eip3009" }),
-            ));
-        }
-        if let Some(operator) = self.inner.operator {
-            if c.upto {
-                accepts.push(base(
-                    wire::SCHEME_UPTO,
-                    json!({
-                        "name": c.asset_name,
-                        "version": c.asset_version,
-                        "assetTransferMethod": "permit2",
-                        "facilitatorAddress": operator.to_checksum(None),
-                    }),
-                ));
-            }
-            if c.batch {
-                accepts.push(base(
-                    wire::SCHEME_BATCH,
-                    json!({
-                        "name": c.asset_name,
-                        "version": c.asset_version,
-                        "assetTransferMethod": "eip3009",
-                        "receiverAuthorizer": operator.to_checksum(None),
-                        "withdrawDelay": c.min_withdraw_delay,
-                        // What the official client deposits: enough for many calls, so a
-                        // channel is not topped up every few.
-                        "minDeposit": amount.saturating_mul(DEPOSIT_CALLS).to_string(),
-                    }),
-                ));
-            }
-        }
-        accepts
+        self.inner
+            .offers
+            .iter()
+            .map(|offer| {
+                let mut r = offer.clone();
+                r.amount = amount.to_string();
+                if r.scheme == wire::SCHEME_BATCH
+                    && let Some(extra) = r.extra.as_object_mut()
+                {
+                    // What the official client deposits: enough for many calls, so a channel is
+                    // not topped up every few.
+                    extra
+                        .insert("minDeposit".into(), json!(amount.saturating_mul(DEPOSIT_CALLS).to_string()));
+                }
+                r
+            })
+            .collect()
     }
 
     /// The 402 body for `resource` at `amount`.
