@@ -380,6 +380,7 @@ async fn serve(w: &World) -> Fallible<(Paywall, String)> {
             batch: true,
             min_withdraw_delay: 900,
             max_timeout_seconds: 60,
+            credits: None,
             claim_threshold: u128::MAX,
         },
         provider.clone(),

@@ -37,6 +37,6 @@ pub use error::{AuthorizationError, PayError, Result};
 pub use exit::ChannelExit;
 pub use ledger::{ChannelState, Ledger};
 pub use payer::{Mandate, Payer, PayerConfig, Prefer};
-pub use paywall::{Authorized, Paywall, PaywallConfig, Refusal, RefusalReason};
+pub use paywall::{Authorized, CreditsConfig, Paywall, PaywallConfig, Refusal, RefusalReason};
 /// The HTTP method type the payer's calls take.
 pub use reqwest::Method;

@@ -24,6 +24,9 @@ pub const SCHEME_UPTO: &str = "upto";
 /// x402 `batch-settlement`: a deposit once into a channel, then one cumulative voucher per call,
 /// claimed on chain in batches.
 pub const SCHEME_BATCH: &str = "batch-settlement";
+/// agora's scheme of anonymous prepaid credits: a zero-knowledge proof spends tickets of a
+/// deposit nobody can point to (see `agora-credits`).
+pub const SCHEME_CREDITS: &str = "zk-credits";
 
 /// The resource a payment is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -18,6 +18,7 @@
 //! is delivered with `transaction: ""`.
 
 mod channels;
+mod credits;
 mod exact;
 mod refusal;
 mod settlement;
@@ -27,6 +28,7 @@ pub use channels::{
     ChainChannel, ChannelExpect, CheckedDeposit, channel_state_json, check_channel_config, check_deposit,
     check_voucher_signature, read_channel, submit_deposit, voucher_amount,
 };
+pub use credits::{CreditPayment, CreditsConfig};
 pub(crate) use exact::is_revert;
 pub use exact::{ExactStatus, ExactTerms, check_exact, submit_transfer};
 pub use refusal::{Refusal, RefusalReason};
@@ -94,6 +96,8 @@ pub struct PaywallConfig {
     pub min_withdraw_delay: u64,
     /// `maxTimeoutSeconds` of the requirements.
     pub max_timeout_seconds: u64,
+    /// Offer `zk-credits` from these pools (routes that pass the request's signal only).
+    pub credits: Option<CreditsConfig>,
     /// Claim a channel once this much is charged and unclaimed (a channel whose payer started
     /// a withdrawal is claimed at once: signed vouchers reserve nothing on chain).
     pub claim_threshold: u128,
@@ -117,6 +121,8 @@ struct PaywallInner {
     operator: Option<Address>,
     /// The offers of every 402 but their amount, built once (checksummed addresses, extras).
     offers: Vec<PaymentRequirements>,
+    /// The credit pools sold, their recent roots and the spent tickets.
+    credits: Option<credits::CreditDesk>,
     /// `upto` permits being served, by (owner, nonce): one call per permit.
     upto_in_flight: std::sync::Mutex<std::collections::HashSet<(Address, U256)>>,
 }
@@ -130,6 +136,8 @@ pub enum Authorized {
     Upto(UptoPayment),
     /// A voucher on a channel, whose lock is held until the charge is recorded.
     Channel(ChannelPayment),
+    /// Anonymous credit tickets, recorded as spent.
+    Credits(CreditPayment),
 }
 
 /// A verified `exact` payment.
@@ -219,9 +227,11 @@ impl Paywall {
         let ledger = (config.batch && operator.is_some())
             .then(|| Ledger::new(Arc::clone(&store), config.chain_id, crate::x402::BATCH_SETTLEMENT));
         let offers = offers(&config, operator);
+        let credits = config.credits.clone().map(|c| credits::CreditDesk::new(c, Arc::clone(&store)));
         Self {
             inner: Arc::new(PaywallInner {
                 offers,
+                credits,
                 config,
                 chain,
                 store,
@@ -260,9 +270,11 @@ impl Paywall {
     }
 
     /// The ways to pay `amount` (atomic units; for `upto` and `batch-settlement`, the most one
-    /// call may cost), in the order `exact`, `upto`, `batch-settlement`.
+    /// call may cost), in the order `exact`, `upto`, `batch-settlement`, then `zk-credits` (one
+    /// per pool sold, when the call fits in four units).
     pub fn accepts(&self, amount: u128) -> Vec<PaymentRequirements> {
-        self.inner
+        let mut accepts: Vec<PaymentRequirements> = self
+            .inner
             .offers
             .iter()
             .map(|offer| {
@@ -278,7 +290,19 @@ impl Paywall {
                 }
                 r
             })
-            .collect()
+            .collect();
+        accepts.extend(self.credit_offers(amount));
+        accepts
+    }
+
+    /// Whether this paywall sells credits.
+    pub fn sells_credits(&self) -> bool {
+        self.inner.credits.is_some()
+    }
+
+    /// The credit pools sold.
+    pub fn credit_pools(&self) -> &[agora_credits::Pool] {
+        self.inner.credits.as_ref().map_or(&[], |c| &c.config.pools)
     }
 
     /// The 402 body for `resource` at `amount`.
@@ -312,7 +336,27 @@ impl Paywall {
         amount: u128,
         extensions: Option<&Value>,
     ) -> Result<Authorized, Refusal> {
+        self.authorize_request(headers, resource, amount, extensions, None).await
+    }
+
+    /// [`Paywall::authorize_with`] for a request whose `signal`
+    /// ([`agora_credits::request_signal`] of its method, path and body) a `zk-credits` proof
+    /// must be made over; without a signal, credits are not taken.
+    pub async fn authorize_request(
+        &self,
+        headers: &HeaderMap,
+        resource: &ResourceInfo,
+        amount: u128,
+        extensions: Option<&Value>,
+        signal: Option<agora_credits::Fr>,
+    ) -> Result<Authorized, Refusal> {
+        if signal.is_some() {
+            self.refresh_credit_roots().await;
+        }
         let mut required = self.required(resource, amount);
+        if signal.is_none() {
+            required.accepts.retain(|r| r.scheme != wire::SCHEME_CREDITS);
+        }
         required.extensions = extensions.cloned();
         let with_required = |mut refusal: Refusal| {
             match refusal.required.as_mut() {
@@ -347,6 +391,7 @@ impl Paywall {
             wire::SCHEME_EXACT => self.verify_exact(&payload, amount).await.map(Authorized::Exact),
             wire::SCHEME_UPTO => self.verify_upto(&payload, amount).await.map(Authorized::Upto),
             wire::SCHEME_BATCH => self.verify_channel(&payload, amount).await.map(Authorized::Channel),
+            wire::SCHEME_CREDITS => self.verify_credits(&payload, signal).await.map(Authorized::Credits),
             _ => unreachable!("check_accepted admits offered schemes only"),
         }
         .map_err(with_required)
@@ -360,7 +405,10 @@ impl Paywall {
         offered: &[PaymentRequirements],
     ) -> Result<(), Refusal> {
         let chosen = &payload.accepted;
-        let Some(same_scheme) = offered.iter().find(|r| r.scheme == chosen.scheme) else {
+        let pool_of = |r: &PaymentRequirements| r.extra.get("poolId").cloned();
+        let Some(same_scheme) = offered.iter().find(|r| {
+            r.scheme == chosen.scheme && (r.scheme != wire::SCHEME_CREDITS || pool_of(r) == pool_of(chosen))
+        }) else {
             return Err(Refusal::new(
                 RefusalReason::UnsupportedScheme,
                 format!("scheme {:?} is not accepted here", chosen.scheme),
@@ -395,6 +443,8 @@ impl Paywall {
             if let Some(map) = extra.as_object_mut() {
                 map.remove("channelState");
                 map.remove("voucherState");
+                // The newest roots move with every deposit; the proof's root is checked itself.
+                map.remove("roots");
             }
             extra
         };
@@ -417,6 +467,8 @@ impl Authorized {
             Self::Exact(p) => p.authorization.from,
             Self::Upto(p) => p.owner(),
             Self::Channel(p) => p.payer,
+            // Nobody: the point of credits.
+            Self::Credits(_) => Address::ZERO,
         }
     }
 
@@ -426,6 +478,7 @@ impl Authorized {
             Self::Exact(_) => wire::SCHEME_EXACT,
             Self::Upto(_) => wire::SCHEME_UPTO,
             Self::Channel(_) => wire::SCHEME_BATCH,
+            Self::Credits(_) => wire::SCHEME_CREDITS,
         }
     }
 
@@ -436,6 +489,19 @@ impl Authorized {
             Self::Exact(p) => (&p.paywall, p.authorization.nonce, None),
             Self::Upto(p) => (&p.paywall, p.reference(), None),
             Self::Channel(p) => (&p.paywall, p.channel_id, Some(p.charged_before)),
+            Self::Credits(p) => {
+                // No payer, no token moved: the pool's payee and token, the first ticket.
+                let c = p.paywall.config();
+                return PaymentFacts {
+                    scheme: self.scheme(),
+                    network: p.paywall.network(),
+                    payer: Address::ZERO,
+                    pay_to: c.pay_to,
+                    asset: c.asset,
+                    reference: p.reference(),
+                    charged_before: None,
+                };
+            }
         };
         let c = paywall.config();
         PaymentFacts {
@@ -457,12 +523,17 @@ impl Authorized {
             Self::Exact(p) => p.settle().await,
             Self::Upto(p) => p.settle(actual).await,
             Self::Channel(p) => p.charge(actual).await,
+            Self::Credits(p) => Ok(p.complete()),
         }
     }
 
     /// The call was not served: nothing is charged, an `exact` nonce or `upto` permit is
     /// released.
     pub fn abandon(self) {
+        if let Self::Credits(p) = self {
+            p.release();
+            return;
+        }
         if let Self::Upto(p) = self {
             p.release();
             return;

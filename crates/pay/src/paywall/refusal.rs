@@ -112,6 +112,16 @@ pub enum RefusalReason {
     RefundNonce,
     /// The refund transaction failed.
     RefundFailed,
+    /// A credit proof for a pool not sold here (another provider, contract or chain).
+    CreditPool,
+    /// A credit proof against a root that is not among the pool's recent roots.
+    CreditRoot,
+    /// A credit proof that does not verify.
+    CreditProof,
+    /// A credit ticket spent before on this same request.
+    CreditReplayed,
+    /// A credit ticket spent before on another request: the stake is slashed.
+    CreditDoubleSpent,
 }
 
 impl RefusalReason {
@@ -168,6 +178,11 @@ impl RefusalReason {
             Self::RefundNoBalance => reason::REFUND_NO_BALANCE,
             Self::RefundNonce => reason::REFUND_NONCE,
             Self::RefundFailed => reason::REFUND_FAILED,
+            Self::CreditPool => "invalid_zk_credits_pool",
+            Self::CreditRoot => "invalid_zk_credits_root",
+            Self::CreditProof => "invalid_zk_credits_proof",
+            Self::CreditReplayed => "invalid_zk_credits_ticket_replayed",
+            Self::CreditDoubleSpent => "invalid_zk_credits_ticket_double_spent",
         }
     }
 

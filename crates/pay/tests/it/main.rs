@@ -51,6 +51,7 @@ async fn setup() -> Setup {
         batch: true,
         min_withdraw_delay: DELAY,
         max_timeout_seconds: 120,
+        credits: None,
         claim_threshold: u128::MAX,
     };
     let paywall = Paywall::new(config, net.client_for(1).await, store);
@@ -587,6 +588,7 @@ async fn an_unreachable_chain_delays_exact_settlement_and_loses_nothing() {
         batch: false,
         min_withdraw_delay: DELAY,
         max_timeout_seconds: 120,
+        credits: None,
         claim_threshold: u128::MAX,
     };
     let paywall = Paywall::new(config, provider_client, Arc::clone(&store));
