@@ -92,6 +92,9 @@ pub enum PayError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] agora_store::StoreError),
+    /// A credit could not be bought, proven or exited.
+    #[error(transparent)]
+    Credits(#[from] agora_credits::Error),
 }
 
 impl PayError {

@@ -36,7 +36,7 @@ pub mod x402;
 pub use error::{AuthorizationError, PayError, Result};
 pub use exit::ChannelExit;
 pub use ledger::{ChannelState, Ledger};
-pub use payer::{Mandate, Payer, PayerConfig, Prefer};
+pub use payer::{CreditPayer, Mandate, Payer, PayerConfig, Prefer};
 pub use paywall::{Authorized, CreditsConfig, Paywall, PaywallConfig, Refusal, RefusalReason};
 /// The HTTP method type the payer's calls take.
 pub use reqwest::Method;

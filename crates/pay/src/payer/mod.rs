@@ -16,9 +16,11 @@
 //! amount actually charged once the answer arrives.
 
 mod channels;
+mod credits;
 mod mandate;
 mod upto;
 
+pub use credits::{CreditPayer, OfferedPool, offered_pools};
 pub use mandate::Mandate;
 
 use crate::{
@@ -515,7 +517,7 @@ fn token_names(r: &PaymentRequirements) -> Result<(&str, &str), PayError> {
     }
 }
 
-fn message_of(response: &PaidResponse) -> String {
+pub(crate) fn message_of(response: &PaidResponse) -> String {
     serde_json::from_slice::<Value>(&response.body)
         .ok()
         .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
