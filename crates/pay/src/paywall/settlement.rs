@@ -136,6 +136,7 @@ impl Paywall {
             tracing::warn!(target: "agora::pay", "claim failed (will retry): {e}");
         }
         self.retry_pending_exact().await;
+        self.slash_pass().await;
     }
 
     /// What this node has earned: per channel, and `exact` totals by status.
