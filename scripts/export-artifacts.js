@@ -28,7 +28,20 @@ const CONTRACTS = [
   // Multicall3, which the official facilitator reads chain state through (placed on devnets
   // alongside the x402 contracts).
   ['Multicall3.sol', 'Multicall3'],
+  // Anonymous prepaid call credits: circomlib's Poseidon (poseidon-solidity's libraries,
+  // deployed as standalone contracts), the RLN exit-proof verifier and the credit pools.
+  ['PoseidonT2.sol', 'PoseidonT2'],
+  ['PoseidonT3.sol', 'PoseidonT3'],
+  ['PoseidonT4.sol', 'PoseidonT4'],
+  ['RlnVerifier.sol', 'RlnVerifier'],
+  ['ZkCredits.sol', 'ZkCredits'],
 ];
+
+// A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written
+// by its creation code: solc's call protection). Like an immutable, it depends on the
+// deployment, so it is exported as one.
+const LIBRARY_PREFIX = '0x73' + '00'.repeat(20) + '3014';
+const selfAddressRange = (runtime) => (runtime.startsWith(LIBRARY_PREFIX) ? [{ start: 1, length: 20 }] : []);
 
 const root = path.resolve(__dirname, '..');
 const forgeOut = path.join(root, 'contracts', 'out');
@@ -48,6 +61,7 @@ for (const [file, name] of CONTRACTS) {
       immutableRanges: Object.values(built.deployedBytecode.immutableReferences || {})
         .flat()
         .map(({ start, length }) => ({ start, length }))
+        .concat(selfAddressRange(built.deployedBytecode.object))
         .sort((a, b) => a.start - b.start),
     },
   };

