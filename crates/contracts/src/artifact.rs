@@ -115,6 +115,16 @@ pub(crate) static X402_UPTO_PERMIT2_PROXY: LazyLock<Artifact> =
     LazyLock::new(|| load("X402UptoPermit2Proxy", include_str!("../artifacts/X402UptoPermit2Proxy.json")));
 pub(crate) static MULTICALL3: LazyLock<Artifact> =
     LazyLock::new(|| load("Multicall3", include_str!("../artifacts/Multicall3.json")));
+pub(crate) static POSEIDON_T2: LazyLock<Artifact> =
+    LazyLock::new(|| load("PoseidonT2", include_str!("../artifacts/PoseidonT2.json")));
+pub(crate) static POSEIDON_T3: LazyLock<Artifact> =
+    LazyLock::new(|| load("PoseidonT3", include_str!("../artifacts/PoseidonT3.json")));
+pub(crate) static POSEIDON_T4: LazyLock<Artifact> =
+    LazyLock::new(|| load("PoseidonT4", include_str!("../artifacts/PoseidonT4.json")));
+pub(crate) static RLN_VERIFIER: LazyLock<Artifact> =
+    LazyLock::new(|| load("RlnVerifier", include_str!("../artifacts/RlnVerifier.json")));
+pub(crate) static ZK_CREDITS: LazyLock<Artifact> =
+    LazyLock::new(|| load("ZkCredits", include_str!("../artifacts/ZkCredits.json")));
 
 #[cfg(test)]
 mod tests {
@@ -166,6 +176,25 @@ mod tests {
         let mut longer = artifact.runtime_code.to_vec();
         longer.push(0);
         assert!(!artifact.matches_runtime_code(&longer));
+    }
+
+    #[test]
+    fn a_library_matches_with_its_own_address_written_in() {
+        for artifact in [&*POSEIDON_T2, &*POSEIDON_T3, &*POSEIDON_T4] {
+            assert_eq!(
+                artifact.immutable_ranges,
+                vec![1..21],
+                "{}: the call-protection address",
+                artifact.name
+            );
+            let mut code = artifact.runtime_code.to_vec();
+            assert_eq!(code[0], 0x73, "PUSH20");
+            // What the creation code writes there: the library's address.
+            code[1..21].copy_from_slice(&[0x5a; 20]);
+            assert!(artifact.matches_runtime_code(&code), "{}", artifact.name);
+            code[21] ^= 0xff;
+            assert!(!artifact.matches_runtime_code(&code), "{}", artifact.name);
+        }
     }
 
     #[test]

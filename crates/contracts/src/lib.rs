@@ -94,6 +94,20 @@ pub mod bindings {
         "artifacts/Multicall3.json"
     );
 
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        RlnVerifier,
+        "artifacts/RlnVerifier.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        ZkCredits,
+        "artifacts/ZkCredits.json"
+    );
+
     pub use upto::X402UptoPermit2Proxy;
 
     /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in
@@ -150,6 +164,9 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
     if let Ok(e) = bindings::ValidationRegistry::ValidationRegistryErrors::abi_decode(data) {
         return Some(shown(e));
     }
+    if let Ok(e) = bindings::ZkCredits::ZkCreditsErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
     None
 }
 
@@ -173,6 +190,17 @@ pub enum SuiteContract {
     ReputationRegistry,
     /// ERC-8004 Validation Registry (constructed with the identity registry).
     ValidationRegistry,
+    /// circomlib's Poseidon with one input (poseidon-solidity's library, deployed standalone).
+    PoseidonT2,
+    /// circomlib's Poseidon with two inputs.
+    PoseidonT3,
+    /// circomlib's Poseidon with three inputs.
+    PoseidonT4,
+    /// The Groth16 verifier of the RLN single circuit (exit proofs of credit pools).
+    RlnVerifier,
+    /// Anonymous prepaid call credits (constructed with the identity registry, the verifier and
+    /// the three Poseidon contracts).
+    ZkCredits,
 }
 
 /// Every contract of the suite, in deployment order (a contract only depends on earlier ones).
@@ -181,6 +209,11 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::IdentityRegistry,
     SuiteContract::ReputationRegistry,
     SuiteContract::ValidationRegistry,
+    SuiteContract::PoseidonT2,
+    SuiteContract::PoseidonT3,
+    SuiteContract::PoseidonT4,
+    SuiteContract::RlnVerifier,
+    SuiteContract::ZkCredits,
 ];
 
 impl SuiteContract {
@@ -191,14 +224,31 @@ impl SuiteContract {
             Self::IdentityRegistry => "IdentityRegistry",
             Self::ReputationRegistry => "ReputationRegistry",
             Self::ValidationRegistry => "ValidationRegistry",
+            Self::PoseidonT2 => "PoseidonT2",
+            Self::PoseidonT3 => "PoseidonT3",
+            Self::PoseidonT4 => "PoseidonT4",
+            Self::RlnVerifier => "RlnVerifier",
+            Self::ZkCredits => "ZkCredits",
         }
     }
 
     /// The contracts of the suite this one is constructed with, in constructor order.
     pub const fn constructor_dependencies(self) -> &'static [SuiteContract] {
         match self {
-            Self::DevStablecoin | Self::IdentityRegistry => &[],
+            Self::DevStablecoin
+            | Self::IdentityRegistry
+            | Self::PoseidonT2
+            | Self::PoseidonT3
+            | Self::PoseidonT4
+            | Self::RlnVerifier => &[],
             Self::ReputationRegistry | Self::ValidationRegistry => &[Self::IdentityRegistry],
+            Self::ZkCredits => &[
+                Self::IdentityRegistry,
+                Self::RlnVerifier,
+                Self::PoseidonT2,
+                Self::PoseidonT3,
+                Self::PoseidonT4,
+            ],
         }
     }
 
@@ -224,6 +274,11 @@ impl SuiteContract {
             Self::IdentityRegistry => &artifact::IDENTITY_REGISTRY,
             Self::ReputationRegistry => &artifact::REPUTATION_REGISTRY,
             Self::ValidationRegistry => &artifact::VALIDATION_REGISTRY,
+            Self::PoseidonT2 => &artifact::POSEIDON_T2,
+            Self::PoseidonT3 => &artifact::POSEIDON_T3,
+            Self::PoseidonT4 => &artifact::POSEIDON_T4,
+            Self::RlnVerifier => &artifact::RLN_VERIFIER,
+            Self::ZkCredits => &artifact::ZK_CREDITS,
         }
     }
 }
@@ -237,20 +292,114 @@ impl std::fmt::Display for SuiteContract {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::{primitives::Address, sol_types::SolError};
+    use alloy::{
+        primitives::{Address, U256},
+        sol_types::{SolCall, SolError},
+    };
 
     #[test]
     fn reverts_are_named_with_their_arguments() {
         let data = bindings::DevStablecoin::ERC20InsufficientBalance {
             sender: Address::repeat_byte(1),
-            balance: alloy::primitives::U256::from(5),
-            needed: alloy::primitives::U256::from(1_000),
+            balance: U256::from(5),
+            needed: U256::from(1_000),
         }
         .abi_encode();
         let text = decode_revert(&data).unwrap_or_default();
         assert!(text.starts_with("ERC20InsufficientBalance {"), "{text}");
         assert!(text.contains("balance: 5") && text.contains("needed: 1000"), "{text}");
         assert_eq!(decode_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
+    }
+
+    #[test]
+    fn zk_credits_reverts_are_named() {
+        use bindings::ZkCredits;
+        let cases = [
+            (ZkCredits::LeafTaken { leaf: U256::from(9) }.abi_encode(), "LeafTaken { leaf: 9 }"),
+            (ZkCredits::InvalidProof {}.abi_encode(), "InvalidProof"),
+            (ZkCredits::SlashRevealTooEarly {}.abi_encode(), "SlashRevealTooEarly"),
+            (ZkCredits::UnknownRoot { root: U256::from(3) }.abi_encode(), "UnknownRoot { root: 3 }"),
+            (
+                ZkCredits::NotAgentOwner { caller: Address::repeat_byte(2), agentId: U256::from(4) }
+                    .abi_encode(),
+                "NotAgentOwner {",
+            ),
+        ];
+        for (data, expected) in cases {
+            let text = decode_revert(&data).unwrap_or_default();
+            assert!(text.starts_with(expected), "{text} should start with {expected}");
+        }
+    }
+
+    #[test]
+    fn every_dependency_comes_earlier_in_the_suite() {
+        for (i, contract) in SUITE.iter().enumerate() {
+            for dependency in contract.constructor_dependencies() {
+                let at = SUITE.iter().position(|c| c == dependency);
+                assert!(at.is_some_and(|at| at < i), "{contract} depends on {dependency}, deployed later");
+            }
+            assert_eq!(SuiteContract::from_name(contract.name()), Some(*contract));
+        }
+    }
+
+    #[test]
+    fn zk_credits_is_constructed_with_its_dependencies_in_order() {
+        let deps = SuiteContract::ZkCredits.constructor_dependencies();
+        assert_eq!(
+            deps,
+            &[
+                SuiteContract::IdentityRegistry,
+                SuiteContract::RlnVerifier,
+                SuiteContract::PoseidonT2,
+                SuiteContract::PoseidonT3,
+                SuiteContract::PoseidonT4
+            ]
+        );
+        // The constructor takes five addresses, in that order.
+        let json: serde_json::Value =
+            serde_json::from_str(include_str!("../artifacts/ZkCredits.json")).unwrap_or_default();
+        let inputs: Vec<&str> = json["abi"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|item| item["type"] == "constructor")
+            .flat_map(|item| item["inputs"].as_array().into_iter().flatten())
+            .filter_map(|input| input["name"].as_str())
+            .collect();
+        assert_eq!(inputs, ["identityRegistry_", "verifier_", "poseidonT2_", "poseidonT3_", "poseidonT4_"]);
+        let addresses: Vec<Address> = (1..=5u8).map(Address::repeat_byte).collect();
+        let code = SuiteContract::ZkCredits.deploy_code(&addresses);
+        let creation = &SuiteContract::ZkCredits.artifact().creation_code;
+        assert_eq!(code.len(), creation.len() + 5 * 32);
+        assert_eq!(&code[creation.len() + 12..creation.len() + 32], Address::repeat_byte(1).as_slice());
+    }
+
+    /// The views the Rust side reads return what it expects: `exits` as (receiver, releaseAt,
+    /// state as a number), `pool` as the struct; `requestExit` takes the proof as eight words.
+    #[test]
+    fn views_decode_as_the_rust_side_reads_them() {
+        let words = [
+            Address::repeat_byte(7).into_word().0,
+            U256::from(99u64).to_be_bytes(),
+            U256::from(1u8).to_be_bytes(),
+        ]
+        .concat();
+        let exit =
+            bindings::ZkCredits::exitsCall::abi_decode_returns(&words).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(exit.receiver, Address::repeat_byte(7));
+        assert_eq!(exit.releaseAt, 99u64);
+        assert_eq!(exit.state, 1u8);
+        let call = bindings::ZkCredits::requestExitCall {
+            poolId: U256::from(1),
+            root: U256::from(2),
+            nullifier: U256::from(3),
+            y: U256::from(4),
+            receiver: Address::repeat_byte(5),
+            proof: [U256::ZERO; 8],
+        };
+        assert_eq!(call.abi_encode().len(), 4 + 32 * 13);
+        let _: fn(bindings::ZkCredits::Pool) -> (U256, u32, u32, u32) =
+            |p| (p.price, p.calls, p.openStakes, p.pendingExits);
     }
 
     #[test]
@@ -261,8 +410,7 @@ mod tests {
             (X402BatchSettlement::WithdrawDelayNotElapsed {}.abi_encode(), "WithdrawDelayNotElapsed"),
             (X402UptoPermit2Proxy::UnauthorizedFacilitator {}.abi_encode(), "UnauthorizedFacilitator"),
             (
-                Permit2::SignatureExpired { signatureDeadline: alloy::primitives::U256::from(7) }
-                    .abi_encode(),
+                Permit2::SignatureExpired { signatureDeadline: U256::from(7) }.abi_encode(),
                 "SignatureExpired { signatureDeadline: 7 }",
             ),
             (Permit2::InvalidNonce {}.abi_encode(), "InvalidNonce"),
