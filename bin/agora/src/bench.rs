@@ -1,7 +1,9 @@
 //! `agora bench`: arguments in, the benchmark crate's report out (a table, or JSON).
 
 use crate::cli::GlobalArgs;
-use agora_bench::{guard::GuardBenchConfig, index::IndexConfig, infer::InferConfig, pay::PayConfig};
+use agora_bench::{
+    credits::CreditsConfig, guard::GuardBenchConfig, index::IndexConfig, infer::InferConfig, pay::PayConfig,
+};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::{io::Write, path::PathBuf};
@@ -14,6 +16,9 @@ pub(crate) enum BenchCommand {
     Index(IndexArgs),
     /// x402 payments: paid-call throughput, voucher verification, gas per paid call.
     Pay(PayArgs),
+    /// Anonymous credits: time to a ready call proof, verifications and durable paid calls per
+    /// second, and the pool's gas on a fresh devnet.
+    Credits(CreditsArgs),
     /// The guard: verdict latency (p50, p95) with the in-process and the node simulator.
     Guard(GuardArgs),
 }
@@ -55,6 +60,19 @@ pub(crate) struct PayArgs {
     /// Channels (one client connection each) in the throughput run; at least 51.
     #[arg(long, default_value_t = 64)]
     channels: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreditsArgs {
+    /// Proofs timed per case (1 or 4 units, with or without precomputation).
+    #[arg(long, default_value_t = 20)]
+    calls: usize,
+    /// Calls in each provider run (verifications alone, paid calls with 1 and 2 workers).
+    #[arg(long, default_value_t = 1_000)]
+    provider_calls: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -114,6 +132,10 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
         BenchCommand::Pay(args) => {
             let bench = PayConfig { calls: args.calls, channels: args.channels };
             print(&agora_bench::pay::run(&config.anvil(), &bench, &progress).await?, args.json)
+        }
+        BenchCommand::Credits(args) => {
+            let bench = CreditsConfig { calls: args.calls, provider_calls: args.provider_calls };
+            print(&agora_bench::credits::run(&config.anvil(), &bench, &progress).await?, args.json)
         }
         BenchCommand::Guard(args) => {
             let bench = GuardBenchConfig { rounds: args.rounds, explain_api: args.explain_api };

@@ -5,10 +5,13 @@
 //! - [`infer`]: the local engine against llama.cpp on the same GGUF file and prompt tokens.
 //! - [`index`]: the ERC-8004 discovery index at scale, and the registries' gas.
 //! - [`pay`]: x402 paid calls against the same route unpaid; gas against `exact`.
+//! - [`credits`]: anonymous credits: time to a ready call proof, verifications and durable paid
+//!   calls per second, and the pool's gas.
 //! - [`guard`]: verdict latency of the two simulators, and what the model summary adds.
 //!
 //! The chain benchmarks run on a scratch devnet of their own, never on the node's chain.
 
+pub mod credits;
 mod error;
 pub mod guard;
 pub mod index;
