@@ -31,6 +31,10 @@ pub(crate) struct ChatArgs {
     /// http://127.0.0.1:8412 (a channel is opened on the first call unless --scheme exact).
     #[arg(long, value_name = "URL")]
     pay: Option<String>,
+    /// With --pay: pay with anonymous credits bought with `agora credits buy`, so the provider
+    /// cannot tell who asks nor which questions came from the same person.
+    #[arg(long, requires = "pay")]
+    anonymous: bool,
     #[command(flatten)]
     payment: crate::pay::PayOptions,
 }
@@ -107,7 +111,13 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
     if matches!(args.payment.scheme, crate::pay::SchemeArg::Auto) {
         args.payment.scheme = crate::pay::SchemeArg::Channel;
     }
-    let payer = crate::pay::payer(config, &args.payment)?;
+    let (payer, credits) = if args.anonymous {
+        let credits = agora_node::ops::credits::payer(config).await?;
+        credits.prepare_in_background();
+        (None, Some(credits))
+    } else {
+        (Some(crate::pay::payer(config, &args.payment)?), None)
+    };
     let url = format!("{}/v1/chat/completions", base.trim_end_matches('/'));
     let mut history: Vec<serde_json::Value> =
         args.system.iter().map(|s| serde_json::json!({ "role": "system", "content": s })).collect();
@@ -120,8 +130,12 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
             "temperature": args.temperature,
             "seed": args.seed,
         });
-        let response =
-            payer.send(agora_node::pay::Method::POST, &url, Some(serde_json::to_vec(&body)?)).await?;
+        let body = serde_json::to_vec(&body)?;
+        let response = match (&payer, &credits) {
+            (Some(payer), _) => payer.send(agora_node::pay::Method::POST, &url, Some(body)).await?,
+            (None, Some(credits)) => credits.send(&url, body).await?,
+            (None, None) => unreachable!("a payer of one kind is built above"),
+        };
         let reply: serde_json::Value =
             serde_json::from_slice(&response.body).context("the provider's answer is not JSON")?;
         if response.status != 200 {

@@ -89,6 +89,9 @@ pub(crate) enum Command {
     Channel(crate::pay::ChannelCommand),
     /// What this node earned on its paid listener; --claim claims and settles channels now.
     Earnings(crate::pay::EarningsArgs),
+    /// Anonymous prepaid calls (zk-credits): buy a deposit from a provider, status, exit.
+    #[command(subcommand)]
+    Credits(crate::credits::CreditsCommand),
     /// Mint devnet dollars (development chains only).
     Faucet(crate::pay::FaucetArgs),
     /// Ask a running node how it is (health, chain, contracts).

@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod chat;
 mod cli;
+mod credits;
 mod feedback;
 mod guard;
 mod models;
@@ -54,6 +55,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Mandate(command) => pay::mandate(&cli.global, command).await,
         cli::Command::Channel(command) => pay::channel(&cli.global, command).await,
         cli::Command::Earnings(args) => pay::earnings(&cli.global, args).await,
+        cli::Command::Credits(command) => credits::run(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),

@@ -13,14 +13,15 @@ use crate::{Credit, Error, ExitProof, Fr, PoolKey, PoolTree, from_u256, to_u256}
 
 alloy::sol! {
     #[sol(rpc)]
-    #[allow(missing_docs)]
+    #[allow(missing_docs, clippy::too_many_arguments)]
     interface IZkCredits {
         event PoolCreated(uint256 indexed poolId, uint256 indexed agentId, address payee, address token, uint256 unitPrice, uint32 calls, uint256 stake, uint64 exitDelay);
-        event Deposited(uint256 indexed poolId, uint256 index, uint256 leaf, uint256 root);
+        event Deposited(uint256 indexed poolId, uint256 index, uint256 leaf, uint256 root, uint256 exitLeaf, uint256 exitRoot);
         function createPool(uint256 agentId, address token, uint256 unitPrice, uint32 calls, uint256 stake, uint64 exitDelay) external returns (uint256 poolId);
         function deposit(uint256 poolId, uint256 idCommitment) external returns (uint256 index);
         function withdrawEarnings(uint256 poolId, address to) external;
         function recentRoots(uint256 poolId) external view returns (uint256[] memory);
+        function recentExitRoots(uint256 poolId) external view returns (uint256[] memory);
         function commitSlash(bytes32 commitment) external;
         function slash(uint256 poolId, uint256 secret, address receiver) external;
         function requestExit(uint256 poolId, uint256 root, uint256 nullifier, uint256 y, address receiver, uint256[8] calldata proof) external;
@@ -116,6 +117,7 @@ pub async fn pool(chain: &ChainClient, key: PoolKey) -> Result<Pool, Error> {
 }
 
 /// Creates a pool for `agent_id` (the chain client's key must own the agent).
+#[allow(clippy::too_many_arguments)] // the contract's own parameters, in its order
 pub async fn create_pool(
     chain: &ChainClient,
     contract: Address,
@@ -143,8 +145,10 @@ pub async fn create_pool(
     pool(chain, PoolKey { chain_id: chain.chain_id(), contract, pool_id: event.poolId }).await
 }
 
-/// The pool's tree, rebuilt from its deposit events; checked against the contract's root.
-pub async fn tree(chain: &ChainClient, key: PoolKey) -> Result<PoolTree, Error> {
+/// The pool's two trees, rebuilt from its deposit events and checked against the contract's
+/// roots: the calls tree (leaves `Poseidon(idCommitment, N)`, what call proofs are made against)
+/// and the exit tree (leaves `Poseidon(idCommitment, 1)`, what exit proofs are made against).
+pub async fn trees(chain: &ChainClient, key: PoolKey) -> Result<(PoolTree, PoolTree), Error> {
     let filter = Filter::new()
         .address(key.contract)
         .event_signature(IZkCredits::Deposited::SIGNATURE_HASH)
@@ -155,27 +159,38 @@ pub async fn tree(chain: &ChainClient, key: PoolKey) -> Result<PoolTree, Error> 
         .get_logs(&filter)
         .await
         .map_err(|e| chain_error("reading the pool's deposits", e))?;
-    let mut tree = PoolTree::new();
-    let mut last_root = None;
+    let (mut calls, mut exits) = (PoolTree::new(), PoolTree::new());
+    let mut last_roots = None;
     for log in logs {
         let Ok(event) = IZkCredits::Deposited::decode_log(&log.inner) else { continue };
-        if event.index != U256::from(tree.len()) {
+        if event.index != U256::from(calls.len()) {
             return Err(Error::Tree(format!(
                 "deposit {} arrived out of order (expected {})",
                 event.index,
-                tree.len()
+                calls.len()
             )));
         }
-        let leaf = from_u256(event.leaf).ok_or_else(|| Error::Tree("a leaf outside the field".into()))?;
-        tree.push(leaf)?;
-        last_root = Some(event.root);
+        let field = |v: U256| from_u256(v).ok_or_else(|| Error::Tree("a leaf outside the field".into()));
+        calls.push(field(event.leaf)?)?;
+        exits.push(field(event.exitLeaf)?)?;
+        last_roots = Some((event.root, event.exitRoot));
     }
-    if let Some(root) = last_root
-        && to_u256(&tree.root()) != root
+    if let Some((root, exit_root)) = last_roots
+        && (to_u256(&calls.root()) != root || to_u256(&exits.root()) != exit_root)
     {
-        return Err(Error::Tree("the rebuilt tree's root differs from the contract's".into()));
+        return Err(Error::Tree("a rebuilt tree's root differs from the contract's".into()));
     }
-    Ok(tree)
+    Ok((calls, exits))
+}
+
+/// The pool's calls tree (see [`trees`]).
+pub async fn tree(chain: &ChainClient, key: PoolKey) -> Result<PoolTree, Error> {
+    Ok(trees(chain, key).await?.0)
+}
+
+/// The pool's exit tree (see [`trees`]).
+pub async fn exit_tree(chain: &ChainClient, key: PoolKey) -> Result<PoolTree, Error> {
+    Ok(trees(chain, key).await?.1)
 }
 
 /// The pool's recent roots (newest first): the proofs a provider accepts.

@@ -22,8 +22,8 @@ mod tree;
 
 pub use book::{Held, Recorded, TicketBook, Wallet};
 pub use chain::{
-    Pool, complete_exit, create_pool, deposit, exit_state, pool, pools, recent_roots, request_exit, slash,
-    tree,
+    Pool, complete_exit, create_pool, deposit, exit_state, exit_tree, pool, pools, recent_roots,
+    request_exit, slash, tree, trees,
 };
 pub use field::{FIELD_ORDER, from_hex, from_u256, keccak_to_field, to_hex, to_u256};
 pub use pool::{MAX_CALLS, MAX_UNITS, PoolKey, TREE_DEPTH, id_commitment, leaf, nullifier, request_signal};

@@ -86,6 +86,11 @@ impl Credit {
         leaf(self.id_commitment(), self.calls)
     }
 
+    /// The deposit's leaf in the pool's exit tree: `Poseidon(idCommitment, 1)`.
+    pub fn exit_leaf(&self) -> Fr {
+        leaf(self.id_commitment(), 1)
+    }
+
     /// The exit ticket's nullifier: the contract refuses a second exit with it.
     pub fn exit_nullifier(&self) -> Fr {
         crate::pool::nullifier(&self.secret, self.key.exit_scope(), 0)
@@ -277,9 +282,13 @@ pub struct ExitProof {
     pub proof: [U256; 8],
 }
 
-/// Proves the exit of `credit` to `receiver` against `tree`'s current root.
-pub fn prove_exit(credit: &Credit, tree: &PoolTree, receiver: Address) -> Result<ExitProof, Error> {
-    if tree.leaf(credit.leaf_index) != Some(credit.leaf()) {
+/// Proves the exit of `credit` to `receiver` against the current root of the pool's *exit* tree,
+/// whose leaves are `Poseidon(idCommitment, 1)`: with a limit of one ticket the only exit ticket
+/// is number 0, so a member has exactly one exit nullifier (a proof against the calls tree could
+/// pick any ticket below `N` and exit `N` times).
+pub fn prove_exit(credit: &Credit, exit_tree: &PoolTree, receiver: Address) -> Result<ExitProof, Error> {
+    let tree = exit_tree;
+    if tree.leaf(credit.leaf_index) != Some(credit.exit_leaf()) {
         return Err(Error::Tree(format!(
             "leaf {} of the pool is not this credit's deposit",
             credit.leaf_index
@@ -287,7 +296,7 @@ pub fn prove_exit(credit: &Credit, tree: &PoolTree, receiver: Address) -> Result
     }
     let witness = RLNWitnessInput::new_single()
         .identity_secret(credit.secret.clone())
-        .user_message_limit(Fr::from(credit.calls))
+        .user_message_limit(Fr::from(1u64))
         .merkle_proof(tree.path(credit.leaf_index)?)
         .x(credit.key.exit_signal(receiver))
         .external_nullifier(credit.key.exit_scope())

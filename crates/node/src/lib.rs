@@ -220,6 +220,21 @@ impl Node {
         } else {
             (None, None)
         };
+        // The paid listener's address goes into the agent's registration; the paywall itself
+        // is built once the agent is registered (the credit pool it sells is the agent's).
+        let paid_addr = match (&chain, &paid_listener) {
+            (Some(_), Some(listener)) => Some(listener.local_addr().map_err(NodeError::Serve)?),
+            _ => None,
+        };
+        let model = inference.as_ref().map(|i| i.engine().info().id.clone());
+        let agent =
+            agent_profile_with(&config, model.as_deref(), devnet.is_some().then_some(api_addr), paid_addr);
+        let agent = match &chain {
+            Some((client, deployment)) if config.agent.register => {
+                register_agent(&store, client, deployment, agent, &node_key).await?
+            }
+            _ => agent,
+        };
         let paid = match (&chain, paid_listener) {
             (Some((client, deployment)), Some(listener)) => {
                 let url = match (&devnet, &config.chain) {
@@ -227,22 +242,11 @@ impl Node {
                     (None, ChainTarget::Rpc { url }) => url.clone(),
                     (None, ChainTarget::Devnet(_)) => client.url().to_owned(),
                 };
-                open_paid_access(&config, listener, &url, client, deployment, &store, &node_key).await?
+                let agent_id = agent.registration.as_ref().map(|(id, _)| *id);
+                open_paid_access(&config, listener, &url, (client, deployment), &store, &node_key, agent_id)
+                    .await?
             }
             _ => None,
-        };
-        let model = inference.as_ref().map(|i| i.engine().info().id.clone());
-        let agent = agent_profile_with(
-            &config,
-            model.as_deref(),
-            devnet.is_some().then_some(api_addr),
-            paid.as_ref().map(|p| p.addr),
-        );
-        let agent = match &chain {
-            Some((client, deployment)) if config.agent.register => {
-                register_agent(&store, client, deployment, agent, &node_key).await?
-            }
-            _ => agent,
         };
         let indexer = chain.as_ref().and_then(|(client, deployment)| {
             discovery_indexer(client, deployment, Arc::clone(&store), devnet.is_some())
@@ -441,12 +445,12 @@ async fn open_paid_access(
     config: &NodeConfig,
     listener: TcpListener,
     rpc_url: &str,
-    client: &ChainClient,
-    deployment: &ChainDeployment,
+    (client, deployment): (&ChainClient, &ChainDeployment),
     store: &Arc<Store>,
     node_key: &alloy::signers::local::PrivateKeySigner,
+    agent_id: Option<alloy::primitives::U256>,
 ) -> Result<Option<PaidAccess>> {
-    let Some(paywall_config) =
+    let Some(mut paywall_config) =
         ops::payments::paywall_config(config, client, deployment, node_key.address()).await?
     else {
         tracing::warn!(target: "agora::up", "the suite lacks the stablecoin or channels: paid access is off");
@@ -456,6 +460,18 @@ async fn open_paid_access(
     let wallet = ChainClient::connect(rpc_url, Some(node_key.clone())).await?;
     // Settlement transactions are sent with the node key: on a devnet it gets gas.
     ops::dev::fund_for_gas(&wallet, node_key.address()).await?;
+    paywall_config.credits =
+        ops::credits::selling(config, &wallet, deployment, agent_id, paywall_config.asset).await?;
+    if let Some(credits) = &paywall_config.credits {
+        for pool in &credits.pools {
+            tracing::info!(
+                target: "agora::up",
+                pool = %pool.key.pool_id,
+                calls = pool.calls,
+                "selling anonymous credits (zk-credits)"
+            );
+        }
+    }
     let paywall = agora_pay::Paywall::new(paywall_config, wallet.clone(), Arc::clone(store));
     let facilitator = agora_pay::facilitator::Facilitator::new(wallet);
     Ok(Some(PaidAccess { paywall, facilitator, listener, addr }))

@@ -198,6 +198,10 @@ impl TestNode {
                 min_withdraw_delay: 900,
                 claim_threshold: 1_000_000,
                 settle_interval: 1,
+                credit_calls: 100,
+                credit_unit_tokens: 512,
+                credit_stake: 1_000_000,
+                credit_exit_delay: 86_400,
             },
             guard: Default::default(),
         };

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod credits;
 mod x402;
 mod x402_facilitator;
 

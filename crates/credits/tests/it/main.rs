@@ -1,6 +1,8 @@
 //! Proofs made and checked with the bundled circuits, and the fixtures the contracts' tests
 //! read.
 
+#![allow(clippy::unwrap_used)] // test helpers panic to fail the test
+
 use agora_credits::{
     CallProver, Credit, Fr, PoolKey, PoolTree, Refusal, exit_verifying_key, from_hex, keccak_to_field, leaf,
     prove_exit, recover_secret, to_hex, to_u256,
@@ -111,9 +113,10 @@ fn fixture() -> serde_json::Value {
     let mut credit = Credit::from_secret_hex(key(), secret, 100, 1).unwrap();
     let first = Credit::from_secret_hex(key(), &to_hex(&Fr::from(777u64)), 100, 0).unwrap();
     let tree = PoolTree::from_leaves([first.leaf(), credit.leaf()]).unwrap();
+    let exit_tree = PoolTree::from_leaves([first.exit_leaf(), credit.exit_leaf()]).unwrap();
     credit.leaf_index = 1;
     let receiver = address!("000000000000000000000000000000000000bEEF");
-    let exit = prove_exit(&credit, &tree, receiver).unwrap();
+    let exit = prove_exit(&credit, &exit_tree, receiver).unwrap();
     let h = |v: Fr| to_u256(&v).to_string();
     use rln::prelude::{Hasher, PoseidonHash};
     serde_json::json!({
@@ -133,6 +136,9 @@ fn fixture() -> serde_json::Value {
         "first": { "secret": h(Fr::from(777u64)), "idCommitment": h(first.id_commitment()), "leaf": h(first.leaf()) },
         "member": { "secret": h(from_hex(secret).unwrap()), "idCommitment": h(credit.id_commitment()), "leaf": h(leaf(credit.id_commitment(), 100)) },
         "rootAfterTwo": h(tree.root()),
+        "exitRootAfterTwo": h(exit_tree.root()),
+        "firstExitLeaf": h(first.exit_leaf()),
+        "memberExitLeaf": h(credit.exit_leaf()),
         "exit": {
             "receiver": receiver,
             "signal": h(key().exit_signal(receiver)),

@@ -106,6 +106,15 @@ pub struct PaymentsLayer {
     pub claim_threshold: Option<u64>,
     /// Seconds between passes of the background settler.
     pub settle_interval: Option<u64>,
+    /// Calls one anonymous credit deposit buys (`zk-credits`); 0 sells no credits.
+    pub credit_calls: Option<u32>,
+    /// Tokens (prompt and completion) one credit unit covers; a call takes 1 to 4 units.
+    pub credit_unit_tokens: Option<u64>,
+    /// The stake a credit deposit locks beside the price, lost by a double-spender (atomic
+    /// units).
+    pub credit_stake: Option<u64>,
+    /// Seconds between a credit holder's exit request and the stake's return.
+    pub credit_exit_delay: Option<u64>,
 }
 
 /// `[agent]`
@@ -238,6 +247,10 @@ impl ConfigLayer {
                 min_withdraw_delay: None,
                 claim_threshold: None,
                 settle_interval: None,
+                credit_calls: None,
+                credit_unit_tokens: None,
+                credit_stake: None,
+                credit_exit_delay: None,
             },
             guard: GuardLayer::from_env(&var)?,
         })
@@ -283,6 +296,10 @@ impl ConfigLayer {
                 min_withdraw_delay: over.payments.min_withdraw_delay.or(self.payments.min_withdraw_delay),
                 claim_threshold: over.payments.claim_threshold.or(self.payments.claim_threshold),
                 settle_interval: over.payments.settle_interval.or(self.payments.settle_interval),
+                credit_calls: over.payments.credit_calls.or(self.payments.credit_calls),
+                credit_unit_tokens: over.payments.credit_unit_tokens.or(self.payments.credit_unit_tokens),
+                credit_stake: over.payments.credit_stake.or(self.payments.credit_stake),
+                credit_exit_delay: over.payments.credit_exit_delay.or(self.payments.credit_exit_delay),
             },
             guard: self.guard.merge(over.guard),
         }
@@ -342,6 +359,14 @@ pub struct PaymentsConfig {
     pub claim_threshold: u64,
     /// Seconds between settler passes.
     pub settle_interval: u64,
+    /// Calls one anonymous credit deposit buys (0: no credits sold).
+    pub credit_calls: u32,
+    /// Tokens one credit unit covers.
+    pub credit_unit_tokens: u64,
+    /// The stake of a credit deposit (atomic units).
+    pub credit_stake: u64,
+    /// Seconds from a credit exit's request to its payment.
+    pub credit_exit_delay: u64,
 }
 
 /// The node's agent settings.
@@ -494,7 +519,27 @@ impl NodeConfig {
             min_withdraw_delay: p.min_withdraw_delay.unwrap_or(900),
             claim_threshold: p.claim_threshold.unwrap_or(1_000_000),
             settle_interval: p.settle_interval.unwrap_or(10).max(1),
+            credit_calls: p.credit_calls.unwrap_or(100),
+            credit_unit_tokens: p.credit_unit_tokens.unwrap_or(512).max(1),
+            credit_stake: p.credit_stake.unwrap_or(1_000_000),
+            credit_exit_delay: p.credit_exit_delay.unwrap_or(86_400),
         };
+        // The credits contract's ranges: 16-bit ticket numbers, a stake to lose, 1 hour to 30
+        // days for exits.
+        if payments.credit_calls > 65_536 {
+            return Err(ConfigError::Invalid(format!(
+                "payments.credit_calls is {}; a credit deposit buys at most 65536 calls (0 sells none)",
+                payments.credit_calls
+            )));
+        }
+        if payments.credit_calls > 0
+            && (payments.credit_stake == 0 || !(3600..=30 * 24 * 3600).contains(&payments.credit_exit_delay))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "payments.credit_stake must be above 0 (is {}) and payments.credit_exit_delay 3600s to 2592000s (is {}s)",
+                payments.credit_stake, payments.credit_exit_delay
+            )));
+        }
         // The x402 batch settlement contract takes withdrawal delays of 15 minutes to 30 days.
         if !(900..=30 * 24 * 3600).contains(&payments.min_withdraw_delay) {
             return Err(ConfigError::Invalid(format!(

@@ -106,8 +106,10 @@ async fn paid_chat(
     };
     // The x402 `bazaar` description of this route, so discovery services can list it.
     let discovery = agora_pay::bazaar::chat_completions(&prepared.model);
+    // A `zk-credits` proof is made over this request: its path and exact body.
+    let signal = agora_credits::request_signal("POST", "/v1/chat/completions", &body);
     let authorized = paywall
-        .authorize_with(&headers, &resource, ceiling, Some(&discovery))
+        .authorize_request(&headers, &resource, ceiling, Some(&discovery), Some(signal))
         .await
         .map_err(IntoResponse::into_response)?;
     let terms = receipt_terms(&authorized.facts(), pricing.price_per_token, ceiling);

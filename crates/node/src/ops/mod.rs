@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod chain;
+pub mod credits;
 pub mod dev;
 pub mod guard;
 pub mod payments;

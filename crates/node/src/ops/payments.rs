@@ -57,6 +57,7 @@ pub async fn paywall_config(
         min_withdraw_delay: delay,
         max_timeout_seconds: EXACT_MAX_TIMEOUT_SECS,
         claim_threshold: u128::from(config.payments.claim_threshold),
+        credits: None,
     }))
 }
 

@@ -67,6 +67,10 @@ fn no_payments() -> agora_node::PaymentsConfig {
         min_withdraw_delay: 900,
         claim_threshold: 1_000_000,
         settle_interval: 10,
+        credit_calls: 0,
+        credit_unit_tokens: 512,
+        credit_stake: 1_000_000,
+        credit_exit_delay: 86_400,
     }
 }
 

@@ -1,0 +1,125 @@
+//! `agora credits`: anonymous prepaid calls. Buy a deposit in a provider's pool, see what is
+//! left, and take the stake back to a fresh address; `agora chat --pay URL --anonymous` spends
+//! the credits.
+
+use crate::cli::GlobalArgs;
+use alloy::primitives::{Address, U256};
+use anyhow::Result;
+use clap::Subcommand;
+use std::io::Write;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CreditsCommand {
+    /// Buy one deposit of anonymous credits from a provider: the price of its calls (paid to
+    /// the provider now) plus a stake you get back with `credits exit` (lost if a ticket is
+    /// ever spent twice). The provider cannot tell which calls are yours.
+    Buy {
+        /// The provider's base URL, e.g. http://127.0.0.1:8412 (its paid listener).
+        #[arg(long, value_name = "URL")]
+        provider: String,
+        /// Calls per deposit (the provider's pool size) [default: the provider's first pool].
+        #[arg(long, value_name = "N")]
+        calls: Option<u32>,
+    },
+    /// Your credits: pool, calls left, status, exits.
+    Status,
+    /// Take the stakes back with a proof that names no deposit; run again after the pool's
+    /// exit delay to be paid. The stake goes to --to, else to a fresh address whose key is
+    /// saved in the data directory (credits/exit-ID.key).
+    Exit {
+        /// Only this credit (the id `credits status` shows).
+        #[arg(long)]
+        id: Option<i64>,
+        /// Where the stake goes [default: a fresh address].
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<Address>,
+    },
+}
+
+/// Atomic units of the 6-decimal dollar token, as dollars.
+fn dollars(amount: U256) -> String {
+    let cents_micro = u128::try_from(amount).unwrap_or(u128::MAX);
+    format!("${}.{:06}", cents_micro / 1_000_000, cents_micro % 1_000_000)
+}
+
+fn when(at: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let left = at.saturating_sub(now);
+    match left {
+        0 => "now".into(),
+        s if s < 120 => format!("in {s} s"),
+        s if s < 7200 => format!("in {} min", s / 60),
+        s => format!("in {:.1} h", s as f64 / 3600.0),
+    }
+}
+
+pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<()> {
+    let config = global.resolve()?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        CreditsCommand::Buy { provider, calls } => {
+            let bought = agora_node::ops::credits::buy(&config, &provider, calls).await?;
+            let h = &bought.held;
+            writeln!(
+                out,
+                "bought {} anonymous calls from {provider} (pool {}, credit {}): paid {} (calls {} + stake {})",
+                h.credit.calls,
+                h.pool.key.pool_id,
+                h.id,
+                dollars(bought.paid),
+                dollars(h.pool.unit_price * U256::from(h.pool.calls)),
+                dollars(h.pool.stake),
+            )?;
+            writeln!(out, "spend them with: agora chat --pay {provider} --anonymous")?;
+        }
+        CreditsCommand::Status => {
+            let held = agora_node::ops::credits::status(&config)?;
+            if held.is_empty() {
+                writeln!(out, "no credits: buy some with `agora credits buy --provider URL`")?;
+            }
+            for h in held {
+                let exit = match (h.status.as_str(), h.exit_to, h.exit_at) {
+                    ("exiting", Some(to), Some(at)) => format!(", stake to {to} payable {}", when(at)),
+                    _ => String::new(),
+                };
+                writeln!(
+                    out,
+                    "credit {}: {} of {} calls left, pool {} at {}, stake {}, {}{exit}",
+                    h.id,
+                    h.remaining(),
+                    h.credit.calls,
+                    h.pool.key.pool_id,
+                    h.provider,
+                    dollars(h.pool.stake),
+                    h.status,
+                )?;
+            }
+        }
+        CreditsCommand::Exit { id, to } => {
+            let steps = agora_node::ops::credits::exit(&config, id, to).await?;
+            if steps.is_empty() {
+                writeln!(out, "no credit to exit")?;
+            }
+            for s in steps {
+                let stake = dollars(s.held.pool.stake);
+                match s.step {
+                    "requested" => writeln!(
+                        out,
+                        "credit {}: exit requested, {stake} to {} payable {}; run `agora credits exit` again then",
+                        s.held.id,
+                        s.to,
+                        when(s.at)
+                    )?,
+                    "waiting" => writeln!(out, "credit {}: exit payable {}", s.held.id, when(s.at))?,
+                    "paid" => writeln!(out, "credit {}: {stake} paid to {}", s.held.id, s.to)?,
+                    _ => writeln!(
+                        out,
+                        "credit {}: the stake was slashed (a ticket was spent twice)",
+                        s.held.id
+                    )?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
