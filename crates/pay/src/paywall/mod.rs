@@ -409,6 +409,12 @@ impl Paywall {
         let Some(same_scheme) = offered.iter().find(|r| {
             r.scheme == chosen.scheme && (r.scheme != wire::SCHEME_CREDITS || pool_of(r) == pool_of(chosen))
         }) else {
+            if chosen.scheme == wire::SCHEME_CREDITS && offered.iter().any(|r| r.scheme == chosen.scheme) {
+                return Err(Refusal::new(
+                    RefusalReason::CreditPool,
+                    format!("credit pool {} is not sold here", pool_of(chosen).unwrap_or_default()),
+                ));
+            }
             return Err(Refusal::new(
                 RefusalReason::UnsupportedScheme,
                 format!("scheme {:?} is not accepted here", chosen.scheme),
