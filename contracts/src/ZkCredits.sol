@@ -14,28 +14,40 @@ import {RlnVerifier} from "./RlnVerifier.sol";
 ///
 /// An agent's owner opens a pool: a token, a unit price, a number of calls per deposit, a stake
 /// and an exit delay. A buyer deposits `price + stake` with an identity commitment
-/// `Poseidon(secret)`; the pool's Merkle tree gains the leaf `Poseidon(idCommitment, calls)`
-/// (RLN's rate commitment) and the payee earns `price` at once. Off chain, each call spends a
-/// ticket (message id `0..calls-1`) in the pool's call scope with a proof that *some* leaf of
-/// the tree is the caller's; spending one ticket twice reveals the secret.
+/// `Poseidon(secret)`; the pool's calls tree gains the leaf `Poseidon(idCommitment, calls)`
+/// (RLN's rate commitment), its exit tree the leaf `Poseidon(idCommitment, 1)`, both at the same
+/// index, and the payee earns `price` at once. Off chain, each call spends a ticket (message id
+/// `0..calls-1`) in the pool's call scope with a proof that *some* leaf of the calls tree is the
+/// caller's; spending one ticket twice reveals the secret.
 ///
 /// Whoever learns a member's secret can slash it and take its stake (`commitSlash`, then
 /// `slash` in a later block, so nobody who sees the secret in the mempool can take the reward).
 /// A member takes its stake back without saying which leaf is its own: `requestExit` with an
-/// RLN proof in the pool's exit scope (ticket 0), whose signal binds the receiver; after the
-/// pool's exit delay, during which a slash cancels the exit, `completeExit` pays it.
+/// RLN proof, against the exit tree, in the pool's exit scope, whose signal binds the receiver;
+/// after the pool's exit delay, during which a slash cancels the exit, `completeExit` pays it.
+///
+/// Why exits have their own tree: the RLN circuit only proves `messageId < userMessageLimit`
+/// for the limit inside the leaf, and the contract never sees the message id. Against the calls
+/// tree (limit `calls`) a member could prove `calls` different exit nullifiers (ids
+/// `0..calls-1`) and exit `calls` times, and a slash (which cancels only the id-0 nullifier)
+/// would not stop the others. The exit tree's leaves carry the limit 1, so the only provable
+/// message id is 0 and each member has exactly one exit nullifier,
+/// `Poseidon(Poseidon(secret, exitScope, 0))`: the one `slash` computes and cancels.
 ///
 /// Values computed here are computed bit for bit the same by the Rust side (`agora-credits`):
 ///   rlnIdentifier = keccak256(abi.encode(chainid, address(this), poolId)) mod R
 ///   callScope     = Poseidon(0, rlnIdentifier),   exitScope = Poseidon(1, rlnIdentifier)
-///   leaf          = Poseidon(idCommitment, calls)
-///   tree          = depth 20, zero leaf 0, node = Poseidon(left, right)
+///   leaf          = Poseidon(idCommitment, calls)      (calls tree)
+///   exitLeaf      = Poseidon(idCommitment, 1)          (exit tree)
+///   each tree     = depth 20, zero leaf 0, node = Poseidon(left, right)
 ///   exit signal x = keccak256(abi.encode(poolId, receiver)) mod R
 ///   exit nullifier of a secret = Poseidon(Poseidon(secret, exitScope, 0))
 ///
 /// Accounting, per pool: the contract holds `earned + stake · (openStakes + pendingExits)` of
 /// the pool's token. A pool never pays more stakes than it holds: an exit reserves one of the
-/// open stakes, a slash takes an open one or the one its pending exit reserved.
+/// open stakes, a slash takes an open one or the one its pending exit reserved. With one exit
+/// nullifier per member these books are defence in depth: they would keep the pool solvent even
+/// if a member could exit twice, at the expense of the other members.
 ///
 /// @dev Tokens must move exactly the amounts asked (no fee-on-transfer, no rebasing): a deposit
 /// that does not leave exactly `price + stake` more with this contract reverts.
@@ -46,9 +58,9 @@ contract ZkCredits is ReentrancyGuardTransient {
 
     /// @notice The order of BN254's scalar field (RLN's field).
     uint256 public constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice The depth of every pool's tree: 2^20 deposits.
+    /// @notice The depth of every pool's two trees: 2^20 deposits.
     uint256 public constant DEPTH = 20;
-    /// @notice How many recent roots a proof may be made against.
+    /// @notice How many recent roots of each tree a proof may be made against.
     uint256 public constant ROOT_HISTORY = 64;
     /// @notice The most calls one deposit can buy (the circuits range-check ticket numbers in 16 bits).
     uint32 public constant MAX_CALLS = 65_536;
@@ -119,14 +131,23 @@ contract ZkCredits is ReentrancyGuardTransient {
         ExitState state;
     }
 
-    /// @dev A pool's incremental Merkle tree and its ring of recent roots.
+    /// @dev An incremental Merkle tree (its size is its pool's) and its ring of recent roots.
     struct Tree {
-        /// Leaves in the tree.
-        uint256 size;
         /// `frontier[i]`: the root of the last complete subtree of height `i`.
         uint256[DEPTH] frontier;
         /// `roots[k % ROOT_HISTORY]`: the root after `k` leaves.
         uint256[ROOT_HISTORY] roots;
+    }
+
+    /// @dev A pool's two trees, which always hold the same number of leaves: deposit `k` is
+    /// leaf `k` of both.
+    struct Trees {
+        /// Leaves in each tree (deposits into the pool).
+        uint256 size;
+        /// Leaves `Poseidon(idCommitment, calls)`: what call proofs are made against.
+        Tree calls;
+        /// Leaves `Poseidon(idCommitment, 1)`: what exit proofs are made against.
+        Tree exits;
     }
 
     /// @notice The ERC-8004 Identity Registry whose agents sell calls.
@@ -141,7 +162,7 @@ contract ZkCredits is ReentrancyGuardTransient {
     /// @notice Pools created so far; pool ids run from 1 to this.
     uint256 public poolCount;
     mapping(uint256 poolId => Pool) private _pools;
-    mapping(uint256 poolId => Tree) private _trees;
+    mapping(uint256 poolId => Trees) private _trees;
     /// @notice Each leaf's state in each pool.
     mapping(uint256 poolId => mapping(uint256 leaf => LeafState)) public leafState;
     /// @notice Each exit nullifier's exit in each pool.
@@ -159,7 +180,11 @@ contract ZkCredits is ReentrancyGuardTransient {
         uint256 stake,
         uint64 exitDelay
     );
-    event Deposited(uint256 indexed poolId, uint256 index, uint256 leaf, uint256 root);
+    /// @notice A deposit: `leaf` and `exitLeaf` went in at `index` of the calls tree and the exit
+    /// tree, whose roots became `root` and `exitRoot`.
+    event Deposited(
+        uint256 indexed poolId, uint256 index, uint256 leaf, uint256 root, uint256 exitLeaf, uint256 exitRoot
+    );
     event EarningsWithdrawn(uint256 indexed poolId, address to, uint256 amount);
     event SlashCommitted(bytes32 indexed commitment, uint256 blockNumber);
     event Slashed(uint256 indexed poolId, uint256 leaf, address receiver, uint256 stake);
@@ -185,7 +210,7 @@ contract ZkCredits is ReentrancyGuardTransient {
     error InvalidIdCommitment(uint256 idCommitment);
     /// @notice The leaf was deposited into this pool before.
     error LeafTaken(uint256 leaf);
-    /// @notice The pool's tree holds 2^DEPTH leaves.
+    /// @notice The pool's trees hold 2^DEPTH leaves.
     error TreeFull();
     /// @notice The token did not leave exactly the deposit's amount with this contract.
     error DepositCollectionFailed();
@@ -205,7 +230,7 @@ contract ZkCredits is ReentrancyGuardTransient {
     error AlreadyExited(uint256 nullifier);
     /// @notice The pool holds no stake that is neither slashed nor exiting.
     error NoOpenStake(uint256 poolId);
-    /// @notice The root is none of the pool's recent roots.
+    /// @notice The root is none of the recent roots of the tree it must belong to.
     error UnknownRoot(uint256 root);
     /// @notice An exit with this nullifier was requested before (pending or paid).
     error ExitAlreadyRequested(uint256 nullifier);
@@ -280,15 +305,18 @@ contract ZkCredits is ReentrancyGuardTransient {
         p.rlnIdentifier = rlnIdentifier;
         p.callScope = poseidonT3.hash([uint256(0), rlnIdentifier]);
         p.exitScope = poseidonT3.hash([uint256(1), rlnIdentifier]);
-        _trees[poolId].roots[0] = EMPTY_ROOT;
+        Trees storage trees = _trees[poolId];
+        trees.calls.roots[0] = EMPTY_ROOT;
+        trees.exits.roots[0] = EMPTY_ROOT;
         emit PoolCreated(poolId, agentId, msg.sender, token, unitPrice, calls, stake, exitDelay);
     }
 
     /// @notice Buys the pool's calls for `idCommitment` (`Poseidon(secret)`): pulls `price + stake`
-    /// from the caller (approve it first) and adds the leaf `Poseidon(idCommitment, calls)`.
+    /// from the caller (approve it first), adds the leaf `Poseidon(idCommitment, calls)` to the
+    /// calls tree and the leaf `Poseidon(idCommitment, 1)` to the exit tree.
     /// @param poolId The pool.
     /// @param idCommitment The member's identity commitment, in (0, R).
-    /// @return index The leaf's index in the pool's tree.
+    /// @return index The leaves' index in the pool's two trees.
     function deposit(uint256 poolId, uint256 idCommitment) external nonReentrant returns (uint256 index) {
         Pool storage p = _pool(poolId);
         if (idCommitment == 0 || idCommitment >= R) revert InvalidIdCommitment(idCommitment);
@@ -297,8 +325,15 @@ contract ZkCredits is ReentrancyGuardTransient {
         if (states[leaf] != LeafState.None) revert LeafTaken(leaf);
         states[leaf] = LeafState.Active;
 
-        uint256 root;
-        (index, root) = _insert(_trees[poolId], leaf);
+        uint256 exitLeaf = poseidonT3.hash([idCommitment, uint256(1)]);
+
+        Trees storage trees = _trees[poolId];
+        index = trees.size;
+        if (index >> DEPTH != 0) revert TreeFull();
+        uint256[DEPTH] memory zeros = _zeros();
+        uint256 root = _insert(trees.calls, index, leaf, zeros);
+        uint256 exitRoot = _insert(trees.exits, index, exitLeaf, zeros);
+        trees.size = index + 1;
         uint256 price = p.price;
         p.earned += price;
         p.openStakes += 1;
@@ -308,7 +343,7 @@ contract ZkCredits is ReentrancyGuardTransient {
         uint256 held = token.balanceOf(address(this));
         token.safeTransferFrom(msg.sender, address(this), amount);
         if (token.balanceOf(address(this)) != held + amount) revert DepositCollectionFailed();
-        emit Deposited(poolId, index, leaf, root);
+        emit Deposited(poolId, index, leaf, root, exitLeaf, exitRoot);
     }
 
     /// @notice Sends everything the pool earned and was not withdrawn to `to`; only the payee.
@@ -359,6 +394,7 @@ contract ZkCredits is ReentrancyGuardTransient {
         if (state == LeafState.None) revert NotAMember(leaf);
         if (state == LeafState.Slashed) revert AlreadySlashed(leaf);
 
+        // The member's one exit nullifier (its exit leaf admits message id 0 only).
         uint256 nullifier = poseidonT2.hash([poseidonT4.hash([secret, p.exitScope, 0])]);
         Exit storage e = exits[poolId][nullifier];
         ExitState exitState = e.state;
@@ -384,14 +420,16 @@ contract ZkCredits is ReentrancyGuardTransient {
     // Exits
     // ---------------------------------------------------------------------------------------
 
-    /// @notice Requests the exit of an unnamed member: an RLN proof, against one of the pool's
-    /// recent roots, of the exit ticket in the pool's exit scope, with the signal
+    /// @notice Requests the exit of an unnamed member: an RLN proof, against one of the recent
+    /// roots of the pool's exit tree (leaves `Poseidon(idCommitment, 1)`, so message id 0 is the
+    /// only one provable), of the exit ticket in the pool's exit scope, with the signal
     /// `x = keccak256(abi.encode(poolId, receiver)) mod R` (so a copied proof pays no one
-    /// else). Anyone may send it; `completeExit` pays the stake to `receiver` after the
-    /// pool's exit delay.
+    /// else). A root of the calls tree is refused (`UnknownRoot`): there a member could prove
+    /// one nullifier per call. Anyone may send it; `completeExit` pays the stake to `receiver`
+    /// after the pool's exit delay.
     /// @param poolId The pool.
-    /// @param root The tree root the proof was made against.
-    /// @param nullifier The exit ticket's nullifier (one per member).
+    /// @param root The exit tree's root the proof was made against.
+    /// @param nullifier The exit ticket's nullifier (exactly one per member).
     /// @param y The proof's share of the member's secret.
     /// @param receiver Who receives the stake.
     /// @param proof The Groth16 proof, as `RlnVerifier.verifyProof` takes it.
@@ -405,7 +443,7 @@ contract ZkCredits is ReentrancyGuardTransient {
     ) external {
         Pool storage p = _pool(poolId);
         if (receiver == address(0)) revert ZeroReceiver();
-        if (!isKnownRoot(poolId, root)) revert UnknownRoot(root);
+        if (!isKnownExitRoot(poolId, root)) revert UnknownRoot(root);
         Exit storage e = exits[poolId][nullifier];
         if (e.state == ExitState.Cancelled) revert ExitNullifierCancelled(nullifier);
         if (e.state != ExitState.None) revert ExitAlreadyRequested(nullifier);
@@ -448,43 +486,60 @@ contract ZkCredits is ReentrancyGuardTransient {
         return _pool(poolId);
     }
 
-    /// @notice Whether `root` is one of the pool's last `ROOT_HISTORY` roots (the empty tree's
-    /// root counts until `ROOT_HISTORY` deposits pushed it out); false for an unknown pool.
+    /// @notice Whether `root` is one of the last `ROOT_HISTORY` roots of the pool's calls tree
+    /// (the empty tree's root counts until `ROOT_HISTORY` deposits pushed it out); false for an
+    /// unknown pool.
     /// @param poolId The pool.
     /// @param root The root.
     function isKnownRoot(uint256 poolId, uint256 root) public view returns (bool) {
-        if (root == 0) return false;
-        Tree storage t = _trees[poolId];
-        uint256 newest = t.size;
-        uint256 count = newest < ROOT_HISTORY ? newest + 1 : ROOT_HISTORY;
-        for (uint256 i = 0; i < count; ++i) {
-            if (t.roots[(newest - i) % ROOT_HISTORY] == root) return true;
-        }
-        return false;
+        Trees storage trees = _trees[poolId];
+        return _isKnown(trees.calls, trees.size, root);
     }
 
-    /// @notice The pool's recent roots, newest first: at most `ROOT_HISTORY`, only those set.
+    /// @notice Whether `root` is one of the last `ROOT_HISTORY` roots of the pool's exit tree
+    /// (what `requestExit` accepts); false for an unknown pool.
     /// @param poolId The pool.
-    function recentRoots(uint256 poolId) external view returns (uint256[] memory roots) {
-        _pool(poolId);
-        Tree storage t = _trees[poolId];
-        uint256 newest = t.size;
-        uint256 count = newest < ROOT_HISTORY ? newest + 1 : ROOT_HISTORY;
-        roots = new uint256[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            roots[i] = t.roots[(newest - i) % ROOT_HISTORY];
-        }
+    /// @param root The root.
+    function isKnownExitRoot(uint256 poolId, uint256 root) public view returns (bool) {
+        Trees storage trees = _trees[poolId];
+        return _isKnown(trees.exits, trees.size, root);
     }
 
-    /// @notice The pool's current root.
+    /// @notice The recent roots of the pool's calls tree, newest first: at most `ROOT_HISTORY`,
+    /// only those set.
+    /// @param poolId The pool.
+    function recentRoots(uint256 poolId) external view returns (uint256[] memory) {
+        _pool(poolId);
+        Trees storage trees = _trees[poolId];
+        return _recent(trees.calls, trees.size);
+    }
+
+    /// @notice The recent roots of the pool's exit tree, newest first: at most `ROOT_HISTORY`,
+    /// only those set.
+    /// @param poolId The pool.
+    function recentExitRoots(uint256 poolId) external view returns (uint256[] memory) {
+        _pool(poolId);
+        Trees storage trees = _trees[poolId];
+        return _recent(trees.exits, trees.size);
+    }
+
+    /// @notice The current root of the pool's calls tree.
     /// @param poolId The pool.
     function currentRoot(uint256 poolId) external view returns (uint256) {
         _pool(poolId);
-        Tree storage t = _trees[poolId];
-        return t.roots[t.size % ROOT_HISTORY];
+        Trees storage trees = _trees[poolId];
+        return trees.calls.roots[trees.size % ROOT_HISTORY];
     }
 
-    /// @notice The number of leaves in the pool's tree.
+    /// @notice The current root of the pool's exit tree.
+    /// @param poolId The pool.
+    function currentExitRoot(uint256 poolId) external view returns (uint256) {
+        _pool(poolId);
+        Trees storage trees = _trees[poolId];
+        return trees.exits.roots[trees.size % ROOT_HISTORY];
+    }
+
+    /// @notice The number of leaves in each of the pool's trees (its deposits).
     /// @param poolId The pool.
     function size(uint256 poolId) external view returns (uint256) {
         _pool(poolId);
@@ -500,13 +555,14 @@ contract ZkCredits is ReentrancyGuardTransient {
         return _pools[poolId];
     }
 
-    /// @dev Appends `leaf` and records the new root. Only one frontier node is written per
-    /// insertion: the one at the height of the subtree this leaf completes (the number of
-    /// trailing ones of its index), which is the only one a later insertion will read.
-    function _insert(Tree storage t, uint256 leaf) private returns (uint256 index, uint256 root) {
-        index = t.size;
-        if (index >> DEPTH != 0) revert TreeFull();
-        uint256[DEPTH] memory zeros = _zeros();
+    /// @dev Sets leaf `index` (the tree's size, checked below 2^DEPTH by the caller) to `leaf`
+    /// and records the new root; the caller then counts the leaf. Only one frontier node is
+    /// written per insertion: the one at the height of the subtree this leaf completes (the
+    /// number of trailing ones of its index), which is the only one a later insertion will read.
+    function _insert(Tree storage t, uint256 index, uint256 leaf, uint256[DEPTH] memory zeros)
+        private
+        returns (uint256 root)
+    {
         IPoseidonT3 hasher = poseidonT3;
         uint256 node = leaf;
         bool completing = true;
@@ -522,9 +578,26 @@ contract ZkCredits is ReentrancyGuardTransient {
             }
         }
         root = node;
-        uint256 newSize = index + 1;
-        t.size = newSize;
-        t.roots[newSize % ROOT_HISTORY] = root;
+        t.roots[(index + 1) % ROOT_HISTORY] = root;
+    }
+
+    /// @dev Whether `root` is one of the tree's last `ROOT_HISTORY` roots, `size_` being its size.
+    function _isKnown(Tree storage t, uint256 size_, uint256 root) private view returns (bool) {
+        if (root == 0) return false;
+        uint256 count = size_ < ROOT_HISTORY ? size_ + 1 : ROOT_HISTORY;
+        for (uint256 i = 0; i < count; ++i) {
+            if (t.roots[(size_ - i) % ROOT_HISTORY] == root) return true;
+        }
+        return false;
+    }
+
+    /// @dev The tree's recent roots, newest first, `size_` being its size.
+    function _recent(Tree storage t, uint256 size_) private view returns (uint256[] memory roots) {
+        uint256 count = size_ < ROOT_HISTORY ? size_ + 1 : ROOT_HISTORY;
+        roots = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            roots[i] = t.roots[(size_ - i) % ROOT_HISTORY];
+        }
     }
 
     /// @dev `zeros[0] = 0`, `zeros[i + 1] = Poseidon(zeros[i], zeros[i])`: the roots of empty

@@ -8,7 +8,8 @@ import {DevStablecoin} from "../src/DevStablecoin.sol";
 
 /// @dev Drives three pools (two in one token, one in another) with random deposits, earnings
 /// withdrawals, commit-and-reveal slashes (of members and of strangers, twice or not) and the
-/// fixture's exit (requested, completed, cancelled by a slash), keeping ghost books.
+/// fixture's exit (requested against the exit tree or, always refused, against the calls tree;
+/// completed; cancelled by a slash), keeping ghost books.
 contract ZkCreditsHandler is ZkCreditsTest {
     DevStablecoin public otherToken;
     uint256[] public poolIds;
@@ -30,7 +31,7 @@ contract ZkCreditsHandler is ZkCreditsTest {
     constructor() {
         setUpCredits();
         otherToken = new DevStablecoin();
-        // Pool 1: the fixture's, with its two deposits (the exit proof's tree).
+        // Pool 1: the fixture's, with its two deposits (the exit tree the exit proof is against).
         poolIds.push(fixturePool());
         secrets[1].push(fx(".first.secret"));
         secrets[1].push(fx(".member.secret"));
@@ -121,9 +122,19 @@ contract ZkCreditsHandler is ZkCreditsTest {
         }
     }
 
-    /// The fixture's exit in pool 1 (valid while its root is among the last 64).
-    function requestExit() external {
-        requestFixtureExit(1);
+    /// The fixture's exit in pool 1: admitted exactly while its nullifier was never used (no
+    /// exit requested, member not slashed) and its exit root is among the last 64; with
+    /// `againstCalls`, the same proof against the calls tree's root, which is always refused.
+    function requestExit(bool againstCalls) external {
+        uint256 nullifier = fx(".exit.nullifier");
+        uint256 root = againstCalls ? fx(".rootAfterTwo") : fx(".exit.root");
+        (,, ZkCredits.ExitState state) = credits.exits(1, nullifier);
+        bool allowed = !againstCalls && state == ZkCredits.ExitState.None && credits.isKnownExitRoot(1, root);
+        try credits.requestExit(1, root, nullifier, fx(".exit.y"), fixtureReceiver(), fixtureProof()) {
+            if (!allowed) wrongSuccesses++;
+        } catch {
+            if (allowed) wrongSuccesses++;
+        }
     }
 
     function completeExit(uint256 wait) external {
@@ -173,6 +184,15 @@ contract ZkCreditsInvariantTest is AgoraTest {
             );
             assertEq(credits.size(poolId), handler.ghostDeposits(poolId), "one leaf per deposit");
             assertTrue(credits.isKnownRoot(poolId, credits.currentRoot(poolId)), "the current root is known");
+            assertTrue(
+                credits.isKnownExitRoot(poolId, credits.currentExitRoot(poolId)),
+                "the current exit root is known"
+            );
+            uint256 kept = credits.recentExitRoots(poolId).length;
+            assertEq(kept, credits.recentRoots(poolId).length, "both trees keep as many roots");
+            assertEq(
+                kept, handler.ghostDeposits(poolId) < 64 ? handler.ghostDeposits(poolId) + 1 : 64, "kept"
+            );
         }
         assertEq(a.balanceOf(address(credits)), owedA, "token A: holdings = earnings + stakes");
         assertEq(b.balanceOf(address(credits)), owedB, "token B: holdings = earnings + stakes");

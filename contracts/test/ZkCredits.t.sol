@@ -127,8 +127,13 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
         vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownPool.selector, 2));
         credits.currentRoot(2);
         vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownPool.selector, 2));
+        credits.recentExitRoots(2);
+        vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownPool.selector, 2));
+        credits.currentExitRoot(2);
+        vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownPool.selector, 2));
         credits.size(2);
         assertTrue(!credits.isKnownRoot(2, fx(".emptyRoot")), "no roots in an unknown pool");
+        assertTrue(!credits.isKnownExitRoot(2, fx(".emptyRoot")), "no exit roots in an unknown pool");
     }
 
     // ---------------------------------------------------------------------------------------
@@ -144,6 +149,7 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
             zero = t3.hash([zero, zero]);
         }
         assertEq(zero, empty, "zeros[20] = the fixture's empty root");
+        assertEq(zeroHashes[20], empty, "the reference trees' empty root");
         assertEq(credits.currentRoot(poolId), empty, "current root");
         assertEq(credits.size(poolId), 0, "size");
         uint256[] memory roots = credits.recentRoots(poolId);
@@ -151,6 +157,13 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
         assertEq(roots[0], empty, "the empty root");
         assertTrue(credits.isKnownRoot(poolId, empty), "the empty root is known");
         assertTrue(!credits.isKnownRoot(poolId, 0), "0 is never a root");
+
+        assertEq(credits.currentExitRoot(poolId), empty, "current exit root");
+        roots = credits.recentExitRoots(poolId);
+        assertEq(roots.length, 1, "one exit root");
+        assertEq(roots[0], empty, "the empty exit root");
+        assertTrue(credits.isKnownExitRoot(poolId, empty), "the empty exit root is known");
+        assertTrue(!credits.isKnownExitRoot(poolId, 0), "0 is never an exit root");
     }
 
     function test_poseidon_matches_the_fixture() public view {
@@ -159,6 +172,15 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
         assertEq(t4.hash([uint256(1), 2, 3]), fx(".poseidon.t4_1_2_3"), "T4(1, 2, 3)");
         assertEq(t2.hash([fx(".member.secret")]), fx(".member.idCommitment"), "idCommitment = T2(secret)");
         assertEq(t3.hash([fx(".member.idCommitment"), CALLS]), fx(".member.leaf"), "leaf = T3(id, calls)");
+        assertEq(t2.hash([fx(".first.secret")]), fx(".first.idCommitment"), "first: idCommitment");
+        assertEq(t3.hash([fx(".first.idCommitment"), CALLS]), fx(".first.leaf"), "first: leaf");
+        assertEq(
+            t3.hash([fx(".first.idCommitment"), uint256(1)]), fx(".firstExitLeaf"), "exitLeaf = T3(id, 1)"
+        );
+        assertEq(t3.hash([fx(".member.idCommitment"), uint256(1)]), fx(".memberExitLeaf"), "member exitLeaf");
+        assertEq(fx(".exit.root"), fx(".exitRootAfterTwo"), "the exit proof is against the exit tree");
+        uint256 exitNullifier = t2.hash([t4.hash([fx(".member.secret"), fx(".exitScope"), 0])]);
+        assertEq(exitNullifier, fx(".exit.nullifier"), "the exit nullifier is message id 0's");
     }
 
     function test_two_fixture_deposits_give_the_fixture_root() public {
@@ -171,13 +193,17 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
 
         uint256 firstLeaf = fx(".first.leaf");
         uint256 rootAfterOne = referenceRoot(one(firstLeaf));
+        uint256 firstExitLeaf = fx(".firstExitLeaf");
+        uint256 exitRootAfterOne = referenceRoot(one(firstExitLeaf));
         vm.expectEmit(true, true, true, true, address(credits));
-        emit ZkCredits.Deposited(poolId, 0, firstLeaf, rootAfterOne);
+        emit ZkCredits.Deposited(poolId, 0, firstLeaf, rootAfterOne, firstExitLeaf, exitRootAfterOne);
         vm.prank(buyer);
         assertEq(credits.deposit(poolId, fx(".first.idCommitment")), 0, "index 0");
 
         vm.expectEmit(true, true, true, true, address(credits));
-        emit ZkCredits.Deposited(poolId, 1, fx(".member.leaf"), fx(".rootAfterTwo"));
+        emit ZkCredits.Deposited(
+            poolId, 1, fx(".member.leaf"), fx(".rootAfterTwo"), fx(".memberExitLeaf"), fx(".exitRootAfterTwo")
+        );
         vm.prank(buyer);
         assertEq(credits.deposit(poolId, fx(".member.idCommitment")), 1, "index 1");
 
@@ -188,6 +214,22 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
         assertEq(roots[0], fx(".rootAfterTwo"), "newest first");
         assertEq(roots[1], rootAfterOne, "then the one before");
         assertEq(roots[2], fx(".emptyRoot"), "then the empty root");
+        assertTrue(!credits.isKnownExitRoot(poolId, fx(".rootAfterTwo")), "calls roots are not exit roots");
+
+        // The exit tree: the same indexes, its own leaves and roots.
+        assertEq(credits.currentExitRoot(poolId), fx(".exitRootAfterTwo"), "exit root after two");
+        uint256[] memory exitLeaves = new uint256[](2);
+        exitLeaves[0] = firstExitLeaf;
+        exitLeaves[1] = fx(".memberExitLeaf");
+        assertEq(referenceRoot(exitLeaves), fx(".exitRootAfterTwo"), "the reference exit root");
+        roots = credits.recentExitRoots(poolId);
+        assertEq(roots.length, 3, "three exit roots");
+        assertEq(roots[0], fx(".exitRootAfterTwo"), "newest exit root first");
+        assertEq(roots[1], exitRootAfterOne, "then the one before");
+        assertEq(roots[2], fx(".emptyRoot"), "then the empty root");
+        assertTrue(credits.isKnownExitRoot(poolId, exitRootAfterOne), "the older exit root is known");
+        assertTrue(!credits.isKnownRoot(poolId, fx(".exitRootAfterTwo")), "exit roots are not calls roots");
+
         assertTrue(uint8(credits.leafState(poolId, firstLeaf)) == 1, "first leaf active");
         assertTrue(uint8(credits.leafState(poolId, fx(".member.leaf"))) == 1, "member leaf active");
         assertEq(balance(address(credits)), 2 * amount, "holds both deposits");
@@ -282,27 +324,79 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
             leaves[i] = t3.hash([i + 1, uint256(1)]);
         }
         assertEq(credits.currentRoot(poolId), referenceRoot(leaves), "65 leaves: the reference root");
+        // With one call per deposit, the exit tree's leaves are the calls tree's.
+        assertEq(credits.currentExitRoot(poolId), credits.currentRoot(poolId), "calls = 1: the same tree");
     }
 
-    /// Random commitments, deposited in order: every root equals a full recomputation, the
-    /// size counts them and every root stays known.
-    function testFuzz_deposits_match_the_reference_tree(uint256 seed, uint8 count) public {
-        uint256 n = bound(count, 1, 9);
+    function test_the_exit_root_ring_keeps_the_last_64_exit_roots() public {
         uint256 poolId = createPool();
+        uint256 empty = fx(".emptyRoot");
+        uint256 firstExitRoot;
+        for (uint256 i = 1; i <= 64; i++) {
+            depositAs(buyer, poolId, i);
+            if (i == 1) firstExitRoot = credits.currentExitRoot(poolId);
+        }
+        assertEq(firstExitRoot, referenceRoot(one(exitLeafOf(1))), "the first exit root");
+        assertTrue(!credits.isKnownExitRoot(poolId, empty), "the empty exit root fell out");
+        assertTrue(credits.isKnownExitRoot(poolId, firstExitRoot), "the oldest kept");
+        uint256[] memory roots = credits.recentExitRoots(poolId);
+        assertEq(roots.length, 64, "64 exit roots");
+        assertEq(roots[0], credits.currentExitRoot(poolId), "newest first");
+        assertEq(roots[63], firstExitRoot, "oldest last");
+        depositAs(buyer, poolId, 65);
+        assertTrue(!credits.isKnownExitRoot(poolId, firstExitRoot), "and then it falls out too");
+        assertEq(credits.recentExitRoots(poolId).length, 64, "still 64");
+        assertTrue(credits.currentExitRoot(poolId) != credits.currentRoot(poolId), "calls = 100: two trees");
+    }
+
+    /// Random commitments, deposited in order into a pool of random calls: in both trees every
+    /// root equals a full recomputation (calls leaves `T3(id, calls)`, exit leaves `T3(id, 1)`),
+    /// the size counts them, every root stays known in its own tree only, and each deposit's
+    /// event carries both leaves and both roots.
+    function testFuzz_deposits_match_the_reference_trees(uint256 seed, uint8 count, uint32 callsSeed) public {
+        uint256 n = bound(count, 1, 9);
+        uint32 calls = uint32(bound(callsSeed, 2, 65_536));
+        uint256 poolId = createPool(calls);
         uint256[] memory leaves = new uint256[](n);
+        uint256[] memory exitLeaves = new uint256[](n);
         uint256[] memory roots = new uint256[](n);
+        uint256[] memory exitRoots = new uint256[](n);
+        uint256 amount = credits.pool(poolId).price + STAKE;
+        token.faucet(buyer, n * amount);
+        vm.prank(buyer);
+        token.approve(address(credits), n * amount);
         for (uint256 i = 0; i < n; i++) {
             uint256 idCommitment = uint256(keccak256(abi.encode(seed, i))) % (R - 1) + 1;
-            leaves[i] = t3.hash([idCommitment, uint256(CALLS)]);
-            assertEq(depositAs(buyer, poolId, idCommitment), i, "index");
-            roots[i] = credits.currentRoot(poolId);
+            leaves[i] = t3.hash([idCommitment, uint256(calls)]);
+            exitLeaves[i] = exitLeafOf(idCommitment);
+            uint256[] memory calledLeaves = new uint256[](i + 1);
+            uint256[] memory exitSoFar = new uint256[](i + 1);
+            for (uint256 j = 0; j <= i; j++) {
+                calledLeaves[j] = leaves[j];
+                exitSoFar[j] = exitLeaves[j];
+            }
+            roots[i] = referenceRoot(calledLeaves);
+            exitRoots[i] = referenceRoot(exitSoFar);
+            vm.expectEmit(true, true, true, true, address(credits));
+            emit ZkCredits.Deposited(poolId, i, leaves[i], roots[i], exitLeaves[i], exitRoots[i]);
+            vm.prank(buyer);
+            assertEq(credits.deposit(poolId, idCommitment), i, "index");
+            assertEq(credits.currentRoot(poolId), roots[i], "root = reference");
+            assertEq(credits.currentExitRoot(poolId), exitRoots[i], "exit root = reference");
         }
         assertEq(credits.size(poolId), n, "size");
-        assertEq(credits.currentRoot(poolId), referenceRoot(leaves), "root = reference");
         for (uint256 i = 0; i < n; i++) {
             assertTrue(credits.isKnownRoot(poolId, roots[i]), "every root is known");
+            assertTrue(credits.isKnownExitRoot(poolId, exitRoots[i]), "every exit root is known");
+            assertTrue(!credits.isKnownExitRoot(poolId, roots[i]), "a calls root is no exit root");
+            assertTrue(!credits.isKnownRoot(poolId, exitRoots[i]), "an exit root is no calls root");
         }
         assertEq(credits.recentRoots(poolId).length, n + 1, "n + 1 roots");
+        uint256[] memory recentExit = credits.recentExitRoots(poolId);
+        assertEq(recentExit.length, n + 1, "n + 1 exit roots");
+        for (uint256 i = 0; i < n; i++) {
+            assertEq(recentExit[i], exitRoots[n - 1 - i], "exit roots newest first");
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -474,7 +568,10 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
 
     function test_the_fixture_exit_is_accepted_and_paid_after_the_delay() public {
         uint256 poolId = fixturePool();
-        assertEq(credits.currentRoot(poolId), fx(".exit.root"), "the proof's root is current");
+        assertEq(
+            credits.currentExitRoot(poolId), fx(".exit.root"), "the proof's root is the current exit root"
+        );
+        assertEq(fx(".exit.root"), fx(".exitRootAfterTwo"), "the exit tree after the two deposits");
         uint256 nullifier = fx(".exit.nullifier");
         address receiver = fixtureReceiver();
         uint64 releaseAt = uint64(block.timestamp) + EXIT_DELAY;
@@ -550,20 +647,39 @@ contract ZkCreditsUnitTest is ZkCreditsTest {
         credits.requestExit(poolId, fx(".exit.root"), nullifier, y, address(0), proof);
         vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownPool.selector, 3));
         credits.requestExit(3, fx(".exit.root"), nullifier, y, fixtureReceiver(), proof);
-        // The proof is for pool 1's exit scope: pool 2 (same tree) refuses it.
+        // The proof is for pool 1's exit scope: pool 2 (same trees) refuses it.
         uint256 other = createPool();
         depositAs(buyer, other, fx(".first.idCommitment"));
         depositAs(buyer, other, fx(".member.idCommitment"));
-        assertEq(credits.currentRoot(other), fx(".exit.root"), "same root");
+        assertEq(credits.currentExitRoot(other), fx(".exit.root"), "same exit root");
         vm.expectRevert(ZkCredits.InvalidProof.selector);
         credits.requestExit(other, fx(".exit.root"), nullifier, y, fixtureReceiver(), proof);
+    }
+
+    /// A root of the calls tree (leaves with the limit `calls`, under which a member could prove
+    /// `calls` exit nullifiers) is refused, even one the pool knows.
+    function test_an_exit_against_a_calls_tree_root_is_refused() public {
+        uint256 poolId = fixturePool();
+        uint256 callsRoot = fx(".rootAfterTwo");
+        assertEq(credits.currentRoot(poolId), callsRoot, "a current calls root");
+        assertTrue(credits.isKnownRoot(poolId, callsRoot), "known to the calls tree");
+        assertTrue(!credits.isKnownExitRoot(poolId, callsRoot), "unknown to the exit tree");
+        uint256 nullifier = fx(".exit.nullifier");
+        vm.expectRevert(abi.encodeWithSelector(ZkCredits.UnknownRoot.selector, callsRoot));
+        credits.requestExit(poolId, callsRoot, nullifier, fx(".exit.y"), fixtureReceiver(), fixtureProof());
+        assertTrue(exitOf(poolId, nullifier) == ZkCredits.ExitState.None, "no exit");
+        assertEq(credits.pool(poolId).openStakes, 2, "both stakes open");
+        // The exit tree's root admits it.
+        requestFixtureExit(poolId);
+        assertTrue(exitOf(poolId, nullifier) == ZkCredits.ExitState.Pending, "pending");
     }
 
     function test_an_older_root_still_admits_the_exit() public {
         uint256 poolId = fixturePool();
         depositAs(buyer, poolId, 3);
         depositAs(buyer, poolId, 4);
-        assertTrue(credits.currentRoot(poolId) != fx(".exit.root"), "the root moved on");
+        assertTrue(credits.currentExitRoot(poolId) != fx(".exit.root"), "the exit root moved on");
+        assertTrue(credits.isKnownExitRoot(poolId, fx(".exit.root")), "still known");
         requestFixtureExit(poolId);
         assertTrue(exitOf(poolId, fx(".exit.nullifier")) == ZkCredits.ExitState.Pending, "pending");
     }

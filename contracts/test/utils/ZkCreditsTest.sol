@@ -39,7 +39,8 @@ abstract contract ZkCreditsTest is AgoraTest {
         21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// The fixture's `contract`: where its exit proof's scope says ZkCredits lives.
     address internal constant FIXTURE_CONTRACT = 0x00000000000000000000000000000000000c4Ed1;
-    /// The storage slots of `ZkCredits._pools` and `ZkCredits._trees` (see `forge inspect`).
+    /// The storage slots of `ZkCredits._pools` and `ZkCredits._trees` (see `forge inspect`); a
+    /// pool's `Trees` starts with its size, shared by the calls tree and the exit tree.
     uint256 internal constant POOLS_SLOT = 1;
     uint256 internal constant TREES_SLOT = 2;
 
@@ -59,6 +60,8 @@ abstract contract ZkCreditsTest is AgoraTest {
     IdentityRegistry internal identity;
     DevStablecoin internal token;
     ZkCredits internal credits;
+    /// `zeroHashes[i]`: the root of an empty subtree of height `i`, computed with `t3`.
+    uint256[21] internal zeroHashes;
 
     address internal agentOwner = address(0xA11CE);
     address internal buyer = address(0xB0B);
@@ -78,6 +81,9 @@ abstract contract ZkCreditsTest is AgoraTest {
         t2 = IPoseidonT2(deployCode(type(PoseidonT2).creationCode));
         t3 = IPoseidonT3(deployCode(type(PoseidonT3).creationCode));
         t4 = IPoseidonT4(deployCode(type(PoseidonT4).creationCode));
+        for (uint256 i = 0; i < 20; i++) {
+            zeroHashes[i + 1] = t3.hash([zeroHashes[i], zeroHashes[i]]);
+        }
         verifier = new RlnVerifier();
         identity = new IdentityRegistry();
         token = new DevStablecoin();
@@ -125,12 +131,18 @@ abstract contract ZkCreditsTest is AgoraTest {
         index = credits.deposit(poolId, idCommitment);
     }
 
-    /// Pool 1 with the fixture's two deposits: the tree the exit proof was made against.
+    /// Pool 1 with the fixture's two deposits: its exit tree (root `exitRootAfterTwo`) is the one
+    /// the exit proof was made against.
     function fixturePool() internal returns (uint256 poolId) {
         poolId = createPool();
         require(poolId == 1, "the fixture's pool is pool 1");
         depositAs(buyer, poolId, fx(".first.idCommitment"));
         depositAs(buyer, poolId, fx(".member.idCommitment"));
+    }
+
+    /// A deposit's leaf in the exit tree, whatever the pool's calls: `T3(idCommitment, 1)`.
+    function exitLeafOf(uint256 idCommitment) internal view returns (uint256) {
+        return t3.hash([idCommitment, uint256(1)]);
     }
 
     function requestFixtureExit(uint256 poolId) internal {
@@ -168,18 +180,16 @@ abstract contract ZkCreditsTest is AgoraTest {
     /// The root of a depth-20 tree holding `leaves` (zeros after them), computed level by level.
     function referenceRoot(uint256[] memory leaves) internal view returns (uint256) {
         uint256[] memory nodes = leaves;
-        uint256 zero = 0;
         for (uint256 level = 0; level < 20; level++) {
             uint256 n = (nodes.length + 1) / 2;
             uint256[] memory next = new uint256[](n);
             for (uint256 i = 0; i < n; i++) {
                 uint256 left = nodes[2 * i];
-                uint256 right = 2 * i + 1 < nodes.length ? nodes[2 * i + 1] : zero;
+                uint256 right = 2 * i + 1 < nodes.length ? nodes[2 * i + 1] : zeroHashes[level];
                 next[i] = t3.hash([left, right]);
             }
             nodes = next;
-            zero = t3.hash([zero, zero]);
         }
-        return nodes.length == 0 ? zero : nodes[0];
+        return nodes.length == 0 ? zeroHashes[20] : nodes[0];
     }
 }

@@ -402,6 +402,37 @@ mod tests {
             |p| (p.price, p.calls, p.openStakes, p.pendingExits);
     }
 
+    /// `Deposited` carries both trees' leaves and roots, which is what `agora-credits` rebuilds
+    /// the calls tree and the exit tree from; the exit tree has its own views.
+    #[test]
+    fn deposited_carries_the_calls_tree_and_the_exit_tree() {
+        use alloy::sol_types::SolEvent;
+        use bindings::ZkCredits;
+        assert_eq!(
+            ZkCredits::Deposited::SIGNATURE,
+            "Deposited(uint256,uint256,uint256,uint256,uint256,uint256)"
+        );
+        let event = ZkCredits::Deposited {
+            poolId: U256::from(1),
+            index: U256::from(2),
+            leaf: U256::from(3),
+            root: U256::from(4),
+            exitLeaf: U256::from(5),
+            exitRoot: U256::from(6),
+        };
+        let data = event.encode_data();
+        assert_eq!(data.len(), 5 * 32, "poolId is indexed, the other five words are data");
+        assert_eq!(data[4 * 32..], U256::from(6).to_be_bytes::<32>());
+
+        let known = ZkCredits::isKnownExitRootCall { poolId: U256::from(1), root: U256::from(2) };
+        assert_eq!(known.abi_encode().len(), 4 + 2 * 32);
+        let recent = ZkCredits::recentExitRootsCall { poolId: U256::from(1) };
+        assert_eq!(recent.abi_encode().len(), 4 + 32);
+        let current = ZkCredits::currentExitRootCall { poolId: U256::from(1) };
+        assert_eq!(current.abi_encode().len(), 4 + 32);
+        assert_ne!(ZkCredits::currentExitRootCall::SELECTOR, ZkCredits::currentRootCall::SELECTOR);
+    }
+
     #[test]
     fn x402_reverts_are_named() {
         use bindings::{Permit2, X402BatchSettlement, X402UptoPermit2Proxy};
