@@ -461,7 +461,7 @@ async fn open_paid_access(
     // Settlement transactions are sent with the node key: on a devnet it gets gas.
     ops::dev::fund_for_gas(&wallet, node_key.address()).await?;
     paywall_config.credits =
-        ops::credits::selling(config, &wallet, deployment, agent_id, paywall_config.asset).await?;
+        ops::credits::selling(config, client, deployment, agent_id, paywall_config.asset).await?;
     if let Some(credits) = &paywall_config.credits {
         for pool in &credits.pools {
             tracing::info!(

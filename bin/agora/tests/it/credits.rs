@@ -152,7 +152,7 @@ fn chain_call(rpc: &str, method: &str, params: Value) -> Value {
     })
 }
 
-/// Two buyers pay 100 and 20 calls, interleaved; the provider serves them all and its records
+/// Two buyers pay 100 and 10 calls, interleaved; the provider serves them all and its records
 /// and logs name neither buyer, and every value two call records share is shared by all of
 /// them (pool-wide, not a buyer's). Then each bad payment is refused with its reason and
 /// nothing served; a double-spend is slashed on chain; the slashed buyer cannot exit.
@@ -174,13 +174,18 @@ fn a_hundred_anonymous_calls_leave_no_trace_of_the_buyer_and_cheats_are_refused(
     let rt = runtime();
     let (pa, pb) =
         rt.block_on(async { (credit_payer(&a.dir, &rpc).await, credit_payer(&b.dir, &rpc).await) });
-    let mut headers_a = Vec::new();
+    // The pool's payee (the agent's owner) is paid the stake of a slashed member.
+    let payee = pa.wallet().list().unwrap()[0].pool.payee;
+    let payee_before = dollars_of(&rpc, &token, payee);
+    let started = Instant::now();
     for n in 0..100 {
+        if n % 10 == 0 {
+            eprintln!("call {n} after {:.1} s", started.elapsed().as_secs_f64());
+        }
         let response = rt.block_on(pa.send(&url, call_body(n))).unwrap();
         assert_eq!(response.status, 200, "call {n}: {}", String::from_utf8_lossy(&response.body));
         assert_eq!(response.scheme.as_deref(), Some(wire::SCHEME_CREDITS));
-        headers_a.push(n);
-        if n % 5 == 0 {
+        if n % 10 == 0 {
             let response = rt.block_on(pb.send(&url, call_body(1000 + n))).unwrap();
             assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
         }
@@ -193,7 +198,7 @@ fn a_hundred_anonymous_calls_leave_no_trace_of_the_buyer_and_cheats_are_refused(
     // What the calls left: 120 ticket rows, and in no record the buyers' addresses.
     let rows = added(&before, &after);
     let tickets = rows.iter().filter(|(t, _)| t == "credit_tickets").count();
-    assert_eq!(tickets, 120, "one ticket per call");
+    assert_eq!(tickets, 110, "one ticket per call");
     let text = format!("{rows:?}").to_lowercase();
     for who in [a.address, b.address] {
         assert!(!text.contains(&alloy::hex::encode(who.as_slice())), "the provider's store names a buyer");
@@ -238,11 +243,10 @@ fn a_hundred_anonymous_calls_leave_no_trace_of_the_buyer_and_cheats_are_refused(
     }
     let tickets_after =
         added(&before, &dump(&provider_dir)).iter().filter(|(t, _)| t == "credit_tickets").count();
-    assert_eq!(tickets_after, 120, "a refused payment records no ticket");
+    // The one good proof among them was served: one ticket more, no other.
+    assert_eq!(tickets_after, 111, "a refused payment records no ticket");
 
     // The double-spender (buyer b) is slashed on chain, the stake paid to the provider.
-    let payee = agora_node::node_key::load_or_create(&provider_dir).unwrap().address();
-    let payee_before = dollars_of(&rpc, &token, payee);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let store = agora_store::Store::open_in(&provider_dir).unwrap();

@@ -20,12 +20,13 @@ fn fail<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     move |e| NodeError::payments(step)(e.into())
 }
 
-/// The pool this node sells calls from, created on first start (the node key owns the agent).
+/// The pool this node sells calls from, created on first start by `owner`, the chain client
+/// whose key owns the node's agent (the pool's payee: the calls' price is credited to it).
 /// `None` when the suite has no credits contract, the agent is not registered, or credits are
 /// off (`payments.credit_calls = 0`).
 pub async fn selling(
     config: &NodeConfig,
-    wallet: &ChainClient,
+    owner: &ChainClient,
     deployment: &ChainDeployment,
     agent_id: Option<U256>,
     token: Address,
@@ -37,9 +38,10 @@ pub async fn selling(
     if p.credit_calls == 0 {
         return Ok(None);
     }
-    let payee = wallet
-        .signer_address()
-        .ok_or_else(|| NodeError::Missing("selling credits needs the node key".into()))?;
+    let Some(payee) = owner.signer_address() else {
+        tracing::warn!(target: "agora::credits", "no chain signer owns the agent: no credits are sold");
+        return Ok(None);
+    };
     let unit_price = U256::from(p.price_per_token) * U256::from(p.credit_unit_tokens);
     let wanted = |pool: &Pool| {
         pool.payee == payee
@@ -49,14 +51,14 @@ pub async fn selling(
             && pool.stake == U256::from(p.credit_stake)
             && pool.exit_delay == p.credit_exit_delay
     };
-    let existing = agora_credits::pools(wallet, contract, Some(agent_id))
+    let existing = agora_credits::pools(owner, contract, Some(agent_id))
         .await
         .map_err(fail("reading the credit pools"))?;
     let pool = match existing.into_iter().find(wanted) {
         Some(pool) => pool,
         None => {
             let pool = agora_credits::create_pool(
-                wallet,
+                owner,
                 contract,
                 agent_id,
                 token,
@@ -96,7 +98,7 @@ pub struct Bought {
 pub async fn buy(config: &NodeConfig, url: &str, calls: Option<u32>) -> Result<Bought> {
     let payer = payer(config).await?;
     let route = chat_route(url);
-    let probe = serde_json::json!({ "messages": [{ "role": "user", "content": "?" }], "max_tokens": 1 });
+    let probe = serde_json::json!({ "model": "default", "messages": [{ "role": "user", "content": "?" }], "max_tokens": 1 });
     let offers = payer
         .offers(&route, probe.to_string().as_bytes())
         .await
