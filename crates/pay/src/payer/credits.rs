@@ -204,8 +204,9 @@ impl CreditPayer {
             return Ok(PaidResponse { settlement, scheme: Some(wire::SCHEME_CREDITS.into()), ..response });
         }
         Err(last.unwrap_or_else(|| {
+            let base = url.strip_suffix(&url_path(url)).unwrap_or(url);
             PayError::Unpayable(format!(
-                "no credit with tickets left in the pools {url} sells: buy some with `agora credits buy --provider {url}`"
+                "no credit with tickets left in the pools {url} sells: buy some with `agora credits buy --provider {base}`"
             ))
         }))
     }
