@@ -4,7 +4,7 @@
 //! is slashed on chain); tickets survive a provider SIGKILL; the stake exits to a fresh address
 //! once, and never after a slash.
 
-use super::{UpProcess, agora, default_model, failing, free_port};
+use super::{UpProcess, agora, failing, free_port};
 use crate::x402::dollars_of;
 use agora_pay::{CreditPayer, wire};
 use serde_json::{Value, json};
@@ -16,17 +16,8 @@ use std::{
 
 /// `agora up` selling the default model, registered (the credit pool is its agent's; exits
 /// are payable a day after their request).
-fn start_seller(data_dir: &Path) -> UpProcess {
-    let model = default_model();
-    let extra = ["--model", model.as_str(), "--threads", "2"];
-    for _ in 0..3 {
-        match UpProcess::try_start(data_dir, free_port(), free_port(), &extra) {
-            Ok(up) => return up,
-            Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
-            Err(log) => panic!("agora up failed: {log}"),
-        }
-    }
-    panic!("no free ports");
+fn seller(data_dir: &Path) -> UpProcess {
+    super::start_seller(data_dir, free_port, "2", true)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -160,7 +151,7 @@ fn chain_call(rpc: &str, method: &str, params: Value) -> Value {
 fn a_hundred_anonymous_calls_leave_no_trace_of_the_buyer_and_cheats_are_refused() {
     let root = tempfile::tempdir().unwrap();
     let provider_dir = root.path().join("provider");
-    let mut provider = start_seller(&provider_dir);
+    let mut provider = seller(&provider_dir);
     let rpc = format!("http://127.0.0.1:{}", provider.devnet_port);
     let deployments = provider.deployments();
     let token = deployments["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
@@ -382,7 +373,7 @@ async fn bad_payments(payer: &CreditPayer, url: &str) -> Vec<(&'static str, u16,
 fn no_ticket_is_spent_twice_across_a_provider_kill() {
     let root = tempfile::tempdir().unwrap();
     let provider_dir = root.path().join("provider");
-    let provider = start_seller(&provider_dir);
+    let provider = seller(&provider_dir);
     let devnet_port = provider.devnet_port;
     let rpc = format!("http://127.0.0.1:{devnet_port}");
     let token = provider.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
@@ -455,9 +446,7 @@ fn no_ticket_is_spent_twice_across_a_provider_kill() {
     drop(provider);
     super::wait_until_free(devnet_port, "anvil outlived the provider");
 
-    let model = default_model();
-    let extra = ["--model", model.as_str(), "--threads", "2"];
-    let provider = UpProcess::try_start(&provider_dir, free_port(), devnet_port, &extra).unwrap();
+    let provider = super::start_seller(&provider_dir, || devnet_port, "2", true);
     let url = format!("http://127.0.0.1:{}/v1/chat/completions", provider.paid_port);
     // Every answered call's ticket is on disk: its proof is a replay now.
     let store = agora_store::Store::open_in(&provider_dir).unwrap();

@@ -158,8 +158,16 @@ fn default_model() -> String {
 /// `agora up` selling the default model on `data_dir`, retried on other ports when one was taken
 /// meanwhile.
 fn start_provider(data_dir: &Path, devnet_port: impl Fn() -> u16, threads: &str) -> UpProcess {
+    start_seller(data_dir, devnet_port, threads, false)
+}
+
+/// [`start_provider`], registering the node's agent when `register` (credit pools are an agent's).
+fn start_seller(data_dir: &Path, devnet_port: impl Fn() -> u16, threads: &str, register: bool) -> UpProcess {
     let model = default_model();
-    let extra = ["--model", model.as_str(), "--threads", threads, "--no-register"];
+    let mut extra = vec!["--model", model.as_str(), "--threads", threads];
+    if !register {
+        extra.push("--no-register");
+    }
     for _ in 0..3 {
         match UpProcess::try_start(data_dir, free_port(), devnet_port(), &extra) {
             Ok(up) => return up,

@@ -70,10 +70,7 @@ impl CreditPayer {
     /// A payer keeping its credits in `store`, reading pools from (and, for purchases and
     /// exits, sending with) `chain`.
     pub fn new(store: Arc<Store>, chain: ChainClient) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(300))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = super::http_client();
         Self { wallet: Wallet::new(store), chain, http, provers: Default::default() }
     }
 
@@ -212,14 +209,6 @@ impl CreditPayer {
     }
 
     async fn post(&self, url: &str, body: &[u8], payment: Option<String>) -> Result<PaidResponse, PayError> {
-        let mut request = self.http.post(url).header("content-type", "application/json").body(body.to_vec());
-        if let Some(payment) = payment {
-            request = request.header(wire::PAYMENT_SIGNATURE_HEADER, payment);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
-        Ok(PaidResponse { status, headers, body, settlement: None, scheme: None })
+        super::http_send(&self.http, &reqwest::Method::POST, url, Some(body.to_vec()), payment).await
     }
 }

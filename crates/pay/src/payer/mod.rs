@@ -137,10 +137,7 @@ fn extra_str<'a>(r: &'a PaymentRequirements, key: &str) -> Option<&'a str> {
 impl Payer {
     /// A payer signing with `key`, recording in `store`.
     pub fn new(key: PrivateKeySigner, store: Arc<Store>, config: PayerConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(300))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = http_client();
         Self {
             key,
             store,
@@ -335,18 +332,7 @@ impl Payer {
         body: Option<Vec<u8>>,
         payment: Option<String>,
     ) -> Result<PaidResponse, PayError> {
-        let mut request = self.http.request(method.clone(), url);
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body);
-        }
-        if let Some(payment) = payment {
-            request = request.header(wire::PAYMENT_SIGNATURE_HEADER, payment);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
-        Ok(PaidResponse { status, headers, body, settlement: None, scheme: None })
+        http_send(&self.http, method, url, body, payment).await
     }
 
     fn mandate(&self) -> Result<Mandate, PayError> {
@@ -515,6 +501,37 @@ fn token_names(r: &PaymentRequirements) -> Result<(&str, &str), PayError> {
             Err(PayError::Unpayable("the offer lacks the token's EIP-712 extra.name / extra.version".into()))
         }
     }
+}
+
+/// The HTTP client payers send with (generations may take minutes).
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(300))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Sends a request (`body` as JSON) with an optional payment header; the answer, unread by any
+/// scheme.
+async fn http_send(
+    http: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+    payment: Option<String>,
+) -> Result<PaidResponse, PayError> {
+    let mut request = http.request(method.clone(), url);
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body);
+    }
+    if let Some(payment) = payment {
+        request = request.header(wire::PAYMENT_SIGNATURE_HEADER, payment);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?.to_vec();
+    Ok(PaidResponse { status, headers, body, settlement: None, scheme: None })
 }
 
 pub(crate) fn message_of(response: &PaidResponse) -> String {
