@@ -145,17 +145,30 @@ fn agent_id_json(id: U256) -> Value {
     }
 }
 
-/// The A2A v1.0 agent card of the node. The node speaks none of A2A's protocol bindings
-/// (JSON-RPC, gRPC, HTTP+JSON), so `supportedInterfaces` is empty rather than naming endpoints an
-/// A2A client would get 404 from: the card lists the skills, and the registration file names the
-/// OpenAI-compatible endpoint that serves them. `provider` appears only with an absolute URL.
+/// Where the node serves A2A 1.0's HTTP+JSON binding: under `/v1` on the paid listener, when
+/// the node sells its chat skill there; `None` otherwise.
+pub fn a2a_endpoint(profile: &AgentProfile) -> Option<String> {
+    if !profile.skills.iter().any(|s| s.id == CHAT_SKILL) {
+        return None;
+    }
+    profile.paid_url.as_ref().map(|base| format!("{}/v1", base.trim_end_matches('/')))
+}
+
+/// The A2A v1.0 agent card of the node. With the paid listener on, it names the HTTP+JSON
+/// binding served there (`supportedInterfaces`, with streaming); without it, no interface is
+/// served, so `supportedInterfaces` is empty rather than naming endpoints an A2A client would
+/// get 404 from. `provider` appears only with an absolute URL.
 pub fn agent_card(profile: &AgentProfile, version: &str) -> Value {
+    let interfaces: Vec<Value> = a2a_endpoint(profile)
+        .map(|url| json!({ "url": url, "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0" }))
+        .into_iter()
+        .collect();
     let mut card = json!({
         "name": profile.name,
         "description": profile.description,
         "version": version,
-        "supportedInterfaces": [],
-        "capabilities": { "streaming": false, "pushNotifications": false },
+        "capabilities": { "streaming": !interfaces.is_empty(), "pushNotifications": false },
+        "supportedInterfaces": interfaces,
         "defaultInputModes": ["text/plain"],
         "defaultOutputModes": ["text/plain"],
         "skills": profile.skills,
@@ -474,13 +487,29 @@ mod tests {
     fn the_card_lists_the_served_skills_and_no_unserved_interface() {
         let card = agent_card(&profile(Some("http://127.0.0.1:8402/")), "0.1.0");
         assert_eq!(card["skills"][0]["id"], "chat-completions");
-        assert_eq!(card["supportedInterfaces"], json!([]), "no A2A binding is served");
+        assert_eq!(card["supportedInterfaces"], json!([]), "no paid listener, no A2A binding served");
+        assert_eq!(card["capabilities"]["streaming"], false);
         assert_eq!(card["provider"]["url"], "http://127.0.0.1:8402");
         for field in
             ["name", "description", "version", "capabilities", "defaultInputModes", "defaultOutputModes"]
         {
             assert!(!card[field].is_null(), "A2A v1.0 requires {field}");
         }
+    }
+
+    #[test]
+    fn with_a_paid_listener_the_card_names_the_http_json_binding() {
+        let mut p = profile(Some("http://127.0.0.1:8402"));
+        p.paid_url = Some("http://127.0.0.1:8412/".into());
+        let card = agent_card(&p, "0.1.0");
+        assert_eq!(
+            card["supportedInterfaces"],
+            json!([{ "url": "http://127.0.0.1:8412/v1", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0" }])
+        );
+        assert_eq!(card["capabilities"]["streaming"], true);
+        // No chat skill (no model): nothing to serve over A2A.
+        p.skills.clear();
+        assert_eq!(agent_card(&p, "0.1.0")["supportedInterfaces"], json!([]));
     }
 
     #[test]

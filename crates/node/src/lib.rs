@@ -15,6 +15,7 @@
 //!                                          Ctrl-C / SIGTERM, then stops anvil (which saves its state)
 //! ```
 
+mod a2a;
 pub mod api;
 pub mod config;
 mod error;
@@ -248,6 +249,11 @@ impl Node {
             }
             _ => None,
         };
+        // The card and the registration file name the paid listener only when it is served.
+        let mut agent = agent;
+        if paid.is_none() {
+            agent.profile.paid_url = None;
+        }
         let indexer = chain.as_ref().and_then(|(client, deployment)| {
             discovery_indexer(client, deployment, Arc::clone(&store), devnet.is_some())
         });
@@ -405,6 +411,9 @@ impl Node {
                 }
             }));
             tracing::info!(target: "agora::up", "paid access (x402) on http://{addr}/v1/chat/completions");
+            if state.inference().is_some() {
+                tracing::info!(target: "agora::up", "A2A 1.0 (HTTP+JSON, paid alike) on http://{addr}/v1");
+            }
         }
         tracing::info!(
             target: "agora::up",

@@ -115,8 +115,10 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
     })
 }
 
-/// Requests with a body must be JSON: `application/json`, parameters (a charset) allowed. (A
-/// bodiless `POST` that only triggers something is left to the `Origin` rule.)
+/// Requests with a body must be JSON: `application/json` or a `+json` type such as A2A's
+/// `application/a2a+json`, parameters (a charset) allowed; none of them can be sent cross-site
+/// without a CORS preflight. (A bodiless `POST` that only triggers something is left to the
+/// `Origin` rule.)
 pub(super) async fn require_json(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let has_body = headers.contains_key(header::TRANSFER_ENCODING)
@@ -144,8 +146,9 @@ pub(super) async fn require_json(request: Request, next: Next) -> Response {
 }
 
 fn is_json_content_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"))
 }
 
 /// Gives every error the API's JSON shape, including those axum answers by itself (extractor

@@ -26,8 +26,10 @@
 //! listeners: a cross-site form or `text/plain` request cannot be sent without a CORS preflight.
 //!
 //! The public paid listener ([`paid_app`], 127.0.0.1:8412 by default) serves only priced routes:
-//! `POST /v1/chat/completions`, paid per token with x402 (`exact` or `channel`). Nothing else of
-//! the owner's API is reachable there.
+//! `POST /v1/chat/completions`, paid per token with x402 (`exact` or `channel`), and the same
+//! chat skill as an A2A 1.0 agent over HTTP+JSON under `/v1` ([`crate::a2a`]: `message:send`
+//! and `message:stream`, paid alike; `tasks/{id}`, `tasks/{id}:cancel` and `:subscribe`, free).
+//! Nothing else of the owner's API is reachable there.
 
 mod access;
 mod x402;
@@ -78,6 +80,7 @@ struct AppInner {
     access: ApiAccess,
     key_watch: Option<crate::keywatch::KeyWatch>,
     store: Arc<Store>,
+    a2a: Arc<crate::a2a::Tasks>,
     started: Instant,
 }
 
@@ -112,6 +115,7 @@ impl AppState {
                 access: ApiAccess::default(),
                 key_watch: None,
                 store,
+                a2a: Arc::default(),
                 started: Instant::now(),
             }),
         }
@@ -198,6 +202,11 @@ impl AppState {
     pub fn inference(&self) -> Option<&InferenceService> {
         self.inner.inference.as_ref()
     }
+
+    /// The A2A tasks at work.
+    pub(crate) fn a2a_tasks(&self) -> &Arc<crate::a2a::Tasks> {
+        &self.inner.a2a
+    }
 }
 
 /// An error answer: a status and an OpenAI-shaped JSON body.
@@ -241,6 +250,21 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The message, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The OpenAI error type (`invalid_request_error`, …).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The machine-readable code, if any.
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
     }
 
     /// The JSON body.
@@ -335,14 +359,24 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The public paid listener's router: priced routes only. It is meant to be reached from
-/// anywhere, so it has no `Host` or `Origin` rule; it too takes only JSON.
+/// The public paid listener's router: priced routes only (and the A2A task routes, which read
+/// or stop what was paid for). It is meant to be reached from anywhere, so it has no `Host` or
+/// `Origin` rule; it too takes only JSON.
 pub fn paid_app(state: AppState) -> Router {
+    use crate::a2a;
     Router::new()
         .route("/v1/chat/completions", post(openai::paid_chat_completions))
+        .route("/v1/message:send", post(a2a::message_send))
+        .route("/v1/message:stream", post(a2a::message_stream))
+        .route("/v1/tasks", get(a2a::list_tasks))
+        // `{id}:cancel` and `{id}:subscribe` are one path segment.
+        .route("/v1/tasks/{id}", get(a2a::get_task).post(a2a::task_action))
+        .route("/v1/tasks/{id}/pushNotificationConfigs", axum::routing::any(a2a::push_configs))
+        .route("/v1/tasks/{id}/pushNotificationConfigs/{config}", axum::routing::any(a2a::push_configs))
+        .route("/v1/extendedAgentCard", get(a2a::extended_card))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!(
-                "no paid route {}; this listener serves POST /v1/chat/completions",
+                "no paid route {}; this listener serves POST /v1/chat/completions and A2A 1.0 (HTTP+JSON) under /v1",
                 uri.path()
             ))
         })

@@ -9,9 +9,10 @@
 mod paid;
 mod stream;
 
-pub(crate) use paid::paid_chat_completions;
+pub(crate) use paid::{
+    NotStarted, PaidCall, PaidGeneration, PaidRoute, paid_chat_completions, start_paid_generation,
+};
 
-use paid::PaidCall;
 use stream::stream;
 
 use crate::{
@@ -328,7 +329,7 @@ async fn complete(
         Ok(done) => done,
         Err(error) => {
             if let Some(paid) = paid {
-                paid.authorized.abandon();
+                paid.abandon();
             }
             return Err(error);
         }
@@ -370,7 +371,7 @@ async fn complete(
     Ok(response)
 }
 
-fn receipt_header(envelope: &ReceiptEnvelope) -> Option<HeaderValue> {
+pub(crate) fn receipt_header(envelope: &ReceiptEnvelope) -> Option<HeaderValue> {
     let json = serde_json::to_vec(&envelope.signed).ok()?;
     HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json)).ok()
 }

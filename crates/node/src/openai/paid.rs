@@ -4,15 +4,15 @@
 use super::*;
 
 /// A paid call in flight: the verified payment and how its price follows from its tokens.
-pub(super) struct PaidCall {
-    pub(super) authorized: agora_pay::Authorized,
+pub(crate) struct PaidCall {
+    authorized: agora_pay::Authorized,
     terms: agora_receipts::PaymentTerms,
 }
 
 impl PaidCall {
     /// Settles (or durably records) the payment for `generation`; the answer may only be sent
     /// when this succeeds.
-    pub(super) async fn settle(
+    pub(crate) async fn settle(
         self,
         generation: &Generation,
     ) -> Result<agora_pay::wire::SettleResponse, agora_pay::Refusal> {
@@ -20,12 +20,17 @@ impl PaidCall {
         self.authorized.complete(amount).await
     }
 
+    /// The call was not served: nothing is charged.
+    pub(crate) fn abandon(self) {
+        self.authorized.abandon();
+    }
+
     /// Ends a stream that stopped early (the client went away, or the generation failed): the
     /// text already sent is charged (`exact` charges its whole price once anything was sent);
     /// a stream that sent no text is charged nothing. Runs in the background, since a stream
     /// is dropped synchronously; the channel stays locked until the charge is durable, so the
     /// next call on it sees it.
-    pub(super) fn charge_delivered(self, prompt_tokens: usize, delivered: usize) {
+    pub(crate) fn charge_delivered(self, prompt_tokens: usize, delivered: usize) {
         if delivered == 0 {
             self.authorized.abandon();
             return;
@@ -73,11 +78,56 @@ async fn paid_chat(
     body: Bytes,
 ) -> Result<Response, Response> {
     let service = service(&state).map_err(IntoResponse::into_response)?.clone();
+    let (prepared, job) = prepare(&service, &body).map_err(IntoResponse::into_response)?;
+    let route = PaidRoute {
+        path: "/v1/chat/completions",
+        what: "chat completion",
+        tags: &["inference", "llm", "openai"],
+        // The x402 `bazaar` description of this route, so discovery services can list it.
+        discovery: Some(agora_pay::bazaar::chat_completions(&prepared.model)),
+    };
+    let paid = authorize(&state, &headers, &route, &body, &prepared, &job).await?;
+    let events = match service.submit(job.messages, job.prompt, Some(paid.terms.clone())) {
+        Ok(events) => events,
+        Err(e) => {
+            paid.abandon();
+            return Err(submit_error(&e).into_response());
+        }
+    };
+    if prepared.stream {
+        Ok(stream(prepared, events, Some(paid)).into_response())
+    } else {
+        complete(prepared, events, Some(paid)).await.map_err(IntoResponse::into_response)
+    }
+}
+
+/// How a paid route names what it sells in its 402.
+pub(crate) struct PaidRoute<'a> {
+    /// The route's path, which the resource URL and a `zk-credits` proof name.
+    pub(crate) path: &'a str,
+    /// What one call buys, in words (`chat completion`).
+    pub(crate) what: &'a str,
+    /// The resource's tags.
+    pub(crate) tags: &'a [&'a str],
+    /// The x402 `bazaar` description of the route, when it has one.
+    pub(crate) discovery: Option<Value>,
+}
+
+/// Prices a validated chat job (per token, prompt and the most it may generate, under the
+/// per-request ceiling) and verifies the payment `headers` carry for it on `route`, whose
+/// request `body` a `zk-credits` proof is made over. The error is the answer to send: the
+/// 402, or why the prompt alone costs too much.
+async fn authorize(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    route: &PaidRoute<'_>,
+    body: &[u8],
+    prepared: &Prepared,
+    job: &ChatJob,
+) -> Result<PaidCall, Response> {
     let paywall = state
         .paywall()
-        .ok_or_else(|| ApiError::unavailable("paid access is off on this node").into_response())?
-        .clone();
-    let (prepared, job) = prepare(&service, &body).map_err(IntoResponse::into_response)?;
+        .ok_or_else(|| ApiError::unavailable("paid access is off on this node").into_response())?;
     let pricing = state.pricing();
     let tokens = (prepared.prompt_tokens + job.prompt.params().max_tokens) as u128;
     let cheapest = pricing.price_per_token.saturating_mul(prepared.prompt_tokens as u128 + 1);
@@ -95,36 +145,69 @@ async fn paid_chat(
     let ceiling = pricing.price_per_token.saturating_mul(tokens).min(pricing.max_per_request);
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let resource = agora_pay::wire::ResourceInfo {
-        url: format!("http://{host}/v1/chat/completions"),
+        url: format!("http://{host}{}", route.path),
         description: Some(format!(
-            "chat completion with {}: {} per token, at most {ceiling} for this request",
-            prepared.model, pricing.price_per_token
+            "{} with {}: {} per token, at most {ceiling} for this request",
+            route.what, prepared.model, pricing.price_per_token
         )),
         mime_type: Some("application/json".into()),
         service_name: Some("agora".into()),
-        tags: vec!["inference".into(), "llm".into(), "openai".into()],
+        tags: route.tags.iter().map(|t| (*t).to_owned()).collect(),
     };
-    // The x402 `bazaar` description of this route, so discovery services can list it.
-    let discovery = agora_pay::bazaar::chat_completions(&prepared.model);
     // A `zk-credits` proof is made over this request: its path and exact body.
-    let signal = agora_credits::request_signal("POST", "/v1/chat/completions", &body);
+    let signal = agora_credits::request_signal("POST", route.path, body);
     let authorized = paywall
-        .authorize_request(&headers, &resource, ceiling, Some(&discovery), Some(signal))
+        .authorize_request(headers, &resource, ceiling, route.discovery.as_ref(), Some(signal))
         .await
         .map_err(IntoResponse::into_response)?;
     let terms = receipt_terms(&authorized.facts(), pricing.price_per_token, ceiling);
-    let events = match service.submit(job.messages, job.prompt, Some(terms.clone())) {
-        Ok(events) => events,
-        Err(e) => {
-            authorized.abandon();
-            return Err(submit_error(&e).into_response());
+    Ok(PaidCall { authorized, terms })
+}
+
+/// A generation sold on another protocol's paid route (A2A), queued: its events, its verified
+/// payment, and what the engine runs.
+pub(crate) struct PaidGeneration {
+    /// The generation's events; dropping them stops it.
+    pub(crate) events: mpsc::UnboundedReceiver<GenerationEvent>,
+    /// The payment, to settle (or charge for what was delivered) when it ends.
+    pub(crate) paid: PaidCall,
+    /// The model that answers.
+    pub(crate) model: String,
+    /// The prompt's length in tokens.
+    pub(crate) prompt_tokens: usize,
+}
+
+/// Why a generation was not started: a request error, or the paywall's answer (a 402 with
+/// its `PAYMENT-REQUIRED` header), to send as it is.
+pub(crate) enum NotStarted {
+    /// The request cannot be served (an invalid prompt, a full queue, no model).
+    Invalid(ApiError),
+    /// The paywall's answer.
+    Payment(Response),
+}
+
+/// Starts a paid generation for another protocol's route: `chat` is the OpenAI chat request
+/// the route's request amounts to, validated, tokenized and priced exactly as
+/// `/v1/chat/completions` prices it; `body` is the route's own request (what a `zk-credits`
+/// proof is made over).
+pub(crate) async fn start_paid_generation(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    route: &PaidRoute<'_>,
+    body: &[u8],
+    chat: &[u8],
+) -> Result<PaidGeneration, NotStarted> {
+    let service = service(state).map_err(NotStarted::Invalid)?.clone();
+    let (prepared, job) = prepare(&service, chat).map_err(NotStarted::Invalid)?;
+    let paid = authorize(state, headers, route, body, &prepared, &job).await.map_err(NotStarted::Payment)?;
+    match service.submit(job.messages, job.prompt, Some(paid.terms.clone())) {
+        Ok(events) => {
+            Ok(PaidGeneration { events, paid, model: prepared.model, prompt_tokens: prepared.prompt_tokens })
         }
-    };
-    let paid = PaidCall { authorized, terms };
-    if prepared.stream {
-        Ok(stream(prepared, events, Some(paid)).into_response())
-    } else {
-        complete(prepared, events, Some(paid)).await.map_err(IntoResponse::into_response)
+        Err(e) => {
+            paid.abandon();
+            Err(NotStarted::Invalid(submit_error(&e)))
+        }
     }
 }
 

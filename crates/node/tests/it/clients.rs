@@ -1,6 +1,7 @@
 //! What third-party clients read from the node: EIP-55 addresses (web3.py refuses lowercase
-//! ones), an A2A card that advertises only what is served, an ERC-8004 registration file with a
-//! numeric agent id that points paying clients at the paid listener.
+//! ones), an A2A card that advertises what is served (the HTTP+JSON binding on the paid
+//! listener), an ERC-8004 registration file with a numeric agent id that points paying clients
+//! at the paid listener.
 
 use agora_testkit::{TestNet, TestNode, default_model};
 use alloy::primitives::Address;
@@ -66,16 +67,29 @@ async fn the_registration_file_and_card_describe_what_is_served() {
 
     let card = json(node.url("/.well-known/agent-card.json")).await;
     assert_eq!(card["skills"][0]["id"], "chat-completions");
-    // No A2A binding is served, so none is advertised (a2a-sdk would get 404 from it).
+    // The A2A binding is served on the paid listener, and advertised there.
     let interfaces = card["supportedInterfaces"].as_array().expect("A2A v1.0 requires the field");
-    assert!(interfaces.is_empty(), "{card}");
+    assert_eq!(interfaces.len(), 1, "{card}");
+    assert_eq!(interfaces[0]["url"], node.paid_url("/v1"));
+    assert_eq!(interfaces[0]["protocolBinding"], "HTTP+JSON");
+    assert_eq!(interfaces[0]["protocolVersion"], "1.0");
+    assert_eq!(card["capabilities"]["streaming"], true);
+    let response = reqwest::Client::new()
+        .post(node.paid_url("/v1/message:send"))
+        .header("A2A-Version", "1.0")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "indeed served: an empty request is an A2A error, not a 404");
+    // Not on the owner's API.
     let response = reqwest::Client::new()
         .post(node.url("/v1/message:send"))
         .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404, "indeed not served");
+    assert_eq!(response.status(), 404);
     let provider_url = card["provider"]["url"].as_str().unwrap();
     assert!(provider_url.starts_with("http://"), "absolute: {provider_url}");
 }
@@ -89,7 +103,8 @@ async fn a_node_without_a_public_url_serves_no_empty_or_relative_urls() {
     .await;
     let card = json(node.url("/.well-known/agent-card.json")).await;
     assert!(card.get("provider").is_none(), "no provider rather than an empty URL: {card}");
-    assert_eq!(card["supportedInterfaces"], serde_json::json!([]));
+    // The paid listener has an absolute URL of its own.
+    assert!(card["supportedInterfaces"][0]["url"].as_str().unwrap().starts_with("http://"), "{card}");
     let file = json(node.url("/.well-known/agent-registration.json")).await;
     for service in file["services"].as_array().unwrap() {
         let endpoint = service["endpoint"].as_str().unwrap();

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod a2a;
 mod access;
 mod agents;
 mod clients;
