@@ -35,6 +35,11 @@ const CONTRACTS = [
   ['PoseidonT4.sol', 'PoseidonT4'],
   ['RlnVerifier.sol', 'RlnVerifier'],
   ['ZkCredits.sol', 'ZkCredits'],
+  // Jobs between agents: the ERC-8183 escrow, the optimistic evaluator that holds the bonds and
+  // takes disputes to an arbitrator, and the council of staked re-executing validators.
+  ['AgenticCommerce.sol', 'AgenticCommerce'],
+  ['ValidatorCouncil.sol', 'ValidatorCouncil'],
+  ['JobEvaluator.sol', 'JobEvaluator'],
 ];
 
 // A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written

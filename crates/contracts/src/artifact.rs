@@ -125,6 +125,12 @@ pub(crate) static RLN_VERIFIER: LazyLock<Artifact> =
     LazyLock::new(|| load("RlnVerifier", include_str!("../artifacts/RlnVerifier.json")));
 pub(crate) static ZK_CREDITS: LazyLock<Artifact> =
     LazyLock::new(|| load("ZkCredits", include_str!("../artifacts/ZkCredits.json")));
+pub(crate) static AGENTIC_COMMERCE: LazyLock<Artifact> =
+    LazyLock::new(|| load("AgenticCommerce", include_str!("../artifacts/AgenticCommerce.json")));
+pub(crate) static VALIDATOR_COUNCIL: LazyLock<Artifact> =
+    LazyLock::new(|| load("ValidatorCouncil", include_str!("../artifacts/ValidatorCouncil.json")));
+pub(crate) static JOB_EVALUATOR: LazyLock<Artifact> =
+    LazyLock::new(|| load("JobEvaluator", include_str!("../artifacts/JobEvaluator.json")));
 
 #[cfg(test)]
 mod tests {

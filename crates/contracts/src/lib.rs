@@ -108,6 +108,35 @@ pub mod bindings {
         "artifacts/ZkCredits.json"
     );
 
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        AgenticCommerce,
+        "artifacts/AgenticCommerce.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        ValidatorCouncil,
+        "artifacts/ValidatorCouncil.json"
+    );
+
+    pub use evaluator::JobEvaluator;
+
+    /// The evaluator's ABI names the escrow's `Job` struct and `Status` enum as
+    /// `AgenticCommerce.*`; in its own module that generated `AgenticCommerce` does not clash.
+    pub mod evaluator {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug, PartialEq, Eq)]
+            JobEvaluator,
+            "artifacts/JobEvaluator.json"
+        );
+    }
+
     pub use upto::X402UptoPermit2Proxy;
 
     /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in
@@ -167,6 +196,15 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
     if let Ok(e) = bindings::ZkCredits::ZkCreditsErrors::abi_decode(data) {
         return Some(shown(e));
     }
+    if let Ok(e) = bindings::AgenticCommerce::AgenticCommerceErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::JobEvaluator::JobEvaluatorErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::ValidatorCouncil::ValidatorCouncilErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
     None
 }
 
@@ -201,7 +239,25 @@ pub enum SuiteContract {
     /// Anonymous prepaid call credits (constructed with the identity registry, the verifier and
     /// the three Poseidon contracts).
     ZkCredits,
+    /// ERC-8183 job escrow in the devnet dollar (constructed with the stablecoin).
+    AgenticCommerce,
+    /// The arbitrator of job disputes: a council of staked ERC-8004 validators (constructed with
+    /// the stablecoin, the identity registry and [`COUNCIL_PARAMS`]).
+    ValidatorCouncil,
+    /// The optimistic evaluator of jobs: bonds, challenges, rulings, job feedback (constructed
+    /// with the escrow, the council, the two ERC-8004 registries and [`EVALUATOR_PARAMS`]).
+    JobEvaluator,
 }
+
+/// The council's numeric constructor arguments as deployed by agora: jurors per dispute,
+/// commit and reveal periods (seconds), fee per juror, minimum stake and slash (token units,
+/// 6 decimals: $0.50, $10, $2).
+pub const COUNCIL_PARAMS: [u64; 6] = [3, 300, 300, 500_000, 10_000_000, 2_000_000];
+
+/// The evaluator's numeric constructor arguments as deployed by agora: the challenge window and
+/// the ruling window, in seconds. The ruling window covers the council's commit and reveal
+/// periods with room for its execution.
+pub const EVALUATOR_PARAMS: [u64; 2] = [300, 900];
 
 /// Every contract of the suite, in deployment order (a contract only depends on earlier ones).
 pub const SUITE: &[SuiteContract] = &[
@@ -214,6 +270,9 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::PoseidonT4,
     SuiteContract::RlnVerifier,
     SuiteContract::ZkCredits,
+    SuiteContract::AgenticCommerce,
+    SuiteContract::ValidatorCouncil,
+    SuiteContract::JobEvaluator,
 ];
 
 impl SuiteContract {
@@ -229,6 +288,9 @@ impl SuiteContract {
             Self::PoseidonT4 => "PoseidonT4",
             Self::RlnVerifier => "RlnVerifier",
             Self::ZkCredits => "ZkCredits",
+            Self::AgenticCommerce => "AgenticCommerce",
+            Self::ValidatorCouncil => "ValidatorCouncil",
+            Self::JobEvaluator => "JobEvaluator",
         }
     }
 
@@ -249,6 +311,23 @@ impl SuiteContract {
                 Self::PoseidonT3,
                 Self::PoseidonT4,
             ],
+            Self::AgenticCommerce => &[Self::DevStablecoin],
+            Self::ValidatorCouncil => &[Self::DevStablecoin, Self::IdentityRegistry],
+            Self::JobEvaluator => &[
+                Self::AgenticCommerce,
+                Self::ValidatorCouncil,
+                Self::IdentityRegistry,
+                Self::ReputationRegistry,
+            ],
+        }
+    }
+
+    /// The numeric constructor arguments that follow the addresses, as agora deploys them.
+    pub const fn constructor_values(self) -> &'static [u64] {
+        match self {
+            Self::ValidatorCouncil => &COUNCIL_PARAMS,
+            Self::JobEvaluator => &EVALUATOR_PARAMS,
+            _ => &[],
         }
     }
 
@@ -258,6 +337,9 @@ impl SuiteContract {
         let mut code = self.artifact().creation_code.to_vec();
         for address in dependencies {
             code.extend_from_slice(address.into_word().as_slice());
+        }
+        for value in self.constructor_values() {
+            code.extend_from_slice(&alloy::primitives::U256::from(*value).to_be_bytes::<32>());
         }
         code.into()
     }
@@ -279,6 +361,9 @@ impl SuiteContract {
             Self::PoseidonT4 => &artifact::POSEIDON_T4,
             Self::RlnVerifier => &artifact::RLN_VERIFIER,
             Self::ZkCredits => &artifact::ZK_CREDITS,
+            Self::AgenticCommerce => &artifact::AGENTIC_COMMERCE,
+            Self::ValidatorCouncil => &artifact::VALIDATOR_COUNCIL,
+            Self::JobEvaluator => &artifact::JOB_EVALUATOR,
         }
     }
 }
