@@ -1,0 +1,103 @@
+use crate::{JobError, JobSpec, Result};
+use agora_infer::Engine;
+use agora_receipts::{ReceiptEnvelope, ReceiptOutput, model_hash};
+use alloy::{
+    primitives::{Address, B256, keccak256},
+    signers::local::PrivateKeySigner,
+};
+use std::ops::ControlFlow;
+
+/// The deliverable a delivery is submitted under: its keccak256.
+pub fn deliverable(delivery: &[u8]) -> B256 {
+    keccak256(delivery)
+}
+
+/// Checks a delivery against its job without running anything: it must be a receipt envelope
+/// that verifies, signed by the job's provider, for the spec's model and exactly the spec's
+/// request. Whether the output is the right one takes a re-run ([`audit`]).
+pub fn check_delivery(spec: &JobSpec, provider: Address, delivery: &[u8]) -> Result<ReceiptEnvelope> {
+    let text = std::str::from_utf8(delivery).map_err(|e| JobError::BadDelivery(e.to_string()))?;
+    let envelope = ReceiptEnvelope::from_json(text).map_err(|e| JobError::BadDelivery(e.to_string()))?;
+    let signer = envelope.verify()?;
+    if signer != provider {
+        return Err(JobError::WrongSigner { signer, provider });
+    }
+    let actual = envelope.signed.receipt.modelSha256;
+    if actual != spec.model_sha256 {
+        return Err(JobError::WrongModel { expected: spec.model_sha256, actual });
+    }
+    if envelope.request != spec.request {
+        return Err(JobError::OtherRequest);
+    }
+    Ok(envelope)
+}
+
+/// What an audit concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The delivery is what the job's request gives on the job's model.
+    Stands,
+    /// It is not, and why.
+    Wrong {
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// The council choice for this verdict: 1, the delivery stands; 2, it is wrong.
+    pub fn choice(&self) -> u8 {
+        match self {
+            Self::Stands => 1,
+            Self::Wrong { .. } => 2,
+        }
+    }
+}
+
+/// An audit: the verdict, and the auditor's own signed receipt for the job's request, which
+/// backs a challenge or a vote.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// The conclusion.
+    pub verdict: Verdict,
+    /// The auditor's receipt.
+    pub evidence: ReceiptEnvelope,
+}
+
+/// Re-runs the job on `engine` and compares the delivery with it, token by token. `signer`
+/// signs the auditor's receipt, stamped `timestamp`.
+pub fn audit(
+    spec: &JobSpec,
+    provider: Address,
+    delivery: &[u8],
+    engine: &Engine,
+    signer: &PrivateKeySigner,
+    timestamp: u64,
+) -> Result<Audit> {
+    let loaded = model_hash(&engine.info().sha256);
+    if loaded != spec.model_sha256 {
+        return Err(JobError::ModelNotLoaded { needed: spec.model_sha256, loaded });
+    }
+    let generation =
+        engine.chat(&spec.request.messages, &spec.request.sampling, |_| ControlFlow::Continue(()))?;
+    let prompt_tokens = generation.prompt_tokens;
+    let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
+    let evidence =
+        ReceiptEnvelope::sign(signer, engine, spec.request.clone(), output, prompt_tokens, timestamp, None)?;
+    let verdict = match check_delivery(spec, provider, delivery) {
+        Err(e) => Verdict::Wrong { reason: e.to_string() },
+        Ok(delivered) => {
+            let (theirs, ours) = (&delivered.output.tokens, &evidence.output.tokens);
+            match (0..theirs.len().max(ours.len())).find(|i| theirs.get(*i) != ours.get(*i)) {
+                None => Verdict::Stands,
+                Some(at) => Verdict::Wrong {
+                    reason: format!(
+                        "the output differs from the re-execution at token {at} of {}",
+                        ours.len()
+                    ),
+                },
+            }
+        }
+    };
+    Ok(Audit { verdict, evidence })
+}
