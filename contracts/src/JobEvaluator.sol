@@ -20,7 +20,8 @@ import {ReputationRegistry} from "./ReputationRegistry.sol";
 ///    `abi.encode(bytes32 modelHash, uint256 bond)`; the bond must be at least `minBond()`, twice
 ///    the arbitration cost (as UMA's optimistic oracle requires twice its final fee).
 /// 2. The provider accepts with `accept(jobId, agentId)`, naming its ERC-8004 agent and posting
-///    the bond. Until then the client may `cancel` (full refund).
+///    the bond (refused once too late to deliver: see 3). Until then the client may `cancel`
+///    (full refund).
 /// 3. The provider submits through the escrow with `optParams = abi.encode(bytes32 modelHash,
 ///    bytes delivery)`, where `deliverable = keccak256(delivery)`: the delivery (output and
 ///    signed receipt) is published in `Delivered`, so anyone can re-execute the job from the
@@ -87,6 +88,9 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
     /// window and this much time before the job expires.
     uint64 public immutable rulingWindow;
 
+    /// @dev The gas the reputation registry is given for a settlement's feedback.
+    uint256 private constant FEEDBACK_GAS = 500_000;
+
     mapping(uint256 jobId => Case) private _cases;
     /// @dev arbitrator dispute id → job id + 1 (0: no such dispute).
     mapping(uint256 disputeId => uint256) private _disputeJob;
@@ -95,8 +99,12 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
     event Accepted(uint256 indexed jobId, address indexed provider, uint256 indexed agentId, uint256 bond);
     event Cancelled(uint256 indexed jobId);
     event Delivered(uint256 indexed jobId, bytes32 deliverable, bytes32 modelHash, bytes delivery);
-    event Challenged(uint256 indexed jobId, address indexed challenger, uint256 indexed disputeId, bytes evidence);
-    event Settled(uint256 indexed jobId, uint8 outcome, uint256 toProvider, uint256 toClient, uint256 toChallenger);
+    event Challenged(
+        uint256 indexed jobId, address indexed challenger, uint256 indexed disputeId, bytes evidence
+    );
+    event Settled(
+        uint256 indexed jobId, uint8 outcome, uint256 toProvider, uint256 toClient, uint256 toChallenger
+    );
 
     /// @notice Outcomes in `Settled`.
     uint8 public constant OUTCOME_COMPLETED = 1;
@@ -127,6 +135,7 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
     error UnknownDispute(uint256 disputeId);
     error InvalidRuling(uint256 ruling);
     error NotExpired(uint256 jobId, AgenticCommerce.Status status);
+    error NotEnoughGas(uint256 left, uint256 needed);
 
     constructor(
         AgenticCommerce escrow_,
@@ -227,6 +236,11 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
         if (job.status != AgenticCommerce.Status.Funded) revert NotFunded(jobId, job.status);
         if (msg.sender != job.provider) revert NotProvider(jobId, msg.sender);
         if (!_isAgent(msg.sender, agentId)) revert NotAgentOf(agentId, msg.sender);
+        // A bond posted too late to deliver could only be lost.
+        uint256 needed = uint256(challengeWindow) + rulingWindow;
+        if (block.timestamp + needed > job.expiredAt) {
+            revert TooLateToSubmit(jobId, job.expiredAt > needed ? job.expiredAt - needed : 0);
+        }
         c.phase = Phase.Accepted;
         c.agentId = agentId;
         token.safeTransferFrom(msg.sender, address(this), c.bond);
@@ -249,7 +263,11 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
     /// @notice Disputes a submission within its challenge window: posts the job's bond plus the
     /// arbitration cost (approve both first) and raises a dispute with the arbitrator.
     /// `evidence` is published as it is (agora validators put their own signed receipt there).
-    function challenge(uint256 jobId, bytes calldata evidence) external nonReentrant returns (uint256 disputeId) {
+    function challenge(uint256 jobId, bytes calldata evidence)
+        external
+        nonReentrant
+        returns (uint256 disputeId)
+    {
         Case storage c = _cases[jobId];
         if (c.phase != Phase.Submitted) revert WrongPhase(jobId, c.phase);
         uint256 closesAt = uint256(c.submittedAt) + challengeWindow;
@@ -366,6 +384,13 @@ contract JobEvaluator is IACPHook, IArbitrableV2, ReentrancyGuardTransient {
             ":",
             Strings.toString(jobId)
         );
-        try reputation.giveFeedback(c.agentId, value, 0, "job", outcome, "", uri, c.deliverable) {} catch {}
+        // The registry gets FEEDBACK_GAS, which must be left: a caller cannot drop the feedback
+        // by starving the call.
+        uint256 needed = FEEDBACK_GAS * 64 / 63 + 10_000;
+        if (gasleft() < needed) revert NotEnoughGas(gasleft(), needed);
+        try reputation.giveFeedback{gas: FEEDBACK_GAS}(
+            c.agentId, value, 0, "job", outcome, "", uri, c.deliverable
+        ) {}
+            catch {}
     }
 }

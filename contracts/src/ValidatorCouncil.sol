@@ -59,6 +59,9 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
         bool revealed;
     }
 
+    /// @dev The gas the arbitrable's `rule` is given by `execute`.
+    uint256 private constant RULE_GAS = 1_000_000;
+
     IERC20 public immutable token;
     IdentityRegistry public immutable identity;
     uint256 public immutable jurors;
@@ -106,6 +109,7 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
     error InvalidChoice(uint256 choice, uint256 choices);
     error VotingOpen(uint256 disputeId, uint256 until);
     error AlreadyExecuted(uint256 disputeId);
+    error NotEnoughGas(uint256 left, uint256 needed);
 
     constructor(
         IERC20 token_,
@@ -202,7 +206,11 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
         return jurors * feePerJuror;
     }
 
-    function currentRuling(uint256 disputeId) external view returns (uint256 ruling, bool tied, bool overridden) {
+    function currentRuling(uint256 disputeId)
+        external
+        view
+        returns (uint256 ruling, bool tied, bool overridden)
+    {
         Dispute storage d = _dispute(disputeId);
         (ruling, tied) = _tally(disputeId, d);
         overridden = false;
@@ -234,7 +242,11 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
     function commit(uint256 disputeId, bytes32 commitment) external {
         Dispute storage d = _dispute(disputeId);
         if (!_isJuror(d, msg.sender)) revert NotJuror(disputeId, msg.sender);
-        if (block.timestamp >= d.commitDeadline || d.executed) revert CommitClosed(disputeId, d.commitDeadline);
+        if (block.timestamp >= d.commitDeadline || d.executed) {
+            revert CommitClosed(disputeId, d.commitDeadline);
+        }
+        // A zero commitment is none: counted, it could be made again and open the reveals early.
+        if (commitment == 0) revert NotCommitted(disputeId, msg.sender);
         Vote storage vote = _votes[disputeId][msg.sender];
         if (vote.commitment != 0) revert AlreadyCommitted(disputeId, msg.sender);
         vote.commitment = commitment;
@@ -248,7 +260,9 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
         if (d.commits < d.jurors.length && block.timestamp < d.commitDeadline) {
             revert RevealNotOpen(disputeId, d.commitDeadline);
         }
-        if (block.timestamp >= d.revealDeadline || d.executed) revert RevealClosed(disputeId, d.revealDeadline);
+        if (block.timestamp >= d.revealDeadline || d.executed) {
+            revert RevealClosed(disputeId, d.revealDeadline);
+        }
         Vote storage vote = _votes[disputeId][msg.sender];
         if (vote.commitment == 0) revert NotCommitted(disputeId, msg.sender);
         if (vote.revealed) revert AlreadyRevealed(disputeId, msg.sender);
@@ -310,13 +324,39 @@ contract ValidatorCouncil is IArbitratorV2, ReentrancyGuardTransient {
         }
 
         emit Ruling(d.arbitrable, disputeId, ruling);
-        try d.arbitrable.rule(disputeId, ruling) {}
-        catch (bytes memory reason) {
-            emit RulingNotDelivered(disputeId, reason);
-        }
+        _deliver(disputeId, address(d.arbitrable), ruling);
     }
 
     // ---- internals ----
+
+    /// @dev Calls the arbitrable's `rule` with `RULE_GAS` and never lets it block the execution
+    /// (which would lock the jurors' stakes for good): an arbitrable without code, or whose `rule`
+    /// reverts or runs out of gas, does not get its ruling, and at most 256 bytes of its revert
+    /// data are kept (a huge revert cannot take the gas left). A caller that leaves less than
+    /// `RULE_GAS` for the call is refused, so nobody can drop a ruling by starving it.
+    function _deliver(uint256 disputeId, address arbitrable, uint256 ruling) private {
+        if (arbitrable.code.length == 0) {
+            emit RulingNotDelivered(disputeId, "");
+            return;
+        }
+        uint256 needed = RULE_GAS * 64 / 63 + 10_000;
+        if (gasleft() < needed) revert NotEnoughGas(gasleft(), needed);
+        bytes memory data = abi.encodeCall(IArbitrableV2.rule, (disputeId, ruling));
+        bool ok;
+        bytes memory reason;
+        assembly ("memory-safe") {
+            ok := call(RULE_GAS, arbitrable, 0, add(data, 0x20), mload(data), 0, 0)
+            if iszero(ok) {
+                let size := returndatasize()
+                if gt(size, 256) { size := 256 }
+                reason := mload(0x40)
+                mstore(reason, size)
+                returndatacopy(add(reason, 0x20), 0, size)
+                mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
+            }
+        }
+        if (!ok) emit RulingNotDelivered(disputeId, reason);
+    }
 
     function _dispute(uint256 disputeId) private view returns (Dispute storage) {
         if (disputeId >= _disputes.length) revert NoSuchDispute(disputeId);

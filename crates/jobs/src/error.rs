@@ -39,6 +39,9 @@ pub enum JobError {
         /// The loaded one.
         loaded: B256,
     },
+    /// A chain call failed (with the contract's named error when it reverted).
+    #[error("{0}")]
+    Chain(String),
     /// Running the model failed.
     #[error("re-running the job failed: {0}")]
     Inference(#[from] agora_infer::InferError),

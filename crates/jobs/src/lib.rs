@@ -14,6 +14,7 @@
 //! - [`incentive`]: the audit rate and bond that keep a provider honest.
 
 mod audit;
+pub mod chain;
 mod error;
 pub mod incentive;
 mod spec;

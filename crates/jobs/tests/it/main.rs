@@ -4,18 +4,20 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod chain;
+
 use agora_infer::{ChatMessage, Engine, EngineOptions, SamplingParams};
 use agora_jobs::{JobError, JobSpec, Verdict, audit, check_delivery, deliverable};
 use agora_receipts::{ReceiptEnvelope, ReceiptOutput, model_hash};
 use alloy::signers::local::PrivateKeySigner;
 use std::{ops::ControlFlow, sync::LazyLock};
 
-static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+pub(crate) static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     Engine::load(&agora_testkit::default_model(), &EngineOptions { threads: 2, ..Default::default() })
         .unwrap_or_else(|e| panic!("load the default model (make setup): {e}"))
 });
 
-fn spec() -> JobSpec {
+pub(crate) fn spec() -> JobSpec {
     JobSpec::new(
         model_hash(&ENGINE.info().sha256),
         vec![ChatMessage::new("user", "Name three colours.")],
@@ -24,7 +26,7 @@ fn spec() -> JobSpec {
 }
 
 /// What a provider delivers: the output of `spec`, possibly edited, signed as its receipt.
-fn deliver(spec: &JobSpec, provider: &PrivateKeySigner, tamper: bool) -> Vec<u8> {
+pub(crate) fn deliver(spec: &JobSpec, provider: &PrivateKeySigner, tamper: bool) -> Vec<u8> {
     let generation =
         ENGINE.chat(&spec.request.messages, &spec.request.sampling, |_| ControlFlow::Continue(())).unwrap();
     let mut output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
