@@ -113,6 +113,7 @@ async fn an_honest_job_is_paid_after_the_window_with_feedback_naming_it() {
     assert!(early.contains("ChallengeWindowOpen"), "{early}");
     warp(&w, 301).await;
     let done = jobs::finalize(&w.client, w.jobs, posted.job_id).await.unwrap();
+    println!("gas: finalize {} (payment, bond back, feedback)", done.gas());
     assert_eq!(balance(&w, addr(&w.client)).await, client0 - i128::from(PRICE));
     assert_eq!(balance(&w, addr(&w.provider)).await, provider0 + i128::from(PRICE));
     let view = jobs::job(&w.client, w.jobs, posted.job_id).await.unwrap();
@@ -149,9 +150,11 @@ async fn a_tampered_delivery_is_challenged_and_the_council_refunds_the_client() 
         jobs::post(&w.client, w.jobs, addr(&w.provider), &spec, U256::from(PRICE), U256::from(BOND), 3600)
             .await
             .unwrap();
-    jobs::accept(&w.provider, w.jobs, posted.job_id, w.provider_agent).await.unwrap();
+    let accepted = jobs::accept(&w.provider, w.jobs, posted.job_id, w.provider_agent).await.unwrap();
     let tampered = deliver(&spec, &signer(&w, 2), true);
-    jobs::submit(&w.provider, w.jobs, posted.job_id, spec.model_hash(), &tampered).await.unwrap();
+    let submitted =
+        jobs::submit(&w.provider, w.jobs, posted.job_id, spec.model_hash(), &tampered).await.unwrap();
+    let since_submission = std::time::Instant::now();
     let second =
         jobs::submit(&w.provider, w.jobs, posted.job_id, spec.model_hash(), &tampered).await.unwrap_err();
     assert!(second.to_string().contains("WrongStatus"), "{second}");
@@ -164,17 +167,23 @@ async fn a_tampered_delivery_is_challenged_and_the_council_refunds_the_client() 
         audit(&job_spec, view.job.provider, &delivered[0].delivery, &ENGINE, &signer(&w, 3), 0).unwrap();
     assert_eq!(first.verdict.choice(), 2);
     let evidence = serde_json::to_vec(&first.evidence).unwrap();
-    let (dispute, _) = jobs::challenge(&w.validators[0], w.jobs, posted.job_id, &evidence).await.unwrap();
+    let (dispute, challenged) =
+        jobs::challenge(&w.validators[0], w.jobs, posted.job_id, &evidence).await.unwrap();
+    let to_challenge = since_submission.elapsed();
+    let mut votes = Vec::new();
 
     // All three validators are drawn; two re-execute and vote, the third is offline.
     let d = jobs::dispute(&w.client, w.jobs, dispute).await.unwrap();
     assert_eq!(d.jurors.len(), 3);
     for (i, v) in w.validators.iter().enumerate().take(2) {
         assert_eq!(jobs::drawn_for(v, w.jobs, addr(v), 0).await.unwrap(), vec![dispute]);
+        let started = std::time::Instant::now();
         let a = audit(&job_spec, view.job.provider, &delivered[0].delivery, &ENGINE, &signer(&w, 3 + i), 0)
             .unwrap();
+        let reexecution = started.elapsed();
         let salt = keccak256([i as u8; 4]);
-        jobs::commit(v, w.jobs, dispute, a.verdict.choice(), salt).await.unwrap();
+        let committed = jobs::commit(v, w.jobs, dispute, a.verdict.choice(), salt).await.unwrap();
+        votes.push((reexecution, committed.gas()));
     }
     warp(&w, 301).await;
     // A reveal that does not match its commit is refused by name; the right one goes through.
@@ -182,15 +191,42 @@ async fn a_tampered_delivery_is_challenged_and_the_council_refunds_the_client() 
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("CommitMismatch"), "{bad}");
+    let mut reveals = Vec::new();
     for (i, v) in w.validators.iter().enumerate().take(2) {
         let evidence_hash = keccak256(serde_json::to_vec(&first.evidence).unwrap());
-        jobs::reveal(v, w.jobs, dispute, 2, keccak256([i as u8; 4]), evidence_hash).await.unwrap();
+        reveals.push(
+            jobs::reveal(v, w.jobs, dispute, 2, keccak256([i as u8; 4]), evidence_hash).await.unwrap().gas(),
+        );
     }
     let late = jobs::commit(&w.validators[2], w.jobs, dispute, 1, B256::ZERO).await.unwrap_err();
     assert!(late.to_string().contains("CommitClosed"), "{late}");
     warp(&w, 301).await;
-    jobs::execute(&w.client, w.jobs, dispute).await.unwrap();
-
+    let executed = jobs::execute(&w.client, w.jobs, dispute).await.unwrap();
+    // The figures of docs/benchmarks.md (run with --no-capture to see them).
+    println!(
+        "gas: createJob {} setBudget {} approve {} fund {} | approve {} accept {} | submit {} ({} B) | approve {} challenge {} ({} B evidence) | commit {} | reveal {} | execute {}",
+        posted.gas[0],
+        posted.gas[1],
+        posted.gas[2],
+        posted.gas[3],
+        accepted[0].gas(),
+        accepted[1].gas(),
+        submitted.gas(),
+        tampered.len(),
+        challenged[0].gas(),
+        challenged[1].gas(),
+        evidence.len(),
+        votes[0].1,
+        reveals[0],
+        executed.gas(),
+    );
+    println!(
+        "time: submission to challenge {:.2} s (audit and challenge); re-execution per juror {:.2} s, {:.2} s; {} tokens",
+        to_challenge.as_secs_f64(),
+        votes[0].0.as_secs_f64(),
+        votes[1].0.as_secs_f64(),
+        first.evidence.output.tokens.len(),
+    );
     let view = jobs::job(&w.client, w.jobs, posted.job_id).await.unwrap();
     assert_eq!(jobs::status_name(view.job.status), "rejected");
     let (bond, cost, slash) = (i128::from(BOND), 1_500_000i128, 2_000_000i128);
