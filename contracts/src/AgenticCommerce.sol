@@ -59,7 +59,11 @@ contract AgenticCommerce is ReentrancyGuardTransient {
     mapping(uint256 jobId => Job) private _jobs;
 
     event JobCreated(
-        uint256 indexed jobId, address indexed client, address indexed provider, address evaluator, uint256 expiredAt
+        uint256 indexed jobId,
+        address indexed client,
+        address indexed provider,
+        address evaluator,
+        uint256 expiredAt
     );
     event ProviderSet(uint256 indexed jobId, address indexed provider);
     event BudgetSet(uint256 indexed jobId, uint256 amount);
@@ -212,7 +216,9 @@ contract AgenticCommerce is ReentrancyGuardTransient {
     /// @notice After expiry, anyone may refund a Funded or Submitted job to its client. Never hooked.
     function claimRefund(uint256 jobId) external nonReentrant {
         Job storage job = _job(jobId);
-        if (job.status != Status.Funded && job.status != Status.Submitted) revert WrongStatus(jobId, job.status);
+        if (job.status != Status.Funded && job.status != Status.Submitted) {
+            revert WrongStatus(jobId, job.status);
+        }
         if (block.timestamp < job.expiredAt) revert NotExpired(jobId, job.expiredAt);
         job.status = Status.Expired;
         emit JobExpired(jobId);
@@ -234,11 +240,15 @@ contract AgenticCommerce is ReentrancyGuardTransient {
     }
 
     function _before(uint256 jobId, Job storage job, bytes4 selector, bytes memory data) private {
-        if (job.hook != address(0)) _callHook(job.hook, abi.encodeCall(IACPHook.beforeAction, (jobId, selector, data)));
+        if (job.hook != address(0)) {
+            _callHook(job.hook, abi.encodeCall(IACPHook.beforeAction, (jobId, selector, data)));
+        }
     }
 
     function _after(uint256 jobId, Job storage job, bytes4 selector, bytes memory data) private {
-        if (job.hook != address(0)) _callHook(job.hook, abi.encodeCall(IACPHook.afterAction, (jobId, selector, data)));
+        if (job.hook != address(0)) {
+            _callHook(job.hook, abi.encodeCall(IACPHook.afterAction, (jobId, selector, data)));
+        }
     }
 
     function _callHook(address hook, bytes memory call) private {

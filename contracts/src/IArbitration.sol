@@ -38,15 +38,21 @@ interface IArbitratorV2 {
         payable
         returns (uint256 disputeID);
 
-    function createDispute(uint256 _numberOfChoices, bytes calldata _extraData, IERC20 _feeToken, uint256 _feeAmount)
-        external
-        returns (uint256 disputeID);
+    function createDispute(
+        uint256 _numberOfChoices,
+        bytes calldata _extraData,
+        IERC20 _feeToken,
+        uint256 _feeAmount
+    ) external returns (uint256 disputeID);
 
     function arbitrationCost(bytes calldata _extraData) external view returns (uint256 cost);
 
     function arbitrationCost(bytes calldata _extraData, IERC20 _feeToken) external view returns (uint256 cost);
 
-    function currentRuling(uint256 _disputeID) external view returns (uint256 ruling, bool tied, bool overridden);
+    function currentRuling(uint256 _disputeID)
+        external
+        view
+        returns (uint256 ruling, bool tied, bool overridden);
 }
 
 /// @title IACPHook
