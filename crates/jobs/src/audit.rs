@@ -32,6 +32,25 @@ pub fn check_delivery(spec: &JobSpec, provider: Address, delivery: &[u8]) -> Res
     Ok(envelope)
 }
 
+/// Runs a job on `engine` and signs the receipt with `signer`, stamped `timestamp`: a
+/// provider's delivery, or an auditor's evidence. Refuses when `engine` holds another model.
+pub fn run(
+    spec: &JobSpec,
+    engine: &Engine,
+    signer: &PrivateKeySigner,
+    timestamp: u64,
+) -> Result<ReceiptEnvelope> {
+    let loaded = model_hash(&engine.info().sha256);
+    if loaded != spec.model_sha256 {
+        return Err(JobError::ModelNotLoaded { needed: spec.model_sha256, loaded });
+    }
+    let generation =
+        engine.chat(&spec.request.messages, &spec.request.sampling, |_| ControlFlow::Continue(()))?;
+    let prompt_tokens = generation.prompt_tokens;
+    let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
+    Ok(ReceiptEnvelope::sign(signer, engine, spec.request.clone(), output, prompt_tokens, timestamp, None)?)
+}
+
 /// What an audit concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -74,16 +93,7 @@ pub fn audit(
     signer: &PrivateKeySigner,
     timestamp: u64,
 ) -> Result<Audit> {
-    let loaded = model_hash(&engine.info().sha256);
-    if loaded != spec.model_sha256 {
-        return Err(JobError::ModelNotLoaded { needed: spec.model_sha256, loaded });
-    }
-    let generation =
-        engine.chat(&spec.request.messages, &spec.request.sampling, |_| ControlFlow::Continue(()))?;
-    let prompt_tokens = generation.prompt_tokens;
-    let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
-    let evidence =
-        ReceiptEnvelope::sign(signer, engine, spec.request.clone(), output, prompt_tokens, timestamp, None)?;
+    let evidence = run(spec, engine, signer, timestamp)?;
     let verdict = match check_delivery(spec, provider, delivery) {
         Err(e) => Verdict::Wrong { reason: e.to_string() },
         Ok(delivered) => {

@@ -53,6 +53,13 @@ impl Step {
     }
 }
 
+fn upto(filter: Filter, to: Option<u64>) -> Filter {
+    match to {
+        Some(to) => filter.to_block(to),
+        None => filter,
+    }
+}
+
 fn chain_error(what: &str, e: impl std::fmt::Display) -> JobError {
     JobError::Chain(format!("{what}: {e}"))
 }
@@ -225,6 +232,89 @@ pub async fn expire(chain: &ChainClient, jobs: JobContracts, job_id: U256) -> Re
     Ok([refunded, settled])
 }
 
+/// A job as created: who posted it, for whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Created {
+    /// The job.
+    pub job_id: U256,
+    /// Who posted it.
+    pub client: Address,
+    /// Who may deliver it.
+    pub provider: Address,
+    /// The block it was created in.
+    pub block: u64,
+}
+
+/// Jobs created in blocks `from..=to`.
+pub async fn created(chain: &ChainClient, jobs: JobContracts, from: u64, to: u64) -> Result<Vec<Created>> {
+    let filter = Filter::new()
+        .address(jobs.escrow)
+        .event_signature(AgenticCommerce::JobCreated::SIGNATURE_HASH)
+        .from_block(from)
+        .to_block(to);
+    let logs = chain.provider().get_logs(&filter).await.map_err(|e| chain_error("reading the jobs", e))?;
+    Ok(logs
+        .into_iter()
+        .filter_map(|log| {
+            let block = log.block_number.unwrap_or_default();
+            let e = AgenticCommerce::JobCreated::decode_log(&log.inner).ok()?;
+            Some(Created { job_id: e.jobId, client: e.client, provider: e.provider, block })
+        })
+        .collect())
+}
+
+/// The delivery of one job, if it was handed in.
+pub async fn delivery_of(
+    chain: &ChainClient,
+    jobs: JobContracts,
+    job_id: U256,
+    from: u64,
+) -> Result<Option<Bytes>> {
+    let filter = Filter::new()
+        .address(jobs.evaluator)
+        .event_signature(JobEvaluator::Delivered::SIGNATURE_HASH)
+        .topic1(B256::from(job_id))
+        .from_block(from);
+    let logs =
+        chain.provider().get_logs(&filter).await.map_err(|e| chain_error("reading the delivery", e))?;
+    Ok(logs
+        .iter()
+        .filter_map(|log| JobEvaluator::Delivered::decode_log(&log.inner).ok())
+        .map(|e| e.delivery.clone())
+        .next_back())
+}
+
+/// The evaluator's windows: (challenge, ruling), in seconds.
+pub async fn windows(chain: &ChainClient, jobs: JobContracts) -> Result<(u64, u64)> {
+    let evaluator = JobEvaluator::new(jobs.evaluator, chain.provider());
+    let challenge = evaluator
+        .challengeWindow()
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the challenge window", e))?;
+    let ruling =
+        evaluator.rulingWindow().call().await.map_err(|e| chain_error("reading the ruling window", e))?;
+    Ok((challenge, ruling))
+}
+
+/// What a challenge costs beside the bond: the arbitration fee.
+pub async fn arbitration_cost(chain: &ChainClient, jobs: JobContracts) -> Result<U256> {
+    JobEvaluator::new(jobs.evaluator, chain.provider())
+        .arbitrationCost()
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the arbitration cost", e))
+}
+
+/// The token balance of `who`.
+pub async fn balance(chain: &ChainClient, jobs: JobContracts, who: Address) -> Result<U256> {
+    DevStablecoin::new(jobs.token, chain.provider())
+        .balanceOf(who)
+        .call()
+        .await
+        .map_err(|e| chain_error("reading a balance", e))
+}
+
 /// A delivery published on chain.
 #[derive(Debug, Clone)]
 pub struct Delivered {
@@ -236,12 +326,20 @@ pub struct Delivered {
     pub block: u64,
 }
 
-/// Deliveries published from block `from` on.
-pub async fn deliveries(chain: &ChainClient, jobs: JobContracts, from: u64) -> Result<Vec<Delivered>> {
-    let filter = Filter::new()
-        .address(jobs.evaluator)
-        .event_signature(JobEvaluator::Delivered::SIGNATURE_HASH)
-        .from_block(from);
+/// Deliveries published from block `from` on (to block `to`, else the latest).
+pub async fn deliveries(
+    chain: &ChainClient,
+    jobs: JobContracts,
+    from: u64,
+    to: Option<u64>,
+) -> Result<Vec<Delivered>> {
+    let filter = upto(
+        Filter::new()
+            .address(jobs.evaluator)
+            .event_signature(JobEvaluator::Delivered::SIGNATURE_HASH)
+            .from_block(from),
+        to,
+    );
     let logs = chain.provider().get_logs(&filter).await.map_err(|e| chain_error("reading deliveries", e))?;
     Ok(logs
         .into_iter()
@@ -265,6 +363,56 @@ pub async fn join(chain: &ChainClient, jobs: JobContracts, agent_id: U256, stake
     Ok([approved, joined])
 }
 
+/// Leaves the council with the whole stake (refused while drawn for an open dispute).
+pub async fn leave(chain: &ChainClient, jobs: JobContracts) -> Result<Step> {
+    Ok(send!(ValidatorCouncil::new(jobs.council, chain.provider()).leave(), "leaving the council"))
+}
+
+/// A validator's record on the council (`active` false and no stake: not a member).
+pub async fn member(
+    chain: &ChainClient,
+    jobs: JobContracts,
+    who: Address,
+) -> Result<ValidatorCouncil::Validator> {
+    ValidatorCouncil::new(jobs.council, chain.provider())
+        .validator(who)
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the council", e))
+}
+
+/// The council's smallest stake.
+pub async fn min_stake(chain: &ChainClient, jobs: JobContracts) -> Result<U256> {
+    ValidatorCouncil::new(jobs.council, chain.provider())
+        .minStake()
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the council", e))
+}
+
+/// A juror's vote in a dispute.
+pub async fn vote(
+    chain: &ChainClient,
+    jobs: JobContracts,
+    dispute_id: U256,
+    juror: Address,
+) -> Result<ValidatorCouncil::Vote> {
+    ValidatorCouncil::new(jobs.council, chain.provider())
+        .getVote(dispute_id, juror)
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the vote", e))
+}
+
+/// The job a dispute is about.
+pub async fn job_of_dispute(chain: &ChainClient, jobs: JobContracts, dispute_id: U256) -> Result<U256> {
+    JobEvaluator::new(jobs.evaluator, chain.provider())
+        .jobOfDispute(dispute_id)
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the dispute's job", agora_contracts::explain_call_error(&e)))
+}
+
 /// A dispute's record on the council.
 pub async fn dispute(
     chain: &ChainClient,
@@ -278,17 +426,21 @@ pub async fn dispute(
         .map_err(|e| chain_error("reading the dispute", agora_contracts::explain_call_error(&e)))
 }
 
-/// The disputes `juror` was drawn for, from block `from` on.
+/// The disputes `juror` was drawn for, from block `from` on (to block `to`, else the latest).
 pub async fn drawn_for(
     chain: &ChainClient,
     jobs: JobContracts,
     juror: Address,
     from: u64,
+    to: Option<u64>,
 ) -> Result<Vec<U256>> {
-    let filter = Filter::new()
-        .address(jobs.council)
-        .event_signature(ValidatorCouncil::Drawn::SIGNATURE_HASH)
-        .from_block(from);
+    let filter = upto(
+        Filter::new()
+            .address(jobs.council)
+            .event_signature(ValidatorCouncil::Drawn::SIGNATURE_HASH)
+            .from_block(from),
+        to,
+    );
     let logs = chain.provider().get_logs(&filter).await.map_err(|e| chain_error("reading the draws", e))?;
     Ok(logs
         .into_iter()

@@ -39,6 +39,9 @@ pub enum JobError {
         /// The loaded one.
         loaded: B256,
     },
+    /// The node will not (or cannot) take this step, and why.
+    #[error("{0}")]
+    Refused(String),
     /// A chain call failed (with the contract's named error when it reverted).
     #[error("{0}")]
     Chain(String),

@@ -11,14 +11,19 @@
 //!   deliverable; [`check_delivery`] checks one against its spec without running anything;
 //! - [`audit`]: re-runs a delivery's job and says whether it stands, with the auditor's own
 //!   signed receipt as evidence (for a challenge or a council vote);
-//! - [`incentive`]: the audit rate and bond that keep a provider honest.
+//! - [`incentive`]: the audit rate and bond that keep a provider honest;
+//! - [`Worker`]: a node's part in jobs, run in passes: as a provider it takes jobs its
+//!   [`Policy`] allows and delivers them; as a client it takes back expired budgets; as a
+//!   validator it audits deliveries, challenges wrong ones and votes in the council.
 
 mod audit;
 pub mod chain;
 mod error;
 pub mod incentive;
 mod spec;
+pub mod worker;
 
-pub use audit::{Audit, Verdict, audit, check_delivery, deliverable};
+pub use audit::{Audit, Verdict, audit, check_delivery, deliverable, run};
 pub use error::{JobError, Result};
 pub use spec::{JobSpec, MAX_JOB_TOKENS, SPEC_KIND};
+pub use worker::{Activity, Policy, Worker};

@@ -25,20 +25,20 @@ alloy::sol! {
     }
 }
 
-const PRICE: u64 = 1_000_000; // $1
-const BOND: u64 = 6_000_000; // $6: four times the $1.50 arbitration cost
-const STAKE: u64 = 10_000_000; // $10
+pub(crate) const PRICE: u64 = 1_000_000; // $1
+pub(crate) const BOND: u64 = 6_000_000; // $6: four times the $1.50 arbitration cost
+pub(crate) const STAKE: u64 = 10_000_000; // $10
 
-struct World {
-    net: TestNet,
-    jobs: JobContracts,
-    client: ChainClient,
-    provider: ChainClient,
-    provider_agent: U256,
-    validators: Vec<ChainClient>,
+pub(crate) struct World {
+    pub(crate) net: TestNet,
+    pub(crate) jobs: JobContracts,
+    pub(crate) client: ChainClient,
+    pub(crate) provider: ChainClient,
+    pub(crate) provider_agent: U256,
+    pub(crate) validators: Vec<ChainClient>,
 }
 
-async fn register(chain: &ChainClient, registry: Address) -> U256 {
+pub(crate) async fn register(chain: &ChainClient, registry: Address) -> U256 {
     let receipt = IRegister::new(registry, chain.provider())
         .register("https://example.invalid/agent.json".into())
         .send()
@@ -50,7 +50,7 @@ async fn register(chain: &ChainClient, registry: Address) -> U256 {
     receipt.logs().iter().find_map(|l| IRegister::Registered::decode_log(&l.inner).ok()).unwrap().agentId
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let net = TestNet::start().await;
     let jobs = JobContracts::of(net.deployment()).unwrap();
     let registry = net.deployment().address_of(agora_contracts::SuiteContract::IdentityRegistry).unwrap();
@@ -67,22 +67,22 @@ async fn world() -> World {
     World { net, jobs, client, provider, provider_agent, validators }
 }
 
-async fn balance(w: &World, who: Address) -> i128 {
+pub(crate) async fn balance(w: &World, who: Address) -> i128 {
     let b = DevStablecoin::new(w.jobs.token, w.client.provider()).balanceOf(who).call().await.unwrap();
     i128::try_from(b).unwrap()
 }
 
-async fn warp(w: &World, secs: u64) {
+pub(crate) async fn warp(w: &World, secs: u64) {
     let p = w.client.provider();
     let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
     let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
 }
 
-fn addr(c: &ChainClient) -> Address {
+pub(crate) fn addr(c: &ChainClient) -> Address {
     c.signer_address().unwrap()
 }
 
-fn signer(w: &World, i: usize) -> alloy::signers::local::PrivateKeySigner {
+pub(crate) fn signer(w: &World, i: usize) -> alloy::signers::local::PrivateKeySigner {
     w.net.wallet(i)
 }
 
@@ -100,7 +100,7 @@ async fn an_honest_job_is_paid_after_the_window_with_feedback_naming_it() {
     jobs::submit(&w.provider, w.jobs, posted.job_id, spec.model_hash(), &delivery).await.unwrap();
 
     // A validator reads the delivery from the chain, re-runs it, and finds nothing wrong.
-    let delivered = jobs::deliveries(&w.client, w.jobs, 0).await.unwrap();
+    let delivered = jobs::deliveries(&w.client, w.jobs, 0, None).await.unwrap();
     assert_eq!(delivered.len(), 1);
     let view = jobs::job(&w.client, w.jobs, delivered[0].job_id).await.unwrap();
     let a =
@@ -160,7 +160,7 @@ async fn a_tampered_delivery_is_challenged_and_the_council_refunds_the_client() 
     assert!(second.to_string().contains("WrongStatus"), "{second}");
 
     // Validator 3 audits from the chain and challenges with its own receipt.
-    let delivered = jobs::deliveries(&w.client, w.jobs, 0).await.unwrap();
+    let delivered = jobs::deliveries(&w.client, w.jobs, 0, None).await.unwrap();
     let view = jobs::job(&w.client, w.jobs, delivered[0].job_id).await.unwrap();
     let job_spec = view.spec().unwrap();
     let first =
@@ -176,7 +176,7 @@ async fn a_tampered_delivery_is_challenged_and_the_council_refunds_the_client() 
     let d = jobs::dispute(&w.client, w.jobs, dispute).await.unwrap();
     assert_eq!(d.jurors.len(), 3);
     for (i, v) in w.validators.iter().enumerate().take(2) {
-        assert_eq!(jobs::drawn_for(v, w.jobs, addr(v), 0).await.unwrap(), vec![dispute]);
+        assert_eq!(jobs::drawn_for(v, w.jobs, addr(v), 0, None).await.unwrap(), vec![dispute]);
         let started = std::time::Instant::now();
         let a = audit(&job_spec, view.job.provider, &delivered[0].delivery, &ENGINE, &signer(&w, 3 + i), 0)
             .unwrap();

@@ -5,16 +5,22 @@
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
 mod chain;
+mod worker;
 
 use agora_infer::{ChatMessage, Engine, EngineOptions, SamplingParams};
 use agora_jobs::{JobError, JobSpec, Verdict, audit, check_delivery, deliverable};
 use agora_receipts::{ReceiptEnvelope, ReceiptOutput, model_hash};
 use alloy::signers::local::PrivateKeySigner;
-use std::{ops::ControlFlow, sync::LazyLock};
+use std::{
+    ops::ControlFlow,
+    sync::{Arc, LazyLock},
+};
 
-pub(crate) static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
-    Engine::load(&agora_testkit::default_model(), &EngineOptions { threads: 2, ..Default::default() })
-        .unwrap_or_else(|e| panic!("load the default model (make setup): {e}"))
+pub(crate) static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
+    Arc::new(
+        Engine::load(&agora_testkit::default_model(), &EngineOptions { threads: 2, ..Default::default() })
+            .unwrap_or_else(|e| panic!("load the default model (make setup): {e}")),
+    )
 });
 
 pub(crate) fn spec() -> JobSpec {
