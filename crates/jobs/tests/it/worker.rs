@@ -34,6 +34,7 @@ fn worker(
     Worker::new(chain.clone(), w.jobs, Arc::clone(&ENGINE), signer(w, key), agent, policy, 0)
 }
 
+#[allow(clippy::print_stdout)] // the activity log, shown with --no-capture
 async fn pass(worker: &mut Worker) -> Vec<Activity> {
     let done = worker.pass().await.unwrap();
     for a in &done {
