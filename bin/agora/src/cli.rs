@@ -17,6 +17,7 @@ Examples:
   agora receipt verify reply.json --reexecute
   agora status                      ask the running node how it is
   agora guard                       pre-sign guard: JSON-RPC proxy on 127.0.0.1:8403
+  agora job post --provider 1 -p \"Name three colours.\" --price 0.05   hire agent 1
   agora config                      show the effective configuration
 
 Configuration, each layer overriding the one before:
@@ -92,6 +93,13 @@ pub(crate) enum Command {
     /// Anonymous prepaid calls (zk-credits): buy a deposit from a provider, status, exit.
     #[command(subcommand)]
     Credits(crate::credits::CreditsCommand),
+    /// Jobs between agents: escrowed budget, provider bond, delivery anyone can re-run,
+    /// disputes settled by a council of validators.
+    #[command(subcommand)]
+    Job(crate::job::JobCommand),
+    /// The validator council: join with a stake, audit and judge (`run`), status, leave.
+    #[command(subcommand)]
+    Validator(crate::job::ValidatorCommand),
     /// Mint devnet dollars (development chains only).
     Faucet(crate::pay::FaucetArgs),
     /// Ask a running node how it is (health, chain, contracts).
@@ -200,6 +208,7 @@ impl GlobalArgs {
             },
             // `agora guard` lays its own flags over the resolved [guard] table.
             guard: Default::default(),
+            jobs: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ mod cli;
 mod credits;
 mod feedback;
 mod guard;
+mod job;
 mod models;
 mod pay;
 mod receipt;
@@ -56,6 +57,8 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Channel(command) => pay::channel(&cli.global, command).await,
         cli::Command::Earnings(args) => pay::earnings(&cli.global, args).await,
         cli::Command::Credits(command) => credits::run(&cli.global, command).await,
+        cli::Command::Job(command) => job::job(&cli.global, command).await,
+        cli::Command::Validator(command) => job::validator(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),

@@ -52,7 +52,8 @@ pub fn run(
 }
 
 /// What an audit concluded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "verdict")]
 pub enum Verdict {
     /// The delivery is what the job's request gives on the job's model.
     Stands,

@@ -202,6 +202,15 @@ pub fn dollars(amount: U256) -> String {
     }
 }
 
+/// Seconds, for people: `45 s`, `12 min`, `3.5 h`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Task {
     Join,

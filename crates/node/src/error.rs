@@ -79,6 +79,15 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A step of a job (or of the validator council) was refused or failed.
+    #[error("jobs: {step}")]
+    Jobs {
+        /// What the node was doing.
+        step: &'static str,
+        /// What went wrong (the contract's named error when it reverted).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A payment operation was refused or failed.
     #[error(transparent)]
     Pay(#[from] agora_pay::PayError),

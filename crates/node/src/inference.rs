@@ -84,6 +84,11 @@ impl InferenceService {
         &self.engine
     }
 
+    /// The engine, shared (for work that runs beside the queue: a job's delivery, an audit).
+    pub fn shared_engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine)
+    }
+
     /// Whether prompts and outputs may be logged.
     pub fn log_prompts(&self) -> bool {
         self.log_prompts

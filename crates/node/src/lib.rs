@@ -40,6 +40,7 @@ pub use agora_chain as chain;
 pub use agora_contracts as contracts;
 pub use agora_guard as guard;
 pub use agora_infer as infer;
+pub use agora_jobs as jobs;
 pub use agora_pay as pay;
 pub use agora_receipts as receipts;
 pub use agora_store as store;
@@ -68,6 +69,7 @@ pub struct Node {
     listener: TcpListener,
     api_addr: SocketAddr,
     paid: Option<PaidAccess>,
+    jobs: Option<agora_jobs::Worker>,
     _lock: DataDirLock,
 }
 
@@ -254,6 +256,13 @@ impl Node {
         if paid.is_none() {
             agent.profile.paid_url = None;
         }
+        let jobs = match (&chain, &inference) {
+            (Some((client, deployment)), Some(inference)) => {
+                let agent_id = agent.registration.as_ref().map(|(id, _)| *id);
+                jobs_worker(&config, client, deployment, inference, &node_key, agent_id).await?
+            }
+            _ => None,
+        };
         let indexer = chain.as_ref().and_then(|(client, deployment)| {
             discovery_indexer(client, deployment, Arc::clone(&store), devnet.is_some())
         });
@@ -279,6 +288,7 @@ impl Node {
             listener,
             api_addr,
             paid,
+            jobs,
             _lock: lock,
         })
     }
@@ -353,6 +363,7 @@ impl Node {
             listener,
             api_addr,
             paid,
+            jobs,
             _lock,
         } = self;
         // Follow the registries in the background while serving.
@@ -415,6 +426,9 @@ impl Node {
                 tracing::info!(target: "agora::up", "A2A 1.0 (HTTP+JSON, paid alike) on http://{addr}/v1");
             }
         }
+        if let Some(worker) = jobs {
+            background.push(tokio::spawn(run_jobs(worker)));
+        }
         tracing::info!(
             target: "agora::up",
             "transaction guard: POST http://{api_addr}/guard/check, or `agora guard` as a wallet's JSON-RPC endpoint"
@@ -445,6 +459,65 @@ impl Node {
         store.journal_append("node.stopped", "{}")?;
         Ok(())
     }
+}
+
+/// The worker that acts in jobs for this node, when its policy provides or validates: it sends
+/// with the node key (the agent's wallet, which signs the deliveries and votes), given gas on
+/// a development chain.
+async fn jobs_worker(
+    config: &NodeConfig,
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    inference: &InferenceService,
+    node_key: &alloy::signers::local::PrivateKeySigner,
+    agent_id: Option<alloy::primitives::U256>,
+) -> Result<Option<agora_jobs::Worker>> {
+    let policy = config.jobs.clone();
+    let Some(contracts) = agora_jobs::chain::JobContracts::of(deployment) else {
+        return Ok(None);
+    };
+    if !policy.provide && !policy.validate {
+        return Ok(None);
+    }
+    let wallet = ChainClient::connect(client.url(), Some(node_key.clone())).await?;
+    ops::dev::fund_for_gas(&wallet, node_key.address()).await?;
+    let first_block = deployment
+        .contracts
+        .get(agora_contracts::SuiteContract::AgenticCommerce.name())
+        .map_or(0, |c| c.block_number);
+    let (provide, validate) = (policy.provide, policy.validate);
+    if provide {
+        tracing::info!(
+            target: "agora::jobs",
+            min_price_per_token = policy.min_price_per_token,
+            max_bond = %agora_jobs::worker::dollars(alloy::primitives::U256::from(policy.max_bond)),
+            "taking jobs addressed to this node's agent"
+        );
+    }
+    if validate {
+        tracing::info!(target: "agora::jobs", audit_percent = policy.audit_percent, "auditing deliveries and sitting on the validator council");
+    }
+    Ok(Some(agora_jobs::Worker::new(
+        wallet,
+        contracts,
+        inference.shared_engine(),
+        node_key.clone(),
+        agent_id,
+        policy,
+        first_block,
+    )))
+}
+
+/// Runs the jobs worker's passes until the node stops, logging what each did.
+async fn run_jobs(worker: agora_jobs::Worker) {
+    let log = |activity: &agora_jobs::Activity| {
+        if matches!(activity, agora_jobs::Activity::Failed { .. }) {
+            tracing::warn!(target: "agora::jobs", "{activity}");
+        } else {
+            tracing::info!(target: "agora::jobs", "{activity}");
+        }
+    };
+    let _ = ops::jobs::run_worker(worker, std::future::pending(), log).await;
 }
 
 /// Sets up paid access on the bound public listener: builds the paywall, which settles with

@@ -204,6 +204,7 @@ impl TestNode {
                 credit_exit_delay: 86_400,
             },
             guard: Default::default(),
+            jobs: Default::default(),
         };
         let mut config = config;
         tweak(&mut config);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
 mod credits;
+mod jobs;
 mod x402;
 mod x402_facilitator;
 

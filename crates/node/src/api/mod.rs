@@ -488,7 +488,7 @@ async fn agent(
     axum::extract::Path(id): axum::extract::Path<String>,
     axum::extract::Query(query): axum::extract::Query<AgentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (chain, _) =
+    let (chain, deployment) =
         state.inner.chain.as_ref().ok_or_else(|| ApiError::not_found("this node runs without a chain"))?;
     let id = id
         .parse::<alloy::primitives::U256>()
@@ -512,6 +512,7 @@ async fn agent(
         .map_err(|_| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", "trust takes addresses")
         })?;
+    let trusted = crate::ops::agents::with_job_evaluator(&trusted, deployment);
     let summary = agora_agents::trusted_summary(&state.inner.store, chain.chain_id(), &id, &trusted)
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(checksummed(&json!({ "chainId": chain.chain_id(), "agent": found, "reputation": summary })))

@@ -5,6 +5,7 @@
 
 mod access;
 mod guard;
+mod jobs;
 mod print;
 
 use access::api_access;
@@ -14,6 +15,7 @@ use agora_chain::{
     DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource,
 };
 pub use guard::GuardLayer;
+pub use jobs::JobsLayer;
 use serde::{Deserialize, Serialize};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -86,6 +88,9 @@ pub struct ConfigLayer {
     /// The pre-sign guard (`agora guard`).
     #[serde(default)]
     pub guard: GuardLayer,
+    /// Jobs between agents: the node as provider, client and validator.
+    #[serde(default)]
+    pub jobs: JobsLayer,
 }
 
 /// `[payments]`
@@ -253,6 +258,7 @@ impl ConfigLayer {
                 credit_exit_delay: None,
             },
             guard: GuardLayer::from_env(&var)?,
+            jobs: JobsLayer::from_env(&var)?,
         })
     }
 
@@ -302,6 +308,7 @@ impl ConfigLayer {
                 credit_exit_delay: over.payments.credit_exit_delay.or(self.payments.credit_exit_delay),
             },
             guard: self.guard.merge(over.guard),
+            jobs: self.jobs.merge(over.jobs),
         }
     }
 }
@@ -405,6 +412,8 @@ pub struct NodeConfig {
     pub payments: PaymentsConfig,
     /// The pre-sign guard's settings (`[guard]`).
     pub guard: agora_guard::GuardConfig,
+    /// What the node does about jobs (`[jobs]`).
+    pub jobs: agora_jobs::Policy,
 }
 
 impl NodeConfig {
@@ -553,7 +562,20 @@ impl NodeConfig {
             )));
         }
         let guard = merged.guard.resolve();
-        Ok(Self { data_dir, api_listen, api, chain, signer, config_file, inference, agent, payments, guard })
+        let jobs = merged.jobs.resolve(payments.price_per_token)?;
+        Ok(Self {
+            data_dir,
+            api_listen,
+            api,
+            chain,
+            signer,
+            config_file,
+            inference,
+            agent,
+            payments,
+            guard,
+            jobs,
+        })
     }
 
     /// The JSON-RPC endpoint of the configured chain: the one given, else the local devnet's

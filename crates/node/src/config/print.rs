@@ -96,6 +96,7 @@ impl NodeConfig {
             p.credit_exit_delay
         ));
         out.push_str(&super::guard::to_toml(&self.guard));
+        out.push_str(&super::jobs::to_toml(&self.jobs));
         out
     }
 }

@@ -103,14 +103,27 @@ pub struct AgentDetails {
     pub reputation: TrustedSummary,
 }
 
-/// Reads agent `id` and the reputation its `trust`ed raters give it.
+/// `trust` and the suite's job evaluator: its feedback is left only when a job it escrowed is
+/// settled, names the job, and carries the delivery's hash, so it counts by default.
+pub fn with_job_evaluator(trust: &[Address], deployment: &ChainDeployment) -> Vec<Address> {
+    let mut trust = trust.to_vec();
+    if let Some(evaluator) = deployment.address_of(SuiteContract::JobEvaluator)
+        && !trust.contains(&evaluator)
+    {
+        trust.push(evaluator);
+    }
+    trust
+}
+
+/// Reads agent `id` and the reputation its `trust`ed raters (and the job evaluator) give it.
 pub async fn show(config: &NodeConfig, id: U256, trust: &[Address]) -> Result<AgentDetails> {
     with_chain(config, |client| async move {
         let deployment = crate::deploy_suite(config, &client).await?;
         let registry = identity_registry(&deployment)?;
         let agent = agora_agents::read_agent(&client, registry, id).await?;
         let store = sync_index(config, &client, &deployment).await?;
-        let reputation = agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), trust)?;
+        let trust = with_job_evaluator(trust, &deployment);
+        let reputation = agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), &trust)?;
         let indexed = agora_agents::list_agents(&store, client.chain_id(), None, false)?
             .into_iter()
             .find(|a| a.agent_id == id.to_string());

@@ -8,5 +8,6 @@ pub mod chain;
 pub mod credits;
 pub mod dev;
 pub mod guard;
+pub mod jobs;
 pub mod payments;
 pub mod status;

@@ -56,6 +56,7 @@ fn rpc_config(
         },
         payments,
         guard: Default::default(),
+        jobs: Default::default(),
     }
 }
 

@@ -1,0 +1,449 @@
+//! `agora job` and `agora validator`: jobs between agents (an escrowed budget, a provider's
+//! bond, a delivery anyone can re-run, disputes a council of validators settles), by hand. A
+//! running node (`agora up`) takes, delivers, finalizes and audits by itself under `[jobs]`;
+//! these commands run beside it.
+
+use crate::cli::GlobalArgs;
+use agora_node::{
+    infer::{ChatMessage, SamplingParams},
+    jobs::{
+        Activity, Policy, Verdict,
+        worker::{choice_name, dollars, duration},
+    },
+    ops::jobs::{self as ops, JobReport, PostRequest, ProviderRef},
+};
+use alloy::primitives::{Address, B256, U256};
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use std::io::Write;
+
+const JOB_HELP: &str = "\
+A job: a client escrows a budget for an inference (a model, messages, sampling with a seed);
+the provider posts a bond and delivers the output with its signed receipt; for a window anyone
+may re-run it and challenge a wrong delivery; a council of staked validators re-runs it and
+votes; the loser pays. Amounts are in dollars of the chain's stablecoin.
+
+Examples:
+  agora job post --provider 1 -p \"Name three colours.\" --price 0.05
+  agora job list --mine
+  agora job status 3
+  agora job challenge 3            re-run job 3 here; challenge only if the delivery is wrong
+  agora job settle 3               finalize, refund or execute whatever is due";
+
+/// `agora job`
+#[derive(Debug, Subcommand)]
+#[command(after_help = JOB_HELP)]
+pub(crate) enum JobCommand {
+    /// Post and fund a job for a provider (its ERC-8004 agent id, or an address).
+    Post(PostArgs),
+    /// Jobs on the escrow, newest first.
+    List {
+        /// Only jobs this node posted or may deliver.
+        #[arg(long)]
+        mine: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one job: spec, parties, amounts, delivery, dispute.
+    Show {
+        /// The job id.
+        id: U256,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a job stands and what happens next, in one line.
+    Status {
+        /// The job id.
+        id: U256,
+    },
+    /// Take a job as this node's agent, posting the bond (a running node does it by itself).
+    Accept {
+        /// The job id.
+        id: U256,
+    },
+    /// Run an accepted job on the local model and hand in the signed receipt.
+    Submit {
+        /// The job id.
+        id: U256,
+    },
+    /// Re-run a delivered job on the local model; challenge it if the delivery is wrong
+    /// (posting the bond and the council's fee, won back with half the provider's bond).
+    Challenge {
+        /// The job id.
+        id: U256,
+        /// Challenge even when the delivery matches the re-run (the challenge then loses).
+        #[arg(long)]
+        anyway: bool,
+    },
+    /// Take whatever step is due: finalize a delivery past its window, refund an expired job,
+    /// execute a council ruling. Anyone may.
+    Settle {
+        /// The job id.
+        id: U256,
+    },
+}
+
+/// `agora job post`
+#[derive(Debug, Args)]
+pub(crate) struct PostArgs {
+    /// The provider: an ERC-8004 agent id (the job goes to the agent's wallet) or an address.
+    #[arg(long, value_name = "AGENT|ADDRESS")]
+    provider: String,
+    /// The user message.
+    #[arg(short, long, value_name = "TEXT")]
+    prompt: String,
+    /// A system message first.
+    #[arg(long, value_name = "TEXT")]
+    system: Option<String>,
+    /// Tokens to generate at most.
+    #[arg(long, default_value_t = 64)]
+    max_tokens: usize,
+    /// Sampling temperature (0: greedy).
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// The sampling seed (anyone re-runs the job with it).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The budget, in dollars (e.g. 0.05).
+    #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+    price: U256,
+    /// The provider's bond, in dollars [default: four times the council's fee, so a right
+    /// challenge pays].
+    #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+    bond: Option<U256>,
+    /// How long the job stays open: 90s, 45m, 2h, 1d [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    expires: u64,
+    /// The model file's sha256 [default: the local model's, see --model].
+    #[arg(long, value_name = "SHA256")]
+    model_sha256: Option<B256>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `agora validator`
+#[derive(Debug, Subcommand)]
+#[command(after_help = "\
+Validators audit deliveries by re-running them, challenge wrong ones, and sit on the council
+that decides disputes (commit, reveal, majority; no-shows and the minority are slashed). A
+running node does all of it by itself with [jobs] validate = true; `validator run` does it in
+the foreground.
+
+Examples:
+  agora faucet --amount 20 && agora validator join --stake 10
+  agora validator run --audit-percent 25
+  agora validator status")]
+pub(crate) enum ValidatorCommand {
+    /// Join the council as this node's agent, staking dollars.
+    Join {
+        /// The stake in dollars [default: the council's minimum].
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+        stake: Option<U256>,
+    },
+    /// Leave the council with the whole stake (refused while drawn for an open dispute).
+    Leave,
+    /// This node's seat: stake, open disputes, balance.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit and judge in the foreground until Ctrl-C: re-run deliveries (a sampled share),
+    /// challenge wrong ones, vote in disputes this node is drawn for.
+    Run {
+        /// The share of deliveries to re-run, percent [default: [jobs] audit_percent].
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+        audit_percent: Option<u8>,
+        /// Also take jobs addressed to this node.
+        #[arg(long)]
+        provide: bool,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// Dollars (`0.05`, `$1.50`, `10`) as atomic units of a 6-decimal token.
+pub(crate) fn parse_dollars(text: &str) -> Result<U256, String> {
+    let t = text.trim().trim_start_matches('$');
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let bad = || format!("{text:?} is not an amount in dollars (e.g. 0.05 or 10)");
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return Err(if frac.len() > 6 {
+            format!("{text:?}: dollars have at most 6 decimals")
+        } else {
+            bad()
+        });
+    }
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let frac: u128 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| bad())? };
+    whole.checked_mul(1_000_000).and_then(|w| w.checked_add(frac)).map(U256::from).ok_or_else(bad)
+}
+
+/// `90s`, `45m`, `2h`, `1d` or plain seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = n.parse().map_err(|_| format!("{text:?} is not a duration (e.g. 90s, 45m, 2h, 1d)"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
+    };
+    Ok(n * scale)
+}
+
+fn status_line(r: &JobReport) -> String {
+    format!("job {}: {} ({}) — {}", r.job_id, r.status, r.phase, r.next)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn show(r: &JobReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", status_line(r))?;
+    writeln!(out, "  client    {}", r.client)?;
+    let agent = r.agent_id.map(|a| format!(" (agent {a})")).unwrap_or_default();
+    writeln!(out, "  provider  {}{agent}", r.provider)?;
+    writeln!(out, "  budget    {}   bond {}", dollars(r.budget), dollars(r.bond))?;
+    let expiry = if r.expires_at > r.now {
+        format!("in {}", duration(r.expires_at - r.now))
+    } else {
+        format!("{} ago", duration(r.now - r.expires_at))
+    };
+    writeln!(out, "  expires   {expiry}")?;
+    if let Some(spec) = &r.spec {
+        writeln!(out, "  model     {}", spec.model_sha256)?;
+        for m in &spec.request.messages {
+            writeln!(out, "  {:<9} {}", m.role, m.content)?;
+        }
+        let s = &spec.request.sampling;
+        writeln!(
+            out,
+            "  sampling  max_tokens {} temperature {} seed {}",
+            s.max_tokens, s.temperature, s.seed
+        )?;
+    } else {
+        writeln!(out, "  (the description is not an agora inference job)")?;
+    }
+    if let Some(text) = &r.output {
+        writeln!(out, "  delivered {text:?}")?;
+    }
+    if let Some(d) = r.dispute {
+        writeln!(out, "  dispute   {d}")?;
+    }
+    if let Some(ruling) = r.ruling {
+        writeln!(out, "  ruling    {}", u8::try_from(ruling).map_or("unknown", choice_name))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> {
+    let config = global.resolve()?;
+    match command {
+        JobCommand::Post(a) => {
+            let provider = match a.provider.parse::<U256>() {
+                Ok(id) if !a.provider.starts_with("0x") => ProviderRef::Agent(id),
+                _ => ProviderRef::Address(a.provider.parse::<Address>().map_err(|_| {
+                    anyhow::anyhow!("--provider {:?} is neither an agent id nor an address", a.provider)
+                })?),
+            };
+            let mut messages = Vec::new();
+            if let Some(system) = a.system {
+                messages.push(ChatMessage::new("system", system));
+            }
+            messages.push(ChatMessage::new("user", a.prompt));
+            let sampling = SamplingParams {
+                temperature: a.temperature,
+                seed: a.seed,
+                max_tokens: a.max_tokens,
+                ..SamplingParams::default()
+            };
+            let posted = ops::post(
+                &config,
+                PostRequest {
+                    provider,
+                    messages,
+                    sampling,
+                    model: a.model_sha256,
+                    price: a.price,
+                    bond: a.bond,
+                    expires_in: a.expires,
+                },
+            )
+            .await?;
+            if a.json {
+                return print_json(&posted);
+            }
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "job {} posted and funded: {} for {} (bond {}), expires in {}",
+                posted.job_id,
+                dollars(posted.price),
+                posted.provider,
+                dollars(posted.bond),
+                duration(a.expires)
+            )?;
+            writeln!(out, "follow it with: agora job status {}", posted.job_id)?;
+        }
+        JobCommand::List { mine, json } => {
+            let reports = ops::list(&config, mine).await?;
+            if json {
+                return print_json(&reports);
+            }
+            let mut out = std::io::stdout().lock();
+            if reports.is_empty() {
+                writeln!(out, "no jobs{}", if mine { " of this node" } else { "" })?;
+            }
+            for r in reports {
+                writeln!(
+                    out,
+                    "{:>5}  {:<10} {:<11} {:>10}  bond {:>8}  provider {}",
+                    r.job_id.to_string(),
+                    r.status,
+                    r.phase,
+                    dollars(r.budget),
+                    dollars(r.bond),
+                    r.provider
+                )?;
+            }
+        }
+        JobCommand::Show { id, json } => {
+            let r = ops::show(&config, id).await?;
+            if json {
+                return print_json(&r);
+            }
+            show(&r)?;
+        }
+        JobCommand::Status { id } => {
+            let r = ops::show(&config, id).await?;
+            writeln!(std::io::stdout(), "{}", status_line(&r))?;
+        }
+        JobCommand::Accept { id } => {
+            let r = ops::accept(&config, id).await?;
+            writeln!(std::io::stdout(), "accepted, bond {} posted\n{}", dollars(r.bond), status_line(&r))?;
+        }
+        JobCommand::Submit { id } => {
+            let r = ops::submit(&config, id).await?;
+            writeln!(std::io::stdout(), "{}", status_line(&r))?;
+        }
+        JobCommand::Challenge { id, anyway } => {
+            let c = ops::challenge(&config, id, anyway).await?;
+            let mut out = std::io::stdout().lock();
+            match (&c.verdict, c.dispute) {
+                (Verdict::Stands, None) => {
+                    writeln!(
+                        out,
+                        "job {id}: the delivery matches the re-run; not challenged (a challenge would lose {})",
+                        dollars(c.stake)
+                    )?;
+                }
+                (verdict, Some(dispute)) => {
+                    if let Verdict::Wrong { reason } = verdict {
+                        writeln!(out, "job {id}: the delivery is wrong: {reason}")?;
+                    }
+                    writeln!(
+                        out,
+                        "challenged with {} at stake; the council decides dispute {dispute} (agora job status {id})",
+                        dollars(c.stake)
+                    )?;
+                }
+                (Verdict::Wrong { .. }, None) => bail!("the challenge was not sent"),
+            }
+        }
+        JobCommand::Settle { id } => {
+            let (step, r) = ops::settle(&config, id).await?;
+            writeln!(std::io::stdout(), "job {id}: {step}\n{}", status_line(&r))?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) -> Result<()> {
+    let config = global.resolve()?;
+    let seat_line = |s: &ops::CouncilSeat| {
+        if s.active {
+            format!(
+                "{} on the council: stake {}, {} open disputes; balance {}",
+                s.address,
+                dollars(s.stake),
+                s.open_disputes,
+                dollars(s.balance)
+            )
+        } else {
+            format!(
+                "{} is not on the council (minimum stake {}; balance {}): agora validator join",
+                s.address,
+                dollars(s.min_stake),
+                dollars(s.balance)
+            )
+        }
+    };
+    match command {
+        ValidatorCommand::Join { stake } => {
+            let s = ops::join(&config, stake).await?;
+            writeln!(std::io::stdout(), "{}", seat_line(&s))?;
+        }
+        ValidatorCommand::Leave => {
+            let s = ops::leave(&config).await?;
+            writeln!(std::io::stdout(), "left the council; balance {}", dollars(s.balance))?;
+        }
+        ValidatorCommand::Status { json } => {
+            let s = ops::council(&config).await?;
+            if json {
+                return print_json(&s);
+            }
+            writeln!(std::io::stdout(), "{}", seat_line(&s))?;
+        }
+        ValidatorCommand::Run { audit_percent, provide, once } => {
+            let policy = Policy {
+                provide,
+                validate: true,
+                audit_percent: audit_percent.unwrap_or(config.jobs.audit_percent),
+                ..config.jobs.clone()
+            };
+            let mut worker = ops::worker(&config, policy).await?;
+            let print = |a: &Activity| {
+                let _ = writeln!(std::io::stdout(), "{a}");
+            };
+            if once {
+                worker.pass().await?.iter().for_each(print);
+                return Ok(());
+            }
+            tracing::info!(target: "agora::jobs", "validating; Ctrl-C to stop");
+            ops::run_worker(worker, agora_node::shutdown_signal(), print).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_and_durations_parse() {
+        assert_eq!(parse_dollars("0.05").unwrap(), U256::from(50_000u64));
+        assert_eq!(parse_dollars("$1.5").unwrap(), U256::from(1_500_000u64));
+        assert_eq!(parse_dollars("10").unwrap(), U256::from(10_000_000u64));
+        assert_eq!(parse_dollars(".000001").unwrap(), U256::from(1u64));
+        assert!(parse_dollars("0.0000001").unwrap_err().contains("6 decimals"));
+        assert!(parse_dollars("ten").is_err());
+        assert!(parse_dollars("").is_err());
+        assert_eq!(parse_duration("90s").unwrap(), 90);
+        assert_eq!(parse_duration("2h").unwrap(), 7200);
+        assert_eq!(parse_duration("600").unwrap(), 600);
+        assert!(parse_duration("2w").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! Jobs between two nodes on the devnet, as users run them: a client finds a provider node
+//! through ERC-8004 (`agora agent list`), posts and funds a job (`agora job post`); the
+//! provider node (`agora up`) takes it by its policy, bonds, delivers, and once the challenge
+//! window has passed finalizes and is paid, all by itself; the client's re-run finds nothing to
+//! challenge; the evaluator's feedback names the job and counts in the agent's summary. A job
+//! priced below the provider's rate is left alone and refunded after it expires.
+
+use super::{agora, free_port, start_seller};
+use crate::x402::dollars_of;
+use serde_json::Value;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+/// Runs `agora ARGS --data-dir DIR --rpc-url RPC`; its stdout, or a panic with its stderr.
+fn run(dir: &Path, rpc: &str, args: &[&str]) -> String {
+    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "agora {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `agora ARGS` expecting a failure; its stderr.
+fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
+    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
+    assert!(!out.status.success(), "agora {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn warp(rpc: &str, secs: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use alloy::providers::Provider;
+        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
+        let _: Value = chain.provider().raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
+        let _: Value = chain.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    });
+}
+
+/// Polls `agora job status ID` until its line contains `want` (60 s at most).
+fn wait_status(dir: &Path, rpc: &str, id: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = run(dir, rpc, &["job", "status", id]);
+        if line.contains(want) {
+            return line;
+        }
+        assert!(Instant::now() < deadline, "job {id} never reached {want:?}: {line}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_client_hires_a_provider_node_found_on_chain_which_delivers_and_is_paid_by_itself() {
+    let root = tempfile::tempdir().unwrap();
+    let (provider_dir, client) = (root.path().join("provider"), root.path().join("client"));
+    let up = start_seller(&provider_dir, free_port, "2", true);
+    let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
+    let model = super::default_model();
+    let provider_key = agora_node::node_key::load_or_create(&provider_dir).unwrap().address();
+    std::fs::create_dir_all(&client).unwrap();
+    std::fs::copy(provider_dir.join("deployments.json"), client.join("deployments.json")).unwrap();
+    let token = up.deployments()["contracts"]["DevStablecoin"]["address"].as_str().unwrap().to_owned();
+    // The provider needs dollars for its bonds, the client for its budgets.
+    run(&provider_dir, &rpc, &["faucet", "--amount", "20"]);
+    run(&client, &rpc, &["faucet", "--amount", "5"]);
+    let client_key = agora_node::node_key::load_or_create(&client).unwrap().address();
+    let provider0 = dollars_of(&rpc, &token, provider_key);
+
+    // The client finds the provider among the agents on chain: its wallet is the node key.
+    let agents: Value = serde_json::from_str(&run(&client, &rpc, &["agent", "list", "--json"])).unwrap();
+    let agent = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["wallet"].as_str().unwrap().eq_ignore_ascii_case(&provider_key.to_string()))
+        .unwrap_or_else(|| panic!("the provider's agent among {agents}"));
+    let agent_id = agent["agent_id"].as_str().unwrap().to_owned();
+
+    let post = |price: &str| {
+        let out = run(
+            &client,
+            &rpc,
+            &[
+                "job",
+                "post",
+                "--provider",
+                &agent_id,
+                "-p",
+                "Name three colours.",
+                "--max-tokens",
+                "16",
+                "--price",
+                price,
+                "--model",
+                &model,
+                "--json",
+            ],
+        );
+        let posted: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(posted["bond"], "0x5b8d80", "the default bond: four times the $1.50 council fee");
+        u64::from_str_radix(posted["jobId"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap()
+            .to_string()
+    };
+    let job = post("0.05");
+    let cheap = post("0.0001");
+    assert!(
+        refused(&client, &rpc, &["job", "post", "--provider", &agent_id, "-p", "hi", "--price", "ten"])
+            .contains("not an amount in dollars")
+    );
+
+    // The provider node takes the job by itself and delivers.
+    let line = wait_status(&client, &rpc, &job, "delivered");
+    assert!(line.contains("open to challenges"), "{line}");
+    let shown = run(&client, &rpc, &["job", "show", &job, "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert!(!shown["output"].as_str().unwrap().is_empty(), "{shown}");
+    assert!(shown["agentId"].is_string(), "the provider took it as its agent: {shown}");
+
+    // The client re-runs it and finds nothing to challenge.
+    let checked = run(&client, &rpc, &["job", "challenge", &job, "--model", &model]);
+    assert!(checked.contains("matches the re-run; not challenged"), "{checked}");
+
+    // After the window the provider finalizes by itself: paid, bond back.
+    warp(&rpc, 301);
+    wait_status(&client, &rpc, &job, "completed");
+    assert_eq!(dollars_of(&rpc, &token, provider_key), provider0 + 50_000);
+    let err = refused(&client, &rpc, &["job", "settle", &job]);
+    assert!(err.contains("nothing is due"), "{err}");
+
+    // The evaluator's feedback names the job and counts without being asked to.
+    let details = run(&client, &rpc, &["agent", "show", &agent_id]);
+    assert!(details.contains("over 1 feedback from 1 trusted rater"), "{details}");
+
+    // The cheap job was left alone; once expired the client takes its budget back.
+    let line = run(&client, &rpc, &["job", "status", &cheap]);
+    assert!(line.contains("waiting for the provider"), "{line}");
+    let before = dollars_of(&rpc, &token, client_key);
+    warp(&rpc, 3601);
+    let settled = run(&client, &rpc, &["job", "settle", &cheap]);
+    assert!(settled.contains("refunded"), "{settled}");
+    assert_eq!(dollars_of(&rpc, &token, client_key), before + 100);
+    let mine = run(&client, &rpc, &["job", "list", "--mine"]);
+    assert_eq!(mine.lines().count(), 2, "{mine}");
+    assert!(mine.contains("completed") && mine.contains("expired"), "{mine}");
+}
