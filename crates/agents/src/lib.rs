@@ -52,6 +52,9 @@ pub struct Skill {
     pub tags: Vec<String>,
 }
 
+/// The id of the job skill ([`AgentProfile::job_skill`]).
+pub const JOB_SKILL: &str = "inference-jobs";
+
 /// What the node offers, as it presents itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentProfile {
@@ -79,6 +82,18 @@ impl AgentProfile {
             ),
             tags: vec!["llm".into(), "chat".into(), "openai-compatible".into(), "inference-receipts".into()],
         }]
+    }
+
+    /// The skill of a node that takes ERC-8183 inference jobs on `model` by itself.
+    pub fn job_skill(model: &str) -> Skill {
+        Skill {
+            id: JOB_SKILL.into(),
+            name: "Inference jobs".into(),
+            description: format!(
+                "Takes escrowed ERC-8183 inference jobs on {model} addressed to this agent's wallet, bonds, and delivers a signed, re-executable receipt; follow job N as A2A task job-N"
+            ),
+            tags: vec!["erc-8183".into(), "jobs".into(), "inference-receipts".into()],
+        }
     }
 
     /// Whether the node takes x402 payments (its paid listener is on).

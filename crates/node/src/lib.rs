@@ -617,7 +617,15 @@ fn agent_profile_with(
         name: config.agent.name.clone(),
         description: config.agent.description.clone(),
         public_url,
-        skills: model.map(agora_agents::AgentProfile::inference_skills).unwrap_or_default(),
+        skills: model
+            .map(|m| {
+                let mut skills = agora_agents::AgentProfile::inference_skills(m);
+                if config.jobs.provide {
+                    skills.push(agora_agents::AgentProfile::job_skill(m));
+                }
+                skills
+            })
+            .unwrap_or_default(),
         paid_url,
     };
     api::AgentState { profile, registration: None }

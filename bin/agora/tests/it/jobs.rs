@@ -42,6 +42,23 @@ fn warp(rpc: &str, secs: u64) {
     });
 }
 
+/// The official A2A SDK reads job `id` as task `job-<id>` from the provider node (whose agent
+/// card is on its owner API at `api_port`).
+fn a2a_task(api_port: u16, id: &str) -> Value {
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let pylib = root.join(".tools/pylib");
+    assert!(pylib.join("a2a").is_dir(), "run `make setup` first");
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/a2a_job.py"))
+        .arg(format!("http://127.0.0.1:{api_port}"))
+        .arg(format!("job-{id}"))
+        .env("PYTHONPATH", &pylib)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a2a_job.py: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Polls `agora job status ID` until its line contains `want` (60 s at most).
 fn wait_status(dir: &Path, rpc: &str, id: &str, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -123,6 +140,13 @@ fn a_client_hires_a_provider_node_found_on_chain_which_delivers_and_is_paid_by_i
     assert!(!shown["output"].as_str().unwrap().is_empty(), "{shown}");
     assert!(shown["agentId"].is_string(), "the provider took it as its agent: {shown}");
 
+    // An A2A client follows the job as a task of the provider's agent.
+    let task = a2a_task(up.api_port, &job);
+    assert_eq!(task["state"], "TASK_STATE_WORKING", "{task}");
+    assert!(task["status"].as_str().unwrap().contains("open to challenges"), "{task}");
+    assert_eq!(task["text"], shown["output"], "{task}");
+    assert_eq!(task["metadata"]["agora"]["job"]["jobId"], job.as_str(), "{task}");
+
     // The client re-runs it and finds nothing to challenge.
     let checked = run(&client, &rpc, &["job", "challenge", &job, "--model", &model]);
     assert!(checked.contains("matches the re-run; not challenged"), "{checked}");
@@ -131,6 +155,7 @@ fn a_client_hires_a_provider_node_found_on_chain_which_delivers_and_is_paid_by_i
     warp(&rpc, 301);
     wait_status(&client, &rpc, &job, "completed");
     assert_eq!(dollars_of(&rpc, &token, provider_key), provider0 + 50_000);
+    assert_eq!(a2a_task(up.api_port, &job)["state"], "TASK_STATE_COMPLETED");
     let err = refused(&client, &rpc, &["job", "settle", &job]);
     assert!(err.contains("nothing is due"), "{err}");
 

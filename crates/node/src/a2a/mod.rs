@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `POST /v1/message:send` | runs the model on the user's message, paid with x402 like `/v1/chat/completions`; answers `{"task": …}`, completed (or, with `configuration.returnImmediately`, as submitted) |
 //! | `POST /v1/message:stream` | the same as server-sent events: the `task`, then `statusUpdate`s and `artifactUpdate`s as the model writes, until the task ends |
-//! | `GET /v1/tasks/{id}` | the task (`?historyLength=N`); free |
+//! | `GET /v1/tasks/{id}` | the task (`?historyLength=N`); free. `job-<id>` is a job addressed to this node, read from the chain ([`job`]) |
 //! | `POST /v1/tasks/{id}:cancel` | stops a task at work, charging what it generated; free |
 //! | `POST /v1/tasks/{id}:subscribe` | the stream of a task at work; free |
 //!
@@ -22,6 +22,7 @@
 //! a restart, and one cut by a restart reads as failed.
 
 mod error;
+mod job;
 mod run;
 mod task;
 
@@ -378,6 +379,15 @@ pub(crate) async fn get_task(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(job) = job::job_id(&id) {
+        if let Err(e) = check_version(&headers, &query) {
+            return e.into_response();
+        }
+        return match job::task(&state, job).await {
+            Ok(task) => a2a_json(StatusCode::OK, &task),
+            Err(e) => e.into_response(),
+        };
+    }
     let answer = || -> Result<Response, A2aError> {
         check_version(&headers, &query)?;
         let history_length = match query.get("historyLength") {

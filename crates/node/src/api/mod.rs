@@ -204,6 +204,16 @@ impl AppState {
     }
 
     /// The A2A tasks at work.
+    /// The chain and the suite, unless the node runs without one.
+    pub(crate) fn chain(&self) -> Option<(&ChainClient, &ChainDeployment)> {
+        self.inner.chain.as_ref().map(|(c, d)| (c, d))
+    }
+
+    /// The address that signs this node's receipts (its agent's wallet), when it serves a model.
+    pub(crate) fn node_address(&self) -> Option<Address> {
+        self.inner.node_address
+    }
+
     pub(crate) fn a2a_tasks(&self) -> &Arc<crate::a2a::Tasks> {
         &self.inner.a2a
     }

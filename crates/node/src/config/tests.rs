@@ -211,3 +211,39 @@ fn the_guard_table_is_layered_like_the_rest() {
         "unknown keys refused"
     );
 }
+
+#[test]
+fn the_jobs_table_is_layered_and_checked() {
+    let defaults = NodeConfig::resolve(
+        None,
+        ConfigLayer::default(),
+        ConfigLayer::default(),
+        ConfigLayer::default(),
+        no_env,
+    )
+    .unwrap();
+    assert!(defaults.jobs.provide && !defaults.jobs.validate);
+    assert_eq!(
+        defaults.jobs.min_price_per_token, defaults.payments.price_per_token,
+        "a job is priced like a paid call unless set"
+    );
+    let file = layer("[payments]\nprice_per_token = 7\n[jobs]\nvalidate = true\naudit_percent = 20\n");
+    let env =
+        ConfigLayer::from_env(|name| (name == "AGORA_JOBS_AUDIT_PERCENT").then(|| "30".into())).unwrap();
+    let cfg = NodeConfig::resolve(None, file, env, ConfigLayer::default(), no_env).unwrap();
+    assert!(cfg.jobs.validate, "file beats default");
+    assert_eq!(cfg.jobs.audit_percent, 30, "env beats file");
+    assert_eq!(cfg.jobs.min_price_per_token, 7);
+    let printed: ConfigLayer = toml::from_str(&cfg.to_redacted_toml()).unwrap();
+    assert_eq!(printed.jobs.audit_percent, Some(30), "agora config prints a valid file");
+    let over = NodeConfig::resolve(
+        None,
+        layer("[jobs]\naudit_percent = 150\n"),
+        ConfigLayer::default(),
+        ConfigLayer::default(),
+        no_env,
+    );
+    assert!(over.unwrap_err().to_string().contains("jobs.audit_percent"));
+    let bad = ConfigLayer::from_env(|name| (name == "AGORA_JOBS_VALIDATE").then(|| "sometimes".into()));
+    assert!(bad.unwrap_err().to_string().contains("AGORA_JOBS_VALIDATE"));
+}

@@ -303,11 +303,24 @@ pub async fn show(config: &NodeConfig, job_id: U256) -> Result<JobReport> {
 }
 
 async fn read(cx: &JobsContext, job_id: U256) -> Result<JobReport> {
-    let view = jobs::job(&cx.chain, cx.contracts, job_id).await.map_err(fail("reading the job"))?;
-    let now = cx.chain.latest_block_timestamp().await?;
-    let (window, _) = jobs::windows(&cx.chain, cx.contracts).await.map_err(fail("reading the windows"))?;
+    read_on(&cx.chain, &cx.deployment, job_id).await
+}
+
+/// Reads job `job_id` of `deployment`'s escrow through `chain`.
+pub(crate) async fn read_on(
+    chain: &ChainClient,
+    deployment: &ChainDeployment,
+    job_id: U256,
+) -> Result<JobReport> {
+    let contracts = JobContracts::of(deployment)
+        .ok_or_else(|| NodeError::Missing("the deployed suite has no job contracts".into()))?;
+    let first_block =
+        deployment.contracts.get(SuiteContract::AgenticCommerce.name()).map_or(0, |c| c.block_number);
+    let view = jobs::job(chain, contracts, job_id).await.map_err(fail("reading the job"))?;
+    let now = chain.latest_block_timestamp().await?;
+    let (window, _) = jobs::windows(chain, contracts).await.map_err(fail("reading the windows"))?;
     let delivery = if view.case.phase >= 3 {
-        jobs::delivery_of(&cx.chain, cx.contracts, job_id, cx.first_block())
+        jobs::delivery_of(chain, contracts, job_id, first_block)
             .await
             .map_err(fail("reading the delivery"))?
     } else {
