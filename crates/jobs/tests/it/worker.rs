@@ -166,3 +166,111 @@ async fn validator_nodes_catch_a_tampered_delivery_and_rule_on_it_by_themselves(
     let offline = jobs::member(&w.client, w.jobs, addr(&w.validators[2])).await.unwrap();
     assert_eq!(offline.stake, U256::from(STAKE) - U256::from(2_000_000u64), "the silent juror is slashed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_false_challenge_loses_the_challengers_bond_to_the_provider() {
+    let w = world().await;
+    let spec = spec();
+    let posted =
+        jobs::post(&w.client, w.jobs, addr(&w.provider), &spec, U256::from(PRICE), U256::from(BOND), 7200)
+            .await
+            .unwrap();
+    jobs::accept(&w.provider, w.jobs, posted.job_id, w.provider_agent).await.unwrap();
+    let honest = deliver(&spec, &signer(&w, 2), false);
+    jobs::submit(&w.provider, w.jobs, posted.job_id, spec.model_hash(), &honest).await.unwrap();
+    let (provider0, challenger0) = (balance(&w, addr(&w.provider)).await, balance(&w, addr(&w.client)).await);
+
+    // The client challenges an honest delivery; the three validators re-run it and disagree.
+    let (dispute, _) = jobs::challenge(&w.client, w.jobs, posted.job_id, b"no evidence").await.unwrap();
+    let mut jurors: Vec<Worker> =
+        (0..3).map(|i| worker(&w, &w.validators[i], 3 + i, None, validator_policy())).collect();
+    for j in &mut jurors {
+        let done = pass(j).await;
+        assert!(done.contains(&Activity::Committed { dispute, choice: 1 }), "{done:?}");
+    }
+    // All three committed: the reveals open at once, and the ruling follows the last one.
+    for j in &mut jurors {
+        assert_eq!(pass(j).await, vec![Activity::Revealed { dispute, choice: 1 }]);
+    }
+    assert_eq!(pass(&mut jurors[0]).await, vec![Activity::Ruled { dispute, ruling: U256::from(1) }]);
+
+    let bond = i128::from(BOND);
+    assert_eq!(
+        balance(&w, addr(&w.provider)).await - provider0,
+        i128::from(PRICE) + 2 * bond,
+        "provider: paid, its bond back and the challenger's"
+    );
+    assert_eq!(
+        balance(&w, addr(&w.client)).await - challenger0,
+        -bond - 1_500_000,
+        "challenger: loses its bond and the council's fee"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_timeout_returns_the_funds_and_bad_steps_are_refused_by_name() {
+    let w = world().await;
+    let spec = spec();
+    let bond = i128::from(BOND);
+    let mut client = worker(&w, &w.client, 1, None, Policy { provide: false, ..Policy::default() });
+    let post =
+        || jobs::post(&w.client, w.jobs, addr(&w.provider), &spec, U256::from(PRICE), U256::from(BOND), 7200);
+
+    // Accepted, never delivered; a delivery for another model is refused by name.
+    let undelivered = post().await.unwrap().job_id;
+    jobs::accept(&w.provider, w.jobs, undelivered, w.provider_agent).await.unwrap();
+    let mut elsewhere = spec.clone();
+    elsewhere.model_sha256 = alloy::primitives::B256::repeat_byte(7);
+    let honest = deliver(&spec, &signer(&w, 2), false);
+    let wrong =
+        jobs::submit(&w.provider, w.jobs, undelivered, elsewhere.model_hash(), &honest).await.unwrap_err();
+    assert!(wrong.to_string().contains("WrongModel"), "{wrong}");
+
+    // Challenged, and the council never rules.
+    let unruled = post().await.unwrap().job_id;
+    jobs::accept(&w.provider, w.jobs, unruled, w.provider_agent).await.unwrap();
+    jobs::submit(&w.provider, w.jobs, unruled, spec.model_hash(), &honest).await.unwrap();
+    jobs::challenge(&w.validators[0], w.jobs, unruled, b"{}").await.unwrap();
+
+    // A job created but never funded cannot be accepted.
+    let escrow = agora_contracts::bindings::AgenticCommerce::new(w.jobs.escrow, w.client.provider());
+    let now = w.client.latest_block_timestamp().await.unwrap();
+    escrow
+        .createJob(
+            addr(&w.provider),
+            w.jobs.evaluator,
+            U256::from(now + 7200),
+            spec.description(),
+            w.jobs.evaluator,
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let unfunded = escrow.jobCount().call().await.unwrap();
+    let refused = jobs::accept(&w.provider, w.jobs, unfunded, w.provider_agent).await.unwrap_err();
+    assert!(refused.to_string().contains("WrongPhase"), "{refused}");
+
+    let who = [addr(&w.client), addr(&w.provider), addr(&w.validators[0])];
+    let before = [balance(&w, who[0]).await, balance(&w, who[1]).await, balance(&w, who[2]).await];
+    assert!(pass(&mut client).await.is_empty(), "nothing is due before the expiry");
+    warp(&w, 7201).await;
+    let done = pass(&mut client).await;
+    for job in [undelivered, unruled] {
+        assert!(done.contains(&Activity::Refunded { job }), "{done:?}");
+    }
+    let after = [balance(&w, who[0]).await, balance(&w, who[1]).await, balance(&w, who[2]).await];
+    let price = i128::from(PRICE);
+    assert_eq!(
+        after[0] - before[0],
+        2 * price + bond,
+        "client: both budgets back, and the undelivered job's bond"
+    );
+    assert_eq!(after[1] - before[1], bond, "provider: its bond back where the council never ruled");
+    assert_eq!(after[2] - before[2], bond, "challenger: its bond back");
+    for contract in [w.jobs.escrow, w.jobs.evaluator] {
+        assert_eq!(balance(&w, contract).await, 0, "nothing is left in escrow");
+    }
+}
