@@ -217,6 +217,53 @@ pub fn explain_call_error(error: &alloy::contract::Error) -> String {
     }
 }
 
+/// Sends a contract call and waits until it is mined. `what` names the step in the error: a
+/// revert at estimation comes back decoded ([`explain_call_error`]), as does a transaction that
+/// was mined but reverted.
+pub async fn send<P, D>(
+    call: alloy::contract::CallBuilder<P, D>,
+    what: &str,
+) -> Result<alloy::rpc::types::TransactionReceipt, String>
+where
+    P: alloy::providers::Provider,
+    D: alloy::contract::CallDecoder,
+{
+    let receipt = call
+        .send()
+        .await
+        .map_err(|e| format!("{what}: {}", explain_call_error(&e)))?
+        .get_receipt()
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    if !receipt.status() {
+        return Err(format!("{what}: the transaction reverted ({})", receipt.transaction_hash));
+    }
+    Ok(receipt)
+}
+
+/// [`send`] as a method of the call: `contract.f(x).sent("doing f").await`.
+pub trait SendCall {
+    /// Sends the call and waits until it is mined; see [`send`].
+    fn sent(
+        self,
+        what: &str,
+    ) -> impl std::future::Future<Output = Result<alloy::rpc::types::TransactionReceipt, String>> + Send;
+}
+
+impl<P, D> SendCall for alloy::contract::CallBuilder<P, D>
+where
+    P: alloy::providers::Provider + Send + Sync,
+    D: alloy::contract::CallDecoder + Send + Sync,
+{
+    fn sent(
+        self,
+        what: &str,
+    ) -> impl std::future::Future<Output = Result<alloy::rpc::types::TransactionReceipt, String>> + Send {
+        let what = what.to_owned();
+        async move { send(self, &what).await }
+    }
+}
+
 /// A contract of the agora suite, deployed once per chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SuiteContract {

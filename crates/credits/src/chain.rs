@@ -2,6 +2,7 @@
 //! and exits.
 
 use agora_chain::ChainClient;
+use agora_contracts::SendCall;
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -131,12 +132,9 @@ pub async fn create_pool(
     let c = IZkCredits::new(contract, chain.provider());
     let receipt = c
         .createPool(agent_id, token, unit_price, calls, stake, exit_delay)
-        .send()
+        .sent("creating the credit pool")
         .await
-        .map_err(|e| revert_error("creating the credit pool", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("creating the credit pool", e))?;
+        .map_err(Error::Chain)?;
     let event = receipt
         .logs()
         .iter()
@@ -208,23 +206,14 @@ pub async fn deposit(chain: &ChainClient, pool: &Pool, credit: &Credit) -> Resul
     let amount = pool.deposit_amount();
     IErc20Approve::new(pool.token, chain.provider())
         .approve(pool.key.contract, amount)
-        .send()
+        .sent("approving the deposit")
         .await
-        .map_err(|e| revert_error("approving the deposit", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("approving the deposit", e))?;
+        .map_err(Error::Chain)?;
     let receipt = IZkCredits::new(pool.key.contract, chain.provider())
         .deposit(pool.key.pool_id, to_u256(&credit.id_commitment()))
-        .send()
+        .sent("depositing")
         .await
-        .map_err(|e| revert_error("depositing", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("depositing", e))?;
-    if !receipt.status() {
-        return Err(Error::Chain("the deposit reverted".into()));
-    }
+        .map_err(Error::Chain)?;
     let event = receipt
         .logs()
         .iter()
@@ -245,24 +234,9 @@ pub async fn slash(chain: &ChainClient, key: PoolKey, secret: Fr, receiver: Addr
         crate::field::address_word(receiver),
         crate::field::address_word(sender),
     ]));
-    c.commitSlash(commitment)
-        .send()
-        .await
-        .map_err(|e| revert_error("committing the slash", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("committing the slash", e))?;
-    let receipt = c
-        .slash(key.pool_id, to_u256(&secret), receiver)
-        .send()
-        .await
-        .map_err(|e| revert_error("slashing", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("slashing", e))?;
-    if !receipt.status() {
-        return Err(Error::Chain("the slash reverted".into()));
-    }
+    c.commitSlash(commitment).sent("committing the slash").await.map_err(Error::Chain)?;
+    let receipt =
+        c.slash(key.pool_id, to_u256(&secret), receiver).sent("slashing").await.map_err(Error::Chain)?;
     Ok(receipt.transaction_hash)
 }
 
@@ -276,15 +250,9 @@ pub async fn request_exit(
 ) -> Result<B256, Error> {
     let receipt = IZkCredits::new(key.contract, chain.provider())
         .requestExit(key.pool_id, exit.root, exit.nullifier, exit.y, receiver, exit.proof)
-        .send()
+        .sent("requesting the exit")
         .await
-        .map_err(|e| revert_error("requesting the exit", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("requesting the exit", e))?;
-    if !receipt.status() {
-        return Err(Error::Chain("the exit request reverted".into()));
-    }
+        .map_err(Error::Chain)?;
     Ok(receipt.transaction_hash)
 }
 
@@ -307,14 +275,8 @@ pub async fn exit_state(
 pub async fn complete_exit(chain: &ChainClient, key: PoolKey, nullifier: U256) -> Result<B256, Error> {
     let receipt = IZkCredits::new(key.contract, chain.provider())
         .completeExit(key.pool_id, nullifier)
-        .send()
+        .sent("completing the exit")
         .await
-        .map_err(|e| revert_error("completing the exit", &e))?
-        .get_receipt()
-        .await
-        .map_err(|e| chain_error("completing the exit", e))?;
-    if !receipt.status() {
-        return Err(Error::Chain("the exit reverted".into()));
-    }
+        .map_err(Error::Chain)?;
     Ok(receipt.transaction_hash)
 }

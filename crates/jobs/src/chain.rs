@@ -65,20 +65,9 @@ fn chain_error(what: &str, e: impl std::fmt::Display) -> JobError {
 }
 
 macro_rules! send {
-    ($call:expr, $what:expr) => {{
-        let what: &str = $what;
-        let receipt = $call
-            .send()
-            .await
-            .map_err(|e| JobError::Chain(format!("{what}: {}", agora_contracts::explain_call_error(&e))))?
-            .get_receipt()
-            .await
-            .map_err(|e| chain_error(what, e))?;
-        if !receipt.status() {
-            return Err(JobError::Chain(format!("{what}: the transaction reverted")));
-        }
-        Step { receipt }
-    }};
+    ($call:expr, $what:expr) => {
+        Step { receipt: agora_contracts::send($call, $what).await.map_err(JobError::Chain)? }
+    };
 }
 
 async fn approve(chain: &ChainClient, token: Address, spender: Address, amount: U256) -> Result<Step> {

@@ -244,7 +244,8 @@ pub struct Worker {
     to_audit: BTreeMap<U256, Bytes>,
     /// Disputes this node sits on.
     disputes: BTreeSet<U256>,
-    /// This pass's votes: the choice and the evidence hash.
+    /// Votes committed by this worker: the choice and the evidence hash (after a restart they
+    /// are recovered from the chain).
     votes: HashMap<U256, (u8, B256)>,
     joined: bool,
     failures: HashMap<Task, (u32, String)>,

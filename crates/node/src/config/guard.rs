@@ -2,7 +2,7 @@
 //! (defaults < `agora.toml` < `AGORA_GUARD_*` < flags). The settings themselves, their defaults
 //! and their meaning belong to [`agora_guard::GuardConfig`].
 
-use super::ConfigError;
+use super::{ConfigError, parse_env};
 use agora_guard::{GuardConfig, Level, SimulatorKind};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -34,33 +34,21 @@ pub struct GuardLayer {
 impl GuardLayer {
     /// The `AGORA_GUARD_*` variables.
     pub(super) fn from_env(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn parse<T: std::str::FromStr>(
-            var: &impl Fn(&str) -> Option<String>,
-            name: &'static str,
-            reason: &'static str,
-        ) -> Result<Option<T>, ConfigError> {
-            match var(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(None),
-                Some(value) => {
-                    value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason })
-                }
-            }
-        }
         let text = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         Ok(Self {
-            listen: parse(var, "AGORA_GUARD_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8403")?,
+            listen: parse_env(var, "AGORA_GUARD_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8403")?,
             upstream: text("AGORA_GUARD_UPSTREAM"),
-            simulator: parse(var, "AGORA_GUARD_SIMULATOR", "expected revm or node")?,
-            block_level: parse(
+            simulator: parse_env(var, "AGORA_GUARD_SIMULATOR", "expected revm or node")?,
+            block_level: parse_env(
                 var,
                 "AGORA_GUARD_BLOCK_LEVEL",
                 "expected info, low, medium, high or critical",
             )?,
-            confirm: parse(var, "AGORA_GUARD_CONFIRM", "expected true or false")?,
-            allow_unchecked: parse(var, "AGORA_GUARD_ALLOW_UNCHECKED", "expected true or false")?,
-            explain: parse(var, "AGORA_GUARD_EXPLAIN", "expected true or false")?,
+            confirm: parse_env(var, "AGORA_GUARD_CONFIRM", "expected true or false")?,
+            allow_unchecked: parse_env(var, "AGORA_GUARD_ALLOW_UNCHECKED", "expected true or false")?,
+            explain: parse_env(var, "AGORA_GUARD_EXPLAIN", "expected true or false")?,
             explain_api: text("AGORA_GUARD_EXPLAIN_API"),
-            deadline_secs: parse(var, "AGORA_GUARD_DEADLINE", "expected seconds")?,
+            deadline_secs: parse_env(var, "AGORA_GUARD_DEADLINE", "expected seconds")?,
         })
     }
 

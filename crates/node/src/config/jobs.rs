@@ -2,7 +2,7 @@
 //! configuration (defaults < `agora.toml` < `AGORA_JOBS_*` < flags). The settings and their
 //! meaning belong to [`agora_jobs::Policy`].
 
-use super::ConfigError;
+use super::{ConfigError, parse_env};
 use agora_jobs::Policy;
 use serde::{Deserialize, Serialize};
 
@@ -30,24 +30,12 @@ pub struct JobsLayer {
 impl JobsLayer {
     /// The `AGORA_JOBS_*` variables.
     pub(super) fn from_env(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn parse<T: std::str::FromStr>(
-            var: &impl Fn(&str) -> Option<String>,
-            name: &'static str,
-            reason: &'static str,
-        ) -> Result<Option<T>, ConfigError> {
-            match var(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(None),
-                Some(value) => {
-                    value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason })
-                }
-            }
-        }
         Ok(Self {
-            provide: parse(var, "AGORA_JOBS_PROVIDE", "expected true or false")?,
+            provide: parse_env(var, "AGORA_JOBS_PROVIDE", "expected true or false")?,
             min_price_per_token: None,
             max_bond: None,
-            validate: parse(var, "AGORA_JOBS_VALIDATE", "expected true or false")?,
-            audit_percent: parse(var, "AGORA_JOBS_AUDIT_PERCENT", "expected a percentage, 0 to 100")?,
+            validate: parse_env(var, "AGORA_JOBS_VALIDATE", "expected true or false")?,
+            audit_percent: parse_env(var, "AGORA_JOBS_AUDIT_PERCENT", "expected a percentage, 0 to 100")?,
             stake: None,
             poll_secs: None,
         })

@@ -188,6 +188,23 @@ pub struct DevnetLayer {
     pub block_time: Option<u64>,
 }
 
+/// The environment variable `name` read through `var` and parsed; unset or blank is `None`, a
+/// value that does not parse an error naming the variable and what was `expected`.
+pub(super) fn parse_env<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match var(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError::Env {
+            var: name,
+            value,
+            reason: expected,
+        }),
+    }
+}
+
 impl ConfigLayer {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -199,23 +216,11 @@ impl ConfigLayer {
 
     /// Reads the `AGORA_*` variables through `var` (the process environment in production).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn parse<T: std::str::FromStr>(
-            var: &impl Fn(&str) -> Option<String>,
-            name: &'static str,
-            reason: &'static str,
-        ) -> Result<Option<T>, ConfigError> {
-            match var(name).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(value) => {
-                    value.trim().parse().map(Some).map_err(|_| ConfigError::Env { var: name, value, reason })
-                }
-            }
-        }
         let text = |name: &str| var(name).filter(|v| !v.is_empty());
         Ok(Self {
             data_dir: text("AGORA_DATA_DIR").map(PathBuf::from),
             api: ApiLayer {
-                listen: parse(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")?,
+                listen: parse_env(&var, "AGORA_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8402")?,
                 token: text("AGORA_API_TOKEN").map(ApiToken::new),
                 allowed_origins: text("AGORA_API_ALLOWED_ORIGINS").map(|list| {
                     list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
@@ -226,29 +231,29 @@ impl ConfigLayer {
                 keystore: text("AGORA_KEYSTORE").map(PathBuf::from),
             },
             devnet: DevnetLayer {
-                port: parse(&var, "AGORA_DEVNET_PORT", "expected a port number")?,
-                chain_id: parse(&var, "AGORA_DEVNET_CHAIN_ID", "expected a chain id")?,
+                port: parse_env(&var, "AGORA_DEVNET_PORT", "expected a port number")?,
+                chain_id: parse_env(&var, "AGORA_DEVNET_CHAIN_ID", "expected a chain id")?,
                 anvil: text("AGORA_ANVIL").map(PathBuf::from),
-                block_time: parse(&var, "AGORA_DEVNET_BLOCK_TIME", "expected seconds")?,
+                block_time: parse_env(&var, "AGORA_DEVNET_BLOCK_TIME", "expected seconds")?,
             },
             agent: AgentLayer {
-                register: parse(&var, "AGORA_AGENT_REGISTER", "expected true or false")?,
+                register: parse_env(&var, "AGORA_AGENT_REGISTER", "expected true or false")?,
                 name: text("AGORA_AGENT_NAME"),
                 description: text("AGORA_AGENT_DESCRIPTION"),
                 public_url: text("AGORA_PUBLIC_URL"),
             },
             inference: InferenceLayer {
                 model: text("AGORA_MODEL").map(PathBuf::from),
-                threads: parse(&var, "AGORA_THREADS", "expected a number of threads")?,
-                queue: parse(&var, "AGORA_INFERENCE_QUEUE", "expected a queue length")?,
-                max_context: parse(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
-                log_prompts: parse(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
+                threads: parse_env(&var, "AGORA_THREADS", "expected a number of threads")?,
+                queue: parse_env(&var, "AGORA_INFERENCE_QUEUE", "expected a queue length")?,
+                max_context: parse_env(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
+                log_prompts: parse_env(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
             },
             payments: PaymentsLayer {
-                enabled: parse(&var, "AGORA_PAYMENTS", "expected true or false")?,
-                listen: parse(&var, "AGORA_PAID_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8412")?,
-                price_per_token: parse(&var, "AGORA_PRICE_PER_TOKEN", "expected atomic units")?,
-                max_per_request: parse(&var, "AGORA_MAX_PER_REQUEST", "expected atomic units")?,
+                enabled: parse_env(&var, "AGORA_PAYMENTS", "expected true or false")?,
+                listen: parse_env(&var, "AGORA_PAID_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8412")?,
+                price_per_token: parse_env(&var, "AGORA_PRICE_PER_TOKEN", "expected atomic units")?,
+                max_per_request: parse_env(&var, "AGORA_MAX_PER_REQUEST", "expected atomic units")?,
                 min_withdraw_delay: None,
                 claim_threshold: None,
                 settle_interval: None,
