@@ -167,46 +167,24 @@ impl Paywall {
         payload: &PaymentPayload,
         amount: u128,
     ) -> Result<ExactPayment, Refusal> {
-        let (authorization, signature, balance) = self.check_exact(payload, amount).await?;
+        let (authorization, signature, _) = self.check_exact(payload, amount).await?;
         // Reserve the nonce durably: a concurrent or later request with it is refused. The
         // payer's balance must also cover every authorization of theirs that is verified or
-        // waiting to settle, or the later settlements would revert on chain.
+        // waiting to settle, or the later settlements would revert on chain. The order makes
+        // this hold against settlements finishing meanwhile: reserve, sum what is outstanding,
+        // and only then read the balance. A payment that leaves the outstanding set was mined
+        // before the sum, so the balance read after it already reflects it.
         let c = &self.inner.config;
         let stored = serde_json::to_string(&payload.payload).unwrap_or_default();
-        let inserted = self.inner.store.write(|tx| {
-            let outstanding: U256 = {
-                let mut stmt = tx.prepare_cached(
-                    // An authorization past its window can no longer settle: it holds nothing.
-                    "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2
-                         AND status IN (?4, ?5) AND valid_before > ?3",
-                )?;
-                let amounts = stmt
-                    .query_map(
-                        params![
-                            authorization.from.to_string(),
-                            c.asset.to_string(),
-                            now_secs() as i64,
-                            ExactStatus::Verified.as_str(),
-                            ExactStatus::Pending.as_str()
-                        ],
-                        |row| row.get::<_, String>(0),
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                amounts
-                    .iter()
-                    .filter_map(|a| U256::from_str_radix(a, 10).ok())
-                    .fold(U256::ZERO, |s, a| s.saturating_add(a))
-            };
-            if outstanding.saturating_add(authorization.value) > balance {
-                return Ok(usize::MAX);
-            }
-            tx.execute(
+        let (payer, nonce) = (authorization.from.to_string(), authorization.nonce.to_string());
+        let reserved = self.inner.store.write(|tx| {
+            let inserted = tx.execute(
                 "INSERT OR IGNORE INTO pay_exact (payer, nonce, chain_id, asset, pay_to, amount, valid_before,
                      payload, status, created_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
                 params![
-                    authorization.from.to_string(),
-                    authorization.nonce.to_string(),
+                    payer,
+                    nonce,
                     c.chain_id as i64,
                     c.asset.to_string(),
                     c.pay_to.to_string(),
@@ -216,27 +194,67 @@ impl Paywall {
                     now_ms(),
                     ExactStatus::Verified.as_str(),
                 ],
-            )
-        });
-        match inserted {
-            Ok(1) => {}
-            Ok(usize::MAX) => {
-                return Err(Refusal::new(
-                    RefusalReason::InsufficientFunds,
-                    format!(
-                        "the payer holds {balance}, which does not also cover their payments still being settled"
-                    ),
-                ));
+            )?;
+            if inserted != 1 {
+                return Ok(None);
             }
-            Ok(_) => {
+            // An authorization past its window can no longer settle: it holds nothing.
+            let mut stmt = tx.prepare_cached(
+                "SELECT amount FROM pay_exact WHERE payer = ?1 AND asset = ?2
+                     AND status IN (?4, ?5) AND valid_before > ?3",
+            )?;
+            let amounts = stmt
+                .query_map(
+                    params![
+                        payer,
+                        c.asset.to_string(),
+                        now_secs() as i64,
+                        ExactStatus::Verified.as_str(),
+                        ExactStatus::Pending.as_str()
+                    ],
+                    |row| row.get::<_, String>(0),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(
+                amounts
+                    .iter()
+                    .filter_map(|a| U256::from_str_radix(a, 10).ok())
+                    .fold(U256::ZERO, |s, a| s.saturating_add(a)),
+            ))
+        });
+        let outstanding = match reserved {
+            Ok(Some(outstanding)) => outstanding,
+            Ok(None) => {
                 return Err(Refusal::new(
                     RefusalReason::NonceUsed,
                     "this authorization's nonce was already used",
                 ));
             }
-            Err(e) => {
-                return Err(Refusal::new(RefusalReason::StoreUnavailable, e.to_string()));
+            Err(e) => return Err(Refusal::new(RefusalReason::StoreUnavailable, e.to_string())),
+        };
+        let release = || {
+            let _ = self.inner.store.write(|tx| {
+                tx.execute(
+                    "DELETE FROM pay_exact WHERE payer = ?1 AND nonce = ?2 AND status = ?3",
+                    params![payer, nonce, ExactStatus::Verified.as_str()],
+                )
+            });
+        };
+        let balance = match authorization_state(&self.inner.chain, c.asset, &authorization).await {
+            Ok((_, balance)) => balance,
+            Err(refusal) => {
+                release();
+                return Err(refusal);
             }
+        };
+        if outstanding > balance {
+            release();
+            return Err(Refusal::new(
+                RefusalReason::InsufficientFunds,
+                format!(
+                    "the payer holds {balance}, which does not also cover their payments still being settled"
+                ),
+            ));
         }
         Ok(ExactPayment { authorization, signature, paywall: self.clone() })
     }
