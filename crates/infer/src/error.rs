@@ -22,13 +22,12 @@ pub enum InferError {
         source: std::io::Error,
     },
     /// The file's GGUF header cannot be parsed.
-    #[error("model: {path} is not a valid GGUF file: {source}")]
+    #[error("model: {path} is not a valid GGUF file: {reason}")]
     NotGguf {
         /// The file.
         path: String,
         /// What the reader found.
-        #[source]
-        source: candle_core::Error,
+        reason: String,
     },
     /// The worker threads cannot be started.
     #[error("model: cannot start {threads} worker threads: {source}")]

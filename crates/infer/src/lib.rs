@@ -1,7 +1,7 @@
 //! A deterministic local inference engine for GGUF models.
 //!
 //! ```text
-//! GGUF file ─▶ gguf (candle's reader) ─▶ ModelConfig + weights in their quantized blocks
+//! GGUF file ─▶ gguf (our reader and dequantizers) ─▶ ModelConfig + weights in their quantized blocks
 //!          └─▶ Tokenizer (byte-level BPE from the metadata) + ChatTemplate (minijinja)
 //! messages ─▶ template ─▶ tokens ─▶ model::forward (kernels) ─▶ logits ─▶ Sampler ─▶ token …
 //! ```
@@ -78,7 +78,7 @@ pub struct ModelInfo {
 pub fn inspect(path: &Path) -> Result<ModelInfo> {
     let file = gguf::GgufFile::open(path)?;
     let config = file.config()?;
-    let parameters = file.content.tensor_infos.values().map(|t| t.shape.elem_count() as u64).sum();
+    let parameters = file.content.tensor_infos.values().map(|t| t.elem_count() as u64).sum();
     model_info(path, &file, parameters, config.context_length)
 }
 
@@ -409,11 +409,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The quantization most of the model's parameters use.
 fn quantization_name(file: &gguf::GgufFile) -> String {
-    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for info in file.content.tensor_infos.values() {
-        *counts.entry(format!("{:?}", info.ggml_dtype)).or_default() += info.shape.elem_count();
+        *counts.entry(info.ggml_type.name()).or_default() += info.elem_count();
     }
-    counts.into_iter().max_by_key(|(_, n)| *n).map(|(name, _)| name).unwrap_or_default()
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(name, _)| name.to_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,10 +1,18 @@
-//! Reading a GGUF file: metadata, hyper-parameters and tensors (through candle's GGUF reader).
+//! Reading a GGUF file: metadata, hyper-parameters and tensors. The header is parsed here
+//! ([`reader`]); weights stay in their quantized blocks where a kernel exists for the format,
+//! and every other block format GGUF files use is dequantized to f32 ([`quants`]).
+
+mod quants;
+mod reader;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use reader::{Content, GgmlType, TensorInfo, Value};
 
 use crate::{
     InferError, Result,
     kernels::{WeightFormat, WeightMatrix},
 };
-use candle_core::quantized::{GgmlDType, gguf_file};
 use sha2::{Digest, Sha256};
 use std::{
     fs::File,
@@ -50,7 +58,7 @@ pub struct ModelConfig {
 
 /// An open GGUF file: its parsed header and its bytes.
 pub(crate) struct GgufFile {
-    pub(crate) content: gguf_file::Content,
+    pub(crate) content: Content,
     file: File,
     path: String,
 }
@@ -65,47 +73,43 @@ impl GgufFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
         let io = |source: std::io::Error| InferError::Io { path: shown.clone(), source };
-        let mut file = File::open(path).map_err(io)?;
-        let content = gguf_file::Content::read(&mut file)
-            .map_err(|source| InferError::NotGguf { path: shown.clone(), source })?;
-        Ok(Self { content, file, path: shown })
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut reader = std::io::BufReader::new(file);
+        let content = Content::read(&mut reader, len)
+            .map_err(|reason| InferError::NotGguf { path: shown.clone(), reason })?;
+        Ok(Self { content, file: reader.into_inner(), path: shown })
     }
 
-    fn value(&self, key: &str) -> Option<&gguf_file::Value> {
+    fn value(&self, key: &str) -> Option<&Value> {
         self.content.metadata.get(key)
     }
 
     pub(crate) fn string(&self, key: &str) -> Option<&str> {
-        self.value(key).and_then(|v| v.to_string().ok()).map(String::as_str)
+        self.value(key).and_then(Value::as_str)
     }
 
     pub(crate) fn u64(&self, key: &str) -> Option<u64> {
-        let v = self.value(key)?;
-        v.to_u64()
-            .ok()
-            .or_else(|| v.to_u32().ok().map(u64::from))
-            .or_else(|| v.to_i32().ok().map(|x| x as u64))
+        self.value(key).and_then(Value::as_u64)
     }
 
     pub(crate) fn f32(&self, key: &str) -> Option<f32> {
-        self.value(key).and_then(|v| v.to_f32().ok())
+        self.value(key).and_then(Value::as_f32)
     }
 
     pub(crate) fn bool(&self, key: &str) -> Option<bool> {
-        self.value(key).and_then(|v| v.to_bool().ok())
+        match self.value(key)? {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
     }
 
     pub(crate) fn strings(&self, key: &str) -> Option<Vec<String>> {
-        let items = self.value(key)?.to_vec().ok()?;
-        items.iter().map(|v| v.to_string().ok().cloned()).collect()
+        self.value(key)?.as_array()?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
     }
 
     pub(crate) fn ints(&self, key: &str) -> Option<Vec<i64>> {
-        let items = self.value(key)?.to_vec().ok()?;
-        items
-            .iter()
-            .map(|v| v.to_i32().ok().map(i64::from).or_else(|| v.to_u32().ok().map(i64::from)))
-            .collect()
+        self.value(key)?.as_array()?.iter().map(Value::as_i64).collect()
     }
 
     fn required(&self, key: &str) -> Result<u64> {
@@ -158,18 +162,17 @@ impl GgufFile {
         self.content.tensor_infos.contains_key(name)
     }
 
-    fn info(&self, name: &str) -> Result<&gguf_file::TensorInfo> {
+    fn info(&self, name: &str) -> Result<&TensorInfo> {
         self.content
             .tensor_infos
             .get(name)
             .ok_or_else(|| InferError::Model(format!("{}: tensor {name} is missing", self.path)))
     }
 
-    fn raw(&mut self, name: &str) -> Result<(GgmlDType, Vec<usize>, Vec<u8>)> {
+    fn raw(&mut self, name: &str) -> Result<(GgmlType, Vec<usize>, Vec<u8>)> {
         let info = self.info(name)?;
-        let (dtype, dims) = (info.ggml_dtype, info.shape.dims().to_vec());
-        let elems: usize = dims.iter().product();
-        let size = elems / dtype.block_size() * dtype.type_size();
+        let (dtype, dims) = (info.ggml_type, info.dims.clone());
+        let size = info.byte_len();
         let start = self.content.tensor_data_offset + info.offset;
         let mut bytes = vec![0u8; size];
         let path = self.path.clone();
@@ -186,8 +189,7 @@ impl GgufFile {
     /// A 1-D tensor as f32 values.
     pub(crate) fn vector(&mut self, name: &str) -> Result<Vec<f32>> {
         let (dtype, dims, bytes) = self.raw(name)?;
-        let values = to_f32(self, name, dtype, &dims, bytes)?;
-        Ok(values)
+        quants::to_f32(dtype, &bytes).map_err(|e| InferError::Model(format!("tensor {name} ({dims:?}): {e}")))
     }
 
     /// A 2-D weight (`rows` outputs × `cols` inputs) kept in its quantized format when a kernel
@@ -200,54 +202,18 @@ impl GgufFile {
             )));
         };
         let format = match dtype {
-            GgmlDType::Q4_1 => Some(WeightFormat::Q4_1),
-            GgmlDType::Q4_0 => Some(WeightFormat::Q4_0),
-            GgmlDType::Q8_0 => Some(WeightFormat::Q8_0),
+            GgmlType::Q4_1 => Some(WeightFormat::Q4_1),
+            GgmlType::Q4_0 => Some(WeightFormat::Q4_0),
+            GgmlType::Q8_0 => Some(WeightFormat::Q8_0),
             _ => None,
         };
         match format {
             Some(format) => WeightMatrix::quantized(format, rows, cols, &bytes),
             None => {
-                let values = to_f32(self, name, dtype, &dims, bytes)?;
+                let values = quants::to_f32(dtype, &bytes)
+                    .map_err(|e| InferError::Model(format!("tensor {name} ({dims:?}): {e}")))?;
                 WeightMatrix::f32(rows, cols, values.into_boxed_slice())
             }
-        }
-    }
-}
-
-/// Converts a tensor's bytes to f32: directly for F32/F16, through candle for the others.
-fn to_f32(
-    file: &mut GgufFile,
-    name: &str,
-    dtype: GgmlDType,
-    dims: &[usize],
-    bytes: Vec<u8>,
-) -> Result<Vec<f32>> {
-    match dtype {
-        GgmlDType::F32 => {
-            Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        }
-        GgmlDType::F16 => Ok(bytes
-            .chunks_exact(2)
-            .map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
-            .collect()),
-        _ => {
-            let device = candle_core::Device::Cpu;
-            let fail = |e: candle_core::Error| {
-                InferError::Model(format!("tensor {name} ({dtype:?}, {dims:?}): {e}"))
-            };
-            let found = file.info(name)?;
-            let info = gguf_file::TensorInfo {
-                ggml_dtype: found.ggml_dtype,
-                shape: found.shape.clone(),
-                offset: found.offset,
-            };
-            let tensor = info.read(&mut file.file, file.content.tensor_data_offset, &device).map_err(fail)?;
-            tensor
-                .dequantize(&device)
-                .and_then(|t| t.flatten_all())
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(fail)
         }
     }
 }

@@ -1,0 +1,216 @@
+//! Dequantization of every block format GGUF model files use, to f32, the way ggml's reference
+//! (`dequantize_row_*` in `ggml-quants.c`) does it: the same integer unpacking and the same float
+//! operations in the same order, so the values are bit-identical to ggml's.
+
+use super::GgmlType;
+use half::{bf16, f16};
+
+/// Elements per K-quant super-block.
+const QK_K: usize = 256;
+
+/// A little-endian f16 at `at`, as f32.
+fn half(block: &[u8], at: usize) -> f32 {
+    f16::from_bits(u16::from_le_bytes([block[at], block[at + 1]])).to_f32()
+}
+
+/// Converts the bytes of a tensor of `ty` to f32 values.
+pub(crate) fn to_f32(ty: GgmlType, bytes: &[u8]) -> Result<Vec<f32>, String> {
+    let size = ty.type_size();
+    if !bytes.len().is_multiple_of(size) {
+        return Err(format!("{} bytes are not whole {} blocks", bytes.len(), ty.name()));
+    }
+    let block: fn(&[u8], &mut [f32]) = match ty {
+        GgmlType::F32 => |b, y| y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        GgmlType::F16 => |b, y| y[0] = half(b, 0),
+        GgmlType::BF16 => |b, y| y[0] = bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
+        GgmlType::Q4_0 => q4_0,
+        GgmlType::Q4_1 => q4_1,
+        GgmlType::Q5_0 => q5_0,
+        GgmlType::Q5_1 => q5_1,
+        GgmlType::Q8_0 => q8_0,
+        GgmlType::Q2K => q2_k,
+        GgmlType::Q3K => q3_k,
+        GgmlType::Q4K => q4_k,
+        GgmlType::Q5K => q5_k,
+        GgmlType::Q6K => q6_k,
+        GgmlType::Q8_1 | GgmlType::Q8K => {
+            return Err(format!("{} holds activations, not weights; no model file stores it", ty.name()));
+        }
+    };
+    let n = ty.block_size();
+    let mut out = vec![0f32; bytes.len() / size * n];
+    for (b, y) in bytes.chunks_exact(size).zip(out.chunks_exact_mut(n)) {
+        block(b, y);
+    }
+    Ok(out)
+}
+
+/// `{ f16 d; u8 qs[16] }`: `(q - 8) · d`, low nibbles first.
+fn q4_0(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 0);
+    for (j, q) in b[2..18].iter().enumerate() {
+        y[j] = ((q & 0x0f) as i32 - 8) as f32 * d;
+        y[j + 16] = ((q >> 4) as i32 - 8) as f32 * d;
+    }
+}
+
+/// `{ f16 d; f16 m; u8 qs[16] }`: `q · d + m`.
+fn q4_1(b: &[u8], y: &mut [f32]) {
+    let (d, m) = (half(b, 0), half(b, 2));
+    for (j, q) in b[4..20].iter().enumerate() {
+        y[j] = (q & 0x0f) as f32 * d + m;
+        y[j + 16] = (q >> 4) as f32 * d + m;
+    }
+}
+
+/// `{ f16 d; u8 qh[4]; u8 qs[16] }`: five bits, `(q - 16) · d`.
+fn q5_0(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 0);
+    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    for (j, q) in b[6..22].iter().enumerate() {
+        let h0 = ((qh >> j) << 4) & 0x10;
+        let h1 = (qh >> (j + 12)) & 0x10;
+        y[j] = (((q & 0x0f) as u32 | h0) as i32 - 16) as f32 * d;
+        y[j + 16] = (((q >> 4) as u32 | h1) as i32 - 16) as f32 * d;
+    }
+}
+
+/// `{ f16 d; f16 m; u8 qh[4]; u8 qs[16] }`: five bits, `q · d + m`.
+fn q5_1(b: &[u8], y: &mut [f32]) {
+    let (d, m) = (half(b, 0), half(b, 2));
+    let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    for (j, q) in b[8..24].iter().enumerate() {
+        let h0 = ((qh >> j) << 4) & 0x10;
+        let h1 = (qh >> (j + 12)) & 0x10;
+        y[j] = ((q & 0x0f) as u32 | h0) as f32 * d + m;
+        y[j + 16] = ((q >> 4) as u32 | h1) as f32 * d + m;
+    }
+}
+
+/// `{ f16 d; i8 qs[32] }`: `q · d`.
+fn q8_0(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 0);
+    for (y, q) in y.iter_mut().zip(&b[2..34]) {
+        *y = *q as i8 as f32 * d;
+    }
+}
+
+/// `{ u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }`: 16 groups of 16 two-bit values, each with a
+/// 4-bit scale and a 4-bit min.
+fn q2_k(b: &[u8], y: &mut [f32]) {
+    let (scales, qs) = (&b[..16], &b[16..80]);
+    let (d, min) = (half(b, 80), half(b, 82));
+    let (mut k, mut is) = (0, 0);
+    for q in qs.chunks_exact(32) {
+        for shift in [0, 2, 4, 6] {
+            for half in [&q[..16], &q[16..]] {
+                let sc = scales[is];
+                is += 1;
+                let (dl, ml) = (d * (sc & 0x0f) as f32, min * (sc >> 4) as f32);
+                for q in half {
+                    y[k] = dl * ((q >> shift) & 3) as f32 - ml;
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
+/// `{ u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }`: three bits (two low, one in the mask),
+/// 16 six-bit signed scales.
+fn q3_k(b: &[u8], y: &mut [f32]) {
+    let (hmask, qs) = (&b[..32], &b[32..96]);
+    let d = half(b, 108);
+    let word = |i: usize| u32::from_le_bytes([b[96 + 4 * i], b[97 + 4 * i], b[98 + 4 * i], b[99 + 4 * i]]);
+    let (a0, a1, tmp) = (word(0), word(1), word(2));
+    const LOW: u32 = 0x0f0f_0f0f;
+    const HIGH: u32 = 0x0303_0303;
+    let aux = [
+        (a0 & LOW) | ((tmp & HIGH) << 4),
+        (a1 & LOW) | (((tmp >> 2) & HIGH) << 4),
+        ((a0 >> 4) & LOW) | (((tmp >> 4) & HIGH) << 4),
+        ((a1 >> 4) & LOW) | (((tmp >> 6) & HIGH) << 4),
+    ];
+    let scales: Vec<i8> = aux.iter().flat_map(|w| w.to_le_bytes()).map(|s| s as i8).collect();
+    let (mut k, mut is, mut m) = (0, 0, 1u8);
+    for q in qs.chunks_exact(32) {
+        for shift in [0, 2, 4, 6] {
+            for (q, h) in [(&q[..16], &hmask[..16]), (&q[16..], &hmask[16..])] {
+                let dl = d * (scales[is] as i32 - 32) as f32;
+                is += 1;
+                for (q, h) in q.iter().zip(h) {
+                    let v = ((q >> shift) & 3) as i32 - if h & m != 0 { 0 } else { 4 };
+                    y[k] = dl * v as f32;
+                    k += 1;
+                }
+            }
+            m <<= 1;
+        }
+    }
+}
+
+/// The 6-bit scale and min of group `j` of a Q4_K/Q5_K block's 12 packed bytes.
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }`: 8 groups of 32 four-bit values.
+fn q4_k(b: &[u8], y: &mut [f32]) {
+    let (d, min) = (half(b, 0), half(b, 2));
+    let (scales, qs) = (&b[4..16], &b[16..144]);
+    for (i, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+        let (sc1, m1) = scale_min_k4(2 * i, scales);
+        let (sc2, m2) = scale_min_k4(2 * i + 1, scales);
+        let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
+        let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
+        for (l, q) in q.iter().enumerate() {
+            y[l] = d1 * (q & 0x0f) as f32 - m1;
+            y[l + 32] = d2 * (q >> 4) as f32 - m2;
+        }
+    }
+}
+
+/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] }`: Q4_K with a fifth bit.
+fn q5_k(b: &[u8], y: &mut [f32]) {
+    let (d, min) = (half(b, 0), half(b, 2));
+    let (scales, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
+    for (i, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
+        let (sc1, m1) = scale_min_k4(2 * i, scales);
+        let (sc2, m2) = scale_min_k4(2 * i + 1, scales);
+        let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
+        let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
+        let (u1, u2) = (1u8 << (2 * i), 2u8 << (2 * i));
+        for (l, q) in q.iter().enumerate() {
+            let h1 = if qh[l] & u1 != 0 { 16 } else { 0 };
+            let h2 = if qh[l] & u2 != 0 { 16 } else { 0 };
+            y[l] = d1 * ((q & 0x0f) + h1) as f32 - m1;
+            y[l + 32] = d2 * ((q >> 4) + h2) as f32 - m2;
+        }
+    }
+}
+
+/// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }`: six bits, 16 signed 8-bit scales.
+fn q6_k(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 208);
+    for n in 0..QK_K / 128 {
+        let (ql, qh) = (&b[64 * n..64 * n + 64], &b[128 + 32 * n..128 + 32 * n + 32]);
+        let sc = &b[192 + 8 * n..192 + 8 * n + 8];
+        let y = &mut y[128 * n..128 * n + 128];
+        for l in 0..32 {
+            let is = l / 16;
+            let q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) as i32 - 32;
+            let q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+            let s = |k: usize| sc[is + k] as i8 as f32;
+            y[l] = d * s(0) * q1 as f32;
+            y[l + 32] = d * s(2) * q2 as f32;
+            y[l + 64] = d * s(4) * q3 as f32;
+            y[l + 96] = d * s(6) * q4 as f32;
+        }
+    }
+}
