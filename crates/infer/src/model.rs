@@ -47,6 +47,13 @@ impl std::fmt::Debug for Weights {
 }
 
 impl Weights {
+    /// The storage formats of layer `l`'s matrices: q, k, v, output, gate, up, down.
+    #[cfg(test)]
+    pub(crate) fn layer_formats(&self, l: usize) -> Vec<kernels::WeightFormat> {
+        let x = &self.layers[l];
+        [&x.wq, &x.wk, &x.wv, &x.wo, &x.w_gate, &x.w_up, &x.w_down].iter().map(|m| m.format()).collect()
+    }
+
     pub(crate) fn load(file: &mut GgufFile) -> Result<Self> {
         let config = file.config()?;
         let bias = |file: &mut GgufFile, name: String| -> Result<Option<Vec<f32>>> {

@@ -1,6 +1,7 @@
 //! Reading a GGUF file: metadata, hyper-parameters and tensors. The header is parsed here
-//! ([`reader`]); weights stay in their quantized blocks where a kernel exists for the format,
-//! and every other block format GGUF files use is dequantized to f32 ([`quants`]).
+//! ([`reader`]); weights stay in their quantized blocks where a kernel exists for the format
+//! (Q4_0, Q4_1, Q8_0), K-quants are repacked into kernel layouts that hold their values exactly
+//! (Q3_K–Q6_K), and every other block format GGUF files use is dequantized to f32 ([`quants`]).
 
 mod quants;
 mod reader;
@@ -207,6 +208,9 @@ impl GgufFile {
             GgmlType::Q8_0 => Some(WeightFormat::Q8_0),
             _ => None,
         };
+        if let Some(matrix) = repack_k_quant(dtype, rows, cols, &bytes)? {
+            return Ok(matrix);
+        }
         match format {
             Some(format) => WeightMatrix::quantized(format, rows, cols, &bytes),
             None => {
@@ -216,6 +220,41 @@ impl GgufFile {
             }
         }
     }
+}
+
+/// A K-quant matrix in a kernel layout that holds its values exactly, or `None` for other formats
+/// and for Q2_K (a minimum per 16 values, which no kernel layout has: it is dequantized to f32).
+/// Q4_K's groups of 32 are Q4_1 blocks (scale `d·sc`, minimum `−dmin·m`); Q3_K, Q5_K and Q6_K
+/// become [`WeightFormat::K8`] blocks. The values are those of ggml's dequantization, bit for bit.
+fn repack_k_quant(ty: GgmlType, rows: usize, cols: usize, bytes: &[u8]) -> Result<Option<WeightMatrix>> {
+    use crate::kernels::BLOCK;
+    let format = match ty {
+        GgmlType::Q4K => WeightFormat::Q4_1,
+        GgmlType::Q3K | GgmlType::Q5K | GgmlType::Q6K => WeightFormat::K8,
+        _ => return Ok(None),
+    };
+    let with_mins = matches!(ty, GgmlType::Q4K | GgmlType::Q5K);
+    let blocks = rows * cols / BLOCK;
+    let mut quants = Vec::with_capacity(blocks * format.quant_bytes());
+    let mut scales = Vec::with_capacity(blocks * format.scales_per_block());
+    let mut mins = Vec::with_capacity(if with_mins { blocks } else { 0 });
+    let mut u = quants::Unpacked::default();
+    for block in bytes.chunks_exact(ty.type_size()) {
+        quants::Unpacked::read(ty, block, &mut u);
+        for (b, q) in u.q.chunks_exact(BLOCK).enumerate() {
+            if format == WeightFormat::Q4_1 {
+                quants.extend((0..16).map(|j| q[j] as u8 | ((q[j + 16] as u8) << 4)));
+                scales.push(u.scale[2 * b]);
+            } else {
+                quants.extend(q.iter().map(|v| *v as u8));
+                scales.extend([u.scale[2 * b], u.scale[2 * b + 1]]);
+            }
+            if with_mins {
+                mins.push(-u.min[2 * b]);
+            }
+        }
+    }
+    WeightMatrix::from_blocks(format, rows, cols, quants, scales, mins).map(Some)
 }
 
 /// sha256 of a file, hex.

@@ -28,11 +28,11 @@ pub(crate) fn to_f32(ty: GgmlType, bytes: &[u8]) -> Result<Vec<f32>, String> {
         GgmlType::Q5_0 => q5_0,
         GgmlType::Q5_1 => q5_1,
         GgmlType::Q8_0 => q8_0,
-        GgmlType::Q2K => q2_k,
-        GgmlType::Q3K => q3_k,
-        GgmlType::Q4K => q4_k,
-        GgmlType::Q5K => q5_k,
-        GgmlType::Q6K => q6_k,
+        GgmlType::Q2K => k_quant::<2>,
+        GgmlType::Q3K => k_quant::<3>,
+        GgmlType::Q4K => k_quant::<4>,
+        GgmlType::Q5K => k_quant::<5>,
+        GgmlType::Q6K => k_quant::<6>,
         GgmlType::Q8_1 | GgmlType::Q8K => {
             return Err(format!("{} holds activations, not weights; no model file stores it", ty.name()));
         }
@@ -95,20 +95,73 @@ fn q8_0(b: &[u8], y: &mut [f32]) {
     }
 }
 
+/// A K-quant super-block unpacked into 16 groups of 16 values: the integers, and per group a
+/// scale and a minimum to subtract, computed exactly as ggml computes them. A value is
+/// `scale · q − min`, with the float operations in ggml's order.
+#[derive(Debug, Clone)]
+pub(crate) struct Unpacked {
+    pub(crate) q: [i8; QK_K],
+    pub(crate) scale: [f32; 16],
+    pub(crate) min: [f32; 16],
+}
+
+impl Default for Unpacked {
+    fn default() -> Self {
+        Self { q: [0; QK_K], scale: [0.0; 16], min: [0.0; 16] }
+    }
+}
+
+impl Unpacked {
+    /// Unpacks one block of `ty` (a K-quant), or says it is not one.
+    pub(crate) fn read(ty: GgmlType, b: &[u8], out: &mut Self) -> bool {
+        match ty {
+            GgmlType::Q2K => unpack_q2_k(b, out),
+            GgmlType::Q3K => unpack_q3_k(b, out),
+            GgmlType::Q4K => unpack_q4_k(b, out, false),
+            GgmlType::Q5K => unpack_q4_k(b, out, true),
+            GgmlType::Q6K => unpack_q6_k(b, out),
+            _ => return false,
+        }
+        true
+    }
+
+    fn dequantize(&self, y: &mut [f32]) {
+        for (g, (q, y)) in self.q.chunks_exact(16).zip(y.chunks_exact_mut(16)).enumerate() {
+            let (d, m) = (self.scale[g], self.min[g]);
+            for (y, q) in y.iter_mut().zip(q) {
+                *y = d * *q as f32 - m;
+            }
+        }
+    }
+}
+
+fn k_quant<const T: u8>(b: &[u8], y: &mut [f32]) {
+    let ty = match T {
+        2 => GgmlType::Q2K,
+        3 => GgmlType::Q3K,
+        4 => GgmlType::Q4K,
+        5 => GgmlType::Q5K,
+        _ => GgmlType::Q6K,
+    };
+    let mut u = Unpacked::default();
+    Unpacked::read(ty, b, &mut u);
+    u.dequantize(y);
+}
+
 /// `{ u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }`: 16 groups of 16 two-bit values, each with a
 /// 4-bit scale and a 4-bit min.
-fn q2_k(b: &[u8], y: &mut [f32]) {
+fn unpack_q2_k(b: &[u8], u: &mut Unpacked) {
     let (scales, qs) = (&b[..16], &b[16..80]);
     let (d, min) = (half(b, 80), half(b, 82));
-    let (mut k, mut is) = (0, 0);
+    let (mut k, mut g) = (0, 0);
     for q in qs.chunks_exact(32) {
         for shift in [0, 2, 4, 6] {
             for half in [&q[..16], &q[16..]] {
-                let sc = scales[is];
-                is += 1;
-                let (dl, ml) = (d * (sc & 0x0f) as f32, min * (sc >> 4) as f32);
+                let sc = scales[g];
+                (u.scale[g], u.min[g]) = (d * (sc & 0x0f) as f32, min * (sc >> 4) as f32);
+                g += 1;
                 for q in half {
-                    y[k] = dl * ((q >> shift) & 3) as f32 - ml;
+                    u.q[k] = ((q >> shift) & 3) as i8;
                     k += 1;
                 }
             }
@@ -118,7 +171,7 @@ fn q2_k(b: &[u8], y: &mut [f32]) {
 
 /// `{ u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }`: three bits (two low, one in the mask),
 /// 16 six-bit signed scales.
-fn q3_k(b: &[u8], y: &mut [f32]) {
+fn unpack_q3_k(b: &[u8], u: &mut Unpacked) {
     let (hmask, qs) = (&b[..32], &b[32..96]);
     let d = half(b, 108);
     let word = |i: usize| u32::from_le_bytes([b[96 + 4 * i], b[97 + 4 * i], b[98 + 4 * i], b[99 + 4 * i]]);
@@ -131,16 +184,17 @@ fn q3_k(b: &[u8], y: &mut [f32]) {
         ((a0 >> 4) & LOW) | (((tmp >> 4) & HIGH) << 4),
         ((a1 >> 4) & LOW) | (((tmp >> 6) & HIGH) << 4),
     ];
-    let scales: Vec<i8> = aux.iter().flat_map(|w| w.to_le_bytes()).map(|s| s as i8).collect();
-    let (mut k, mut is, mut m) = (0, 0, 1u8);
+    let scales = aux.iter().flat_map(|w| w.to_le_bytes());
+    for (g, sc) in scales.enumerate() {
+        u.scale[g] = d * (sc as i8 as i32 - 32) as f32;
+        u.min[g] = 0.0;
+    }
+    let (mut k, mut m) = (0, 1u8);
     for q in qs.chunks_exact(32) {
         for shift in [0, 2, 4, 6] {
             for (q, h) in [(&q[..16], &hmask[..16]), (&q[16..], &hmask[16..])] {
-                let dl = d * (scales[is] as i32 - 32) as f32;
-                is += 1;
                 for (q, h) in q.iter().zip(h) {
-                    let v = ((q >> shift) & 3) as i32 - if h & m != 0 { 0 } else { 4 };
-                    y[k] = dl * v as f32;
+                    u.q[k] = ((q >> shift) & 3) as i8 - if h & m != 0 { 0 } else { 4 };
                     k += 1;
                 }
             }
@@ -158,59 +212,40 @@ fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     }
 }
 
-/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }`: 8 groups of 32 four-bit values.
-fn q4_k(b: &[u8], y: &mut [f32]) {
+/// Q4_K `{ f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }`: 8 groups of 32 four-bit values; Q5_K
+/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] }` adds a fifth bit.
+fn unpack_q4_k(b: &[u8], u: &mut Unpacked, five: bool) {
     let (d, min) = (half(b, 0), half(b, 2));
-    let (scales, qs) = (&b[4..16], &b[16..144]);
-    for (i, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
-        let (sc1, m1) = scale_min_k4(2 * i, scales);
-        let (sc2, m2) = scale_min_k4(2 * i + 1, scales);
-        let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
-        let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
-        for (l, q) in q.iter().enumerate() {
-            y[l] = d1 * (q & 0x0f) as f32 - m1;
-            y[l + 32] = d2 * (q >> 4) as f32 - m2;
-        }
-    }
-}
-
-/// `{ f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] }`: Q4_K with a fifth bit.
-fn q5_k(b: &[u8], y: &mut [f32]) {
-    let (d, min) = (half(b, 0), half(b, 2));
-    let (scales, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
-    for (i, (q, y)) in qs.chunks_exact(32).zip(y.chunks_exact_mut(64)).enumerate() {
-        let (sc1, m1) = scale_min_k4(2 * i, scales);
-        let (sc2, m2) = scale_min_k4(2 * i + 1, scales);
-        let (d1, m1) = (d * sc1 as f32, min * m1 as f32);
-        let (d2, m2) = (d * sc2 as f32, min * m2 as f32);
-        let (u1, u2) = (1u8 << (2 * i), 2u8 << (2 * i));
-        for (l, q) in q.iter().enumerate() {
-            let h1 = if qh[l] & u1 != 0 { 16 } else { 0 };
-            let h2 = if qh[l] & u2 != 0 { 16 } else { 0 };
-            y[l] = d1 * ((q & 0x0f) + h1) as f32 - m1;
-            y[l + 32] = d2 * ((q >> 4) + h2) as f32 - m2;
+    let scales = &b[4..16];
+    let (qh, qs) = if five { (&b[16..48], &b[48..176]) } else { (&[0u8; 32][..], &b[16..144]) };
+    for (i, q) in qs.chunks_exact(32).enumerate() {
+        for (j, shift) in [(2 * i, 0), (2 * i + 1, 4)] {
+            let (sc, m) = scale_min_k4(j, scales);
+            let (dj, mj) = (d * sc as f32, min * m as f32);
+            (u.scale[2 * j], u.scale[2 * j + 1], u.min[2 * j], u.min[2 * j + 1]) = (dj, dj, mj, mj);
+            let bit = 1u8 << j;
+            for (l, q) in q.iter().enumerate() {
+                let high = if qh[l] & bit != 0 { 16 } else { 0 };
+                u.q[32 * j + l] = (((q >> shift) & 0x0f) + high) as i8;
+            }
         }
     }
 }
 
 /// `{ u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }`: six bits, 16 signed 8-bit scales.
-fn q6_k(b: &[u8], y: &mut [f32]) {
+fn unpack_q6_k(b: &[u8], u: &mut Unpacked) {
     let d = half(b, 208);
+    for (g, sc) in b[192..208].iter().enumerate() {
+        (u.scale[g], u.min[g]) = (d * *sc as i8 as f32, 0.0);
+    }
     for n in 0..QK_K / 128 {
         let (ql, qh) = (&b[64 * n..64 * n + 64], &b[128 + 32 * n..128 + 32 * n + 32]);
-        let sc = &b[192 + 8 * n..192 + 8 * n + 8];
-        let y = &mut y[128 * n..128 * n + 128];
+        let q = &mut u.q[128 * n..128 * n + 128];
         for l in 0..32 {
-            let is = l / 16;
-            let q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) as i32 - 32;
-            let q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-            let s = |k: usize| sc[is + k] as i8 as f32;
-            y[l] = d * s(0) * q1 as f32;
-            y[l + 32] = d * s(2) * q2 as f32;
-            y[l + 64] = d * s(4) * q3 as f32;
-            y[l + 96] = d * s(6) * q4 as f32;
+            q[l] = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) as i8 - 32;
+            q[l + 32] = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+            q[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+            q[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
         }
     }
 }

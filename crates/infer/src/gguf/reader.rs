@@ -316,13 +316,14 @@ impl Content {
                 format!("tensor {name} is of ggml type {id}, which this engine does not read")
             })?;
             let offset = input.u64()?;
-            let elems = dims.iter().try_fold(1u64, |n, d| n.checked_mul(*d)).filter(|n| *n <= len * 8);
-            let Some(elems) = elems else {
+            if dims.iter().try_fold(1u64, |n, d| n.checked_mul(*d)).is_none_or(|n| n > len.saturating_mul(8))
+            {
                 return Err(format!("tensor {name} has impossible dimensions {dims:?}"));
-            };
-            if !elems.is_multiple_of(ggml_type.block_size() as u64) {
+            }
+            if !dims[dims.len() - 1].is_multiple_of(ggml_type.block_size() as u64) {
                 return Err(format!(
-                    "tensor {name} has {elems} values, not whole {} blocks",
+                    "tensor {name}'s rows of {} values are not whole {} blocks",
+                    dims[dims.len() - 1],
                     ggml_type.name()
                 ));
             }

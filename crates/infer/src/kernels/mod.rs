@@ -28,6 +28,9 @@ pub enum WeightFormat {
     Q4_0,
     /// 32 × 8-bit with scale (34 bytes a block).
     Q8_0,
+    /// 32 × 8-bit with a scale per 16 and an optional minimum per 32: what K-quant super-blocks
+    /// (Q3_K, Q5_K, Q6_K) are unpacked to at load, so their integer dot products stay exact.
+    K8,
     /// Plain f32 (formats without a kernel are dequantized to this at load).
     F32,
 }
@@ -37,9 +40,14 @@ impl WeightFormat {
     pub fn quant_bytes(self) -> usize {
         match self {
             Self::Q4_1 | Self::Q4_0 => 16,
-            Self::Q8_0 => 32,
+            Self::Q8_0 | Self::K8 => 32,
             Self::F32 => 0,
         }
+    }
+
+    /// Scales per 32-element block.
+    pub fn scales_per_block(self) -> usize {
+        if self == Self::K8 { 2 } else { 1 }
     }
 
     /// Bytes per row of `cols` elements.
@@ -48,6 +56,7 @@ impl WeightFormat {
             Self::Q4_1 => cols / BLOCK * 20,
             Self::Q4_0 => cols / BLOCK * 18,
             Self::Q8_0 => cols / BLOCK * 34,
+            Self::K8 => cols / BLOCK * 40,
             Self::F32 => cols * 4,
         }
     }
@@ -96,9 +105,9 @@ enum WeightData {
     Blocks {
         /// Quant bytes, `format.quant_bytes()` per block.
         quants: Box<[u8]>,
-        /// Block scales as f32.
+        /// Block scales as f32 (`format.scales_per_block()` per block).
         scales: Box<[f32]>,
-        /// Block minimums as f32 (`Q4_1` only; empty otherwise).
+        /// Block minimums as f32 (`Q4_1`, and `K8` from formats with minimums; empty otherwise).
         mins: Box<[f32]>,
     },
     F32(Box<[f32]>),
@@ -107,7 +116,7 @@ enum WeightData {
 impl WeightMatrix {
     /// A quantized matrix from its raw GGUF bytes.
     pub fn quantized(format: WeightFormat, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
-        if format == WeightFormat::F32
+        if matches!(format, WeightFormat::F32 | WeightFormat::K8)
             || !cols.is_multiple_of(BLOCK)
             || bytes.len() != rows * format.row_bytes(cols)
         {
@@ -128,6 +137,38 @@ impl WeightMatrix {
                 mins.push(scalar::f16(&block[2..4]));
             }
             quants.extend_from_slice(&block[block_bytes - qb..]);
+        }
+        let data = WeightData::Blocks {
+            quants: quants.into_boxed_slice(),
+            scales: scales.into_boxed_slice(),
+            mins: mins.into_boxed_slice(),
+        };
+        Ok(Self { format, rows, cols, data })
+    }
+
+    /// A quantized matrix from its parts (a layout repacked at load): `format.quant_bytes()` of
+    /// quants, `format.scales_per_block()` scales and none or one minimum per block.
+    pub fn from_blocks(
+        format: WeightFormat,
+        rows: usize,
+        cols: usize,
+        quants: Vec<u8>,
+        scales: Vec<f32>,
+        mins: Vec<f32>,
+    ) -> Result<Self> {
+        let blocks = rows * cols / BLOCK;
+        if format == WeightFormat::F32
+            || !cols.is_multiple_of(BLOCK)
+            || quants.len() != blocks * format.quant_bytes()
+            || scales.len() != blocks * format.scales_per_block()
+            || !(mins.is_empty() || mins.len() == blocks)
+        {
+            return Err(InferError::Model(format!(
+                "a {format:?} matrix of {rows}x{cols} cannot hold {} quant bytes, {} scales and {} minimums",
+                quants.len(),
+                scales.len(),
+                mins.len()
+            )));
         }
         let data = WeightData::Blocks {
             quants: quants.into_boxed_slice(),
@@ -221,10 +262,10 @@ impl WeightMatrix {
         match &self.data {
             WeightData::Blocks { quants, scales, mins } => {
                 let nb = self.cols / BLOCK;
-                let qb = self.format.quant_bytes();
+                let (qb, sb) = (self.format.quant_bytes(), self.format.scales_per_block());
                 BlockRow {
                     quants: &quants[r * nb * qb..(r + 1) * nb * qb],
-                    scales: &scales[r * nb..(r + 1) * nb],
+                    scales: &scales[r * nb * sb..(r + 1) * nb * sb],
                     mins: if mins.is_empty() { &[] } else { &mins[r * nb..(r + 1) * nb] },
                 }
             }

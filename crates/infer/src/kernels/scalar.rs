@@ -32,7 +32,7 @@ fn block_weights(format: WeightFormat, quants: &[u8], w: &mut [i32; BLOCK]) {
                 w[j + 16] = i32::from(quants[j] >> 4) - offset;
             }
         }
-        WeightFormat::Q8_0 => {
+        WeightFormat::Q8_0 | WeightFormat::K8 => {
             for (wi, b) in w.iter_mut().zip(quants) {
                 *wi = i32::from(*b as i8);
             }
@@ -46,6 +46,14 @@ fn block_weights(format: WeightFormat, quants: &[u8], w: &mut [i32; BLOCK]) {
 pub(super) fn accumulate_block(lanes: &mut [f32; 8], dd: f32, isums: &[i32; 8]) {
     for k in 0..8 {
         lanes[k] += dd * isums[k] as f32;
+    }
+}
+
+/// The same for a block with a scale per 16: lanes 0–3 take the first half, 4–7 the second.
+#[inline]
+pub(super) fn accumulate_halves(lanes: &mut [f32; 8], dd: [f32; 2], isums: &[i32; 8]) {
+    for k in 0..8 {
+        lanes[k] += dd[k / 4] * isums[k] as f32;
     }
 }
 
@@ -71,8 +79,12 @@ pub(super) fn dot(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32]
                 *s += w[i] * i32::from(a[i]);
             }
         }
-        accumulate_block(&mut lanes, row.scales[b] * ds[b], &isums);
-        if format == WeightFormat::Q4_1 {
+        if format == WeightFormat::K8 {
+            accumulate_halves(&mut lanes, [row.scales[2 * b] * ds[b], row.scales[2 * b + 1] * ds[b]], &isums);
+        } else {
+            accumulate_block(&mut lanes, row.scales[b] * ds[b], &isums);
+        }
+        if !row.mins.is_empty() {
             mins += row.mins[b] * sums[b];
         }
     }
@@ -85,6 +97,15 @@ pub(super) fn dequantize_row(format: WeightFormat, row: BlockRow<'_>, out: &mut 
     let mut w = [0i32; BLOCK];
     for (b, (quants, o)) in row.quants.chunks_exact(qb).zip(out.chunks_exact_mut(BLOCK)).enumerate() {
         block_weights(format, quants, &mut w);
+        if format == WeightFormat::K8 {
+            // As the K-quant reference computes it: `scale · q (− min)`, no `+ 0.0` where there is
+            // no minimum (which would turn -0.0 into 0.0).
+            for (i, (oi, wi)) in o.iter_mut().zip(&w).enumerate() {
+                let v = *wi as f32 * row.scales[2 * b + i / 16];
+                *oi = row.mins.get(b).map_or(v, |m| v + m);
+            }
+            continue;
+        }
         let (d, m) = (row.scales[b], row.mins.get(b).copied().unwrap_or(0.0));
         for (oi, wi) in o.iter_mut().zip(&w) {
             *oi = *wi as f32 * d + m;

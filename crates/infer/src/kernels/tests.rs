@@ -16,6 +16,26 @@ impl Lcg {
     }
 }
 
+/// The matrices the kernels are tested on: every format, and K-quant layouts with and without
+/// minimums.
+const CASES: [(WeightFormat, bool); 5] = [
+    (WeightFormat::Q4_1, true),
+    (WeightFormat::Q4_0, false),
+    (WeightFormat::Q8_0, false),
+    (WeightFormat::K8, false),
+    (WeightFormat::K8, true),
+];
+
+/// A `K8` matrix as K-quants unpack to: 6-bit signed integers, a scale per 16, a minimum per 32
+/// when `mins`.
+fn random_k8(rows: usize, cols: usize, mins: bool, rng: &mut Lcg) -> WeightMatrix {
+    let blocks = rows * cols / BLOCK;
+    let quants = (0..blocks * BLOCK).map(|_| ((rng.next() % 64) as u8).wrapping_sub(32)).collect();
+    let scales = (0..2 * blocks).map(|_| rng.f32() * 0.01).collect();
+    let mins = if mins { (0..blocks).map(|_| rng.f32() * 0.1).collect() } else { Vec::new() };
+    WeightMatrix::from_blocks(WeightFormat::K8, rows, cols, quants, scales, mins).unwrap()
+}
+
 fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut Lcg) -> WeightMatrix {
     let mut bytes = Vec::new();
     for _ in 0..rows * cols / BLOCK {
@@ -28,7 +48,7 @@ fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut Lcg) 
             }
             WeightFormat::Q4_0 => bytes.extend((0..16).map(|_| rng.byte())),
             WeightFormat::Q8_0 => bytes.extend((0..32).map(|_| rng.byte())),
-            WeightFormat::F32 => unreachable!(),
+            WeightFormat::F32 | WeightFormat::K8 => unreachable!(),
         }
     }
     WeightMatrix::quantized(format, rows, cols, &bytes).unwrap()
@@ -47,9 +67,12 @@ fn reference(w: &WeightMatrix, x: &[f32]) -> Vec<f32> {
 #[test]
 fn quantized_kernels_match_the_dequantized_product() {
     let mut rng = Lcg(7);
-    for format in [WeightFormat::Q4_1, WeightFormat::Q4_0, WeightFormat::Q8_0] {
+    for (format, mins) in CASES {
         let (rows, cols) = (70, 576);
-        let w = random_matrix(format, rows, cols, &mut rng);
+        let w = match format {
+            WeightFormat::K8 => random_k8(rows, cols, mins, &mut rng),
+            _ => random_matrix(format, rows, cols, &mut rng),
+        };
         let x: Vec<f32> = (0..cols).map(|_| rng.f32()).collect();
         let q = QuantizedActivations::quantize(&x, cols);
         let mut out = vec![0f32; rows];
@@ -58,7 +81,7 @@ fn quantized_kernels_match_the_dequantized_product() {
         for (r, (got, want)) in out.iter().zip(&expected).enumerate() {
             // 8-bit activations: the error is a small fraction of the row's magnitude.
             let scale = expected.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-            assert!((got - want).abs() <= 0.02 * scale, "{format:?} row {r}: {got} vs {want}");
+            assert!((got - want).abs() <= 0.02 * scale, "{format:?} ({mins}) row {r}: {got} vs {want}");
         }
     }
 }
@@ -67,9 +90,12 @@ fn quantized_kernels_match_the_dequantized_product() {
 fn every_isa_gives_the_same_bits() {
     let mut rng = Lcg(11);
     let isa = KernelIsa::detect();
-    for format in [WeightFormat::Q4_1, WeightFormat::Q4_0, WeightFormat::Q8_0] {
+    for (format, mins) in CASES {
         let (rows, cols) = (130, 1536);
-        let w = random_matrix(format, rows, cols, &mut rng);
+        let w = match format {
+            WeightFormat::K8 => random_k8(rows, cols, mins, &mut rng),
+            _ => random_matrix(format, rows, cols, &mut rng),
+        };
         let x: Vec<f32> = (0..cols * 3).map(|_| rng.f32() * 4.0).collect();
         let q = QuantizedActivations::quantize(&x, cols);
         let mut scalar_out = vec![0f32; rows * 3];
@@ -77,7 +103,7 @@ fn every_isa_gives_the_same_bits() {
         matmul(KernelIsa::Scalar, &w, &q, &mut scalar_out);
         matmul(isa, &w, &q, &mut fast_out);
         let same = scalar_out.iter().zip(&fast_out).all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same, "{format:?}: {} differs from scalar", isa.name());
+        assert!(same, "{format:?} (minimums: {mins}): {} differs from scalar", isa.name());
     }
 }
 
@@ -100,16 +126,17 @@ fn thread_count_does_not_change_results() {
 #[test]
 fn single_and_batched_products_agree() {
     let mut rng = Lcg(5);
-    let w = random_matrix(WeightFormat::Q8_0, 200, 576, &mut rng);
-    let x: Vec<f32> = (0..576 * 4).map(|_| rng.f32()).collect();
-    let q = QuantizedActivations::quantize(&x, 576);
-    let mut batched = vec![0f32; 800];
-    matmul(KernelIsa::detect(), &w, &q, &mut batched);
-    for t in 0..4 {
-        let one = QuantizedActivations::quantize(&x[t * 576..(t + 1) * 576], 576);
-        let mut out = vec![0f32; 200];
-        matmul(KernelIsa::detect(), &w, &one, &mut out);
-        assert_eq!(out, batched[t * 200..(t + 1) * 200]);
+    for w in [random_matrix(WeightFormat::Q8_0, 200, 576, &mut rng), random_k8(200, 576, true, &mut rng)] {
+        let x: Vec<f32> = (0..576 * 4).map(|_| rng.f32()).collect();
+        let q = QuantizedActivations::quantize(&x, 576);
+        let mut batched = vec![0f32; 800];
+        matmul(KernelIsa::detect(), &w, &q, &mut batched);
+        for t in 0..4 {
+            let one = QuantizedActivations::quantize(&x[t * 576..(t + 1) * 576], 576);
+            let mut out = vec![0f32; 200];
+            matmul(KernelIsa::detect(), &w, &one, &mut out);
+            assert_eq!(out, batched[t * 200..(t + 1) * 200]);
+        }
     }
 }
 

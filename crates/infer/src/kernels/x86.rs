@@ -20,7 +20,7 @@ unsafe fn dot_avx2(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32
     // SAFETY: see `dot`; every pointer stays inside a block of `row` or `qs`.
     unsafe {
         let qb = format.quant_bytes();
-        let nb = row.scales.len();
+        let nb = row.quants.len() / qb;
         debug_assert!(qs.len() >= nb * BLOCK && ds.len() >= nb && row.quants.len() >= nb * qb);
         let ones = _mm256_set1_epi16(1);
         let low = _mm_set1_epi8(0x0f);
@@ -46,7 +46,7 @@ unsafe fn dot_avx2(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32
                     };
                     _mm256_madd_epi16(pairs, ones)
                 }
-                WeightFormat::Q8_0 => {
+                WeightFormat::Q8_0 | WeightFormat::K8 => {
                     let w = _mm256_loadu_si256(quants as *const __m256i);
                     let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
                     _mm256_madd_epi16(pairs, ones)
@@ -54,15 +54,31 @@ unsafe fn dot_avx2(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32
                 WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
             };
             // lanes += (d_w · d_a) × isum, multiply then add, never fused.
-            let dd = _mm256_set1_ps(*row.scales.get_unchecked(b) * *ds.get_unchecked(b));
+            let dd = block_scales(format, row, b, *ds.get_unchecked(b));
             acc = _mm256_add_ps(acc, _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)));
-            if format == WeightFormat::Q4_1 {
+            if !row.mins.is_empty() {
                 mins += *row.mins.get_unchecked(b) * *sums.get_unchecked(b);
             }
         }
         let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
         scalar::reduce(&lanes, mins)
+    }
+}
+
+/// Block `b`'s weight scale(s) times the activation scale `da`, one per lane: lanes 0–3 cover
+/// elements 0–15 and lanes 4–7 elements 16–31, so a scale per 16 applies to its half.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn block_scales(format: WeightFormat, row: BlockRow<'_>, b: usize, da: f32) -> __m256 {
+    // SAFETY: `b` is a block of `row`, which holds `scales_per_block()` scales per block.
+    unsafe {
+        if format == WeightFormat::K8 {
+            let (s0, s1) = (*row.scales.get_unchecked(2 * b), *row.scales.get_unchecked(2 * b + 1));
+            _mm256_set_m128(_mm_set1_ps(s1 * da), _mm_set1_ps(s0 * da))
+        } else {
+            _mm256_set1_ps(*row.scales.get_unchecked(b) * da)
+        }
     }
 }
 
@@ -91,7 +107,7 @@ unsafe fn dot_many_avx2(
     // SAFETY: see `dot_many`; every pointer stays inside a block of `row` or of an activation.
     unsafe {
         let qb = format.quant_bytes();
-        let nb = row.scales.len();
+        let nb = row.quants.len() / qb;
         let n = acts.len();
         let ones = _mm256_set1_epi16(1);
         let low = _mm_set1_epi8(0x0f);
@@ -114,13 +130,12 @@ unsafe fn dot_many_avx2(
                         (_mm256_sign_epi8(ws, ws), Some(ws))
                     }
                 }
-                WeightFormat::Q8_0 => {
+                WeightFormat::Q8_0 | WeightFormat::K8 => {
                     let w = _mm256_loadu_si256(quants as *const __m256i);
                     (_mm256_sign_epi8(w, w), Some(w))
                 }
                 WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
             };
-            let scale = *row.scales.get_unchecked(b);
             for t in 0..n {
                 let (qs, ds, sums) = acts[t];
                 let a = _mm256_loadu_si256(qs.as_ptr().add(b * BLOCK) as *const __m256i);
@@ -129,9 +144,9 @@ unsafe fn dot_many_avx2(
                     None => a,
                 };
                 let isum = _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), ones);
-                let dd = _mm256_set1_ps(scale * *ds.get_unchecked(b));
+                let dd = block_scales(format, row, b, *ds.get_unchecked(b));
                 acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)));
-                if format == WeightFormat::Q4_1 {
+                if !row.mins.is_empty() {
                     mins[t] += *row.mins.get_unchecked(b) * *sums.get_unchecked(b);
                 }
             }
