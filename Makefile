@@ -75,6 +75,7 @@ bench-llamacpp:
 	CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" CXXFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
 	  CARGO_TARGET_DIR=target/llamacpp $(CARGO) build --release --manifest-path bench/llamacpp/Cargo.toml
 
-# The dev profile builds the engine at opt-level 3 (see Cargo.toml), so no release build is needed.
+# The dev profile builds the engine at opt-level 3 without debug assertions (see Cargo.toml);
+# the benchmark prints the build it measures.
 bench-infer: setup bench-llamacpp
 	$(CARGO) run -q -p agora -- bench infer --bench-threads 2 --tokens 128 --llamacpp $(LLAMACPP_BENCH)

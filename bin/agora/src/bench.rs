@@ -34,6 +34,9 @@ pub(crate) struct InferArgs {
     /// The llama.cpp bench binary (`make bench-llamacpp` builds it); without it only agora runs.
     #[arg(long, value_name = "BIN")]
     llamacpp: Option<PathBuf>,
+    /// Runs of every measurement (both engines alternate); the table gives their medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -121,6 +124,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
                 threads: args.bench_threads,
                 tokens: args.tokens,
                 llamacpp: args.llamacpp,
+                runs: args.runs,
             };
             let report = tokio::task::spawn_blocking(move || agora_bench::infer::run(&bench)).await??;
             print(&report, args.json)

@@ -53,7 +53,12 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
     let mut out = std::io::stdout().lock();
     match outcome.first_divergence {
         None => {
-            writeln!(out, "reexecute  ok: {} tokens, identical", outcome.tokens.len())?;
+            writeln!(
+                out,
+                "reexecute  ok: {} tokens, identical (checked in one pass, {:.2} s)",
+                outcome.tokens.len(),
+                outcome.time.as_secs_f64()
+            )?;
             Ok(())
         }
         Some(at) => {
@@ -62,8 +67,12 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
             let theirs = envelope.output.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
             let ours = outcome.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
             writeln!(out, "reexecute  MISMATCH at token {at} after {common:?}")?;
-            writeln!(out, "           receipt: {}", theirs.unwrap_or_else(|| "(ended)".into()))?;
-            writeln!(out, "           local:   {}", ours.unwrap_or_else(|| "(ended)".into()))?;
+            let (receipt_ended, local_ended) = match (&theirs, &ours) {
+                (None, _) => ("(ended)", "(goes on)"),
+                _ => ("(goes on)", "(ended)"),
+            };
+            writeln!(out, "           receipt: {}", theirs.unwrap_or_else(|| receipt_ended.into()))?;
+            writeln!(out, "           local:   {}", ours.unwrap_or_else(|| local_ended.into()))?;
             bail!("re-execution diverges from the receipt at token {at}")
         }
     }

@@ -29,6 +29,8 @@ pub struct InferConfig {
     pub tokens: usize,
     /// The llama.cpp bench binary (`make bench-llamacpp` builds it); without it only agora runs.
     pub llamacpp: Option<PathBuf>,
+    /// Runs of every measurement; the report gives their medians.
+    pub runs: usize,
 }
 
 impl InferConfig {
@@ -39,6 +41,9 @@ impl InferConfig {
         }
         if self.tokens == 0 {
             return Err(BenchError::Config("--tokens must be at least 1"));
+        }
+        if self.runs == 0 {
+            return Err(BenchError::Config("--runs must be at least 1"));
         }
         Ok(())
     }
@@ -88,10 +93,27 @@ pub struct InferReport {
     pub tokens: usize,
     /// The matmul kernels agora chose for this CPU.
     pub kernels: String,
+    /// How agora's engine was compiled (profile, optimisation level, debug assertions).
+    pub build: String,
+    /// Runs of every measurement; each figure is their median.
+    pub runs: usize,
     /// agora's peak resident memory, MiB.
     pub agora_peak_rss_mib: f64,
     /// The measurements.
     pub results: Vec<InferRow>,
+    /// Checking a receipt of `tokens` tokens on the short prompt against generating it.
+    pub verification: Verification,
+}
+
+/// A receipt's check ([`agora_infer::Engine::verify`]: one batched pass) against its generation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Tokens of the output checked.
+    pub tokens: usize,
+    /// Seconds to generate it (prompt and generation).
+    pub generate_secs: f64,
+    /// Seconds to check it.
+    pub verify_secs: f64,
 }
 
 /// Runs the benchmark (blocking: call it from a blocking thread).
@@ -114,8 +136,54 @@ fn single(prompt: &[u32], g: &agora_infer::Generation) -> Speed {
     }
 }
 
+/// The median of some values (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+impl Speed {
+    /// Each figure's median over `runs` (peak memory: the largest).
+    fn median(runs: &[Speed]) -> Speed {
+        let field = |f: fn(&Speed) -> Option<f64>| median(runs.iter().filter_map(f).collect());
+        Speed {
+            prompt_tokens: runs.first().and_then(|s| s.prompt_tokens),
+            prompt_tps: field(|s| s.prompt_tps),
+            gen_tps: field(|s| s.gen_tps),
+            total_gen_tps: field(|s| s.total_gen_tps),
+            peak_rss_mib: runs.iter().filter_map(|s| s.peak_rss_mib).reduce(f64::max),
+        }
+    }
+}
+
 fn measure(config: &InferConfig) -> Fallible<InferReport> {
-    let InferConfig { model, threads, tokens, llamacpp } = config;
+    let mut runs: Vec<InferReport> = Vec::new();
+    for _ in 0..config.runs {
+        runs.push(measure_once(config)?);
+    }
+    let mut report = runs[0].clone();
+    for (i, row) in report.results.iter_mut().enumerate() {
+        let ours: Vec<Speed> = runs.iter().map(|r| r.results[i].agora.clone()).collect();
+        row.agora = Speed::median(&ours);
+        let theirs: Vec<Speed> = runs.iter().filter_map(|r| r.results[i].llamacpp.clone()).collect();
+        row.llamacpp = (!theirs.is_empty()).then(|| Speed::median(&theirs));
+    }
+    let field = |f: fn(&Verification) -> f64| median(runs.iter().map(|r| f(&r.verification)).collect());
+    report.verification.generate_secs = field(|v| v.generate_secs).unwrap_or_default();
+    report.verification.verify_secs = field(|v| v.verify_secs).unwrap_or_default();
+    report.runs = config.runs;
+    report.agora_peak_rss_mib = peak_rss_mib();
+    Ok(report)
+}
+
+/// One run of every measurement, each engine loaded afresh.
+fn measure_once(config: &InferConfig) -> Fallible<InferReport> {
+    let InferConfig { model, threads, tokens, llamacpp, .. } = config;
     let (threads, tokens) = (*threads, *tokens);
     let engine = Arc::new(Engine::load(model, &EngineOptions { threads, ..Default::default() })?);
     let mut prompts = Vec::new();
@@ -138,6 +206,19 @@ fn measure(config: &InferConfig) -> Fallible<InferReport> {
             llamacpp: reference(prompt, 1)?,
         });
     }
+
+    // A receipt's check: the short prompt's output verified in one pass.
+    let prepared = engine.prepare(prompts[0].1.clone(), params(tokens))?;
+    let g = engine.run(&prepared, |_| ControlFlow::Continue(()))?;
+    let checked = engine.verify(&prepared, &g.tokens)?;
+    if checked.first_divergence.is_some() {
+        return Err("the engine's own output does not verify".into());
+    }
+    let verification = Verification {
+        tokens: g.tokens.len(),
+        generate_secs: (g.prompt_time + g.generation_time).as_secs_f64(),
+        verify_secs: checked.time.as_secs_f64(),
+    };
 
     // Four concurrent streams on the short prompt: total generated tokens per second.
     let started = Instant::now();
@@ -173,8 +254,11 @@ fn measure(config: &InferConfig) -> Fallible<InferReport> {
         threads,
         tokens,
         kernels: engine.isa().name().to_owned(),
+        build: agora_infer::engine_build(),
+        runs: 1,
         agora_peak_rss_mib: peak_rss_mib(),
         results,
+        verification,
     })
 }
 
@@ -219,9 +303,15 @@ impl fmt::Display for InferReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "model {}  threads {}  {} tokens  kernels {}  agora peak RSS {:.0} MiB",
-            self.model, self.threads, self.tokens, self.kernels, self.agora_peak_rss_mib
+            "model {}  threads {}  {} tokens  kernels {}  medians of {} run{}",
+            self.model,
+            self.threads,
+            self.tokens,
+            self.kernels,
+            self.runs,
+            if self.runs == 1 { "" } else { "s" }
         )?;
+        writeln!(f, "agora: {}  peak RSS {:.0} MiB", self.build, self.agora_peak_rss_mib)?;
         writeln!(f, "{:<22} {:>12} {:>12} {:>8}", "", "agora", "llama.cpp", "ratio")?;
         let row = |f: &mut fmt::Formatter<'_>, label: String, ours: Option<f64>, theirs: Option<f64>| {
             let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
@@ -242,6 +332,15 @@ impl fmt::Display for InferReport {
         {
             writeln!(f, "llama.cpp peak RSS {rss:.0} MiB")?;
         }
+        let v = &self.verification;
+        writeln!(
+            f,
+            "receipt check ({} tokens, one pass) {:.2} s vs generating it {:.2} s: {:.2}x",
+            v.tokens,
+            v.verify_secs,
+            v.generate_secs,
+            v.verify_secs / v.generate_secs.max(1e-9)
+        )?;
         Ok(())
     }
 }

@@ -39,6 +39,17 @@ pub const ENGINE_ID: &str = "agora-infer";
 /// Version of this engine; a receipt can only be re-executed by the same version.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// How the engine was compiled, as benchmarks report it: the Cargo profile, the engine's
+/// optimisation level, and whether debug assertions (which slow the kernels 1.4-1.6x) are on.
+pub fn engine_build() -> String {
+    format!(
+        "{} profile, engine opt-level {}, debug assertions {}",
+        env!("AGORA_INFER_PROFILE"),
+        env!("AGORA_INFER_OPT_LEVEL"),
+        if cfg!(debug_assertions) { "on" } else { "off" }
+    )
+}
+
 /// How to run a model.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -273,57 +284,149 @@ impl Engine {
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation> {
         let PreparedPrompt { tokens: prompt, params } = prepared;
-        {
-            let forward = |tokens: &[u32], cache: &mut model::KvCache| {
-                self.pool.install(|| self.weights.forward(self.isa, tokens, cache))
-            };
-            let mut cache = model::KvCache::new(self.weights.config.layers);
-            let mut sampler = sampling::Sampler::new(params.clone());
-            let mut history = prompt.to_vec();
-            let mut output = StopScanner::new(&params.stop);
-            let started = Instant::now();
-            let mut logits = forward(prompt, &mut cache);
-            let prompt_time = started.elapsed();
-            let started = Instant::now();
-            let mut tokens = Vec::new();
-            let mut finish = FinishReason::Length;
-            while tokens.len() < params.max_tokens {
-                let next = sampler.sample(&mut logits, &history);
-                tokens.push(next);
-                history.push(next);
-                if !params.ignore_eos && self.tokenizer.stop_tokens().contains(&next) {
-                    finish = FinishReason::Stop;
-                    break;
-                }
-                let (delta, stopped) = output.push(&self.tokenizer.token_bytes(next));
-                if !delta.is_empty() && on_text(&delta).is_break() {
-                    finish = FinishReason::Cancelled;
-                    break;
-                }
-                if stopped {
-                    finish = FinishReason::Stop;
-                    break;
-                }
-                if tokens.len() == params.max_tokens {
-                    break;
-                }
-                logits = forward(&[next], &mut cache);
-            }
-            if finish != FinishReason::Cancelled {
-                let rest = output.finish();
-                if !rest.is_empty() {
-                    let _ = on_text(&rest);
+        let forward = |tokens: &[u32], cache: &mut model::KvCache| {
+            self.pool.install(|| self.weights.forward(self.isa, tokens, cache))
+        };
+        let mut cache = model::KvCache::new(self.weights.config.layers);
+        let mut decoder = Decoder::new(self, prompt, params);
+        let started = Instant::now();
+        let mut logits = forward(prompt, &mut cache);
+        let prompt_time = started.elapsed();
+        let started = Instant::now();
+        let finish = if params.max_tokens == 0 {
+            FinishReason::Length
+        } else {
+            loop {
+                match decoder.step(&mut logits, &mut on_text) {
+                    (next, None) => logits = forward(&[next], &mut cache),
+                    (_, Some(finish)) => break finish,
                 }
             }
-            Ok(Generation {
-                text: output.text(),
-                tokens,
-                prompt_tokens: prompt.len(),
-                finish_reason: finish,
-                prompt_time,
-                generation_time: started.elapsed(),
-            })
+        };
+        if finish != FinishReason::Cancelled {
+            let rest = decoder.output.finish();
+            if !rest.is_empty() {
+                let _ = on_text(&rest);
+            }
         }
+        Ok(Generation {
+            text: decoder.output.text(),
+            tokens: decoder.tokens,
+            prompt_tokens: prompt.len(),
+            finish_reason: finish,
+            prompt_time,
+            generation_time: started.elapsed(),
+        })
+    }
+
+    /// Checks that `claimed` is what [`Engine::run`] generates for `prepared`, at the cost of a
+    /// prompt pass: the claimed tokens go through the model in batches (teacher forcing), and at
+    /// every position the sampler, with the same seed and parameters, must choose the claimed
+    /// token from the logits, and the output must end exactly where generation ends. The logits
+    /// are bit-identical to generation's, so the answer is the same as re-generating.
+    pub fn verify(&self, prepared: &PreparedPrompt, claimed: &[u32]) -> Result<Verification> {
+        /// Positions per batched pass: bounds the logits held at once (rows of the vocabulary).
+        const CHUNK: usize = 64;
+        let started = Instant::now();
+        let PreparedPrompt { tokens: prompt, params } = prepared;
+        let mut cache = model::KvCache::new(self.weights.config.layers);
+        let mut decoder = Decoder::new(self, prompt, params);
+        let mut logits = self.pool.install(|| self.weights.forward(self.isa, prompt, &mut cache));
+        let vocab = logits.len();
+        let mut batch: Vec<f32> = Vec::new();
+        let mut batch_start = 0;
+        let mut quiet = |_: &str| ControlFlow::Continue(());
+        let mut i = 0;
+        let first_divergence = if params.max_tokens == 0 {
+            (!claimed.is_empty()).then_some(0)
+        } else {
+            loop {
+                let (chosen, finish) = decoder.step(&mut logits, &mut quiet);
+                if claimed.get(i) != Some(&chosen) {
+                    break Some(i);
+                }
+                match finish {
+                    // Generation ends here: so must the claim.
+                    Some(_) => break (claimed.len() > i + 1).then_some(i + 1),
+                    // Generation goes on: the claim stopped early.
+                    None if i + 1 == claimed.len() => break Some(i + 1),
+                    None => {}
+                }
+                i += 1;
+                // Step i's logits come from the claimed token i-1, computed CHUNK at a time.
+                if batch.is_empty() || i - batch_start == batch.len() / vocab {
+                    let end = (i - 1 + CHUNK).min(claimed.len() - 1);
+                    let feed = &claimed[i - 1..end];
+                    batch = self.pool.install(|| self.weights.forward_all(self.isa, feed, &mut cache));
+                    batch_start = i;
+                }
+                let row = i - batch_start;
+                logits.copy_from_slice(&batch[row * vocab..(row + 1) * vocab]);
+            }
+        };
+        Ok(Verification { tokens: decoder.tokens, first_divergence, time: started.elapsed() })
+    }
+}
+
+/// What [`Engine::verify`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    /// The engine's tokens: the claimed ones up to the first divergence, then its own choice
+    /// there (absent where the claim goes on after generation would have ended, or stops early).
+    pub tokens: Vec<u32>,
+    /// The first position where the claim differs from generation: another token, a token after
+    /// generation ends, or an end before it does.
+    pub first_divergence: Option<usize>,
+    /// Time for the passes and the sampling.
+    pub time: Duration,
+}
+
+/// The choosing and stopping of one generation: shared by [`Engine::run`] and
+/// [`Engine::verify`], so both choose and end alike.
+struct Decoder<'a> {
+    engine: &'a Engine,
+    params: &'a SamplingParams,
+    sampler: sampling::Sampler,
+    history: Vec<u32>,
+    output: StopScanner<'a>,
+    tokens: Vec<u32>,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(engine: &'a Engine, prompt: &[u32], params: &'a SamplingParams) -> Self {
+        Self {
+            engine,
+            params,
+            sampler: sampling::Sampler::new(params.clone()),
+            history: prompt.to_vec(),
+            output: StopScanner::new(&params.stop),
+            tokens: Vec::new(),
+        }
+    }
+
+    /// Chooses the next token from `logits` and says whether generation ends with it.
+    fn step(
+        &mut self,
+        logits: &mut [f32],
+        on_text: &mut impl FnMut(&str) -> ControlFlow<()>,
+    ) -> (u32, Option<FinishReason>) {
+        let next = self.sampler.sample(logits, &self.history);
+        self.tokens.push(next);
+        self.history.push(next);
+        if !self.params.ignore_eos && self.engine.tokenizer.stop_tokens().contains(&next) {
+            return (next, Some(FinishReason::Stop));
+        }
+        let (delta, stopped) = self.output.push(&self.engine.tokenizer.token_bytes(next));
+        if !delta.is_empty() && on_text(&delta).is_break() {
+            return (next, Some(FinishReason::Cancelled));
+        }
+        if stopped {
+            return (next, Some(FinishReason::Stop));
+        }
+        if self.tokens.len() == self.params.max_tokens {
+            return (next, Some(FinishReason::Length));
+        }
+        (next, None)
     }
 }
 

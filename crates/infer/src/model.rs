@@ -131,6 +131,17 @@ impl Weights {
     /// Runs `tokens` (at positions `cache.len()..`) through the model, appends them to the cache,
     /// and returns the logits of the last token.
     pub(crate) fn forward(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        self.forward_positions(isa, tokens, cache, false)
+    }
+
+    /// [`Weights::forward`] returning the logits of every position (`tokens.len()` rows of the
+    /// vocabulary), each bit-identical to what a one-token forward at that position gives: every
+    /// step (norm, quantization, matrix row, attention query) depends on its own position only.
+    pub(crate) fn forward_all(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        self.forward_positions(isa, tokens, cache, true)
+    }
+
+    fn forward_positions(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache, all: bool) -> Vec<f32> {
         let c = &self.config;
         let (n, d) = (tokens.len(), c.embedding);
         let kv_dim = c.kv_heads * c.head_dim;
@@ -192,13 +203,13 @@ impl Weights {
         }
         cache.len += n;
 
-        // Only the last position's logits are needed to pick the next token.
-        let last = &x[(n - 1) * d..];
-        let mut normed = vec![0f32; d];
-        rms_norm(last, &self.output_norm, c.rms_eps, &mut normed);
+        // Generation needs only the last position's logits to pick the next token.
+        let rows = if all { &x[..] } else { &x[(n - 1) * d..] };
+        let mut normed = vec![0f32; rows.len()];
+        rms_norm(rows, &self.output_norm, c.rms_eps, &mut normed);
         scratch.q8.requantize(&normed, d);
         let output = self.output.as_ref().unwrap_or(&self.embeddings);
-        let mut logits = vec![0f32; output.rows()];
+        let mut logits = vec![0f32; rows.len() / d * output.rows()];
         kernels::matmul(isa, output, &scratch.q8, &mut logits);
         logits
     }

@@ -19,7 +19,6 @@ use alloy::{
     sol_types::{SolStruct, eip712_domain},
 };
 use serde::{Deserialize, Serialize};
-use std::ops::ControlFlow;
 
 alloy::sol! {
     /// The signed statement: "this node ran this engine on this model for this request and
@@ -244,10 +243,13 @@ impl ReceiptEnvelope {
 /// What re-running a receipt's inference showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reexecution {
-    /// Tokens re-generated.
+    /// The engine's tokens: the receipt's up to the first divergence, then its own choice there.
     pub tokens: Vec<u32>,
-    /// Index of the first token that differs from the receipt's output, if any.
+    /// Index of the first token that differs from the receipt's output, if any (a changed token,
+    /// a token after generation ends, or an end before it does).
     pub first_divergence: Option<usize>,
+    /// How long the check took.
+    pub time: std::time::Duration,
 }
 
 impl Reexecution {
@@ -258,7 +260,9 @@ impl Reexecution {
 }
 
 /// Re-runs the receipt's request on `engine` and compares the tokens. Checks first that the
-/// model file and engine version are the receipt's.
+/// model file and engine version are the receipt's. The output is checked at the cost of a prompt
+/// pass ([`Engine::verify`]: the receipt's tokens go through the model in batches and the sampler
+/// must choose each of them), which answers exactly as re-generating would.
 pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecution> {
     let receipt = &envelope.signed.receipt;
     let actual = model_hash(&engine.info().sha256);
@@ -273,12 +277,10 @@ pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecut
     if ours != theirs {
         return Err(ReceiptError::OtherEngine { expected: theirs, actual: ours });
     }
-    let generation =
-        engine.chat(&envelope.request.messages, &envelope.request.sampling, |_| ControlFlow::Continue(()))?;
-    let claimed = &envelope.output.tokens;
-    let first_divergence = (0..generation.tokens.len().max(claimed.len()))
-        .find(|i| generation.tokens.get(*i) != claimed.get(*i));
-    Ok(Reexecution { tokens: generation.tokens, first_divergence })
+    let prompt = engine.chat_prompt(&envelope.request.messages)?;
+    let prepared = engine.prepare(prompt, envelope.request.sampling.clone())?;
+    let v = engine.verify(&prepared, &envelope.output.tokens)?;
+    Ok(Reexecution { tokens: v.tokens, first_divergence: v.first_divergence, time: v.time })
 }
 
 fn hex(b: B256) -> String {

@@ -176,3 +176,49 @@ fn a_prepared_prompt_is_checked_once_and_runs_like_a_chat() {
     let outside = vec![u32::MAX];
     assert!(matches!(e.prepare(outside, params), Err(InferError::InvalidRequest(_))));
 }
+
+/// Teacher forcing: one batched pass over the claimed output checks it as re-generating would,
+/// for a sampled output ended by length and a greedy one ended by end-of-turn, and names the first
+/// position of a changed token, of a token after generation ends, and of an end before it does.
+#[test]
+fn verification_in_one_pass_agrees_with_generation_and_finds_the_first_divergence() {
+    let e = engine();
+    let story = "Write a long story about a robot who learns to paint.";
+    let sampled = SamplingParams {
+        max_tokens: 90,
+        temperature: 0.9,
+        top_p: 0.95,
+        top_k: 40,
+        repetition_penalty: 1.1,
+        seed: 21,
+        ..Default::default()
+    };
+    let greedy = SamplingParams { max_tokens: 64, ..Default::default() };
+    let cases = [(story, sampled, FinishReason::Length), (QUESTION, greedy, FinishReason::Stop)];
+    for (question, params, finish) in cases {
+        let prompt = e.chat_prompt(&[ChatMessage::new("user", question)]).unwrap();
+        let prepared = e.prepare(prompt, params.clone()).unwrap();
+        let out = e.run(&prepared, |_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(out.finish_reason, finish, "{params:?}");
+        let n = out.tokens.len();
+        if finish == FinishReason::Length {
+            assert!(n > 64, "long enough to span two batches: {n}");
+        }
+        let v = e.verify(&prepared, &out.tokens).unwrap();
+        assert_eq!((v.first_divergence, &v.tokens), (None, &out.tokens), "{params:?}");
+
+        let at = (n / 2).max(1);
+        let mut changed = out.tokens.clone();
+        changed[at] = (changed[at] + 1) % 49_152;
+        let v = e.verify(&prepared, &changed).unwrap();
+        assert_eq!(v.first_divergence, Some(at));
+        assert_eq!(v.tokens[..], out.tokens[..=at], "the engine's own token at the divergence");
+
+        let v = e.verify(&prepared, &out.tokens[..n - 1]).unwrap();
+        assert_eq!(v.first_divergence, Some(n - 1), "stopped early");
+        let mut longer = out.tokens.clone();
+        longer.push(out.tokens[0]);
+        let v = e.verify(&prepared, &longer).unwrap();
+        assert_eq!(v.first_divergence, Some(n), "goes on after the end");
+    }
+}
