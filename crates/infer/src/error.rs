@@ -29,6 +29,12 @@ pub enum InferError {
         /// What the reader found.
         reason: String,
     },
+    /// The batch worker thread cannot be started.
+    #[error("model: cannot start the batch worker: {0}")]
+    Worker(#[source] std::io::Error),
+    /// The batch worker has stopped (the engine is shutting down).
+    #[error("inference stopped: the engine is shutting down")]
+    Stopped,
     /// The worker threads cannot be started.
     #[error("model: cannot start {threads} worker threads: {source}")]
     ThreadPool {

@@ -13,6 +13,7 @@
 //!
 //! The engine knows nothing of HTTP or Ethereum; the node serves it and signs its receipts.
 
+mod batch;
 mod error;
 mod gguf;
 pub mod kernels;
@@ -142,15 +143,20 @@ pub struct Generation {
     pub generation_time: Duration,
 }
 
-/// A loaded model, ready to generate. Generations run one at a time on the engine's threads.
+/// A loaded model, ready to generate. Concurrent generations (from several threads) are decoded
+/// together, one batched forward pass per step, with the same tokens as each would get alone.
 #[derive(Debug)]
 pub struct Engine {
     info: ModelInfo,
-    weights: model::Weights,
+    batcher: std::sync::Arc<batch::Batcher>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
-    pool: rayon::ThreadPool,
-    isa: KernelIsa,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.batcher.close();
+    }
 }
 
 impl Engine {
@@ -195,7 +201,8 @@ impl Engine {
             took_ms = started.elapsed().as_millis() as u64,
             "model loaded"
         );
-        Ok(Self { info, weights, tokenizer, template, pool, isa })
+        let batcher = batch::Batcher::start(batch::Core { weights, pool, isa })?;
+        Ok(Self { info, batcher, tokenizer, template })
     }
 
     /// What the model is.
@@ -205,7 +212,7 @@ impl Engine {
 
     /// Hyper-parameters.
     pub fn config(&self) -> &ModelConfig {
-        &self.weights.config
+        &self.batcher.core().weights.config
     }
 
     /// The tokenizer.
@@ -215,12 +222,12 @@ impl Engine {
 
     /// Worker threads.
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        self.batcher.core().pool.current_num_threads()
     }
 
     /// The kernel implementation in use.
     pub fn isa(&self) -> KernelIsa {
-        self.isa
+        self.batcher.core().isa
     }
 
     /// The conversation rendered by the model's chat template and tokenized.
@@ -259,7 +266,7 @@ impl Engine {
     pub fn prepare(&self, tokens: Vec<u32>, params: SamplingParams) -> Result<PreparedPrompt> {
         params.validate()?;
         self.check_context(tokens.len(), params.max_tokens)?;
-        if let Some(bad) = tokens.iter().find(|t| **t as usize >= self.weights.config.vocab) {
+        if let Some(bad) = tokens.iter().find(|t| **t as usize >= self.config().vocab) {
             return Err(InferError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
         }
         Ok(PreparedPrompt { tokens, params })
@@ -284,13 +291,11 @@ impl Engine {
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation> {
         let PreparedPrompt { tokens: prompt, params } = prepared;
-        let forward = |tokens: &[u32], cache: &mut model::KvCache| {
-            self.pool.install(|| self.weights.forward(self.isa, tokens, cache))
-        };
-        let mut cache = model::KvCache::new(self.weights.config.layers);
+        let _running = self.batcher.join();
         let mut decoder = Decoder::new(self, prompt, params);
         let started = Instant::now();
-        let mut logits = forward(prompt, &mut cache);
+        let cache = model::KvCache::new(self.config().layers);
+        let (mut logits, mut cache) = self.batcher.forward(prompt.clone(), cache)?;
         let prompt_time = started.elapsed();
         let started = Instant::now();
         let finish = if params.max_tokens == 0 {
@@ -298,7 +303,7 @@ impl Engine {
         } else {
             loop {
                 match decoder.step(&mut logits, &mut on_text) {
-                    (next, None) => logits = forward(&[next], &mut cache),
+                    (next, None) => (logits, cache) = self.batcher.forward(vec![next], cache)?,
                     (_, Some(finish)) => break finish,
                 }
             }
@@ -319,6 +324,11 @@ impl Engine {
         })
     }
 
+    /// The most concurrent generations one forward pass has served since the model was loaded.
+    pub fn largest_batch(&self) -> usize {
+        self.batcher.largest_batch()
+    }
+
     /// Checks that `claimed` is what [`Engine::run`] generates for `prepared`, at the cost of a
     /// prompt pass: the claimed tokens go through the model in batches (teacher forcing), and at
     /// every position the sampler, with the same seed and parameters, must choose the claimed
@@ -329,9 +339,10 @@ impl Engine {
         const CHUNK: usize = 64;
         let started = Instant::now();
         let PreparedPrompt { tokens: prompt, params } = prepared;
-        let mut cache = model::KvCache::new(self.weights.config.layers);
+        let core = self.batcher.core();
+        let mut cache = model::KvCache::new(core.weights.config.layers);
         let mut decoder = Decoder::new(self, prompt, params);
-        let mut logits = self.pool.install(|| self.weights.forward(self.isa, prompt, &mut cache));
+        let mut logits = core.pool.install(|| core.weights.forward(core.isa, prompt, &mut cache));
         let vocab = logits.len();
         let mut batch: Vec<f32> = Vec::new();
         let mut batch_start = 0;
@@ -357,7 +368,7 @@ impl Engine {
                 if batch.is_empty() || i - batch_start == batch.len() / vocab {
                     let end = (i - 1 + CHUNK).min(claimed.len() - 1);
                     let feed = &claimed[i - 1..end];
-                    batch = self.pool.install(|| self.weights.forward_all(self.isa, feed, &mut cache));
+                    batch = core.pool.install(|| core.weights.forward_all(core.isa, feed, &mut cache));
                     batch_start = i;
                 }
                 let row = i - batch_start;

@@ -131,33 +131,51 @@ impl Weights {
     /// Runs `tokens` (at positions `cache.len()..`) through the model, appends them to the cache,
     /// and returns the logits of the last token.
     pub(crate) fn forward(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
-        self.forward_positions(isa, tokens, cache, false)
+        self.forward_batch(isa, &mut [(tokens, cache)], false).pop().unwrap_or_default()
     }
 
     /// [`Weights::forward`] returning the logits of every position (`tokens.len()` rows of the
-    /// vocabulary), each bit-identical to what a one-token forward at that position gives: every
-    /// step (norm, quantization, matrix row, attention query) depends on its own position only.
+    /// vocabulary).
     pub(crate) fn forward_all(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
-        self.forward_positions(isa, tokens, cache, true)
+        self.forward_batch(isa, &mut [(tokens, cache)], true).pop().unwrap_or_default()
     }
 
-    fn forward_positions(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache, all: bool) -> Vec<f32> {
+    /// Runs several sequences' new tokens through the model in one pass, each against its own
+    /// cache, and returns each sequence's logits: of its last token, or with `all` of every
+    /// token. Every result is bit-identical to running that sequence alone, one token at a
+    /// time: each step (norm, quantization, matrix row, rotary embedding, attention query)
+    /// depends on its own position only, so neighbours and batch sizes change nothing.
+    pub(crate) fn forward_batch(
+        &self,
+        isa: KernelIsa,
+        seqs: &mut [(&[u32], &mut KvCache)],
+        all: bool,
+    ) -> Vec<Vec<f32>> {
         let c = &self.config;
-        let (n, d) = (tokens.len(), c.embedding);
-        let kv_dim = c.kv_heads * c.head_dim;
-        let start = cache.len;
+        let d = c.embedding;
+        let (hd, kv_dim, q_dim) = (c.head_dim, c.kv_heads * c.head_dim, c.heads * c.head_dim);
+        // Where each sequence's tokens sit in the batch, and where its positions start.
+        let mut offsets = Vec::with_capacity(seqs.len());
+        let mut n = 0;
+        for (tokens, cache) in seqs.iter() {
+            offsets.push((n, tokens.len(), cache.len));
+            n += tokens.len();
+        }
+        if n == 0 {
+            return vec![Vec::new(); seqs.len()];
+        }
         let mut scratch = Scratch::default();
 
         let mut x = vec![0f32; n * d];
-        for (t, token) in tokens.iter().enumerate() {
+        for (t, token) in seqs.iter().flat_map(|(tokens, _)| tokens.iter()).enumerate() {
             let row = (*token as usize).min(self.embeddings.rows() - 1);
             self.embeddings.dequantize_row(row, &mut x[t * d..(t + 1) * d]);
         }
         let mut h = vec![0f32; n * d];
-        let mut q = vec![0f32; n * d.max(c.heads * c.head_dim)];
+        let mut q = vec![0f32; n * d.max(q_dim)];
         let mut k = vec![0f32; n * kv_dim];
         let mut v = vec![0f32; n * kv_dim];
-        let mut attn = vec![0f32; n * c.heads * c.head_dim];
+        let mut attn = vec![0f32; n * q_dim];
         let mut o = vec![0f32; n * d];
         let mut gate = vec![0f32; n * c.feed_forward];
         let mut up = vec![0f32; n * c.feed_forward];
@@ -165,28 +183,37 @@ impl Weights {
         for (li, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
             scratch.q8.requantize(&h, d);
-            let q_len = n * c.heads * c.head_dim;
-            kernels::matmul(isa, &layer.wq, &scratch.q8, &mut q[..q_len]);
+            kernels::matmul(isa, &layer.wq, &scratch.q8, &mut q[..n * q_dim]);
             kernels::matmul(isa, &layer.wk, &scratch.q8, &mut k);
             kernels::matmul(isa, &layer.wv, &scratch.q8, &mut v);
-            add_bias(&mut q[..q_len], layer.bq.as_deref());
+            add_bias(&mut q[..n * q_dim], layer.bq.as_deref());
             add_bias(&mut k, layer.bk.as_deref());
             add_bias(&mut v, layer.bv.as_deref());
-            for t in 0..n {
-                let pos = start + t;
-                let hd = c.head_dim;
-                for head in 0..c.heads {
-                    self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], pos);
+            for ((_, cache), &(off, len, start)) in seqs.iter_mut().zip(&offsets) {
+                for t in off..off + len {
+                    let pos = start + t - off;
+                    for head in 0..c.heads {
+                        self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], pos);
+                    }
+                    for head in 0..c.kv_heads {
+                        self.rope(
+                            &mut k[(t * c.kv_heads + head) * hd..(t * c.kv_heads + head + 1) * hd],
+                            pos,
+                        );
+                    }
                 }
-                for head in 0..c.kv_heads {
-                    self.rope(&mut k[(t * c.kv_heads + head) * hd..(t * c.kv_heads + head + 1) * hd], pos);
-                }
+                cache.keys[li].extend_from_slice(&k[off * kv_dim..(off + len) * kv_dim]);
+                cache.values[li].extend_from_slice(&v[off * kv_dim..(off + len) * kv_dim]);
+                self.attention(
+                    &q[off * q_dim..(off + len) * q_dim],
+                    &cache.keys[li],
+                    &cache.values[li],
+                    start,
+                    &mut attn[off * q_dim..(off + len) * q_dim],
+                );
             }
-            cache.keys[li].extend_from_slice(&k);
-            cache.values[li].extend_from_slice(&v);
-            self.attention(&q[..q_len], &cache.keys[li], &cache.values[li], start, &mut attn);
 
-            scratch.q8.requantize(&attn, c.heads * c.head_dim);
+            scratch.q8.requantize(&attn, q_dim);
             kernels::matmul(isa, &layer.wo, &scratch.q8, &mut o);
             add_into(&mut x, &o);
 
@@ -201,17 +228,34 @@ impl Weights {
             kernels::matmul(isa, &layer.w_down, &scratch.q8, &mut o);
             add_into(&mut x, &o);
         }
-        cache.len += n;
+        for ((_, cache), &(_, len, _)) in seqs.iter_mut().zip(&offsets) {
+            cache.len += len;
+        }
 
-        // Generation needs only the last position's logits to pick the next token.
-        let rows = if all { &x[..] } else { &x[(n - 1) * d..] };
+        // Generation needs only each sequence's last position to pick its next token.
+        let picked: Vec<usize> = offsets
+            .iter()
+            .flat_map(|&(off, len, _)| if all { off..off + len } else { off + len.max(1) - 1..off + len })
+            .collect();
+        let mut rows = vec![0f32; picked.len() * d];
+        for (r, &t) in picked.iter().enumerate() {
+            rows[r * d..(r + 1) * d].copy_from_slice(&x[t * d..(t + 1) * d]);
+        }
         let mut normed = vec![0f32; rows.len()];
-        rms_norm(rows, &self.output_norm, c.rms_eps, &mut normed);
+        rms_norm(&rows, &self.output_norm, c.rms_eps, &mut normed);
         scratch.q8.requantize(&normed, d);
         let output = self.output.as_ref().unwrap_or(&self.embeddings);
-        let mut logits = vec![0f32; rows.len() / d * output.rows()];
+        let vocab = output.rows();
+        let mut logits = vec![0f32; picked.len() * vocab];
         kernels::matmul(isa, output, &scratch.q8, &mut logits);
-        logits
+        let mut out = Vec::with_capacity(seqs.len());
+        let mut at = 0;
+        for &(_, len, _) in &offsets {
+            let rows = if all { len } else { usize::from(len > 0) };
+            out.push(logits[at * vocab..(at + rows) * vocab].to_vec());
+            at += rows;
+        }
+        out
     }
 
     fn rope(&self, x: &mut [f32], pos: usize) {

@@ -1,5 +1,6 @@
-//! The inference service: one engine, a bounded FIFO queue of generations, and one worker
-//! thread that runs them in order. A full queue is refused at once (HTTP 429) instead of
+//! The inference service: one engine, a bounded FIFO queue of generations, and `batch` worker
+//! threads that take them in order; the engine decodes the generations they run together, one
+//! batched forward pass per step. A full queue is refused at once (HTTP 429) instead of
 //! growing without bound; a generation whose requester went away stops at the next token.
 
 use agora_infer::{ChatMessage, Engine, Generation, InferError, PreparedPrompt};
@@ -14,6 +15,9 @@ use tokio::sync::mpsc;
 
 /// Default number of generations that may wait for the worker.
 pub const DEFAULT_QUEUE: usize = 16;
+
+/// Default number of generations decoded together.
+pub const DEFAULT_BATCH: usize = 4;
 
 /// What a generation reports while it runs.
 #[derive(Debug)]
@@ -58,23 +62,31 @@ impl std::fmt::Debug for InferenceService {
 }
 
 impl InferenceService {
-    /// Starts the worker thread for `engine`. Receipts are signed with `signer` when given.
+    /// Starts `batch` worker threads for `engine` (generations decoded together). Receipts are
+    /// signed with `signer` when given.
     pub fn start(
         engine: Engine,
         signer: Option<PrivateKeySigner>,
         capacity: usize,
+        batch: usize,
         log_prompts: bool,
     ) -> Self {
         let engine = Arc::new(engine);
-        let (queue, mut jobs) = mpsc::channel::<Job>(capacity.max(1));
-        let worker_engine = Arc::clone(&engine);
-        let spawned = std::thread::Builder::new().name("agora-inference".into()).spawn(move || {
-            while let Some(job) = jobs.blocking_recv() {
-                run_job(&worker_engine, signer.as_ref(), job, log_prompts);
+        let (queue, jobs) = mpsc::channel::<Job>(capacity.max(1));
+        // The workers take jobs in order: whichever is free waits on the queue.
+        let jobs = Arc::new(std::sync::Mutex::new(jobs));
+        for i in 0..batch.max(1) {
+            let (engine, signer, jobs) = (Arc::clone(&engine), signer.clone(), Arc::clone(&jobs));
+            let spawned = std::thread::Builder::new().name(format!("agora-inference-{i}")).spawn(move || {
+                loop {
+                    let job = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).blocking_recv();
+                    let Some(job) = job else { break };
+                    run_job(&engine, signer.as_ref(), job, log_prompts);
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(target: "agora::infer", "cannot start inference worker {i}: {e}");
             }
-        });
-        if let Err(e) = spawned {
-            tracing::error!(target: "agora::infer", "cannot start the inference worker: {e}");
         }
         Self { engine, queue, capacity: capacity.max(1), log_prompts }
     }

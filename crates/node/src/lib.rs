@@ -212,6 +212,7 @@ impl Node {
                 engine,
                 Some(node_key.clone()),
                 config.inference.queue,
+                config.inference.batch,
                 config.inference.log_prompts,
             )
         });

@@ -181,6 +181,7 @@ impl TestNode {
                 model,
                 threads: 2,
                 queue: 4,
+                batch: 4,
                 max_context: None,
                 log_prompts: false,
             },

@@ -328,7 +328,7 @@ fn a_k_quant_model_runs_bit_identically_on_every_kernel_and_follows_its_dequanti
     };
     let engine = load(&k_path, 1, KernelIsa::Scalar);
     assert_eq!(engine.info().quantization, "Q4_K");
-    let formats = engine.weights.layer_formats(0);
+    let formats = engine.batcher.core().weights.layer_formats(0);
     use WeightFormat::{K8, Q4_1};
     assert_eq!(formats, [Q4_1, K8, K8, K8, Q4_1, K8, Q4_1], "q k v o gate up down");
 
@@ -342,11 +342,69 @@ fn a_k_quant_model_runs_bit_identically_on_every_kernel_and_follows_its_dequanti
         assert_eq!(run(&load(&k_path, threads, isa)), tokens, "{threads} threads, {}", isa.name());
     }
 
-    let logits = |e: &Engine| e.weights.forward(e.isa(), &prompt, &mut KvCache::new(2));
+    let logits = |e: &Engine| e.batcher.core().weights.forward(e.isa(), &prompt, &mut KvCache::new(2));
     let (ours, twin) = (logits(&engine), logits(&load(&f32_path, 1, KernelIsa::Scalar)));
     assert_eq!(ours.len(), twin.len());
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum::<f64>();
     let cosine = dot(&ours, &twin) / (dot(&ours, &ours) * dot(&twin, &twin)).sqrt();
     assert!(cosine > 0.999, "the K-quant kernels' logits drift from the f32 model's: cosine {cosine}");
     assert_ne!(ours, twin, "the twin must run the f32 path, not the same kernels");
+}
+
+/// One batched pass serves sequences at different points (prompts and single decode steps,
+/// empty ones too) with every logit bit-identical to running each alone, on every kernel.
+#[test]
+fn a_batch_of_sequences_gives_each_the_bits_it_gets_alone() {
+    use crate::{Engine, EngineOptions, KernelIsa, model::KvCache};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.gguf");
+    write_k_quant_model(&path, false);
+    for isa in [KernelIsa::Scalar, KernelIsa::detect()] {
+        let engine =
+            Engine::load(&path, &EngineOptions { threads: 2, isa: Some(isa), ..Default::default() }).unwrap();
+        let w = &engine.batcher.core().weights;
+        let seqs: [Vec<u32>; 4] = [(0..9).collect(), vec![200], (40..80).rev().collect(), vec![]];
+        // Alone: the first half as a prompt, then one token at a time.
+        let alone: Vec<Vec<Vec<f32>>> = seqs
+            .iter()
+            .map(|tokens| {
+                let mut cache = KvCache::new(2);
+                let half = tokens.len() / 2;
+                let mut out = vec![w.forward(isa, &tokens[..half], &mut cache)];
+                out.extend(tokens[half..].iter().map(|t| w.forward(isa, &[*t], &mut cache)));
+                out
+            })
+            .collect();
+        // Together: the same steps, each pass serving whichever sequences have one left.
+        let mut caches: Vec<KvCache> = (0..4).map(|_| KvCache::new(2)).collect();
+        let mut together: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 4];
+        for step in 0..=seqs.iter().map(Vec::len).max().unwrap() {
+            let feeds: Vec<&[u32]> = seqs
+                .iter()
+                .map(|s| {
+                    let half = s.len() / 2;
+                    match step {
+                        0 => &s[..half],
+                        k if half + k - 1 < s.len() => &s[half + k - 1..half + k],
+                        _ => &s[..0],
+                    }
+                })
+                .collect();
+            let mut batch: Vec<(&[u32], &mut KvCache)> =
+                feeds.iter().copied().zip(caches.iter_mut()).collect();
+            let logits = w.forward_batch(isa, &mut batch, false);
+            for (i, l) in logits.into_iter().enumerate() {
+                if step == 0 || !feeds[i].is_empty() {
+                    together[i].push(l);
+                }
+            }
+        }
+        for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+            assert_eq!(a.len(), b.len(), "sequence {i}");
+            for (s, (x, y)) in a.iter().zip(b).enumerate() {
+                let same = x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same, "sequence {i}, step {s}, {} kernels: the batch changed the logits", isa.name());
+            }
+        }
+    }
 }

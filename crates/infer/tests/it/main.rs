@@ -222,3 +222,50 @@ fn verification_in_one_pass_agrees_with_generation_and_finds_the_first_divergenc
         assert_eq!(v.first_divergence, Some(n), "goes on after the end");
     }
 }
+
+/// Continuous batching: eight different requests decoded concurrently (in batches of up to
+/// eight, joining and leaving as they start and finish) get exactly the tokens each gets alone,
+/// on two threads and on one. (The scalar kernels' batches are checked pass by pass on a small
+/// model: `gguf::tests::a_batch_of_sequences_gives_each_the_bits_it_gets_alone`.)
+#[test]
+fn concurrent_generations_are_batched_and_each_gets_the_tokens_it_gets_alone() {
+    let questions = [
+        QUESTION,
+        "What is a blockchain?",
+        "Name three colours.",
+        "Write a haiku about the sea.",
+        "Why is the sky blue?",
+        "Count from one to ten.",
+        "What is 12 times 12?",
+        "Say hello in French.",
+    ];
+    let requests: Vec<(Vec<ChatMessage>, SamplingParams)> = questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let params = SamplingParams {
+                max_tokens: 8 + 2 * i,
+                temperature: if i % 2 == 0 { 0.0 } else { 0.8 },
+                seed: i as u64,
+                ..Default::default()
+            };
+            (vec![ChatMessage::new("user", *q)], params)
+        })
+        .collect();
+    let alone: Vec<Vec<u32>> = requests.iter().map(|(m, p)| answer_to(engine(), m, p)).collect();
+    for (threads, isa, n) in [(2, KernelIsa::detect(), 8), (1, KernelIsa::detect(), 4)] {
+        let e = Engine::load(&model_path(), &EngineOptions { threads, isa: Some(isa), ..Default::default() })
+            .unwrap();
+        let together: Vec<Vec<u32>> = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                requests[..n].iter().map(|(m, p)| s.spawn(|| answer_to(&e, m, p))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(together, alone[..n], "{threads} threads, {} kernels", isa.name());
+        assert!(e.largest_batch() > 1, "the generations were not batched");
+    }
+}
+
+fn answer_to(engine: &Engine, messages: &[ChatMessage], params: &SamplingParams) -> Vec<u32> {
+    engine.chat(messages, params, |_| ControlFlow::Continue(())).unwrap().tokens
+}

@@ -146,6 +146,8 @@ pub struct InferenceLayer {
     pub threads: Option<usize>,
     /// Generations that may wait; more are answered 429.
     pub queue: Option<usize>,
+    /// Generations decoded together, one batched forward pass per step.
+    pub batch: Option<usize>,
     /// Cap on the context window, in tokens.
     pub max_context: Option<usize>,
     /// Log prompts and outputs (off by default: they are the user's).
@@ -246,6 +248,7 @@ impl ConfigLayer {
                 model: text("AGORA_MODEL").map(PathBuf::from),
                 threads: parse_env(&var, "AGORA_THREADS", "expected a number of threads")?,
                 queue: parse_env(&var, "AGORA_INFERENCE_QUEUE", "expected a queue length")?,
+                batch: parse_env(&var, "AGORA_INFERENCE_BATCH", "expected a number of generations")?,
                 max_context: parse_env(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
                 log_prompts: parse_env(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
             },
@@ -296,6 +299,7 @@ impl ConfigLayer {
                 model: over.inference.model.or(self.inference.model),
                 threads: over.inference.threads.or(self.inference.threads),
                 queue: over.inference.queue.or(self.inference.queue),
+                batch: over.inference.batch.or(self.inference.batch),
                 max_context: over.inference.max_context.or(self.inference.max_context),
                 log_prompts: over.inference.log_prompts.or(self.inference.log_prompts),
             },
@@ -344,6 +348,8 @@ pub struct InferenceConfig {
     pub threads: usize,
     /// Queue length.
     pub queue: usize,
+    /// Generations decoded together.
+    pub batch: usize,
     /// Context cap.
     pub max_context: Option<usize>,
     /// Log prompts and outputs.
@@ -501,11 +507,15 @@ impl NodeConfig {
         if merged.inference.queue == Some(0) {
             return Err(ConfigError::Invalid("inference.queue must be at least 1".into()));
         }
+        if merged.inference.batch.is_some_and(|b| !(1..=64).contains(&b)) {
+            return Err(ConfigError::Invalid("inference.batch must be between 1 and 64".into()));
+        }
         let inference = InferenceConfig {
             model,
             explicit,
             threads: merged.inference.threads.unwrap_or(0),
             queue: merged.inference.queue.unwrap_or(crate::inference::DEFAULT_QUEUE),
+            batch: merged.inference.batch.unwrap_or(crate::inference::DEFAULT_BATCH),
             max_context: merged.inference.max_context,
             log_prompts: merged.inference.log_prompts.unwrap_or(false),
         };

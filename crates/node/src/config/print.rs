@@ -61,7 +61,10 @@ impl NodeConfig {
             Some(path) => out.push_str(&format!("model = {}\n", quote_path(path))),
             None => out.push_str("# model: none found (run `make setup`, or set inference.model)\n"),
         }
-        out.push_str(&format!("threads = {}  # 0: every core\nqueue = {}\n", inf.threads, inf.queue));
+        out.push_str(&format!(
+            "threads = {}  # 0: every core\nqueue = {}\nbatch = {}\n",
+            inf.threads, inf.queue, inf.batch
+        ));
         if let Some(ctx) = inf.max_context {
             out.push_str(&format!("max_context = {ctx}\n"));
         }

@@ -144,14 +144,14 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn a_full_queue_answers_429_and_a_client_that_leaves_frees_the_worker() {
     let net = TestNet::start().await;
-    let node = TestNode::start_with_model(&net, Some(default_model())).await; // queue of 4
+    let node = TestNode::start_with_model(&net, Some(default_model())).await; // batch 4, queue 4
     let url = node.url("/v1/chat/completions");
     let long = question(json!({"max_tokens": 4000, "temperature": 1.0, "seed": 1, "stop": ["\u{0}"]}));
 
-    // Streams that will run for a long time: one runs, four wait, the sixth is refused.
+    // Streams that will run for a long time: four run together, four wait, the ninth is refused.
     let client = reqwest::Client::new();
     let mut running = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..8 {
         let body = json!({"stream": true}).as_object().unwrap().iter().fold(long.clone(), |mut b, (k, v)| {
             b[k] = v.clone();
             b

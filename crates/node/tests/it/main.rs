@@ -28,6 +28,7 @@ fn no_inference() -> agora_node::InferenceConfig {
         explicit: false,
         threads: 1,
         queue: 1,
+        batch: 1,
         max_context: None,
         log_prompts: false,
     }
