@@ -59,8 +59,9 @@ pub(crate) enum Command {
     Serve,
     /// Chat with the local model in the terminal (streaming); `-p` for one question.
     Chat(crate::chat::ChatArgs),
-    /// List local models: file size, quantization, parameters, sha256.
-    Models,
+    /// The models this node serves: list them (file size, quantization, parameters, sha256),
+    /// or `add` one.
+    Models(crate::models::ModelsArgs),
     /// Inference receipts.
     #[command(subcommand)]
     Receipt(crate::receipt::ReceiptCommand),

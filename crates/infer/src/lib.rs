@@ -375,7 +375,12 @@ impl Engine {
                 logits.copy_from_slice(&batch[row * vocab..(row + 1) * vocab]);
             }
         };
-        Ok(Verification { tokens: decoder.tokens, first_divergence, time: started.elapsed() })
+        Ok(Verification {
+            text: decoder.output.text(),
+            tokens: decoder.tokens,
+            first_divergence,
+            time: started.elapsed(),
+        })
     }
 }
 
@@ -385,6 +390,9 @@ pub struct Verification {
     /// The engine's tokens: the claimed ones up to the first divergence, then its own choice
     /// there (absent where the claim goes on after generation would have ended, or stops early).
     pub tokens: Vec<u32>,
+    /// The text those tokens make, as generation returns it (a matched stop sequence cut off):
+    /// a claim must carry this text with its tokens.
+    pub text: String,
     /// The first position where the claim differs from generation: another token, a token after
     /// generation ends, or an end before it does.
     pub first_divergence: Option<usize>,

@@ -84,8 +84,11 @@ pub struct Audit {
     pub evidence: ReceiptEnvelope,
 }
 
-/// Re-runs the job on `engine` and compares the delivery with it, token by token. `signer`
-/// signs the auditor's receipt, stamped `timestamp`.
+/// Checks the delivery against the job on `engine`: a delivery that is a valid receipt for the
+/// job is verified in one pass over its tokens ([`Engine::verify`], exactly as re-generating
+/// would judge it); only a wrong one is re-generated, for the auditor's own output. `signer`
+/// signs the auditor's receipt, stamped `timestamp` (for a delivery that stands, its output is
+/// the delivered one).
 pub fn audit(
     spec: &JobSpec,
     provider: Address,
@@ -94,21 +97,46 @@ pub fn audit(
     signer: &PrivateKeySigner,
     timestamp: u64,
 ) -> Result<Audit> {
-    let evidence = run(spec, engine, signer, timestamp)?;
-    let verdict = match check_delivery(spec, provider, delivery) {
-        Err(e) => Verdict::Wrong { reason: e.to_string() },
-        Ok(delivered) => {
-            let (theirs, ours) = (&delivered.output.tokens, &evidence.output.tokens);
-            match (0..theirs.len().max(ours.len())).find(|i| theirs.get(*i) != ours.get(*i)) {
-                None => Verdict::Stands,
-                Some(at) => Verdict::Wrong {
-                    reason: format!(
-                        "the output differs from the re-execution at token {at} of {}",
-                        ours.len()
-                    ),
-                },
-            }
+    let loaded = model_hash(&engine.info().sha256);
+    if loaded != spec.model_sha256 {
+        return Err(JobError::ModelNotLoaded { needed: spec.model_sha256, loaded });
+    }
+    let delivered = match check_delivery(spec, provider, delivery) {
+        Ok(delivered) => delivered,
+        Err(e) => {
+            let evidence = run(spec, engine, signer, timestamp)?;
+            return Ok(Audit { verdict: Verdict::Wrong { reason: e.to_string() }, evidence });
         }
     };
-    Ok(Audit { verdict, evidence })
+    let prompt = engine.chat_prompt(&spec.request.messages)?;
+    let prompt_tokens = prompt.len();
+    let prepared = engine.prepare(prompt, spec.request.sampling.clone())?;
+    let checked = engine.verify(&prepared, &delivered.output.tokens)?;
+    match checked.first_divergence {
+        None if checked.text != delivered.output.text => {
+            let evidence = run(spec, engine, signer, timestamp)?;
+            let reason = "the output's text is not what its tokens make".to_owned();
+            Ok(Audit { verdict: Verdict::Wrong { reason }, evidence })
+        }
+        None => {
+            let evidence = ReceiptEnvelope::sign(
+                signer,
+                engine,
+                spec.request.clone(),
+                delivered.output,
+                prompt_tokens,
+                timestamp,
+                None,
+            )?;
+            Ok(Audit { verdict: Verdict::Stands, evidence })
+        }
+        Some(at) => {
+            let evidence = run(spec, engine, signer, timestamp)?;
+            let reason = format!(
+                "the output differs from the re-execution at token {at} of {}",
+                evidence.output.tokens.len()
+            );
+            Ok(Audit { verdict: Verdict::Wrong { reason }, evidence })
+        }
+    }
 }

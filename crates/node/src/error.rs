@@ -46,6 +46,15 @@ pub enum NodeError {
         /// Where the model was looked for.
         path: PathBuf,
     },
+    /// A model file the configuration names is not one the engine can run.
+    #[error("model file {}: {source}", path.display())]
+    ModelUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: agora_infer::InferError,
+    },
     /// `agora serve` was started without a model.
     #[error("`agora serve` needs a model: run `make setup`, or pass --model FILE")]
     NoModel,

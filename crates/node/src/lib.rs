@@ -23,6 +23,7 @@ pub mod inference;
 pub mod keywatch;
 pub mod listener;
 mod lock;
+pub mod models;
 pub mod node_key;
 mod openai;
 pub mod ops;
@@ -390,7 +391,12 @@ impl Node {
             state = state.with_chain(client, deployment);
         }
         if let Some(inference) = inference {
-            state = state.with_inference(inference, node_key.address());
+            let models = models::ModelSet::new(inference, &config.inference, Some(node_key.clone()))?;
+            if models.infos().len() > 1 {
+                let ids: Vec<&str> = models.infos()[1..].iter().map(|i| i.id.as_str()).collect();
+                tracing::info!(target: "agora::up", "also serving, loaded on first use: {}", ids.join(", "));
+            }
+            state = state.with_models(Arc::new(models), node_key.address());
         }
         // One stop signal for both listeners, so their grace periods run side by side.
         let (stop, stopped) = tokio::sync::watch::channel(false);

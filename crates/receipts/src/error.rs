@@ -28,6 +28,9 @@ pub enum ReceiptError {
         /// `request` or `output`.
         what: &'static str,
     },
+    /// The output's tokens are the engine's, but its text is not what they make.
+    #[error("the output text is not what its tokens decode to")]
+    TextMismatch,
     /// Re-execution needs the same model file.
     #[error("the receipt is for model sha256 {expected}, the local model is {actual}")]
     OtherModel {

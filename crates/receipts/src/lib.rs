@@ -280,6 +280,9 @@ pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecut
     let prompt = engine.chat_prompt(&envelope.request.messages)?;
     let prepared = engine.prepare(prompt, envelope.request.sampling.clone())?;
     let v = engine.verify(&prepared, &envelope.output.tokens)?;
+    if v.first_divergence.is_none() && v.text != envelope.output.text {
+        return Err(ReceiptError::TextMismatch);
+    }
     Ok(Reexecution { tokens: v.tokens, first_divergence: v.first_divergence, time: v.time })
 }
 

@@ -182,6 +182,8 @@ impl TestNode {
                 threads: 2,
                 queue: 4,
                 batch: 4,
+                models: Vec::new(),
+                memory_budget: 4 << 30,
                 max_context: None,
                 log_prompts: false,
             },

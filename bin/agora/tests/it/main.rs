@@ -368,7 +368,8 @@ fn deploy_twice_reuses_the_contracts() {
 }
 
 /// The official `openai` Python client (installed by `make setup`) talks to `agora serve`
-/// unchanged: a completion and a stream.
+/// unchanged: a completion and a stream; and a model added with `agora models add` is listed
+/// and answers when a request names it.
 #[test]
 fn the_openai_python_client_gets_a_completion_and_a_stream() {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
@@ -376,6 +377,23 @@ fn the_openai_python_client_gets_a_completion_and_a_stream() {
     let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(pylib.join("openai").is_dir() && model.is_file(), "run `make setup` first");
     let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let second = files.path().join("second.gguf");
+    std::fs::hard_link(&model, &second).or_else(|_| std::fs::copy(&model, &second).map(|_| ())).unwrap();
+    let out =
+        agora().args(["models", "add"]).arg(&second).arg("--data-dir").arg(dir.path()).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains(" as second ("),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = files.path().join("bad.gguf");
+    std::fs::write(&bad, b"GGUF but not really").unwrap();
+    let out = agora().args(["models", "add"]).arg(&bad).arg("--data-dir").arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not a valid GGUF file"), "{err}");
+    assert!(!dir.path().join("models/bad.gguf").exists(), "a bad file is not added");
     let port = free_port();
     let mut serve = agora()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--threads", "2", "--model"])
@@ -402,7 +420,9 @@ fn the_openai_python_client_gets_a_completion_and_a_stream() {
     let _ = serve.wait();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(got["models"][0], "SmolLM2-135M-Instruct.Q4_1");
+    assert_eq!(got["models"], serde_json::json!(["SmolLM2-135M-Instruct.Q4_1", "second"]));
+    assert_eq!(got["other_model"], "second");
+    assert_eq!(got["other_completion"], got["completion"], "the same weights answer alike");
     let completion = got["completion"].as_str().unwrap();
     assert!(completion.starts_with("An ERC-20 approval is"), "{got}");
     assert_eq!(got["finish_reason"], "stop");

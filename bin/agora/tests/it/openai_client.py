@@ -1,5 +1,6 @@
 """The official OpenAI Python client against an agora node, unchanged: one completion and one
-stream. Prints one JSON object with what it received."""
+stream, and a completion from the second model it lists. Prints one JSON object with what it
+received."""
 import json
 import sys
 
@@ -24,8 +25,13 @@ for chunk in stream:
         finish = chunk.choices[0].finish_reason or finish
     if chunk.usage:
         usage = chunk.usage.completion_tokens
+# A second model (the same weights under another name, added with `agora models add`), loaded
+# by the node when a request first names it.
+other = client.chat.completions.create(model=models[1], messages=question, temperature=0, max_tokens=48)
 print(json.dumps({
     "models": models,
+    "other_model": other.model,
+    "other_completion": other.choices[0].message.content,
     "completion": completion.choices[0].message.content,
     "finish_reason": completion.choices[0].finish_reason,
     "prompt_tokens": completion.usage.prompt_tokens,

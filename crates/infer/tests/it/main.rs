@@ -205,7 +205,7 @@ fn verification_in_one_pass_agrees_with_generation_and_finds_the_first_divergenc
             assert!(n > 64, "long enough to span two batches: {n}");
         }
         let v = e.verify(&prepared, &out.tokens).unwrap();
-        assert_eq!((v.first_divergence, &v.tokens), (None, &out.tokens), "{params:?}");
+        assert_eq!((v.first_divergence, &v.tokens, &v.text), (None, &out.tokens, &out.text), "{params:?}");
 
         let at = (n / 2).max(1);
         let mut changed = out.tokens.clone();

@@ -72,6 +72,7 @@ struct AppInner {
     agent: AgentState,
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
+    models: Option<Arc<crate::models::ModelSet>>,
     node_address: Option<Address>,
     paywall: Option<agora_pay::Paywall>,
     pricing: Pricing,
@@ -107,6 +108,7 @@ impl AppState {
                 agent: AgentState::default(),
                 chain: None,
                 inference: None,
+                models: None,
                 node_address: None,
                 paywall: None,
                 pricing: Pricing::default(),
@@ -161,6 +163,21 @@ impl AppState {
         inner.inference = Some(inference);
         inner.node_address = Some(node_address);
         self
+    }
+
+    /// With the models served beside the default one (the default's service becomes
+    /// [`AppState::inference`]), and the address that signs their receipts.
+    pub fn with_models(mut self, models: Arc<crate::models::ModelSet>, node_address: Address) -> Self {
+        let inner = self.inner_mut();
+        inner.inference = Some(models.default_service().clone());
+        inner.models = Some(models);
+        inner.node_address = Some(node_address);
+        self
+    }
+
+    /// Every model served, when more than the default may be.
+    pub(crate) fn models(&self) -> Option<&Arc<crate::models::ModelSet>> {
+        self.inner.models.as_ref()
     }
 
     /// With paid access: the paywall and the prices of the paid listener.

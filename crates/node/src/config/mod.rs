@@ -148,6 +148,10 @@ pub struct InferenceLayer {
     pub queue: Option<usize>,
     /// Generations decoded together, one batched forward pass per step.
     pub batch: Option<usize>,
+    /// More GGUF models served beside `model`, loaded on first use (requests choose by `model`).
+    pub models: Option<Vec<PathBuf>>,
+    /// The most memory the loaded models' weights may take, MiB (default: half the machine's).
+    pub memory_budget_mib: Option<u64>,
     /// Cap on the context window, in tokens.
     pub max_context: Option<usize>,
     /// Log prompts and outputs (off by default: they are the user's).
@@ -249,6 +253,10 @@ impl ConfigLayer {
                 threads: parse_env(&var, "AGORA_THREADS", "expected a number of threads")?,
                 queue: parse_env(&var, "AGORA_INFERENCE_QUEUE", "expected a queue length")?,
                 batch: parse_env(&var, "AGORA_INFERENCE_BATCH", "expected a number of generations")?,
+                models: text("AGORA_MODELS").map(|v| {
+                    v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
+                }),
+                memory_budget_mib: parse_env(&var, "AGORA_MEMORY_BUDGET_MIB", "expected a number of MiB")?,
                 max_context: parse_env(&var, "AGORA_MAX_CONTEXT", "expected a number of tokens")?,
                 log_prompts: parse_env(&var, "AGORA_LOG_PROMPTS", "expected true or false")?,
             },
@@ -300,6 +308,8 @@ impl ConfigLayer {
                 threads: over.inference.threads.or(self.inference.threads),
                 queue: over.inference.queue.or(self.inference.queue),
                 batch: over.inference.batch.or(self.inference.batch),
+                models: over.inference.models.or(self.inference.models),
+                memory_budget_mib: over.inference.memory_budget_mib.or(self.inference.memory_budget_mib),
                 max_context: over.inference.max_context.or(self.inference.max_context),
                 log_prompts: over.inference.log_prompts.or(self.inference.log_prompts),
             },
@@ -350,6 +360,11 @@ pub struct InferenceConfig {
     pub queue: usize,
     /// Generations decoded together.
     pub batch: usize,
+    /// More models, loaded on first use: `[inference] models` and every GGUF file that
+    /// `agora models add` put in the data directory's `models/`.
+    pub models: Vec<PathBuf>,
+    /// The most memory the loaded models' weights may take, bytes.
+    pub memory_budget: u64,
     /// Context cap.
     pub max_context: Option<usize>,
     /// Log prompts and outputs.
@@ -516,6 +531,19 @@ impl NodeConfig {
             threads: merged.inference.threads.unwrap_or(0),
             queue: merged.inference.queue.unwrap_or(crate::inference::DEFAULT_QUEUE),
             batch: merged.inference.batch.unwrap_or(crate::inference::DEFAULT_BATCH),
+            models: {
+                let mut models = merged.inference.models.unwrap_or_default();
+                for added in crate::models::added(&data_dir) {
+                    if !models.contains(&added) {
+                        models.push(added);
+                    }
+                }
+                models
+            },
+            memory_budget: merged
+                .inference
+                .memory_budget_mib
+                .map_or_else(crate::models::default_budget, |mib| mib.saturating_mul(1 << 20)),
             max_context: merged.inference.max_context,
             log_prompts: merged.inference.log_prompts.unwrap_or(false),
         };

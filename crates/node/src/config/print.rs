@@ -65,6 +65,12 @@ impl NodeConfig {
             "threads = {}  # 0: every core\nqueue = {}\nbatch = {}\n",
             inf.threads, inf.queue, inf.batch
         ));
+        let models: Vec<String> = inf.models.iter().map(|p| quote_path(p)).collect();
+        out.push_str(&format!(
+            "models = [{}]  # loaded on first use; with `agora models add`\nmemory_budget_mib = {}\n",
+            models.join(", "),
+            inf.memory_budget >> 20
+        ));
         if let Some(ctx) = inf.max_context {
             out.push_str(&format!("max_context = {ctx}\n"));
         }

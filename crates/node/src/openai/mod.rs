@@ -131,20 +131,44 @@ fn service(state: &AppState) -> Result<&InferenceService, ApiError> {
     })
 }
 
-/// `GET /v1/models`
+/// The service of the model a chat request names (`model`; the default model for `default`),
+/// loaded first if it is served but not loaded. A body that does not parse goes to the default
+/// model, whose request check then reports what is wrong with it.
+pub(crate) async fn service_for(state: &AppState, body: &[u8]) -> Result<InferenceService, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        model: Option<String>,
+    }
+    let default = service(state)?.clone();
+    let Some(models) = state.models() else { return Ok(default) };
+    let name = serde_json::from_slice::<Named>(body).ok().and_then(|n| n.model);
+    let Some(name) = name else { return Ok(default) };
+    models.get(&name).await.map_err(|e| match e {
+        crate::models::ModelError::Unknown { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", e.to_string())
+                .with_param(Some("model"))
+                .with_code("model_not_found")
+        }
+        e => ApiError::unavailable(e.to_string()),
+    })
+}
+
+/// `GET /v1/models`: every model served; `agora.loaded` says which are in memory now.
 pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let service = service(&state)?;
-    let info = service.engine().info();
-    Ok(Json(json!({
-        "object": "list",
-        "data": [{
-            "id": info.id,
-            "object": "model",
-            "created": 0,
-            "owned_by": "agora",
-            "agora": info,
-        }],
-    })))
+    let (infos, loaded) = match state.models() {
+        Some(models) => (models.infos().to_vec(), models.loaded().await),
+        None => (vec![service.engine().info().clone()], vec![service.engine().info().id.clone()]),
+    };
+    let data: Vec<Value> = infos
+        .iter()
+        .map(|info| {
+            let mut agora = json!(info);
+            agora["loaded"] = json!(loaded.contains(&info.id));
+            json!({ "id": info.id, "object": "model", "created": 0, "owned_by": "agora", "agora": agora })
+        })
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
 }
 
 /// A request validated once: how to answer it.
@@ -303,7 +327,7 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes)
 }
 
 async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
-    let service = service(&state)?.clone();
+    let service = service_for(&state, &body).await?;
     let (prepared, job) = prepare(&service, &body)?;
     let events = service.submit(job.messages, job.prompt, None).map_err(|e| submit_error(&e))?;
     if prepared.stream {

@@ -77,7 +77,7 @@ async fn paid_chat(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, Response> {
-    let service = service(&state).map_err(IntoResponse::into_response)?.clone();
+    let service = service_for(&state, &body).await.map_err(IntoResponse::into_response)?;
     let (prepared, job) = prepare(&service, &body).map_err(IntoResponse::into_response)?;
     let route = PaidRoute {
         path: "/v1/chat/completions",
@@ -197,7 +197,7 @@ pub(crate) async fn start_paid_generation(
     body: &[u8],
     chat: &[u8],
 ) -> Result<PaidGeneration, NotStarted> {
-    let service = service(state).map_err(NotStarted::Invalid)?.clone();
+    let service = service_for(state, chat).await.map_err(NotStarted::Invalid)?;
     let (prepared, job) = prepare(&service, chat).map_err(NotStarted::Invalid)?;
     let paid = authorize(state, headers, route, body, &prepared, &job).await.map_err(NotStarted::Payment)?;
     match service.submit(job.messages, job.prompt, Some(paid.terms.clone())) {

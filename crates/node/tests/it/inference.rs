@@ -156,7 +156,16 @@ async fn a_full_queue_answers_429_and_a_client_that_leaves_frees_the_worker() {
             b[k] = v.clone();
             b
         });
-        let response = client.post(&url).json(&body).send().await.unwrap();
+        // A worker takes a generation from the queue a moment after it is queued: until the
+        // first four are taken, the queue may still be full.
+        let started = std::time::Instant::now();
+        let response = loop {
+            let response = client.post(&url).json(&body).send().await.unwrap();
+            if response.status() != 429 || started.elapsed().as_secs() >= 10 {
+                break response;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert_eq!(response.status(), 200);
         running.push(response);
     }
@@ -175,4 +184,69 @@ async fn a_full_queue_answers_429_and_a_client_that_leaves_frees_the_worker() {
         assert!(started.elapsed().as_secs() < 60, "the worker never came free");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// Several models: `[inference] models` are listed by `/v1/models`, loaded when a request first
+/// names one, and kept within the memory budget by unloading the least recently used; an
+/// unknown name is a 404 and a model that cannot fit is a 503 that says why.
+#[tokio::test]
+async fn more_models_load_on_first_use_within_the_memory_budget() {
+    let files = tempfile::tempdir().unwrap();
+    let model = default_model();
+    let link = |name: &str| {
+        let path = files.path().join(format!("{name}.gguf"));
+        std::fs::hard_link(&model, &path).or_else(|_| std::fs::copy(&model, &path).map(|_| ())).unwrap();
+        path
+    };
+    let (alpha, beta) = (link("alpha"), link("beta"));
+    let size = std::fs::metadata(&model).unwrap().len();
+    let net = TestNet::start().await;
+    // Room for the default model and one more (each counts 1.5x its file), not two more.
+    let node = TestNode::start_with(&net, Some(model.clone()), 0, |c| {
+        c.inference.models = vec![alpha, beta];
+        c.inference.memory_budget = size * 3 + size / 4;
+    })
+    .await;
+    let loaded = || async {
+        let list: Value = reqwest::get(node.url("/v1/models")).await.unwrap().json().await.unwrap();
+        let ids: Vec<String> =
+            list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids, ["SmolLM2-135M-Instruct.Q4_1", "alpha", "beta"]);
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["agora"]["loaded"].as_bool().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(loaded().await, [true, false, false]);
+
+    let url = node.url("/v1/chat/completions");
+    let (_, _, reference) = post(&url, question(json!({}))).await;
+    let (status, _, alpha) = post(&url, question(json!({"model": "alpha"}))).await;
+    assert_eq!(status, 200, "{alpha}");
+    assert_eq!(alpha["model"], "alpha");
+    assert_eq!(
+        alpha["choices"][0]["message"], reference["choices"][0]["message"],
+        "same weights, same answer"
+    );
+    assert_eq!(loaded().await, [true, true, false]);
+
+    let (status, _, beta) = post(&url, question(json!({"model": "beta", "max_tokens": 4}))).await;
+    assert_eq!(status, 200, "{beta}");
+    assert_eq!(loaded().await, [true, false, true], "alpha made room for beta");
+
+    let (status, _, err) = post(&url, question(json!({"model": "gamma"}))).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("model_not_found")), "{err}");
+    node.stop().await.unwrap();
+
+    // A budget with no room beside the default model.
+    let node = TestNode::start_with(&net, Some(model.clone()), 0, |c| {
+        c.inference.models = vec![files.path().join("alpha.gguf")];
+        c.inference.memory_budget = size * 2;
+    })
+    .await;
+    let (status, _, err) = post(&node.url("/v1/chat/completions"), question(json!({"model": "alpha"}))).await;
+    assert_eq!(status, 503, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("memory_budget_mib"), "{err}");
 }

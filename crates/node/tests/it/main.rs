@@ -29,6 +29,8 @@ fn no_inference() -> agora_node::InferenceConfig {
         threads: 1,
         queue: 1,
         batch: 1,
+        models: Vec::new(),
+        memory_budget: 4 << 30,
         max_context: None,
         log_prompts: false,
     }
