@@ -181,7 +181,7 @@ impl Weights {
         let mut up = vec![0f32; n * c.feed_forward];
 
         for (li, layer) in self.layers.iter().enumerate() {
-            rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
+            rms_norm(isa, &x, &layer.attn_norm, c.rms_eps, &mut h);
             scratch.q8.requantize(&h, d);
             kernels::matmul(isa, &layer.wq, &scratch.q8, &mut q[..n * q_dim]);
             kernels::matmul(isa, &layer.wk, &scratch.q8, &mut k);
@@ -205,6 +205,7 @@ impl Weights {
                 cache.keys[li].extend_from_slice(&k[off * kv_dim..(off + len) * kv_dim]);
                 cache.values[li].extend_from_slice(&v[off * kv_dim..(off + len) * kv_dim]);
                 self.attention(
+                    isa,
                     &q[off * q_dim..(off + len) * q_dim],
                     &cache.keys[li],
                     &cache.values[li],
@@ -217,13 +218,11 @@ impl Weights {
             kernels::matmul(isa, &layer.wo, &scratch.q8, &mut o);
             add_into(&mut x, &o);
 
-            rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
+            rms_norm(isa, &x, &layer.ffn_norm, c.rms_eps, &mut h);
             scratch.q8.requantize(&h, d);
             kernels::matmul(isa, &layer.w_gate, &scratch.q8, &mut gate);
             kernels::matmul(isa, &layer.w_up, &scratch.q8, &mut up);
-            for (g, u) in gate.iter_mut().zip(&up) {
-                *g = silu(*g) * u;
-            }
+            kernels::silu_mul(isa, &mut gate, &up);
             scratch.q8.requantize(&gate, c.feed_forward);
             kernels::matmul(isa, &layer.w_down, &scratch.q8, &mut o);
             add_into(&mut x, &o);
@@ -242,7 +241,7 @@ impl Weights {
             rows[r * d..(r + 1) * d].copy_from_slice(&x[t * d..(t + 1) * d]);
         }
         let mut normed = vec![0f32; rows.len()];
-        rms_norm(&rows, &self.output_norm, c.rms_eps, &mut normed);
+        rms_norm(isa, &rows, &self.output_norm, c.rms_eps, &mut normed);
         scratch.q8.requantize(&normed, d);
         let output = self.output.as_ref().unwrap_or(&self.embeddings);
         let vocab = output.rows();
@@ -276,45 +275,33 @@ impl Weights {
     }
 
     /// Causal attention of the new queries (positions `start..start+n`) over the cache.
-    fn attention(&self, q: &[f32], keys: &[f32], values: &[f32], start: usize, out: &mut [f32]) {
+    fn attention(
+        &self,
+        isa: KernelIsa,
+        q: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        start: usize,
+        out: &mut [f32],
+    ) {
         let c = &self.config;
         let hd = c.head_dim;
         let kv_dim = c.kv_heads * hd;
         let group = c.heads / c.kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
-        out.par_chunks_mut(hd).enumerate().for_each(|(idx, out_head)| {
+        out.par_chunks_mut(hd).enumerate().for_each_init(Vec::new, |scores, (idx, out_head)| {
             let (t, head) = (idx / c.heads, idx % c.heads);
-            let kv_head = head / group;
             let query = &q[idx * hd..(idx + 1) * hd];
-            let visible = start + t + 1;
-            let mut scores: Vec<f32> = (0..visible)
-                .map(|p| {
-                    kernels::dot_f32(KernelIsa::Scalar, query, &keys[p * kv_dim + kv_head * hd..][..hd])
-                        * scale
-                })
-                .collect();
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
-            let mut sum = 0f32;
-            for s in &mut scores {
-                *s = (*s - max).exp();
-                sum += *s;
-            }
-            out_head.fill(0.0);
-            for (p, s) in scores.iter().enumerate() {
-                let weight = s / sum;
-                let value = &values[p * kv_dim + kv_head * hd..][..hd];
-                for (o, v) in out_head.iter_mut().zip(value) {
-                    *o += weight * v;
-                }
-            }
+            let offset = (head / group) * hd;
+            kernels::attend(isa, query, keys, values, kv_dim, offset, start + t + 1, scale, scores, out_head);
         });
     }
 }
 
-fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+fn rms_norm(isa: KernelIsa, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let d = weight.len();
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let mean = kernels::dot_f32(KernelIsa::Scalar, xr, xr) / d as f32;
+        let mean = kernels::dot_f32(isa, xr, xr) / d as f32;
         let inv = 1.0 / (mean + eps).sqrt();
         for ((o, xi), w) in or.iter_mut().zip(xr).zip(weight) {
             *o = xi * inv * w;
@@ -336,8 +323,4 @@ fn add_into(x: &mut [f32], y: &[f32]) {
     for (a, b) in x.iter_mut().zip(y) {
         *a += b;
     }
-}
-
-fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
 }

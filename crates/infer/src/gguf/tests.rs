@@ -338,7 +338,9 @@ fn a_k_quant_model_runs_bit_identically_on_every_kernel_and_follows_its_dequanti
         |e: &Engine| e.generate(&prompt, &params, |_| std::ops::ControlFlow::Continue(())).unwrap().tokens;
     let tokens = run(&engine);
     assert_eq!(tokens.len(), 24);
-    for (threads, isa) in [(2, KernelIsa::detect()), (3, KernelIsa::Scalar), (1, KernelIsa::detect())] {
+    let mut runs = vec![(3, KernelIsa::Scalar), (1, KernelIsa::detect())];
+    runs.extend(KernelIsa::available().into_iter().map(|isa| (2, isa)));
+    for (threads, isa) in runs {
         assert_eq!(run(&load(&k_path, threads, isa)), tokens, "{threads} threads, {}", isa.name());
     }
 
@@ -359,7 +361,7 @@ fn a_batch_of_sequences_gives_each_the_bits_it_gets_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.gguf");
     write_k_quant_model(&path, false);
-    for isa in [KernelIsa::Scalar, KernelIsa::detect()] {
+    for isa in KernelIsa::available() {
         let engine =
             Engine::load(&path, &EngineOptions { threads: 2, isa: Some(isa), ..Default::default() }).unwrap();
         let w = &engine.batcher.core().weights;

@@ -1,17 +1,25 @@
 //! Matrix kernels: quantized weight rows times quantized activations.
 //!
-//! Every kernel has a scalar reference and, on x86-64, an AVX2 version chosen at run time. The
-//! two give **bit-identical** results: the integer part of each block's dot product is exact,
-//! and the floating-point part is done in the same order, lane by lane, with separate multiply
-//! and add (never fused). Work is split across threads by output rows only, so the thread count
-//! never changes a result either. This is what makes an inference re-executable as a proof.
+//! Every kernel has a scalar reference and, on x86-64, AVX2 and AVX-512 VNNI versions chosen at
+//! run time. All give **bit-identical** results: each block's dot product is an exact integer
+//! (order-independent), and the floating-point part is the same sequence of separate multiplies
+//! and adds (never fused) for every row, in block order. Work is split across threads by groups
+//! of rows only, and a row's arithmetic does not depend on how many tokens are multiplied with
+//! it, so neither the thread count nor the batch changes a result. This is what makes an
+//! inference re-executable as a proof.
 //!
-//! Weights stay in their GGUF block layout ([`WeightMatrix`]); activations are quantized once
-//! per matrix product into 8-bit blocks with a scale and a sum ([`QuantizedActivations`]).
+//! Weights are repacked at load into groups of [`GROUP`] interleaved rows ([`WeightMatrix`]);
+//! activations are quantized once per matrix product into 8-bit blocks with a scale and sums
+//! ([`QuantizedActivations`]). Per row and block the result is
+//! `acc += (scale · d) · isum` (once per block, or once per half for a scale per 16), plus
+//! `min · d·Σq` accumulated apart and added at the end.
 
 mod scalar;
+mod vector;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+pub use vector::{attend, dot_f32, exp, silu, silu_mul};
 
 use crate::{InferError, Result};
 use rayon::prelude::*;
@@ -63,22 +71,38 @@ impl WeightFormat {
 }
 
 /// Which implementation runs the kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KernelIsa {
     /// Portable Rust, any CPU.
     Scalar,
     /// x86-64 AVX2 (detected at run time).
     Avx2,
+    /// x86-64 AVX-512 with VNNI dot products (detected at run time).
+    Avx512Vnni,
 }
 
 impl KernelIsa {
     /// The best implementation this CPU supports.
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Self::Avx2;
+        {
+            if std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                return Self::Avx512Vnni;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Self::Avx2;
+            }
         }
         Self::Scalar
+    }
+
+    /// Every implementation this CPU can run, the reference first.
+    pub fn available() -> Vec<Self> {
+        let best = Self::detect();
+        [Self::Scalar, Self::Avx2, Self::Avx512Vnni].into_iter().filter(|i| *i <= best).collect()
     }
 
     /// Name used in logs and benchmark output.
@@ -86,11 +110,18 @@ impl KernelIsa {
         match self {
             Self::Scalar => "scalar",
             Self::Avx2 => "avx2",
+            Self::Avx512Vnni => "avx512-vnni",
         }
     }
 }
 
-/// A weight matrix of `rows` × `cols`, each row a run of blocks in `format`.
+/// Rows stored together: a quantized matrix is repacked at load so that each block of [`GROUP`]
+/// consecutive rows sits in one run of memory, four bytes of each row in turn. A kernel then
+/// multiplies eight rows by one broadcast run of four activations per instruction, and every
+/// row's block sum comes out in its own lane with no horizontal reduction.
+pub const GROUP: usize = 8;
+
+/// A weight matrix of `rows` × `cols`.
 #[derive(Debug)]
 pub struct WeightMatrix {
     format: WeightFormat,
@@ -101,16 +132,28 @@ pub struct WeightMatrix {
 
 #[derive(Debug)]
 enum WeightData {
-    /// Blocks split into their parts at load time, so the hot loop converts no f16 scales.
-    Blocks {
-        /// Quant bytes, `format.quant_bytes()` per block.
+    /// Blocks repacked at load: scales and minimums split off as f32 (the hot loop converts no
+    /// f16), quants interleaved by groups of [`GROUP`] rows (see [`Groups`]). Rows are padded
+    /// with zero rows to a whole group.
+    Groups {
+        /// Per group and block: `GROUP × quant_bytes()` bytes, in runs of 32 where byte
+        /// `4·j + e` of run `v` is byte `4·v + e` of row `j`'s block.
         quants: Box<[u8]>,
-        /// Block scales as f32 (`format.scales_per_block()` per block).
+        /// Per group and block: `scales_per_block()` runs of `GROUP` scales (one per row).
         scales: Box<[f32]>,
-        /// Block minimums as f32 (`Q4_1`, and `K8` from formats with minimums; empty otherwise).
+        /// Per group and block: `GROUP` minimums (`Q4_1`, and `K8` from formats with minimums;
+        /// empty otherwise).
         mins: Box<[f32]>,
     },
     F32(Box<[f32]>),
+}
+
+/// One group of rows: its blocks' parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Groups<'a> {
+    quants: &'a [u8],
+    scales: &'a [f32],
+    mins: &'a [f32],
 }
 
 impl WeightMatrix {
@@ -138,16 +181,12 @@ impl WeightMatrix {
             }
             quants.extend_from_slice(&block[block_bytes - qb..]);
         }
-        let data = WeightData::Blocks {
-            quants: quants.into_boxed_slice(),
-            scales: scales.into_boxed_slice(),
-            mins: mins.into_boxed_slice(),
-        };
-        Ok(Self { format, rows, cols, data })
+        Self::from_blocks(format, rows, cols, quants, scales, mins)
     }
 
-    /// A quantized matrix from its parts (a layout repacked at load): `format.quant_bytes()` of
-    /// quants, `format.scales_per_block()` scales and none or one minimum per block.
+    /// A quantized matrix from its parts, row by row (a layout repacked at load):
+    /// `format.quant_bytes()` of quants, `format.scales_per_block()` scales and none or one
+    /// minimum per block.
     pub fn from_blocks(
         format: WeightFormat,
         rows: usize,
@@ -170,11 +209,7 @@ impl WeightMatrix {
                 mins.len()
             )));
         }
-        let data = WeightData::Blocks {
-            quants: quants.into_boxed_slice(),
-            scales: scales.into_boxed_slice(),
-            mins: mins.into_boxed_slice(),
-        };
+        let data = interleave(format, rows, cols, &quants, &scales, &mins);
         Ok(Self { format, rows, cols, data })
     }
 
@@ -204,82 +239,129 @@ impl WeightMatrix {
         self.format
     }
 
+    /// Bytes the matrix holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        match &self.data {
+            WeightData::F32(v) => v.len() * 4,
+            WeightData::Groups { quants, scales, mins } => quants.len() + 4 * (scales.len() + mins.len()),
+        }
+    }
+
     /// Row `r` as f32 (used for embedding lookups).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         match &self.data {
             WeightData::F32(v) => out.copy_from_slice(&v[r * self.cols..(r + 1) * self.cols]),
-            WeightData::Blocks { .. } => {
-                let row = self.block_row(r);
-                scalar::dequantize_row(self.format, row, out);
+            WeightData::Groups { .. } => {
+                scalar::dequantize_row(self.format, self.group(r / GROUP), r % GROUP, out);
             }
         }
     }
 
-    /// Dot product of row `r` with activation vector `t` of `x`.
+    /// Group `g`'s blocks.
     #[inline]
-    fn dot(&self, isa: KernelIsa, r: usize, x: &QuantizedActivations, t: usize) -> f32 {
+    fn group(&self, g: usize) -> Groups<'_> {
         match &self.data {
-            WeightData::F32(v) => {
-                let row = &v[r * self.cols..(r + 1) * self.cols];
-                dot_f32(isa, row, x.raw_row(t))
-            }
-            WeightData::Blocks { .. } => {
-                let row = self.block_row(r);
-                let (qs, ds, sums) = x.row(t);
-                match isa {
-                    #[cfg(target_arch = "x86_64")]
-                    KernelIsa::Avx2 => x86::dot(self.format, row, qs, ds, sums),
-                    _ => scalar::dot(self.format, row, qs, ds, sums),
-                }
-            }
-        }
-    }
-
-    /// Row `r` against every activation vector of `x`, into `out` (one value per vector).
-    #[inline]
-    fn dot_rows(&self, isa: KernelIsa, r: usize, x: &QuantizedActivations, out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if isa == KernelIsa::Avx2 && matches!(self.data, WeightData::Blocks { .. }) {
-            let row = self.block_row(r);
-            let empty: (&[i8], &[f32], &[f32]) = (&[], &[], &[]);
-            for (g, group) in out.chunks_mut(4).enumerate() {
-                let mut acts = [empty; 4];
-                for (i, a) in acts.iter_mut().take(group.len()).enumerate() {
-                    *a = x.row(g * 4 + i);
-                }
-                x86::dot_many(self.format, row, &acts[..group.len()], group);
-            }
-            return;
-        }
-        for (t, o) in out.iter_mut().enumerate() {
-            *o = self.dot(isa, r, x, t);
-        }
-    }
-
-    /// The parts of row `r`'s blocks.
-    #[inline]
-    fn block_row(&self, r: usize) -> BlockRow<'_> {
-        match &self.data {
-            WeightData::Blocks { quants, scales, mins } => {
+            WeightData::Groups { quants, scales, mins } => {
                 let nb = self.cols / BLOCK;
                 let (qb, sb) = (self.format.quant_bytes(), self.format.scales_per_block());
-                BlockRow {
-                    quants: &quants[r * nb * qb..(r + 1) * nb * qb],
-                    scales: &scales[r * nb * sb..(r + 1) * nb * sb],
-                    mins: if mins.is_empty() { &[] } else { &mins[r * nb..(r + 1) * nb] },
+                let (q, s) = (nb * GROUP * qb, nb * GROUP * sb);
+                Groups {
+                    quants: &quants[g * q..(g + 1) * q],
+                    scales: &scales[g * s..(g + 1) * s],
+                    mins: if mins.is_empty() { &[] } else { &mins[g * nb * GROUP..(g + 1) * nb * GROUP] },
                 }
             }
-            WeightData::F32(_) => BlockRow { quants: &[], scales: &[], mins: &[] },
+            WeightData::F32(_) => Groups { quants: &[], scales: &[], mins: &[] },
+        }
+    }
+
+    /// Group `g` (rows `GROUP·g..`) against up to four activation vectors `x[t0..t0+out.len()]`,
+    /// one row of [`GROUP`] results per vector.
+    #[inline]
+    fn group_product(
+        &self,
+        isa: KernelIsa,
+        g: usize,
+        x: &QuantizedActivations,
+        t0: usize,
+        out: &mut [[f32; GROUP]],
+    ) {
+        match &self.data {
+            WeightData::F32(v) => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    for (j, oj) in o.iter_mut().enumerate() {
+                        let r = (g * GROUP + j).min(self.rows - 1);
+                        *oj = dot_f32(isa, &v[r * self.cols..(r + 1) * self.cols], x.raw_row(t0 + i));
+                    }
+                }
+            }
+            WeightData::Groups { .. } => {
+                let group = self.group(g);
+                let mut acts = [ActRow::default(); 4];
+                for (i, a) in acts.iter_mut().take(out.len()).enumerate() {
+                    *a = x.row(t0 + i);
+                }
+                let acts = &acts[..out.len()];
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    KernelIsa::Avx2 => x86::group_product(self.format, group, acts, out),
+                    #[cfg(target_arch = "x86_64")]
+                    KernelIsa::Avx512Vnni => x86::group_product_vnni(self.format, group, acts, out),
+                    _ => scalar::group_product(self.format, group, acts, out),
+                }
+            }
         }
     }
 }
 
-/// One row of a quantized matrix, split into its parts.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BlockRow<'a> {
-    quants: &'a [u8],
-    scales: &'a [f32],
-    mins: &'a [f32],
+/// Repacks row-by-row block parts into groups of [`GROUP`] interleaved rows.
+fn interleave(
+    format: WeightFormat,
+    rows: usize,
+    cols: usize,
+    quants: &[u8],
+    scales: &[f32],
+    mins: &[f32],
+) -> WeightData {
+    let nb = cols / BLOCK;
+    let (qb, sb) = (format.quant_bytes(), format.scales_per_block());
+    let groups = rows.div_ceil(GROUP);
+    let mut q = vec![0u8; groups * nb * GROUP * qb];
+    let mut s = vec![0f32; groups * nb * GROUP * sb];
+    let mut m = vec![0f32; if mins.is_empty() { 0 } else { groups * nb * GROUP }];
+    for r in 0..rows {
+        let (g, j) = (r / GROUP, r % GROUP);
+        for b in 0..nb {
+            let block = r * nb + b;
+            let at = (g * nb + b) * GROUP;
+            let src = &quants[block * qb..(block + 1) * qb];
+            let dst = &mut q[at * qb..(at + GROUP) * qb];
+            for (v, four) in src.chunks_exact(4).enumerate() {
+                dst[v * 32 + 4 * j..v * 32 + 4 * j + 4].copy_from_slice(four);
+            }
+            for h in 0..sb {
+                s[(at * sb) + h * GROUP + j] = scales[block * sb + h];
+            }
+            if !mins.is_empty() {
+                m[at + j] = mins[block];
+            }
+        }
+    }
+    WeightData::Groups {
+        quants: q.into_boxed_slice(),
+        scales: s.into_boxed_slice(),
+        mins: m.into_boxed_slice(),
+    }
+}
+
+/// One activation vector's parts: 8-bit values, and per block the scale, the scaled sum (for
+/// minimums) and the integer sums of each half (for unsigned weight encodings).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ActRow<'a> {
+    qs: &'a [i8],
+    ds: &'a [f32],
+    sums: &'a [f32],
+    halves: &'a [i32],
 }
 
 /// `n` activation vectors of `cols` elements, quantized to 8-bit blocks. The f32 values are
@@ -290,6 +372,7 @@ pub struct QuantizedActivations {
     qs: Vec<i8>,
     ds: Vec<f32>,
     sums: Vec<f32>,
+    halves: Vec<i32>,
     raw: Vec<f32>,
 }
 
@@ -309,12 +392,16 @@ impl QuantizedActivations {
         self.qs.resize(x.len(), 0);
         self.ds.resize(blocks, 0.0);
         self.sums.resize(blocks, 0.0);
+        self.halves.resize(2 * blocks, 0);
         self.raw.clear();
         self.raw.extend_from_slice(x);
         for (b, block) in x.chunks_exact(BLOCK).enumerate() {
-            let (d, sum) = scalar::quantize_block(block, &mut self.qs[b * BLOCK..(b + 1) * BLOCK]);
+            let q = &mut self.qs[b * BLOCK..(b + 1) * BLOCK];
+            let (d, sum) = scalar::quantize_block(block, q);
             self.ds[b] = d;
             self.sums[b] = sum;
+            self.halves[2 * b] = q[..16].iter().map(|v| i32::from(*v)).sum();
+            self.halves[2 * b + 1] = q[16..].iter().map(|v| i32::from(*v)).sum();
         }
     }
 
@@ -328,13 +415,14 @@ impl QuantizedActivations {
         self.len() == 0
     }
 
-    fn row(&self, t: usize) -> (&[i8], &[f32], &[f32]) {
+    fn row(&self, t: usize) -> ActRow<'_> {
         let nb = self.cols / BLOCK;
-        (
-            &self.qs[t * self.cols..(t + 1) * self.cols],
-            &self.ds[t * nb..(t + 1) * nb],
-            &self.sums[t * nb..(t + 1) * nb],
-        )
+        ActRow {
+            qs: &self.qs[t * self.cols..(t + 1) * self.cols],
+            ds: &self.ds[t * nb..(t + 1) * nb],
+            sums: &self.sums[t * nb..(t + 1) * nb],
+            halves: &self.halves[2 * t * nb..2 * (t + 1) * nb],
+        }
     }
 
     fn raw_row(&self, t: usize) -> &[f32] {
@@ -342,45 +430,46 @@ impl QuantizedActivations {
     }
 }
 
-/// Rows per parallel work item: large enough to amortise scheduling, small enough to balance.
-const ROW_CHUNK: usize = 64;
+/// Groups per parallel work item: large enough to amortise scheduling, small enough that a
+/// 192-row matrix still splits evenly over two threads.
+const GROUP_CHUNK: usize = 4;
+
+/// Activation vectors a work item multiplies together, so each weight block is unpacked once
+/// for all of them while it is in registers.
+const TOKEN_TILE: usize = 4;
 
 /// `out[t][r] = W[r] · x[t]` for every token `t` and row `r`. `out` holds `x.len()` rows of
-/// `w.rows()` values. Parallel over rows, so the result does not depend on the thread count.
+/// `w.rows()` values. Parallel over groups of rows, so the result does not depend on the
+/// thread count; each row's arithmetic is the same however many tokens are multiplied with it.
 pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &mut [f32]) {
     let n = x.len();
     let rows = w.rows();
     debug_assert_eq!(x.cols, w.cols());
     debug_assert_eq!(out.len(), n * rows);
-    if n == 1 {
-        out.par_chunks_mut(ROW_CHUNK).enumerate().for_each(|(c, chunk)| {
-            for (i, o) in chunk.iter_mut().enumerate() {
-                *o = w.dot(isa, c * ROW_CHUNK + i, x, 0);
+    let groups = rows.div_ceil(GROUP);
+    let chunk_rows = GROUP_CHUNK * GROUP;
+    // Each work item fills a band of `chunk_rows` rows for every token, laid out token by token.
+    let mut by_chunk = vec![0f32; n * groups.div_ceil(GROUP_CHUNK) * chunk_rows];
+    by_chunk.par_chunks_mut(n * chunk_rows).enumerate().for_each(|(c, band)| {
+        let mut tile = [[0f32; GROUP]; TOKEN_TILE];
+        for g in c * GROUP_CHUNK..((c + 1) * GROUP_CHUNK).min(groups) {
+            let j0 = (g - c * GROUP_CHUNK) * GROUP;
+            for t0 in (0..n).step_by(TOKEN_TILE) {
+                let tn = (n - t0).min(TOKEN_TILE);
+                w.group_product(isa, g, x, t0, &mut tile[..tn]);
+                for (i, res) in tile[..tn].iter().enumerate() {
+                    band[(t0 + i) * chunk_rows + j0..][..GROUP].copy_from_slice(res);
+                }
             }
-        });
-        return;
-    }
-    // Several tokens: each work item takes a band of rows for every token (the rows stay in
-    // cache), into a row-major scratch that is transposed afterwards.
-    let mut by_row = vec![0f32; n * rows];
-    by_row.par_chunks_mut(ROW_CHUNK * n).enumerate().for_each(|(c, chunk)| {
-        for (i, row_out) in chunk.chunks_exact_mut(n).enumerate() {
-            let r = c * ROW_CHUNK + i;
-            w.dot_rows(isa, r, x, row_out);
         }
     });
-    for r in 0..rows {
+    for (c, band) in by_chunk.chunks_exact(n * chunk_rows).enumerate() {
+        let r0 = c * chunk_rows;
+        let len = chunk_rows.min(rows - r0);
         for t in 0..n {
-            out[t * rows + r] = by_row[r * n + t];
+            out[t * rows + r0..][..len].copy_from_slice(&band[t * chunk_rows..][..len]);
         }
     }
-}
-
-/// f32 dot product in eight interleaved lanes, summed in a fixed tree: the same bits on every
-/// CPU and with or without vector instructions.
-#[inline]
-pub fn dot_f32(_isa: KernelIsa, a: &[f32], b: &[f32]) -> f32 {
-    scalar::dot_f32(a, b)
 }
 
 #[cfg(test)]

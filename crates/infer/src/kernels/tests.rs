@@ -89,21 +89,48 @@ fn quantized_kernels_match_the_dequantized_product() {
 #[test]
 fn every_isa_gives_the_same_bits() {
     let mut rng = Lcg(11);
-    let isa = KernelIsa::detect();
+    let isas = KernelIsa::available();
+    assert_eq!(isas[0], KernelIsa::Scalar);
     for (format, mins) in CASES {
-        let (rows, cols) = (130, 1536);
+        // Rows not a whole number of groups, and tokens not a whole number of tiles.
+        let (rows, cols, tokens) = (130, 1536, 7);
         let w = match format {
             WeightFormat::K8 => random_k8(rows, cols, mins, &mut rng),
             _ => random_matrix(format, rows, cols, &mut rng),
         };
-        let x: Vec<f32> = (0..cols * 3).map(|_| rng.f32() * 4.0).collect();
+        let mut x: Vec<f32> = (0..cols * tokens).map(|_| rng.f32() * 4.0).collect();
+        // Extreme activations: a block at the 8-bit limits, and an all-zero block.
+        x[..BLOCK].iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { 9.0 } else { -9.0 });
+        x[BLOCK..2 * BLOCK].fill(0.0);
         let q = QuantizedActivations::quantize(&x, cols);
-        let mut scalar_out = vec![0f32; rows * 3];
-        let mut fast_out = vec![0f32; rows * 3];
-        matmul(KernelIsa::Scalar, &w, &q, &mut scalar_out);
-        matmul(isa, &w, &q, &mut fast_out);
-        let same = scalar_out.iter().zip(&fast_out).all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same, "{format:?} (minimums: {mins}): {} differs from scalar", isa.name());
+        let mut reference = vec![0f32; rows * tokens];
+        matmul(KernelIsa::Scalar, &w, &q, &mut reference);
+        for &isa in &isas[1..] {
+            let mut fast = vec![0f32; rows * tokens];
+            matmul(isa, &w, &q, &mut fast);
+            let same = reference.iter().zip(&fast).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{format:?} (minimums: {mins}): {} differs from scalar", isa.name());
+        }
+    }
+}
+
+#[test]
+fn eight_bit_weights_at_their_limits_do_not_saturate() {
+    // -128 weights against ±127 activations: the largest pair sums the 16-bit multiply sees.
+    let (rows, cols) = (16, 64);
+    let quants = vec![0x80u8; rows * cols];
+    let scales = vec![1.0f32; rows * cols / BLOCK];
+    let w = WeightMatrix::from_blocks(WeightFormat::Q8_0, rows, cols, quants, scales, Vec::new()).unwrap();
+    for sign in [1.0f32, -1.0] {
+        let x = vec![sign; cols];
+        let q = QuantizedActivations::quantize(&x, cols);
+        for isa in KernelIsa::available() {
+            let mut out = vec![0f32; rows];
+            matmul(isa, &w, &q, &mut out);
+            // Each element: -128 · (±127) · (1/127).
+            let want = -128.0 * sign * cols as f32;
+            assert!(out.iter().all(|v| (v - want).abs() < 1e-2), "{}: {out:?}", isa.name());
+        }
     }
 }
 
@@ -126,16 +153,22 @@ fn thread_count_does_not_change_results() {
 #[test]
 fn single_and_batched_products_agree() {
     let mut rng = Lcg(5);
-    for w in [random_matrix(WeightFormat::Q8_0, 200, 576, &mut rng), random_k8(200, 576, true, &mut rng)] {
-        let x: Vec<f32> = (0..576 * 4).map(|_| rng.f32()).collect();
+    for (format, mins) in CASES {
+        let w = match format {
+            WeightFormat::K8 => random_k8(200, 576, mins, &mut rng),
+            _ => random_matrix(format, 200, 576, &mut rng),
+        };
+        let x: Vec<f32> = (0..576 * 6).map(|_| rng.f32()).collect();
         let q = QuantizedActivations::quantize(&x, 576);
-        let mut batched = vec![0f32; 800];
-        matmul(KernelIsa::detect(), &w, &q, &mut batched);
-        for t in 0..4 {
-            let one = QuantizedActivations::quantize(&x[t * 576..(t + 1) * 576], 576);
-            let mut out = vec![0f32; 200];
-            matmul(KernelIsa::detect(), &w, &one, &mut out);
-            assert_eq!(out, batched[t * 200..(t + 1) * 200]);
+        for isa in KernelIsa::available() {
+            let mut batched = vec![0f32; 1200];
+            matmul(isa, &w, &q, &mut batched);
+            for t in 0..6 {
+                let one = QuantizedActivations::quantize(&x[t * 576..(t + 1) * 576], 576);
+                let mut out = vec![0f32; 200];
+                matmul(isa, &w, &one, &mut out);
+                assert_eq!(out, batched[t * 200..(t + 1) * 200], "{format:?} {}", isa.name());
+            }
         }
     }
 }
@@ -150,4 +183,54 @@ fn f32_matrices_and_dot_products() {
     assert_eq!(out, vec![(0..32).sum::<i32>() as f32, (32..64).sum::<i32>() as f32]);
     assert!(WeightMatrix::f32(2, 31, vec![0.0; 62].into()).is_err());
     assert!(WeightMatrix::quantized(WeightFormat::Q4_1, 1, 32, &[0; 19]).is_err());
+}
+
+#[test]
+fn activations_round_half_away_from_zero_like_f32_round() {
+    // A block whose largest magnitude is 127 quantizes with scale 1: the values themselves.
+    let mut rng = Lcg(13);
+    let mut x: Vec<f32> = vec![127.0, 0.5, 1.5, 2.5, -0.5, -2.5, 0.499_999_97, -0.499_999_97, 126.5, -126.5];
+    x.extend((x.len()..BLOCK).map(|_| rng.f32() * 120.0));
+    let q = QuantizedActivations::quantize(&x, BLOCK);
+    let want: Vec<i8> = x.iter().map(|v| v.round() as i8).collect();
+    assert_eq!(q.qs, want);
+    let sum = |h: &[i8]| h.iter().map(|v| i32::from(*v)).sum::<i32>();
+    assert_eq!(q.halves, vec![sum(&want[..16]), sum(&want[16..])]);
+}
+
+#[test]
+fn exp_is_accurate_and_the_same_on_every_isa() {
+    let mut worst = 0f64;
+    let mut x = -87.0f32;
+    while x <= 88.0 {
+        let (got, want) = (f64::from(exp(x)), f64::from(x).exp());
+        worst = worst.max(((got - want) / want).abs());
+        x += 0.0137;
+    }
+    assert!(worst < 3.0 * f64::from(f32::EPSILON), "relative error {worst}");
+    assert_eq!(exp(0.0), 1.0);
+    assert_eq!(exp(-1000.0), exp(-87.0));
+    assert!(exp(f32::NAN).is_nan());
+    // The vector routines built for each ISA agree bit for bit.
+    let mut rng = Lcg(17);
+    let (q, keys, values): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+        (0..64).map(|_| rng.f32()).collect(),
+        (0..64 * 3 * 37).map(|_| rng.f32() * 3.0).collect(),
+        (0..64 * 3 * 37).map(|_| rng.f32()).collect(),
+    );
+    let gate: Vec<f32> = (0..100).map(|_| rng.f32() * 20.0).collect();
+    let up: Vec<f32> = (0..100).map(|_| rng.f32()).collect();
+    let run = |isa| {
+        let mut out = vec![0f32; 64];
+        attend(isa, &q, &keys, &values, 192, 64, 37, 0.125, &mut Vec::new(), &mut out);
+        let mut g = gate.clone();
+        silu_mul(isa, &mut g, &up);
+        out.extend(g);
+        out.push(dot_f32(isa, &keys[..100], &values[..100]));
+        out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    let reference = run(KernelIsa::Scalar);
+    for isa in KernelIsa::available() {
+        assert_eq!(run(isa), reference, "{}", isa.name());
+    }
 }

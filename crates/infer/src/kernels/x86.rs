@@ -1,160 +1,206 @@
-//! AVX2 kernels, selected at run time. Integer block sums are computed eight lanes at a time
-//! and accumulated in float lanes exactly as [`super::scalar`] does, so results are identical.
+//! x86-64 kernels, selected at run time: AVX2, and AVX-512 VNNI where present. Each multiplies
+//! a group of interleaved rows by broadcast runs of four activations, so a block's integer sum
+//! for each of the eight rows lands in its own lane; the float part then runs lane by lane in
+//! exactly the order of [`super::scalar::group_product`], so the results are identical.
 
 #![allow(unsafe_code)]
 
-use super::{BLOCK, BlockRow, WeightFormat, scalar};
+use super::{ActRow, BLOCK, GROUP, Groups, WeightFormat};
 use std::arch::x86_64::*;
 
-/// Dispatches to the AVX2 kernel of `format`. Only called when AVX2 was detected.
+/// The AVX2 kernel. Only called when AVX2 was detected.
 #[inline]
-pub(super) fn dot(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
+pub(super) fn group_product(
+    format: WeightFormat,
+    group: Groups<'_>,
+    acts: &[ActRow<'_>],
+    out: &mut [[f32; GROUP]],
+) {
     debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
     // SAFETY: `KernelIsa::Avx2` is only chosen after `is_x86_feature_detected!("avx2")`, and the
     // slices hold whole blocks (checked when the matrix and activations were built).
-    unsafe { dot_avx2(format, row, qs, ds, sums) }
+    unsafe { group_avx2(format, group, acts, out) }
 }
 
-#[target_feature(enable = "avx2")]
-unsafe fn dot_avx2(format: WeightFormat, row: BlockRow<'_>, qs: &[i8], ds: &[f32], sums: &[f32]) -> f32 {
-    // SAFETY: see `dot`; every pointer stays inside a block of `row` or `qs`.
-    unsafe {
-        let qb = format.quant_bytes();
-        let nb = row.quants.len() / qb;
-        debug_assert!(qs.len() >= nb * BLOCK && ds.len() >= nb && row.quants.len() >= nb * qb);
-        let ones = _mm256_set1_epi16(1);
-        let low = _mm_set1_epi8(0x0f);
-        let eight = _mm256_set1_epi8(8);
-        let mut acc = _mm256_setzero_ps();
-        let mut mins = 0f32;
-        for b in 0..nb {
-            let quants = row.quants.as_ptr().add(b * qb);
-            let a = _mm256_loadu_si256(qs.as_ptr().add(b * BLOCK) as *const __m256i);
-            let isum = match format {
-                WeightFormat::Q4_1 | WeightFormat::Q4_0 => {
-                    let packed = _mm_loadu_si128(quants as *const __m128i);
-                    let lo = _mm_and_si128(packed, low);
-                    let hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low);
-                    let w = _mm256_set_m128i(hi, lo);
-                    let pairs = if format == WeightFormat::Q4_1 {
-                        // Unsigned 0..15 times signed activations.
-                        _mm256_maddubs_epi16(w, a)
+/// The AVX-512 VNNI kernel. Only called when AVX-512 VNNI, VL and BW were detected.
+#[inline]
+pub(super) fn group_product_vnni(
+    format: WeightFormat,
+    group: Groups<'_>,
+    acts: &[ActRow<'_>],
+    out: &mut [[f32; GROUP]],
+) {
+    debug_assert!(std::arch::is_x86_feature_detected!("avx512vnni"));
+    // SAFETY: `KernelIsa::Avx512Vnni` is only chosen after detecting avx512vnni, avx512vl and
+    // avx512bw; the slices hold whole blocks as for `group_product`.
+    unsafe { group_vnni(format, group, acts, out) }
+}
+
+/// The kernel for a set of instructions. `VNNI`: multiply-accumulate with `vpdpbusd` (unsigned weights: 8-bit ones offset by 128 and
+/// corrected with the activations' half sums); otherwise `vpmaddubsw` + `vpmaddwd` (8-bit
+/// weights as magnitudes with their signs moved to the activations).
+macro_rules! group_kernel {
+    ($name:ident, $features:literal, $vnni:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            format: WeightFormat,
+            group: Groups<'_>,
+            acts: &[ActRow<'_>],
+            out: &mut [[f32; GROUP]],
+        ) {
+            const VNNI: bool = $vnni;
+            // SAFETY: every pointer stays inside a block of `group` or of an activation vector; the
+            // caller enabled the instructions used.
+            unsafe {
+                let qb = format.quant_bytes();
+                let sb = format.scales_per_block();
+                let nb = group.quants.len() / (GROUP * qb);
+                let n = acts.len().min(out.len()).min(4);
+                let nibbles = matches!(format, WeightFormat::Q4_1 | WeightFormat::Q4_0);
+                let has_mins = !group.mins.is_empty();
+                // What each half's integer sum must be corrected by, per unit of activation sum.
+                let offset = match format {
+                    WeightFormat::Q4_0 => 8,
+                    WeightFormat::Q8_0 | WeightFormat::K8 if VNNI => 128,
+                    _ => 0,
+                };
+                let ones = _mm256_set1_epi16(1);
+                let low = _mm256_set1_epi8(0x0f);
+                let flip = _mm256_set1_epi8(-128);
+                let mut acc = [_mm256_setzero_ps(); 4];
+                let mut macc = [_mm256_setzero_ps(); 4];
+                for b in 0..nb {
+                    let q = group.quants.as_ptr().add(b * GROUP * qb);
+                    // Run `k`: elements 4k..4k+4 of each of the eight rows, as multiplier operands.
+                    let mut w = [_mm256_setzero_si256(); 8];
+                    let mut signs = [_mm256_setzero_si256(); 8];
+                    if nibbles {
+                        for v in 0..4 {
+                            let p = _mm256_loadu_si256(q.add(32 * v) as *const __m256i);
+                            w[v] = _mm256_and_si256(p, low);
+                            w[4 + v] = _mm256_and_si256(_mm256_srli_epi16(p, 4), low);
+                        }
                     } else {
-                        // Signed -8..7: multiply magnitudes, move the sign to the activation.
-                        let ws = _mm256_sub_epi8(w, eight);
-                        _mm256_maddubs_epi16(_mm256_sign_epi8(ws, ws), _mm256_sign_epi8(a, ws))
+                        for (k, (wk, sk)) in w.iter_mut().zip(signs.iter_mut()).enumerate() {
+                            let p = _mm256_loadu_si256(q.add(32 * k) as *const __m256i);
+                            if VNNI {
+                                *wk = _mm256_xor_si256(p, flip);
+                            } else {
+                                *wk = _mm256_sign_epi8(p, p);
+                                *sk = p;
+                            }
+                        }
+                    }
+                    let sc = group.scales.as_ptr().add(b * sb * GROUP);
+                    let s0 = _mm256_loadu_ps(sc);
+                    let s1 = if sb == 2 { _mm256_loadu_ps(sc.add(GROUP)) } else { s0 };
+                    let mn = if has_mins {
+                        _mm256_loadu_ps(group.mins.as_ptr().add(b * GROUP))
+                    } else {
+                        _mm256_setzero_ps()
                     };
-                    _mm256_madd_epi16(pairs, ones)
-                }
-                WeightFormat::Q8_0 | WeightFormat::K8 => {
-                    let w = _mm256_loadu_si256(quants as *const __m256i);
-                    let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-                    _mm256_madd_epi16(pairs, ones)
-                }
-                WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
-            };
-            // lanes += (d_w · d_a) × isum, multiply then add, never fused.
-            let dd = block_scales(format, row, b, *ds.get_unchecked(b));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)));
-            if !row.mins.is_empty() {
-                mins += *row.mins.get_unchecked(b) * *sums.get_unchecked(b);
-            }
-        }
-        let mut lanes = [0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        scalar::reduce(&lanes, mins)
-    }
-}
-
-/// Block `b`'s weight scale(s) times the activation scale `da`, one per lane: lanes 0–3 cover
-/// elements 0–15 and lanes 4–7 elements 16–31, so a scale per 16 applies to its half.
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn block_scales(format: WeightFormat, row: BlockRow<'_>, b: usize, da: f32) -> __m256 {
-    // SAFETY: `b` is a block of `row`, which holds `scales_per_block()` scales per block.
-    unsafe {
-        if format == WeightFormat::K8 {
-            let (s0, s1) = (*row.scales.get_unchecked(2 * b), *row.scales.get_unchecked(2 * b + 1));
-            _mm256_set_m128(_mm_set1_ps(s1 * da), _mm_set1_ps(s0 * da))
-        } else {
-            _mm256_set1_ps(*row.scales.get_unchecked(b) * da)
-        }
-    }
-}
-
-/// Up to four activation vectors against one row: each block is unpacked once and used for every
-/// vector. Per vector, the operations are exactly those of [`dot`], so the bits are the same.
-#[inline]
-pub(super) fn dot_many(
-    format: WeightFormat,
-    row: BlockRow<'_>,
-    acts: &[(&[i8], &[f32], &[f32])],
-    out: &mut [f32],
-) {
-    debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-    debug_assert!(acts.len() <= 4 && out.len() == acts.len());
-    // SAFETY: as for `dot`.
-    unsafe { dot_many_avx2(format, row, acts, out) }
-}
-
-#[target_feature(enable = "avx2")]
-unsafe fn dot_many_avx2(
-    format: WeightFormat,
-    row: BlockRow<'_>,
-    acts: &[(&[i8], &[f32], &[f32])],
-    out: &mut [f32],
-) {
-    // SAFETY: see `dot_many`; every pointer stays inside a block of `row` or of an activation.
-    unsafe {
-        let qb = format.quant_bytes();
-        let nb = row.quants.len() / qb;
-        let n = acts.len();
-        let ones = _mm256_set1_epi16(1);
-        let low = _mm_set1_epi8(0x0f);
-        let eight = _mm256_set1_epi8(8);
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut mins = [0f32; 4];
-        for b in 0..nb {
-            let quants = row.quants.as_ptr().add(b * qb);
-            // The row's block, in the form the multiply wants: (magnitudes, signs) or unsigned.
-            let (w, signs) = match format {
-                WeightFormat::Q4_1 | WeightFormat::Q4_0 => {
-                    let packed = _mm_loadu_si128(quants as *const __m128i);
-                    let lo = _mm_and_si128(packed, low);
-                    let hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low);
-                    let w = _mm256_set_m128i(hi, lo);
-                    if format == WeightFormat::Q4_1 {
-                        (w, None)
-                    } else {
-                        let ws = _mm256_sub_epi8(w, eight);
-                        (_mm256_sign_epi8(ws, ws), Some(ws))
+                    for t in 0..n {
+                        let act = acts.get_unchecked(t);
+                        let a = act.qs.as_ptr().add(b * BLOCK) as *const i32;
+                        let mut h = [_mm256_setzero_si256(); 2];
+                        for k in 0..8 {
+                            let ab = _mm256_set1_epi32(a.add(k).read_unaligned());
+                            if VNNI {
+                                h[k / 4] = _mm256_dpbusd_epi32(h[k / 4], w[k], ab);
+                            } else {
+                                let ab = if nibbles { ab } else { _mm256_sign_epi8(ab, signs[k]) };
+                                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], ab), ones);
+                                h[k / 4] = _mm256_add_epi32(h[k / 4], p);
+                            }
+                        }
+                        if offset != 0 {
+                            let halves = act.halves.as_ptr().add(2 * b);
+                            h[0] = _mm256_sub_epi32(h[0], _mm256_set1_epi32(offset * *halves));
+                            h[1] = _mm256_sub_epi32(h[1], _mm256_set1_epi32(offset * *halves.add(1)));
+                        }
+                        let d = _mm256_set1_ps(*act.ds.get_unchecked(b));
+                        // acc += (scale · d) · isum, multiply then add, never fused.
+                        if sb == 2 {
+                            acc[t] = _mm256_add_ps(
+                                acc[t],
+                                _mm256_mul_ps(_mm256_mul_ps(s0, d), _mm256_cvtepi32_ps(h[0])),
+                            );
+                            acc[t] = _mm256_add_ps(
+                                acc[t],
+                                _mm256_mul_ps(_mm256_mul_ps(s1, d), _mm256_cvtepi32_ps(h[1])),
+                            );
+                        } else {
+                            let isum = _mm256_cvtepi32_ps(_mm256_add_epi32(h[0], h[1]));
+                            acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(s0, d), isum));
+                        }
+                        if has_mins {
+                            let s = _mm256_set1_ps(*act.sums.get_unchecked(b));
+                            macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(mn, s));
+                        }
                     }
                 }
-                WeightFormat::Q8_0 | WeightFormat::K8 => {
-                    let w = _mm256_loadu_si256(quants as *const __m256i);
-                    (_mm256_sign_epi8(w, w), Some(w))
-                }
-                WeightFormat::F32 => unreachable!("f32 rows have no blocks"),
-            };
-            for t in 0..n {
-                let (qs, ds, sums) = acts[t];
-                let a = _mm256_loadu_si256(qs.as_ptr().add(b * BLOCK) as *const __m256i);
-                let a = match signs {
-                    Some(s) => _mm256_sign_epi8(a, s),
-                    None => a,
-                };
-                let isum = _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), ones);
-                let dd = block_scales(format, row, b, *ds.get_unchecked(b));
-                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)));
-                if !row.mins.is_empty() {
-                    mins[t] += *row.mins.get_unchecked(b) * *sums.get_unchecked(b);
+                for t in 0..n {
+                    _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_add_ps(acc[t], macc[t]));
                 }
             }
         }
-        for t in 0..n {
-            let mut lanes = [0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), acc[t]);
-            out[t] = scalar::reduce(&lanes, mins[t]);
-        }
+    };
+}
+
+group_kernel!(group_avx2, "avx2", false);
+group_kernel!(group_vnni, "avx512vnni,avx512vl,avx512bw,avx2", true);
+
+/// [`super::vector::dot8`] compiled for AVX2. Only called when AVX2 was detected.
+#[inline]
+pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[target_feature(enable = "avx2")]
+    unsafe fn imp(a: &[f32], b: &[f32]) -> f32 {
+        super::vector::dot8(a, b)
     }
+    // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2.
+    unsafe { imp(a, b) }
+}
+
+/// [`super::vector::attend_generic`] compiled for AVX2. Only called when AVX2 was detected.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn attend(
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    stride: usize,
+    offset: usize,
+    visible: usize,
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn imp(
+        query: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        stride: usize,
+        offset: usize,
+        visible: usize,
+        scale: f32,
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        super::vector::attend_generic(query, keys, values, stride, offset, visible, scale, scores, out)
+    }
+    // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2.
+    unsafe { imp(query, keys, values, stride, offset, visible, scale, scores, out) }
+}
+
+/// [`super::vector::silu_mul_generic`] compiled for AVX2. Only called when AVX2 was detected.
+#[inline]
+pub(super) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    #[target_feature(enable = "avx2")]
+    unsafe fn imp(gate: &mut [f32], up: &[f32]) {
+        super::vector::silu_mul_generic(gate, up)
+    }
+    // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2.
+    unsafe { imp(gate, up) }
 }
