@@ -162,9 +162,12 @@ impl Speed {
 }
 
 fn measure(config: &InferConfig) -> Fallible<InferReport> {
+    // One engine for every run, as a node serves: its peak memory is what serving costs.
+    let options = EngineOptions { threads: config.threads, ..Default::default() };
+    let engine = Arc::new(Engine::load(&config.model, &options)?);
     let mut runs: Vec<InferReport> = Vec::new();
     for _ in 0..config.runs {
-        runs.push(measure_once(config)?);
+        runs.push(measure_once(config, &engine)?);
     }
     let mut report = runs[0].clone();
     for (i, row) in report.results.iter_mut().enumerate() {
@@ -181,11 +184,10 @@ fn measure(config: &InferConfig) -> Fallible<InferReport> {
     Ok(report)
 }
 
-/// One run of every measurement, each engine loaded afresh.
-fn measure_once(config: &InferConfig) -> Fallible<InferReport> {
+/// One run of every measurement (llama.cpp loads its model afresh in each of its processes).
+fn measure_once(config: &InferConfig, engine: &Arc<Engine>) -> Fallible<InferReport> {
     let InferConfig { model, threads, tokens, llamacpp, .. } = config;
     let (threads, tokens) = (*threads, *tokens);
-    let engine = Arc::new(Engine::load(model, &EngineOptions { threads, ..Default::default() })?);
     let mut prompts = Vec::new();
     for (name, text) in [("short", SHORT_TEXT), ("long", LONG_TEXT)] {
         prompts.push((name, engine.chat_prompt(&[ChatMessage::new("user", text)])?));
@@ -206,7 +208,6 @@ fn measure_once(config: &InferConfig) -> Fallible<InferReport> {
             llamacpp: reference(prompt, 1)?,
         });
     }
-
     // A receipt's check: the short prompt's output verified in one pass.
     let prepared = engine.prepare(prompts[0].1.clone(), params(tokens))?;
     let g = engine.run(&prepared, |_| ControlFlow::Continue(()))?;
@@ -219,12 +220,11 @@ fn measure_once(config: &InferConfig) -> Fallible<InferReport> {
         generate_secs: (g.prompt_time + g.generation_time).as_secs_f64(),
         verify_secs: checked.time.as_secs_f64(),
     };
-
     // Four concurrent streams on the short prompt: total generated tokens per second.
     let started = Instant::now();
     let handles: Vec<_> = (0..4)
         .map(|i| {
-            let engine = Arc::clone(&engine);
+            let engine = Arc::clone(engine);
             let prompt = prompts[0].1.clone();
             std::thread::spawn(move || {
                 let p = SamplingParams { seed: i, ..params(tokens) };

@@ -25,6 +25,9 @@ mod tokenizer;
 pub use error::{InferError, Result};
 pub use gguf::{Architecture, ModelConfig, file_sha256};
 pub use kernels::KernelIsa;
+
+/// Prompt tokens per forward pass: bounds the scratch memory of a long prompt.
+const PREFILL_CHUNK: usize = 128;
 pub use sampling::{MAX_TOKENS_LIMIT, SamplingParams};
 pub use template::{CHATML, ChatMessage, ChatTemplate};
 pub use tokenizer::Tokenizer;
@@ -294,8 +297,13 @@ impl Engine {
         let _running = self.batcher.join();
         let mut decoder = Decoder::new(self, prompt, params);
         let started = Instant::now();
-        let cache = model::KvCache::new(self.config().layers);
-        let (mut logits, mut cache) = self.batcher.forward(prompt.clone(), cache)?;
+        // The prompt a chunk at a time: bounded scratch memory, and other generations' steps
+        // go on between the chunks. Positions are independent, so the bits are the same.
+        let mut cache = model::KvCache::with_capacity(self.config(), prompt.len() + params.max_tokens);
+        let mut logits = Vec::new();
+        for chunk in prompt.chunks(PREFILL_CHUNK) {
+            (logits, cache) = self.batcher.forward(chunk.to_vec(), cache)?;
+        }
         let prompt_time = started.elapsed();
         let started = Instant::now();
         let finish = if params.max_tokens == 0 {
@@ -336,13 +344,17 @@ impl Engine {
     /// are bit-identical to generation's, so the answer is the same as re-generating.
     pub fn verify(&self, prepared: &PreparedPrompt, claimed: &[u32]) -> Result<Verification> {
         /// Positions per batched pass: bounds the logits held at once (rows of the vocabulary).
-        const CHUNK: usize = 64;
+        const CHUNK: usize = 32;
         let started = Instant::now();
         let PreparedPrompt { tokens: prompt, params } = prepared;
         let core = self.batcher.core();
-        let mut cache = model::KvCache::new(core.weights.config.layers);
+        let positions = prompt.len() + claimed.len().min(params.max_tokens);
+        let mut cache = model::KvCache::with_capacity(&core.weights.config, positions);
         let mut decoder = Decoder::new(self, prompt, params);
-        let mut logits = core.pool.install(|| core.weights.forward(core.isa, prompt, &mut cache));
+        let mut logits = Vec::new();
+        for chunk in prompt.chunks(PREFILL_CHUNK) {
+            logits = core.pool.install(|| core.weights.forward(core.isa, chunk, &mut cache));
+        }
         let vocab = logits.len();
         let mut batch: Vec<f32> = Vec::new();
         let mut batch_start = 0;

@@ -11,18 +11,65 @@ use crate::{
 };
 use rayon::prelude::*;
 
+/// Matrices that read the same input (q, k and v; gate and up), stacked into one when their
+/// layouts allow, so one parallel product serves them all.
+struct Projections {
+    /// One stacked matrix, or each matrix on its own.
+    matrices: Vec<WeightMatrix>,
+    /// Output size of each matrix, in order.
+    widths: Vec<usize>,
+    /// Storage format of each matrix, in order (what the tests of mixed layouts check).
+    #[cfg_attr(not(test), allow(dead_code))]
+    formats: Vec<kernels::WeightFormat>,
+}
+
+impl Projections {
+    fn new(matrices: Vec<WeightMatrix>) -> Self {
+        let widths = matrices.iter().map(WeightMatrix::rows).collect();
+        let formats = matrices.iter().map(WeightMatrix::format).collect();
+        let matrices = match WeightMatrix::stack(&matrices) {
+            Some(stacked) => vec![stacked],
+            None => matrices,
+        };
+        Self { matrices, widths, formats }
+    }
+
+    /// Every matrix times every vector of `x`: `out` holds, per vector, each matrix's outputs in
+    /// turn.
+    fn matmul(&self, isa: KernelIsa, x: &QuantizedActivations, out: &mut [f32], scratch: &mut Vec<f32>) {
+        if let [stacked] = self.matrices.as_slice() {
+            kernels::matmul(isa, stacked, x, out);
+            return;
+        }
+        let (n, total) = (x.len(), self.widths.iter().sum::<usize>());
+        let mut col = 0;
+        for m in &self.matrices {
+            let rows = m.rows();
+            scratch.resize(n * rows, 0.0);
+            kernels::matmul(isa, m, x, scratch);
+            for t in 0..n {
+                out[t * total + col..][..rows].copy_from_slice(&scratch[t * rows..][..rows]);
+            }
+            col += rows;
+        }
+    }
+
+    fn parameters(&self) -> u64 {
+        self.matrices.iter().map(|m| (m.rows() * m.cols()) as u64).sum()
+    }
+}
+
 struct Layer {
     attn_norm: Vec<f32>,
-    wq: WeightMatrix,
-    wk: WeightMatrix,
-    wv: WeightMatrix,
+    /// q, k and v.
+    qkv: Projections,
     bq: Option<Vec<f32>>,
     bk: Option<Vec<f32>>,
     bv: Option<Vec<f32>>,
     wo: WeightMatrix,
     ffn_norm: Vec<f32>,
-    w_gate: WeightMatrix,
-    w_up: WeightMatrix,
+    /// Gate and up.
+    gate_up: Projections,
     w_down: WeightMatrix,
 }
 
@@ -51,7 +98,11 @@ impl Weights {
     #[cfg(test)]
     pub(crate) fn layer_formats(&self, l: usize) -> Vec<kernels::WeightFormat> {
         let x = &self.layers[l];
-        [&x.wq, &x.wk, &x.wv, &x.wo, &x.w_gate, &x.w_up, &x.w_down].iter().map(|m| m.format()).collect()
+        let mut formats = x.qkv.formats.clone();
+        formats.push(x.wo.format());
+        formats.extend(&x.gate_up.formats);
+        formats.push(x.w_down.format());
+        formats
     }
 
     pub(crate) fn load(file: &mut GgufFile) -> Result<Self> {
@@ -64,16 +115,20 @@ impl Weights {
             let n = |part: &str| format!("blk.{i}.{part}");
             layers.push(Layer {
                 attn_norm: file.vector(&n("attn_norm.weight"))?,
-                wq: file.matrix(&n("attn_q.weight"))?,
-                wk: file.matrix(&n("attn_k.weight"))?,
-                wv: file.matrix(&n("attn_v.weight"))?,
+                qkv: Projections::new(vec![
+                    file.matrix(&n("attn_q.weight"))?,
+                    file.matrix(&n("attn_k.weight"))?,
+                    file.matrix(&n("attn_v.weight"))?,
+                ]),
                 bq: bias(file, n("attn_q.bias"))?,
                 bk: bias(file, n("attn_k.bias"))?,
                 bv: bias(file, n("attn_v.bias"))?,
                 wo: file.matrix(&n("attn_output.weight"))?,
                 ffn_norm: file.vector(&n("ffn_norm.weight"))?,
-                w_gate: file.matrix(&n("ffn_gate.weight"))?,
-                w_up: file.matrix(&n("ffn_up.weight"))?,
+                gate_up: Projections::new(vec![
+                    file.matrix(&n("ffn_gate.weight"))?,
+                    file.matrix(&n("ffn_up.weight"))?,
+                ]),
                 w_down: file.matrix(&n("ffn_down.weight"))?,
             });
         }
@@ -97,10 +152,8 @@ impl Weights {
         let mut parameters = matrix_params(&embeddings) + output_norm.len() as u64;
         parameters += output.as_ref().map_or(0, matrix_params);
         for l in &layers {
-            parameters += [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
-                .iter()
-                .map(|m| matrix_params(m))
-                .sum::<u64>();
+            parameters += l.qkv.parameters() + l.gate_up.parameters();
+            parameters += matrix_params(&l.wo) + matrix_params(&l.w_down);
             parameters += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
         }
         Ok(Self { config, embeddings, layers, output_norm, output, inv_freq, parameters })
@@ -116,8 +169,21 @@ pub(crate) struct KvCache {
 }
 
 impl KvCache {
+    #[cfg(test)]
     pub(crate) fn new(layers: usize) -> Self {
         Self { keys: vec![Vec::new(); layers], values: vec![Vec::new(); layers], len: 0 }
+    }
+
+    /// A cache with room for `positions` positions of `config`'s model, so that it never grows
+    /// by doubling (which would hold up to twice the memory, and a copy while it grows).
+    pub(crate) fn with_capacity(config: &ModelConfig, positions: usize) -> Self {
+        let size = positions * config.kv_heads * config.head_dim;
+        let layer = || Vec::with_capacity(size);
+        Self {
+            keys: (0..config.layers).map(|_| layer()).collect(),
+            values: (0..config.layers).map(|_| layer()).collect(),
+            len: 0,
+        }
     }
 }
 
@@ -125,6 +191,8 @@ impl KvCache {
 #[derive(Debug, Default)]
 struct Scratch {
     q8: QuantizedActivations,
+    /// For projections that could not be stacked.
+    part: Vec<f32>,
 }
 
 impl Weights {
@@ -177,15 +245,21 @@ impl Weights {
         let mut v = vec![0f32; n * kv_dim];
         let mut attn = vec![0f32; n * q_dim];
         let mut o = vec![0f32; n * d];
-        let mut gate = vec![0f32; n * c.feed_forward];
-        let mut up = vec![0f32; n * c.feed_forward];
+        let ff = c.feed_forward;
+        let qkv_width = q_dim + 2 * kv_dim;
+        let mut qkv = vec![0f32; n * qkv_width];
+        let mut gate_up = vec![0f32; n * 2 * ff];
+        let mut gate = vec![0f32; n * ff];
 
         for (li, layer) in self.layers.iter().enumerate() {
             rms_norm(isa, &x, &layer.attn_norm, c.rms_eps, &mut h);
             scratch.q8.requantize(&h, d);
-            kernels::matmul(isa, &layer.wq, &scratch.q8, &mut q[..n * q_dim]);
-            kernels::matmul(isa, &layer.wk, &scratch.q8, &mut k);
-            kernels::matmul(isa, &layer.wv, &scratch.q8, &mut v);
+            layer.qkv.matmul(isa, &scratch.q8, &mut qkv, &mut scratch.part);
+            for (t, row) in qkv.chunks_exact(qkv_width).enumerate() {
+                q[t * q_dim..(t + 1) * q_dim].copy_from_slice(&row[..q_dim]);
+                k[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim..q_dim + kv_dim]);
+                v[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim + kv_dim..]);
+            }
             add_bias(&mut q[..n * q_dim], layer.bq.as_deref());
             add_bias(&mut k, layer.bk.as_deref());
             add_bias(&mut v, layer.bv.as_deref());
@@ -204,15 +278,11 @@ impl Weights {
                 }
                 cache.keys[li].extend_from_slice(&k[off * kv_dim..(off + len) * kv_dim]);
                 cache.values[li].extend_from_slice(&v[off * kv_dim..(off + len) * kv_dim]);
-                self.attention(
-                    isa,
-                    &q[off * q_dim..(off + len) * q_dim],
-                    &cache.keys[li],
-                    &cache.values[li],
-                    start,
-                    &mut attn[off * q_dim..(off + len) * q_dim],
-                );
             }
+            // Every sequence's queries in one parallel pass, each against its own cache.
+            let caches: Vec<(&[f32], &[f32])> =
+                seqs.iter().map(|(_, cache)| (&cache.keys[li][..], &cache.values[li][..])).collect();
+            self.attention(isa, &q[..n * q_dim], &caches, &offsets, &mut attn);
 
             scratch.q8.requantize(&attn, q_dim);
             kernels::matmul(isa, &layer.wo, &scratch.q8, &mut o);
@@ -220,10 +290,13 @@ impl Weights {
 
             rms_norm(isa, &x, &layer.ffn_norm, c.rms_eps, &mut h);
             scratch.q8.requantize(&h, d);
-            kernels::matmul(isa, &layer.w_gate, &scratch.q8, &mut gate);
-            kernels::matmul(isa, &layer.w_up, &scratch.q8, &mut up);
-            kernels::silu_mul(isa, &mut gate, &up);
-            scratch.q8.requantize(&gate, c.feed_forward);
+            layer.gate_up.matmul(isa, &scratch.q8, &mut gate_up, &mut scratch.part);
+            for (row, out) in gate_up.chunks_exact_mut(2 * ff).zip(gate.chunks_exact_mut(ff)) {
+                let (g, u) = row.split_at_mut(ff);
+                kernels::silu_mul(isa, g, u);
+                out.copy_from_slice(g);
+            }
+            scratch.q8.requantize(&gate, ff);
             kernels::matmul(isa, &layer.w_down, &scratch.q8, &mut o);
             add_into(&mut x, &o);
         }
@@ -247,6 +320,12 @@ impl Weights {
         let vocab = output.rows();
         let mut logits = vec![0f32; picked.len() * vocab];
         kernels::matmul(isa, output, &scratch.q8, &mut logits);
+        if let [(_, len, _)] = offsets[..] {
+            // One sequence: its logits as they are, not copied.
+            if all || len > 0 {
+                return vec![logits];
+            }
+        }
         let mut out = Vec::with_capacity(seqs.len());
         let mut at = 0;
         for &(_, len, _) in &offsets {
@@ -275,13 +354,15 @@ impl Weights {
     }
 
     /// Causal attention of the new queries (positions `start..start+n`) over the cache.
+    /// Causal attention of every new query over its sequence's cache: token `t` of the batch
+    /// belongs to the sequence whose `(offset, length, start)` covers it and sits at position
+    /// `start + t - offset`.
     fn attention(
         &self,
         isa: KernelIsa,
         q: &[f32],
-        keys: &[f32],
-        values: &[f32],
-        start: usize,
+        caches: &[(&[f32], &[f32])],
+        offsets: &[(usize, usize, usize)],
         out: &mut [f32],
     ) {
         let c = &self.config;
@@ -291,9 +372,22 @@ impl Weights {
         let scale = 1.0 / (hd as f32).sqrt();
         out.par_chunks_mut(hd).enumerate().for_each_init(Vec::new, |scores, (idx, out_head)| {
             let (t, head) = (idx / c.heads, idx % c.heads);
+            let s = offsets.partition_point(|&(off, len, _)| off + len <= t);
+            let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
             let query = &q[idx * hd..(idx + 1) * hd];
             let offset = (head / group) * hd;
-            kernels::attend(isa, query, keys, values, kv_dim, offset, start + t + 1, scale, scores, out_head);
+            kernels::attend(
+                isa,
+                query,
+                keys,
+                values,
+                kv_dim,
+                offset,
+                start + t - off + 1,
+                scale,
+                scores,
+                out_head,
+            );
         });
     }
 }

@@ -75,7 +75,7 @@ impl WeightFormat {
 pub enum KernelIsa {
     /// Portable Rust, any CPU.
     Scalar,
-    /// x86-64 AVX2 (detected at run time).
+    /// x86-64 AVX2 with F16C (detected at run time).
     Avx2,
     /// x86-64 AVX-512 with VNNI dot products (detected at run time).
     Avx512Vnni,
@@ -92,7 +92,7 @@ impl KernelIsa {
             {
                 return Self::Avx512Vnni;
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c") {
                 return Self::Avx2;
             }
         }
@@ -132,7 +132,7 @@ pub struct WeightMatrix {
 
 #[derive(Debug)]
 enum WeightData {
-    /// Blocks repacked at load: scales and minimums split off as f32 (the hot loop converts no
+    /// Blocks repacked at load: scales and minimums split off (see [`Scales`]),
     /// f16), quants interleaved by groups of [`GROUP`] rows (see [`Groups`]). Rows are padded
     /// with zero rows to a whole group.
     Groups {
@@ -140,20 +140,102 @@ enum WeightData {
         /// `4·j + e` of run `v` is byte `4·v + e` of row `j`'s block.
         quants: Box<[u8]>,
         /// Per group and block: `scales_per_block()` runs of `GROUP` scales (one per row).
-        scales: Box<[f32]>,
+        scales: Scales,
         /// Per group and block: `GROUP` minimums (`Q4_1`, and `K8` from formats with minimums;
         /// empty otherwise).
-        mins: Box<[f32]>,
+        mins: Scales,
     },
     F32(Box<[f32]>),
+}
+
+/// Scales or minimums, one per row and block (or half block): f16 where every value is exactly
+/// one (what Q4_0, Q4_1 and Q8_0 files store: less memory to stream per token), f32 otherwise
+/// (K-quant scales are products of two factors). Either way the kernels see the same f32 values.
+#[derive(Debug)]
+enum Scales {
+    Half(Box<[u16]>),
+    Single(Box<[f32]>),
+}
+
+impl Scales {
+    fn new(values: Vec<f32>) -> Self {
+        let half = |v: f32| half::f16::from_f32(v);
+        if values.iter().all(|v| half(*v).to_f32().to_bits() == v.to_bits()) {
+            Self::Half(values.iter().map(|v| half(*v).to_bits()).collect())
+        } else {
+            Self::Single(values.into_boxed_slice())
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Half(v) => v.len(),
+            Self::Single(v) => v.len(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Half(v) => 2 * v.len(),
+            Self::Single(v) => 4 * v.len(),
+        }
+    }
+
+    fn run(&self, range: std::ops::Range<usize>) -> ScaleRun<'_> {
+        match self {
+            Self::Half(v) => ScaleRun::Half(&v[range]),
+            Self::Single(v) => ScaleRun::Single(&v[range]),
+        }
+    }
+
+    /// The parts one after the other; `None` when they are not all stored alike.
+    fn concat<'a>(parts: impl Iterator<Item = &'a Scales>) -> Option<Self> {
+        let (mut half, mut single) = (Vec::new(), Vec::new());
+        for part in parts {
+            match part {
+                Self::Half(v) => half.extend_from_slice(v),
+                Self::Single(v) => single.extend_from_slice(v),
+            }
+        }
+        match (half.is_empty(), single.is_empty()) {
+            (_, true) => Some(Self::Half(half.into_boxed_slice())),
+            (true, false) => Some(Self::Single(single.into_boxed_slice())),
+            (false, false) => None,
+        }
+    }
+}
+
+/// A run of [`Scales`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ScaleRun<'a> {
+    Half(&'a [u16]),
+    Single(&'a [f32]),
+}
+
+impl ScaleRun<'_> {
+    #[inline]
+    pub(crate) fn get(self, i: usize) -> f32 {
+        match self {
+            Self::Half(v) => half::f16::from_bits(v[i]).to_f32(),
+            Self::Single(v) => v[i],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(self) -> bool {
+        match self {
+            Self::Half(v) => v.is_empty(),
+            Self::Single(v) => v.is_empty(),
+        }
+    }
 }
 
 /// One group of rows: its blocks' parts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Groups<'a> {
     quants: &'a [u8],
-    scales: &'a [f32],
-    mins: &'a [f32],
+    scales: ScaleRun<'a>,
+    mins: ScaleRun<'a>,
 }
 
 impl WeightMatrix {
@@ -168,20 +250,20 @@ impl WeightMatrix {
                 bytes.len()
             )));
         }
-        let blocks = rows * cols / BLOCK;
+        // Straight from the file's blocks into groups: no row-by-row copy in between, so loading
+        // holds at most the tensor's bytes and its repacked form at once.
         let block_bytes = format.row_bytes(BLOCK);
         let qb = format.quant_bytes();
-        let mut quants = Vec::with_capacity(blocks * qb);
-        let mut scales = Vec::with_capacity(blocks);
-        let mut mins = Vec::new();
-        for block in bytes.chunks_exact(block_bytes) {
-            scales.push(scalar::f16(&block[0..2]));
-            if format == WeightFormat::Q4_1 {
-                mins.push(scalar::f16(&block[2..4]));
-            }
-            quants.extend_from_slice(&block[block_bytes - qb..]);
-        }
-        Self::from_blocks(format, rows, cols, quants, scales, mins)
+        let block = |i: usize| &bytes[i * block_bytes..(i + 1) * block_bytes];
+        let data = interleave(
+            format,
+            rows,
+            cols,
+            |i| &block(i)[block_bytes - qb..],
+            |i, _| scalar::f16(&block(i)[0..2]),
+            (format == WeightFormat::Q4_1).then_some(|i: usize| scalar::f16(&block(i)[2..4])),
+        );
+        Ok(Self { format, rows, cols, data })
     }
 
     /// A quantized matrix from its parts, row by row (a layout repacked at load):
@@ -209,7 +291,15 @@ impl WeightMatrix {
                 mins.len()
             )));
         }
-        let data = interleave(format, rows, cols, &quants, &scales, &mins);
+        let (qb, sb) = (format.quant_bytes(), format.scales_per_block());
+        let data = interleave(
+            format,
+            rows,
+            cols,
+            |i| &quants[i * qb..(i + 1) * qb],
+            |i, h| scales[i * sb + h],
+            (!mins.is_empty()).then_some(|i: usize| mins[i]),
+        );
         Ok(Self { format, rows, cols, data })
     }
 
@@ -239,11 +329,53 @@ impl WeightMatrix {
         self.format
     }
 
+    /// The matrices one above the other, as one matrix whose product gives each one's outputs in
+    /// turn, with every row's arithmetic unchanged; `None` when they differ in format, width or
+    /// minimums, or a matrix other than the last is not a whole number of groups.
+    pub fn stack(parts: &[WeightMatrix]) -> Option<Self> {
+        let first = parts.first()?;
+        let (format, cols) = (first.format, first.cols);
+        let compatible = parts.iter().enumerate().all(|(i, m)| {
+            m.format == format && m.cols == cols && (i + 1 == parts.len() || m.rows.is_multiple_of(GROUP))
+        });
+        if !compatible {
+            return None;
+        }
+        let rows = parts.iter().map(|m| m.rows).sum();
+        let data = match &first.data {
+            WeightData::F32(_) => {
+                let mut values = Vec::with_capacity(rows * cols);
+                for m in parts {
+                    let WeightData::F32(v) = &m.data else { return None };
+                    values.extend_from_slice(v);
+                }
+                WeightData::F32(values.into_boxed_slice())
+            }
+            WeightData::Groups { mins, .. } => {
+                let with_mins = mins.len() > 0;
+                let mut parts_data = Vec::with_capacity(parts.len());
+                for part in parts {
+                    let WeightData::Groups { quants, scales, mins } = &part.data else { return None };
+                    if (mins.len() > 0) != with_mins {
+                        return None;
+                    }
+                    parts_data.push((quants, scales, mins));
+                }
+                WeightData::Groups {
+                    quants: parts_data.iter().flat_map(|(q, _, _)| q.iter().copied()).collect(),
+                    scales: Scales::concat(parts_data.iter().map(|(_, s, _)| *s))?,
+                    mins: Scales::concat(parts_data.iter().map(|(_, _, m)| *m))?,
+                }
+            }
+        };
+        Some(Self { format, rows, cols, data })
+    }
+
     /// Bytes the matrix holds in memory.
     pub fn memory_bytes(&self) -> usize {
         match &self.data {
             WeightData::F32(v) => v.len() * 4,
-            WeightData::Groups { quants, scales, mins } => quants.len() + 4 * (scales.len() + mins.len()),
+            WeightData::Groups { quants, scales, mins } => quants.len() + scales.bytes() + mins.bytes(),
         }
     }
 
@@ -267,11 +399,17 @@ impl WeightMatrix {
                 let (q, s) = (nb * GROUP * qb, nb * GROUP * sb);
                 Groups {
                     quants: &quants[g * q..(g + 1) * q],
-                    scales: &scales[g * s..(g + 1) * s],
-                    mins: if mins.is_empty() { &[] } else { &mins[g * nb * GROUP..(g + 1) * nb * GROUP] },
+                    scales: scales.run(g * s..(g + 1) * s),
+                    mins: if mins.len() == 0 {
+                        mins.run(0..0)
+                    } else {
+                        mins.run(g * nb * GROUP..(g + 1) * nb * GROUP)
+                    },
                 }
             }
-            WeightData::F32(_) => Groups { quants: &[], scales: &[], mins: &[] },
+            WeightData::F32(_) => {
+                Groups { quants: &[], scales: ScaleRun::Single(&[]), mins: ScaleRun::Single(&[]) }
+            }
         }
     }
 
@@ -314,44 +452,40 @@ impl WeightMatrix {
     }
 }
 
-/// Repacks row-by-row block parts into groups of [`GROUP`] interleaved rows.
-fn interleave(
+/// Repacks blocks, numbered row by row, into groups of [`GROUP`] interleaved rows: `quants(i)`,
+/// `scale(i, h)` and `min(i)` give block `i`'s parts.
+fn interleave<'a>(
     format: WeightFormat,
     rows: usize,
     cols: usize,
-    quants: &[u8],
-    scales: &[f32],
-    mins: &[f32],
+    quants: impl Fn(usize) -> &'a [u8],
+    scale: impl Fn(usize, usize) -> f32,
+    min: Option<impl Fn(usize) -> f32>,
 ) -> WeightData {
     let nb = cols / BLOCK;
     let (qb, sb) = (format.quant_bytes(), format.scales_per_block());
     let groups = rows.div_ceil(GROUP);
     let mut q = vec![0u8; groups * nb * GROUP * qb];
     let mut s = vec![0f32; groups * nb * GROUP * sb];
-    let mut m = vec![0f32; if mins.is_empty() { 0 } else { groups * nb * GROUP }];
+    let mut m = vec![0f32; if min.is_some() { groups * nb * GROUP } else { 0 }];
     for r in 0..rows {
         let (g, j) = (r / GROUP, r % GROUP);
         for b in 0..nb {
             let block = r * nb + b;
             let at = (g * nb + b) * GROUP;
-            let src = &quants[block * qb..(block + 1) * qb];
             let dst = &mut q[at * qb..(at + GROUP) * qb];
-            for (v, four) in src.chunks_exact(4).enumerate() {
+            for (v, four) in quants(block).chunks_exact(4).enumerate() {
                 dst[v * 32 + 4 * j..v * 32 + 4 * j + 4].copy_from_slice(four);
             }
             for h in 0..sb {
-                s[(at * sb) + h * GROUP + j] = scales[block * sb + h];
+                s[(at * sb) + h * GROUP + j] = scale(block, h);
             }
-            if !mins.is_empty() {
-                m[at + j] = mins[block];
+            if let Some(min) = &min {
+                m[at + j] = min(block);
             }
         }
     }
-    WeightData::Groups {
-        quants: q.into_boxed_slice(),
-        scales: s.into_boxed_slice(),
-        mins: m.into_boxed_slice(),
-    }
+    WeightData::Groups { quants: q.into_boxed_slice(), scales: Scales::new(s), mins: Scales::new(m) }
 }
 
 /// One activation vector's parts: 8-bit values, and per block the scale, the scaled sum (for
@@ -448,28 +582,33 @@ pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &
     debug_assert_eq!(out.len(), n * rows);
     let groups = rows.div_ceil(GROUP);
     let chunk_rows = GROUP_CHUNK * GROUP;
-    // Each work item fills a band of `chunk_rows` rows for every token, laid out token by token.
-    let mut by_chunk = vec![0f32; n * groups.div_ceil(GROUP_CHUNK) * chunk_rows];
-    by_chunk.par_chunks_mut(n * chunk_rows).enumerate().for_each(|(c, band)| {
+    let fill = |c: usize, parts: &mut [&mut [f32]]| {
         let mut tile = [[0f32; GROUP]; TOKEN_TILE];
         for g in c * GROUP_CHUNK..((c + 1) * GROUP_CHUNK).min(groups) {
             let j0 = (g - c * GROUP_CHUNK) * GROUP;
+            let valid = GROUP.min(rows - g * GROUP);
             for t0 in (0..n).step_by(TOKEN_TILE) {
                 let tn = (n - t0).min(TOKEN_TILE);
                 w.group_product(isa, g, x, t0, &mut tile[..tn]);
-                for (i, res) in tile[..tn].iter().enumerate() {
-                    band[(t0 + i) * chunk_rows + j0..][..GROUP].copy_from_slice(res);
+                for (part, res) in parts[t0..t0 + tn].iter_mut().zip(&tile[..tn]) {
+                    part[j0..j0 + valid].copy_from_slice(&res[..valid]);
                 }
             }
         }
-    });
-    for (c, band) in by_chunk.chunks_exact(n * chunk_rows).enumerate() {
-        let r0 = c * chunk_rows;
-        let len = chunk_rows.min(rows - r0);
-        for t in 0..n {
-            out[t * rows + r0..][..len].copy_from_slice(&band[t * chunk_rows..][..len]);
+    };
+    if n == 1 {
+        out.par_chunks_mut(chunk_rows).enumerate().for_each(|(c, part)| fill(c, &mut [part]));
+        return;
+    }
+    // Work item `c` fills rows `c·chunk_rows..` of every token's output: its slices of `out`.
+    let mut items: Vec<Vec<&mut [f32]>> =
+        (0..groups.div_ceil(GROUP_CHUNK)).map(|_| Vec::with_capacity(n)).collect();
+    for token_out in out.chunks_exact_mut(rows) {
+        for (item, part) in items.iter_mut().zip(token_out.chunks_mut(chunk_rows)) {
+            item.push(part);
         }
     }
+    items.into_par_iter().enumerate().for_each(|(c, mut parts)| fill(c, &mut parts));
 }
 
 #[cfg(test)]

@@ -66,16 +66,16 @@ pub(super) fn group_product(
                 let a = &act.qs[b * BLOCK..(b + 1) * BLOCK];
                 let half = |h: usize| (16 * h..16 * h + 16).map(|i| w[i] * i32::from(a[i])).sum::<i32>();
                 let (h0, h1) = (half(0), half(1));
-                let scales = &group.scales[b * sb * GROUP..];
+                let scale = |h: usize| group.scales.get((b * sb + h) * GROUP + j);
                 let d = act.ds[b];
                 if sb == 2 {
-                    acc += (scales[j] * d) * h0 as f32;
-                    acc += (scales[GROUP + j] * d) * h1 as f32;
+                    acc += (scale(0) * d) * h0 as f32;
+                    acc += (scale(1) * d) * h1 as f32;
                 } else {
-                    acc += (scales[j] * d) * (h0 + h1) as f32;
+                    acc += (scale(0) * d) * (h0 + h1) as f32;
                 }
                 if !group.mins.is_empty() {
-                    mins += group.mins[b * GROUP + j] * act.sums[b];
+                    mins += group.mins.get(b * GROUP + j) * act.sums[b];
                 }
             }
             *oj = acc + mins;
@@ -90,8 +90,8 @@ pub(super) fn dequantize_row(format: WeightFormat, group: Groups<'_>, j: usize, 
     let mut w = [0i32; BLOCK];
     for (b, o) in out.chunks_exact_mut(BLOCK).enumerate() {
         block_weights(format, &group.quants[b * GROUP * qb..(b + 1) * GROUP * qb], j, &mut w);
-        let scale = |h: usize| group.scales[(b * sb + h) * GROUP + j];
-        let min = (!group.mins.is_empty()).then(|| group.mins[b * GROUP + j]);
+        let scale = |h: usize| group.scales.get((b * sb + h) * GROUP + j);
+        let min = (!group.mins.is_empty()).then(|| group.mins.get(b * GROUP + j));
         if format == WeightFormat::K8 {
             // As the K-quant reference computes it: `scale · q (− min)`, no `+ 0.0` where there is
             // no minimum (which would turn -0.0 into 0.0).

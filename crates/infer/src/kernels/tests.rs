@@ -234,3 +234,16 @@ fn exp_is_accurate_and_the_same_on_every_isa() {
         assert_eq!(run(isa), reference, "{}", isa.name());
     }
 }
+
+#[test]
+fn file_formats_keep_their_f16_scales_and_k_quants_their_f32_ones() {
+    let mut rng = Lcg(19);
+    // Q4_0, Q4_1 and Q8_0 take no more memory than in the file (their scales stay f16).
+    for format in [WeightFormat::Q4_1, WeightFormat::Q4_0, WeightFormat::Q8_0] {
+        let w = random_matrix(format, 64, 576, &mut rng);
+        assert_eq!(w.memory_bytes(), format.row_bytes(576) * 64, "{format:?}");
+    }
+    // Scales that are no f16 (products of two factors) stay exact as f32.
+    let k = random_k8(64, 576, true, &mut rng);
+    assert_eq!(k.memory_bytes(), 64 * 576 + 4 * (2 + 1) * 64 * 576 / BLOCK);
+}

@@ -5,7 +5,7 @@
 
 #![allow(unsafe_code)]
 
-use super::{ActRow, BLOCK, GROUP, Groups, WeightFormat};
+use super::{ActRow, BLOCK, GROUP, Groups, ScaleRun, WeightFormat};
 use std::arch::x86_64::*;
 
 /// The AVX2 kernel. Only called when AVX2 was detected.
@@ -91,28 +91,28 @@ macro_rules! group_kernel {
                             }
                         }
                     }
-                    let sc = group.scales.as_ptr().add(b * sb * GROUP);
-                    let s0 = _mm256_loadu_ps(sc);
-                    let s1 = if sb == 2 { _mm256_loadu_ps(sc.add(GROUP)) } else { s0 };
-                    let mn = if has_mins {
-                        _mm256_loadu_ps(group.mins.as_ptr().add(b * GROUP))
-                    } else {
-                        _mm256_setzero_ps()
-                    };
+                    let s0 = load8(group.scales, b * sb * GROUP);
+                    let s1 = if sb == 2 { load8(group.scales, (b * sb + 1) * GROUP) } else { s0 };
+                    let mn = if has_mins { load8(group.mins, b * GROUP) } else { _mm256_setzero_ps() };
                     for t in 0..n {
                         let act = acts.get_unchecked(t);
                         let a = act.qs.as_ptr().add(b * BLOCK) as *const i32;
-                        let mut h = [_mm256_setzero_si256(); 2];
-                        for k in 0..8 {
+                        // Eight independent products, summed in a tree: integer sums are exact in
+                        // any order, and no long chain of dependent instructions limits the speed.
+                        let mut p = [_mm256_setzero_si256(); 8];
+                        for (k, pk) in p.iter_mut().enumerate() {
                             let ab = _mm256_set1_epi32(a.add(k).read_unaligned());
-                            if VNNI {
-                                h[k / 4] = _mm256_dpbusd_epi32(h[k / 4], w[k], ab);
+                            *pk = if VNNI {
+                                _mm256_dpbusd_epi32(_mm256_setzero_si256(), w[k], ab)
                             } else {
                                 let ab = if nibbles { ab } else { _mm256_sign_epi8(ab, signs[k]) };
-                                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], ab), ones);
-                                h[k / 4] = _mm256_add_epi32(h[k / 4], p);
-                            }
+                                _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], ab), ones)
+                            };
                         }
+                        let sum4 = |q: &[__m256i]| {
+                            _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]))
+                        };
+                        let mut h = [sum4(&p[..4]), sum4(&p[4..])];
                         if offset != 0 {
                             let halves = act.halves.as_ptr().add(2 * b);
                             h[0] = _mm256_sub_epi32(h[0], _mm256_set1_epi32(offset * *halves));
@@ -147,8 +147,21 @@ macro_rules! group_kernel {
     };
 }
 
-group_kernel!(group_avx2, "avx2", false);
-group_kernel!(group_vnni, "avx512vnni,avx512vl,avx512bw,avx2", true);
+group_kernel!(group_avx2, "avx2,f16c", false);
+group_kernel!(group_vnni, "avx512vnni,avx512vl,avx512bw,avx2,f16c", true);
+
+/// Eight scales from `at` as f32 (f16 ones converted exactly).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn load8(run: ScaleRun<'_>, at: usize) -> __m256 {
+    // SAFETY: the caller enabled AVX2 and F16C, and `at + 8` is within the run.
+    unsafe {
+        match run {
+            ScaleRun::Half(v) => _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(at) as *const __m128i)),
+            ScaleRun::Single(v) => _mm256_loadu_ps(v.as_ptr().add(at)),
+        }
+    }
+}
 
 /// [`super::vector::dot8`] compiled for AVX2. Only called when AVX2 was detected.
 #[inline]
