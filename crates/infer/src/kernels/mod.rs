@@ -413,39 +413,57 @@ impl WeightMatrix {
         }
     }
 
-    /// Group `g` (rows `GROUP·g..`) against up to four activation vectors `x[t0..t0+out.len()]`,
-    /// one row of [`GROUP`] results per vector.
+    /// Whether [`WeightMatrix::group_product`] takes two groups at once on `isa`.
+    #[inline]
+    fn has_pair_product(&self, isa: KernelIsa) -> bool {
+        isa == KernelIsa::Avx512Vnni && matches!(self.data, WeightData::Groups { .. })
+    }
+
+    /// `width` groups from `g` (rows `GROUP·g..`; two only where [`Self::has_pair_product`])
+    /// against up to four activation vectors `x[t0..t0+out.len()]`, one row of results per
+    /// vector (the first `width · GROUP` values).
     #[inline]
     fn group_product(
         &self,
         isa: KernelIsa,
         g: usize,
+        width: usize,
         x: &QuantizedActivations,
         t0: usize,
-        out: &mut [[f32; GROUP]],
+        out: &mut [[f32; 2 * GROUP]],
     ) {
         match &self.data {
             WeightData::F32(v) => {
                 for (i, o) in out.iter_mut().enumerate() {
-                    for (j, oj) in o.iter_mut().enumerate() {
+                    for (j, oj) in o.iter_mut().take(width * GROUP).enumerate() {
                         let r = (g * GROUP + j).min(self.rows - 1);
                         *oj = dot_f32(isa, &v[r * self.cols..(r + 1) * self.cols], x.raw_row(t0 + i));
                     }
                 }
             }
             WeightData::Groups { .. } => {
-                let group = self.group(g);
-                let mut acts = [ActRow::default(); 4];
+                let mut acts = [ActRow::default(); TOKEN_TILE];
                 for (i, a) in acts.iter_mut().take(out.len()).enumerate() {
                     *a = x.row(t0 + i);
                 }
                 let acts = &acts[..out.len()];
+                #[cfg(target_arch = "x86_64")]
+                if width == 2 {
+                    let pair = [self.group(g), self.group(g + 1)];
+                    return x86::pair_product_vnni(self.format, pair, acts, out);
+                }
+                let mut tile = [[0f32; GROUP]; TOKEN_TILE];
+                let tile = &mut tile[..out.len()];
+                let group = self.group(g);
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    KernelIsa::Avx2 => x86::group_product(self.format, group, acts, out),
+                    KernelIsa::Avx2 => x86::group_product(self.format, group, acts, tile),
                     #[cfg(target_arch = "x86_64")]
-                    KernelIsa::Avx512Vnni => x86::group_product_vnni(self.format, group, acts, out),
-                    _ => scalar::group_product(self.format, group, acts, out),
+                    KernelIsa::Avx512Vnni => x86::group_product_vnni(self.format, group, acts, tile),
+                    _ => scalar::group_product(self.format, group, acts, tile),
+                }
+                for (o, t) in out.iter_mut().zip(tile.iter()) {
+                    o[..GROUP].copy_from_slice(t);
                 }
             }
         }
@@ -583,17 +601,22 @@ pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &
     let groups = rows.div_ceil(GROUP);
     let chunk_rows = GROUP_CHUNK * GROUP;
     let fill = |c: usize, parts: &mut [&mut [f32]]| {
-        let mut tile = [[0f32; GROUP]; TOKEN_TILE];
-        for g in c * GROUP_CHUNK..((c + 1) * GROUP_CHUNK).min(groups) {
+        let mut tile = [[0f32; 2 * GROUP]; TOKEN_TILE];
+        let end = ((c + 1) * GROUP_CHUNK).min(groups);
+        let mut g = c * GROUP_CHUNK;
+        while g < end {
+            // Two groups at a time where the kernels have a 16-row form.
+            let width = if g + 1 < end && w.has_pair_product(isa) { 2 } else { 1 };
             let j0 = (g - c * GROUP_CHUNK) * GROUP;
-            let valid = GROUP.min(rows - g * GROUP);
+            let valid = (width * GROUP).min(rows - g * GROUP);
             for t0 in (0..n).step_by(TOKEN_TILE) {
                 let tn = (n - t0).min(TOKEN_TILE);
-                w.group_product(isa, g, x, t0, &mut tile[..tn]);
+                w.group_product(isa, g, width, x, t0, &mut tile[..tn]);
                 for (part, res) in parts[t0..t0 + tn].iter_mut().zip(&tile[..tn]) {
                     part[j0..j0 + valid].copy_from_slice(&res[..valid]);
                 }
             }
+            g += width;
         }
     };
     if n == 1 {

@@ -1,7 +1,8 @@
-//! x86-64 kernels, selected at run time: AVX2, and AVX-512 VNNI where present. Each multiplies
-//! a group of interleaved rows by broadcast runs of four activations, so a block's integer sum
-//! for each of the eight rows lands in its own lane; the float part then runs lane by lane in
-//! exactly the order of [`super::scalar::group_product`], so the results are identical.
+//! x86-64 kernels, selected at run time: AVX2, and AVX-512 VNNI where present (256-bit for one
+//! group, 512-bit for two). Each multiplies a group of interleaved rows by broadcast runs of four
+//! activations, so a block's integer sum for each of the eight rows lands in its own lane; the
+//! float part then runs lane by lane in exactly the order of [`super::scalar::group_product`],
+//! so the results are identical. Up to four activation vectors share each unpacked block.
 
 #![allow(unsafe_code)]
 
@@ -19,7 +20,14 @@ pub(super) fn group_product(
     debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
     // SAFETY: `KernelIsa::Avx2` is only chosen after `is_x86_feature_detected!("avx2")`, and the
     // slices hold whole blocks (checked when the matrix and activations were built).
-    unsafe { group_avx2(format, group, acts, out) }
+    unsafe {
+        match acts.len() {
+            1 => group_avx2::<1>(format, group, acts, out),
+            2 => group_avx2::<2>(format, group, acts, out),
+            3 => group_avx2::<3>(format, group, acts, out),
+            _ => group_avx2::<4>(format, group, acts, out),
+        }
+    }
 }
 
 /// The AVX-512 VNNI kernel. Only called when AVX-512 VNNI, VL and BW were detected.
@@ -33,7 +41,14 @@ pub(super) fn group_product_vnni(
     debug_assert!(std::arch::is_x86_feature_detected!("avx512vnni"));
     // SAFETY: `KernelIsa::Avx512Vnni` is only chosen after detecting avx512vnni, avx512vl and
     // avx512bw; the slices hold whole blocks as for `group_product`.
-    unsafe { group_vnni(format, group, acts, out) }
+    unsafe {
+        match acts.len() {
+            1 => group_vnni::<1>(format, group, acts, out),
+            2 => group_vnni::<2>(format, group, acts, out),
+            3 => group_vnni::<3>(format, group, acts, out),
+            _ => group_vnni::<4>(format, group, acts, out),
+        }
+    }
 }
 
 /// The kernel for a set of instructions. `VNNI`: multiply-accumulate with `vpdpbusd` (unsigned weights: 8-bit ones offset by 128 and
@@ -42,7 +57,7 @@ pub(super) fn group_product_vnni(
 macro_rules! group_kernel {
     ($name:ident, $features:literal, $vnni:literal) => {
         #[target_feature(enable = $features)]
-        unsafe fn $name(
+        unsafe fn $name<const N: usize>(
             format: WeightFormat,
             group: Groups<'_>,
             acts: &[ActRow<'_>],
@@ -55,7 +70,7 @@ macro_rules! group_kernel {
                 let qb = format.quant_bytes();
                 let sb = format.scales_per_block();
                 let nb = group.quants.len() / (GROUP * qb);
-                let n = acts.len().min(out.len()).min(4);
+                debug_assert!(acts.len() == N && out.len() == N);
                 let nibbles = matches!(format, WeightFormat::Q4_1 | WeightFormat::Q4_0);
                 let has_mins = !group.mins.is_empty();
                 // What each half's integer sum must be corrected by, per unit of activation sum.
@@ -67,8 +82,8 @@ macro_rules! group_kernel {
                 let ones = _mm256_set1_epi16(1);
                 let low = _mm256_set1_epi8(0x0f);
                 let flip = _mm256_set1_epi8(-128);
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut macc = [_mm256_setzero_ps(); 4];
+                let mut acc = [_mm256_setzero_ps(); N];
+                let mut macc = [_mm256_setzero_ps(); N];
                 for b in 0..nb {
                     let q = group.quants.as_ptr().add(b * GROUP * qb);
                     // Run `k`: elements 4k..4k+4 of each of the eight rows, as multiplier operands.
@@ -94,25 +109,26 @@ macro_rules! group_kernel {
                     let s0 = load8(group.scales, b * sb * GROUP);
                     let s1 = if sb == 2 { load8(group.scales, (b * sb + 1) * GROUP) } else { s0 };
                     let mn = if has_mins { load8(group.mins, b * GROUP) } else { _mm256_setzero_ps() };
-                    for t in 0..n {
+                    for t in 0..N {
                         let act = acts.get_unchecked(t);
                         let a = act.qs.as_ptr().add(b * BLOCK) as *const i32;
-                        // Eight independent products, summed in a tree: integer sums are exact in
-                        // any order, and no long chain of dependent instructions limits the speed.
-                        let mut p = [_mm256_setzero_si256(); 8];
-                        for (k, pk) in p.iter_mut().enumerate() {
+                        // Two chains of products per half: short enough not to wait on each
+                        // other, few enough to add little. Integer sums are exact in any order.
+                        let mut p = [_mm256_setzero_si256(); 4];
+                        for k in 0..8 {
                             let ab = _mm256_set1_epi32(a.add(k).read_unaligned());
-                            *pk = if VNNI {
-                                _mm256_dpbusd_epi32(_mm256_setzero_si256(), w[k], ab)
+                            let c = k / 4 * 2 + k % 2;
+                            p[c] = if VNNI {
+                                _mm256_dpbusd_epi32(p[c], w[k], ab)
                             } else {
                                 let ab = if nibbles { ab } else { _mm256_sign_epi8(ab, signs[k]) };
-                                _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], ab), ones)
+                                _mm256_add_epi32(
+                                    p[c],
+                                    _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], ab), ones),
+                                )
                             };
                         }
-                        let sum4 = |q: &[__m256i]| {
-                            _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]))
-                        };
-                        let mut h = [sum4(&p[..4]), sum4(&p[4..])];
+                        let mut h = [_mm256_add_epi32(p[0], p[1]), _mm256_add_epi32(p[2], p[3])];
                         if offset != 0 {
                             let halves = act.halves.as_ptr().add(2 * b);
                             h[0] = _mm256_sub_epi32(h[0], _mm256_set1_epi32(offset * *halves));
@@ -139,7 +155,7 @@ macro_rules! group_kernel {
                         }
                     }
                 }
-                for t in 0..n {
+                for t in 0..N {
                     _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_add_ps(acc[t], macc[t]));
                 }
             }
@@ -216,4 +232,119 @@ pub(super) fn silu_mul(gate: &mut [f32], up: &[f32]) {
     }
     // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2.
     unsafe { imp(gate, up) }
+}
+
+/// Two groups (sixteen rows) against `acts`, with 512-bit AVX-512 VNNI: lanes 0–7 are the first
+/// group's rows, 8–15 the second's, each lane with exactly the operations of the 256-bit kernel.
+/// Only called when AVX-512 VNNI, VL and BW were detected.
+#[inline]
+pub(super) fn pair_product_vnni(
+    format: WeightFormat,
+    groups: [Groups<'_>; 2],
+    acts: &[ActRow<'_>],
+    out: &mut [[f32; 2 * GROUP]],
+) {
+    debug_assert!(std::arch::is_x86_feature_detected!("avx512vnni"));
+    // SAFETY: as for `group_product_vnni`.
+    unsafe {
+        match acts.len() {
+            1 => pair_vnni::<1>(format, groups, acts, out),
+            2 => pair_vnni::<2>(format, groups, acts, out),
+            3 => pair_vnni::<3>(format, groups, acts, out),
+            _ => pair_vnni::<4>(format, groups, acts, out),
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx512vl,avx2,f16c")]
+unsafe fn pair_vnni<const N: usize>(
+    format: WeightFormat,
+    groups: [Groups<'_>; 2],
+    acts: &[ActRow<'_>],
+    out: &mut [[f32; 2 * GROUP]],
+) {
+    // SAFETY: every pointer stays inside a block of one of the groups or of an activation
+    // vector; the caller enabled the instructions used.
+    unsafe {
+        debug_assert!(acts.len() == N && out.len() == N);
+        let [ga, gb] = groups;
+        let qb = format.quant_bytes();
+        let sb = format.scales_per_block();
+        let nb = ga.quants.len() / (GROUP * qb);
+        let nibbles = matches!(format, WeightFormat::Q4_1 | WeightFormat::Q4_0);
+        let has_mins = !ga.mins.is_empty();
+        let offset = match format {
+            WeightFormat::Q4_0 => 8,
+            WeightFormat::Q8_0 | WeightFormat::K8 => 128,
+            _ => 0,
+        };
+        let low = _mm512_set1_epi8(0x0f);
+        let flip = _mm512_set1_epi8(-128);
+        let both = |a: *const u8, b: *const u8| {
+            let lo = _mm256_loadu_si256(a as *const __m256i);
+            let hi = _mm256_loadu_si256(b as *const __m256i);
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+        };
+        let scales = |run_a: ScaleRun<'_>, run_b: ScaleRun<'_>, at: usize| {
+            let (lo, hi) = (load8(run_a, at), load8(run_b, at));
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+                _mm256_castps_pd(hi),
+            ))
+        };
+        let mut acc = [_mm512_setzero_ps(); N];
+        let mut macc = [_mm512_setzero_ps(); N];
+        for b in 0..nb {
+            let (qa, qz) = (ga.quants.as_ptr().add(b * GROUP * qb), gb.quants.as_ptr().add(b * GROUP * qb));
+            let mut w = [_mm512_setzero_si512(); 8];
+            if nibbles {
+                for v in 0..4 {
+                    let p = both(qa.add(32 * v), qz.add(32 * v));
+                    w[v] = _mm512_and_si512(p, low);
+                    w[4 + v] = _mm512_and_si512(_mm512_srli_epi16::<4>(p), low);
+                }
+            } else {
+                for (k, wk) in w.iter_mut().enumerate() {
+                    *wk = _mm512_xor_si512(both(qa.add(32 * k), qz.add(32 * k)), flip);
+                }
+            }
+            let s0 = scales(ga.scales, gb.scales, b * sb * GROUP);
+            let s1 = if sb == 2 { scales(ga.scales, gb.scales, (b * sb + 1) * GROUP) } else { s0 };
+            let mn = if has_mins { scales(ga.mins, gb.mins, b * GROUP) } else { _mm512_setzero_ps() };
+            for t in 0..N {
+                let act = acts.get_unchecked(t);
+                let a = act.qs.as_ptr().add(b * BLOCK) as *const i32;
+                let mut p = [_mm512_setzero_si512(); 4];
+                for (k, wk) in w.iter().enumerate() {
+                    let ab = _mm512_set1_epi32(a.add(k).read_unaligned());
+                    let c = k / 4 * 2 + k % 2;
+                    p[c] = _mm512_dpbusd_epi32(p[c], *wk, ab);
+                }
+                let mut h = [_mm512_add_epi32(p[0], p[1]), _mm512_add_epi32(p[2], p[3])];
+                if offset != 0 {
+                    let halves = act.halves.as_ptr().add(2 * b);
+                    h[0] = _mm512_sub_epi32(h[0], _mm512_set1_epi32(offset * *halves));
+                    h[1] = _mm512_sub_epi32(h[1], _mm512_set1_epi32(offset * *halves.add(1)));
+                }
+                let d = _mm512_set1_ps(*act.ds.get_unchecked(b));
+                // acc += (scale · d) · isum, multiply then add, never fused.
+                if sb == 2 {
+                    acc[t] =
+                        _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(s0, d), _mm512_cvtepi32_ps(h[0])));
+                    acc[t] =
+                        _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(s1, d), _mm512_cvtepi32_ps(h[1])));
+                } else {
+                    let isum = _mm512_cvtepi32_ps(_mm512_add_epi32(h[0], h[1]));
+                    acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(s0, d), isum));
+                }
+                if has_mins {
+                    let s = _mm512_set1_ps(*act.sums.get_unchecked(b));
+                    macc[t] = _mm512_add_ps(macc[t], _mm512_mul_ps(mn, s));
+                }
+            }
+        }
+        for t in 0..N {
+            _mm512_storeu_ps(out[t].as_mut_ptr(), _mm512_add_ps(acc[t], macc[t]));
+        }
+    }
 }
