@@ -37,9 +37,24 @@ pub(crate) struct InferArgs {
     /// Runs of every measurement (both engines alternate); the table gives their medians.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Kernels to measure: scalar, avx2 or avx512-vnni [default: the best this CPU runs].
+    #[arg(long, value_name = "NAME", value_parser = parse_kernels)]
+    kernels: Option<agora_bench::infer::KernelIsa>,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_kernels(name: &str) -> std::result::Result<agora_bench::infer::KernelIsa, String> {
+    use agora_bench::infer::KernelIsa;
+    let available = KernelIsa::available();
+    match available.iter().find(|isa| isa.name() == name) {
+        Some(isa) => Ok(*isa),
+        None => Err(format!(
+            "this CPU runs {}",
+            available.iter().map(|isa| isa.name()).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +140,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
                 tokens: args.tokens,
                 llamacpp: args.llamacpp,
                 runs: args.runs,
+                kernels: args.kernels,
             };
             let report = tokio::task::spawn_blocking(move || agora_bench::infer::run(&bench)).await??;
             print(&report, args.json)

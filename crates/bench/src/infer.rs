@@ -4,6 +4,8 @@
 
 use crate::error::{BenchError, Fallible, Result, run_error};
 use agora_infer::{ChatMessage, Engine, EngineOptions, SamplingParams};
+
+pub use agora_infer::KernelIsa;
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -31,6 +33,8 @@ pub struct InferConfig {
     pub llamacpp: Option<PathBuf>,
     /// Runs of every measurement; the report gives their medians.
     pub runs: usize,
+    /// The kernels agora runs (`None`: the best this CPU supports).
+    pub kernels: Option<KernelIsa>,
 }
 
 impl InferConfig {
@@ -163,7 +167,7 @@ impl Speed {
 
 fn measure(config: &InferConfig) -> Fallible<InferReport> {
     // One engine for every run, as a node serves: its peak memory is what serving costs.
-    let options = EngineOptions { threads: config.threads, ..Default::default() };
+    let options = EngineOptions { threads: config.threads, isa: config.kernels, ..Default::default() };
     let engine = Arc::new(Engine::load(&config.model, &options)?);
     let mut runs: Vec<InferReport> = Vec::new();
     for _ in 0..config.runs {
