@@ -187,6 +187,29 @@ impl GgufFile {
         Ok((dtype, dims, bytes))
     }
 
+    /// A 2-D tensor in a format with kernels (Q4_0, Q4_1, Q8_0), read and repacked a group of
+    /// rows at a time; `None` for any other format.
+    fn read_quantized(&mut self, name: &str) -> Result<Option<WeightMatrix>> {
+        let info = self.info(name)?;
+        let format = match info.ggml_type {
+            GgmlType::Q4_1 => WeightFormat::Q4_1,
+            GgmlType::Q4_0 => WeightFormat::Q4_0,
+            GgmlType::Q8_0 => WeightFormat::Q8_0,
+            _ => return Ok(None),
+        };
+        let [rows, cols] = info.dims[..] else { return Ok(None) };
+        let start = self.content.tensor_data_offset + info.offset;
+        let path = self.path.clone();
+        let io = |source: std::io::Error| InferError::TensorIo {
+            path: path.clone(),
+            tensor: name.to_owned(),
+            source,
+        };
+        self.file.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
+        let file = &mut self.file;
+        WeightMatrix::read_quantized(format, rows, cols, |buf| file.read_exact(buf).map_err(io)).map(Some)
+    }
+
     /// A 1-D tensor as f32 values.
     pub(crate) fn vector(&mut self, name: &str) -> Result<Vec<f32>> {
         let (dtype, dims, bytes) = self.raw(name)?;
@@ -196,6 +219,9 @@ impl GgufFile {
     /// A 2-D weight (`rows` outputs × `cols` inputs) kept in its quantized format when a kernel
     /// exists for it, otherwise dequantized to f32.
     pub(crate) fn matrix(&mut self, name: &str) -> Result<WeightMatrix> {
+        if let Some(matrix) = self.read_quantized(name)? {
+            return Ok(matrix);
+        }
         let (dtype, dims, bytes) = self.raw(name)?;
         let [rows, cols] = dims[..] else {
             return Err(InferError::Model(format!(

@@ -241,28 +241,56 @@ pub(crate) struct Groups<'a> {
 impl WeightMatrix {
     /// A quantized matrix from its raw GGUF bytes.
     pub fn quantized(format: WeightFormat, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
-        if matches!(format, WeightFormat::F32 | WeightFormat::K8)
-            || !cols.is_multiple_of(BLOCK)
-            || bytes.len() != rows * format.row_bytes(cols)
-        {
+        if bytes.len() != rows * format.row_bytes(cols) {
             return Err(InferError::Model(format!(
                 "a {format:?} matrix of {rows}x{cols} cannot hold {} bytes",
                 bytes.len()
             )));
         }
-        // Straight from the file's blocks into groups: no row-by-row copy in between, so loading
-        // holds at most the tensor's bytes and its repacked form at once.
+        let mut at = 0;
+        Self::read_quantized(format, rows, cols, |buf| {
+            buf.copy_from_slice(&bytes[at..at + buf.len()]);
+            at += buf.len();
+            Ok(())
+        })
+    }
+
+    /// A quantized matrix from its GGUF bytes as `read` fills them in, a group of rows at a
+    /// time: loading holds the repacked matrix and one group's bytes, never the whole tensor
+    /// twice.
+    pub fn read_quantized(
+        format: WeightFormat,
+        rows: usize,
+        cols: usize,
+        mut read: impl FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<Self> {
+        if matches!(format, WeightFormat::F32 | WeightFormat::K8) || !cols.is_multiple_of(BLOCK) {
+            return Err(InferError::Model(format!("no {format:?} matrix of {rows}x{cols}")));
+        }
         let block_bytes = format.row_bytes(BLOCK);
         let qb = format.quant_bytes();
-        let block = |i: usize| &bytes[i * block_bytes..(i + 1) * block_bytes];
-        let data = interleave(
-            format,
-            rows,
-            cols,
-            |i| &block(i)[block_bytes - qb..],
-            |i, _| scalar::f16(&block(i)[0..2]),
-            (format == WeightFormat::Q4_1).then_some(|i: usize| scalar::f16(&block(i)[2..4])),
-        );
+        let row_bytes = format.row_bytes(cols);
+        let mut buf = vec![0u8; GROUP * row_bytes];
+        let (mut q, mut s, mut m) = (Vec::new(), Vec::new(), Vec::new());
+        for g in 0..rows.div_ceil(GROUP) {
+            let n = GROUP.min(rows - g * GROUP);
+            let bytes = &mut buf[..n * row_bytes];
+            read(bytes)?;
+            let block = |i: usize| &bytes[i * block_bytes..(i + 1) * block_bytes];
+            let (gq, gs, gm) = interleave_parts(
+                format,
+                n,
+                cols,
+                |i| &block(i)[block_bytes - qb..],
+                |i, _| scalar::f16(&block(i)[0..2]),
+                (format == WeightFormat::Q4_1).then_some(|i: usize| scalar::f16(&block(i)[2..4])),
+            );
+            q.extend_from_slice(&gq);
+            s.extend_from_slice(&gs);
+            m.extend_from_slice(&gm);
+        }
+        let data =
+            WeightData::Groups { quants: q.into_boxed_slice(), scales: Scales::new(s), mins: Scales::new(m) };
         Ok(Self { format, rows, cols, data })
     }
 
@@ -480,6 +508,19 @@ fn interleave<'a>(
     scale: impl Fn(usize, usize) -> f32,
     min: Option<impl Fn(usize) -> f32>,
 ) -> WeightData {
+    let (q, s, m) = interleave_parts(format, rows, cols, quants, scale, min);
+    WeightData::Groups { quants: q.into_boxed_slice(), scales: Scales::new(s), mins: Scales::new(m) }
+}
+
+/// [`interleave`]'s arrays: quants, scales and minimums (empty without `min`).
+fn interleave_parts<'a>(
+    format: WeightFormat,
+    rows: usize,
+    cols: usize,
+    quants: impl Fn(usize) -> &'a [u8],
+    scale: impl Fn(usize, usize) -> f32,
+    min: Option<impl Fn(usize) -> f32>,
+) -> (Vec<u8>, Vec<f32>, Vec<f32>) {
     let nb = cols / BLOCK;
     let (qb, sb) = (format.quant_bytes(), format.scales_per_block());
     let groups = rows.div_ceil(GROUP);
@@ -503,7 +544,7 @@ fn interleave<'a>(
             }
         }
     }
-    WeightData::Groups { quants: q.into_boxed_slice(), scales: Scales::new(s), mins: Scales::new(m) }
+    (q, s, m)
 }
 
 /// One activation vector's parts: 8-bit values, and per block the scale, the scaled sum (for
