@@ -160,11 +160,12 @@ impl Weights {
     }
 }
 
-/// Keys and values of the positions processed so far.
+/// Keys and values of the positions processed so far, as f16 bits (half the memory of f32, as
+/// llama.cpp keeps them; rounded to nearest even, so the same on every CPU).
 #[derive(Debug, Default)]
 pub(crate) struct KvCache {
-    keys: Vec<Vec<f32>>,
-    values: Vec<Vec<f32>>,
+    keys: Vec<Vec<u16>>,
+    values: Vec<Vec<u16>>,
     len: usize,
 }
 
@@ -276,11 +277,12 @@ impl Weights {
                         );
                     }
                 }
-                cache.keys[li].extend_from_slice(&k[off * kv_dim..(off + len) * kv_dim]);
-                cache.values[li].extend_from_slice(&v[off * kv_dim..(off + len) * kv_dim]);
+                let half = |x: &f32| half::f16::from_f32(*x).to_bits();
+                cache.keys[li].extend(k[off * kv_dim..(off + len) * kv_dim].iter().map(half));
+                cache.values[li].extend(v[off * kv_dim..(off + len) * kv_dim].iter().map(half));
             }
             // Every sequence's queries in one parallel pass, each against its own cache.
-            let caches: Vec<(&[f32], &[f32])> =
+            let caches: Vec<(&[u16], &[u16])> =
                 seqs.iter().map(|(_, cache)| (&cache.keys[li][..], &cache.values[li][..])).collect();
             self.attention(isa, &q[..n * q_dim], &caches, &offsets, &mut attn);
 
@@ -361,7 +363,7 @@ impl Weights {
         &self,
         isa: KernelIsa,
         q: &[f32],
-        caches: &[(&[f32], &[f32])],
+        caches: &[(&[u16], &[u16])],
         offsets: &[(usize, usize, usize)],
         out: &mut [f32],
     ) {

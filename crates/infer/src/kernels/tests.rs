@@ -213,10 +213,11 @@ fn exp_is_accurate_and_the_same_on_every_isa() {
     assert!(exp(f32::NAN).is_nan());
     // The vector routines built for each ISA agree bit for bit.
     let mut rng = Lcg(17);
-    let (q, keys, values): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+    let half = |v: f32| half::f16::from_f32(v).to_bits();
+    let (q, keys, values): (Vec<f32>, Vec<u16>, Vec<u16>) = (
         (0..64).map(|_| rng.f32()).collect(),
-        (0..64 * 3 * 37).map(|_| rng.f32() * 3.0).collect(),
-        (0..64 * 3 * 37).map(|_| rng.f32()).collect(),
+        (0..64 * 3 * 37).map(|_| half(rng.f32() * 3.0)).collect(),
+        (0..64 * 3 * 37).map(|_| half(rng.f32())).collect(),
     );
     let gate: Vec<f32> = (0..100).map(|_| rng.f32() * 20.0).collect();
     let up: Vec<f32> = (0..100).map(|_| rng.f32()).collect();
@@ -226,7 +227,7 @@ fn exp_is_accurate_and_the_same_on_every_isa() {
         let mut g = gate.clone();
         silu_mul(isa, &mut g, &up);
         out.extend(g);
-        out.push(dot_f32(isa, &keys[..100], &values[..100]));
+        out.push(dot_f32(isa, &q, &gate[..64]));
         out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     };
     let reference = run(KernelIsa::Scalar);
@@ -246,4 +247,16 @@ fn file_formats_keep_their_f16_scales_and_k_quants_their_f32_ones() {
     // Scales that are no f16 (products of two factors) stay exact as f32.
     let k = random_k8(64, 576, true, &mut rng);
     assert_eq!(k.memory_bytes(), 64 * 576 + 4 * (2 + 1) * 64 * 576 / BLOCK);
+}
+
+#[test]
+fn f16_values_convert_exactly() {
+    for bits in 0..=u16::MAX {
+        let (ours, reference) = (vector::f16_to_f32(bits), half::f16::from_bits(bits).to_f32());
+        if reference.is_nan() {
+            assert!(ours.is_nan(), "{bits:#06x}");
+        } else {
+            assert_eq!(ours.to_bits(), reference.to_bits(), "{bits:#06x}");
+        }
+    }
 }

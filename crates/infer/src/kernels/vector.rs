@@ -29,6 +29,36 @@ pub(super) fn dot8(a: &[f32], b: &[f32]) -> f32 {
     reduce(&lanes)
 }
 
+/// f16 bits to f32, exactly, from integer and float operations that vectorize: normals and
+/// subnormals are shifted into place and scaled by 2^112 (exact), infinities and NaNs keep their
+/// payload.
+#[inline(always)]
+pub(super) fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    let rest = h & 0x7fff;
+    let scaled = f32::from_bits(rest << 13) * f32::from_bits(0x7780_0000);
+    let value = if rest >= 0x7c00 { f32::from_bits(0x7f80_0000 | ((rest & 0x3ff) << 13)) } else { scaled };
+    f32::from_bits(value.to_bits() | sign)
+}
+
+/// [`dot8`] of f32 values with f16 ones.
+#[inline(always)]
+pub(super) fn dot8_half(a: &[f32], b: &[u16]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += x[k] * f16_to_f32(y[k]);
+        }
+    }
+    for (i, (x, y)) in ra.iter().zip(rb).enumerate() {
+        lanes[i] += x * f16_to_f32(*y);
+    }
+    reduce(&lanes)
+}
+
 /// Sum in eight interleaved lanes, summed in a fixed tree.
 #[inline(always)]
 fn sum8(a: &[f32]) -> f32 {
@@ -79,20 +109,24 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }
 
-/// One attention head of one query over `visible` cached positions: `keys` and `values` hold a
-/// position every `stride` values, this head's at `offset`. `scores` is scratch.
+/// One attention head of one query over `visible` cached positions: `keys` and `values` (f16
+/// bits) hold a position every `stride` values, this head's at `offset`. `scores` is scratch.
+/// `dot` is [`dot8_half`] and `weighted` is [`weighted_values`], or versions of them with the
+/// same operations in the same order.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn attend_generic(
+pub(super) fn attend_with(
     query: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     stride: usize,
     offset: usize,
     visible: usize,
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
+    dot: impl Fn(&[f32], &[u16]) -> f32,
+    weighted: impl Fn(&[f32], &[u16], usize, usize, &mut [f32]),
 ) {
     let hd = query.len();
     // Plain loops, not iterator adaptors: an adaptor's `fold` may stay out of line and so be
@@ -100,7 +134,7 @@ pub(super) fn attend_generic(
     scores.resize(visible, 0.0);
     let mut max = f32::NEG_INFINITY;
     for p in 0..visible {
-        let s = dot8(query, &keys[p * stride + offset..][..hd]) * scale;
+        let s = dot(query, &keys[p * stride + offset..][..hd]) * scale;
         scores[p] = s;
         max = max.max(s);
     }
@@ -108,7 +142,17 @@ pub(super) fn attend_generic(
         *s = exp(*s - max);
     }
     let sum = sum8(scores);
-    // The weighted sum of values, in registers for the usual head sizes.
+    weighted(scores, values, stride, offset, out);
+    for o in out.iter_mut() {
+        *o /= sum;
+    }
+}
+
+/// `out = Σ_p scores[p] · value_p` (f16 values), each element accumulated in position order.
+#[inline(always)]
+pub(super) fn weighted_values(scores: &[f32], values: &[u16], stride: usize, offset: usize, out: &mut [f32]) {
+    let hd = out.len();
+    // In registers for the usual head sizes.
     match hd {
         64 => weighted_sum::<64>(scores, values, stride, offset, out),
         128 => weighted_sum::<128>(scores, values, stride, offset, out),
@@ -117,13 +161,10 @@ pub(super) fn attend_generic(
             for (p, s) in scores.iter().enumerate() {
                 let value = &values[p * stride + offset..][..hd];
                 for (o, v) in out.iter_mut().zip(value) {
-                    *o += s * v;
+                    *o += s * f16_to_f32(*v);
                 }
             }
         }
-    }
-    for o in out.iter_mut() {
-        *o /= sum;
     }
 }
 
@@ -132,7 +173,7 @@ pub(super) fn attend_generic(
 #[inline(always)]
 fn weighted_sum<const HD: usize>(
     scores: &[f32],
-    values: &[f32],
+    values: &[u16],
     stride: usize,
     offset: usize,
     out: &mut [f32],
@@ -141,7 +182,7 @@ fn weighted_sum<const HD: usize>(
     for (p, s) in scores.iter().enumerate() {
         let value = &values[p * stride + offset..][..HD];
         for i in 0..HD {
-            acc[i] += s * value[i];
+            acc[i] += s * f16_to_f32(value[i]);
         }
     }
     out.copy_from_slice(&acc);
@@ -166,14 +207,14 @@ pub fn dot_f32(isa: KernelIsa, a: &[f32], b: &[f32]) -> f32 {
     dot8(a, b)
 }
 
-/// Attention of one query head over the cache (see [`attend_generic`]), softmax with [`exp`].
+/// Attention of one query head over the cache (see [`attend_with`]), softmax with [`exp`].
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
     isa: KernelIsa,
     query: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     stride: usize,
     offset: usize,
     visible: usize,
@@ -186,7 +227,7 @@ pub fn attend(
         return super::x86::attend(query, keys, values, stride, offset, visible, scale, scores, out);
     }
     let _ = isa;
-    attend_generic(query, keys, values, stride, offset, visible, scale, scores, out);
+    attend_with(query, keys, values, stride, offset, visible, scale, scores, out, dot8_half, weighted_values);
 }
 
 /// `gate[i] = silu(gate[i]) · up[i]`.

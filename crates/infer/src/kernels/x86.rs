@@ -190,13 +190,14 @@ pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     unsafe { imp(a, b) }
 }
 
-/// [`super::vector::attend_generic`] compiled for AVX2. Only called when AVX2 was detected.
+/// [`super::vector::attend_with`] compiled for AVX2, with F16C converting the cached keys and
+/// values eight at a time. Only called when AVX2 and F16C were detected.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn attend(
     query: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     stride: usize,
     offset: usize,
     visible: usize,
@@ -204,12 +205,12 @@ pub(super) fn attend(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,f16c")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn imp(
         query: &[f32],
-        keys: &[f32],
-        values: &[f32],
+        keys: &[u16],
+        values: &[u16],
         stride: usize,
         offset: usize,
         visible: usize,
@@ -217,10 +218,68 @@ pub(super) fn attend(
         scores: &mut Vec<f32>,
         out: &mut [f32],
     ) {
-        super::vector::attend_generic(query, keys, values, stride, offset, visible, scale, scores, out)
+        // SAFETY: the caller enabled AVX2 and F16C.
+        let dot = |a: &[f32], b: &[u16]| unsafe { dot_half(a, b) };
+        let weighted = |s: &[f32], v: &[u16], stride: usize, offset: usize, out: &mut [f32]| unsafe {
+            weighted_half(s, v, stride, offset, out)
+        };
+        super::vector::attend_with(
+            query, keys, values, stride, offset, visible, scale, scores, out, dot, weighted,
+        )
     }
-    // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2.
+    // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2 and F16C.
     unsafe { imp(query, keys, values, stride, offset, visible, scale, scores, out) }
+}
+
+/// [`super::vector::dot8_half`]: lane `k` takes elements `8c + k`, the remainder goes to the
+/// first lanes, and the lanes are summed in the same tree.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_half(a: &[f32], b: &[u16]) -> f32 {
+    let n = a.len().min(b.len());
+    let chunks = n / 8;
+    // SAFETY: every load reads 8 elements below `chunks · 8 ≤ n`.
+    let mut lanes = unsafe {
+        let mut acc = _mm256_setzero_ps();
+        for c in 0..chunks {
+            let x = _mm256_loadu_ps(a.as_ptr().add(8 * c));
+            let y = _mm256_cvtph_ps(_mm_loadu_si128(b.as_ptr().add(8 * c) as *const __m128i));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(x, y));
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        lanes
+    };
+    for i in chunks * 8..n {
+        lanes[i - chunks * 8] += a[i] * super::vector::f16_to_f32(b[i]);
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// [`super::vector::weighted_values`], eight elements at a time (each element's additions in
+/// position order, as there).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn weighted_half(scores: &[f32], values: &[u16], stride: usize, offset: usize, out: &mut [f32]) {
+    let hd = out.len();
+    if hd != 64 {
+        return super::vector::weighted_values(scores, values, stride, offset, out);
+    }
+    // SAFETY: each position's 64 values lie within `values` (the caller sliced them before).
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for (p, s) in scores.iter().enumerate() {
+            let value = &values[p * stride + offset..][..64];
+            let s = _mm256_set1_ps(*s);
+            for (c, a) in acc.iter_mut().enumerate() {
+                let v = _mm256_cvtph_ps(_mm_loadu_si128(value.as_ptr().add(8 * c) as *const __m128i));
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(s, v));
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(out.as_mut_ptr().add(8 * c), *a);
+        }
+    }
 }
 
 /// [`super::vector::silu_mul_generic`] compiled for AVX2. Only called when AVX2 was detected.
