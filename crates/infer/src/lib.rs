@@ -40,8 +40,12 @@ use std::{
 
 /// Name of this engine, as written into receipts.
 pub const ENGINE_ID: &str = "agora-infer";
-/// Version of this engine; a receipt can only be re-executed by the same version.
-pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Version of this engine, as written into receipts; a receipt can only be re-executed by the
+/// same version. `+numerics.N` names the arithmetic: any change to an output bit (a kernel's
+/// order of operations, a rounding, a new cache format) bumps N, so that a verifier on another
+/// build refuses the receipt as another version's instead of calling it wrong. The test
+/// `the_numerics_version_pins_the_arithmetic` fails until it is bumped.
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+numerics.2");
 
 /// How the engine was compiled, as benchmarks report it: the Cargo profile, the engine's
 /// optimisation level, and whether debug assertions (which slow the kernels 1.4-1.6x) are on.
@@ -580,5 +584,43 @@ mod tests {
         assert_eq!(s.push(b"the EN").0, "the ");
         assert_eq!(s.finish(), "EN");
         assert_eq!(s.text(), "the EN");
+    }
+
+    /// The default model's logits for a prompt and one generated step, on every kernel this CPU
+    /// runs, hash to the value pinned for this `+numerics` version.
+    #[test]
+    fn the_numerics_version_pins_the_arithmetic() {
+        const PIN: (&str, u64) = ("0.1.0+numerics.2", 0x38f8_e030_f2e1_2f60);
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../.models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        ));
+        assert!(path.is_file(), "{} is missing: run `make setup`", path.display());
+        for isa in KernelIsa::available() {
+            let engine =
+                Engine::load(&path, &EngineOptions { threads: 2, isa: Some(isa), ..Default::default() })
+                    .unwrap();
+            let prompt = engine.chat_prompt(&[ChatMessage::new("user", "What is Ethereum?")]).unwrap();
+            let core = engine.batcher.core();
+            let mut cache = model::KvCache::with_capacity(&core.weights.config, prompt.len() + 1);
+            let first = core.pool.install(|| core.weights.forward(isa, &prompt, &mut cache));
+            let next = sampling::argmax(&first);
+            let second = core.pool.install(|| core.weights.forward(isa, &[next], &mut cache));
+            // FNV-1a over every bit of both rows of logits.
+            let hash = first.iter().chain(&second).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                v.to_bits()
+                    .to_le_bytes()
+                    .iter()
+                    .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+            });
+            assert_eq!(
+                (ENGINE_VERSION, hash),
+                PIN,
+                "{} kernels: the engine's arithmetic changed. Receipts of {} can no longer be \
+                 re-executed by this build: bump `+numerics.N` in ENGINE_VERSION and pin the new hash",
+                isa.name(),
+                PIN.0
+            );
+        }
     }
 }

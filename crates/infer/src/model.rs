@@ -235,6 +235,13 @@ impl Weights {
         }
         let mut scratch = Scratch::default();
 
+        // Each token's rotary (sin, cos) pairs, once for every layer and head.
+        let mut rotations = Vec::with_capacity(n * hd / 2);
+        for &(_, len, start) in &offsets {
+            for pos in start..start + len {
+                rotations.extend(self.inv_freq.iter().map(|f| kernels::sin_cos(pos as f32 * f)));
+            }
+        }
         let mut x = vec![0f32; n * d];
         for (t, token) in seqs.iter().flat_map(|(tokens, _)| tokens.iter()).enumerate() {
             let row = (*token as usize).min(self.embeddings.rows() - 1);
@@ -264,16 +271,16 @@ impl Weights {
             add_bias(&mut q[..n * q_dim], layer.bq.as_deref());
             add_bias(&mut k, layer.bk.as_deref());
             add_bias(&mut v, layer.bv.as_deref());
-            for ((_, cache), &(off, len, start)) in seqs.iter_mut().zip(&offsets) {
+            for ((_, cache), &(off, len, _)) in seqs.iter_mut().zip(&offsets) {
                 for t in off..off + len {
-                    let pos = start + t - off;
+                    let rot = &rotations[t * hd / 2..(t + 1) * hd / 2];
                     for head in 0..c.heads {
-                        self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], pos);
+                        self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], rot);
                     }
                     for head in 0..c.kv_heads {
                         self.rope(
                             &mut k[(t * c.kv_heads + head) * hd..(t * c.kv_heads + head + 1) * hd],
-                            pos,
+                            rot,
                         );
                     }
                 }
@@ -338,11 +345,10 @@ impl Weights {
         out
     }
 
-    fn rope(&self, x: &mut [f32], pos: usize) {
+    /// Rotates `x` (one head) by the position's `(sin, cos)` pairs.
+    fn rope(&self, x: &mut [f32], rotations: &[(f32, f32)]) {
         let half = self.config.head_dim / 2;
-        for i in 0..half {
-            let angle = pos as f32 * self.inv_freq[i];
-            let (sin, cos) = angle.sin_cos();
+        for (i, &(sin, cos)) in rotations.iter().enumerate() {
             let (a, b) = match self.config.arch {
                 // GGUF llama weights are permuted for rotation of adjacent pairs.
                 Architecture::Llama => (2 * i, 2 * i + 1),
@@ -355,7 +361,6 @@ impl Weights {
         }
     }
 
-    /// Causal attention of the new queries (positions `start..start+n`) over the cache.
     /// Causal attention of every new query over its sequence's cache: token `t` of the batch
     /// belongs to the sequence whose `(offset, length, start)` covers it and sits at position
     /// `start + t - offset`.

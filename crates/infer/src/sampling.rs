@@ -147,8 +147,10 @@ impl Sampler {
         }
         let max = f64::from(candidates[0].1);
         let temperature = f64::from(p.temperature);
-        let weights: Vec<f64> =
-            candidates.iter().map(|(_, l)| ((f64::from(*l) - max) / temperature).exp()).collect();
+        let weights: Vec<f64> = candidates
+            .iter()
+            .map(|(_, l)| crate::kernels::exp_f64((f64::from(*l) - max) / temperature))
+            .collect();
         let total: f64 = weights.iter().sum();
         let mut keep = weights.len();
         if p.top_p < 1.0 {

@@ -19,7 +19,7 @@ mod vector;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use vector::{attend, dot_f32, exp, silu, silu_mul};
+pub use vector::{attend, dot_f32, exp, exp_f64, silu, silu_mul, sin_cos};
 
 use crate::{InferError, Result};
 use rayon::prelude::*;

@@ -260,3 +260,40 @@ fn f16_values_convert_exactly() {
         }
     }
 }
+
+#[test]
+fn sin_cos_is_within_an_ulp_of_the_rounded_value() {
+    let ulps = |a: f32, b: f32| (a.to_bits() as i64 - b.to_bits() as i64).abs();
+    let mut x = -20_000.0f32;
+    let mut exact = 0;
+    let mut total = 0;
+    while x < 20_000.0 {
+        let (s, c) = sin_cos(x);
+        let (ws, wc) = (f64::from(x).sin() as f32, f64::from(x).cos() as f32);
+        // Near zero the ulp is tiny: compare those absolutely.
+        for (got, want) in [(s, ws), (c, wc)] {
+            assert!(ulps(got, want) <= 1 || (got - want).abs() < 1e-12, "{x}: {got} vs {want}");
+            exact += usize::from(got == want);
+            total += 1;
+        }
+        x += 0.731;
+    }
+    assert!(exact * 100 >= total * 99, "only {exact} of {total} exact");
+    assert!(sin_cos(f32::NAN).0.is_nan() && sin_cos(f32::INFINITY).1.is_nan());
+    assert_eq!(sin_cos(0.0), (0.0, 1.0));
+}
+
+#[test]
+fn exp_f64_is_accurate() {
+    let mut worst = 0f64;
+    let mut x = -700.0f64;
+    while x <= 700.0 {
+        let (got, want) = (exp_f64(x), x.exp());
+        worst = worst.max(((got - want) / want).abs());
+        x += 0.0917;
+    }
+    assert!(worst < 4.0 * f64::EPSILON, "relative error {worst}");
+    assert_eq!(exp_f64(0.0), 1.0);
+    assert_eq!(exp_f64(-1000.0), 0.0);
+    assert!(exp_f64(f64::NAN).is_nan());
+}

@@ -240,3 +240,84 @@ pub fn silu_mul(isa: KernelIsa, gate: &mut [f32], up: &[f32]) {
     let _ = isa;
     silu_mul_generic(gate, up);
 }
+
+/// `(sin x, cos x)` rounded to f32, from f64 additions and multiplications only, so the same on
+/// every CPU and C library: `x` is reduced by π/2 in three exact parts (Cody and Waite's
+/// method, exact for |x| < 2^20) and both functions are Taylor polynomials on [−π/4, π/4],
+/// accurate to ~1e-14 before the rounding to f32.
+pub fn sin_cos(x: f32) -> (f32, f32) {
+    const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
+    // π/2 in three parts of 33 bits each (fdlibm's `pio2_1`, `pio2_2`, `pio2_3`).
+    const PIO2_1: f64 = 1.570_796_326_734_125_6;
+    const PIO2_2: f64 = 6.077_100_506_303_966e-11;
+    const PIO2_3: f64 = 2.022_266_248_711_166_5e-21;
+    // Adding and subtracting 1.5 · 2^52 rounds to the nearest integer (ties to even).
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = f64::from(x);
+    if !x.is_finite() {
+        return (f32::NAN, f32::NAN);
+    }
+    let k = (x * FRAC_2_PI + ROUND) - ROUND;
+    let r = ((x - k * PIO2_1) - k * PIO2_2) - k * PIO2_3;
+    let r2 = r * r;
+    let mut s = 1.0 / 6_227_020_800.0;
+    s = s * r2 - 1.0 / 39_916_800.0;
+    s = s * r2 + 1.0 / 362_880.0;
+    s = s * r2 - 1.0 / 5_040.0;
+    s = s * r2 + 1.0 / 120.0;
+    s = s * r2 - 1.0 / 6.0;
+    let sin = r + r * r2 * s;
+    let mut c = -1.0 / 87_178_291_200.0;
+    c = c * r2 + 1.0 / 479_001_600.0;
+    c = c * r2 - 1.0 / 3_628_800.0;
+    c = c * r2 + 1.0 / 40_320.0;
+    c = c * r2 - 1.0 / 720.0;
+    c = c * r2 + 1.0 / 24.0;
+    c = c * r2 - 0.5;
+    let cos = 1.0 + r2 * c;
+    // The quadrant: k mod 4 (k is an integer below 2^20 in magnitude here).
+    let (sin, cos) = match (k as i64).rem_euclid(4) {
+        0 => (sin, cos),
+        1 => (cos, -sin),
+        2 => (-sin, -cos),
+        _ => (-cos, sin),
+    };
+    (sin as f32, cos as f32)
+}
+
+/// `e^x` in f64 from additions, multiplications and bit operations only (the sampler's weights):
+/// reduced by ln 2 in two parts, a Taylor polynomial to r^13 on |r| ≤ ln2/2 (error ~1e-17),
+/// scaled by 2^n. Inputs below −708 give 0, above 709 give `e^709`.
+pub fn exp_f64(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    if x.is_nan() {
+        return x;
+    }
+    if x < -708.0 {
+        return 0.0;
+    }
+    let x = x.min(709.0);
+    let n = (x * std::f64::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0;
+    for d in [
+        479_001_600.0,
+        39_916_800.0,
+        3_628_800.0,
+        362_880.0,
+        40_320.0,
+        5_040.0,
+        720.0,
+        120.0,
+        24.0,
+        6.0,
+        2.0,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + 1.0 / d;
+    }
+    p * f64::from_bits(((n as i64 + 1023) as u64) << 52)
+}
