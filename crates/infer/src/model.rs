@@ -383,18 +383,9 @@ impl Weights {
             let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
             let query = &q[idx * hd..(idx + 1) * hd];
             let offset = (head / group) * hd;
-            kernels::attend(
-                isa,
-                query,
-                keys,
-                values,
-                kv_dim,
-                offset,
-                start + t - off + 1,
-                scale,
-                scores,
-                out_head,
-            );
+            let cache =
+                kernels::HeadCache { keys, values, stride: kv_dim, offset, visible: start + t - off + 1 };
+            kernels::attend(isa, query, cache, scale, scores, out_head);
         });
     }
 }

@@ -171,43 +171,44 @@ impl GgufFile {
     }
 
     fn raw(&mut self, name: &str) -> Result<(GgmlType, Vec<usize>, Vec<u8>)> {
-        let info = self.info(name)?;
-        let (dtype, dims) = (info.ggml_type, info.dims.clone());
-        let size = info.byte_len();
-        let start = self.content.tensor_data_offset + info.offset;
+        let (dtype, dims, size, mut read) = self.tensor_reader(name)?;
         let mut bytes = vec![0u8; size];
-        let path = self.path.clone();
-        let io = |source: std::io::Error| InferError::TensorIo {
+        read(&mut bytes)?;
+        Ok((dtype, dims, bytes))
+    }
+
+    /// Tensor `name`'s type, dimensions and size in bytes, and a reader of its bytes in order.
+    #[allow(clippy::type_complexity)]
+    fn tensor_reader(
+        &mut self,
+        name: &str,
+    ) -> Result<(GgmlType, Vec<usize>, usize, impl FnMut(&mut [u8]) -> Result<()> + '_)> {
+        let info = self.info(name)?;
+        let (dtype, dims, size) = (info.ggml_type, info.dims.clone(), info.byte_len());
+        let start = self.content.tensor_data_offset + info.offset;
+        let (path, tensor) = (self.path.clone(), name.to_owned());
+        let io = move |source: std::io::Error| InferError::TensorIo {
             path: path.clone(),
-            tensor: name.to_owned(),
+            tensor: tensor.clone(),
             source,
         };
-        self.file.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
-        self.file.read_exact(&mut bytes).map_err(io)?;
-        Ok((dtype, dims, bytes))
+        self.file.seek(std::io::SeekFrom::Start(start)).map_err(&io)?;
+        let file = &mut self.file;
+        Ok((dtype, dims, size, move |buf: &mut [u8]| file.read_exact(buf).map_err(&io)))
     }
 
     /// A 2-D tensor in a format with kernels (Q4_0, Q4_1, Q8_0), read and repacked a group of
     /// rows at a time; `None` for any other format.
     fn read_quantized(&mut self, name: &str) -> Result<Option<WeightMatrix>> {
-        let info = self.info(name)?;
-        let format = match info.ggml_type {
+        let (dtype, dims, _, read) = self.tensor_reader(name)?;
+        let format = match dtype {
             GgmlType::Q4_1 => WeightFormat::Q4_1,
             GgmlType::Q4_0 => WeightFormat::Q4_0,
             GgmlType::Q8_0 => WeightFormat::Q8_0,
             _ => return Ok(None),
         };
-        let [rows, cols] = info.dims[..] else { return Ok(None) };
-        let start = self.content.tensor_data_offset + info.offset;
-        let path = self.path.clone();
-        let io = |source: std::io::Error| InferError::TensorIo {
-            path: path.clone(),
-            tensor: name.to_owned(),
-            source,
-        };
-        self.file.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
-        let file = &mut self.file;
-        WeightMatrix::read_quantized(format, rows, cols, |buf| file.read_exact(buf).map_err(io)).map(Some)
+        let [rows, cols] = dims[..] else { return Ok(None) };
+        WeightMatrix::read_quantized(format, rows, cols, read).map(Some)
     }
 
     /// A 1-D tensor as f32 values.

@@ -19,7 +19,7 @@ mod vector;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use vector::{attend, dot_f32, exp, exp_f64, silu, silu_mul, sin_cos};
+pub use vector::{HeadCache, attend, dot_f32, exp, exp_f64, silu, silu_mul, sin_cos};
 
 use crate::{InferError, Result};
 use rayon::prelude::*;
@@ -146,6 +146,17 @@ enum WeightData {
         mins: Scales,
     },
     F32(Box<[f32]>),
+}
+
+impl WeightData {
+    /// Repacked blocks from [`interleave`]'s arrays.
+    fn groups(quants: Vec<u8>, scales: Vec<f32>, mins: Vec<f32>) -> Self {
+        Self::Groups {
+            quants: quants.into_boxed_slice(),
+            scales: Scales::new(scales),
+            mins: Scales::new(mins),
+        }
+    }
 }
 
 /// Scales or minimums, one per row and block (or half block): f16 where every value is exactly
@@ -277,7 +288,7 @@ impl WeightMatrix {
             let bytes = &mut buf[..n * row_bytes];
             read(bytes)?;
             let block = |i: usize| &bytes[i * block_bytes..(i + 1) * block_bytes];
-            let (gq, gs, gm) = interleave_parts(
+            let (gq, gs, gm) = interleave(
                 format,
                 n,
                 cols,
@@ -320,7 +331,7 @@ impl WeightMatrix {
             )));
         }
         let (qb, sb) = (format.quant_bytes(), format.scales_per_block());
-        let data = interleave(
+        let (q, s, m) = interleave(
             format,
             rows,
             cols,
@@ -328,7 +339,7 @@ impl WeightMatrix {
             |i, h| scales[i * sb + h],
             (!mins.is_empty()).then_some(|i: usize| mins[i]),
         );
-        Ok(Self { format, rows, cols, data })
+        Ok(Self { format, rows, cols, data: WeightData::groups(q, s, m) })
     }
 
     /// A plain f32 matrix, row-major.
@@ -499,21 +510,9 @@ impl WeightMatrix {
 }
 
 /// Repacks blocks, numbered row by row, into groups of [`GROUP`] interleaved rows: `quants(i)`,
-/// `scale(i, h)` and `min(i)` give block `i`'s parts.
+/// `scale(i, h)` and `min(i)` give block `i`'s parts. Returns the quants, scales and minimums
+/// (empty without `min`) in the layout of [`WeightData::Groups`].
 fn interleave<'a>(
-    format: WeightFormat,
-    rows: usize,
-    cols: usize,
-    quants: impl Fn(usize) -> &'a [u8],
-    scale: impl Fn(usize, usize) -> f32,
-    min: Option<impl Fn(usize) -> f32>,
-) -> WeightData {
-    let (q, s, m) = interleave_parts(format, rows, cols, quants, scale, min);
-    WeightData::Groups { quants: q.into_boxed_slice(), scales: Scales::new(s), mins: Scales::new(m) }
-}
-
-/// [`interleave`]'s arrays: quants, scales and minimums (empty without `min`).
-fn interleave_parts<'a>(
     format: WeightFormat,
     rows: usize,
     cols: usize,

@@ -223,7 +223,8 @@ fn exp_is_accurate_and_the_same_on_every_isa() {
     let up: Vec<f32> = (0..100).map(|_| rng.f32()).collect();
     let run = |isa| {
         let mut out = vec![0f32; 64];
-        attend(isa, &q, &keys, &values, 192, 64, 37, 0.125, &mut Vec::new(), &mut out);
+        let cache = HeadCache { keys: &keys, values: &values, stride: 192, offset: 64, visible: 37 };
+        attend(isa, &q, cache, 0.125, &mut Vec::new(), &mut out);
         let mut g = gate.clone();
         silu_mul(isa, &mut g, &up);
         out.extend(g);

@@ -109,26 +109,37 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }
 
-/// One attention head of one query over `visible` cached positions: `keys` and `values` (f16
-/// bits) hold a position every `stride` values, this head's at `offset`. `scores` is scratch.
-/// `dot` is [`dot8_half`] and `weighted` is [`weighted_values`], or versions of them with the
-/// same operations in the same order.
+/// One attention head's view of a sequence's key/value cache (f16 bits): a position every
+/// `stride` values, this head's at `offset`, the first `visible` positions.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadCache<'a> {
+    /// Keys of every position.
+    pub keys: &'a [u16],
+    /// Values of every position.
+    pub values: &'a [u16],
+    /// Values per position.
+    pub stride: usize,
+    /// Where this head's values start within a position.
+    pub offset: usize,
+    /// Positions the query sees.
+    pub visible: usize,
+}
+
+/// One attention head of one query over its cache; `scores` is scratch. `dot` is
+/// [`dot8_half`] and `weighted` is [`weighted_values`], or versions of them with the same
+/// operations in the same order.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(super) fn attend_with(
     query: &[f32],
-    keys: &[u16],
-    values: &[u16],
-    stride: usize,
-    offset: usize,
-    visible: usize,
+    cache: HeadCache<'_>,
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
     dot: impl Fn(&[f32], &[u16]) -> f32,
-    weighted: impl Fn(&[f32], &[u16], usize, usize, &mut [f32]),
+    weighted: impl Fn(&[f32], HeadCache<'_>, &mut [f32]),
 ) {
     let hd = query.len();
+    let HeadCache { keys, stride, offset, visible, .. } = cache;
     // Plain loops, not iterator adaptors: an adaptor's `fold` may stay out of line and so be
     // built without the caller's instructions.
     scores.resize(visible, 0.0);
@@ -142,7 +153,7 @@ pub(super) fn attend_with(
         *s = exp(*s - max);
     }
     let sum = sum8(scores);
-    weighted(scores, values, stride, offset, out);
+    weighted(scores, cache, out);
     for o in out.iter_mut() {
         *o /= sum;
     }
@@ -150,7 +161,8 @@ pub(super) fn attend_with(
 
 /// `out = Σ_p scores[p] · value_p` (f16 values), each element accumulated in position order.
 #[inline(always)]
-pub(super) fn weighted_values(scores: &[f32], values: &[u16], stride: usize, offset: usize, out: &mut [f32]) {
+pub(super) fn weighted_values(scores: &[f32], cache: HeadCache<'_>, out: &mut [f32]) {
+    let HeadCache { values, stride, offset, .. } = cache;
     let hd = out.len();
     // In registers for the usual head sizes.
     match hd {
@@ -207,27 +219,22 @@ pub fn dot_f32(isa: KernelIsa, a: &[f32], b: &[f32]) -> f32 {
     dot8(a, b)
 }
 
-/// Attention of one query head over the cache (see [`attend_with`]), softmax with [`exp`].
+/// Attention of one query head over its cache (see [`attend_with`]), softmax with [`exp`].
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub fn attend(
     isa: KernelIsa,
     query: &[f32],
-    keys: &[u16],
-    values: &[u16],
-    stride: usize,
-    offset: usize,
-    visible: usize,
+    cache: HeadCache<'_>,
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if isa >= KernelIsa::Avx2 {
-        return super::x86::attend(query, keys, values, stride, offset, visible, scale, scores, out);
+        return super::x86::attend(query, cache, scale, scores, out);
     }
     let _ = isa;
-    attend_with(query, keys, values, stride, offset, visible, scale, scores, out, dot8_half, weighted_values);
+    attend_with(query, cache, scale, scores, out, dot8_half, weighted_values);
 }
 
 /// `gate[i] = silu(gate[i]) · up[i]`.

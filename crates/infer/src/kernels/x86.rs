@@ -6,7 +6,7 @@
 
 #![allow(unsafe_code)]
 
-use super::{ActRow, BLOCK, GROUP, Groups, ScaleRun, WeightFormat};
+use super::{ActRow, BLOCK, GROUP, Groups, HeadCache, ScaleRun, WeightFormat};
 use std::arch::x86_64::*;
 
 /// The AVX2 kernel. Only called when AVX2 was detected.
@@ -193,42 +193,23 @@ pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// [`super::vector::attend_with`] compiled for AVX2, with F16C converting the cached keys and
 /// values eight at a time. Only called when AVX2 and F16C were detected.
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub(super) fn attend(
     query: &[f32],
-    keys: &[u16],
-    values: &[u16],
-    stride: usize,
-    offset: usize,
-    visible: usize,
+    cache: HeadCache<'_>,
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     #[target_feature(enable = "avx2,f16c")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn imp(
-        query: &[f32],
-        keys: &[u16],
-        values: &[u16],
-        stride: usize,
-        offset: usize,
-        visible: usize,
-        scale: f32,
-        scores: &mut Vec<f32>,
-        out: &mut [f32],
-    ) {
+    unsafe fn imp(query: &[f32], cache: HeadCache<'_>, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
         // SAFETY: the caller enabled AVX2 and F16C.
         let dot = |a: &[f32], b: &[u16]| unsafe { dot_half(a, b) };
-        let weighted = |s: &[f32], v: &[u16], stride: usize, offset: usize, out: &mut [f32]| unsafe {
-            weighted_half(s, v, stride, offset, out)
-        };
-        super::vector::attend_with(
-            query, keys, values, stride, offset, visible, scale, scores, out, dot, weighted,
-        )
+        let weighted =
+            |s: &[f32], cache: HeadCache<'_>, out: &mut [f32]| unsafe { weighted_half(s, cache, out) };
+        super::vector::attend_with(query, cache, scale, scores, out, dot, weighted)
     }
     // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2 and F16C.
-    unsafe { imp(query, keys, values, stride, offset, visible, scale, scores, out) }
+    unsafe { imp(query, cache, scale, scores, out) }
 }
 
 /// [`super::vector::dot8_half`]: lane `k` takes elements `8c + k`, the remainder goes to the
@@ -260,11 +241,12 @@ unsafe fn dot_half(a: &[f32], b: &[u16]) -> f32 {
 /// position order, as there).
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn weighted_half(scores: &[f32], values: &[u16], stride: usize, offset: usize, out: &mut [f32]) {
+unsafe fn weighted_half(scores: &[f32], cache: HeadCache<'_>, out: &mut [f32]) {
     let hd = out.len();
     if hd != 64 {
-        return super::vector::weighted_values(scores, values, stride, offset, out);
+        return super::vector::weighted_values(scores, cache, out);
     }
+    let HeadCache { values, stride, offset, .. } = cache;
     // SAFETY: each position's 64 values lie within `values` (the caller sliced them before).
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 8];
