@@ -45,7 +45,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Deploy(args) => cli::deploy(&cli.global, args).await,
         cli::Command::Serve => cli::serve(&cli.global).await,
         cli::Command::Chat(args) => chat::run(&cli.global, args).await,
-        cli::Command::Models(args) => models::run(&cli.global, args),
+        cli::Command::Models(args) => models::run(&cli.global, args).await,
         cli::Command::Validate(command) => validate::run(&cli.global, command).await,
         cli::Command::Feedback(command) => feedback::run(&cli.global, command).await,
         cli::Command::Agent(command) => agent::run(&cli.global, command).await,

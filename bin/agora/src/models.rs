@@ -1,4 +1,4 @@
-//! `agora models`: the GGUF models this node serves, and `agora models add`.
+//! `agora models`: the GGUF models this node serves, `agora models add`, `pull` and `rm`.
 
 use crate::cli::GlobalArgs;
 use anyhow::Result;
@@ -20,11 +20,39 @@ enum ModelsCommand {
         /// The GGUF file.
         file: PathBuf,
     },
+    /// Download a GGUF model into the data directory's `models/`, then check it as `add` does.
+    /// An interrupted download resumes where it stopped when run again; the file is checked
+    /// against its sha256 (`--sha256`, or the one the hub names) and loaded once before it is
+    /// kept. Examples:
+    ///
+    ///   agora models pull HuggingFaceTB/SmolLM2-360M-Instruct-GGUF:smollm2-360m-instruct-q8_0.gguf
+    ///   agora models pull https://example.org/models/model-q4_k_m.gguf --sha256 <64 hex digits>
+    #[command(verbatim_doc_comment)]
+    Pull {
+        /// `owner/repo:file.gguf` on the hub (AGORA_HF_ENDPOINT, default https://huggingface.co),
+        /// or the http(s) URL of a .gguf file.
+        reference: String,
+        /// The sha256 the file must have.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
+    /// Remove a model from the data directory's `models/` (and any unfinished download of it).
+    Rm {
+        /// Its name, as `agora models` lists it.
+        name: String,
+    },
 }
 
-pub(crate) fn run(global: &GlobalArgs, args: ModelsArgs) -> Result<()> {
+pub(crate) async fn run(global: &GlobalArgs, args: ModelsArgs) -> Result<()> {
     match args.command {
         None => list(global),
+        Some(ModelsCommand::Pull { reference, sha256 }) => pull(global, &reference, sha256.as_deref()).await,
+        Some(ModelsCommand::Rm { name }) => {
+            let config = global.resolve()?;
+            let removed = agora_node::pull::remove(&config.data_dir, &name)?;
+            writeln!(std::io::stdout().lock(), "removed {}", removed.display())?;
+            Ok(())
+        }
         Some(ModelsCommand::Add { file }) => {
             let config = global.resolve()?;
             let (info, target, how) = agora_node::models::add(&config.data_dir, &file)?;
@@ -102,5 +130,58 @@ fn list(global: &GlobalArgs) -> Result<()> {
             Err(e) => writeln!(out, "{:<36} unreadable: {e}", path.display())?,
         }
     }
+    Ok(())
+}
+
+/// Downloads a model with a progress line on stderr, then prints what was added.
+async fn pull(global: &GlobalArgs, reference: &str, sha256: Option<&str>) -> Result<()> {
+    use agora_node::pull::{DEFAULT_HUB, PullProgress, PullSource};
+    let config = global.resolve()?;
+    let hub = std::env::var("AGORA_HF_ENDPOINT").unwrap_or_else(|_| DEFAULT_HUB.to_owned());
+    let source = PullSource::parse(reference, &hub)?;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let show = |p: &PullProgress| {
+        let mut line = match p.total {
+            Some(total) => format!(
+                "{:.1} of {:.1} MiB ({:.0}%)",
+                mib(p.done),
+                mib(total),
+                100.0 * p.done as f64 / total.max(1) as f64
+            ),
+            None => format!("{:.1} MiB", mib(p.done)),
+        };
+        line += &format!(" at {:.1} MiB/s", mib(p.speed() as u64));
+        if let Some(eta) = p.eta() {
+            line += &format!(", ~{}s left", eta.as_secs());
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{line:<60}");
+        let _ = err.flush();
+    };
+    let _ = writeln!(std::io::stderr().lock(), "downloading {} from {}", source.file_name, source.url);
+    let result = agora_node::pull::pull(&config.data_dir, &source, sha256, show).await;
+    let _ = writeln!(std::io::stderr().lock());
+    let agora_node::pull::Pulled { info, path: target, checked } = result?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "added {} ({}, {:.1}M parameters, {}, context {})",
+        info.id,
+        info.architecture,
+        info.parameters as f64 / 1e6,
+        info.quantization,
+        info.context_length
+    )?;
+    writeln!(out, "  {}", target.display())?;
+    if checked {
+        writeln!(out, "  sha256 {} (checked)", info.sha256)?;
+    } else {
+        writeln!(
+            out,
+            "  sha256 {} (not checked: nothing named the expected one; pass --sha256)",
+            info.sha256
+        )?;
+    }
+    writeln!(out, "requests choose it with \"model\": \"{}\" (the node loads it on first use)", info.id)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub mod models;
 pub mod node_key;
 mod openai;
 pub mod ops;
+pub mod pull;
 
 pub use config::{
     AgentConfig, ApiAccess, ApiToken, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig,

@@ -96,8 +96,8 @@ pub fn default_budget() -> u64 {
     total_kib.map_or(4 << 30, |kib| kib * 1024 / 2)
 }
 
-/// What a model's weights take in memory, by its file: quantized blocks keep their size, with
-/// their scales widened to f32 (at most half as much again).
+/// What a model's weights take in memory, at most, by its file: Q4_0, Q4_1 and Q8_0 keep their
+/// size; K-quants are unpacked with f32 scales (at most half as much again).
 fn footprint(info: &ModelInfo) -> u64 {
     info.file_size + info.file_size / 2
 }

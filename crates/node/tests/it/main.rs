@@ -12,6 +12,7 @@ mod http;
 mod index;
 mod inference;
 mod payments;
+mod pull;
 
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
