@@ -25,9 +25,6 @@ mod tokenizer;
 pub use error::{InferError, Result};
 pub use gguf::{Architecture, ModelConfig, file_sha256};
 pub use kernels::KernelIsa;
-
-/// Prompt tokens per forward pass: bounds the scratch memory of a long prompt.
-const PREFILL_CHUNK: usize = 128;
 pub use sampling::{MAX_TOKENS_LIMIT, SamplingParams};
 pub use template::{CHATML, ChatMessage, ChatTemplate};
 pub use tokenizer::Tokenizer;
@@ -37,6 +34,9 @@ use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
+
+/// Prompt tokens per forward pass: bounds the scratch memory of a long prompt.
+const PREFILL_CHUNK: usize = 128;
 
 /// Name of this engine, as written into receipts.
 pub const ENGINE_ID: &str = "agora-infer";
