@@ -4,7 +4,8 @@
 //! The download goes to `models/<file>.part`. An interrupted transfer leaves it there, and the
 //! next pull of the same reference asks the server for the rest (`Range`); a server that does
 //! not honour ranges sends the whole file again. The finished file is checked against the sha256
-//! given, or the one a Hugging Face-style hub names in `X-Linked-Etag`; a mismatch deletes it.
+//! given, or the one a Hugging Face-style hub names (`X-Linked-Etag`, or a 64-hex-digit `ETag`);
+//! a mismatch deletes it.
 
 use crate::models::MODELS_DIR;
 use agora_infer::{Engine, EngineOptions, ModelInfo};
@@ -196,12 +197,13 @@ pub async fn pull(
         }
         _ => return Err(PullError::Status { url: source.url.clone(), status }),
     };
-    let hub_sha = response
-        .headers()
-        .get("x-linked-etag")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim_matches('"').to_ascii_lowercase())
-        .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()));
+    // A hub names a large file's sha256 in `X-Linked-Etag`; the storage it redirects to, in its
+    // `ETag` (other servers' tags are not 64 hex digits, and are ignored).
+    let hub_sha = ["x-linked-etag", "etag"].iter().find_map(|name| {
+        let value = response.headers().get(*name)?.to_str().ok()?;
+        let value = value.trim_start_matches("W/").trim_matches('"').to_ascii_lowercase();
+        (value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit())).then_some(value)
+    });
     let expected = expected.map(str::to_ascii_lowercase).or(hub_sha);
 
     if status != StatusCode::RANGE_NOT_SATISFIABLE {
