@@ -4,7 +4,7 @@
 #   .tools/npm/node_modules/        @openzeppelin/contracts and poseidon-solidity (circomlib's
 #                                   Poseidon, for ZkCredits) for the Solidity sources
 #   .models/                        the default GGUF model, checked against its pinned sha256
-#   .tools/pylib/                   the OpenAI Python client, for the compatibility test; the A2A
+#   .tools/pylib/                   the OpenAI and Ollama Python clients, for the compatibility tests; the A2A
 #                                   Python SDK and the x402 Python client, for the A2A test
 #   .tools/npm/node_modules/@x402/  the official x402 v2 packages (fetch, EVM, core, express) and
 #                                   express, for the payment tests and the x402 cross-check
@@ -25,6 +25,8 @@ MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 # The official OpenAI Python client, for the compatibility test.
 OPENAI_PY_VERSION=3.54.0
+# The official Ollama Python client, for the compatibility test of the Ollama API subset.
+OLLAMA_PY_VERSION=0.6.3
 # The official A2A Python SDK, and the official x402 Python client it pays with, for the A2A test.
 A2A_PY_VERSION=1.3.0
 X402_PY_VERSION=2.25.0
@@ -34,7 +36,7 @@ VIEM_VERSION=2.57.20
 # The web framework the official @x402/express middleware plugs into (the reference paid server).
 EXPRESS_VERSION=5.3.0
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION poseidon=$POSEIDON_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION a2a-py=$A2A_PY_VERSION x402-py=$X402_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION poseidon=$POSEIDON_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION ollama-py=$OLLAMA_PY_VERSION a2a-py=$A2A_PY_VERSION x402-py=$X402_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -45,7 +47,7 @@ installed() {
     [ -x "$TOOLS/bin/anvil" ] && [ -x "$TOOLS/bin/forge" ] && [ -x "$TOOLS/bin/solc" ] &&
     [ -d "$TOOLS/npm/node_modules/@openzeppelin/contracts" ] && [ -f "$MODELS/$MODEL_FILE" ] &&
     [ -f "$TOOLS/npm/node_modules/poseidon-solidity/PoseidonT3.sol" ] &&
-    [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/pylib/a2a" ] && [ -d "$TOOLS/pylib/x402" ] &&
+    [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/pylib/ollama" ] && [ -d "$TOOLS/pylib/a2a" ] && [ -d "$TOOLS/pylib/x402" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/fetch" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/extensions" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ]
@@ -96,11 +98,11 @@ PY
   mv "$MODELS/$MODEL_FILE.part" "$MODELS/$MODEL_FILE"
 fi
 
-step "installing the OpenAI Python client $OPENAI_PY_VERSION, the A2A Python SDK $A2A_PY_VERSION and the x402 Python client $X402_PY_VERSION (for the compatibility tests)"
-# One pip run, so the three share one resolved set of dependencies.
+step "installing the OpenAI Python client $OPENAI_PY_VERSION, the Ollama Python client $OLLAMA_PY_VERSION, the A2A Python SDK $A2A_PY_VERSION and the x402 Python client $X402_PY_VERSION (for the compatibility tests)"
+# One pip run, so the four share one resolved set of dependencies.
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --upgrade --target "$TOOLS/pylib" \
-  "openai==$OPENAI_PY_VERSION" "a2a-sdk==$A2A_PY_VERSION" "x402[httpx,evm]==$X402_PY_VERSION" >&2 ||
-  fail "pip install openai==$OPENAI_PY_VERSION a2a-sdk==$A2A_PY_VERSION x402==$X402_PY_VERSION failed: check that PyPI is reachable and run 'make setup' again"
+  "openai==$OPENAI_PY_VERSION" "ollama==$OLLAMA_PY_VERSION" "a2a-sdk==$A2A_PY_VERSION" "x402[httpx,evm]==$X402_PY_VERSION" >&2 ||
+  fail "pip install openai==$OPENAI_PY_VERSION ollama==$OLLAMA_PY_VERSION a2a-sdk==$A2A_PY_VERSION x402==$X402_PY_VERSION failed: check that PyPI is reachable and run 'make setup' again"
 
 echo "$PINS" > "$STAMP"
 step "done: tools in .tools/bin, model in .models/"

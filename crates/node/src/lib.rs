@@ -25,6 +25,7 @@ pub mod listener;
 mod lock;
 pub mod models;
 pub mod node_key;
+mod ollama;
 mod openai;
 pub mod ops;
 pub mod pull;

@@ -367,11 +367,11 @@ fn deploy_twice_reuses_the_contracts() {
     assert!(log.contains("reused"), "{log}");
 }
 
-/// The official `openai` Python client (installed by `make setup`) talks to `agora serve`
-/// unchanged: a completion and a stream; and a model added with `agora models add` is listed
-/// and answers when a request names it.
+/// The official `openai` and `ollama` Python clients (installed by `make setup`) talk to `agora
+/// serve` unchanged: a completion and a stream each (and Ollama's generate), with the same greedy
+/// answer; and a model added with `agora models add` is listed and answers when a request names it.
 #[test]
-fn the_openai_python_client_gets_a_completion_and_a_stream() {
+fn the_openai_and_ollama_python_clients_get_completions_and_streams() {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let pylib = root.join(".tools/pylib");
     let model = root.join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -416,10 +416,31 @@ fn the_openai_python_client_gets_a_completion_and_a_stream() {
         .env("PYTHONPATH", &pylib)
         .output()
         .unwrap();
+    let ollama = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/ollama_client.py"))
+        .arg(format!("http://127.0.0.1:{port}"))
+        .env("PYTHONPATH", &pylib)
+        .output()
+        .unwrap();
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(ollama.status.success(), "{}", String::from_utf8_lossy(&ollama.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from_ollama: Value = serde_json::from_slice(&ollama.stdout).unwrap();
+    assert_eq!(from_ollama["models"], got["models"], "/api/tags lists what /v1/models does");
+    // The same greedy answer through both APIs and both ways of answering.
+    let completion = got["completion"].as_str().unwrap();
+    for key in ["chat", "stream", "generate", "generate_stream"] {
+        assert_eq!(from_ollama[key], completion, "ollama {key}: {from_ollama}");
+    }
+    assert_eq!(from_ollama["chat_done_reason"], "stop");
+    assert_eq!(from_ollama["chat_prompt_eval_count"], 44);
+    assert!(from_ollama["chat_eval_count"].as_u64().unwrap() > 0);
+    assert_eq!(from_ollama["stream_done"], true);
+    assert_eq!(from_ollama["stream_eval_count"], from_ollama["chat_eval_count"]);
+    assert_eq!(from_ollama["missing"]["status"], 404, "{from_ollama}");
+    assert!(from_ollama["missing"]["error"].as_str().unwrap().contains("not found"), "{from_ollama}");
     assert_eq!(got["models"], serde_json::json!(["SmolLM2-135M-Instruct.Q4_1", "second"]));
     assert_eq!(got["other_model"], "second");
     assert_eq!(got["other_completion"], got["completion"], "the same weights answer alike");

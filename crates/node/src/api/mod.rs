@@ -6,7 +6,8 @@
 //! | `GET /version` | `{"name":"agora", version, engine, nodeAddress}` |
 //! | `GET /deployments` | the agora contracts on this node's chain |
 //! | `POST /v1/chat/completions` | OpenAI-compatible chat completions, plain or streamed ([`crate::openai`]) |
-//! | `GET /v1/models` | the loaded model |
+//! | `GET /v1/models` | the models served, with which are loaded |
+//! | `GET /api/tags`, `GET /api/version`, `POST /api/chat`, `POST /api/generate` | the Ollama-compatible subset, plain or streamed as NDJSON ([`crate::ollama`]); its errors are Ollama's `{"error": "…"}` |
 //! | `GET /agents?skill=S&active=true` | agents found on chain by the discovery index |
 //! | `GET /agents/{id}?trust=0xA,0xB` | one agent, with a reputation summary over trusted raters only |
 //! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
@@ -366,6 +367,10 @@ pub fn app(state: AppState) -> Router {
         .route("/deployments", get(deployments))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
+        .route("/api/tags", get(crate::ollama::tags))
+        .route("/api/version", get(crate::ollama::version))
+        .route("/api/chat", post(crate::ollama::chat))
+        .route("/api/generate", post(crate::ollama::generate))
         .route("/agents", get(agents))
         .route("/agents/{id}", get(agent))
         .route(agora_agents::REGISTRATION_PATH, get(registration))
