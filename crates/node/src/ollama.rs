@@ -67,6 +67,8 @@ struct GenerateBody {
     options: Options,
     #[serde(default)]
     images: Option<Vec<String>>,
+    #[serde(default)]
+    raw: bool,
 }
 
 /// An error in Ollama's shape.
@@ -203,6 +205,10 @@ pub(crate) async fn generate(State(state): State<AppState>, body: Bytes) -> Resp
     };
     if request.images.as_ref().is_some_and(|i| !i.is_empty()) {
         return error(StatusCode::BAD_REQUEST, "images are not supported by this model");
+    }
+    if request.raw {
+        // A receipt commits to chat messages, which re-execution renders with the template.
+        return error(StatusCode::BAD_REQUEST, "raw prompts are not supported: send the prompt without raw");
     }
     let mut messages = Vec::new();
     if let Some(system) = &request.system {
