@@ -56,25 +56,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ModelsArgs) -> Result<()> {
         Some(ModelsCommand::Add { file }) => {
             let config = global.resolve()?;
             let (info, target, how) = agora_node::models::add(&config.data_dir, &file)?;
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{how} {} as {} ({}, {:.1}M parameters, {}, context {})",
-                file.display(),
-                info.id,
-                info.architecture,
-                info.parameters as f64 / 1e6,
-                info.quantization,
-                info.context_length
-            )?;
-            writeln!(out, "  {}", target.display())?;
-            writeln!(out, "  sha256 {}", info.sha256)?;
-            writeln!(
-                out,
-                "requests choose it with \"model\": \"{}\" (the node loads it on first use)",
-                info.id
-            )?;
-            Ok(())
+            print_added(&format!("{how} {} as", file.display()), &info, &target, "")
         }
     }
 }
@@ -162,10 +144,23 @@ async fn pull(global: &GlobalArgs, reference: &str, sha256: Option<&str>) -> Res
     let result = agora_node::pull::pull(&config.data_dir, &source, sha256, show).await;
     let _ = writeln!(std::io::stderr().lock());
     let agora_node::pull::Pulled { info, path: target, checked } = result?;
+    let note =
+        if checked { " (checked)" } else { " (not checked: nothing named the expected one; pass --sha256)" };
+    print_added("added", &info, &target, note)
+}
+
+/// What `add` and `pull` put in `models/`: the model, where, its sha256 (with `sha_note`) and
+/// how requests choose it.
+fn print_added(
+    headline: &str,
+    info: &agora_node::infer::ModelInfo,
+    target: &std::path::Path,
+    sha_note: &str,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "added {} ({}, {:.1}M parameters, {}, context {})",
+        "{headline} {} ({}, {:.1}M parameters, {}, context {})",
         info.id,
         info.architecture,
         info.parameters as f64 / 1e6,
@@ -173,15 +168,7 @@ async fn pull(global: &GlobalArgs, reference: &str, sha256: Option<&str>) -> Res
         info.context_length
     )?;
     writeln!(out, "  {}", target.display())?;
-    if checked {
-        writeln!(out, "  sha256 {} (checked)", info.sha256)?;
-    } else {
-        writeln!(
-            out,
-            "  sha256 {} (not checked: nothing named the expected one; pass --sha256)",
-            info.sha256
-        )?;
-    }
+    writeln!(out, "  sha256 {}{sha_note}", info.sha256)?;
     writeln!(out, "requests choose it with \"model\": \"{}\" (the node loads it on first use)", info.id)?;
     Ok(())
 }

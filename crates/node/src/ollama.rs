@@ -76,6 +76,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// A request body, or why it is not a `what` request.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("the body is not a valid {what} request: {e}"))
+}
+
 /// The model name without Ollama's default tag.
 fn untagged(name: &str) -> &str {
     name.strip_suffix(":latest").unwrap_or(name)
@@ -83,8 +88,7 @@ fn untagged(name: &str) -> &str {
 
 /// The service of the model `name` names, loaded first if it is served but not loaded.
 async fn service(state: &AppState, name: &str) -> Result<InferenceService, Response> {
-    let body = serde_json::to_vec(&json!({ "model": untagged(name) })).unwrap_or_default();
-    let service = openai::service_for(&state.clone(), &body).await.map_err(|e| {
+    let service = openai::service_named(state, Some(untagged(name))).await.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::NOT_FOUND {
             format!("model {name:?} not found, try pulling it first (agora models pull)")
@@ -158,11 +162,9 @@ pub(crate) async fn tags(State(state): State<AppState>) -> Response {
 
 /// `POST /api/chat`
 pub(crate) async fn chat(State(state): State<AppState>, body: Bytes) -> Response {
-    let request: ChatBody = match serde_json::from_slice(&body) {
+    let request: ChatBody = match parse(&body, "chat") {
         Ok(r) => r,
-        Err(e) => {
-            return error(StatusCode::BAD_REQUEST, format!("the body is not a valid chat request: {e}"));
-        }
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     if request.tools.as_ref().is_some_and(|t| !t.is_empty()) {
         return error(StatusCode::BAD_REQUEST, "tools are not supported by this model");
@@ -197,11 +199,9 @@ pub(crate) async fn chat(State(state): State<AppState>, body: Bytes) -> Response
 
 /// `POST /api/generate`: a prompt (with an optional system message) in the model's chat format.
 pub(crate) async fn generate(State(state): State<AppState>, body: Bytes) -> Response {
-    let request: GenerateBody = match serde_json::from_slice(&body) {
+    let request: GenerateBody = match parse(&body, "generate") {
         Ok(r) => r,
-        Err(e) => {
-            return error(StatusCode::BAD_REQUEST, format!("the body is not a valid generate request: {e}"));
-        }
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     if request.images.as_ref().is_some_and(|i| !i.is_empty()) {
         return error(StatusCode::BAD_REQUEST, "images are not supported by this model");
@@ -349,26 +349,8 @@ fn finish(object: &mut Value, generation: &Generation, receipt: Option<Value>) {
 
 /// A time as RFC 3339 UTC (`2026-12-06T04:43:26.123Z`).
 fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
+    let ms = time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    crate::a2a::timestamp(ms)
 }
 
 #[cfg(test)]
@@ -380,7 +362,6 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_796_532_206_123);
         assert_eq!(rfc3339(t), "2026-12-06T04:43:26.123Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

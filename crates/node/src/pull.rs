@@ -255,13 +255,14 @@ pub async fn pull(
         }
     }
 
-    let actual = agora_infer::file_sha256(&part).map_err(PullError::Unreadable)?;
+    // Checked before the engine reads it; without an expected sum, loading computes it once.
     let checked = expected.is_some();
-    if let Some(expected) = expected
-        && expected != actual
-    {
-        let _ = std::fs::remove_file(&part);
-        return Err(PullError::Checksum { expected, actual });
+    if let Some(expected) = expected {
+        let actual = agora_infer::file_sha256(&part).map_err(PullError::Unreadable)?;
+        if expected != actual {
+            let _ = std::fs::remove_file(&part);
+            return Err(PullError::Checksum { expected, actual });
+        }
     }
     std::fs::rename(&part, &target).map_err(io(&target))?;
     match Engine::load(&target, &EngineOptions { threads: 1, ..EngineOptions::default() }) {

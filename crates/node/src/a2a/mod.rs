@@ -26,6 +26,8 @@ mod job;
 mod run;
 mod task;
 
+pub(crate) use task::timestamp;
+
 pub(crate) use run::Tasks;
 
 use crate::{

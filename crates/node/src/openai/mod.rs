@@ -139,11 +139,20 @@ pub(crate) async fn service_for(state: &AppState, body: &[u8]) -> Result<Inferen
     struct Named {
         model: Option<String>,
     }
+    let name = serde_json::from_slice::<Named>(body).ok().and_then(|n| n.model);
+    service_named(state, name.as_deref()).await
+}
+
+/// The service of the model `name` (the default one without a name, or where the node serves
+/// one model only), loaded first if it is served but not loaded.
+pub(crate) async fn service_named(
+    state: &AppState,
+    name: Option<&str>,
+) -> Result<InferenceService, ApiError> {
     let default = service(state)?.clone();
     let Some(models) = state.models() else { return Ok(default) };
-    let name = serde_json::from_slice::<Named>(body).ok().and_then(|n| n.model);
     let Some(name) = name else { return Ok(default) };
-    models.get(&name).await.map_err(|e| match e {
+    models.get(name).await.map_err(|e| match e {
         crate::models::ModelError::Unknown { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", e.to_string())
                 .with_param(Some("model"))
