@@ -146,8 +146,8 @@ async fn remote(config: &agora_node::NodeConfig, base: &str, mut args: ChatArgs)
         if let Some(settlement) = &response.settlement {
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "  [paid {} atomic units with {}]",
-                settlement.charged().map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                "  [paid {} with {}]",
+                settlement.charged().map_or_else(|| "?".to_owned(), crate::units::money),
                 response.scheme.as_deref().unwrap_or("?")
             );
         }

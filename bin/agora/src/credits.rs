@@ -3,6 +3,7 @@
 //! the credits.
 
 use crate::cli::GlobalArgs;
+use crate::units::{money256, when};
 use alloy::primitives::{Address, U256};
 use anyhow::Result;
 use clap::Subcommand;
@@ -36,23 +37,6 @@ pub(crate) enum CreditsCommand {
     },
 }
 
-/// Atomic units of the 6-decimal dollar token, as dollars.
-fn dollars(amount: U256) -> String {
-    let cents_micro = u128::try_from(amount).unwrap_or(u128::MAX);
-    format!("${}.{:06}", cents_micro / 1_000_000, cents_micro % 1_000_000)
-}
-
-fn when(at: u64) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let left = at.saturating_sub(now);
-    match left {
-        0 => "now".into(),
-        s if s < 120 => format!("in {s} s"),
-        s if s < 7200 => format!("in {} min", s / 60),
-        s => format!("in {:.1} h", s as f64 / 3600.0),
-    }
-}
-
 pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<()> {
     let config = global.resolve()?;
     let mut out = std::io::stdout().lock();
@@ -66,9 +50,9 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
                 h.credit.calls,
                 h.pool.key.pool_id,
                 h.id,
-                dollars(bought.paid),
-                dollars(h.pool.unit_price * U256::from(h.pool.calls)),
-                dollars(h.pool.stake),
+                money256(bought.paid),
+                money256(h.pool.unit_price * U256::from(h.pool.calls)),
+                money256(h.pool.stake),
             )?;
             writeln!(out, "spend them with: agora chat --pay {provider} --anonymous")?;
         }
@@ -90,7 +74,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
                     h.credit.calls,
                     h.pool.key.pool_id,
                     h.provider,
-                    dollars(h.pool.stake),
+                    money256(h.pool.stake),
                     h.status,
                 )?;
             }
@@ -101,7 +85,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
                 writeln!(out, "no credit to exit")?;
             }
             for s in steps {
-                let stake = dollars(s.held.pool.stake);
+                let stake = money256(s.held.pool.stake);
                 match s.step {
                     "requested" => writeln!(
                         out,

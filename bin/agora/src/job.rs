@@ -4,11 +4,12 @@
 //! these commands run beside it.
 
 use crate::cli::GlobalArgs;
+use crate::units::{money256, parse_duration, parse_money256};
 use agora_node::{
     infer::{ChatMessage, SamplingParams},
     jobs::{
         Activity, Policy, Verdict,
-        worker::{choice_name, dollars, duration},
+        worker::{choice_name, duration},
     },
     ops::jobs::{self as ops, JobReport, PostRequest, ProviderRef},
 };
@@ -107,11 +108,11 @@ pub(crate) struct PostArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// The budget, in dollars (e.g. 0.05).
-    #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+    #[arg(long, value_name = "DOLLARS", value_parser = parse_money256)]
     price: U256,
     /// The provider's bond, in dollars [default: four times the council's fee, so a right
     /// challenge pays].
-    #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+    #[arg(long, value_name = "DOLLARS", value_parser = parse_money256)]
     bond: Option<U256>,
     /// How long the job stays open: 90s, 45m, 2h, 1d [default: 1h].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
@@ -140,7 +141,7 @@ pub(crate) enum ValidatorCommand {
     /// Join the council as this node's agent, staking dollars.
     Join {
         /// The stake in dollars [default: the council's minimum].
-        #[arg(long, value_name = "DOLLARS", value_parser = parse_dollars)]
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money256)]
         stake: Option<U256>,
     },
     /// Leave the council with the whole stake (refused while drawn for an open dispute).
@@ -166,38 +167,6 @@ pub(crate) enum ValidatorCommand {
     },
 }
 
-/// Dollars (`0.05`, `$1.50`, `10`) as atomic units of a 6-decimal token.
-pub(crate) fn parse_dollars(text: &str) -> Result<U256, String> {
-    let t = text.trim().trim_start_matches('$');
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    let bad = || format!("{text:?} is not an amount in dollars (e.g. 0.05 or 10)");
-    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
-        return Err(if frac.len() > 6 {
-            format!("{text:?}: dollars have at most 6 decimals")
-        } else {
-            bad()
-        });
-    }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-    let frac: u128 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| bad())? };
-    whole.checked_mul(1_000_000).and_then(|w| w.checked_add(frac)).map(U256::from).ok_or_else(bad)
-}
-
-/// `90s`, `45m`, `2h`, `1d` or plain seconds.
-fn parse_duration(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = n.parse().map_err(|_| format!("{text:?} is not a duration (e.g. 90s, 45m, 2h, 1d)"))?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
-    };
-    Ok(n * scale)
-}
-
 fn status_line(r: &JobReport) -> String {
     format!("job {}: {} ({}) — {}", r.job_id, r.status, r.phase, r.next)
 }
@@ -215,7 +184,7 @@ fn show(r: &JobReport) -> Result<()> {
     writeln!(out, "  client    {}", r.client)?;
     let agent = r.agent_id.map(|a| format!(" (agent {a})")).unwrap_or_default();
     writeln!(out, "  provider  {}{agent}", r.provider)?;
-    writeln!(out, "  budget    {}   bond {}", dollars(r.budget), dollars(r.bond))?;
+    writeln!(out, "  budget    {}   bond {}", money256(r.budget), money256(r.bond))?;
     let expiry = if r.expires_at > r.now {
         format!("in {}", duration(r.expires_at - r.now))
     } else {
@@ -290,9 +259,9 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                 out,
                 "job {} posted and funded: {} for {} (bond {}), expires in {}",
                 posted.job_id,
-                dollars(posted.price),
+                money256(posted.price),
                 posted.provider,
-                dollars(posted.bond),
+                money256(posted.bond),
                 duration(a.expires)
             )?;
             writeln!(out, "follow it with: agora job status {}", posted.job_id)?;
@@ -313,8 +282,8 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                     r.job_id.to_string(),
                     r.status,
                     r.phase,
-                    dollars(r.budget),
-                    dollars(r.bond),
+                    money256(r.budget),
+                    money256(r.bond),
                     r.provider
                 )?;
             }
@@ -332,7 +301,7 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
         }
         JobCommand::Accept { id } => {
             let r = ops::accept(&config, id).await?;
-            writeln!(std::io::stdout(), "accepted, bond {} posted\n{}", dollars(r.bond), status_line(&r))?;
+            writeln!(std::io::stdout(), "accepted, bond {} posted\n{}", money256(r.bond), status_line(&r))?;
         }
         JobCommand::Submit { id } => {
             let r = ops::submit(&config, id).await?;
@@ -346,7 +315,7 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                     writeln!(
                         out,
                         "job {id}: the delivery matches the re-run; not challenged (a challenge would lose {})",
-                        dollars(c.stake)
+                        money256(c.stake)
                     )?;
                 }
                 (verdict, Some(dispute)) => {
@@ -356,7 +325,7 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                     writeln!(
                         out,
                         "challenged with {} at stake; the council decides dispute {dispute} (agora job status {id})",
-                        dollars(c.stake)
+                        money256(c.stake)
                     )?;
                 }
                 (Verdict::Wrong { .. }, None) => bail!("the challenge was not sent"),
@@ -377,16 +346,16 @@ pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) ->
             format!(
                 "{} on the council: stake {}, {} open disputes; balance {}",
                 s.address,
-                dollars(s.stake),
+                money256(s.stake),
                 s.open_disputes,
-                dollars(s.balance)
+                money256(s.balance)
             )
         } else {
             format!(
                 "{} is not on the council (minimum stake {}; balance {}): agora validator join",
                 s.address,
-                dollars(s.min_stake),
-                dollars(s.balance)
+                money256(s.min_stake),
+                money256(s.balance)
             )
         }
     };
@@ -397,7 +366,7 @@ pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) ->
         }
         ValidatorCommand::Leave => {
             let s = ops::leave(&config).await?;
-            writeln!(std::io::stdout(), "left the council; balance {}", dollars(s.balance))?;
+            writeln!(std::io::stdout(), "left the council; balance {}", money256(s.balance))?;
         }
         ValidatorCommand::Status { json } => {
             let s = ops::council(&config).await?;
@@ -426,24 +395,4 @@ pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) ->
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dollars_and_durations_parse() {
-        assert_eq!(parse_dollars("0.05").unwrap(), U256::from(50_000u64));
-        assert_eq!(parse_dollars("$1.5").unwrap(), U256::from(1_500_000u64));
-        assert_eq!(parse_dollars("10").unwrap(), U256::from(10_000_000u64));
-        assert_eq!(parse_dollars(".000001").unwrap(), U256::from(1u64));
-        assert!(parse_dollars("0.0000001").unwrap_err().contains("6 decimals"));
-        assert!(parse_dollars("ten").is_err());
-        assert!(parse_dollars("").is_err());
-        assert_eq!(parse_duration("90s").unwrap(), 90);
-        assert_eq!(parse_duration("2h").unwrap(), 7200);
-        assert_eq!(parse_duration("600").unwrap(), 600);
-        assert!(parse_duration("2w").is_err());
-    }
 }

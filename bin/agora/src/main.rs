@@ -13,6 +13,7 @@ mod models;
 mod pay;
 mod receipt;
 mod status;
+mod units;
 mod validate;
 
 use anyhow::Result;
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    units::set_raw(cli.global.raw);
     init_tracing(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -62,6 +64,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,
         cli::Command::Status(args) => status::run(&cli.global, args).await,
         cli::Command::Config => cli::config(&cli.global),
+        cli::Command::Setup => cli::setup(&cli.global).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! authorizations and channel vouchers, always under a spending mandate kept in the store.
 
 use crate::cli::GlobalArgs;
+use crate::units::{money, parse_duration, parse_money, when};
 use agora_node::pay::{Mandate, Payer, PayerConfig, Prefer};
 use agora_node::{
     NodeConfig,
@@ -48,8 +49,9 @@ pub(crate) struct PayOptions {
     /// Payment scheme.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) scheme: SchemeArg,
-    /// What to deposit when a channel is opened or topped up (atomic units; 1000000 = 1 dUSD).
-    #[arg(long, default_value_t = 1_000_000)]
+    /// What to deposit when a channel is opened or topped up, in dollars (`1.50`, or atomic
+    /// units as `1500000atomic`).
+    #[arg(long, default_value = "1", value_name = "DOLLARS", value_parser = parse_money)]
     pub(crate) deposit: u128,
     /// How many calls to this payee you expect: from 10 on, `auto` opens a channel.
     #[arg(long, default_value_t = 1)]
@@ -77,17 +79,17 @@ pub(crate) enum MandateCommand {
         /// Its name.
         #[arg(long, default_value = DEFAULT_MANDATE)]
         name: String,
-        /// Total that payments (and channel deposits) may reach, in atomic units.
-        #[arg(long)]
+        /// Total that payments (and channel deposits) may reach, in dollars (e.g. 5 or 0.25).
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
         budget: u128,
-        /// The most one call may cost.
-        #[arg(long)]
+        /// The most one call may cost, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
         per_call: u128,
         /// A payee that may be paid (repeat for several; none: any payee).
         #[arg(long = "payee")]
         payees: Vec<Address>,
-        /// Seconds from now after which nothing is paid (none: no expiry).
-        #[arg(long)]
+        /// How long from now it lasts (90s, 45m, 2h, 7d; none: no expiry).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         expires_in: Option<u64>,
     },
     /// Show a mandate and what was spent under it.
@@ -104,8 +106,8 @@ pub(crate) enum ChannelCommand {
     Open {
         /// A priced URL of the provider.
         url: String,
-        /// Atomic units to deposit.
-        #[arg(long)]
+        /// What to deposit, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
         amount: u128,
         /// Mandate the deposit counts against.
         #[arg(long, default_value = DEFAULT_MANDATE)]
@@ -144,9 +146,9 @@ pub(crate) struct FaucetArgs {
     /// Who gets the dollars [default: this node's key].
     #[arg(long)]
     to: Option<Address>,
-    /// Whole dUSD to mint.
-    #[arg(long, default_value_t = 100)]
-    amount: u64,
+    /// How many dollars to mint.
+    #[arg(long, default_value = "100", value_name = "DOLLARS", value_parser = parse_money)]
+    amount: u128,
     /// The stablecoin [default: from this data directory's deployments].
     #[arg(long)]
     token: Option<Address>,
@@ -172,10 +174,6 @@ pub(crate) fn payer(config: &NodeConfig, options: &PayOptions) -> Result<Payer> 
             expected_calls: options.calls,
         },
     )?)
-}
-
-fn amount_text(atomic: u128) -> String {
-    format!("{atomic} ({}.{:06} dUSD)", atomic / 1_000_000, atomic % 1_000_000)
 }
 
 pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
@@ -204,7 +202,7 @@ pub(crate) async fn pay(global: &GlobalArgs, args: PayArgs) -> Result<()> {
             let amount = s.charged().unwrap_or(0);
             let tx =
                 if s.transaction.is_empty() { "off-chain voucher".to_owned() } else { s.transaction.clone() };
-            note(format!("paid {} with {scheme} ({tx})", amount_text(amount)));
+            note(format!("paid {} with {scheme} ({tx})", money(amount)));
         }
         _ => note(format!("HTTP {} (no payment made)", response.status)),
     }
@@ -227,20 +225,16 @@ pub(crate) async fn mandate(global: &GlobalArgs, command: MandateCommand) -> Res
                 expires_at: expires_in.map_or(0, |s| now + s),
             };
             ops::set_mandate(&config, &mandate)?;
-            out(format!(
-                "mandate {name:?}: budget {}, per call {}",
-                amount_text(budget),
-                amount_text(per_call)
-            ))
+            out(format!("mandate {name:?}: budget {}, per call {}", money(budget), money(per_call)))
         }
         MandateCommand::Show { name } => {
             let report = ops::mandate(&config, &name)?.with_context(|| format!("no mandate {name:?}"))?;
             let (mandate, spent) = (report.mandate, report.spent);
             out(format!("mandate  {name}"))?;
-            out(format!("budget   {}", amount_text(mandate.budget)))?;
-            out(format!("spent    {}", amount_text(spent)))?;
-            out(format!("left     {}", amount_text(mandate.budget.saturating_sub(spent))))?;
-            out(format!("per call {}", amount_text(mandate.per_call)))?;
+            out(format!("budget   {}", money(mandate.budget)))?;
+            out(format!("spent    {}", money(spent)))?;
+            out(format!("left     {}", money(mandate.budget.saturating_sub(spent))))?;
+            out(format!("per call {}", money(mandate.per_call)))?;
             let payees = if mandate.payees.is_empty() {
                 "any".to_owned()
             } else {
@@ -249,11 +243,7 @@ pub(crate) async fn mandate(global: &GlobalArgs, command: MandateCommand) -> Res
             out(format!("payees   {payees}"))?;
             out(format!(
                 "expires  {}",
-                if mandate.expires_at == 0 {
-                    "never".to_owned()
-                } else {
-                    format!("at unix {}", mandate.expires_at)
-                }
+                if mandate.expires_at == 0 { "never".to_owned() } else { when(mandate.expires_at) }
             ))
         }
     }
@@ -268,7 +258,7 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
                 "channel {} to {}: deposited {}",
                 channel.channel_id,
                 channel.payee,
-                amount_text(channel.deposited)
+                money(channel.deposited)
             ))
         }
         ChannelCommand::Status { json } => {
@@ -285,18 +275,21 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
                 let on_chain = match &r.on_chain {
                     Some(o) => format!(
                         "  (on chain: claimed {}, {})",
-                        o.claimed,
+                        money(o.claimed),
                         match o.withdraw_ready_at {
                             _ if o.deposited == o.claimed => "withdrawn (empty)".to_owned(),
                             0 => "open".to_owned(),
-                            t => format!("closing, withdraw after unix {t}"),
+                            t => format!("closing, withdrawable {}", when(t)),
                         }
                     ),
                     None => String::new(),
                 };
                 out(format!(
                     "{}  payee {}  deposited {}  charged {}{on_chain}",
-                    r.channel_id, r.payee, r.deposited, r.charged
+                    r.channel_id,
+                    r.payee,
+                    money(r.deposited),
+                    money(r.charged)
                 ))?;
             }
             Ok(())
@@ -304,13 +297,14 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
         ChannelCommand::Close { channel } => {
             let exit = ops::close_channel(&config, channel).await?;
             out(format!(
-                "withdrawal started (tx {}); run `agora channel withdraw {channel}` after unix {}",
-                exit.transaction, exit.withdraw_ready_at
+                "withdrawal started (tx {}); withdrawable {}: run `agora channel withdraw {channel}`",
+                exit.transaction,
+                when(exit.withdraw_ready_at)
             ))
         }
         ChannelCommand::Withdraw { channel } => {
             let exit = ops::withdraw_channel(&config, channel).await?;
-            out(format!("withdrew {} to {}", amount_text(exit.returned), exit.payer))
+            out(format!("withdrew {} to {}", money(exit.returned), exit.payer))
         }
     }
 }
@@ -321,7 +315,7 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
         let report = ops::claim(&config).await?;
         note(format!(
             "claimed {} from {} channel(s) in {} transaction(s), {} gas",
-            amount_text(report.amount),
+            money(report.amount),
             report.channels,
             report.transactions.len(),
             report.gas_used
@@ -332,11 +326,11 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
         return out(serde_json::to_string_pretty(&earnings)?);
     }
     out(format!("channels  {} paying, {} calls", earnings.channels.len(), earnings.calls))?;
-    out(format!("  charged {}", amount_text(earnings.charged)))?;
-    out(format!("  claimed {}", amount_text(earnings.claimed)))?;
-    out(format!("  pending {}", amount_text(earnings.charged - earnings.claimed)))?;
+    out(format!("  charged {}", money(earnings.charged)))?;
+    out(format!("  claimed {}", money(earnings.claimed)))?;
+    out(format!("  pending {}", money(earnings.charged - earnings.claimed)))?;
     for (status, total) in &earnings.exact {
-        out(format!("exact     {status}: {} payment(s), {}", total.count, amount_text(total.amount)))?;
+        out(format!("exact     {status}: {} payment(s), {}", total.count, money(total.amount)))?;
     }
     if earnings.exact.is_empty() {
         out("exact     none")?;
@@ -347,5 +341,5 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
 pub(crate) async fn faucet(global: &GlobalArgs, args: FaucetArgs) -> Result<()> {
     let config = global.resolve()?;
     let report = agora_node::ops::dev::faucet(&config, args.to, args.amount, args.token).await?;
-    out(format!("minted {} dUSD to {}", args.amount, report.to))
+    out(format!("minted {} to {}", money(report.amount), report.to))
 }

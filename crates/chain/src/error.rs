@@ -50,7 +50,7 @@ pub enum ChainError {
         reason: String,
     },
     /// The anvil binary was not found.
-    #[error("anvil not found ({tried}): run `make setup`, or set [devnet] anvil = \"/path/to/anvil\"")]
+    #[error("anvil not found ({tried}): run `agora setup`, or set [devnet] anvil = \"/path/to/anvil\"")]
     AnvilMissing {
         /// Where we looked.
         tried: String,

@@ -17,6 +17,7 @@ mod deploy;
 mod devnet;
 mod error;
 mod signer;
+pub mod units;
 mod x402;
 
 pub use client::{CONNECT_TIMEOUT, ChainClient, TransactionQueue, redact_url};
@@ -24,7 +25,9 @@ pub use deploy::{
     ChainDeployment, ContractDeployment, DEPLOYMENTS_FILE, DeployAction, DeploymentsFile, ensure_deployed,
     forget_chain, verify_code,
 };
-pub use devnet::{DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig, HARDHAT_CHAIN_ID, is_dev_chain};
+pub use devnet::{
+    DEVNET_CHAIN_ID, DEVNET_PORT, Devnet, DevnetConfig, HARDHAT_CHAIN_ID, is_dev_chain, recorded_dev_signer,
+};
 pub use error::{BoxError, ChainError, ContextError, Result};
 pub use signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource};
 pub use x402::{X402Action, X402Placement, ensure_x402_contracts};

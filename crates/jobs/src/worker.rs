@@ -191,25 +191,12 @@ pub fn choice_name(choice: u8) -> &'static str {
     }
 }
 
-/// Atomic units of a 6-decimal dollar token, as dollars.
+/// Atomic units of the suite's dollar token, as people read them (`1.50 dUSD`).
 pub fn dollars(amount: U256) -> String {
-    let units = u128::try_from(amount).unwrap_or(u128::MAX);
-    let cents = units.div_ceil(10_000);
-    if units % 10_000 == 0 {
-        format!("${}.{:02}", cents / 100, cents % 100)
-    } else {
-        format!("${}.{:06}", units / 1_000_000, units % 1_000_000)
-    }
+    agora_chain::units::DOLLARS.format(u128::try_from(amount).unwrap_or(u128::MAX))
 }
 
-/// Seconds, for people: `45 s`, `12 min`, `3.5 h`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s => format!("{:.1} h", s as f64 / 3600.0),
-    }
-}
+pub use agora_chain::units::duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Task {
@@ -674,18 +661,5 @@ impl Worker {
             return Ok((vec![Activity::Ruled { dispute, ruling: ruled.ruling }], true));
         }
         Ok((vec![], false))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dollars_read_like_money() {
-        assert_eq!(dollars(U256::from(1_500_000u64)), "$1.50");
-        assert_eq!(dollars(U256::ZERO), "$0.00");
-        assert_eq!(dollars(U256::from(1_234u64)), "$0.001234");
-        assert_eq!(dollars(U256::from(10_000_000u64)), "$10.00");
     }
 }

@@ -41,7 +41,7 @@ pub enum NodeError {
     #[error(transparent)]
     Store(#[from] agora_store::StoreError),
     /// No model file where the configuration points.
-    #[error("model file {} not found; run `make setup` or point --model at a GGUF file", path.display())]
+    #[error("model file {} not found; run `agora setup` or point --model at a GGUF file", path.display())]
     ModelMissing {
         /// Where the model was looked for.
         path: PathBuf,
@@ -56,7 +56,7 @@ pub enum NodeError {
         source: agora_infer::InferError,
     },
     /// `agora serve` was started without a model.
-    #[error("`agora serve` needs a model: run `make setup`, or pass --model FILE")]
+    #[error("`agora serve` needs a model: run `agora setup`, or pass --model FILE")]
     NoModel,
     /// The model could not be loaded.
     #[error("model")]
@@ -111,6 +111,14 @@ pub enum NodeError {
     /// Something this operation needs is not recorded in the data directory.
     #[error("{0}")]
     Missing(String),
+    /// The node running on the data directory refused or failed a call to its API.
+    #[error("the node running on this data directory ({base}) {message}")]
+    NodeApi {
+        /// Its API's base URL.
+        base: String,
+        /// What it answered.
+        message: String,
+    },
     /// Serving HTTP failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),

@@ -29,6 +29,7 @@ mod ollama;
 mod openai;
 pub mod ops;
 pub mod pull;
+pub mod setup;
 
 pub use config::{
     AgentConfig, ApiAccess, ApiToken, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig,
@@ -142,7 +143,7 @@ pub async fn load_engine(config: &InferenceConfig) -> Result<Option<Engine>> {
     let Some(path) = config.model.clone() else {
         tracing::warn!(
             target: "agora::up",
-            "no model found: inference is off (run `make setup`, or set [inference] model / --model)"
+            "no model found: inference is off (run `agora setup`, or set [inference] model / --model)"
         );
         return Ok(None);
     };
@@ -387,8 +388,10 @@ impl Node {
                 }
             })
         });
-        let mut state =
-            api::AppState::new(Arc::clone(&store)).with_agent(agent).with_access(config.api.clone());
+        let mut state = api::AppState::new(Arc::clone(&store))
+            .with_agent(agent)
+            .with_access(config.api.clone())
+            .with_node_key(node_key.clone());
         if let Some((client, deployment)) = chain {
             state = state.with_chain(client, deployment);
         }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// An agent as the index knows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexedAgent {
     /// Agent id (decimal).
     pub agent_id: String,
@@ -74,7 +74,7 @@ fn checksummed(stored: String) -> String {
 }
 
 /// A reputation summary that never averages unknown raters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrustedSummary {
     /// Feedback counted (from trusted raters, not revoked).
     pub count: u64,

@@ -115,6 +115,15 @@ struct AnvilConfigOut {
     private_keys: Vec<B256>,
 }
 
+/// Dev account `index`'s key of the devnet whose state lives in `state_dir`, as anvil wrote it
+/// when it started there: how a second process beside a running node signs as the node's
+/// devnet signer without starting anvil itself.
+pub fn recorded_dev_signer(state_dir: &Path, index: usize) -> Option<PrivateKeySigner> {
+    let bytes = std::fs::read(state_dir.join("accounts.json")).ok()?;
+    let out: AnvilConfigOut = serde_json::from_slice(&bytes).ok()?;
+    out.private_keys.get(index).and_then(|key| PrivateKeySigner::from_bytes(key).ok())
+}
+
 impl Devnet {
     /// Starts anvil and waits until it answers JSON-RPC.
     pub async fn start(config: &DevnetConfig) -> Result<Self> {

@@ -70,7 +70,8 @@ pub struct AgentState {
 
 #[derive(Debug)]
 struct AppInner {
-    agent: AgentState,
+    agent: std::sync::RwLock<AgentState>,
+    node_key: Option<alloy::signers::local::PrivateKeySigner>,
     chain: Option<(ChainClient, ChainDeployment)>,
     inference: Option<InferenceService>,
     models: Option<Arc<crate::models::ModelSet>>,
@@ -106,7 +107,8 @@ impl AppState {
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             inner: Arc::new(AppInner {
-                agent: AgentState::default(),
+                agent: Default::default(),
+                node_key: None,
                 chain: None,
                 inference: None,
                 models: None,
@@ -137,8 +139,19 @@ impl AppState {
 
     /// With the node's agent.
     pub fn with_agent(mut self, agent: AgentState) -> Self {
-        self.inner_mut().agent = agent;
+        self.inner_mut().agent = std::sync::RwLock::new(agent);
         self
+    }
+
+    /// With the node key, which signs the agent's registration when the owner asks for it
+    /// (`POST /agent/register`).
+    pub fn with_node_key(mut self, key: alloy::signers::local::PrivateKeySigner) -> Self {
+        self.inner_mut().node_key = Some(key);
+        self
+    }
+
+    fn agent(&self) -> AgentState {
+        self.inner.agent.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// With a chain and the suite deployed on it.
@@ -380,6 +393,8 @@ pub fn app(state: AppState) -> Router {
         .route("/x402/verify", post(x402_verify))
         .route("/x402/settle", post(x402_settle))
         .route("/payments/claim", post(payments_claim))
+        .route("/agent/register", post(agent_register))
+        .route("/status", get(node_status))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })
@@ -551,13 +566,128 @@ async fn agent(
 }
 
 async fn registration(State(state): State<AppState>) -> Json<Value> {
-    let agent = &state.inner.agent;
+    let agent = state.agent();
     let registration = agent.registration.as_ref().map(|(id, registry)| (*id, registry.as_str()));
     Json(agora_agents::registration_file(&agent.profile, registration))
 }
 
 async fn agent_card(State(state): State<AppState>) -> Json<Value> {
-    Json(agora_agents::agent_card(&state.inner.agent.profile, env!("CARGO_PKG_VERSION")))
+    Json(agora_agents::agent_card(&state.agent().profile, env!("CARGO_PKG_VERSION")))
+}
+
+/// `GET /status`: one page about the node (`agora status`).
+async fn node_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    use crate::ops::status::{
+        AgentReport, Balance, ChainReport, EarningsSummary, GuardReport, ModelReport, NodeReport,
+    };
+    let inner = &state.inner;
+    let agent = state.agent();
+    let node_key = inner.node_key.as_ref().map(|k| k.address());
+    let mut report = NodeReport {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: inner.started.elapsed().as_secs(),
+        node_key,
+        paid_url: agent.profile.paid_url.clone(),
+        ..NodeReport::default()
+    };
+    if let Some((id, registry)) = &agent.registration {
+        report.agent = Some(AgentReport {
+            agent_id: *id,
+            registry: registry.clone(),
+            name: agent.profile.name.clone(),
+            card_url: agent
+                .profile
+                .public_url
+                .as_ref()
+                .map(|u| format!("{}{}", u.trim_end_matches('/'), agora_agents::AGENT_CARD_PATH)),
+        });
+    }
+    if let Some((client, deployment)) = &inner.chain {
+        let block = client.block_number().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        report.chain =
+            Some(ChainReport { chain_id: client.chain_id(), block, rpc_url: client.url().to_owned() });
+        if let Some(me) = node_key {
+            use alloy::providers::Provider;
+            if let Ok(wei) = client.provider().get_balance(me).await {
+                let amount = u128::try_from(wei).unwrap_or(u128::MAX);
+                report.balances.push(Balance { token: None, symbol: "ETH".into(), decimals: 18, amount });
+            }
+            if let Some(asset) = deployment.address_of(agora_contracts::SuiteContract::DevStablecoin) {
+                let token = agora_contracts::bindings::DevStablecoin::new(asset, client.provider());
+                if let (Ok(symbol), Ok(decimals), Ok(amount)) = (
+                    token.symbol().call().await,
+                    token.decimals().call().await,
+                    token.balanceOf(me).call().await,
+                ) {
+                    let amount = u128::try_from(amount).unwrap_or(u128::MAX);
+                    report.balances.push(Balance { token: Some(asset), symbol, decimals, amount });
+                }
+            }
+        }
+        if inner.paywall.is_some() {
+            let contract = (client.chain_id(), agora_pay::x402::BATCH_SETTLEMENT);
+            let earned = agora_pay::paywall::stored_earnings(&inner.store, Some(contract))
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let mut summary = EarningsSummary { channels: earned.channels.len(), ..Default::default() };
+            for c in &earned.channels {
+                summary.charged += c.charged;
+                summary.claimed += c.claimed;
+                summary.calls += c.calls;
+            }
+            summary.exact_settled = earned.exact.get("settled").map_or(0, |(_, amount)| *amount);
+            report.earnings = Some(summary);
+        }
+    }
+    if let Some(key) = &inner.node_key {
+        let config = agora_pay::PayerConfig {
+            mandate: crate::ops::payments::DEFAULT_MANDATE.into(),
+            prefer: agora_pay::Prefer::Auto,
+            channel_deposit: 0,
+            expected_calls: 1,
+        };
+        let payer = agora_pay::Payer::new(key.clone(), Arc::clone(&inner.store), config);
+        for c in payer.channels().map_err(|e| ApiError::unavailable(e.to_string()))? {
+            report.paying.channels += 1;
+            report.paying.deposited += c.deposited;
+            report.paying.charged += c.charged;
+        }
+    }
+    if let Some(models) = &inner.models {
+        let loaded = models.loaded().await;
+        report.models = models
+            .infos()
+            .iter()
+            .map(|i| ModelReport { id: i.id.clone(), loaded: loaded.contains(&i.id) })
+            .collect();
+    }
+    if inner.guard.is_some() {
+        use agora_guard::ListKind;
+        let entries =
+            agora_guard::lists::entries(&inner.store).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let count = |kind: ListKind| entries.iter().filter(|e| e.list == kind).count();
+        report.guard = Some(GuardReport {
+            contacts: count(ListKind::Contact),
+            allowed: count(ListKind::Allow),
+            blocked: count(ListKind::Block),
+        });
+    }
+    Ok(checksummed(&report))
+}
+
+/// `POST /agent/register`: registers the node's agent with its profile, or brings it up to date
+/// (`agora agent register` beside a running node); the well-known files serve the result.
+async fn agent_register(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (client, deployment) =
+        state.inner.chain.as_ref().ok_or_else(|| ApiError::not_found("this node runs without a chain"))?;
+    let key = state.inner.node_key.as_ref().ok_or_else(|| ApiError::unavailable("this node has no key"))?;
+    let profile = state.agent().profile;
+    let registration =
+        crate::ops::agents::register_with(client, deployment, &state.inner.store, &profile, key)
+            .await
+            .map_err(|e| ApiError::unavailable(format!("the registration failed: {e}")))?;
+    state.inner.agent.write().unwrap_or_else(std::sync::PoisonError::into_inner).registration =
+        Some((registration.agent_id, registration.registry.clone()));
+    Ok(checksummed(&registration))
 }
 
 async fn deployments(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -344,7 +344,7 @@ pub enum ChainTarget {
     },
 }
 
-/// The default model, as `make setup` installs it.
+/// The default model, as `agora setup` (and `make setup`) installs it.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Local inference settings.
@@ -486,7 +486,12 @@ impl NodeConfig {
                     return Err(ConfigError::Invalid("devnet.chain_id must not be 0".into()));
                 }
                 ChainTarget::Devnet(DevnetConfig {
-                    anvil: merged.devnet.anvil.unwrap_or_else(|| PathBuf::from("anvil")),
+                    // What `agora setup` installed in the data directory, else `anvil` on the
+                    // PATH (or in a checkout's ./.tools/bin).
+                    anvil: merged.devnet.anvil.unwrap_or_else(|| {
+                        let installed = crate::setup::installed_anvil(&data_dir);
+                        if installed.is_file() { installed } else { PathBuf::from("anvil") }
+                    }),
                     port: merged.devnet.port.unwrap_or(DEVNET_PORT),
                     chain_id,
                     state_dir: Some(data_dir.join("devnet")),
@@ -512,12 +517,9 @@ impl NodeConfig {
         };
         let explicit = merged.inference.model.is_some();
         let model = merged.inference.model.or_else(|| {
-            [
-                PathBuf::from(".models").join(DEFAULT_MODEL_FILE),
-                data_dir.join("models").join(DEFAULT_MODEL_FILE),
-            ]
-            .into_iter()
-            .find(|p| p.is_file())
+            [crate::setup::installed_model(&data_dir), PathBuf::from(".models").join(DEFAULT_MODEL_FILE)]
+                .into_iter()
+                .find(|p| p.is_file())
         });
         if merged.inference.queue == Some(0) {
             return Err(ConfigError::Invalid("inference.queue must be at least 1".into()));

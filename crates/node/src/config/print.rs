@@ -59,7 +59,7 @@ impl NodeConfig {
         out.push_str("\n[inference]\n");
         match &inf.model {
             Some(path) => out.push_str(&format!("model = {}\n", quote_path(path))),
-            None => out.push_str("# model: none found (run `make setup`, or set inference.model)\n"),
+            None => out.push_str("# model: none found (run `agora setup`, or set inference.model)\n"),
         }
         out.push_str(&format!(
             "threads = {}  # 0: every core\nqueue = {}\nbatch = {}\n",

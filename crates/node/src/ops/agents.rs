@@ -1,6 +1,7 @@
 //! ERC-8004 agents as operations on a data directory: register this node's agent, list the
 //! agents the discovery index knows, show one with the reputation its trusted raters give it.
 
+use super::NodeApi;
 use super::chain::with_chain;
 use crate::{ChainTarget, NodeConfig, NodeError, Result};
 use agora_agents::{AgentRecord, IndexedAgent, TrustedSummary};
@@ -8,7 +9,7 @@ use agora_chain::{ChainClient, ChainDeployment};
 use agora_contracts::SuiteContract;
 use agora_store::Store;
 use alloy::primitives::{Address, U256};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 fn identity_registry(deployment: &ChainDeployment) -> Result<Address> {
@@ -18,7 +19,7 @@ fn identity_registry(deployment: &ChainDeployment) -> Result<Address> {
 }
 
 /// This node's agent, registered or brought up to date.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentRegistration {
     /// The agent id.
@@ -30,15 +31,17 @@ pub struct AgentRegistration {
     /// The registration URI on chain.
     pub uri: String,
     /// `registered`, `updated` or `unchanged`.
-    pub action: &'static str,
+    pub action: String,
 }
 
 /// Registers this node's agent with the same profile `agora up` registers (the configured
 /// model; on the local devnet the API address as its public URL), or brings it up to date.
+/// Beside a running node, the node does it with its own profile.
 pub async fn register(config: &NodeConfig) -> Result<AgentRegistration> {
-    with_chain(config, |client| async move {
-        let deployment = crate::deploy_suite(config, &client).await?;
-        let registry = identity_registry(&deployment)?;
+    if let Some(node) = NodeApi::beside(config)? {
+        return node.post("/agent/register", &serde_json::json!({})).await;
+    }
+    with_chain(config, |client, deployment| async move {
         let store = Store::open_in(&config.data_dir)?;
         let node_key = crate::node_key::load_or_create(&config.data_dir)?;
         let model = config
@@ -49,17 +52,29 @@ pub async fn register(config: &NodeConfig) -> Result<AgentRegistration> {
             .map(|s| s.to_string_lossy().into_owned());
         let local = matches!(config.chain, ChainTarget::Devnet(_)).then_some(config.api_listen);
         let state = crate::agent_profile(config, model.as_deref(), local);
-        let result =
-            agora_agents::register_remembered(&client, &store, registry, &state.profile, &node_key).await?;
-        Ok(AgentRegistration {
-            agent_id: result.agent_id,
-            registry: agora_agents::agent_registry_id(client.chain_id(), registry),
-            wallet: node_key.address(),
-            action: result.action(),
-            uri: result.uri,
-        })
+        register_with(&client, &deployment, &store, &state.profile, &node_key).await
     })
     .await
+}
+
+/// Registers `profile` as the agent of `node_key` (or brings it up to date): what
+/// [`register`] and a running node's `POST /agent/register` share.
+pub async fn register_with(
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    store: &Store,
+    profile: &agora_agents::AgentProfile,
+    node_key: &alloy::signers::local::PrivateKeySigner,
+) -> Result<AgentRegistration> {
+    let registry = identity_registry(deployment)?;
+    let result = agora_agents::register_remembered(client, store, registry, profile, node_key).await?;
+    Ok(AgentRegistration {
+        agent_id: result.agent_id,
+        registry: agora_agents::agent_registry_id(client.chain_id(), registry),
+        wallet: node_key.address(),
+        action: result.action().to_owned(),
+        uri: result.uri,
+    })
 }
 
 /// Brings the discovery index up to date and returns its store.
@@ -77,11 +92,27 @@ async fn sync_index(
     Ok(store)
 }
 
+/// The agents a running node's index holds, as its `GET /agents` answers.
+#[derive(Debug, Deserialize)]
+struct NodeAgents {
+    agents: Vec<IndexedAgent>,
+}
+
+/// One agent as a running node's `GET /agents/{id}` answers.
+#[derive(Debug, Deserialize)]
+struct NodeAgent {
+    agent: IndexedAgent,
+    reputation: TrustedSummary,
+}
+
 /// The agents the index knows on the configured chain, optionally only those with `skill` or
-/// only active ones.
+/// only active ones. Beside a running node, its index answers (it follows the chain by itself).
 pub async fn list(config: &NodeConfig, skill: Option<&str>, active: bool) -> Result<Vec<IndexedAgent>> {
-    with_chain(config, |client| async move {
-        let deployment = crate::deploy_suite(config, &client).await?;
+    if let Some(node) = NodeApi::beside(config)? {
+        let query = [("skill", skill.unwrap_or_default()), ("active", if active { "true" } else { "" })];
+        return Ok(node.get::<NodeAgents>("/agents", &query).await?.agents);
+    }
+    with_chain(config, |client, deployment| async move {
         let store = sync_index(config, &client, &deployment).await?;
         Ok(agora_agents::list_agents(&store, client.chain_id(), skill, active)?)
     })
@@ -116,17 +147,30 @@ pub fn with_job_evaluator(trust: &[Address], deployment: &ChainDeployment) -> Ve
 }
 
 /// Reads agent `id` and the reputation its `trust`ed raters (and the job evaluator) give it.
+/// Beside a running node, the chain is read here and the index and reputation are the node's.
 pub async fn show(config: &NodeConfig, id: U256, trust: &[Address]) -> Result<AgentDetails> {
-    with_chain(config, |client| async move {
-        let deployment = crate::deploy_suite(config, &client).await?;
+    let node = NodeApi::beside(config)?;
+    with_chain(config, |client, deployment| async move {
         let registry = identity_registry(&deployment)?;
         let agent = agora_agents::read_agent(&client, registry, id).await?;
-        let store = sync_index(config, &client, &deployment).await?;
         let trust = with_job_evaluator(trust, &deployment);
-        let reputation = agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), &trust)?;
-        let indexed = agora_agents::list_agents(&store, client.chain_id(), None, false)?
-            .into_iter()
-            .find(|a| a.agent_id == id.to_string());
+        let (indexed, reputation) = match node {
+            Some(node) => {
+                let trust: Vec<String> = trust.iter().map(|a| a.to_string()).collect();
+                let answer: NodeAgent =
+                    node.get(&format!("/agents/{id}"), &[("trust", &trust.join(","))]).await?;
+                (Some(answer.agent), answer.reputation)
+            }
+            None => {
+                let store = sync_index(config, &client, &deployment).await?;
+                let reputation =
+                    agora_agents::trusted_summary(&store, client.chain_id(), &id.to_string(), &trust)?;
+                let indexed = agora_agents::list_agents(&store, client.chain_id(), None, false)?
+                    .into_iter()
+                    .find(|a| a.agent_id == id.to_string());
+                (indexed, reputation)
+            }
+        };
         Ok(AgentDetails {
             registry: agora_agents::agent_registry_id(client.chain_id(), registry),
             agent,
@@ -207,8 +251,7 @@ fn registry_refused(e: alloy::contract::Error) -> NodeError {
 pub async fn feedback(config: &NodeConfig, action: FeedbackAction) -> Result<FeedbackSent> {
     use agora_contracts::bindings::ReputationRegistry;
     use alloy::primitives::{B256, keccak256};
-    with_chain(config, |client| async move {
-        let deployment = crate::deploy_suite(config, &client).await?;
+    with_chain(config, |client, deployment| async move {
         let address = deployment
             .address_of(SuiteContract::ReputationRegistry)
             .ok_or_else(|| NodeError::Missing("no reputation registry on this chain".into()))?;

@@ -59,12 +59,12 @@ pub struct FaucetReport {
     pub transaction: alloy::primitives::B256,
 }
 
-/// Mints `whole_dollars` of the dev stablecoin to `to` (default: the node key) on a development
+/// Mints `amount` atomic units of the dev stablecoin to `to` (default: the node key) on a development
 /// chain; `token` defaults to the one recorded in the data directory's deployments.
 pub async fn faucet(
     config: &NodeConfig,
     to: Option<Address>,
-    whole_dollars: u64,
+    amount: u128,
     token: Option<Address>,
 ) -> Result<FaucetReport> {
     let chain = super::payments::wallet_client(config).await?;
@@ -87,7 +87,6 @@ pub async fn faucet(
         Some(to) => to,
         None => crate::node_key::load_or_create(&config.data_dir)?.address(),
     };
-    let amount = u128::from(whole_dollars) * 1_000_000;
     let receipt = DevStablecoin::new(token, chain.provider())
         .faucet(to, U256::from(amount))
         .send()
