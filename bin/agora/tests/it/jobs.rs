@@ -129,7 +129,7 @@ fn a_client_hires_a_provider_node_found_on_chain_which_delivers_and_is_paid_by_i
     let cheap = post("0.0001");
     assert!(
         refused(&client, &rpc, &["job", "post", "--provider", &agent_id, "-p", "hi", "--price", "ten"])
-            .contains("not an amount in dollars")
+            .contains("is not an amount")
     );
 
     // The provider node takes the job by itself and delivers.

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic to fail the test
 
+mod beside;
 mod credits;
 mod jobs;
 mod x402;

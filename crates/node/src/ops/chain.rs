@@ -43,7 +43,7 @@ where
 /// A client of the chain the node running beside uses, signing with the configured key or, on
 /// the local devnet, with the devnet's first account as the node does.
 async fn beside_client(config: &NodeConfig) -> Result<ChainClient> {
-    let url = config.chain_url();
+    let url = super::chain_url(config);
     let signer = match (config.signer.as_ref().map(|s| s.load()).transpose()?, &config.chain) {
         (Some(signer), _) => Some(signer),
         (None, ChainTarget::Devnet(devnet)) => {

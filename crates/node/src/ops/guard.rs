@@ -23,7 +23,7 @@ pub fn guard_dir(config: &NodeConfig) -> PathBuf {
 /// The node the guard reads state from and forwards to: the settings' upstream, else the
 /// node's configured chain.
 pub fn upstream(config: &NodeConfig, settings: &GuardConfig) -> String {
-    settings.upstream.clone().unwrap_or_else(|| config.chain_url())
+    settings.upstream.clone().unwrap_or_else(|| super::chain_url(config))
 }
 
 /// The guard over `upstream`, with the installed data and the user's lists.

@@ -21,6 +21,15 @@ use crate::{NodeConfig, NodeError, Result};
 use serde::{Serialize, de::DeserializeOwned};
 use std::time::Duration;
 
+/// The chain endpoint an operation uses: the one the node running on the data directory
+/// recorded (its devnet may listen on a port of its own), else the configured one.
+pub fn chain_url(config: &NodeConfig) -> String {
+    match (&config.chain, crate::running_node(&config.data_dir).and_then(|n| n.rpc)) {
+        (crate::ChainTarget::Devnet(_), Some(rpc)) => rpc,
+        _ => config.chain_url(),
+    }
+}
+
 /// How long a call to the running node may take (a registration waits for a transaction).
 const NODE_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -62,10 +62,10 @@ pub async fn paywall_config(
 }
 
 /// A chain client signing with the node key, for the few transactions an operation sends. The
-/// RPC endpoint is the configured one, else the local devnet's port. On a development chain a
-/// key without gas is given some ([`super::dev::fund_for_gas`]).
+/// RPC endpoint is the one of the node running on the data directory, else the configured one.
+/// On a development chain a key without gas is given some ([`super::dev::fund_for_gas`]).
 pub async fn wallet_client(config: &NodeConfig) -> Result<ChainClient> {
-    let url = config.chain_url();
+    let url = super::chain_url(config);
     let key = crate::node_key::load_or_create(&config.data_dir)?;
     let address = key.address();
     let client = ChainClient::connect(&url, Some(key)).await.map_err(|source| {
