@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts x402-fixtures bench-llamacpp bench-infer
+.PHONY: install setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts x402-fixtures bench-llamacpp bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +19,14 @@ build: setup
 
 up: setup
 	$(CARGO) run -p agora -- up
+
+# `agora` on the PATH (cargo's bin folder, ~/.cargo/bin), built with the release profile, then
+# `agora setup`: anvil and the default model in its data directory, so it runs from any folder.
+CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)/bin
+install:
+	$(CARGO) install --locked --path bin/agora
+	"$(CARGO_BIN)/agora" setup
+	@command -v agora >/dev/null || echo "add $(CARGO_BIN) to your PATH to run agora from anywhere"
 
 # `make test` lints while it builds (see LINTED below): the dependency tree compiles once.
 test: setup test-contracts check-artifacts fmt-check test-rust

@@ -8,6 +8,10 @@ use clap::Args;
 use std::{
     io::{BufRead, Write},
     ops::ControlFlow,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 #[derive(Debug, Args)]
@@ -46,7 +50,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
     }
     let engine = agora_node::load_engine(&config.inference)
         .await?
-        .context("no model: run `make setup`, or pass --model FILE")?;
+        .context("no model: run `agora setup`, or pass --model FILE")?;
     let params = SamplingParams {
         max_tokens: args.max_tokens,
         temperature: args.temperature,
@@ -55,16 +59,31 @@ pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
     };
     let mut history: Vec<ChatMessage> =
         args.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
+    // Ctrl-C stops the answer being written and keeps the chat (what was said stays in it); at
+    // the prompt it says how to quit. The process is not ended by it.
+    let keys = Arc::new(Interrupt::default());
+    tokio::spawn(watch_ctrl_c(Arc::clone(&keys)));
 
     tokio::task::spawn_blocking(move || -> Result<()> {
         let answer = |history: &mut Vec<ChatMessage>, question: String| -> Result<()> {
             history.push(ChatMessage::new("user", question));
             let mut out = std::io::stdout().lock();
+            keys.answering.store(true, Ordering::SeqCst);
+            keys.stop.store(false, Ordering::SeqCst);
             let generation = engine.chat(history, &params, |text| {
                 let ok = out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok();
-                if ok { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
-            })?;
+                if ok && !keys.stop.load(Ordering::SeqCst) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            });
+            keys.answering.store(false, Ordering::SeqCst);
+            let generation = generation?;
             writeln!(out)?;
+            if keys.stop.swap(false, Ordering::SeqCst) {
+                let _ = writeln!(std::io::stderr().lock(), "[stopped]");
+            }
             history.push(ChatMessage::new("assistant", generation.text));
             Ok(())
         };
@@ -102,7 +121,28 @@ pub(crate) async fn run(global: &GlobalArgs, args: ChatArgs) -> Result<()> {
 
 #[allow(clippy::print_stderr)]
 fn eprintln_hint() {
-    eprintln!("chatting with the local model; /reset starts over, /exit or Ctrl-D quits");
+    eprintln!(
+        "chatting with the local model; Ctrl-C stops an answer, /reset starts over, /exit or Ctrl-D quits"
+    );
+}
+
+/// What Ctrl-C means now: stop the answer being written, or (at the prompt) nothing but a hint.
+#[derive(Debug, Default)]
+struct Interrupt {
+    answering: AtomicBool,
+    stop: AtomicBool,
+}
+
+async fn watch_ctrl_c(keys: Arc<Interrupt>) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        if keys.answering.load(Ordering::SeqCst) {
+            keys.stop.store(true, Ordering::SeqCst);
+        } else {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\n(/exit or Ctrl-D quits)\n> ");
+            let _ = err.flush();
+        }
+    }
 }
 
 /// `agora chat --pay URL`: the conversation goes to a remote provider's OpenAI-compatible API,

@@ -141,10 +141,12 @@ pub(crate) struct GlobalArgs {
     /// Port of the local devnet [default: 8545].
     #[arg(long, global = true, value_name = "PORT")]
     pub(crate) devnet_port: Option<u16>,
-    /// The anvil binary [default: anvil on PATH, else ./.tools/bin/anvil].
+    /// The anvil binary [default: the data directory's tools/bin/anvil (agora setup puts it
+    /// there), else anvil on PATH, else ./.tools/bin/anvil].
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) anvil: Option<PathBuf>,
-    /// GGUF model to serve [default: ./.models/SmolLM2-135M-Instruct.Q4_1.gguf when present].
+    /// GGUF model to serve [default: SmolLM2-135M-Instruct.Q4_1.gguf in the data directory's
+    /// models/ (agora setup puts it there), else in ./.models/].
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) model: Option<PathBuf>,
     /// Inference threads [default: every core].

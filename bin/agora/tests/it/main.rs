@@ -710,3 +710,58 @@ fn ten_mixed_restarts_keep_the_chain_the_channel_and_the_balances() {
         }
     }
 }
+
+/// Ctrl-C in `agora chat` stops the answer being written and keeps the chat: the next question
+/// is answered, and the process ends only at the end of its input.
+#[test]
+fn ctrl_c_in_chat_stops_the_answer_and_keeps_the_chat() {
+    use std::io::Write;
+    let mut child = agora()
+        .args(["chat", "--max-tokens", "4000", "--threads", "1", "--model", &default_model()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let written = std::sync::Arc::clone(&written);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 256];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                written.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    stdin.write_all(b"Write a very long story about a dragon.\n").unwrap();
+    stdin.flush().unwrap();
+    // Interrupt once the answer is being written.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written.lock().unwrap().len() < 40 {
+        assert!(Instant::now() < deadline, "no answer within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, libc::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stopped_at = loop {
+        let before = written.lock().unwrap().len();
+        std::thread::sleep(Duration::from_millis(300));
+        let after = written.lock().unwrap().len();
+        if after == before {
+            break after;
+        }
+        assert!(Instant::now() < deadline, "the answer went on after Ctrl-C");
+    };
+    stdin.write_all(b"Say hi.\n").unwrap();
+    drop(stdin);
+    let status = wait_exit(&mut child, Duration::from_secs(90));
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("[stopped]"), "{stderr}");
+    let written = written.lock().unwrap();
+    assert!(written.len() > stopped_at + 2, "the second question was answered");
+}
