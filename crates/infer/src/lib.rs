@@ -246,6 +246,15 @@ impl Engine {
         Ok(self.tokenizer.encode(&text))
     }
 
+    /// The tokens of a raw prompt: `text` as it is, without a chat template (the tokenizer's
+    /// beginning-of-sequence token first where the model wants one).
+    pub fn raw_prompt(&self, text: &str) -> Result<Vec<u32>> {
+        if text.is_empty() {
+            return Err(InferError::InvalidRequest("the prompt must not be empty".into()));
+        }
+        Ok(self.tokenizer.encode(text))
+    }
+
     /// Generates a reply to `messages`. `on_text` receives the output as it grows and may
     /// return `ControlFlow::Break` to stop.
     pub fn chat(

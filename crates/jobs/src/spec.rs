@@ -1,6 +1,6 @@
 use crate::{JobError, Result};
 use agora_infer::{ChatMessage, SamplingParams};
-use agora_receipts::CanonicalRequest;
+use agora_receipts::{CanonicalRequest, RequestInput};
 use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,11 @@ pub struct JobSpec {
 impl JobSpec {
     /// A job asking `model_sha256` to answer `messages` with `sampling`.
     pub fn new(model_sha256: B256, messages: Vec<ChatMessage>, sampling: SamplingParams) -> Self {
-        Self { kind: SPEC_KIND.to_owned(), model_sha256, request: CanonicalRequest { messages, sampling } }
+        Self {
+            kind: SPEC_KIND.to_owned(),
+            model_sha256,
+            request: CanonicalRequest::new(RequestInput::Chat(messages), sampling),
+        }
     }
 
     /// The canonical JSON, as put on chain.

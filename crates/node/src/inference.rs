@@ -3,8 +3,8 @@
 //! batched forward pass per step. A full queue is refused at once (HTTP 429) instead of
 //! growing without bound; a generation whose requester went away stops at the next token.
 
-use agora_infer::{ChatMessage, Engine, Generation, InferError, PreparedPrompt};
-use agora_receipts::{CanonicalRequest, PaymentTerms, ReceiptEnvelope, ReceiptOutput};
+use agora_infer::{Engine, Generation, InferError, PreparedPrompt};
+use agora_receipts::{CanonicalRequest, PaymentTerms, ReceiptEnvelope, ReceiptOutput, RequestInput};
 use alloy::signers::local::PrivateKeySigner;
 use std::{
     ops::ControlFlow,
@@ -106,18 +106,18 @@ impl InferenceService {
         self.log_prompts
     }
 
-    /// Queues a generation of `prompt` (prepared by this service's engine from `messages`,
-    /// which the receipt commits to); its events arrive on the returned channel. Dropping the
+    /// Queues a generation of `prompt` (prepared by this service's engine from `input`, which
+    /// the receipt commits to); its events arrive on the returned channel. Dropping the
     /// receiver cancels the generation. A paid call passes its payment terms, which the
     /// receipt names.
     pub fn submit(
         &self,
-        messages: Vec<ChatMessage>,
+        input: RequestInput,
         prompt: PreparedPrompt,
         payment: Option<PaymentTerms>,
     ) -> Result<mpsc::UnboundedReceiver<GenerationEvent>, SubmitError> {
         let (events, rx) = mpsc::unbounded_channel();
-        let request = CanonicalRequest { messages, sampling: prompt.params().clone() };
+        let request = CanonicalRequest::new(input, prompt.params().clone());
         let job = Job { request, prompt, payment, events };
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull(self.capacity),
@@ -133,7 +133,7 @@ fn run_job(engine: &Engine, signer: Option<&PrivateKeySigner>, job: Job, log_pro
         return; // the requester left while waiting
     }
     if log_prompts {
-        tracing::info!(target: "agora::infer", messages = ?request.messages, "prompt");
+        tracing::info!(target: "agora::infer", messages = ?request.messages, raw = ?request.prompt, "prompt");
     }
     let result = engine.run(&prompt, |text| {
         if events.send(GenerationEvent::Text(text.to_owned())).is_err() {

@@ -10,6 +10,7 @@ use crate::{
     openai,
 };
 use agora_infer::{ChatMessage, FinishReason, Generation, SamplingParams};
+use agora_receipts::RequestInput;
 use axum::{
     Json,
     body::{Body, Bytes},
@@ -193,11 +194,12 @@ pub(crate) async fn chat(State(state): State<AppState>, body: Bytes) -> Response
             Err(response) => response,
         };
     }
-    answer(state, &request.model, messages, &request.options, request.stream.unwrap_or(true), Kind::Chat)
-        .await
+    let stream = request.stream.unwrap_or(true);
+    answer(state, &request.model, RequestInput::Chat(messages), &request.options, stream, Kind::Chat).await
 }
 
-/// `POST /api/generate`: a prompt (with an optional system message) in the model's chat format.
+/// `POST /api/generate`: a prompt (with an optional system message) in the model's chat format,
+/// or with `raw` the prompt as it is.
 pub(crate) async fn generate(State(state): State<AppState>, body: Bytes) -> Response {
     let request: GenerateBody = match parse(&body, "generate") {
         Ok(r) => r,
@@ -206,16 +208,18 @@ pub(crate) async fn generate(State(state): State<AppState>, body: Bytes) -> Resp
     if request.images.as_ref().is_some_and(|i| !i.is_empty()) {
         return error(StatusCode::BAD_REQUEST, "images are not supported by this model");
     }
-    if request.raw {
-        // A receipt commits to chat messages, which re-execution renders with the template.
-        return error(StatusCode::BAD_REQUEST, "raw prompts are not supported: send the prompt without raw");
-    }
-    let mut messages = Vec::new();
-    if let Some(system) = &request.system {
-        messages.push(ChatMessage::new("system", system));
-    }
-    messages.push(ChatMessage::new("user", &request.prompt));
-    answer(state, &request.model, messages, &request.options, request.stream.unwrap_or(true), Kind::Generate)
+    let input = if request.raw {
+        // The prompt as it is, no template (and no system message, as Ollama does).
+        RequestInput::Raw(request.prompt)
+    } else {
+        let mut messages = Vec::new();
+        if let Some(system) = &request.system {
+            messages.push(ChatMessage::new("system", system));
+        }
+        messages.push(ChatMessage::new("user", &request.prompt));
+        RequestInput::Chat(messages)
+    };
+    answer(state, &request.model, input, &request.options, request.stream.unwrap_or(true), Kind::Generate)
         .await
 }
 
@@ -240,7 +244,7 @@ impl Kind {
 async fn answer(
     state: AppState,
     model: &str,
-    messages: Vec<ChatMessage>,
+    input: RequestInput,
     options: &Options,
     stream: bool,
     kind: Kind,
@@ -251,7 +255,11 @@ async fn answer(
     };
     let engine = service.engine();
     let info = engine.info().clone();
-    let prompt = match engine.chat_prompt(&messages) {
+    let prompt = match &input {
+        RequestInput::Chat(messages) => engine.chat_prompt(messages),
+        RequestInput::Raw(text) => engine.raw_prompt(text),
+    };
+    let prompt = match prompt {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -264,7 +272,7 @@ async fn answer(
         Err(e) if e.is_client_error() => return error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let mut events = match service.submit(messages, prepared, None) {
+    let mut events = match service.submit(input, prepared, None) {
         Ok(events) => events,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };

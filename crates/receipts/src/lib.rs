@@ -112,16 +112,46 @@ pub const DOMAIN_VERSION: &str = "2";
 /// HTTP response header carrying the compact receipt (base64 JSON of [`SignedReceipt`]).
 pub const RECEIPT_HEADER: &str = "x-agora-receipt";
 
-/// The request as it is hashed: messages and every parameter that influences the output.
+/// The request as it is hashed: messages (or a raw prompt) and every parameter that influences
+/// the output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CanonicalRequest {
-    /// The conversation.
+    /// The conversation (empty for a raw prompt).
     pub messages: Vec<ChatMessage>,
     /// Sampling parameters, with the seed actually used.
     pub sampling: SamplingParams,
+    /// A raw prompt, tokenized as it is without a chat template (`/v1/completions`). Absent
+    /// for a conversation, so a chat request hashes as it always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// What a request asks the model to continue: a conversation, or a raw prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestInput {
+    /// Messages, rendered with the model's chat template.
+    Chat(Vec<ChatMessage>),
+    /// Text, tokenized as it is.
+    Raw(String),
 }
 
 impl CanonicalRequest {
+    /// The request for `input` sampled with `sampling`.
+    pub fn new(input: RequestInput, sampling: SamplingParams) -> Self {
+        match input {
+            RequestInput::Chat(messages) => Self { messages, sampling, prompt: None },
+            RequestInput::Raw(prompt) => Self { messages: Vec::new(), sampling, prompt: Some(prompt) },
+        }
+    }
+
+    /// The prompt tokens `engine` runs for this request.
+    pub fn prompt_tokens(&self, engine: &Engine) -> Result<Vec<u32>> {
+        Ok(match &self.prompt {
+            Some(text) => engine.raw_prompt(text)?,
+            None => engine.chat_prompt(&self.messages)?,
+        })
+    }
+
     /// keccak256 of the canonical JSON (fields in declaration order, no whitespace).
     pub fn hash(&self) -> B256 {
         // Serialising plain structs of strings and numbers cannot fail.
@@ -277,7 +307,7 @@ pub fn reexecute(envelope: &ReceiptEnvelope, engine: &Engine) -> Result<Reexecut
     if ours != theirs {
         return Err(ReceiptError::OtherEngine { expected: theirs, actual: ours });
     }
-    let prompt = engine.chat_prompt(&envelope.request.messages)?;
+    let prompt = envelope.request.prompt_tokens(engine)?;
     let prepared = engine.prepare(prompt, envelope.request.sampling.clone())?;
     let v = engine.verify(&prepared, &envelope.output.tokens)?;
     if v.first_divergence.is_none() && v.text != envelope.output.text {
@@ -298,6 +328,7 @@ mod tests {
         let request = CanonicalRequest {
             messages: vec![ChatMessage::new("user", "hi")],
             sampling: SamplingParams { seed: 9, ..Default::default() },
+            prompt: None,
         };
         let output = ReceiptOutput { text: "hello".into(), tokens: vec![1, 2, 3] };
         let receipt = InferenceReceipt {

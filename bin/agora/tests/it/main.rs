@@ -452,6 +452,29 @@ fn the_openai_and_ollama_python_clients_get_completions_and_streams() {
     assert_eq!(got["stream"], completion, "streamed text equals the completion (greedy)");
     assert_eq!(got["stream_finish_reason"], "stop");
     assert!(got["stream_usage"].as_u64().unwrap() > 0);
+    // The legacy completion of a raw prompt: no chat template, the same text plain, streamed and
+    // through Ollama's raw generate; its receipt re-executes.
+    let legacy = got["legacy"].as_str().unwrap();
+    assert!(!legacy.is_empty() && !legacy.contains("<|im_"), "{got}");
+    assert_eq!(got["legacy_object"], "text_completion");
+    assert_eq!(got["legacy_finish_reason"], "length");
+    assert!(got["legacy_prompt_tokens"].as_u64().unwrap() < 10, "no template around the prompt: {got}");
+    assert_eq!(got["legacy_stream"], legacy);
+    assert_eq!(from_ollama["raw"], legacy, "{from_ollama}");
+    let receipt = files.path().join("legacy.json");
+    std::fs::write(&receipt, got["legacy_receipt"].to_string()).unwrap();
+    let out = agora()
+        .args(["receipt", "verify", "--reexecute", "--threads", "1", "--model"])
+        .arg(&model)
+        .arg(&receipt)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("identical"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Two nodes on one devnet: the second buys 1,000 inference calls from the first over one

@@ -1,5 +1,5 @@
 """The official Ollama Python client against an agora node, unchanged: the model list, one chat
-and one streamed chat, one generate and one streamed generate. Prints one JSON object with what
+and one streamed chat, one generate and one streamed generate, and a raw generate. Prints one JSON object with what
 it received."""
 import json
 import sys
@@ -19,6 +19,10 @@ generated = client.generate(model=models[0], prompt=question[0]["content"], opti
 streamed = "".join(
     p.response for p in client.generate(model=models[0], prompt=question[0]["content"], options=options, stream=True)
 )
+raw = client.generate(
+    model=models[0], prompt="The capital of France is", raw=True,
+    options={"temperature": 0, "num_predict": 8, "repeat_penalty": 1.0},
+)
 try:
     client.chat(model="no-such-model", messages=question)
     missing = None
@@ -36,4 +40,5 @@ print(json.dumps({
     "generate": generated.response,
     "generate_stream": streamed,
     "missing": missing,
+    "raw": raw.response,
 }))

@@ -1,6 +1,6 @@
-"""The official OpenAI Python client against an agora node, unchanged: one completion and one
-stream, and a completion from the second model it lists. Prints one JSON object with what it
-received."""
+"""The official OpenAI Python client against an agora node, unchanged: one chat completion and
+one stream, a completion from the second model it lists, and a legacy completion of a raw prompt
+plain and streamed. Prints one JSON object with what it received."""
 import json
 import sys
 
@@ -28,7 +28,19 @@ for chunk in stream:
 # A second model (the same weights under another name, added with `agora models add`), loaded
 # by the node when a request first names it.
 other = client.chat.completions.create(model=models[1], messages=question, temperature=0, max_tokens=48)
+raw = "The capital of France is"
+legacy = client.completions.create(model=models[0], prompt=raw, temperature=0, max_tokens=8)
+legacy_stream = "".join(
+    c.choices[0].text for c in client.completions.create(model=models[0], prompt=raw, temperature=0, max_tokens=8, stream=True)
+    if c.choices
+)
 print(json.dumps({
+    "legacy": legacy.choices[0].text,
+    "legacy_object": legacy.object,
+    "legacy_finish_reason": legacy.choices[0].finish_reason,
+    "legacy_prompt_tokens": legacy.usage.prompt_tokens,
+    "legacy_receipt": legacy.model_dump().get("agora_receipt"),
+    "legacy_stream": legacy_stream,
     "models": models,
     "other_model": other.model,
     "other_completion": other.choices[0].message.content,

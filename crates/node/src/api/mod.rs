@@ -379,6 +379,7 @@ pub fn app(state: AppState) -> Router {
         .route("/version", get(version))
         .route("/deployments", get(deployments))
         .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/completions", post(openai::completions))
         .route("/v1/models", get(openai::models))
         .route("/api/tags", get(crate::ollama::tags))
         .route("/api/version", get(crate::ollama::version))

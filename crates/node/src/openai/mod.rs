@@ -1,14 +1,17 @@
-//! The OpenAI-compatible API: `POST /v1/chat/completions` (plain and streamed as server-sent
-//! events) and `GET /v1/models`, with errors in OpenAI's JSON shape.
+//! The OpenAI-compatible API: `POST /v1/chat/completions` and the legacy `POST /v1/completions`
+//! (raw prompts), each plain and streamed as server-sent events, and `GET /v1/models`, with
+//! errors in OpenAI's JSON shape.
 //!
 //! agora extensions, which OpenAI clients ignore: `top_k` and `repetition_penalty` in the
 //! request; `agora_receipt` in the response (and in the last streamed chunk), holding the
 //! signed inference receipt with the request and output it commits to; the header
 //! `x-agora-receipt` with the signed receipt alone (base64 JSON).
 
+mod completions;
 mod paid;
 mod stream;
 
+pub(crate) use completions::completions;
 pub(crate) use paid::{
     NotStarted, PaidCall, PaidGeneration, PaidRoute, paid_chat_completions, start_paid_generation,
 };
@@ -20,7 +23,7 @@ use crate::{
     inference::{GenerationEvent, InferenceService, SubmitError},
 };
 use agora_infer::{ChatMessage, FinishReason, Generation, InferError, PreparedPrompt, SamplingParams};
-use agora_receipts::{RECEIPT_HEADER, ReceiptEnvelope};
+use agora_receipts::{RECEIPT_HEADER, ReceiptEnvelope, RequestInput};
 use axum::{
     Json,
     body::Bytes,
@@ -186,12 +189,14 @@ struct Prepared {
     prompt_tokens: usize,
     stream: bool,
     include_usage: bool,
+    /// `/v1/completions` (`text_completion` objects) rather than a chat completion.
+    text: bool,
 }
 
-/// What the engine runs for a validated request: the conversation the receipt commits to, and
-/// its prompt tokenized with checked sampling settings.
+/// What the engine runs for a validated request: the conversation (or raw prompt) the receipt
+/// commits to, and its prompt tokenized with checked sampling settings.
 struct ChatJob {
-    messages: Vec<ChatMessage>,
+    input: RequestInput,
     prompt: PreparedPrompt,
 }
 
@@ -248,35 +253,70 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
     }
     let engine = service.engine();
     let prompt = engine.chat_prompt(&messages).map_err(|e| infer_error(&e))?;
-    let context = info.context_length;
-    let max_tokens = match request.max_completion_tokens.or(request.max_tokens) {
-        Some(0) => return Err(ApiError::invalid("max_tokens must be at least 1", Some("max_tokens"))),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => context.saturating_sub(prompt.len()).clamp(1, agora_infer::MAX_TOKENS_LIMIT),
+    let knobs = Sampling {
+        max_tokens: request.max_completion_tokens.or(request.max_tokens),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        top_k: request.top_k,
+        repetition_penalty: request.repetition_penalty,
+        seed: request.seed,
+        stop: request.stop,
     };
-    let sampling = SamplingParams {
-        temperature: request.temperature.unwrap_or(1.0),
-        top_p: request.top_p.unwrap_or(1.0),
-        top_k: request.top_k.map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX)),
-        repetition_penalty: request.repetition_penalty.unwrap_or(1.0),
-        // Without a seed the server picks one; the receipt records it, so the run stays repeatable.
-        seed: request.seed.unwrap_or_else(rand_seed),
-        max_tokens,
-        stop: match request.stop {
-            None => Vec::new(),
-            Some(Stop::One(s)) => vec![s],
-            Some(Stop::Many(v)) => v,
-        },
-        ignore_eos: false,
-    };
+    let sampling = knobs.params(prompt.len(), info.context_length, None)?;
     let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
     let prepared = Prepared {
         model: info.id.clone(),
         prompt_tokens: prompt.tokens().len(),
         stream: request.stream,
         include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+        text: false,
     };
-    Ok((prepared, ChatJob { messages, prompt }))
+    Ok((prepared, ChatJob { input: RequestInput::Chat(messages), prompt }))
+}
+
+/// The sampling fields both completion endpoints take.
+struct Sampling {
+    max_tokens: Option<u64>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u64>,
+    repetition_penalty: Option<f32>,
+    seed: Option<u64>,
+    stop: Option<Stop>,
+}
+
+impl Sampling {
+    /// The engine's parameters for a prompt of `prompt` tokens; without `max_tokens`,
+    /// `default_max` or else what the context leaves.
+    fn params(
+        self,
+        prompt: usize,
+        context: usize,
+        default_max: Option<usize>,
+    ) -> Result<SamplingParams, ApiError> {
+        let max_tokens = match self.max_tokens {
+            Some(0) => return Err(ApiError::invalid("max_tokens must be at least 1", Some("max_tokens"))),
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => default_max
+                .unwrap_or_else(|| context.saturating_sub(prompt).clamp(1, agora_infer::MAX_TOKENS_LIMIT)),
+        };
+        Ok(SamplingParams {
+            temperature: self.temperature.unwrap_or(1.0),
+            top_p: self.top_p.unwrap_or(1.0),
+            top_k: self.top_k.map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX)),
+            repetition_penalty: self.repetition_penalty.unwrap_or(1.0),
+            // Without a seed the server picks one; the receipt records it, so the run stays
+            // repeatable.
+            seed: self.seed.unwrap_or_else(rand_seed),
+            max_tokens,
+            stop: match self.stop {
+                None => Vec::new(),
+                Some(Stop::One(s)) => vec![s],
+                Some(Stop::Many(v)) => v,
+            },
+            ignore_eos: false,
+        })
+    }
 }
 
 /// A server-picked seed below 2^53, so that the receipt's JSON survives clients (JavaScript)
@@ -285,8 +325,9 @@ fn rand_seed() -> u64 {
     rand::random::<u64>() >> 11
 }
 
-fn completion_id() -> String {
-    format!("chatcmpl-{}", alloy::hex::encode(rand::random::<[u8; 12]>()))
+fn completion_id(text: bool) -> String {
+    let prefix = if text { "cmpl" } else { "chatcmpl" };
+    format!("{prefix}-{}", alloy::hex::encode(rand::random::<[u8; 12]>()))
 }
 
 fn now() -> u64 {
@@ -338,7 +379,7 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes)
 async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
     let service = service_for(&state, &body).await?;
     let (prepared, job) = prepare(&service, &body)?;
-    let events = service.submit(job.messages, job.prompt, None).map_err(|e| submit_error(&e))?;
+    let events = service.submit(job.input, job.prompt, None).map_err(|e| submit_error(&e))?;
     if prepared.stream {
         Ok(stream(prepared, events, None).into_response())
     } else {
@@ -374,18 +415,28 @@ async fn complete(
         },
         None => None,
     };
-    let body = json!({
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": now(),
-        "model": prepared.model,
-        "system_fingerprint": fingerprint(),
-        "choices": [{
+    let choice = if prepared.text {
+        json!({
+            "index": 0,
+            "text": generation.text,
+            "logprobs": null,
+            "finish_reason": finish_reason(generation.finish_reason),
+        })
+    } else {
+        json!({
             "index": 0,
             "message": { "role": "assistant", "content": generation.text },
             "logprobs": null,
             "finish_reason": finish_reason(generation.finish_reason),
-        }],
+        })
+    };
+    let body = json!({
+        "id": completion_id(prepared.text),
+        "object": if prepared.text { "text_completion" } else { "chat.completion" },
+        "created": now(),
+        "model": prepared.model,
+        "system_fingerprint": fingerprint(),
+        "choices": [choice],
         "usage": usage(&generation),
         "timings": timings(&generation),
         "agora_receipt": receipt,

@@ -87,7 +87,7 @@ async fn paid_chat(
         discovery: Some(agora_pay::bazaar::chat_completions(&prepared.model)),
     };
     let paid = authorize(&state, &headers, &route, &body, &prepared, &job).await?;
-    let events = match service.submit(job.messages, job.prompt, Some(paid.terms.clone())) {
+    let events = match service.submit(job.input, job.prompt, Some(paid.terms.clone())) {
         Ok(events) => events,
         Err(e) => {
             paid.abandon();
@@ -200,7 +200,7 @@ pub(crate) async fn start_paid_generation(
     let service = service_for(state, chat).await.map_err(NotStarted::Invalid)?;
     let (prepared, job) = prepare(&service, chat).map_err(NotStarted::Invalid)?;
     let paid = authorize(state, headers, route, body, &prepared, &job).await.map_err(NotStarted::Payment)?;
-    match service.submit(job.messages, job.prompt, Some(paid.terms.clone())) {
+    match service.submit(job.input, job.prompt, Some(paid.terms.clone())) {
         Ok(events) => {
             Ok(PaidGeneration { events, paid, model: prepared.model, prompt_tokens: prepared.prompt_tokens })
         }

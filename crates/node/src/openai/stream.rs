@@ -15,6 +15,8 @@ struct StreamState {
     prompt_tokens: usize,
     /// Text chunks handed to the client so far (each at least one token).
     delivered: usize,
+    /// `text_completion` chunks (`/v1/completions`) rather than chat ones.
+    text: bool,
 }
 
 impl Drop for StreamState {
@@ -28,13 +30,25 @@ impl Drop for StreamState {
 
 impl StreamState {
     fn chunk(&self, delta: Value, finish: Option<&str>, extra: Option<(&str, Value)>) -> Event {
+        let (object, choice) = if self.text {
+            let text = delta["content"].as_str().unwrap_or_default();
+            (
+                "text_completion",
+                json!({ "index": 0, "text": text, "logprobs": null, "finish_reason": finish }),
+            )
+        } else {
+            (
+                "chat.completion.chunk",
+                json!({ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }),
+            )
+        };
         let mut chunk = json!({
             "id": self.id,
-            "object": "chat.completion.chunk",
+            "object": object,
             "created": self.created,
             "model": self.model,
             "system_fingerprint": fingerprint(),
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+            "choices": [choice],
         });
         if self.include_usage {
             chunk["usage"] = Value::Null;
@@ -57,7 +71,7 @@ pub(super) fn stream(
     let mut state = StreamState {
         events,
         pending: VecDeque::new(),
-        id: completion_id(),
+        id: completion_id(prepared.text),
         created: now(),
         model: prepared.model,
         include_usage: prepared.include_usage,
@@ -65,9 +79,12 @@ pub(super) fn stream(
         paid,
         prompt_tokens: prepared.prompt_tokens,
         delivered: 0,
+        text: prepared.text,
     };
-    let first = state.chunk(json!({ "role": "assistant", "content": "" }), None, None);
-    state.pending.push_back(first);
+    if !state.text {
+        let first = state.chunk(json!({ "role": "assistant", "content": "" }), None, None);
+        state.pending.push_back(first);
+    }
     // Dropping this stream (the client went away) drops `events`, which stops the generation.
     let stream = futures_util::stream::unfold(state, |mut state| async move {
         loop {
@@ -107,7 +124,7 @@ pub(super) fn stream(
                     if state.include_usage {
                         let usage = json!({
                             "id": state.id,
-                            "object": "chat.completion.chunk",
+                            "object": if state.text { "text_completion" } else { "chat.completion.chunk" },
                             "created": state.created,
                             "model": state.model,
                             "system_fingerprint": fingerprint(),
