@@ -14,15 +14,15 @@ pub struct JobsLayer {
     pub provide: Option<bool>,
     /// The least budget per token (prompt plus `max_tokens`), atomic units [default: the paid
     /// listener's `payments.price_per_token`].
-    pub min_price_per_token: Option<u64>,
+    pub min_price_per_token: Option<super::Amount>,
     /// The largest bond the node posts for one job, atomic units.
-    pub max_bond: Option<u64>,
+    pub max_bond: Option<super::Amount>,
     /// Audit other providers' deliveries and sit on the validator council.
     pub validate: Option<bool>,
     /// The share of deliveries audited, percent.
     pub audit_percent: Option<u8>,
     /// The stake to join the council with, atomic units.
-    pub stake: Option<u64>,
+    pub stake: Option<super::Amount>,
     /// Seconds between the worker's passes.
     pub poll_secs: Option<u64>,
 }
@@ -60,11 +60,11 @@ impl JobsLayer {
         let d = Policy::default();
         let policy = Policy {
             provide: self.provide.unwrap_or(d.provide),
-            min_price_per_token: self.min_price_per_token.unwrap_or(price_per_token),
-            max_bond: self.max_bond.unwrap_or(d.max_bond),
+            min_price_per_token: self.min_price_per_token.map_or(price_per_token, |a| a.0),
+            max_bond: self.max_bond.map_or(d.max_bond, |a| a.0),
             validate: self.validate.unwrap_or(d.validate),
             audit_percent: self.audit_percent.unwrap_or(d.audit_percent),
-            stake: self.stake.unwrap_or(d.stake),
+            stake: self.stake.map_or(d.stake, |a| a.0),
             poll_secs: self.poll_secs.unwrap_or(d.poll_secs),
         };
         if policy.audit_percent > 100 {
@@ -84,10 +84,16 @@ impl JobsLayer {
 pub(super) fn to_toml(p: &Policy) -> String {
     format!(
         "\n[jobs]\nprovide = {}  # take jobs addressed to this node's agent\n\
-         min_price_per_token = {}  # atomic units per prompt + max_tokens token\n\
-         max_bond = {}  # atomic units\n\
+         min_price_per_token = {}  # per prompt + max_tokens token\n\
+         max_bond = {}\n\
          validate = {}  # audit deliveries and sit on the validator council\n\
-         audit_percent = {}\nstake = {}  # atomic units\npoll_secs = {}\n",
-        p.provide, p.min_price_per_token, p.max_bond, p.validate, p.audit_percent, p.stake, p.poll_secs
+         audit_percent = {}\nstake = {}\npoll_secs = {}\n",
+        p.provide,
+        super::amount::toml(p.min_price_per_token),
+        super::amount::toml(p.max_bond),
+        p.validate,
+        p.audit_percent,
+        super::amount::toml(p.stake),
+        p.poll_secs
     )
 }

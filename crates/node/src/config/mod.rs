@@ -4,12 +4,14 @@
 //! validates them into the runtime configuration that the rest of the node trusts.
 
 mod access;
+mod amount;
 mod guard;
 mod jobs;
 mod print;
 
 use access::api_access;
 pub use access::{ApiAccess, ApiToken, MIN_API_TOKEN_LEN};
+pub use amount::Amount;
 
 use agora_chain::{
     DEVNET_CHAIN_ID, DEVNET_PORT, DevnetConfig, KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, Secret, SignerSource,
@@ -102,13 +104,13 @@ pub struct PaymentsLayer {
     /// Address of the public paid listener.
     pub listen: Option<SocketAddr>,
     /// Price per token (prompt and completion), in the stablecoin's atomic units.
-    pub price_per_token: Option<u64>,
+    pub price_per_token: Option<Amount>,
     /// The most one chat completion may cost (atomic units).
-    pub max_per_request: Option<u64>,
+    pub max_per_request: Option<Amount>,
     /// The shortest withdrawal delay a paying channel may have (seconds).
     pub min_withdraw_delay: Option<u64>,
     /// Claim a channel once this much is charged and unclaimed (atomic units).
-    pub claim_threshold: Option<u64>,
+    pub claim_threshold: Option<Amount>,
     /// Seconds between passes of the background settler.
     pub settle_interval: Option<u64>,
     /// Calls one anonymous credit deposit buys (`zk-credits`); 0 sells no credits.
@@ -117,7 +119,7 @@ pub struct PaymentsLayer {
     pub credit_unit_tokens: Option<u64>,
     /// The stake a credit deposit locks beside the price, lost by a double-spender (atomic
     /// units).
-    pub credit_stake: Option<u64>,
+    pub credit_stake: Option<Amount>,
     /// Seconds between a credit holder's exit request and the stake's return.
     pub credit_exit_delay: Option<u64>,
 }
@@ -196,6 +198,10 @@ pub struct DevnetLayer {
 
 /// The environment variable `name` read through `var` and parsed; unset or blank is `None`, a
 /// value that does not parse an error naming the variable and what was `expected`.
+/// What an amount in the environment looks like.
+pub(super) const AMOUNT_EXPECTED: &str =
+    "expected atomic units (10) or an amount with its unit (0.00001dUSD, $0.50, 500000atomic)";
+
 pub(super) fn parse_env<T: std::str::FromStr>(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -263,8 +269,8 @@ impl ConfigLayer {
             payments: PaymentsLayer {
                 enabled: parse_env(&var, "AGORA_PAYMENTS", "expected true or false")?,
                 listen: parse_env(&var, "AGORA_PAID_LISTEN", "expected IP:PORT, e.g. 127.0.0.1:8412")?,
-                price_per_token: parse_env(&var, "AGORA_PRICE_PER_TOKEN", "expected atomic units")?,
-                max_per_request: parse_env(&var, "AGORA_MAX_PER_REQUEST", "expected atomic units")?,
+                price_per_token: parse_env(&var, "AGORA_PRICE_PER_TOKEN", AMOUNT_EXPECTED)?,
+                max_per_request: parse_env(&var, "AGORA_MAX_PER_REQUEST", AMOUNT_EXPECTED)?,
                 min_withdraw_delay: None,
                 claim_threshold: None,
                 settle_interval: None,
@@ -568,14 +574,14 @@ impl NodeConfig {
         let payments = PaymentsConfig {
             enabled: p.enabled.unwrap_or(true),
             listen: p.listen.unwrap_or(DEFAULT_PAID_LISTEN),
-            price_per_token: p.price_per_token.unwrap_or(10),
-            max_per_request: p.max_per_request.unwrap_or(20_000),
+            price_per_token: p.price_per_token.map_or(10, |a| a.0),
+            max_per_request: p.max_per_request.map_or(20_000, |a| a.0),
             min_withdraw_delay: p.min_withdraw_delay.unwrap_or(900),
-            claim_threshold: p.claim_threshold.unwrap_or(1_000_000),
+            claim_threshold: p.claim_threshold.map_or(1_000_000, |a| a.0),
             settle_interval: p.settle_interval.unwrap_or(10).max(1),
             credit_calls: p.credit_calls.unwrap_or(100),
             credit_unit_tokens: p.credit_unit_tokens.unwrap_or(512).max(1),
-            credit_stake: p.credit_stake.unwrap_or(1_000_000),
+            credit_stake: p.credit_stake.map_or(1_000_000, |a| a.0),
             credit_exit_delay: p.credit_exit_delay.unwrap_or(86_400),
         };
         // The credits contract's ranges: 16-bit ticket numbers, a stake to lose, 1 hour to 30

@@ -88,20 +88,20 @@ impl NodeConfig {
         }
         let p = &self.payments;
         out.push_str(&format!(
-            "\n[payments]\nenabled = {}\nlisten = \"{}\"\nprice_per_token = {}  # atomic units (6 decimals)\n\
+            "\n[payments]\nenabled = {}\nlisten = \"{}\"\nprice_per_token = {}  # per token, prompt and completion\n\
              max_per_request = {}\nmin_withdraw_delay = {}\nclaim_threshold = {}\nsettle_interval = {}\n\
              credit_calls = {}  # calls per anonymous credit deposit (zk-credits); 0 sells none\n\
              credit_unit_tokens = {}\ncredit_stake = {}\ncredit_exit_delay = {}\n",
             p.enabled,
             p.listen,
-            p.price_per_token,
-            p.max_per_request,
+            super::amount::toml(p.price_per_token),
+            super::amount::toml(p.max_per_request),
             p.min_withdraw_delay,
-            p.claim_threshold,
+            super::amount::toml(p.claim_threshold),
             p.settle_interval,
             p.credit_calls,
             p.credit_unit_tokens,
-            p.credit_stake,
+            super::amount::toml(p.credit_stake),
             p.credit_exit_delay
         ));
         out.push_str(&super::guard::to_toml(&self.guard));
