@@ -18,12 +18,14 @@ build: setup
 	$(CARGO) build --workspace --all-targets
 
 up: setup
+	@test -x target/debug/agora || echo "make up: the first build compiles about 450 crates: 5 to 10 minutes on 2 cores, seconds afterwards" >&2
 	$(CARGO) run -p agora -- up
 
 # `agora` on the PATH (cargo's bin folder, ~/.cargo/bin), built with the release profile, then
 # `agora setup`: anvil and the default model in its data directory, so it runs from any folder.
 CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)/bin
 install:
+	@echo "make install: a release build of about 450 crates: 10 to 20 minutes on 2 cores" >&2
 	$(CARGO) install --locked --path bin/agora
 	"$(CARGO_BIN)/agora" setup
 	@command -v agora >/dev/null || echo "add $(CARGO_BIN) to your PATH to run agora from anywhere"
