@@ -397,9 +397,15 @@ impl Node {
             state = state.with_chain(client, deployment);
         }
         if let Some(inference) = inference {
-            let models = models::ModelSet::new(inference, &config.inference, Some(node_key.clone()))?;
-            if models.infos().len() > 1 {
-                let ids: Vec<&str> = models.infos()[1..].iter().map(|i| i.id.as_str()).collect();
+            let models = models::ModelSet::new(
+                inference,
+                &config.inference,
+                Some(node_key.clone()),
+                Some(config.data_dir.clone()),
+            )?;
+            let infos = models.infos().await;
+            if infos.len() > 1 {
+                let ids: Vec<&str> = infos[1..].iter().map(|i| i.id.as_str()).collect();
                 tracing::info!(target: "agora::up", "also serving, loaded on first use: {}", ids.join(", "));
             }
             state = state.with_models(Arc::new(models), node_key.address());

@@ -2,7 +2,9 @@
 //! and the files `agora models add` put in the data directory's `models/`), each loaded the
 //! first time a request names it. The loaded models' weights stay within a memory budget: to
 //! load one more, the least recently used other models are unloaded first (generations already
-//! running on them finish).
+//! running on them finish). A running node follows the data directory's `models/`: a model
+//! added there (`agora models add`, `agora models pull`) is served at once, one removed (`agora
+//! models rm`) is no longer.
 
 use crate::{config::InferenceConfig, inference::InferenceService};
 use agora_infer::{Engine, EngineOptions, ModelInfo};
@@ -56,6 +58,8 @@ struct Slot {
     info: ModelInfo,
     path: PathBuf,
     loaded: Option<(InferenceService, Instant)>,
+    /// Found in the followed `models/` folder (and dropped when its file goes).
+    followed: bool,
 }
 
 /// Every model a node serves.
@@ -63,8 +67,12 @@ struct Slot {
 pub struct ModelSet {
     default: InferenceService,
     others: tokio::sync::Mutex<Vec<Slot>>,
-    /// Ids and descriptions, in order: the default first.
-    infos: Vec<ModelInfo>,
+    /// The default model's id and description.
+    default_info: ModelInfo,
+    /// The default model's file.
+    default_path: Option<PathBuf>,
+    /// The data directory whose `models/` is followed while the node runs.
+    follow: Option<PathBuf>,
     options: EngineOptions,
     signer: Option<PrivateKeySigner>,
     queue: usize,
@@ -104,11 +112,13 @@ fn footprint(info: &ModelInfo) -> u64 {
 
 impl ModelSet {
     /// The default model's `service`, and the other models of `config`, checked (each file must
-    /// be a GGUF model the engine reads; ids must be distinct) but not loaded.
+    /// be a GGUF model the engine reads; ids must be distinct) but not loaded; `follow`: the
+    /// data directory whose added models (`models/`) are followed while serving.
     pub fn new(
         service: InferenceService,
         config: &InferenceConfig,
         signer: Option<PrivateKeySigner>,
+        follow: Option<PathBuf>,
     ) -> crate::Result<Self> {
         let default_info = service.engine().info().clone();
         let mut infos = vec![default_info.clone()];
@@ -131,12 +141,16 @@ impl ModelSet {
                 .into());
             }
             infos.push(info.clone());
-            others.push(Slot { info, path: path.clone(), loaded: None });
+            let followed =
+                follow.as_ref().is_some_and(|d| path.parent() == Some(d.join(MODELS_DIR).as_path()));
+            others.push(Slot { info, path: path.clone(), loaded: None, followed });
         }
         Ok(Self {
             default: service,
             others: tokio::sync::Mutex::new(others),
-            infos,
+            default_info,
+            default_path: config.model.clone(),
+            follow,
             options: EngineOptions { threads: config.threads, max_context: config.max_context, isa: None },
             signer,
             queue: config.queue,
@@ -151,15 +165,47 @@ impl ModelSet {
         &self.default
     }
 
-    /// Every model served, the default first.
-    pub fn infos(&self) -> &[ModelInfo] {
-        &self.infos
+    /// Every model served, the default first (the followed folder looked at first).
+    pub async fn infos(&self) -> Vec<ModelInfo> {
+        let mut others = self.others.lock().await;
+        self.follow_folder(&mut others);
+        std::iter::once(self.default_info.clone()).chain(others.iter().map(|s| s.info.clone())).collect()
+    }
+
+    /// Brings the models of the followed folder up to date: files added since are served (when
+    /// they read as models and their ids are free), files gone are dropped.
+    fn follow_folder(&self, others: &mut Vec<Slot>) {
+        let Some(data_dir) = &self.follow else { return };
+        others.retain(|s| {
+            let kept = !s.followed || s.path.is_file();
+            if !kept {
+                tracing::info!(target: "agora::infer", model = %s.info.id, "removed from models/: no longer served");
+            }
+            kept
+        });
+        for path in added(data_dir) {
+            let known = others.iter().any(|s| same_file(&s.path, &path))
+                || self.default_path.as_ref().is_some_and(|d| same_file(d, &path));
+            if known {
+                continue;
+            }
+            match agora_infer::inspect(&path) {
+                Ok(info)
+                    if info.id == self.default_info.id || others.iter().any(|s| s.info.id == info.id) => {}
+                Ok(info) => {
+                    tracing::info!(target: "agora::infer", model = %info.id, "added to models/: served from now on");
+                    others.push(Slot { info, path, loaded: None, followed: true });
+                }
+                // A download still being written, or not a model: looked at again next time.
+                Err(_) => {}
+            }
+        }
     }
 
     /// The ids of the models loaded now.
     pub async fn loaded(&self) -> Vec<String> {
         let others = self.others.lock().await;
-        std::iter::once(self.infos[0].id.clone())
+        std::iter::once(self.default_info.id.clone())
             .chain(others.iter().filter(|s| s.loaded.is_some()).map(|s| s.info.id.clone()))
             .collect()
     }
@@ -167,14 +213,19 @@ impl ModelSet {
     /// The service of the model called `name` (`default` or the default's id: the default),
     /// loading it first when it is not loaded.
     pub async fn get(&self, name: &str) -> Result<InferenceService, ModelError> {
-        if name == "default" || name == self.infos[0].id {
+        if name == "default" || name == self.default_info.id {
             return Ok(self.default.clone());
         }
         let mut others = self.others.lock().await;
+        if !others.iter().any(|s| s.info.id == name) {
+            self.follow_folder(&mut others);
+        }
         let Some(at) = others.iter().position(|s| s.info.id == name) else {
             return Err(ModelError::Unknown {
                 name: name.to_owned(),
-                served: self.infos.iter().map(|i| i.id.clone()).collect(),
+                served: std::iter::once(self.default_info.id.clone())
+                    .chain(others.iter().map(|s| s.info.id.clone()))
+                    .collect(),
             });
         };
         if let Some((service, used)) = &mut others[at].loaded {
@@ -183,7 +234,7 @@ impl ModelSet {
         }
         // Make room: unload the least recently used others until this one fits.
         let needed = footprint(&others[at].info);
-        let free = self.budget.saturating_sub(footprint(&self.infos[0]));
+        let free = self.budget.saturating_sub(footprint(&self.default_info));
         if needed > free {
             return Err(ModelError::OverBudget {
                 name: name.to_owned(),

@@ -133,7 +133,7 @@ pub(crate) async fn version() -> Json<Value> {
 /// `GET /api/tags`: every model served.
 pub(crate) async fn tags(State(state): State<AppState>) -> Response {
     let infos = match (state.models(), state.inference()) {
-        (Some(models), _) => models.infos().to_vec(),
+        (Some(models), _) => models.infos().await,
         (None, Some(service)) => vec![service.engine().info().clone()],
         (None, None) => Vec::new(),
     };

@@ -154,8 +154,26 @@ fn from_another_folder_a_node_runs_on_its_data_directory_and_every_command_group
     // guard lists: written beside the node, read by it.
     ok(agora(&["guard", "list", "add", "block", "0x000000000000000000000000000000000000dEaD"]));
     assert!(ok(agora(&["status"])).contains("1 blocked"));
-    // models, jobs, the council, deployments.
+    // models: one added beside the node is served at once, one removed is no longer.
     assert!(ok(agora(&["models"])).contains("(default)"));
+    let other = root.path().join("other.gguf");
+    std::fs::hard_link(std::fs::canonicalize(checkout(".models").join(model)).unwrap(), &other)
+        .or_else(|_| std::fs::copy(checkout(".models").join(model), &other).map(|_| ()))
+        .unwrap();
+    ok(agora(&["models", "add", other.to_str().unwrap()]));
+    let served = || {
+        let (_, models) = http_get(api, "/v1/models").unwrap();
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(served(), ["SmolLM2-135M-Instruct.Q4_1", "other"]);
+    ok(agora(&["models", "rm", "other"]));
+    assert_eq!(served(), ["SmolLM2-135M-Instruct.Q4_1"]);
+    // jobs, the council, deployments.
     assert!(ok(agora(&["job", "list"])).contains("no jobs"));
     assert!(ok(agora(&["validator", "status"])).contains("not on the council"));
     assert!(ok(agora(&["deploy"])).contains("IdentityRegistry"));

@@ -657,6 +657,7 @@ async fn node_status(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         let loaded = models.loaded().await;
         report.models = models
             .infos()
+            .await
             .iter()
             .map(|i| ModelReport { id: i.id.clone(), loaded: loaded.contains(&i.id) })
             .collect();

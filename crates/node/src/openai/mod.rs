@@ -169,7 +169,7 @@ pub(crate) async fn service_named(
 pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let service = service(&state)?;
     let (infos, loaded) = match state.models() {
-        Some(models) => (models.infos().to_vec(), models.loaded().await),
+        Some(models) => (models.infos().await, models.loaded().await),
         None => (vec![service.engine().info().clone()], vec![service.engine().info().id.clone()]),
     };
     let data: Vec<Value> = infos
