@@ -110,12 +110,10 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-/// A unix time as a UTC date and time: `2026-12-06 12:04 UTC`.
-pub fn utc(unix_secs: u64) -> String {
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
+/// The civil date (year, month 1–12, day 1–31, proleptic Gregorian) `days` after 1970-01-01
+/// (Howard Hinnant's algorithm).
+pub fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -123,7 +121,14 @@ pub fn utc(unix_secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are small: day 1–31, month 1–12.
+    (yoe + era * 400 + i64::from(month <= 2), month as u32, day as u32)
+}
+
+/// A unix time as a UTC date and time: `2026-12-06 12:04 UTC`.
+pub fn utc(unix_secs: u64) -> String {
+    let (year, month, day) = civil_date((unix_secs / 86_400) as i64);
+    let secs = unix_secs % 86_400;
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
 }
 

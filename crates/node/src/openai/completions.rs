@@ -14,13 +14,8 @@ struct CompletionRequest {
     #[serde(default)]
     stream: bool,
     stream_options: Option<StreamOptions>,
-    max_tokens: Option<u64>,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<u64>,
-    repetition_penalty: Option<f32>,
-    seed: Option<u64>,
-    stop: Option<Stop>,
+    #[serde(flatten)]
+    sampling: Sampling,
     n: Option<u32>,
     best_of: Option<u32>,
     echo: Option<bool>,
@@ -41,18 +36,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
         ApiError::invalid(format!("the request body is not a valid completion request: {e}"), None)
     })?;
     let info = service.engine().info();
-    if request.model != info.id && request.model != "default" {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            format!(
-                "the model {:?} does not exist; this node serves {:?} (see GET /v1/models)",
-                request.model, info.id
-            ),
-        )
-        .with_param(Some("model"))
-        .with_code("model_not_found"));
-    }
+    check_model(&request.model, info)?;
     if request.n.is_some_and(|n| n != 1) || request.best_of.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid("only n = 1 (and best_of = 1) is supported", Some("n")));
     }
@@ -82,16 +66,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
     };
     let engine = service.engine();
     let prompt = engine.raw_prompt(&text).map_err(|e| infer_error(&e))?;
-    let knobs = Sampling {
-        max_tokens: request.max_tokens,
-        temperature: request.temperature,
-        top_p: request.top_p,
-        top_k: request.top_k,
-        repetition_penalty: request.repetition_penalty,
-        seed: request.seed,
-        stop: request.stop,
-    };
-    let sampling = knobs.params(prompt.len(), info.context_length, Some(DEFAULT_MAX_TOKENS))?;
+    let sampling = request.sampling.params(prompt.len(), info.context_length, Some(DEFAULT_MAX_TOKENS))?;
     let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
     let prepared = Prepared {
         model: info.id.clone(),

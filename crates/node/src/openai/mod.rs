@@ -54,14 +54,9 @@ struct ChatRequest {
     #[serde(default)]
     stream: bool,
     stream_options: Option<StreamOptions>,
-    max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<u64>,
-    repetition_penalty: Option<f32>,
-    seed: Option<u64>,
-    stop: Option<Stop>,
+    #[serde(flatten)]
+    sampling: Sampling,
     n: Option<u32>,
 }
 
@@ -183,6 +178,23 @@ pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>,
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
+/// A request names the model it was routed to by (its id, or `default`).
+fn check_model(requested: &str, info: &agora_infer::ModelInfo) -> Result<(), ApiError> {
+    if requested == info.id || requested == "default" {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!(
+            "the model {requested:?} does not exist; this node serves {:?} (see GET /v1/models)",
+            info.id
+        ),
+    )
+    .with_param(Some("model"))
+    .with_code("model_not_found"))
+}
+
 /// A request validated once: how to answer it.
 struct Prepared {
     model: String,
@@ -205,18 +217,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
         ApiError::invalid(format!("the request body is not a valid chat completion request: {e}"), None)
     })?;
     let info = service.engine().info();
-    if request.model != info.id && request.model != "default" {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            format!(
-                "the model {:?} does not exist; this node serves {:?} (see GET /v1/models)",
-                request.model, info.id
-            ),
-        )
-        .with_param(Some("model"))
-        .with_code("model_not_found"));
-    }
+    check_model(&request.model, info)?;
     if request.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid("only n = 1 is supported", Some("n")));
     }
@@ -253,15 +254,8 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
     }
     let engine = service.engine();
     let prompt = engine.chat_prompt(&messages).map_err(|e| infer_error(&e))?;
-    let knobs = Sampling {
-        max_tokens: request.max_completion_tokens.or(request.max_tokens),
-        temperature: request.temperature,
-        top_p: request.top_p,
-        top_k: request.top_k,
-        repetition_penalty: request.repetition_penalty,
-        seed: request.seed,
-        stop: request.stop,
-    };
+    let mut knobs = request.sampling;
+    knobs.max_tokens = request.max_completion_tokens.or(knobs.max_tokens);
     let sampling = knobs.params(prompt.len(), info.context_length, None)?;
     let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
     let prepared = Prepared {
@@ -275,6 +269,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
 }
 
 /// The sampling fields both completion endpoints take.
+#[derive(Debug, Deserialize)]
 struct Sampling {
     max_tokens: Option<u64>,
     temperature: Option<f32>,
