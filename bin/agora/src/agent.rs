@@ -19,9 +19,6 @@ pub(crate) enum AgentCommand {
         /// A rater whose feedback counts (repeatable); others are left out and counted.
         #[arg(long, value_name = "ADDRESS")]
         trust: Vec<alloy::primitives::Address>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// List the agents found on chain (the discovery index is brought up to date first).
     List {
@@ -31,9 +28,6 @@ pub(crate) enum AgentCommand {
         /// Only agents whose registration says they are active.
         #[arg(long)]
         active: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -43,15 +37,18 @@ pub(crate) async fn run(global: &GlobalArgs, command: AgentCommand) -> Result<()
     match command {
         AgentCommand::Register => {
             let r = ops::register(&config).await?;
+            if global.json {
+                return crate::cli::print_json(&r);
+            }
             writeln!(out, "agent {} on {}", r.agent_id, r.registry)?;
             writeln!(out, "wallet {}", r.wallet)?;
             writeln!(out, "uri {}", shorten(&r.uri))?;
             writeln!(out, "{}", r.action)?;
         }
-        AgentCommand::List { skill, active, json } => {
+        AgentCommand::List { skill, active } => {
             let agents = ops::list(&config, skill.as_deref(), active).await?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&agents)?)?;
+            if global.json {
+                crate::cli::print_json(&agents)?;
             } else if agents.is_empty() {
                 writeln!(out, "no agents found")?;
             } else {
@@ -67,10 +64,10 @@ pub(crate) async fn run(global: &GlobalArgs, command: AgentCommand) -> Result<()
                 }
             }
         }
-        AgentCommand::Show { id, trust, json } => {
+        AgentCommand::Show { id, trust } => {
             let details = ops::show(&config, id, &trust).await?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&details)?)?;
+            if global.json {
+                crate::cli::print_json(&details)?;
             } else {
                 print_details(&mut out, &details)?;
             }

@@ -40,9 +40,6 @@ pub(crate) struct InferArgs {
     /// Kernels to measure: scalar, avx2 or avx512-vnni [default: the best this CPU runs].
     #[arg(long, value_name = "NAME", value_parser = parse_kernels)]
     kernels: Option<agora_bench::infer::KernelIsa>,
-    /// Print the results as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 fn parse_kernels(name: &str) -> std::result::Result<agora_bench::infer::KernelIsa, String> {
@@ -65,9 +62,6 @@ pub(crate) struct IndexArgs {
     /// Feedbacks to leave.
     #[arg(long, default_value_t = 100_000)]
     feedback: u64,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -78,9 +72,6 @@ pub(crate) struct PayArgs {
     /// Channels (one client connection each) in the throughput run; at least 51.
     #[arg(long, default_value_t = 64)]
     channels: usize,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +82,6 @@ pub(crate) struct CreditsArgs {
     /// Calls in each provider run (verifications alone, paid calls with 1 and 2 workers).
     #[arg(long, default_value_t = 1_000)]
     provider_calls: usize,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -105,9 +93,6 @@ pub(crate) struct GuardArgs {
     /// http://127.0.0.1:8402, with `agora up` running).
     #[arg(long, value_name = "URL")]
     explain_api: Option<String>,
-    /// Print the results as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[allow(clippy::print_stderr)]
@@ -143,23 +128,23 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
                 kernels: args.kernels,
             };
             let report = tokio::task::spawn_blocking(move || agora_bench::infer::run(&bench)).await??;
-            print(&report, args.json)
+            print(&report, global.json)
         }
         BenchCommand::Index(args) => {
             let bench = IndexConfig { agents: args.agents, feedback: args.feedback };
-            print(&agora_bench::index::run(&config.anvil(), &bench, &progress).await?, args.json)
+            print(&agora_bench::index::run(&config.anvil(), &bench, &progress).await?, global.json)
         }
         BenchCommand::Pay(args) => {
             let bench = PayConfig { calls: args.calls, channels: args.channels };
-            print(&agora_bench::pay::run(&config.anvil(), &bench, &progress).await?, args.json)
+            print(&agora_bench::pay::run(&config.anvil(), &bench, &progress).await?, global.json)
         }
         BenchCommand::Credits(args) => {
             let bench = CreditsConfig { calls: args.calls, provider_calls: args.provider_calls };
-            print(&agora_bench::credits::run(&config.anvil(), &bench, &progress).await?, args.json)
+            print(&agora_bench::credits::run(&config.anvil(), &bench, &progress).await?, global.json)
         }
         BenchCommand::Guard(args) => {
             let bench = GuardBenchConfig { rounds: args.rounds, explain_api: args.explain_api };
-            print(&agora_bench::guard::run(&config.anvil(), &bench, &progress).await?, args.json)
+            print(&agora_bench::guard::run(&config.anvil(), &bench, &progress).await?, global.json)
         }
     }
 }

@@ -105,7 +105,7 @@ pub(crate) enum Command {
     /// Mint devnet dollars (development chains only).
     Faucet(crate::pay::FaucetArgs),
     /// Ask a running node how it is (health, chain, contracts).
-    Status(StatusArgs),
+    Status,
     /// Print the effective configuration, secrets redacted.
     Config,
     /// Fetch what a node needs into the data directory, pinned and checked: anvil (the local
@@ -167,6 +167,10 @@ pub(crate) struct GlobalArgs {
     /// Print amounts in atomic units of their token (1000000 = 1 dUSD) instead of dollars.
     #[arg(long, global = true)]
     pub(crate) raw: bool,
+    /// Print the result as one JSON document on stdout (amounts in atomic units, as decimal
+    /// strings).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,13 +181,6 @@ pub(crate) struct DeployArgs {
     /// Forget what is recorded for this chain and deploy afresh (the old contracts stay on chain).
     #[arg(long)]
     pub(crate) forget: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct StatusArgs {
-    /// Print the node's answers as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 impl GlobalArgs {
@@ -292,6 +289,11 @@ pub(crate) async fn devnet(global: &GlobalArgs) -> Result<()> {
 pub(crate) async fn deploy(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     let config = global.resolve()?;
     let deployment = agora_node::ops::chain::deploy(&config, args.forget).await?;
+    if global.json {
+        let mut value = serde_json::to_value(&deployment)?;
+        value["deploymentsFile"] = serde_json::json!(config.deployments_path());
+        return print_json(&value);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "chain {} ({})", deployment.chain_id, config.deployments_path().display())?;
     for (name, contract) in &deployment.contracts {
@@ -317,7 +319,9 @@ pub(crate) async fn setup(global: &GlobalArgs) -> Result<()> {
         })
     })
     .await??;
-    print_setup(&anvil)?;
+    if !global.json {
+        print_setup(&anvil)?;
+    }
     let model = tokio::task::spawn_blocking(move || {
         agora_node::setup::model(&data_dir, || {
             note(
@@ -327,8 +331,13 @@ pub(crate) async fn setup(global: &GlobalArgs) -> Result<()> {
         })
     })
     .await??;
+    let ready = "ready: `agora up` starts a node, `agora chat` talks to the model";
+    if global.json {
+        note(ready.to_owned());
+        return print_json(&[anvil, model]);
+    }
     print_setup(&model)?;
-    writeln!(std::io::stdout().lock(), "ready: `agora up` starts a node, `agora chat` talks to the model")?;
+    writeln!(std::io::stdout().lock(), "{ready}")?;
     Ok(())
 }
 
@@ -346,6 +355,85 @@ fn print_setup(step: &agora_node::setup::SetupStep) -> Result<()> {
 
 pub(crate) fn config(global: &GlobalArgs) -> Result<()> {
     let config = global.resolve()?;
-    std::io::stdout().write_all(config.to_redacted_toml().as_bytes())?;
+    let text = config.to_redacted_toml();
+    if global.json {
+        return print_json(&config_json(&text)?);
+    }
+    std::io::stdout().write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// The effective configuration's TOML as JSON, its amounts (`"0.00001 dUSD"`) in atomic units
+/// as decimal strings.
+fn config_json(toml_text: &str) -> Result<serde_json::Value> {
+    let table: toml::Value = toml::from_str(toml_text).context("reading the effective configuration")?;
+    let mut value = serde_json::to_value(table)?;
+    atomic_amounts(&mut value);
+    Ok(value)
+}
+
+/// Turns every string that is an amount with the dollar token's symbol into its atomic units.
+fn atomic_amounts(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            let symbol = format!(" {}", agora_node::chain::units::DOLLARS.symbol);
+            if text.ends_with(&symbol)
+                && let Ok(atomic) = crate::units::parse_money(text)
+            {
+                *text = atomic.to_string();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(atomic_amounts),
+        Value::Object(map) => map.values_mut().for_each(atomic_amounts),
+        _ => {}
+    }
+}
+
+/// Prints `value` as one pretty-printed JSON document on stdout (`--json`).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_as_json_has_its_amounts_in_atomic_units() {
+        let json = config_json(
+            "# a comment\ndata_dir = \"/tmp/x\"\n\n[payments]\nenabled = true\nprice_per_token = \"0.00001 dUSD\"  # per token\nclaim_threshold = \"1 dUSD\"\n",
+        )
+        .unwrap();
+        assert_eq!(json["data_dir"], "/tmp/x");
+        assert_eq!(json["payments"]["enabled"], true);
+        assert_eq!(json["payments"]["price_per_token"], "10");
+        assert_eq!(json["payments"]["claim_threshold"], "1000000");
+    }
+
+    #[test]
+    fn json_is_one_global_flag() {
+        for argv in [
+            &["agora", "--json", "config"][..],
+            &["agora", "config", "--json"],
+            &["agora", "agent", "list", "--json"],
+            &["agora", "status", "--json"],
+            &["agora", "earnings", "--claim", "--json"],
+            &["agora", "job", "show", "3", "--json"],
+            &["agora", "guard", "check", "--json", "--from", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
+            &["agora", "bench", "pay", "--json"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert!(cli.global.json, "{argv:?}");
+        }
+        assert!(!Cli::try_parse_from(["agora", "config"]).unwrap().global.json);
+    }
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

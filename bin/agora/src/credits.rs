@@ -44,6 +44,11 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
         CreditsCommand::Buy { provider, calls } => {
             let bought = agora_node::ops::credits::buy(&config, &provider, calls).await?;
             let h = &bought.held;
+            if global.json {
+                let mut value = held_json(h);
+                value["paid"] = bought.paid.to_string().into();
+                return crate::cli::print_json(&value);
+            }
             writeln!(
                 out,
                 "bought {} anonymous calls from {provider} (pool {}, credit {}): paid {} (calls {} + stake {})",
@@ -58,6 +63,9 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
         }
         CreditsCommand::Status => {
             let held = agora_node::ops::credits::status(&config)?;
+            if global.json {
+                return crate::cli::print_json(&held.iter().map(held_json).collect::<Vec<_>>());
+            }
             if held.is_empty() {
                 writeln!(out, "no credits: buy some with `agora credits buy --provider URL`")?;
             }
@@ -81,6 +89,19 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
         }
         CreditsCommand::Exit { id, to } => {
             let steps = agora_node::ops::credits::exit(&config, id, to).await?;
+            if global.json {
+                let steps: Vec<serde_json::Value> = steps
+                    .iter()
+                    .map(|s| {
+                        let mut value = held_json(&s.held);
+                        value["step"] = s.step.into();
+                        value["to"] = serde_json::json!(s.to);
+                        value["at"] = s.at.into();
+                        value
+                    })
+                    .collect();
+                return crate::cli::print_json(&steps);
+            }
             if steps.is_empty() {
                 writeln!(out, "no credit to exit")?;
             }
@@ -106,4 +127,27 @@ pub(crate) async fn run(global: &GlobalArgs, command: CreditsCommand) -> Result<
         }
     }
     Ok(())
+}
+
+/// A credit as `--json` prints it (its secret left out; amounts atomic, as decimal strings).
+fn held_json(h: &agora_credits::Held) -> serde_json::Value {
+    serde_json::json!({
+        "id": h.id,
+        "provider": h.provider,
+        "status": h.status,
+        "calls": h.credit.calls,
+        "remaining": h.remaining(),
+        "chainId": h.pool.key.chain_id,
+        "contract": h.pool.key.contract,
+        "poolId": h.pool.key.pool_id.to_string(),
+        "agentId": h.pool.agent_id.to_string(),
+        "payee": h.pool.payee,
+        "token": h.pool.token,
+        "unitPrice": h.pool.unit_price.to_string(),
+        "price": (h.pool.unit_price * U256::from(h.pool.calls)).to_string(),
+        "stake": h.pool.stake.to_string(),
+        "exitDelay": h.pool.exit_delay,
+        "exitTo": h.exit_to,
+        "exitAt": h.exit_at,
+    })
 }

@@ -82,6 +82,9 @@ pub(crate) async fn run(global: &GlobalArgs, command: FeedbackCommand) -> Result
     let line = match &action {
         FeedbackAction::Give { .. } => {
             let sent = ops::feedback(&config, action).await?;
+            if global.json {
+                return print_sent("give", &sent, None);
+            }
             format!(
                 "feedback #{} on agent {} from {} (tx {})",
                 sent.index.unwrap_or_default(),
@@ -92,15 +95,31 @@ pub(crate) async fn run(global: &GlobalArgs, command: FeedbackCommand) -> Result
         }
         FeedbackAction::Revoke { agent, index } => {
             let (agent, index) = (*agent, *index);
-            ops::feedback(&config, action).await?;
+            let sent = ops::feedback(&config, action).await?;
+            if global.json {
+                return print_sent("revoke", &sent, Some(index));
+            }
             format!("revoked feedback #{index} on agent {agent}")
         }
         FeedbackAction::Respond { agent, index, .. } => {
             let (agent, index) = (*agent, *index);
-            ops::feedback(&config, action).await?;
+            let sent = ops::feedback(&config, action).await?;
+            if global.json {
+                return print_sent("respond", &sent, Some(index));
+            }
             format!("responded to feedback #{index} on agent {agent}")
         }
     };
     writeln!(std::io::stdout().lock(), "{line}")?;
     Ok(())
+}
+
+/// `--json`: what was sent, with the action and the feedback's index.
+fn print_sent(action: &str, sent: &ops::FeedbackSent, index: Option<u64>) -> Result<()> {
+    let mut value = serde_json::to_value(sent)?;
+    value["action"] = action.into();
+    if let Some(index) = index {
+        value["index"] = index.into();
+    }
+    crate::cli::print_json(&value)
 }

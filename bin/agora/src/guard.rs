@@ -1,7 +1,7 @@
 //! `agora guard`: the pre-sign guard as a JSON-RPC proxy, a one-shot check, the user's lists and
 //! the shipped data.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, print_json};
 use agora_node::{
     NodeConfig,
     guard::{GuardConfig, GuardRequest, Level, ListFile, ListKind, SimulatorKind},
@@ -119,9 +119,6 @@ struct CheckArgs {
     /// The site asking (for phishing and sign-in checks).
     #[arg(long)]
     origin: Option<String>,
-    /// Print the verdict as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -146,11 +143,7 @@ enum ListCommand {
         entry: String,
     },
     /// Show every list.
-    Show {
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Show,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -215,9 +208,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: GuardArgs) -> Result<()> {
     let explain = explain_api(global, &config, &args)?;
     match args.command {
         None => serve(&config, &args.serve, explain).await,
-        Some(GuardCommand::Check(check_args)) => check(&config, check_args, explain).await,
-        Some(GuardCommand::List(command)) => list(&config, command),
-        Some(GuardCommand::Data(command)) => data(&config, command),
+        Some(GuardCommand::Check(check_args)) => check(&config, check_args, explain, global.json).await,
+        Some(GuardCommand::List(command)) => list(&config, command, global.json),
+        Some(GuardCommand::Data(command)) => data(&config, command, global.json),
     }
 }
 
@@ -319,38 +312,46 @@ fn request_of(args: &CheckArgs) -> Result<GuardRequest> {
     Ok(request)
 }
 
-async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>) -> Result<()> {
+async fn check(config: &NodeConfig, args: CheckArgs, explain: Option<String>, json: bool) -> Result<()> {
     let request = request_of(&args)?;
     let settings = settings(config, &args.common, None);
     let (verdict, summary_error) = ops::check(config, &settings, &request, explain.as_deref()).await?;
     if let Some(e) = summary_error {
         let _ = writeln!(std::io::stderr().lock(), "no summary: {e}");
     }
-    if args.json {
-        out(serde_json::to_string_pretty(&verdict)?)?;
+    if json {
+        print_json(&verdict)?;
     } else {
         out(verdict.report().trim_end())?;
     }
     Ok(())
 }
 
-fn list(config: &NodeConfig, command: ListCommand) -> Result<()> {
+fn list(config: &NodeConfig, command: ListCommand, json: bool) -> Result<()> {
     match command {
         ListCommand::Add { list, entry, label } => {
             ops::add_entry(config, list.into(), &entry, &label)?;
+            if json {
+                let kind = ListKind::from(list);
+                return print_json(&json!({ "added": { "list": kind, "entry": entry, "label": label } }));
+            }
             out(format!("added {entry} to the {} list", ListKind::from(list).as_str()))
         }
         ListCommand::Remove { list, entry } => {
             if ops::remove_entry(config, list.into(), &entry)? {
+                if json {
+                    let kind = ListKind::from(list);
+                    return print_json(&json!({ "removed": { "list": kind, "entry": entry } }));
+                }
                 out(format!("removed {entry} from the {} list", ListKind::from(list).as_str()))
             } else {
                 bail!("{entry} is not on the {} list", ListKind::from(list).as_str())
             }
         }
-        ListCommand::Show { json } => {
+        ListCommand::Show => {
             let entries = ops::entries(config)?;
             if json {
-                return out(serde_json::to_string_pretty(&entries)?);
+                return print_json(&entries);
             }
             if entries.is_empty() {
                 return out("no entries: add some with `agora guard list add contact|allow|block ENTRY`");
@@ -363,7 +364,7 @@ fn list(config: &NodeConfig, command: ListCommand) -> Result<()> {
     }
 }
 
-fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
+fn data(config: &NodeConfig, command: DataCommand, json: bool) -> Result<()> {
     match command {
         DataCommand::Update { phishing, tokens } => {
             if phishing.is_none() && tokens.is_none() {
@@ -371,7 +372,26 @@ fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
                     "give --phishing FILE and/or --tokens FILE (see crates/guard/data/README.md for where they come from)"
                 );
             }
-            for report in ops::install_data(config, phishing.as_deref(), tokens.as_deref())? {
+            let reports = ops::install_data(config, phishing.as_deref(), tokens.as_deref())?;
+            if json {
+                let installed: Vec<Value> = reports
+                    .iter()
+                    .map(|r| {
+                        let list = match r.list {
+                            ListFile::Phishing => "phishing",
+                            ListFile::Tokens => "tokens",
+                        };
+                        json!({
+                            "list": list,
+                            "path": r.path,
+                            "entries": r.entries,
+                            "lookalikeTargets": r.lookalike_targets,
+                        })
+                    })
+                    .collect();
+                return print_json(&installed);
+            }
+            for report in reports {
                 match report.list {
                     ListFile::Phishing => out(format!(
                         "phishing list: {} blocked domains, {} look-alike targets",
@@ -384,6 +404,9 @@ fn data(config: &NodeConfig, command: DataCommand) -> Result<()> {
         }
         DataCommand::Show => {
             let status = ops::data_status(config)?;
+            if json {
+                return print_json(&status);
+            }
             let installed = |yes: bool| if yes { "installed" } else { "shipped" };
             out(format!(
                 "phishing list ({}): version {}, {} blocked domains",

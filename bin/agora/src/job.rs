@@ -3,7 +3,7 @@
 //! running node (`agora up`) takes, delivers, finalizes and audits by itself under `[jobs]`;
 //! these commands run beside it.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, print_json};
 use crate::units::{money256, parse_duration, parse_money256};
 use agora_node::{
     infer::{ChatMessage, SamplingParams},
@@ -42,17 +42,11 @@ pub(crate) enum JobCommand {
         /// Only jobs this node posted or may deliver.
         #[arg(long)]
         mine: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Everything about one job: spec, parties, amounts, delivery, dispute.
     Show {
         /// The job id.
         id: U256,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Where a job stands and what happens next, in one line.
     Status {
@@ -120,9 +114,6 @@ pub(crate) struct PostArgs {
     /// The model file's sha256 [default: the local model's, see --model].
     #[arg(long, value_name = "SHA256")]
     model_sha256: Option<B256>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// `agora validator`
@@ -147,11 +138,7 @@ pub(crate) enum ValidatorCommand {
     /// Leave the council with the whole stake (refused while drawn for an open dispute).
     Leave,
     /// This node's seat: stake, open disputes, balance.
-    Status {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Audit and judge in the foreground until Ctrl-C: re-run deliveries (a sampled share),
     /// challenge wrong ones, vote in disputes this node is drawn for.
     Run {
@@ -169,13 +156,6 @@ pub(crate) enum ValidatorCommand {
 
 fn status_line(r: &JobReport) -> String {
     format!("job {}: {} ({}) — {}", r.job_id, r.status, r.phase, r.next)
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
 }
 
 fn show(r: &JobReport) -> Result<()> {
@@ -251,7 +231,7 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                 },
             )
             .await?;
-            if a.json {
+            if global.json {
                 return print_json(&posted);
             }
             let mut out = std::io::stdout().lock();
@@ -266,9 +246,9 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
             )?;
             writeln!(out, "follow it with: agora job status {}", posted.job_id)?;
         }
-        JobCommand::List { mine, json } => {
+        JobCommand::List { mine } => {
             let reports = ops::list(&config, mine).await?;
-            if json {
+            if global.json {
                 return print_json(&reports);
             }
             let mut out = std::io::stdout().lock();
@@ -288,27 +268,42 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
                 )?;
             }
         }
-        JobCommand::Show { id, json } => {
+        JobCommand::Show { id } => {
             let r = ops::show(&config, id).await?;
-            if json {
+            if global.json {
                 return print_json(&r);
             }
             show(&r)?;
         }
         JobCommand::Status { id } => {
             let r = ops::show(&config, id).await?;
+            if global.json {
+                return print_json(&r);
+            }
             writeln!(std::io::stdout(), "{}", status_line(&r))?;
         }
         JobCommand::Accept { id } => {
             let r = ops::accept(&config, id).await?;
+            if global.json {
+                return print_json(&r);
+            }
             writeln!(std::io::stdout(), "accepted, bond {} posted\n{}", money256(r.bond), status_line(&r))?;
         }
         JobCommand::Submit { id } => {
             let r = ops::submit(&config, id).await?;
+            if global.json {
+                return print_json(&r);
+            }
             writeln!(std::io::stdout(), "{}", status_line(&r))?;
         }
         JobCommand::Challenge { id, anyway } => {
             let c = ops::challenge(&config, id, anyway).await?;
+            if global.json {
+                if matches!((&c.verdict, c.dispute), (Verdict::Wrong { .. }, None)) {
+                    bail!("the challenge was not sent");
+                }
+                return print_json(&c);
+            }
             let mut out = std::io::stdout().lock();
             match (&c.verdict, c.dispute) {
                 (Verdict::Stands, None) => {
@@ -333,6 +328,9 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<()> 
         }
         JobCommand::Settle { id } => {
             let (step, r) = ops::settle(&config, id).await?;
+            if global.json {
+                return print_json(&serde_json::json!({ "step": step, "job": r }));
+            }
             writeln!(std::io::stdout(), "job {id}: {step}\n{}", status_line(&r))?;
         }
     }
@@ -362,15 +360,21 @@ pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) ->
     match command {
         ValidatorCommand::Join { stake } => {
             let s = ops::join(&config, stake).await?;
+            if global.json {
+                return print_json(&s);
+            }
             writeln!(std::io::stdout(), "{}", seat_line(&s))?;
         }
         ValidatorCommand::Leave => {
             let s = ops::leave(&config).await?;
+            if global.json {
+                return print_json(&s);
+            }
             writeln!(std::io::stdout(), "left the council; balance {}", money256(s.balance))?;
         }
-        ValidatorCommand::Status { json } => {
+        ValidatorCommand::Status => {
             let s = ops::council(&config).await?;
-            if json {
+            if global.json {
                 return print_json(&s);
             }
             writeln!(std::io::stdout(), "{}", seat_line(&s))?;
@@ -383,16 +387,64 @@ pub(crate) async fn validator(global: &GlobalArgs, command: ValidatorCommand) ->
                 ..config.jobs.clone()
             };
             let mut worker = ops::worker(&config, policy).await?;
-            let print = |a: &Activity| {
-                let _ = writeln!(std::io::stdout(), "{a}");
-            };
             if once {
-                worker.pass().await?.iter().for_each(print);
+                let done = worker.pass().await?;
+                if global.json {
+                    return print_json(&done.iter().map(activity_json).collect::<Vec<_>>());
+                }
+                done.iter().for_each(|a| {
+                    let _ = writeln!(std::io::stdout(), "{a}");
+                });
                 return Ok(());
             }
+            // Until Ctrl-C: one line per activity, a JSON object each with --json.
+            let json = global.json;
+            let print = move |a: &Activity| {
+                let _ = if json {
+                    writeln!(std::io::stdout(), "{}", activity_json(a))
+                } else {
+                    writeln!(std::io::stdout(), "{a}")
+                };
+            };
             tracing::info!(target: "agora::jobs", "validating; Ctrl-C to stop");
             ops::run_worker(worker, agora_node::shutdown_signal(), print).await?;
         }
     }
     Ok(())
+}
+
+/// What a validator's pass did, as `--json` prints it: `activity` names it (`accepted`,
+/// `audited`, `failed`, ...); ids and amounts are decimal strings.
+fn activity_json(a: &Activity) -> serde_json::Value {
+    use serde_json::json;
+    match a {
+        Activity::Accepted { job, bond } => {
+            json!({ "activity": "accepted", "job": job.to_string(), "bond": bond.to_string() })
+        }
+        Activity::Declined { job, reason } => {
+            json!({ "activity": "declined", "job": job.to_string(), "reason": reason })
+        }
+        Activity::Delivered { job, tokens } => {
+            json!({ "activity": "delivered", "job": job.to_string(), "tokens": tokens })
+        }
+        Activity::Finalized { job } => json!({ "activity": "finalized", "job": job.to_string() }),
+        Activity::Refunded { job } => json!({ "activity": "refunded", "job": job.to_string() }),
+        Activity::Joined { stake } => json!({ "activity": "joined", "stake": stake.to_string() }),
+        Activity::Audited { job, verdict } => {
+            json!({ "activity": "audited", "job": job.to_string(), "verdict": verdict })
+        }
+        Activity::Challenged { job, dispute } => {
+            json!({ "activity": "challenged", "job": job.to_string(), "dispute": dispute.to_string() })
+        }
+        Activity::Committed { dispute, choice } => {
+            json!({ "activity": "committed", "dispute": dispute.to_string(), "choice": choice })
+        }
+        Activity::Revealed { dispute, choice } => {
+            json!({ "activity": "revealed", "dispute": dispute.to_string(), "choice": choice })
+        }
+        Activity::Ruled { dispute, ruling } => {
+            json!({ "activity": "ruled", "dispute": dispute.to_string(), "ruling": ruling.to_string() })
+        }
+        Activity::Failed { what, error } => json!({ "activity": "failed", "what": what, "error": error }),
+    }
 }

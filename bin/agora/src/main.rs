@@ -71,7 +71,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Job(command) => job::job(&cli.global, command).await,
         cli::Command::Validator(command) => job::validator(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,
-        cli::Command::Status(args) => status::run(&cli.global, args).await,
+        cli::Command::Status => status::run(&cli.global).await,
         cli::Command::Config => cli::config(&cli.global),
         cli::Command::Setup => cli::setup(&cli.global).await,
     }

@@ -14,7 +14,7 @@ pub(crate) struct ModelsArgs {
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
     /// Check a GGUF model (it is loaded once) and add it to the data directory's `models/`
-    /// (a hard link, or a copy across file systems). A running node serves it after a restart,
+    /// (a hard link, or a copy across file systems). A running node serves it at once,
     /// loading it when a request names it: `"model": "<file name without .gguf>"`.
     Add {
         /// The GGUF file.
@@ -50,12 +50,23 @@ pub(crate) async fn run(global: &GlobalArgs, args: ModelsArgs) -> Result<()> {
         Some(ModelsCommand::Rm { name }) => {
             let config = global.resolve()?;
             let removed = agora_node::pull::remove(&config.data_dir, &name)?;
+            if global.json {
+                return crate::cli::print_json(&serde_json::json!({ "removed": removed }));
+            }
             writeln!(std::io::stdout().lock(), "removed {}", removed.display())?;
             Ok(())
         }
         Some(ModelsCommand::Add { file }) => {
             let config = global.resolve()?;
             let (info, target, how) = agora_node::models::add(&config.data_dir, &file)?;
+            if global.json {
+                return crate::cli::print_json(&serde_json::json!({
+                    "action": how,
+                    "source": file,
+                    "path": target,
+                    "model": info,
+                }));
+            }
             print_added(&format!("{how} {} as", file.display()), &info, &target, "")
         }
     }
@@ -77,6 +88,11 @@ fn list(global: &GlobalArgs) -> Result<()> {
                 }
             }
         }
+    }
+    if global.json {
+        return crate::cli::print_json(
+            &files.iter().map(|path| model_json(path, &config)).collect::<Vec<_>>(),
+        );
     }
     let mut out = std::io::stdout().lock();
     if files.is_empty() {
@@ -115,6 +131,27 @@ fn list(global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
+/// One model of the list as `--json` prints it: what `inspect` read, whether it is the default
+/// or served, or why it could not be read.
+fn model_json(path: &std::path::Path, config: &agora_node::NodeConfig) -> serde_json::Value {
+    let default = Some(path) == config.inference.model.as_deref();
+    let served = default || config.inference.models.iter().any(|m| m == path);
+    match agora_node::infer::inspect(path) {
+        Ok(info) => {
+            let mut value = serde_json::to_value(info).unwrap_or_default();
+            value["default"] = default.into();
+            value["served"] = served.into();
+            value
+        }
+        Err(e) => serde_json::json!({
+            "path": path,
+            "default": default,
+            "served": served,
+            "error": e.to_string(),
+        }),
+    }
+}
+
 /// Downloads a model with a progress line on stderr, then prints what was added.
 async fn pull(global: &GlobalArgs, reference: &str, sha256: Option<&str>) -> Result<()> {
     use agora_node::pull::{DEFAULT_HUB, PullProgress, PullSource};
@@ -144,6 +181,15 @@ async fn pull(global: &GlobalArgs, reference: &str, sha256: Option<&str>) -> Res
     let result = agora_node::pull::pull(&config.data_dir, &source, sha256, show).await;
     let _ = writeln!(std::io::stderr().lock());
     let agora_node::pull::Pulled { info, path: target, checked } = result?;
+    if global.json {
+        return crate::cli::print_json(&serde_json::json!({
+            "action": "pulled",
+            "source": source.url,
+            "path": target,
+            "checked": checked,
+            "model": info,
+        }));
+    }
     let note =
         if checked { " (checked)" } else { " (not checked: nothing named the expected one; pass --sha256)" };
     print_added("added", &info, &target, note)

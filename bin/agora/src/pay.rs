@@ -4,7 +4,7 @@
 //! The payer is this data directory's node key (the agent's wallet): it signs EIP-3009
 //! authorizations and channel vouchers, always under a spending mandate kept in the store.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, print_json};
 use crate::units::{money, parse_duration, parse_money, when};
 use agora_node::pay::{Mandate, Payer, PayerConfig, Prefer};
 use agora_node::{
@@ -114,11 +114,7 @@ pub(crate) enum ChannelCommand {
         mandate: String,
     },
     /// The channels this node pays through, with their on-chain state.
-    Status {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Start the timed exit of a channel: after its delay, `withdraw` returns what was not claimed.
     Close {
         /// The channel id.
@@ -136,9 +132,6 @@ pub(crate) struct EarningsArgs {
     /// Claim every channel with something unclaimed now.
     #[arg(long)]
     claim: bool,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -225,10 +218,17 @@ pub(crate) async fn mandate(global: &GlobalArgs, command: MandateCommand) -> Res
                 expires_at: expires_in.map_or(0, |s| now + s),
             };
             ops::set_mandate(&config, &mandate)?;
+            if global.json {
+                let report = ops::mandate(&config, &name)?.with_context(|| format!("no mandate {name:?}"))?;
+                return print_json(&mandate_json(&report));
+            }
             out(format!("mandate {name:?}: budget {}, per call {}", money(budget), money(per_call)))
         }
         MandateCommand::Show { name } => {
             let report = ops::mandate(&config, &name)?.with_context(|| format!("no mandate {name:?}"))?;
+            if global.json {
+                return print_json(&mandate_json(&report));
+            }
             let (mandate, spent) = (report.mandate, report.spent);
             out(format!("mandate  {name}"))?;
             out(format!("budget   {}", money(mandate.budget)))?;
@@ -254,6 +254,9 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
     match command {
         ChannelCommand::Open { url, amount, mandate } => {
             let channel = ops::open_channel(&config, &url, amount, &mandate).await?;
+            if global.json {
+                return print_json(&channel);
+            }
             out(format!(
                 "channel {} to {}: deposited {}",
                 channel.channel_id,
@@ -261,10 +264,10 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
                 money(channel.deposited)
             ))
         }
-        ChannelCommand::Status { json } => {
+        ChannelCommand::Status => {
             let rows = ops::payer_channels(&config).await?;
-            if json {
-                return out(serde_json::to_string_pretty(&rows)?);
+            if global.json {
+                return print_json(&rows);
             }
             if rows.is_empty() {
                 return out(
@@ -296,6 +299,9 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
         }
         ChannelCommand::Close { channel } => {
             let exit = ops::close_channel(&config, channel).await?;
+            if global.json {
+                return print_json(&exit);
+            }
             out(format!(
                 "withdrawal started (tx {}); withdrawable {}: run `agora channel withdraw {channel}`",
                 exit.transaction,
@@ -304,6 +310,9 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
         }
         ChannelCommand::Withdraw { channel } => {
             let exit = ops::withdraw_channel(&config, channel).await?;
+            if global.json {
+                return print_json(&exit);
+            }
             out(format!("withdrew {} to {}", money(exit.returned), exit.payer))
         }
     }
@@ -311,6 +320,7 @@ pub(crate) async fn channel(global: &GlobalArgs, command: ChannelCommand) -> Res
 
 pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<()> {
     let config = global.resolve()?;
+    let mut claimed = None;
     if args.claim {
         let report = ops::claim(&config).await?;
         note(format!(
@@ -320,10 +330,16 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
             report.transactions.len(),
             report.gas_used
         ));
+        claimed = Some(report);
     }
     let earnings = ops::earnings(&config)?;
-    if args.json {
-        return out(serde_json::to_string_pretty(&earnings)?);
+    if global.json {
+        // The earnings, and with --claim what the claim did under `claim`.
+        let mut value = serde_json::to_value(&earnings)?;
+        if let Some(report) = claimed {
+            value["claim"] = serde_json::to_value(report)?;
+        }
+        return print_json(&value);
     }
     out(format!("channels  {} paying, {} calls", earnings.channels.len(), earnings.calls))?;
     out(format!("  charged {}", money(earnings.charged)))?;
@@ -341,5 +357,27 @@ pub(crate) async fn earnings(global: &GlobalArgs, args: EarningsArgs) -> Result<
 pub(crate) async fn faucet(global: &GlobalArgs, args: FaucetArgs) -> Result<()> {
     let config = global.resolve()?;
     let report = agora_node::ops::dev::faucet(&config, args.to, args.amount, args.token).await?;
+    if global.json {
+        return print_json(&serde_json::json!({
+            "token": report.token,
+            "to": report.to,
+            "amount": report.amount.to_string(),
+            "transaction": report.transaction,
+        }));
+    }
     out(format!("minted {} to {}", money(report.amount), report.to))
+}
+
+/// A mandate and its spending as `--json` prints it (amounts atomic, as decimal strings).
+fn mandate_json(report: &ops::MandateReport) -> serde_json::Value {
+    let m = &report.mandate;
+    serde_json::json!({
+        "name": m.name,
+        "budget": m.budget.to_string(),
+        "perCall": m.per_call.to_string(),
+        "spent": report.spent.to_string(),
+        "left": m.budget.saturating_sub(report.spent).to_string(),
+        "payees": m.payees,
+        "expiresAt": (m.expires_at != 0).then_some(m.expires_at),
+    })
 }

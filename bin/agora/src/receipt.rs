@@ -27,16 +27,27 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
     let envelope = ReceiptEnvelope::from_json(&json).with_context(|| format!("{}", file.display()))?;
     let r = &envelope.signed.receipt;
     let signer = envelope.verify().context("the receipt does not verify")?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "signature  ok: signed by node {signer}")?;
-    writeln!(out, "hashes     ok: request and output match the signed hashes")?;
-    writeln!(out, "engine     {} {}", r.engine, r.engineVersion)?;
-    writeln!(out, "model      sha256 {}", alloy::hex::encode(r.modelSha256))?;
-    writeln!(out, "tokens     {} prompt, {} completion", r.promptTokens, r.completionTokens)?;
-    out.flush()?;
-    drop(out);
+    let mut report = serde_json::json!({
+        "signature": { "ok": true, "signer": signer },
+        "hashes": { "ok": true },
+        "engine": r.engine,
+        "engineVersion": r.engineVersion,
+        "modelSha256": alloy::hex::encode(r.modelSha256),
+        "promptTokens": r.promptTokens,
+        "completionTokens": r.completionTokens,
+        "reexecute": null,
+    });
+    if !global.json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "signature  ok: signed by node {signer}")?;
+        writeln!(out, "hashes     ok: request and output match the signed hashes")?;
+        writeln!(out, "engine     {} {}", r.engine, r.engineVersion)?;
+        writeln!(out, "model      sha256 {}", alloy::hex::encode(r.modelSha256))?;
+        writeln!(out, "tokens     {} prompt, {} completion", r.promptTokens, r.completionTokens)?;
+        out.flush()?;
+    }
     if !reexecute {
-        return Ok(());
+        return if global.json { crate::cli::print_json(&report) } else { Ok(()) };
     }
 
     let config = global.resolve()?;
@@ -50,11 +61,18 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
     .await?;
     let (outcome, envelope, engine) = result;
     let outcome = outcome.context("re-execution")?;
-    let mut out = std::io::stdout().lock();
     match outcome.first_divergence {
         None => {
+            if global.json {
+                report["reexecute"] = serde_json::json!({
+                    "ok": true,
+                    "tokens": outcome.tokens.len(),
+                    "seconds": outcome.time.as_secs_f64(),
+                });
+                return crate::cli::print_json(&report);
+            }
             writeln!(
-                out,
+                std::io::stdout().lock(),
                 "reexecute  ok: {} tokens, identical (checked in one pass, {:.2} s)",
                 outcome.tokens.len(),
                 outcome.time.as_secs_f64()
@@ -64,8 +82,27 @@ pub(crate) async fn run(global: &GlobalArgs, command: ReceiptCommand) -> Result<
         Some(at) => {
             let tok = engine.tokenizer();
             let common = tok.decode(&outcome.tokens[..at.min(outcome.tokens.len())]);
-            let theirs = envelope.output.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
-            let ours = outcome.tokens.get(at).map(|t| format!("{t} {:?}", tok.decode(&[*t])));
+            let theirs_token = envelope.output.tokens.get(at).copied();
+            let ours_token = outcome.tokens.get(at).copied();
+            if global.json {
+                // The report, then the error on stderr and a failing exit as without --json.
+                let token =
+                    |t: Option<u32>| t.map(|t| serde_json::json!({ "id": t, "text": tok.decode(&[t]) }));
+                report["reexecute"] = serde_json::json!({
+                    "ok": false,
+                    "tokens": outcome.tokens.len(),
+                    "seconds": outcome.time.as_secs_f64(),
+                    "divergesAt": at,
+                    "common": common,
+                    "receipt": token(theirs_token),
+                    "local": token(ours_token),
+                });
+                crate::cli::print_json(&report)?;
+                bail!("re-execution diverges from the receipt at token {at}")
+            }
+            let theirs = theirs_token.map(|t| format!("{t} {:?}", tok.decode(&[t])));
+            let ours = ours_token.map(|t| format!("{t} {:?}", tok.decode(&[t])));
+            let mut out = std::io::stdout().lock();
             writeln!(out, "reexecute  MISMATCH at token {at} after {common:?}")?;
             let (receipt_ended, local_ended) = match (&theirs, &ours) {
                 (None, _) => ("(ended)", "(goes on)"),

@@ -1,20 +1,19 @@
 //! `agora status`: one page about the running node, asked over its API.
 
-use crate::cli::{GlobalArgs, StatusArgs};
+use crate::cli::GlobalArgs;
 use crate::units::{in_unit, money, raw};
 use agora_node::chain::units::{ETHER, duration, format_units};
 use anyhow::Result;
 use serde_json::Value;
 use std::io::Write;
 
-pub(crate) async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
+pub(crate) async fn run(global: &GlobalArgs) -> Result<()> {
     let config = global.resolve()?;
     let status = agora_node::ops::status::status(&config).await?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?;
+    if global.json {
+        crate::cli::print_json(&status)?;
     } else {
-        print(&mut out, &status)?;
+        print(&mut std::io::stdout().lock(), &status)?;
     }
     if !status.healthy {
         anyhow::bail!("the node at {} is unhealthy", status.base);

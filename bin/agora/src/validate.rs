@@ -45,14 +45,23 @@ pub(crate) async fn run(global: &GlobalArgs, command: ValidateCommand) -> Result
                 .with_context(|| format!("cannot read {}", receipt.display()))?;
             let envelope = ReceiptEnvelope::from_json(&json)?;
             let sent = ops::request_validation(&config, agent, validator, &envelope).await?;
+            if global.json {
+                return crate::cli::print_json(&sent);
+            }
             format!("requested validation of agent {agent} by {validator}\nrequest {}\n", sent.request)
         }
         ValidateCommand::Respond { hash } => {
             let answer = ops::respond_to_validation(&config, hash).await?;
+            if global.json {
+                return crate::cli::print_json(&answer);
+            }
             format!("answered {} for agent {}: {}\n", answer.response, answer.agent, answer.reason)
         }
         ValidateCommand::Status { hash } => {
             let status = ops::validation_status(&config, hash).await?;
+            if global.json {
+                return crate::cli::print_json(&status);
+            }
             format!(
                 "request   {hash}\nagent     {}\nvalidator {}\nresponse  {}\ntag       {}\n",
                 status.agent,

@@ -284,6 +284,63 @@ fn config_prints_effective_values_and_redacts_secrets() {
     assert!(text.contains("redacted"), "{text}");
 }
 
+/// `--json` makes every command that prints data print one JSON document on stdout, and only
+/// that; on a fresh data directory, without a node or a chain.
+#[test]
+fn every_data_command_prints_json_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let model = default_model();
+    let no_chain = format!("http://127.0.0.1:{}", free_port());
+    let json = |args: &[&str]| -> Value {
+        let out = agora().arg("--json").args(args).args(["--data-dir", &data_dir]).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+
+    let config = json(&["config"]);
+    assert_eq!(config["data_dir"], data_dir.as_str(), "{config}");
+    assert_eq!(config["api"]["listen"], "127.0.0.1:8402", "{config}");
+    assert!(
+        config["payments"]["price_per_token"].as_str().unwrap().parse::<u128>().is_ok(),
+        "atomic: {config}"
+    );
+
+    let models = json(&["models", "--model", &model]);
+    let default =
+        models.as_array().unwrap().iter().find(|m| m["default"] == true).expect("the default model");
+    assert_eq!(default["id"], "SmolLM2-135M-Instruct.Q4_1", "{models}");
+    assert_eq!(default["quantization"], "Q4_1", "{models}");
+
+    let set = json(&["mandate", "set", "--budget", "5", "--per-call", "0.01"]);
+    assert_eq!(set["name"], "default", "{set}");
+    let shown = json(&["mandate", "show"]);
+    assert_eq!(shown["budget"], "5000000", "{shown}");
+    assert_eq!(shown["perCall"], "10000", "{shown}");
+    assert_eq!(shown["spent"], "0", "{shown}");
+
+    let earnings = json(&["earnings"]);
+    assert_eq!(earnings["channels"], serde_json::json!([]), "{earnings}");
+    assert!(earnings["exact"].is_object(), "{earnings}");
+
+    assert_eq!(json(&["guard", "list", "show"]), serde_json::json!([]));
+    let added = json(&["guard", "list", "add", "contact", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]);
+    assert_eq!(added["added"]["list"], "contact", "{added}");
+    let lists = json(&["guard", "list", "show"]);
+    assert_eq!(lists.as_array().unwrap().len(), 1, "{lists}");
+    assert!(json(&["guard", "data", "show"])["blockedDomains"].as_u64().unwrap() > 0);
+
+    // The flag is global: after the subcommand too.
+    let out = agora()
+        .args(["channel", "status", "--json", "--rpc-url", &no_chain, "--data-dir", &data_dir])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let channels: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(channels, serde_json::json!([]));
+}
+
 fn failing(out: Output) -> String {
     assert!(!out.status.success(), "expected a failure");
     assert_eq!(out.status.code(), Some(1));

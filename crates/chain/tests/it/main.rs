@@ -121,7 +121,7 @@ async fn a_taken_port_or_a_missing_anvil_is_reported() {
         .await
         .unwrap_err();
     assert!(matches!(err, ChainError::AnvilMissing { .. }), "{err:?}");
-    assert!(err.to_string().contains("make setup"), "{err}");
+    assert!(err.to_string().contains("agora setup"), "{err}");
 }
 
 #[tokio::test]
