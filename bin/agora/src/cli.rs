@@ -217,6 +217,7 @@ impl GlobalArgs {
             // `agora guard` lays its own flags over the resolved [guard] table.
             guard: Default::default(),
             jobs: Default::default(),
+            router: Default::default(),
         }
     }
 

@@ -29,6 +29,7 @@ mod ollama;
 mod openai;
 pub mod ops;
 pub mod pull;
+mod routing;
 pub mod setup;
 
 pub use config::{
@@ -394,6 +395,8 @@ impl Node {
             .with_access(config.api.clone())
             .with_node_key(node_key.clone());
         if let Some((client, deployment)) = chain {
+            let own_agent = state.agent_id();
+            state = state.with_router(routing::build(&config, &store, &client, own_agent, &node_key));
             state = state.with_chain(client, deployment);
         }
         if let Some(inference) = inference {

@@ -208,6 +208,7 @@ impl TestNode {
             },
             guard: Default::default(),
             jobs: Default::default(),
+            router: Default::default(),
         };
         let mut config = config;
         tweak(&mut config);

@@ -84,6 +84,7 @@ struct AppInner {
     key_watch: Option<crate::keywatch::KeyWatch>,
     store: Arc<Store>,
     a2a: Arc<crate::a2a::Tasks>,
+    router: Option<Arc<agora_router::Router>>,
     started: Instant,
 }
 
@@ -121,6 +122,7 @@ impl AppState {
                 key_watch: None,
                 store,
                 a2a: Arc::default(),
+                router: None,
                 started: Instant::now(),
             }),
         }
@@ -148,6 +150,11 @@ impl AppState {
     pub fn with_node_key(mut self, key: alloy::signers::local::PrivateKeySigner) -> Self {
         self.inner_mut().node_key = Some(key);
         self
+    }
+
+    /// The node's agent id, once registered.
+    pub(crate) fn agent_id(&self) -> Option<alloy::primitives::U256> {
+        self.agent().registration.map(|(id, _)| id)
     }
 
     fn agent(&self) -> AgentState {
@@ -200,6 +207,18 @@ impl AppState {
         inner.paywall = Some(paywall);
         inner.pricing = pricing;
         self
+    }
+
+    /// With the router to remote providers, which the owner's OpenAI API uses for models that
+    /// are not served here.
+    pub fn with_router(mut self, router: Arc<agora_router::Router>) -> Self {
+        self.inner_mut().router = Some(router);
+        self
+    }
+
+    /// The router to remote providers, when the node has a chain to find and pay them on.
+    pub(crate) fn router(&self) -> Option<&Arc<agora_router::Router>> {
+        self.inner.router.as_ref()
     }
 
     /// With a watch over the node key's transactions, reported in `/health`.
@@ -414,6 +433,7 @@ pub fn paid_app(state: AppState) -> Router {
     use crate::a2a;
     Router::new()
         .route("/v1/chat/completions", post(openai::paid_chat_completions))
+        .route("/v1/models", get(openai::paid_models))
         .route("/v1/message:send", post(a2a::message_send))
         .route("/v1/message:stream", post(a2a::message_stream))
         .route("/v1/tasks", get(a2a::list_tasks))

@@ -8,6 +8,7 @@ mod amount;
 mod guard;
 mod jobs;
 mod print;
+mod router;
 
 use access::api_access;
 pub use access::{ApiAccess, ApiToken, MIN_API_TOKEN_LEN};
@@ -18,6 +19,7 @@ use agora_chain::{
 };
 pub use guard::GuardLayer;
 pub use jobs::JobsLayer;
+pub use router::RouterLayer;
 use serde::{Deserialize, Serialize};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -64,7 +66,7 @@ pub enum ConfigError {
 }
 
 /// One layer of configuration; `None` leaves the value to the layers below.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigLayer {
     /// Where the node keeps its store, devnet state and deployments.
@@ -93,6 +95,9 @@ pub struct ConfigLayer {
     /// Jobs between agents: the node as provider, client and validator.
     #[serde(default)]
     pub jobs: JobsLayer,
+    /// The owner's router to remote providers.
+    #[serde(default)]
+    pub router: RouterLayer,
 }
 
 /// `[payments]`
@@ -281,6 +286,7 @@ impl ConfigLayer {
             },
             guard: GuardLayer::from_env(&var)?,
             jobs: JobsLayer::from_env(&var)?,
+            router: RouterLayer::from_env(&var)?,
         })
     }
 
@@ -334,6 +340,7 @@ impl ConfigLayer {
             },
             guard: self.guard.merge(over.guard),
             jobs: self.jobs.merge(over.jobs),
+            router: self.router.merge(over.router),
         }
     }
 }
@@ -422,7 +429,7 @@ pub struct AgentConfig {
 }
 
 /// The validated runtime configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     /// Data directory.
     pub data_dir: PathBuf,
@@ -446,6 +453,8 @@ pub struct NodeConfig {
     pub guard: agora_guard::GuardConfig,
     /// What the node does about jobs (`[jobs]`).
     pub jobs: agora_jobs::Policy,
+    /// Which remote providers the owner's API routes to, and how they are checked (`[router]`).
+    pub router: agora_router::Policy,
 }
 
 impl NodeConfig {
@@ -614,6 +623,7 @@ impl NodeConfig {
         }
         let guard = merged.guard.resolve();
         let jobs = merged.jobs.resolve(payments.price_per_token)?;
+        let router = merged.router.resolve()?;
         Ok(Self {
             data_dir,
             api_listen,
@@ -626,6 +636,7 @@ impl NodeConfig {
             payments,
             guard,
             jobs,
+            router,
         })
     }
 

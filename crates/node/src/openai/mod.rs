@@ -9,12 +9,14 @@
 
 mod completions;
 mod paid;
+mod routed;
 mod stream;
 
 pub(crate) use completions::completions;
 pub(crate) use paid::{
     NotStarted, PaidCall, PaidGeneration, PaidRoute, paid_chat_completions, start_paid_generation,
 };
+pub(crate) use routed::paid_models;
 
 use stream::stream;
 
@@ -149,7 +151,8 @@ pub(crate) async fn service_named(
 ) -> Result<InferenceService, ApiError> {
     let default = service(state)?.clone();
     let Some(models) = state.models() else { return Ok(default) };
-    let Some(name) = name else { return Ok(default) };
+    // `auto` is answered here when the router does not send it out.
+    let Some(name) = name.filter(|n| *n != "auto") else { return Ok(default) };
     models.get(name).await.map_err(|e| match e {
         crate::models::ModelError::Unknown { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", e.to_string())
@@ -160,27 +163,37 @@ pub(crate) async fn service_named(
     })
 }
 
-/// `GET /v1/models`: every model served; `agora.loaded` says which are in memory now.
+/// `GET /v1/models`: every model served here (`agora.loaded` says which are in memory now),
+/// then every model of the remote providers the router may use, as `agent:<id>/<model>` with
+/// the provider, its price, reputation and measured latency under `agora`.
 pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let service = service(&state)?;
+    let mut data = local_models(&state).await?;
+    if let Some(router) = state.router() {
+        data.extend(routed::remote_models(router).await);
+    }
+    Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+/// The models served here, as `/v1/models` entries.
+async fn local_models(state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let service = service(state)?;
     let (infos, loaded) = match state.models() {
         Some(models) => (models.infos().await, models.loaded().await),
         None => (vec![service.engine().info().clone()], vec![service.engine().info().id.clone()]),
     };
-    let data: Vec<Value> = infos
+    Ok(infos
         .iter()
         .map(|info| {
             let mut agora = json!(info);
             agora["loaded"] = json!(loaded.contains(&info.id));
             json!({ "id": info.id, "object": "model", "created": 0, "owned_by": "agora", "agora": agora })
         })
-        .collect();
-    Ok(Json(json!({ "object": "list", "data": data })))
+        .collect())
 }
 
 /// A request names the model it was routed to by (its id, or `default`).
 fn check_model(requested: &str, info: &agora_infer::ModelInfo) -> Result<(), ApiError> {
-    if requested == info.id || requested == "default" {
+    if requested == info.id || requested == "default" || requested == "auto" {
         return Ok(());
     }
     Err(ApiError::new(
@@ -221,8 +234,31 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
     if request.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid("only n = 1 is supported", Some("n")));
     }
-    let mut messages = Vec::with_capacity(request.messages.len());
-    for m in request.messages {
+    let messages = conversation(request.messages)?;
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
+    }
+    let engine = service.engine();
+    let prompt = engine.chat_prompt(&messages).map_err(|e| infer_error(&e))?;
+    let mut knobs = request.sampling;
+    knobs.max_tokens = request.max_completion_tokens.or(knobs.max_tokens);
+    let sampling = knobs.params(prompt.len(), info.context_length, None)?;
+    let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
+    let prepared = Prepared {
+        model: info.id.clone(),
+        prompt_tokens: prompt.tokens().len(),
+        stream: request.stream,
+        include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+        text: false,
+    };
+    Ok((prepared, ChatJob { input: RequestInput::Chat(messages), prompt }))
+}
+
+/// The conversation a chat request holds, roles mapped onto the chat template's (`developer`
+/// is `system`) and content parts joined; only text parts are taken.
+fn conversation(request: Vec<RequestMessage>) -> Result<Vec<ChatMessage>, ApiError> {
+    let mut messages = Vec::with_capacity(request.len());
+    for m in request {
         let role = match m.role.as_str() {
             "system" | "developer" => "system",
             "user" | "assistant" | "tool" => m.role.as_str(),
@@ -249,23 +285,7 @@ fn prepare(service: &InferenceService, body: &[u8]) -> Result<(Prepared, ChatJob
         };
         messages.push(ChatMessage::new(role, content));
     }
-    if messages.is_empty() {
-        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
-    }
-    let engine = service.engine();
-    let prompt = engine.chat_prompt(&messages).map_err(|e| infer_error(&e))?;
-    let mut knobs = request.sampling;
-    knobs.max_tokens = request.max_completion_tokens.or(knobs.max_tokens);
-    let sampling = knobs.params(prompt.len(), info.context_length, None)?;
-    let prompt = engine.prepare(prompt, sampling).map_err(|e| infer_error(&e))?;
-    let prepared = Prepared {
-        model: info.id.clone(),
-        prompt_tokens: prompt.tokens().len(),
-        stream: request.stream,
-        include_usage: request.stream_options.is_some_and(|o| o.include_usage),
-        text: false,
-    };
-    Ok((prepared, ChatJob { input: RequestInput::Chat(messages), prompt }))
+    Ok(messages)
 }
 
 /// The sampling fields both completion endpoints take.
@@ -372,6 +392,9 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, body: Bytes)
 }
 
 async fn chat(state: AppState, body: Bytes) -> Result<Response, ApiError> {
+    if let Some(routed) = routed::route(&state, &body).await {
+        return routed;
+    }
     let service = service_for(&state, &body).await?;
     let (prepared, job) = prepare(&service, &body)?;
     let events = service.submit(job.input, job.prompt, None).map_err(|e| submit_error(&e))?;

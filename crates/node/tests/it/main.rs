@@ -13,6 +13,7 @@ mod index;
 mod inference;
 mod payments;
 mod pull;
+mod router;
 
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
@@ -61,6 +62,7 @@ fn rpc_config(
         payments,
         guard: Default::default(),
         jobs: Default::default(),
+        router: Default::default(),
     }
 }
 

@@ -112,10 +112,16 @@ async fn channel_paid_inference_names_the_payment_and_the_public_listener_is_clo
     let url = node.paid_url("/v1/chat/completions");
 
     // Only priced routes on the public listener.
-    for path in ["/health", "/v1/models", "/agents", "/deployments", "/x402/supported"] {
+    for path in ["/health", "/agents", "/deployments", "/x402/supported"] {
         let status = reqwest::get(node.paid_url(path)).await.unwrap().status().as_u16();
         assert_eq!(status, 404, "{path} on the paid listener");
     }
+    // ...and, free, the price list routers read: what is sold and for how much, not where the
+    // model file lies.
+    let models: Value = reqwest::get(node.paid_url("/v1/models")).await.unwrap().json().await.unwrap();
+    let sold = &models["data"][0]["agora"];
+    assert_eq!(sold["price"]["per_token"], "10", "{models}");
+    assert!(sold["sha256"].is_string() && sold.get("path").is_none(), "{models}");
     // The owner's API stays free, and offers the facilitator.
     let owner = reqwest::Client::new()
         .post(node.url("/v1/chat/completions"))
