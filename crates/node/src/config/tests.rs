@@ -247,3 +247,46 @@ fn the_jobs_table_is_layered_and_checked() {
     let bad = ConfigLayer::from_env(|name| (name == "AGORA_JOBS_VALIDATE").then(|| "sometimes".into()));
     assert!(bad.unwrap_err().to_string().contains("AGORA_JOBS_VALIDATE"));
 }
+
+#[test]
+fn the_router_table_is_layered_and_checked() {
+    use agora_router::Privacy;
+    let defaults = NodeConfig::resolve(
+        None,
+        ConfigLayer::default(),
+        ConfigLayer::default(),
+        ConfigLayer::default(),
+        no_env,
+    )
+    .unwrap();
+    assert_eq!(defaults.router, agora_router::Policy::default());
+    assert_eq!(defaults.router.privacy, Privacy::Open);
+    let file = layer(
+        "[router]\nprivacy = \"anonymous\"\nmax_price_per_token = \"0.00002 dUSD\"\nmin_reputation = 50.0\n\
+         trusted_raters = [\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\"]\nrecheck_percent = 5\n",
+    );
+    let env =
+        ConfigLayer::from_env(|name| (name == "AGORA_ROUTER_PRIVACY").then(|| "local-only".into())).unwrap();
+    let cfg = NodeConfig::resolve(None, file, env, ConfigLayer::default(), no_env).unwrap();
+    assert_eq!(cfg.router.privacy, Privacy::LocalOnly, "env beats file");
+    assert_eq!(cfg.router.max_price_per_token, Some(20), "dUSD amounts are read in atomic units");
+    assert_eq!(cfg.router.min_reputation, Some(50.0));
+    assert_eq!(cfg.router.recheck_percent, 5);
+    assert_eq!(cfg.router.trusted_raters.len(), 1);
+    let printed: ConfigLayer = toml::from_str(&cfg.to_redacted_toml()).unwrap();
+    let reprinted =
+        NodeConfig::resolve(None, printed, ConfigLayer::default(), ConfigLayer::default(), no_env).unwrap();
+    assert_eq!(reprinted.router, cfg.router, "agora config prints a valid file");
+    for (bad, named) in [
+        ("[router]\nprivacy = \"secret\"\n", "router.privacy"),
+        ("[router]\nrecheck_percent = 101\n", "router.recheck_percent"),
+        ("[router]\ntimeout_secs = 0\n", "router.timeout_secs"),
+        ("[router]\ntrusted_raters = [\"bob\"]\n", "router.trusted_raters"),
+    ] {
+        let err =
+            NodeConfig::resolve(None, layer(bad), ConfigLayer::default(), ConfigLayer::default(), no_env)
+                .unwrap_err();
+        assert!(err.to_string().contains(named), "{bad}: {err}");
+    }
+    assert!(toml::from_str::<ConfigLayer>("[router]\nprivcy = \"open\"\n").is_err(), "unknown keys refused");
+}
