@@ -21,6 +21,16 @@ pub(crate) enum BenchCommand {
     Credits(CreditsArgs),
     /// The guard: verdict latency (p50, p95) with the in-process and the node simulator.
     Guard(GuardArgs),
+    /// The router: what routing and receipt checks add to a paid remote call, against paying
+    /// the provider directly; the cost of a re-execution and the time to catch a cheat.
+    Router(RouterArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RouterArgs {
+    /// Calls timed each way (direct and routed, alternating).
+    #[arg(long, default_value_t = 30)]
+    calls: usize,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +151,17 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
         BenchCommand::Credits(args) => {
             let bench = CreditsConfig { calls: args.calls, provider_calls: args.provider_calls };
             print(&agora_bench::credits::run(&config.anvil(), &bench, &progress).await?, global.json)
+        }
+        BenchCommand::Router(args) => {
+            let bench = agora_bench::router::RouterBenchConfig {
+                model: config
+                    .inference
+                    .model
+                    .clone()
+                    .context("no model: run `make setup`, or pass --model FILE")?,
+                calls: args.calls,
+            };
+            print(&agora_bench::router::run(&bench, &progress).await?, global.json)
         }
         BenchCommand::Guard(args) => {
             let bench = GuardBenchConfig { rounds: args.rounds, explain_api: args.explain_api };

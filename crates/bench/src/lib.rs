@@ -8,6 +8,8 @@
 //! - [`credits`]: anonymous credits: time to a ready call proof, verifications and durable paid
 //!   calls per second, and the pool's gas.
 //! - [`guard`]: verdict latency of the two simulators, and what the model summary adds.
+//! - [`router`]: what routing and receipt checks add to a paid remote call, against paying the
+//!   provider directly; a re-execution's cost and the time to catch a cheat.
 //!
 //! The chain benchmarks run on a scratch devnet of their own, never on the node's chain.
 
@@ -17,6 +19,7 @@ pub mod guard;
 pub mod index;
 pub mod infer;
 pub mod pay;
+pub mod router;
 
 pub use error::{BenchError, Result};
 
