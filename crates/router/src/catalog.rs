@@ -46,6 +46,10 @@ pub struct Provider {
     pub latency_ms: Option<f64>,
     /// Why the router stopped using it, if it did.
     pub marked: Option<String>,
+    /// Its TEE evidence, verified and binding its receipt key (its wallet).
+    pub attestation: Option<agora_attest::Attested>,
+    /// Why the evidence it publishes was not accepted, if it publishes some.
+    pub attestation_error: Option<String>,
 }
 
 fn decimal<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
@@ -77,6 +81,12 @@ impl Provider {
                 self.price_per_token
             ));
         }
+        if policy.require_attestation && self.attestation.is_none() {
+            let why = self.attestation_error.as_deref().unwrap_or("it publishes none");
+            return Some(format!(
+                "no verified TEE attestation binding its receipt key ({why}); router.require_attestation is on"
+            ));
+        }
         if let Some(min) = policy.min_reputation {
             match self.reputation {
                 Some(r) if r >= min => {}
@@ -90,6 +100,29 @@ impl Provider {
         }
         None
     }
+}
+
+/// The TEE evidence a registration file publishes (`attestation`), verified now against the
+/// key that must sign the provider's receipts: what it proves, or why it was not accepted.
+pub(crate) fn attestation_of(
+    registration: Option<&Value>,
+    key: Address,
+    now_secs: u64,
+) -> (Option<agora_attest::Attested>, Option<String>) {
+    let Some(raw) = registration.and_then(|r| r.get("attestation")).filter(|a| !a.is_null()) else {
+        return (None, None);
+    };
+    let checked = serde_json::from_value::<agora_attest::Evidence>(raw.clone())
+        .map_err(|e| agora_attest::AttestError::Malformed(e.to_string()))
+        .and_then(|evidence| agora_attest::verify_binding(&evidence, key, now_secs));
+    match checked {
+        Ok(attested) => (Some(attested), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Orders providers best first: cheapest, then best rated, then fastest, then by agent id.
@@ -142,7 +175,11 @@ pub(crate) async fn load(
         let Ok(wallet) = agent.wallet.parse::<Address>() else { continue };
         let summary = agora_agents::trusted_summary(store, chain_id, &agent.agent_id, trusted).ok();
         let reputation = summary.as_ref().and_then(|s| s.average.as_deref()?.parse::<f64>().ok());
+        let (attestation, attestation_error) =
+            attestation_of(agent.registration.as_ref(), wallet, now_secs());
         let provider = Provider {
+            attestation,
+            attestation_error,
             marked: marked.get(&agent.agent_id).cloned(),
             agent_id: agent.agent_id,
             name: agent.name,
@@ -223,6 +260,8 @@ mod tests {
             ratings: u64::from(reputation.is_some()),
             latency_ms: latency,
             marked: None,
+            attestation: None,
+            attestation_error: None,
         }
     }
 
@@ -237,6 +276,33 @@ mod tests {
         rank(&mut list);
         let order: Vec<&str> = list.iter().map(|p| p.agent_id.as_str()).collect();
         assert_eq!(order, ["3", "4", "2", "10"]);
+    }
+
+    #[test]
+    fn tee_evidence_is_verified_against_the_receipt_key() {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let quote = include_bytes!("../../attest/tests/fixtures/tdx_quote");
+        let collateral: Value =
+            serde_json::from_slice(include_bytes!("../../attest/tests/fixtures/tdx_quote_collateral.json"))
+                .unwrap();
+        let registration = serde_json::json!({
+            "attestation": { "type": "dcap", "quote": b64(quote), "collateral": collateral }
+        });
+        let wallet = Address::repeat_byte(7);
+        // Genuine Intel evidence, at a time its collateral was valid, but binding some other key.
+        let (attested, why) = attestation_of(Some(&registration), wallet, 1_752_919_234);
+        assert!(attested.is_none());
+        assert!(why.unwrap().contains("does not bind the receipt key"));
+        // Expired collateral, today.
+        let (attested, why) = attestation_of(Some(&registration), wallet, now_secs());
+        assert!(attested.is_none() && why.unwrap().contains("does not verify"));
+        // None published.
+        assert_eq!(attestation_of(Some(&serde_json::json!({})), wallet, 0), (None, None));
+        let mut p = provider("1", 1, None, None);
+        p.attestation_error = Some("the attestation does not verify".into());
+        let policy = Policy { require_attestation: true, ..Policy::default() };
+        assert!(p.refused_by(&policy, "m").unwrap().contains("does not verify"));
     }
 
     #[test]
@@ -255,6 +321,9 @@ mod tests {
 
         let policy = Policy { models: vec!["x".into()], ..Policy::default() };
         assert!(provider("1", 1, None, None).refused_by(&policy, "m").unwrap().contains("router.models"));
+
+        let policy = Policy { require_attestation: true, ..Policy::default() };
+        assert!(provider("1", 1, None, None).refused_by(&policy, "m").unwrap().contains("publishes none"));
 
         let mut marked = provider("1", 1, None, None);
         marked.marked = Some("re-execution diverged".into());

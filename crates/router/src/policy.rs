@@ -66,6 +66,9 @@ pub struct Policy {
     pub mandate: String,
     /// Whether `auto` may pick a remote provider (else `auto` is the local default model).
     pub auto_remote: bool,
+    /// Route only to providers whose registration carries TEE evidence (Intel TDX/SGX, AMD
+    /// SEV-SNP) that verifies and binds their receipt key.
+    pub require_attestation: bool,
 }
 
 impl Default for Policy {
@@ -80,6 +83,7 @@ impl Default for Policy {
             timeout_secs: 120,
             mandate: "default".into(),
             auto_remote: true,
+            require_attestation: false,
         }
     }
 }

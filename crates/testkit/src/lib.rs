@@ -136,6 +136,7 @@ pub struct TestNode {
     deployment: ChainDeployment,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<agora_node::Result<()>>>,
+    config: NodeConfig,
     dir: TempDir,
 }
 
@@ -212,7 +213,7 @@ impl TestNode {
         };
         let mut config = config;
         tweak(&mut config);
-        let node = Node::start(config).await.expect("start the node");
+        let node = Node::start(config.clone()).await.expect("start the node");
         let api_addr = node.api_addr();
         let paid_addr = node.paid_addr();
         let node_address = node.node_address();
@@ -221,7 +222,16 @@ impl TestNode {
         let task = tokio::spawn(node.run_until(async move {
             let _ = rx.await;
         }));
-        Self { api_addr, paid_addr, node_address, deployment, shutdown: Some(tx), task: Some(task), dir }
+        Self {
+            api_addr,
+            paid_addr,
+            node_address,
+            deployment,
+            shutdown: Some(tx),
+            task: Some(task),
+            config,
+            dir,
+        }
     }
 
     /// Where the public paid listener listens (paid access is on in tests).
@@ -247,6 +257,11 @@ impl TestNode {
     /// The suite the node uses.
     pub fn deployment(&self) -> &ChainDeployment {
         &self.deployment
+    }
+
+    /// The configuration the node runs with (for `agora_node::ops` calls beside it).
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
     }
 
     /// The node's data directory.

@@ -28,6 +28,8 @@ pub struct RouterLayer {
     pub mandate: Option<String>,
     /// Whether `auto` may choose a remote provider.
     pub auto_remote: Option<bool>,
+    /// Route only to providers with verified TEE evidence binding their receipt key.
+    pub require_attestation: Option<bool>,
 }
 
 impl RouterLayer {
@@ -56,6 +58,7 @@ impl RouterLayer {
             timeout_secs: over.timeout_secs.or(self.timeout_secs),
             mandate: over.mandate.or(self.mandate),
             auto_remote: over.auto_remote.or(self.auto_remote),
+            require_attestation: over.require_attestation.or(self.require_attestation),
         }
     }
 
@@ -84,6 +87,7 @@ impl RouterLayer {
             timeout_secs: self.timeout_secs.unwrap_or(d.timeout_secs),
             mandate: self.mandate.unwrap_or(d.mandate),
             auto_remote: self.auto_remote.unwrap_or(d.auto_remote),
+            require_attestation: self.require_attestation.unwrap_or(d.require_attestation),
         };
         if policy.recheck_percent > 100 {
             return Err(ConfigError::Invalid(format!(
@@ -121,13 +125,15 @@ pub(super) fn to_toml(p: &Policy) -> String {
     }
     out.push_str(&format!(
         "trusted_raters = [{}]\nmodels = [{}]  # empty: any\nrecheck_percent = {}  # re-executed locally when the model is here\n\
-         timeout_secs = {}\nmandate = \"{}\"\nauto_remote = {}\n",
+         timeout_secs = {}\nmandate = \"{}\"\nauto_remote = {}\n\
+         require_attestation = {}  # only providers with verified TEE evidence binding their receipt key\n",
         list(p.trusted_raters.iter().map(|a| a.to_checksum(None)).collect()),
         list(p.models.clone()),
         p.recheck_percent,
         p.timeout_secs,
         p.mandate,
-        p.auto_remote
+        p.auto_remote,
+        p.require_attestation
     ));
     out
 }

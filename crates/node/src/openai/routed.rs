@@ -200,6 +200,8 @@ pub(super) async fn remote_models(router: &Router) -> Vec<Value> {
                     "ratings": provider.ratings,
                     "latencyMs": provider.latency_ms,
                     "marked": provider.marked,
+                    "attestation": provider.attestation,
+                    "attestationError": provider.attestation_error,
                 },
             }));
         }

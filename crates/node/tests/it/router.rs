@@ -17,7 +17,15 @@ use alloy::{
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use serde_json::{Value, json};
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 /// What the cheater returns in place of the model's answer.
 const TAMPERED: &str = "The answer is 42.";
@@ -371,24 +379,47 @@ async fn the_owners_endpoint_routes_to_providers_found_on_chain_and_catches_a_ch
     );
 }
 
+/// An endpoint that counts the connections made to it and answers none.
+async fn counting_endpoint() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (base, count)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_only_sends_nothing_out() {
     let net = TestNet::start().await;
     let provider = TestNode::start_with(&net, Some(default_model()), 1, |_| {}).await;
+    // A second provider whose endpoint counts every connection made to it.
+    let (watched, connections) = counting_endpoint().await;
+    let model = get(provider.url("/v1/models")).await["data"][0]["id"].as_str().unwrap().to_owned();
+    register(&net, 4, &model, &watched, &PrivateKeySigner::random()).await;
     let client = TestNode::start_with(&net, Some(default_model()), 2, |c| {
         c.router.privacy = agora_router::Privacy::LocalOnly;
     })
     .await;
-    // Both agents are on chain and in the client's index, yet nothing remote is listed or used.
+    // The agents are on chain and in the client's index, yet nothing remote is listed or used.
     for _ in 0..60 {
         let agents = get(client.url("/agents")).await;
-        if agents["agents"].as_array().is_some_and(|a| a.len() >= 2) {
+        if agents["agents"].as_array().is_some_and(|a| a.len() >= 3) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(remote(&client).await.is_empty());
     let agents = get(client.url("/agents")).await;
+    let watched_listed = agents["agents"].as_array().unwrap().iter().any(|a| {
+        a["registration"]["services"][0]["endpoint"].as_str().is_some_and(|e| e.starts_with(&watched))
+    });
+    assert!(watched_listed, "the watched provider is in the client's index: {agents:#}");
     let provider_id = agents["agents"]
         .as_array()
         .unwrap()
@@ -402,8 +433,111 @@ async fn local_only_sends_nothing_out() {
     let (status, body) = post(client.url("/v1/chat/completions"), ask("auto")).await;
     assert_eq!(status, 200, "auto is the local model: {body}");
     assert!(body["agora_route"].is_null());
-    // Nothing was paid or reserved.
+    // Nothing was paid or reserved, and no connection reached a provider.
     let store = Store::open_in(client.data_dir()).unwrap();
     let spent = Mandate::spent(&store, "default").unwrap();
     assert_eq!(spent, 0);
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "a local-only node connected to a provider");
+}
+
+/// Every row of every table in the store of `dir`, as text, by table.
+fn dump(dir: &std::path::Path) -> std::collections::BTreeSet<(String, String)> {
+    let store = Store::open_in(dir).unwrap();
+    store
+        .read(|c| {
+            let tables: Vec<String> = c
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut rows = std::collections::BTreeSet::new();
+            for table in tables {
+                let mut stmt = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
+                let width = stmt.column_count();
+                let found: Vec<String> = stmt
+                    .query_map([], |r| {
+                        let cells: Vec<String> = (0..width)
+                            .map(|i| match r.get_ref(i) {
+                                Ok(agora_store::rusqlite::types::ValueRef::Text(t)) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                Ok(agora_store::rusqlite::types::ValueRef::Blob(b)) => alloy::hex::encode(b),
+                                Ok(v) => format!("{v:?}"),
+                                Err(e) => e.to_string(),
+                            })
+                            .collect();
+                        Ok(cells.join("|"))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                rows.extend(found.into_iter().map(|row| (table.clone(), row)));
+            }
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_routing_pays_with_credits_and_the_provider_records_no_address_of_the_client() {
+    let net = TestNet::start().await;
+    let provider = TestNode::start_with(&net, Some(default_model()), 1, |_| {}).await;
+    let model = get(provider.url("/v1/models")).await["data"][0]["id"].as_str().unwrap().to_owned();
+    let client = TestNode::start_with(&net, Some(default_model()), 2, |c| {
+        c.router.privacy = agora_router::Privacy::Anonymous;
+        c.router.recheck_percent = 0;
+    })
+    .await;
+    let minter = net.client_for(5).await;
+    DevStablecoin::new(net.stablecoin_address(), minter.provider())
+        .faucet(client.node_address(), U256::from(10_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let mut provider_id = None;
+    for _ in 0..120 {
+        provider_id = remote(&client)
+            .await
+            .into_iter()
+            .find(|e| e["agora"]["wallet"] == provider.node_address().to_checksum(None))
+            .map(|e| e["agora"]["agentId"].as_str().unwrap().to_owned());
+        if provider_id.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let named = format!("agent:{}/{model}", provider_id.expect("the provider is listed"));
+    // No credit held: the provider cannot be paid anonymously, and nothing is paid openly.
+    let (status, body) = post(client.url("/v1/chat/completions"), ask(&named)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("providers_failed")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no credit"), "{body}");
+
+    // One deposit into the provider's pool (from the client's node key, as `agora credits buy`).
+    agora_node::ops::credits::buy(client.config(), &provider.paid_url(""), None).await.unwrap();
+    // The provider's own agent and the client's are in its index already (public chain data);
+    // what the calls add must name neither of the client's addresses.
+    let before = dump(provider.data_dir());
+    for n in 0..2 {
+        let (status, body) = post(client.url("/v1/chat/completions"), ask(&named)).await;
+        assert_eq!(status, 200, "call {n}: {body}");
+        assert_eq!(body["agora_route"]["scheme"], "zk-credits", "{body}");
+        assert_eq!(body["agora_route"]["receiptChecked"], true);
+    }
+    let after = dump(provider.data_dir());
+    let added: Vec<&(String, String)> = after.difference(&before).collect();
+    assert!(
+        added.iter().any(|(table, _)| table == "credit_tickets"),
+        "the calls were paid with tickets: {added:#?}"
+    );
+    let text = format!("{added:?}").to_lowercase();
+    let signer = net.wallet(2).address();
+    for who in [client.node_address(), signer] {
+        assert!(
+            !text.contains(&alloy::hex::encode(who.as_slice())),
+            "the provider's records name {who}: {added:#?}"
+        );
+    }
+    // Nothing was paid openly from the node key beyond the deposit.
+    let store = Store::open_in(client.data_dir()).unwrap();
+    assert_eq!(Mandate::spent(&store, "default").unwrap(), 0);
 }
