@@ -6,6 +6,7 @@
 mod beside;
 mod credits;
 mod jobs;
+mod router;
 mod x402;
 mod x402_facilitator;
 

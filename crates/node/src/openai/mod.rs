@@ -167,7 +167,12 @@ pub(crate) async fn service_named(
 /// then every model of the remote providers the router may use, as `agent:<id>/<model>` with
 /// the provider, its price, reputation and measured latency under `agora`.
 pub(crate) async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut data = local_models(&state).await?;
+    let mut data = match (local_models(&state).await, state.router()) {
+        (Ok(local), _) => local,
+        // A node without a model of its own still lists the providers it routes to.
+        (Err(_), Some(_)) => Vec::new(),
+        (Err(e), None) => return Err(e),
+    };
     if let Some(router) = state.router() {
         data.extend(routed::remote_models(router).await);
     }
