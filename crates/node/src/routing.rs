@@ -55,6 +55,7 @@ pub(crate) fn build(
         chain_id: chain.chain_id(),
         own_agent: own_agent.map(|id| id.to_string()),
         pay,
+        allow_private_endpoints: agora_chain::is_dev_chain(chain.chain_id()),
     }))
 }
 

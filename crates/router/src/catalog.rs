@@ -102,6 +102,20 @@ impl Provider {
     }
 }
 
+/// Whether the router may call `endpoint`: an http(s) URL, and on a public chain not a loopback,
+/// private or link-local address (a registration file must not turn the owner's node against
+/// their own network). Development chains allow them, as the discovery index does.
+pub(crate) fn endpoint_allowed(endpoint: &str, allow_private: bool) -> Result<(), String> {
+    let url = reqwest::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{endpoint:?} is not http(s)"));
+    }
+    if !allow_private && agora_agents::is_private_host(&url) {
+        return Err(format!("{endpoint} is a private address, refused on a public chain"));
+    }
+    Ok(())
+}
+
 /// The TEE evidence a registration file publishes (`attestation`), verified now against the
 /// key that must sign the provider's receipts: what it proves, or why it was not accepted.
 pub(crate) fn attestation_of(
@@ -156,6 +170,7 @@ pub(crate) async fn load(
     chain_id: u64,
     own_agent: Option<&str>,
     trusted: &[Address],
+    allow_private: bool,
     http: &reqwest::Client,
 ) -> Vec<Provider> {
     let agents = match agora_agents::list_agents(store, chain_id, None, true) {
@@ -172,6 +187,10 @@ pub(crate) async fn load(
             continue;
         }
         let Some(endpoint) = chat_endpoint(&agent) else { continue };
+        if let Err(why) = endpoint_allowed(&endpoint, allow_private) {
+            tracing::debug!(target: "agora::router", agent = %agent.agent_id, "provider left out: {why}");
+            continue;
+        }
         let Ok(wallet) = agent.wallet.parse::<Address>() else { continue };
         let summary = agora_agents::trusted_summary(store, chain_id, &agent.agent_id, trusted).ok();
         let reputation = summary.as_ref().and_then(|s| s.average.as_deref()?.parse::<f64>().ok());
@@ -276,6 +295,16 @@ mod tests {
         rank(&mut list);
         let order: Vec<&str> = list.iter().map(|p| p.agent_id.as_str()).collect();
         assert_eq!(order, ["3", "4", "2", "10"]);
+    }
+
+    #[test]
+    fn private_endpoints_are_called_on_development_chains_only() {
+        let local = "http://127.0.0.1:8412/v1/chat/completions";
+        assert!(endpoint_allowed(local, true).is_ok());
+        assert!(endpoint_allowed(local, false).unwrap_err().contains("private address"));
+        assert!(endpoint_allowed("http://192.168.1.1/v1/chat/completions", false).is_err());
+        assert!(endpoint_allowed("https://provider.example/v1/chat/completions", false).is_ok());
+        assert!(endpoint_allowed("file:///etc/passwd", true).is_err());
     }
 
     #[test]

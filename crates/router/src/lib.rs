@@ -149,6 +149,8 @@ pub struct RouterConfig {
     pub own_agent: Option<String>,
     /// How remote calls are paid (`None`: no remote calls can be paid).
     pub pay: Option<Pay>,
+    /// Call providers on loopback and private addresses (development chains only).
+    pub allow_private_endpoints: bool,
 }
 
 /// A request to send out: the conversation and the body as sent.
@@ -219,15 +221,13 @@ impl Router {
         let mut cached = self.catalog.lock().await;
         let fresh = cached.as_ref().is_some_and(|(at, _)| at.elapsed() < CATALOG_TTL);
         if !fresh {
-            let mut trusted = self.config.policy.trusted_raters.clone();
-            if let Some(Pay::Open(payer)) = &self.config.pay {
-                trusted.push(payer.address());
-            }
+            let trusted = self.config.policy.trusted_raters.clone();
             let providers = catalog::load(
                 &self.config.store,
                 self.config.chain_id,
                 self.config.own_agent.as_deref(),
                 &trusted,
+                self.config.allow_private_endpoints,
                 &self.http,
             )
             .await;
