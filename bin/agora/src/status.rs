@@ -113,6 +113,14 @@ fn print(out: &mut impl Write, status: &agora_node::ops::status::NodeStatus) -> 
         .map(|m| format!("{}{}", m.id, if m.loaded { " (loaded)" } else { "" }))
         .collect();
     writeln!(out, "models    {}", if models.is_empty() { "none".to_owned() } else { models.join(", ") })?;
+    if let Some(r) = &report.router {
+        let marked = if r.marked > 0 { format!(" ({} marked as cheating)", r.marked) } else { String::new() };
+        writeln!(
+            out,
+            "router    {base}/v1 routes auto, remote and agent:<id>/<model>: {} provider(s){marked}, privacy {}, paid under mandate {:?}",
+            r.providers, r.privacy, r.mandate
+        )?;
+    }
     if let Some(g) = &report.guard {
         writeln!(
             out,

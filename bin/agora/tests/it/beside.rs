@@ -88,6 +88,8 @@ fn from_another_folder_a_node_runs_on_its_data_directory_and_every_command_group
         "balance   ",
         "dUSD",
         "models    SmolLM2",
+        "router    http://127.0.0.1:",
+        "privacy open, paid under mandate \"default\"",
     ] {
         assert!(status.contains(line), "{line:?} in {status}");
     }

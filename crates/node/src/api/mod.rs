@@ -682,6 +682,15 @@ async fn node_status(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
             .map(|i| ModelReport { id: i.id.clone(), loaded: loaded.contains(&i.id) })
             .collect();
     }
+    if let Some(router) = &inner.router {
+        let providers = router.providers().await;
+        report.router = Some(crate::ops::status::RouterReport {
+            privacy: router.policy().privacy.as_str().to_owned(),
+            providers: providers.len(),
+            marked: providers.iter().filter(|p| p.marked.is_some()).count(),
+            mandate: router.policy().mandate.clone(),
+        });
+    }
     if inner.guard.is_some() {
         use agora_guard::ListKind;
         let entries =

@@ -102,6 +102,23 @@ pub struct NodeReport {
     pub models: Vec<ModelReport>,
     /// The guard's lists, when the guard runs in the node.
     pub guard: Option<GuardReport>,
+    /// The router to remote providers, when the node has a chain.
+    #[serde(default)]
+    pub router: Option<RouterReport>,
+}
+
+/// The router to remote providers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterReport {
+    /// `open`, `anonymous` or `local-only`.
+    pub privacy: String,
+    /// Providers the catalog holds.
+    pub providers: usize,
+    /// Of those, marked as cheating.
+    pub marked: usize,
+    /// The mandate remote calls are paid under.
+    pub mandate: String,
 }
 
 /// The chain a node is on.
