@@ -77,7 +77,8 @@ pub struct GuardReport {
     pub explain: Option<ExplainLatency>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p`th percentile of `sorted` (nearest rank), 0 when it is empty.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -72,8 +72,10 @@ pub struct RouterReport {
 
 fn latency(mut samples: Vec<f64>) -> Latency {
     samples.sort_by(f64::total_cmp);
-    let at = |p: f64| samples[((p / 100.0) * (samples.len() - 1) as f64).round() as usize];
-    Latency { p50_ms: at(50.0), p95_ms: at(95.0) }
+    Latency {
+        p50_ms: crate::guard::percentile(&samples, 50.0),
+        p95_ms: crate::guard::percentile(&samples, 95.0),
+    }
 }
 
 const QUESTION: &str = "Name one colour of the rainbow.";

@@ -2,7 +2,7 @@
 //! with the models and prices their paid listeners publish (`GET /v1/models` there is free), the
 //! reputation trusted raters gave them, and the latency measured here.
 
-use crate::{Policy, marks};
+use crate::Policy;
 use agora_agents::IndexedAgent;
 use agora_store::Store;
 use alloy::primitives::Address;
@@ -180,7 +180,6 @@ pub(crate) async fn load(
             return Vec::new();
         }
     };
-    let marked = marks::all(store, chain_id).unwrap_or_default();
     let mut fetches = Vec::new();
     for agent in agents {
         if Some(agent.agent_id.as_str()) == own_agent {
@@ -199,7 +198,8 @@ pub(crate) async fn load(
         let provider = Provider {
             attestation,
             attestation_error,
-            marked: marked.get(&agent.agent_id).cloned(),
+            // Filled in by `Router::providers`, which reads the marks on every call.
+            marked: None,
             agent_id: agent.agent_id,
             name: agent.name,
             wallet,

@@ -121,6 +121,20 @@ impl TestNet {
         self.devnet.dev_signer(i).expect("anvil has dev accounts")
     }
 
+    /// Mints `amount` devnet dollars (atomic units) to `to`, sent from the last funded wallet
+    /// ([`WALLETS`]): a test that uses this helper must not run a node signing as that wallet.
+    pub async fn faucet(&self, to: Address, amount: u64) {
+        let minter = self.client_for(WALLETS).await;
+        DevStablecoin::new(self.stablecoin_address(), minter.provider())
+            .faucet(to, U256::from(amount))
+            .send()
+            .await
+            .expect("send faucet transaction")
+            .get_receipt()
+            .await
+            .expect("faucet receipt");
+    }
+
     /// A client signing as wallet `i`.
     pub async fn client_for(&self, i: usize) -> ChainClient {
         ChainClient::connect(&self.rpc_url(), Some(self.wallet(i))).await.expect("connect as wallet")

@@ -91,15 +91,7 @@ async fn a_provider_killed_with_a_paid_request_in_flight_is_failed_over_and_not_
     let steady = Provider::start(&net, &root.path().join("steady"), 2, "10").await;
     // The client serves no model: a model name goes to the providers.
     let client = TestNode::start_with(&net, None, 3, |c| c.router.recheck_percent = 0).await;
-    let minter = net.client_for(5).await;
-    DevStablecoin::new(net.stablecoin_address(), minter.provider())
-        .faucet(client.node_address(), U256::from(1_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    net.faucet(client.node_address(), 1_000_000).await;
     Mandate { name: "default".into(), budget: 500_000, per_call: 20_000, payees: vec![], expires_at: 0 }
         .save(&Store::open_in(client.data_dir()).unwrap())
         .unwrap();

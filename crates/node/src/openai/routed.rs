@@ -33,6 +33,9 @@ pub(super) async fn route(state: &AppState, body: &[u8]) -> Option<Result<Respon
         return None;
     }
     let target = Target::parse(&name);
+    if target == Target::Auto && !router.policy().auto_remote && state.inference().is_some() {
+        return None;
+    }
     let candidates = match router.candidates(target, &name).await {
         Ok(candidates) => candidates,
         // `auto` falls back to the local model when no provider may answer (or `auto` stays
@@ -40,9 +43,6 @@ pub(super) async fn route(state: &AppState, body: &[u8]) -> Option<Result<Respon
         Err(_) if target == Target::Auto && state.inference().is_some() => return None,
         Err(e) => return Some(Err(route_error(e))),
     };
-    if target == Target::Auto && !router.policy().auto_remote && state.inference().is_some() {
-        return None;
-    }
     Some(remote(state, router, candidates, body, &name).await)
 }
 

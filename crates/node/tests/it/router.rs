@@ -207,14 +207,7 @@ async fn the_owners_endpoint_routes_to_providers_found_on_chain_and_catches_a_ch
     .await;
     // The client node pays from its node key: dUSD and a mandate, no ETH.
     let payer = client.node_address();
-    DevStablecoin::new(net.stablecoin_address(), net.client_for(5).await.provider())
-        .faucet(payer, U256::from(1_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    net.faucet(payer, 1_000_000).await;
     let store = Store::open_in(client.data_dir()).unwrap();
     Mandate { name: "default".into(), budget: 500_000, per_call: 20_000, payees: vec![], expires_at: 0 }
         .save(&store)
@@ -478,15 +471,7 @@ async fn anonymous_routing_pays_with_credits_and_the_provider_records_no_address
         c.router.recheck_percent = 0;
     })
     .await;
-    let minter = net.client_for(5).await;
-    DevStablecoin::new(net.stablecoin_address(), minter.provider())
-        .faucet(client.node_address(), U256::from(10_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    net.faucet(client.node_address(), 10_000_000).await;
     let mut provider_id = None;
     for _ in 0..120 {
         provider_id = remote(&client)
