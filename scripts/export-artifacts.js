@@ -40,6 +40,8 @@ const CONTRACTS = [
   ['AgenticCommerce.sol', 'AgenticCommerce'],
   ['ValidatorCouncil.sol', 'ValidatorCouncil'],
   ['JobEvaluator.sol', 'JobEvaluator'],
+  ['DeepFundingRound.sol', 'DeepFundingRound'],
+  ['QuadraticFundingRound.sol', 'QuadraticFundingRound'],
 ];
 
 // A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written
