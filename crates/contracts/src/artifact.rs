@@ -132,6 +132,12 @@ pub(crate) static VALIDATOR_COUNCIL: LazyLock<Artifact> =
 pub(crate) static JOB_EVALUATOR: LazyLock<Artifact> =
     LazyLock::new(|| load("JobEvaluator", include_str!("../artifacts/JobEvaluator.json")));
 
+pub(crate) static DEEP_FUNDING_ROUND: LazyLock<Artifact> =
+    LazyLock::new(|| load("DeepFundingRound", include_str!("../artifacts/DeepFundingRound.json")));
+
+pub(crate) static QUADRATIC_FUNDING_ROUND: LazyLock<Artifact> =
+    LazyLock::new(|| load("QuadraticFundingRound", include_str!("../artifacts/QuadraticFundingRound.json")));
+
 #[cfg(test)]
 mod tests {
     use super::*;

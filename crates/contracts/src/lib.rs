@@ -137,6 +137,34 @@ pub mod bindings {
         );
     }
 
+    pub use deep_funding::DeepFundingRound;
+
+    /// The round contracts share the optimistic distributor's types; each in its own module.
+    pub mod deep_funding {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug, PartialEq, Eq)]
+            DeepFundingRound,
+            "artifacts/DeepFundingRound.json"
+        );
+    }
+
+    pub use quadratic_funding::QuadraticFundingRound;
+
+    /// See [`deep_funding`].
+    pub mod quadratic_funding {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug, PartialEq, Eq)]
+            QuadraticFundingRound,
+            "artifacts/QuadraticFundingRound.json"
+        );
+    }
+
     pub use upto::X402UptoPermit2Proxy;
 
     /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in
@@ -203,6 +231,12 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         return Some(shown(e));
     }
     if let Ok(e) = bindings::ValidatorCouncil::ValidatorCouncilErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::DeepFundingRound::DeepFundingRoundErrors::abi_decode(data) {
+        return Some(shown(e));
+    }
+    if let Ok(e) = bindings::QuadraticFundingRound::QuadraticFundingRoundErrors::abi_decode(data) {
         return Some(shown(e));
     }
     None
@@ -294,6 +328,13 @@ pub enum SuiteContract {
     /// The optimistic evaluator of jobs: bonds, challenges, rulings, job feedback (constructed
     /// with the escrow, the council, the two ERC-8004 registries and [`EVALUATOR_PARAMS`]).
     JobEvaluator,
+    /// Deep-funding rounds: solver and jury commit–reveal, an optimistic result with council
+    /// disputes, Merkle claims (constructed with the stablecoin and the council).
+    DeepFundingRound,
+    /// Quadratic-funding rounds: identity-gated donations, an optimistic matching result with
+    /// council disputes, Merkle claims (constructed with the stablecoin, the council and the
+    /// identity registry).
+    QuadraticFundingRound,
 }
 
 /// The council's numeric constructor arguments as deployed by agora: jurors per dispute,
@@ -320,6 +361,8 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::AgenticCommerce,
     SuiteContract::ValidatorCouncil,
     SuiteContract::JobEvaluator,
+    SuiteContract::DeepFundingRound,
+    SuiteContract::QuadraticFundingRound,
 ];
 
 impl SuiteContract {
@@ -338,6 +381,8 @@ impl SuiteContract {
             Self::AgenticCommerce => "AgenticCommerce",
             Self::ValidatorCouncil => "ValidatorCouncil",
             Self::JobEvaluator => "JobEvaluator",
+            Self::DeepFundingRound => "DeepFundingRound",
+            Self::QuadraticFundingRound => "QuadraticFundingRound",
         }
     }
 
@@ -360,6 +405,10 @@ impl SuiteContract {
             ],
             Self::AgenticCommerce => &[Self::DevStablecoin],
             Self::ValidatorCouncil => &[Self::DevStablecoin, Self::IdentityRegistry],
+            Self::DeepFundingRound => &[Self::DevStablecoin, Self::ValidatorCouncil],
+            Self::QuadraticFundingRound => {
+                &[Self::DevStablecoin, Self::ValidatorCouncil, Self::IdentityRegistry]
+            }
             Self::JobEvaluator => &[
                 Self::AgenticCommerce,
                 Self::ValidatorCouncil,
@@ -411,6 +460,8 @@ impl SuiteContract {
             Self::AgenticCommerce => &artifact::AGENTIC_COMMERCE,
             Self::ValidatorCouncil => &artifact::VALIDATOR_COUNCIL,
             Self::JobEvaluator => &artifact::JOB_EVALUATOR,
+            Self::DeepFundingRound => &artifact::DEEP_FUNDING_ROUND,
+            Self::QuadraticFundingRound => &artifact::QUADRATIC_FUNDING_ROUND,
         }
     }
 }

@@ -46,6 +46,9 @@ pub enum FundingError {
     /// Round parameters that make no sense.
     #[error("bad parameters: {0}")]
     Params(String),
+    /// A chain step failed (the contract's revert is named).
+    #[error("{0}")]
+    Chain(String),
     /// A lockfile or manifest that cannot be read.
     #[error("cannot read {file}: {reason}")]
     Source {

@@ -17,8 +17,10 @@
 //! ```
 //!
 //! Everything is generic over [`Real`]: `f64` to explore, [`Wad`] (fixed point with integer
-//! `ln`/`exp`) for what is posted on chain and challenged. The crate does no I/O.
+//! `ln`/`exp`) for what is posted on chain and challenged. Only [`chain`] does I/O: the round
+//! contracts' steps and the council juror's re-settlement of a disputed result.
 
+pub mod chain;
 pub mod deps;
 mod error;
 pub mod graph;

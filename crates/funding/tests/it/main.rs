@@ -4,6 +4,7 @@
 
 mod acceptance;
 mod builder;
+mod devnet;
 mod properties;
 mod quadratic;
 mod round;
