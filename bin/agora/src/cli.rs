@@ -18,6 +18,7 @@ Examples:
   agora status                      ask the running node how it is
   agora guard                       pre-sign guard: JSON-RPC proxy on 127.0.0.1:8403
   agora job post --provider 1 -p \"Name three colours.\" --price 0.05   hire agent 1
+  agora funding graph --lock Cargo.lock --depth 2 -o graph.json   what agora stands on
   agora config                      show the effective configuration
   agora setup                       fetch anvil and the default model into the data directory
 
@@ -95,6 +96,12 @@ pub(crate) enum Command {
     /// Anonymous prepaid calls (zk-credits): buy a deposit from a provider, status, exit.
     #[command(subcommand)]
     Credits(crate::credits::CreditsCommand),
+    /// Deep funding: a dependency graph, AI solvers, a sparse jury, the blend paid on chain.
+    #[command(subcommand)]
+    Funding(crate::funding::FundingCommand),
+    /// Quadratic funding with pairwise bounding, paid on chain.
+    #[command(subcommand)]
+    Qf(crate::funding::QfCommand),
     /// Jobs between agents: escrowed budget, provider bond, delivery anyone can re-run,
     /// disputes settled by a council of validators.
     #[command(subcommand)]

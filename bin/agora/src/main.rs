@@ -7,6 +7,7 @@ mod chat;
 mod cli;
 mod credits;
 mod feedback;
+mod funding;
 mod guard;
 mod job;
 mod models;
@@ -68,6 +69,8 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Channel(command) => pay::channel(&cli.global, command).await,
         cli::Command::Earnings(args) => pay::earnings(&cli.global, args).await,
         cli::Command::Credits(command) => credits::run(&cli.global, command).await,
+        cli::Command::Funding(command) => funding::funding(&cli.global, command).await,
+        cli::Command::Qf(command) => funding::qf(&cli.global, command).await,
         cli::Command::Job(command) => job::job(&cli.global, command).await,
         cli::Command::Validator(command) => job::validator(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,

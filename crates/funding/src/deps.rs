@@ -187,3 +187,45 @@ impl Builder {
         Graph { name: name.to_owned(), nodes, edges }
     }
 }
+
+/// The part of `graph` within `depth` edges of the root, keeping at most `max_children`
+/// dependencies per node (those most depended on across the whole graph; ties by name). Nodes
+/// stay in the same relative order; the result is a valid graph.
+pub fn prune(graph: &Graph, depth: usize, max_children: usize) -> Graph {
+    let mut indegree = vec![0usize; graph.nodes.len()];
+    for e in &graph.edges {
+        indegree[e.target as usize] += 1;
+    }
+    let children = graph.children();
+    let mut level = vec![usize::MAX; graph.nodes.len()];
+    level[0] = 0;
+    let mut kept_edges = BTreeSet::new();
+    let mut frontier = vec![0usize];
+    for d in 0..depth {
+        let mut next = Vec::new();
+        for &u in &frontier {
+            let mut out: Vec<usize> = children[u].clone();
+            out.sort_by(|&a, &b| {
+                let (ta, tb) = (graph.edges[a].target as usize, graph.edges[b].target as usize);
+                indegree[tb].cmp(&indegree[ta]).then(graph.nodes[ta].id.cmp(&graph.nodes[tb].id))
+            });
+            for &e in out.iter().take(max_children) {
+                let t = graph.edges[e].target as usize;
+                kept_edges.insert(e);
+                if level[t] == usize::MAX {
+                    level[t] = d + 1;
+                    next.push(t);
+                }
+            }
+        }
+        frontier = next;
+    }
+    let kept: Vec<usize> = (0..graph.nodes.len()).filter(|&i| level[i] != usize::MAX).collect();
+    let index: BTreeMap<usize, u32> = kept.iter().enumerate().map(|(new, &old)| (old, new as u32)).collect();
+    let mut edges: Vec<Edge> = kept_edges
+        .iter()
+        .map(|&e| Edge { source: index[&(graph.edges[e].source as usize)], target: index[&(graph.edges[e].target as usize)] })
+        .collect();
+    edges.sort_by_key(|e| (e.source, e.target));
+    Graph { name: graph.name.clone(), nodes: kept.iter().map(|&i| graph.nodes[i].clone()).collect(), edges }
+}

@@ -49,6 +49,9 @@ pub enum FundingError {
     /// A chain step failed (the contract's revert is named).
     #[error("{0}")]
     Chain(String),
+    /// The model could not answer.
+    #[error("the model failed: {0}")]
+    Model(String),
     /// A lockfile or manifest that cannot be read.
     #[error("cannot read {file}: {reason}")]
     Source {

@@ -20,6 +20,7 @@
 //! `ln`/`exp`) for what is posted on chain and challenged. Only [`chain`] does I/O: the round
 //! contracts' steps and the council juror's re-settlement of a disputed result.
 
+pub mod ai;
 pub mod chain;
 pub mod deps;
 mod error;

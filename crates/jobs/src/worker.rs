@@ -236,6 +236,8 @@ pub struct Worker {
     votes: HashMap<U256, (u8, B256)>,
     joined: bool,
     failures: HashMap<Task, (u32, String)>,
+    /// The funding-round contracts, whose disputed results this node also judges.
+    funding: Option<agora_funding::chain::FundingContracts>,
 }
 
 impl fmt::Debug for Worker {
@@ -281,7 +283,15 @@ impl Worker {
             votes: HashMap::new(),
             joined: false,
             failures: HashMap::new(),
+            funding: None,
         }
+    }
+
+    /// Also judges disputed results of funding rounds: the juror re-settles the round from the
+    /// chain and votes for whichever root it reproduces.
+    pub fn with_funding(mut self, funding: Option<agora_funding::chain::FundingContracts>) -> Self {
+        self.funding = funding;
+        self
     }
 
     /// The policy this worker runs.
@@ -602,6 +612,13 @@ impl Worker {
 
     /// Re-executes a dispute's job: this juror's choice and the hash of its receipt.
     async fn judge(&self, dispute: U256, timestamp: u64) -> Result<(u8, B256)> {
+        if let Some(funding) = self.funding
+            && let Some(vote) = agora_funding::chain::judge(&self.chain, funding, dispute)
+                .await
+                .map_err(|e| JobError::Chain(format!("re-settling the disputed round: {e}")))?
+        {
+            return Ok(vote);
+        }
         let job = jobs::job_of_dispute(&self.chain, self.jobs, dispute).await?;
         let view = jobs::job(&self.chain, self.jobs, job).await?;
         let delivery = jobs::delivery_of(&self.chain, self.jobs, job, self.first_block)

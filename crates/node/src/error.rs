@@ -88,6 +88,15 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A step of a funding round was refused or failed.
+    #[error("funding: {step}")]
+    Funding {
+        /// What the node was doing.
+        step: &'static str,
+        /// What went wrong (the contract's named error when it reverted).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A step of a job (or of the validator council) was refused or failed.
     #[error("jobs: {step}")]
     Jobs {

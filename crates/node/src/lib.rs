@@ -43,6 +43,7 @@ pub use error::{NodeError, Result};
 pub use agora_agents as agents;
 pub use agora_chain as chain;
 pub use agora_contracts as contracts;
+pub use agora_funding as funding;
 pub use agora_guard as guard;
 pub use agora_infer as infer;
 pub use agora_jobs as jobs;
@@ -527,7 +528,8 @@ async fn jobs_worker(
         agent_id,
         policy,
         first_block,
-    )))
+    )
+    .with_funding(agora_funding::chain::FundingContracts::of(deployment))))
 }
 
 /// Runs the jobs worker's passes until the node stops, logging what each did.

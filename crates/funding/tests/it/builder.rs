@@ -1,6 +1,9 @@
 //! The graph builder over real lockfiles: this repository's own `Cargo.lock`.
 
-use agora_funding::{deps::Builder, solve::baseline};
+use agora_funding::{
+    deps::{Builder, prune},
+    solve::baseline,
+};
 
 #[test]
 fn this_repository_s_cargo_lock_becomes_a_valid_acyclic_graph() {
@@ -20,6 +23,12 @@ fn this_repository_s_cargo_lock_becomes_a_valid_acyclic_graph() {
     assert!(g.nodes.iter().all(|n| !n.id.contains("agora-")));
     let w = baseline(&g);
     g.check_weights(&w).unwrap();
+    // Pruned to the direct dependencies and theirs, at most 8 each: still valid, smaller.
+    let small = prune(&g, 2, 8);
+    small.validate().unwrap();
+    assert!(small.children()[0].len() <= 8 && small.nodes.len() < g.nodes.len());
+    assert!(small.children().iter().all(|c| c.len() <= 8));
+    assert_eq!(small.nodes[0].id, "agora");
 }
 
 #[test]

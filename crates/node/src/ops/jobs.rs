@@ -523,7 +523,8 @@ pub async fn worker(config: &NodeConfig, policy: Policy) -> Result<Worker> {
     let engine = engine(config).await?;
     let key = crate::node_key::load_or_create(&config.data_dir)?;
     let first = cx.first_block();
-    Ok(Worker::new(cx.chain, cx.contracts, engine, key, agent, policy, first))
+    let funding = agora_funding::chain::FundingContracts::of(&cx.deployment);
+    Ok(Worker::new(cx.chain, cx.contracts, engine, key, agent, policy, first).with_funding(funding))
 }
 
 /// Runs `worker`'s passes until `stop`, handing each activity to `each`.

@@ -12,6 +12,7 @@ pub mod agents;
 pub mod chain;
 pub mod credits;
 pub mod dev;
+pub mod funding;
 pub mod guard;
 pub mod jobs;
 pub mod payments;
