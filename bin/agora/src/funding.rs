@@ -248,7 +248,8 @@ fn write_out(path: Option<&PathBuf>, value: &impl serde::Serialize) -> Result<()
 
 fn read_graph(path: &PathBuf) -> Result<Graph> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let graph: Graph = serde_json::from_str(&text).with_context(|| format!("{} is not a funding graph", path.display()))?;
+    let graph: Graph =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a funding graph", path.display()))?;
     graph.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(graph)
 }
@@ -294,7 +295,13 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
                 ops::questions_in(&graph),
                 graph.root()
             )?;
-            writeln!(out, "  {} direct dependencies: {}{}", children[0].len(), top.join(", "), if children[0].len() > 12 { ", …" } else { "" })?;
+            writeln!(
+                out,
+                "  {} direct dependencies: {}{}",
+                children[0].len(),
+                top.join(", "),
+                if children[0].len() > 12 { ", …" } else { "" }
+            )?;
             if let Some(p) = &a.output {
                 writeln!(out, "  written to {}", p.display())?;
             }
@@ -312,9 +319,10 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
                     }
                     let per = started.elapsed().as_secs_f64() / done as f64;
                     let left = per * (total - done) as f64;
-                    eprint!("\r  asked {done}/{total} ({per:.1} s each, about {left:.0} s left)   ");
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(err, "\r  asked {done}/{total} ({per:.1} s each, about {left:.0} s left)   ");
                     if done == total {
-                        eprintln!();
+                        let _ = writeln!(err);
                     }
                 })
                 .await?
@@ -327,11 +335,25 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
             write_out(a.output.as_ref(), &solution)?;
             let answered = solution.judgements.iter().filter(|j| j.answer.is_some()).count();
             let mut out = std::io::stdout().lock();
-            write!(out, "{} solution for {} ({} edges)", solution.solver.split(':').next().unwrap_or(""), graph.name, graph.edges.len())?;
+            write!(
+                out,
+                "{} solution for {} ({} edges)",
+                solution.solver.split(':').next().unwrap_or(""),
+                graph.name,
+                graph.edges.len()
+            )?;
             if !solution.judgements.is_empty() {
-                write!(out, ": {answered} of {} model answers read as judgements, each with its receipt", solution.judgements.len())?;
+                write!(
+                    out,
+                    ": {answered} of {} model answers read as judgements, each with its receipt",
+                    solution.judgements.len()
+                )?;
             }
-            writeln!(out, "; written to {}", a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_default())?;
+            writeln!(
+                out,
+                "; written to {}",
+                a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            )?;
             Ok(())
         }
         FundingCommand::Compare(a) => compare(global, a),
@@ -350,21 +372,26 @@ fn compare(global: &GlobalArgs, a: CompareArgs) -> Result<()> {
     let graph = read_graph(&a.graph)?;
     let items = graph.items();
     let text = std::fs::read_to_string(&a.jury).with_context(|| format!("reading {}", a.jury.display()))?;
-    let answers: Vec<JuryAnswer> =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a list of jury answers", a.jury.display()))?;
+    let answers: Vec<JuryAnswer> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a list of jury answers", a.jury.display()))?;
     let jury = answers
         .iter()
         .enumerate()
-        .map(|(i, answer)| answer.to_answer::<f64>(&graph, &items).map_err(|e| anyhow::anyhow!("answer {i}: {e}")))
+        .map(|(i, answer)| {
+            answer.to_answer::<f64>(&graph, &items).map_err(|e| anyhow::anyhow!("answer {i}: {e}"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut logits = Vec::new();
     for p in &a.submissions {
         let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        let s: Solution = serde_json::from_str(&text).with_context(|| format!("{} is not a solution file", p.display()))?;
+        let s: Solution =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a solution file", p.display()))?;
         if s.graph_root != graph.root() {
             bail!("{} is a solution for another graph (root {})", p.display(), s.graph_root);
         }
-        logits.push(graph.logits::<f64>(&items, &s.weights).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+        logits.push(
+            graph.logits::<f64>(&items, &s.weights).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        );
     }
     let blend = blend(&logits, &jury)?;
     let rows: Vec<Compared> = a
@@ -374,13 +401,26 @@ fn compare(global: &GlobalArgs, a: CompareArgs) -> Result<()> {
         .map(|(p, (c, al))| Compared { submission: p.display().to_string(), cost: *c, alpha: *al })
         .collect();
     if global.json {
-        return print_json(&serde_json::json!({ "answers": jury.len(), "submissions": rows, "blendCost": blend.cost }));
+        return print_json(
+            &serde_json::json!({ "answers": jury.len(), "submissions": rows, "blendCost": blend.cost }),
+        );
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{} jury answers; cost is the sum of squared log-ratio errors, lower is better", jury.len())?;
+    writeln!(
+        out,
+        "{} jury answers; cost is the sum of squared log-ratio errors, lower is better",
+        jury.len()
+    )?;
     let n = jury.len().max(1) as f64;
     for r in &rows {
-        writeln!(out, "  {:<32} cost {:>9.4} (mean {:.4})  blend weight {:.3}", r.submission, r.cost, r.cost / n, r.alpha)?;
+        writeln!(
+            out,
+            "  {:<32} cost {:>9.4} (mean {:.4})  blend weight {:.3}",
+            r.submission,
+            r.cost,
+            r.cost / n,
+            r.alpha
+        )?;
     }
     writeln!(out, "  {:<32} cost {:>9.4} (mean {:.4})", "the blend", blend.cost, blend.cost / n)?;
     Ok(())
@@ -435,7 +475,12 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
             writeln!(out, "round {id}: {} — {}", s.phase, s.next)?;
             writeln!(out, "  pool {} from {}", money(s.pool), s.funder)?;
             writeln!(out, "  submissions: {} committed, {} revealed", s.submissions.0, s.submissions.1)?;
-            writeln!(out, "  jury: {} jurors{}", s.jurors.len(), if s.juror { " (this node is one)" } else { "" })?;
+            writeln!(
+                out,
+                "  jury: {} jurors{}",
+                s.jurors.len(),
+                if s.juror { " (this node is one)" } else { "" }
+            )?;
             let names = ["submissions close", "reveals close", "jury answers close", "jury reveals close"];
             for (name, at) in names.iter().zip(s.deadlines) {
                 writeln!(out, "  {name:<19} {}", when(at))?;
@@ -447,7 +492,10 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
         RoundCommand::Submit { id, weights } => {
             let w = ops::read_solution(&weights)?;
             let index = ops::submit(&config, id, &w).await?;
-            writeln!(out, "round {id}: submission {index} committed; reveal it after submissions close: agora funding round reveal {id}")?;
+            writeln!(
+                out,
+                "round {id}: submission {index} committed; reveal it after submissions close: agora funding round reveal {id}"
+            )?;
         }
         RoundCommand::Reveal { id } => {
             let gas = ops::reveal(&config, id).await?;
@@ -460,13 +508,24 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
             } else if a.ai {
                 let judgements = ops::jury_answer_ai(&config, a.id).await?;
                 let read = judgements.iter().filter(|j| j.answer.is_some()).count();
-                writeln!(out, "round {}: the local model answered {read} of {} questions; committed", a.id, judgements.len())?;
+                writeln!(
+                    out,
+                    "round {}: the local model answered {read} of {} questions; committed",
+                    a.id,
+                    judgements.len()
+                )?;
             } else if let Some(path) = a.answers {
-                let answers: Vec<JuryAnswer> = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-                    .with_context(|| format!("{} is not a list of jury answers", path.display()))?;
+                let answers: Vec<JuryAnswer> = serde_json::from_str(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                )
+                .with_context(|| format!("{} is not a list of jury answers", path.display()))?;
                 let n = answers.len();
                 let asked = ops::jury_answer(&config, a.id, answers).await?;
-                writeln!(out, "round {}: {n} answers to {asked} questions committed; reveal them after the answering closes", a.id)?;
+                writeln!(
+                    out,
+                    "round {}: {n} answers to {asked} questions committed; reveal them after the answering closes",
+                    a.id
+                )?;
             } else {
                 let questions = ops::jury_questions(&config, a.id, a.of).await?;
                 if global.json {
@@ -483,28 +542,49 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
             if global.json {
                 return print_json(&result);
             }
-            writeln!(out, "round {id}: {} valid submissions, blend cost {}", result.submissions.len(), result.cost)?;
+            writeln!(
+                out,
+                "round {id}: {} valid submissions, blend cost {}",
+                result.submissions.len(),
+                result.cost
+            )?;
             for s in &result.submissions {
-                writeln!(out, "  submission {} by {}: alone {}, weight {}", s.index, s.solver, s.cost, s.alpha)?;
+                writeln!(
+                    out,
+                    "  submission {} by {}: alone {}, weight {}",
+                    s.index, s.solver, s.cost, s.alpha
+                )?;
             }
             for r in &result.rejected {
                 writeln!(out, "  left out: {}: {}", r.what, r.reason)?;
             }
             let mut leaves = result.leaves.clone();
-            leaves.sort_by(|a, b| b.amount.cmp(&a.amount));
+            leaves.sort_by_key(|l| std::cmp::Reverse(l.amount));
             for l in leaves.iter().take(10) {
                 writeln!(out, "  {:>14}  {}", money(l.amount), l.label)?;
             }
             if leaves.len() > 10 {
                 writeln!(out, "  … {} more payouts", leaves.len() - 10)?;
             }
-            writeln!(out, "  root {}{}", result.root, if post { ", posted" } else { " (not posted: --post)" })?;
+            writeln!(
+                out,
+                "  root {}{}",
+                result.root,
+                if post { ", posted" } else { " (not posted: --post)" }
+            )?;
         }
         RoundCommand::Challenge { id, anyway } => {
             let c = ops::challenge(&config, id, anyway).await?;
             match c.dispute {
-                Some(d) => writeln!(out, "round {id}: the posted root {} is not {} (re-settled here); challenged, council dispute {d}", c.posted, c.here)?,
-                None => writeln!(out, "round {id}: the posted result matches the re-settlement here; not challenged")?,
+                Some(d) => writeln!(
+                    out,
+                    "round {id}: the posted root {} is not {} (re-settled here); challenged, council dispute {d}",
+                    c.posted, c.here
+                )?,
+                None => writeln!(
+                    out,
+                    "round {id}: the posted result matches the re-settlement here; not challenged"
+                )?,
             }
         }
         RoundCommand::Finalize { id } => {
@@ -610,9 +690,23 @@ pub(crate) async fn qf(global: &GlobalArgs, command: QfCommand) -> Result<()> {
     match command {
         QfCommand::Create { projects, pool, identity, donate_for, bond, challenge_for, claim_for } => {
             let n = projects.len();
-            let plan = QfPlan { projects, pool, bond, donate_secs: donate_for, challenge_secs: challenge_for, claim_secs: claim_for, require_identity: identity };
+            let plan = QfPlan {
+                projects,
+                pool,
+                bond,
+                donate_secs: donate_for,
+                challenge_secs: challenge_for,
+                claim_secs: claim_for,
+                require_identity: identity,
+            };
             let id = ops::qf_create(&config, &plan).await?;
-            writeln!(out, "qf round {id} created: {} matching for {n} projects; donations close in {}{}", money(pool), duration(donate_for), if identity { " (ERC-8004 identity holders only)" } else { "" })?;
+            writeln!(
+                out,
+                "qf round {id} created: {} matching for {n} projects; donations close in {}{}",
+                money(pool),
+                duration(donate_for),
+                if identity { " (ERC-8004 identity holders only)" } else { "" }
+            )?;
         }
         QfCommand::Donate { id, project, amount } => {
             ops::qf_donate(&config, id, project, amount).await?;
@@ -623,10 +717,28 @@ pub(crate) async fn qf(global: &GlobalArgs, command: QfCommand) -> Result<()> {
             if global.json {
                 return print_json(&s);
             }
-            writeln!(out, "qf round {id}: {}; donations close {}; matching pool {}", s.state, when(s.deadline), money(s.pool))?;
+            writeln!(
+                out,
+                "qf round {id}: {}; donations close {}; matching pool {}",
+                s.state,
+                when(s.deadline),
+                money(s.pool)
+            )?;
             for (p, addr) in s.projects.iter().enumerate() {
-                let matched: u128 = s.matching.leaves.iter().filter(|l| l.label == format!("project {p}")).map(|l| l.amount).sum();
-                writeln!(out, "  project {p} {addr}: {} from {} donors, matching now {}", money(s.donated[p]), s.donors[p], money(matched))?;
+                let matched: u128 = s
+                    .matching
+                    .leaves
+                    .iter()
+                    .filter(|l| l.label == format!("project {p}"))
+                    .map(|l| l.amount)
+                    .sum();
+                writeln!(
+                    out,
+                    "  project {p} {addr}: {} from {} donors, matching now {}",
+                    money(s.donated[p]),
+                    s.donors[p],
+                    money(matched)
+                )?;
             }
         }
         QfCommand::Score { id, post } => {
@@ -642,7 +754,11 @@ pub(crate) async fn qf(global: &GlobalArgs, command: QfCommand) -> Result<()> {
         QfCommand::Challenge { id } => {
             let c = ops::qf_challenge(&config, id).await?;
             match c.dispute {
-                Some(d) => writeln!(out, "qf round {id}: the posted root {} is not {}; challenged, council dispute {d}", c.posted, c.here)?,
+                Some(d) => writeln!(
+                    out,
+                    "qf round {id}: the posted root {} is not {}; challenged, council dispute {d}",
+                    c.posted, c.here
+                )?,
                 None => writeln!(out, "qf round {id}: the posted result matches; not challenged")?,
             }
         }

@@ -108,9 +108,7 @@ pub fn parse(question: Question, swapped: bool, text: &str) -> Option<JuryAnswer
     match question {
         Question::Compare { a, b } => {
             // The first standalone A or B.
-            let choice = text
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .find(|w| *w == "A" || *w == "B")?;
+            let choice = text.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| *w == "A" || *w == "B")?;
             let times = number().unwrap_or(2.0).clamp(1.0, f64::from(MAX_TIMES_CENTI) / 100.0);
             let picked_first = choice == "A";
             // Unswap: the first option shown is `a` unless swapped.
@@ -143,8 +141,9 @@ pub fn judge(
     let answer = parse(question, swapped, &generation.text);
     let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
     let request = CanonicalRequest::new(RequestInput::Chat(messages), sampling);
-    let receipt = ReceiptEnvelope::sign(signer, engine, request, output, generation.prompt_tokens, timestamp, None)
-        .map_err(|e| FundingError::Model(e.to_string()))?;
+    let receipt =
+        ReceiptEnvelope::sign(signer, engine, request, output, generation.prompt_tokens, timestamp, None)
+            .map_err(|e| FundingError::Model(e.to_string()))?;
     Ok(Judgement { question, persona: persona.name.to_owned(), swapped, answer, receipt })
 }
 
@@ -163,7 +162,8 @@ pub fn solve(
     let asks: Vec<(Question, &Persona, bool)> = questions
         .iter()
         .flat_map(|&q| {
-            let orders: &[bool] = if matches!(q, Question::Compare { .. }) { &[false, true] } else { &[false] };
+            let orders: &[bool] =
+                if matches!(q, Question::Compare { .. }) { &[false, true] } else { &[false] };
             panel.iter().flat_map(move |p| orders.iter().map(move |&s| (q, p, s)))
         })
         .collect();
@@ -186,9 +186,15 @@ mod tests {
         let q = Question::Compare { a: 3, b: 4 };
         assert_eq!(parse(q, false, "A 3"), Some(JuryAnswer::Compare { less: 4, more: 3, times_centi: 300 }));
         assert_eq!(parse(q, true, "A 3"), Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 300 }));
-        assert_eq!(parse(q, false, "B, about 1.5 times."), Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 150 }));
+        assert_eq!(
+            parse(q, false, "B, about 1.5 times."),
+            Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 150 })
+        );
         assert_eq!(parse(q, false, "B"), Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 200 }));
-        assert_eq!(parse(q, false, "B 5000"), Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 99_900 }));
+        assert_eq!(
+            parse(q, false, "B 5000"),
+            Some(JuryAnswer::Compare { less: 3, more: 4, times_centi: 99_900 })
+        );
         assert_eq!(parse(q, false, "Both matter."), None);
         let o = Question::Originality { node: 2 };
         assert_eq!(parse(o, false, "About 70%."), Some(JuryAnswer::Originality { node: 2, percent: 70 }));

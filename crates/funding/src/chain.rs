@@ -605,10 +605,19 @@ pub async fn claim_qf(
 
 /// Challenges a quadratic-funding result with `correct` (approving the bond and the
 /// arbitration cost); returns the council's dispute id.
-pub async fn challenge_qf(chain: &ChainClient, c: FundingContracts, id: U256, correct: &QfResult) -> Result<U256> {
+pub async fn challenge_qf(
+    chain: &ChainClient,
+    c: FundingContracts,
+    id: U256,
+    correct: &QfResult,
+) -> Result<U256> {
     let contract = QuadraticFundingRound::new(c.qf, chain.provider());
     let round = contract.round(id).call().await.map_err(|e| chain_error("reading the round", e))?;
-    let cost = contract.arbitrationCost().call().await.map_err(|e| chain_error("reading the arbitration cost", e))?;
+    let cost = contract
+        .arbitrationCost()
+        .call()
+        .await
+        .map_err(|e| chain_error("reading the arbitration cost", e))?;
     approve(chain, c.token, c.qf, round.params.resultBond + cost).await?;
     let hash = keccak256(serde_json::to_vec(correct).unwrap_or_default());
     let r = send!(contract.challenge(id, correct.root, hash), "challenging the result");
@@ -624,9 +633,14 @@ pub async fn qf_round(
     chain: &ChainClient,
     c: FundingContracts,
     id: U256,
-) -> Result<(QuadraticFundingRound::Round, agora_contracts::bindings::quadratic_funding::OptimisticDistributor::Payout)> {
+) -> Result<(
+    QuadraticFundingRound::Round,
+    agora_contracts::bindings::quadratic_funding::OptimisticDistributor::Payout,
+)> {
     let contract = QuadraticFundingRound::new(c.qf, chain.provider());
-    let explain = |what: &'static str| move |e: alloy::contract::Error| chain_error(what, agora_contracts::explain_call_error(&e));
+    let explain = |what: &'static str| {
+        move |e: alloy::contract::Error| chain_error(what, agora_contracts::explain_call_error(&e))
+    };
     let round = contract.round(id).call().await.map_err(explain("reading the round"))?;
     let payout = contract.payout(id).call().await.map_err(explain("reading the result"))?;
     Ok((round, payout))

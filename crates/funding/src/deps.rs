@@ -10,7 +10,7 @@
 
 use crate::{
     FundingError,
-    graph::{Edge, Graph, Node},
+    graph::{Edge, Graph, Node, Signals},
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,13 +177,41 @@ impl Builder {
         ids.sort_unstable();
         ids.insert(0, self.root.as_str());
         let index: BTreeMap<&str, u32> = ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
-        let nodes = ids
-            .iter()
-            .map(|id| Node { id: (*id).to_owned(), url: self.urls.get(*id).cloned(), recipient: None })
-            .collect();
         let mut edges: Vec<Edge> =
             kept.iter().map(|(a, b)| Edge { source: index[a], target: index[b] }).collect();
         edges.sort_by_key(|e| (e.source, e.target));
+        // The signals: direct dependents, and the size of each package's dependency closure.
+        let n = ids.len();
+        let mut dependents = vec![0u32; n];
+        let mut out_of = vec![Vec::new(); n];
+        for e in &edges {
+            dependents[e.target as usize] += 1;
+            out_of[e.source as usize].push(e.target as usize);
+        }
+        let transitive: Vec<u32> = (0..n)
+            .map(|start| {
+                let mut seen = vec![false; n];
+                let mut stack = out_of[start].clone();
+                let mut count = 0u32;
+                while let Some(v) = stack.pop() {
+                    if !std::mem::replace(&mut seen[v], true) {
+                        count += 1;
+                        stack.extend_from_slice(&out_of[v]);
+                    }
+                }
+                count
+            })
+            .collect();
+        let nodes = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Node {
+                id: (*id).to_owned(),
+                url: self.urls.get(*id).cloned(),
+                recipient: None,
+                signals: Some(Signals { dependents: dependents[i], transitive: transitive[i] }),
+            })
+            .collect();
         Graph { name: name.to_owned(), nodes, edges }
     }
 }
@@ -224,7 +252,10 @@ pub fn prune(graph: &Graph, depth: usize, max_children: usize) -> Graph {
     let index: BTreeMap<usize, u32> = kept.iter().enumerate().map(|(new, &old)| (old, new as u32)).collect();
     let mut edges: Vec<Edge> = kept_edges
         .iter()
-        .map(|&e| Edge { source: index[&(graph.edges[e].source as usize)], target: index[&(graph.edges[e].target as usize)] })
+        .map(|&e| Edge {
+            source: index[&(graph.edges[e].source as usize)],
+            target: index[&(graph.edges[e].target as usize)],
+        })
         .collect();
     edges.sort_by_key(|e| (e.source, e.target));
     Graph { name: graph.name.clone(), nodes: kept.iter().map(|&i| graph.nodes[i].clone()).collect(), edges }

@@ -33,6 +33,19 @@ pub struct Node {
     /// the funder sweeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<Address>,
+    /// Plain signals about the package from where the graph was built, before any pruning:
+    /// how many packages depend on it directly, and how many it depends on transitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
+}
+
+/// What the graph builder counted about a package in the whole lockfile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Packages that depend on it directly.
+    pub dependents: u32,
+    /// Packages it depends on, directly or not.
+    pub transitive: u32,
 }
 
 /// A dependency edge between two nodes (indices into [`Graph::nodes`]).

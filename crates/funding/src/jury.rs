@@ -198,3 +198,68 @@ pub fn sample(graph: &Graph, seed: B256, juror: Address, count: usize) -> Vec<Qu
     }
     picked
 }
+
+/// A jury answer written by names, for answers kept beside a graph that may be rebuilt (edge
+/// numbers change when a lockfile does): "for `parent`, `more` deserves `times` what `less`
+/// does", or "`node` is `percent`% original".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NamedAnswer {
+    /// A comparison of two dependencies of `parent`.
+    Compare {
+        /// The dependent's id.
+        parent: String,
+        /// The dependency that deserves less.
+        less: String,
+        /// The one that deserves more.
+        more: String,
+        /// How many times more, in [1, 999].
+        times: f64,
+    },
+    /// An originality answer.
+    Originality {
+        /// The node's id.
+        node: String,
+        /// In [1, 99].
+        percent: u8,
+    },
+}
+
+impl NamedAnswer {
+    /// The answer over `graph`'s edges and nodes; ids match exactly or by their last part
+    /// (`serde` for `crates.io/serde`).
+    pub fn resolve(&self, graph: &Graph) -> Result<JuryAnswer, String> {
+        let node = |name: &str| {
+            graph
+                .nodes
+                .iter()
+                .position(|n| n.id == name || n.id.rsplit('/').next() == Some(name))
+                .ok_or_else(|| format!("no package {name:?} in the graph"))
+        };
+        match self {
+            Self::Compare { parent, less, more, times } => {
+                let p = node(parent)?;
+                let edge = |child: &str| -> Result<u32, String> {
+                    let c = node(child)?;
+                    graph
+                        .edges
+                        .iter()
+                        .position(|e| e.source as usize == p && e.target as usize == c)
+                        .map(|e| e as u32)
+                        .ok_or_else(|| format!("{child:?} is not a dependency of {parent:?}"))
+                };
+                if !(1.0..=999.0).contains(times) {
+                    return Err(format!("multiplier {times} is outside [1, 999]"));
+                }
+                Ok(JuryAnswer::Compare {
+                    less: edge(less)?,
+                    more: edge(more)?,
+                    times_centi: (times * 100.0).round() as u32,
+                })
+            }
+            Self::Originality { node: n, percent } => {
+                Ok(JuryAnswer::Originality { node: node(n)? as u32, percent: *percent })
+            }
+        }
+    }
+}

@@ -1,8 +1,11 @@
 //! Solvers: turning signals or pairwise judgements into a graph submission.
 //!
-//! - [`baseline`]: plain signals, no model. A dependency's share of its parent grows with how many
-//!   packages in the graph depend on it (its in-degree); every node keeps half of its credit.
-//!   This is the bar an AI solver has to clear for its judgement to be worth paying for.
+//! - [`baseline`]: plain signals, no model. A dependency's share of its parent is proportional
+//!   to `√((1 + dependents) · (1 + transitive))`: how many packages depend on it directly (how
+//!   widely it is relied on) and how many packages it stands on itself (how big it is), both
+//!   counted by the graph builder over the whole lockfile (in the graph itself when the builder
+//!   did not record them). Every node keeps half of its credit. This is the bar an AI solver has
+//!   to clear for its judgement to be worth paying for.
 //! - [`from_judgements`]: pairwise judgements (from a model or from people), aggregated by least
 //!   squares in log space (the canonical cost's own fit, so the submission is the one that best
 //!   explains the judgements under the metric it is scored by), over the baseline as the prior
@@ -19,18 +22,41 @@ use crate::{
 /// The share a node keeps for itself in the baseline.
 const BASELINE_OWN_PPB: u64 = 500_000_000;
 
-/// The baseline submission: shares by in-degree, half kept.
+/// The baseline submission (see the module docs).
 pub fn baseline(graph: &Graph) -> Vec<u32> {
     let mut indegree = vec![0u64; graph.nodes.len()];
     for e in &graph.edges {
         indegree[e.target as usize] += 1;
     }
+    let children = graph.children();
+    let size = |node: usize| -> u64 {
+        let mut seen = vec![false; graph.nodes.len()];
+        let mut stack: Vec<usize> = children[node].iter().map(|&e| graph.edges[e].target as usize).collect();
+        let mut count = 0;
+        while let Some(v) = stack.pop() {
+            if !std::mem::replace(&mut seen[v], true) {
+                count += 1;
+                stack.extend(children[v].iter().map(|&e| graph.edges[e].target as usize));
+            }
+        }
+        count
+    };
+    // Signals in integers (×1000 under the root), so the submission is the same everywhere.
+    let signal: Vec<u64> = (0..graph.nodes.len())
+        .map(|i| {
+            let (dependents, transitive) = match graph.nodes[i].signals {
+                Some(s) => (u64::from(s.dependents), u64::from(s.transitive)),
+                None => (indegree[i], size(i)),
+            };
+            ((1 + dependents) * (1 + transitive) * 1_000_000).isqrt()
+        })
+        .collect();
     let mut weights = vec![0u32; graph.edges.len()];
-    for (node, out) in graph.children().iter().enumerate() {
-        let total: u64 = out.iter().map(|&e| indegree[graph.edges[e].target as usize]).sum();
+    for (node, out) in children.iter().enumerate() {
+        let total: u64 = out.iter().map(|&e| signal[graph.edges[e].target as usize]).sum();
         let give = if node == 0 { u64::from(PPB) } else { u64::from(PPB) - BASELINE_OWN_PPB };
         for &e in out {
-            let w = give * indegree[graph.edges[e].target as usize] / total.max(1);
+            let w = give * signal[graph.edges[e].target as usize] / total.max(1);
             weights[e] = u32::try_from(w).unwrap_or(PPB);
         }
     }

@@ -520,16 +520,18 @@ async fn jobs_worker(
     if validate {
         tracing::info!(target: "agora::jobs", audit_percent = policy.audit_percent, "auditing deliveries and sitting on the validator council");
     }
-    Ok(Some(agora_jobs::Worker::new(
-        wallet,
-        contracts,
-        inference.shared_engine(),
-        node_key.clone(),
-        agent_id,
-        policy,
-        first_block,
-    )
-    .with_funding(agora_funding::chain::FundingContracts::of(deployment))))
+    Ok(Some(
+        agora_jobs::Worker::new(
+            wallet,
+            contracts,
+            inference.shared_engine(),
+            node_key.clone(),
+            agent_id,
+            policy,
+            first_block,
+        )
+        .with_funding(agora_funding::chain::FundingContracts::of(deployment)),
+    ))
 }
 
 /// Runs the jobs worker's passes until the node stops, logging what each did.

@@ -97,7 +97,7 @@ fn t5<T: Real>() {
 
 /// root → X; X → A, X → B.
 fn small_graph() -> Graph {
-    let node = |id: &str| Node { id: id.into(), url: None, recipient: None };
+    let node = |id: &str| Node { id: id.into(), url: None, recipient: None, signals: None };
     Graph {
         name: "t6".into(),
         nodes: vec![node("root"), node("x"), node("a"), node("b")],
@@ -149,7 +149,7 @@ fn t7<T: Real>() {
 
 /// R→A 0.6, R→B 0.4; A keeps 0.5, C 0.7 and D 0.3 of the rest; B keeps 0.75, C the rest.
 fn t8_graph() -> (Graph, Vec<f64>) {
-    let node = |id: &str| Node { id: id.into(), url: None, recipient: None };
+    let node = |id: &str| Node { id: id.into(), url: None, recipient: None, signals: None };
     let g = Graph {
         name: "t8".into(),
         nodes: vec![node("R"), node("A"), node("B"), node("C"), node("D")],
@@ -184,7 +184,7 @@ fn t8_in_token_units_is_exact() {
 
 #[test]
 fn t9_a_source_giving_away_more_than_all_is_refused() {
-    let node = |id: &str| Node { id: id.into(), url: None, recipient: None };
+    let node = |id: &str| Node { id: id.into(), url: None, recipient: None, signals: None };
     let g = Graph {
         name: "t9".into(),
         nodes: vec![node("R"), node("A"), node("B")],

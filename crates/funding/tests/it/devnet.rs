@@ -56,6 +56,7 @@ fn graph() -> Graph {
         id: id.into(),
         url: None,
         recipient: (i > 0).then(|| Address::repeat_byte(0xa0 + i)),
+        signals: None,
     };
     let e = |source, target| Edge { source, target };
     Graph {

@@ -5,6 +5,7 @@
 mod acceptance;
 mod builder;
 mod devnet;
+mod heldout;
 mod properties;
 mod quadratic;
 mod round;

@@ -40,7 +40,7 @@ proptest! {
         let pairs = [(0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (2, 4), (2, 6), (3, 6), (3, 7)];
         let g = Graph {
             name: "p".into(),
-            nodes: (0..8).map(|i| Node { id: format!("n{i}"), url: None, recipient: None }).collect(),
+            nodes: (0..8).map(|i| Node { id: format!("n{i}"), url: None, recipient: None, signals: None }).collect(),
             edges: pairs.iter().map(|&(source, target)| Edge { source, target }).collect(),
         };
         let w: Vec<Wad> = weights.iter().map(|&x| Wad::ratio(i128::from(x), 1_000_000_000)).collect();

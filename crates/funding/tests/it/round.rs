@@ -16,7 +16,12 @@ fn who(n: u8) -> Address {
 
 /// root → a, b, c; a → d, e, f; b → d, e.
 fn graph() -> Graph {
-    let node = |i: u8, id: &str| Node { id: id.into(), url: None, recipient: (i > 0).then(|| who(100 + i)) };
+    let node = |i: u8, id: &str| Node {
+        id: id.into(),
+        url: None,
+        recipient: (i > 0).then(|| who(100 + i)),
+        signals: None,
+    };
     let e = |source, target| Edge { source, target };
     Graph {
         name: "test".into(),

@@ -23,7 +23,9 @@ use alloy::{
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-fn fail<E: Into<Box<dyn std::error::Error + Send + Sync>>>(step: &'static str) -> impl FnOnce(E) -> NodeError {
+fn fail<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    step: &'static str,
+) -> impl FnOnce(E) -> NodeError {
     move |e| NodeError::Funding { step, source: e.into() }
 }
 
@@ -65,7 +67,10 @@ impl FundingContext {
     fn read_kept(&self, id: U256, purpose: &str) -> Result<Vec<u8>> {
         let path = self.kept(id, purpose);
         std::fs::read(&path).map_err(|_| {
-            NodeError::Missing(format!("nothing committed for round {id} from this data directory ({})", path.display()))
+            NodeError::Missing(format!(
+                "nothing committed for round {id} from this data directory ({})",
+                path.display()
+            ))
         })
     }
 }
@@ -118,7 +123,8 @@ pub fn build_graph(sources: &GraphSources) -> Result<Graph> {
             .and_then(|d| d.as_object())
             .map(|d| d.keys().cloned().collect())
             .unwrap_or_default();
-        b.npm_lock(&read(&dir.join("node_modules/.package-lock.json"))?, &top).map_err(fail("reading the npm lockfile"))?;
+        b.npm_lock(&read(&dir.join("node_modules/.package-lock.json"))?, &top)
+            .map_err(fail("reading the npm lockfile"))?;
     }
     if let Some((dir, top)) = &sources.python {
         let mut metadata = Vec::new();
@@ -164,7 +170,12 @@ pub struct Solution {
 
 /// The baseline solution.
 pub fn solve_baseline(graph: &Graph) -> Solution {
-    Solution { graph_root: graph.root(), solver: "baseline".into(), weights: baseline(graph), judgements: vec![] }
+    Solution {
+        graph_root: graph.root(),
+        solver: "baseline".into(),
+        weights: baseline(graph),
+        judgements: vec![],
+    }
 }
 
 /// The AI solution: `questions` questions drawn like a juror's (seeded by this node's address),
@@ -178,15 +189,17 @@ pub async fn solve_ai(
 ) -> Result<Solution> {
     let engine = crate::load_engine(&config.inference).await?.ok_or(NodeError::NoModel)?;
     let key = crate::node_key::load_or_create(&config.data_dir)?;
-    let asked = sample(graph, alloy::primitives::keccak256(b"agora.funding.solver"), key.address(), questions);
+    let asked =
+        sample(graph, alloy::primitives::keccak256(b"agora.funding.solver"), key.address(), questions);
     let owned = graph.clone();
     let solver = format!("ai:{}", engine.info().sha256);
     let now = agora_chain::units::unix_now();
-    let (weights, judgements) =
-        tokio::task::spawn_blocking(move || ai::solve(&engine, &key, &owned, &asked, personas, now, progress))
-            .await
-            .map_err(fail("running the model"))?
-            .map_err(fail("solving with the model"))?;
+    let (weights, judgements) = tokio::task::spawn_blocking(move || {
+        ai::solve(&engine, &key, &owned, &asked, personas, now, progress)
+    })
+    .await
+    .map_err(fail("running the model"))?
+    .map_err(fail("solving with the model"))?;
     Ok(Solution { graph_root: graph.root(), solver, weights, judgements })
 }
 
@@ -204,7 +217,8 @@ pub struct Created {
 /// Creates a deep-funding round over `plan.graph`, paying the pool from this node's wallet.
 pub async fn create(config: &NodeConfig, plan: &Plan) -> Result<Created> {
     let cx = context(config).await?;
-    let (id, gas) = funding::create_round(&cx.chain, cx.contracts, plan).await.map_err(fail("creating the round"))?;
+    let (id, gas) =
+        funding::create_round(&cx.chain, cx.contracts, plan).await.map_err(fail("creating the round"))?;
     Ok(Created { id, graph_root: plan.graph.root(), gas })
 }
 
@@ -254,13 +268,19 @@ pub async fn status(config: &NodeConfig, id: U256) -> Result<RoundStatus> {
             "open to challenges: agora funding round challenge re-settles it here".into(),
         ),
         1 => ("result posted".into(), "the window is over: agora funding round finalize".into()),
-        _ if now <= p.commitDeadline => ("submissions open".into(), "solvers commit: agora funding round submit".into()),
+        _ if now <= p.commitDeadline => {
+            ("submissions open".into(), "solvers commit: agora funding round submit".into())
+        }
         _ if view.round.seed == B256::ZERO => (
             "reveals open".into(),
             "solvers reveal; anyone draws the jury's sample: agora funding round jury".into(),
         ),
-        _ if now <= p.juryCommitDeadline => ("jury answering".into(), "jurors answer: agora funding round jury".into()),
-        _ if now <= p.juryRevealDeadline => ("jury revealing".into(), "jurors reveal: agora funding round jury --reveal".into()),
+        _ if now <= p.juryCommitDeadline => {
+            ("jury answering".into(), "jurors answer: agora funding round jury".into())
+        }
+        _ if now <= p.juryRevealDeadline => {
+            ("jury revealing".into(), "jurors reveal: agora funding round jury --reveal".into())
+        }
         _ => ("scoring".into(), "anyone settles and posts: agora funding round score --post".into()),
     };
     Ok(RoundStatus {
@@ -293,8 +313,8 @@ pub async fn submit(config: &NodeConfig, id: U256, weights: &[u32]) -> Result<U2
 }
 
 async fn round_graph(cx: &FundingContext, id: U256) -> Result<Graph> {
-    use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
     use agora_contracts::bindings::DeepFundingRound;
+    use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
     let view = funding::round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     let filter = Filter::new()
         .address(cx.contracts.deep)
@@ -320,7 +340,9 @@ pub async fn graph(config: &NodeConfig, id: U256) -> Result<Graph> {
 pub async fn reveal(config: &NodeConfig, id: U256) -> Result<u64> {
     let cx = context(config).await?;
     let data = cx.read_kept(id, "submission")?;
-    funding::reveal(&cx.chain, cx.contracts, id, &data, cx.salt(id, "submission")).await.map_err(fail("revealing the submission"))
+    funding::reveal(&cx.chain, cx.contracts, id, &data, cx.salt(id, "submission"))
+        .await
+        .map_err(fail("revealing the submission"))
 }
 
 /// A question put to a juror, in words.
@@ -333,7 +355,11 @@ pub struct AskedQuestion {
 }
 
 /// The questions drawn for `juror` (drawing the round's seed first when it is not yet).
-pub async fn jury_questions(config: &NodeConfig, id: U256, juror: Option<Address>) -> Result<Vec<AskedQuestion>> {
+pub async fn jury_questions(
+    config: &NodeConfig,
+    id: U256,
+    juror: Option<Address>,
+) -> Result<Vec<AskedQuestion>> {
     let cx = context(config).await?;
     let mut view = funding::round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     if view.round.seed == B256::ZERO {
@@ -366,19 +392,23 @@ pub async fn jury_questions(config: &NodeConfig, id: U256, juror: Option<Address
 /// Commits this juror's answers (kept to reveal later).
 pub async fn jury_answer(config: &NodeConfig, id: U256, answers: Vec<JuryAnswer>) -> Result<usize> {
     let cx = context(config).await?;
-    let asked: Vec<Question> = jury_questions(config, id, None).await?.into_iter().map(|q| q.question).collect();
+    let asked: Vec<Question> =
+        jury_questions(config, id, None).await?.into_iter().map(|q| q.question).collect();
     if let Some(stray) = answers.iter().find(|a| !asked.contains(&a.question())) {
         return Err(refused(format!("{stray:?} answers a question not drawn for this juror")));
     }
     let sheet = JurySheet { answers }.encode();
-    funding::jury_commit(&cx.chain, cx.contracts, id, &sheet, cx.salt(id, "jury")).await.map_err(fail("committing the answers"))?;
+    funding::jury_commit(&cx.chain, cx.contracts, id, &sheet, cx.salt(id, "jury"))
+        .await
+        .map_err(fail("committing the answers"))?;
     cx.keep(id, "jury", &sheet)?;
     Ok(asked.len())
 }
 
 /// The local model answers this juror's questions as a persona juror (both orders).
 pub async fn jury_answer_ai(config: &NodeConfig, id: U256) -> Result<Vec<Judgement>> {
-    let questions: Vec<Question> = jury_questions(config, id, None).await?.into_iter().map(|q| q.question).collect();
+    let questions: Vec<Question> =
+        jury_questions(config, id, None).await?.into_iter().map(|q| q.question).collect();
     let graph = graph(config, id).await?;
     let engine = crate::load_engine(&config.inference).await?.ok_or(NodeError::NoModel)?;
     let key = crate::node_key::load_or_create(&config.data_dir)?;
@@ -402,7 +432,9 @@ pub async fn jury_answer_ai(config: &NodeConfig, id: U256) -> Result<Vec<Judgeme
 pub async fn jury_reveal(config: &NodeConfig, id: U256) -> Result<u64> {
     let cx = context(config).await?;
     let sheet = cx.read_kept(id, "jury")?;
-    funding::jury_reveal(&cx.chain, cx.contracts, id, &sheet, cx.salt(id, "jury")).await.map_err(fail("revealing the answers"))
+    funding::jury_reveal(&cx.chain, cx.contracts, id, &sheet, cx.salt(id, "jury"))
+        .await
+        .map_err(fail("revealing the answers"))
 }
 
 /// Settles a round from the chain (fixed point), and posts the result with `post`.
@@ -411,7 +443,9 @@ pub async fn score(config: &NodeConfig, id: U256, post: bool) -> Result<RoundRes
     let input = funding::input(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     let result = settle(&input).map_err(fail("settling the round"))?;
     if post {
-        funding::post_result(&cx.chain, cx.contracts, id, &result).await.map_err(fail("posting the result"))?;
+        funding::post_result(&cx.chain, cx.contracts, id, &result)
+            .await
+            .map_err(fail("posting the result"))?;
     }
     Ok(result)
 }
@@ -433,12 +467,19 @@ pub async fn challenge(config: &NodeConfig, id: U256, anyway: bool) -> Result<Ch
     let cx = context(config).await?;
     let view = funding::round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     if view.payout.state != 1 {
-        return Err(refused(format!("round {id}: {}, nothing to challenge", funding::payout_state(view.payout.state))));
+        return Err(refused(format!(
+            "round {id}: {}, nothing to challenge",
+            funding::payout_state(view.payout.state)
+        )));
     }
     let input = funding::input(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     let result = settle(&input).map_err(fail("settling the round"))?;
     let dispute = if result.root != view.payout.root || anyway {
-        Some(funding::challenge(&cx.chain, cx.contracts, id, &result).await.map_err(fail("challenging the result"))?)
+        Some(
+            funding::challenge(&cx.chain, cx.contracts, id, &result)
+                .await
+                .map_err(fail("challenging the result"))?,
+        )
     } else {
         None
     };
@@ -454,13 +495,17 @@ pub async fn finalize(config: &NodeConfig, id: U256) -> Result<u64> {
 /// Claims what the final result pays `account` (this node by default): (amount, gas) per leaf.
 pub async fn claim(config: &NodeConfig, id: U256, account: Option<Address>) -> Result<Vec<(u128, u64)>> {
     let cx = context(config).await?;
-    let result = funding::final_result(&cx.chain, cx.contracts, id).await.map_err(fail("reading the final result"))?;
-    funding::claim(&cx.chain, cx.contracts, id, &result, account.unwrap_or(cx.me())).await.map_err(fail("claiming"))
+    let result =
+        funding::final_result(&cx.chain, cx.contracts, id).await.map_err(fail("reading the final result"))?;
+    funding::claim(&cx.chain, cx.contracts, id, &result, account.unwrap_or(cx.me()))
+        .await
+        .map_err(fail("claiming"))
 }
 
 /// Reads a submission file: a [`Solution`] (JSON) or the raw committed bytes.
 pub fn read_solution(path: &Path) -> Result<Vec<u32>> {
-    let bytes = std::fs::read(path).map_err(|e| NodeError::Missing(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| NodeError::Missing(format!("cannot read {}: {e}", path.display())))?;
     match serde_json::from_slice::<Solution>(&bytes) {
         Ok(s) => Ok(s.weights),
         Err(_) => decode_weights(&bytes).map_err(fail("reading the submission")),
@@ -509,8 +554,10 @@ pub struct QfStatus {
 /// Reads a quadratic-funding round.
 pub async fn qf_status(config: &NodeConfig, id: U256) -> Result<QfStatus> {
     let cx = context(config).await?;
-    let (round, payout) = funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
-    let donations = funding::donations(&cx.chain, cx.contracts, id).await.map_err(fail("reading the donations"))?;
+    let (round, payout) =
+        funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
+    let donations =
+        funding::donations(&cx.chain, cx.contracts, id).await.map_err(fail("reading the donations"))?;
     let mut donated = vec![0u128; round.projects.len()];
     let mut donors: Vec<std::collections::BTreeSet<Address>> = vec![Default::default(); round.projects.len()];
     for d in &donations {
@@ -519,7 +566,8 @@ pub async fn qf_status(config: &NodeConfig, id: U256) -> Result<QfStatus> {
             donors[d.project].insert(d.donor);
         }
     }
-    let matching = funding::settle_qf(&cx.chain, cx.contracts, id).await.map_err(fail("settling the round"))?;
+    let matching =
+        funding::settle_qf(&cx.chain, cx.contracts, id).await.map_err(fail("settling the round"))?;
     Ok(QfStatus {
         projects: round.projects.clone(),
         donated,
@@ -545,13 +593,21 @@ pub async fn qf_score(config: &NodeConfig, id: U256, post: bool) -> Result<QfRes
 /// Re-settles a quadratic-funding round and challenges a posted result whose root differs.
 pub async fn qf_challenge(config: &NodeConfig, id: U256) -> Result<Challenge> {
     let cx = context(config).await?;
-    let (_, payout) = funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
+    let (_, payout) =
+        funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     if payout.state != 1 {
-        return Err(refused(format!("round {id}: {}, nothing to challenge", funding::payout_state(payout.state))));
+        return Err(refused(format!(
+            "round {id}: {}, nothing to challenge",
+            funding::payout_state(payout.state)
+        )));
     }
     let result = funding::settle_qf(&cx.chain, cx.contracts, id).await.map_err(fail("settling the round"))?;
     let dispute = if result.root != payout.root {
-        Some(funding::challenge_qf(&cx.chain, cx.contracts, id, &result).await.map_err(fail("challenging the result"))?)
+        Some(
+            funding::challenge_qf(&cx.chain, cx.contracts, id, &result)
+                .await
+                .map_err(fail("challenging the result"))?,
+        )
     } else {
         None
     };
@@ -567,7 +623,8 @@ pub async fn qf_finalize(config: &NodeConfig, id: U256) -> Result<u64> {
 /// Claims what a final quadratic-funding result pays `account` (this node by default).
 pub async fn qf_claim(config: &NodeConfig, id: U256, account: Option<Address>) -> Result<Vec<(u128, u64)>> {
     let cx = context(config).await?;
-    let (_, payout) = funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
+    let (_, payout) =
+        funding::qf_round(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
     let result = funding::settle_qf(&cx.chain, cx.contracts, id).await.map_err(fail("settling the round"))?;
     if payout.state != 3 || payout.root != result.root {
         return Err(refused(format!(
@@ -577,5 +634,7 @@ pub async fn qf_claim(config: &NodeConfig, id: U256, account: Option<Address>) -
             result.root
         )));
     }
-    funding::claim_qf(&cx.chain, cx.contracts, id, &result, account.unwrap_or(cx.me())).await.map_err(fail("claiming"))
+    funding::claim_qf(&cx.chain, cx.contracts, id, &result, account.unwrap_or(cx.me()))
+        .await
+        .map_err(fail("claiming"))
 }
