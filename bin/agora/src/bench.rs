@@ -24,6 +24,22 @@ pub(crate) enum BenchCommand {
     /// The router: what routing and receipt checks add to a paid remote call, against paying
     /// the provider directly; the cost of a re-execution and the time to catch a cheat.
     Router(RouterArgs),
+    /// Deep funding: scoring time in fixed point against f64, the AI solver's time per
+    /// judgement, and the gas of each step of a round on a fresh devnet.
+    Funding(FundingArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FundingArgs {
+    /// Runs of each scoring (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Judgements timed on the model.
+    #[arg(long, default_value_t = 10)]
+    judgements: usize,
+    /// The Cargo.lock whose graph the gas is measured on.
+    #[arg(long, value_name = "FILE", default_value = "Cargo.lock")]
+    lock: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +178,19 @@ pub(crate) async fn run(global: &GlobalArgs, command: BenchCommand) -> Result<()
                 calls: args.calls,
             };
             print(&agora_bench::router::run(&bench, &progress).await?, global.json)
+        }
+        BenchCommand::Funding(args) => {
+            let bench = agora_bench::funding::FundingBenchConfig {
+                model: config
+                    .inference
+                    .model
+                    .clone()
+                    .context("no model: run `make setup`, or pass --model FILE")?,
+                cargo_lock: args.lock,
+                runs: args.runs,
+                judgements: args.judgements,
+            };
+            print(&agora_bench::funding::run(&bench, &progress).await?, global.json)
         }
         BenchCommand::Guard(args) => {
             let bench = GuardBenchConfig { rounds: args.rounds, explain_api: args.explain_api };

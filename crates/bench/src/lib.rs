@@ -14,6 +14,7 @@
 //! The chain benchmarks run on a scratch devnet of their own, never on the node's chain.
 
 pub mod credits;
+pub mod funding;
 mod error;
 pub mod guard;
 pub mod index;
