@@ -75,6 +75,10 @@ pub(crate) struct GraphArgs {
     /// The root's name.
     #[arg(long, default_value = "agora")]
     name: String,
+    /// Who can claim a package's payout, `NAME=ADDRESS` (repeat); the others' payouts stay in
+    /// the round until the funder sweeps them.
+    #[arg(long = "recipient", value_name = "NAME=ADDRESS", value_parser = parse_recipient)]
+    recipients: Vec<(String, Address)>,
     /// Write the graph here [default: print it].
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -148,6 +152,10 @@ pub(crate) enum RoundCommand {
         /// Post the result (with the bond).
         #[arg(long)]
         post: bool,
+        /// Leave this juror's answers out: how much one juror moves the result. Posted, such a
+        /// result is wrong, and any re-settlement challenges it.
+        #[arg(long, value_name = "ADDRESS")]
+        without_juror: Option<Address>,
     },
     /// Re-settle here and challenge the posted result if it differs.
     Challenge {
@@ -246,6 +254,12 @@ fn write_out(path: Option<&PathBuf>, value: &impl serde::Serialize) -> Result<()
     }
 }
 
+fn parse_recipient(text: &str) -> std::result::Result<(String, Address), String> {
+    let (name, address) = text.split_once('=').ok_or_else(|| format!("{text:?} is not NAME=ADDRESS"))?;
+    let address = address.parse().map_err(|_| format!("{address:?} is not an address"))?;
+    Ok((name.to_owned(), address))
+}
+
 fn read_graph(path: &PathBuf) -> Result<Graph> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let graph: Graph =
@@ -276,7 +290,15 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
                 depth: a.depth,
                 max_deps: a.max_deps,
             };
-            let graph = ops::build_graph(&sources)?;
+            let mut graph = ops::build_graph(&sources)?;
+            for (name, address) in &a.recipients {
+                let node = graph
+                    .nodes
+                    .iter_mut()
+                    .find(|n| n.id == *name || short(&n.id) == name)
+                    .ok_or_else(|| anyhow::anyhow!("--recipient {name}: no such package in the graph"))?;
+                node.recipient = Some(*address);
+            }
             if a.output.is_none() || global.json {
                 return write_out(a.output.as_ref(), &graph);
             }
@@ -320,7 +342,8 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
                     let per = started.elapsed().as_secs_f64() / done as f64;
                     let left = per * (total - done) as f64;
                     let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "\r  asked {done}/{total} ({per:.1} s each, about {left:.0} s left)   ");
+                    let _ =
+                        write!(err, "\r  asked {done}/{total} ({per:.1} s each, about {left:.0} s left)   ");
                     if done == total {
                         let _ = writeln!(err);
                     }
@@ -485,8 +508,18 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
             for (name, at) in names.iter().zip(s.deadlines) {
                 writeln!(out, "  {name:<19} {}", when(at))?;
             }
-            if let Some((root, poster, end)) = s.result {
-                writeln!(out, "  result {root} posted by {poster}; challenges until {}", when(end))?;
+            match (s.result, s.challenge) {
+                (Some((root, _, _)), Some((challenger, dispute))) if s.phase == "final" => writeln!(
+                    out,
+                    "  result {root}: final after council dispute {dispute}, challenged by {challenger}"
+                )?,
+                (Some((root, poster, _)), _) if s.phase == "final" => {
+                    writeln!(out, "  result {root} posted by {poster}: final")?
+                }
+                (Some((root, poster, end)), _) => {
+                    writeln!(out, "  result {root} posted by {poster}; challenges until {}", when(end))?
+                }
+                _ => {}
             }
         }
         RoundCommand::Submit { id, weights } => {
@@ -537,8 +570,8 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
                 }
             }
         }
-        RoundCommand::Score { id, post } => {
-            let result = ops::score(&config, id, post).await?;
+        RoundCommand::Score { id, post, without_juror } => {
+            let result = ops::score(&config, id, post, without_juror).await?;
             if global.json {
                 return print_json(&result);
             }
@@ -592,9 +625,18 @@ async fn round(global: &GlobalArgs, command: RoundCommand) -> Result<()> {
             writeln!(out, "round {id}: final; payouts can be claimed")?;
         }
         RoundCommand::Claim { id, account } => {
-            let claims = ops::claim(&config, id, account).await?;
-            let total: u128 = claims.iter().map(|c| c.0).sum();
-            writeln!(out, "round {id}: claimed {} in {} payouts", money(total), claims.len())?;
+            let c = ops::claim(&config, id, account).await?;
+            if global.json {
+                return print_json(&c);
+            }
+            let total: u128 = c.claimed.iter().map(|c| c.0).sum();
+            match (c.payouts, c.claimed.len()) {
+                (0, _) => writeln!(out, "round {id}: the final result pays {} nothing", c.account)?,
+                (_, 0) => writeln!(out, "round {id}: {}'s payouts were already claimed", c.account)?,
+                (_, n) => {
+                    writeln!(out, "round {id}: claimed {} for {} ({n} payouts)", money(total), c.account)?
+                }
+            }
         }
     }
     Ok(())

@@ -133,13 +133,23 @@ fn synthetic_round() -> RoundInput {
                     Question::Compare { a, b } => {
                         JuryAnswer::Compare { less: a, more: b, times_centi: 100 + (s.next() % 400) as u32 }
                     }
-                    Question::Originality { node } => JuryAnswer::Originality { node, percent: 20 + (s.next() % 60) as u8 },
+                    Question::Originality { node } => {
+                        JuryAnswer::Originality { node, percent: 20 + (s.next() % 60) as u8 }
+                    }
                 })
                 .collect();
             (juror, JurySheet { answers }.encode())
         })
         .collect();
-    RoundInput { graph, submissions, jury, seed, pairs_per_juror: 10, pool: 1_000_000_000, solver_share_bps: 1_000 }
+    RoundInput {
+        graph,
+        submissions,
+        jury,
+        seed,
+        pairs_per_juror: 10,
+        pool: 1_000_000_000,
+        solver_share_bps: 1_000,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -149,7 +159,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 async fn measure(config: &FundingBenchConfig, progress: &dyn Fn(&str)) -> Fallible<FundingReport> {
     let input = synthetic_round();
-    let answers: usize = input.jury.iter().map(|(_, s)| JurySheet::decode(s).map_or(0, |s| s.answers.len())).sum();
+    let answers: usize =
+        input.jury.iter().map(|(_, s)| JurySheet::decode(s).map_or(0, |s| s.answers.len())).sum();
     progress(&format!(
         "scoring {} edges, {} submissions, {answers} jury answers, {} runs each arithmetic",
         input.graph.edges.len(),
@@ -166,7 +177,7 @@ async fn measure(config: &FundingBenchConfig, progress: &dyn Fn(&str)) -> Fallib
         let scored = score::<f64>(&input)?;
         float.push(t.elapsed().as_secs_f64() * 1e3);
         for (w, f) in settled.weights.iter().zip(&scored.weights) {
-            let w = Wad::parse(w).map_or(f64::NAN, |w| agora_funding::Real::to_f64(w));
+            let w = Wad::parse(w).map_or(f64::NAN, agora_funding::Real::to_f64);
             difference = difference.max((w - f).abs());
         }
     }
@@ -193,7 +204,10 @@ async fn measure(config: &FundingBenchConfig, progress: &dyn Fn(&str)) -> Fallib
     })
     .await??;
 
-    progress(&format!("a round over this repository's graph ({} packages) on a fresh devnet", repo.nodes.len()));
+    progress(&format!(
+        "a round over this repository's graph ({} packages) on a fresh devnet",
+        repo.nodes.len()
+    ));
     let gas = round_gas(&repo).await?;
     Ok(FundingReport {
         profile: if cfg!(debug_assertions) { "dev (debug assertions on)" } else { "release" },
@@ -311,7 +325,11 @@ impl fmt::Display for FundingReport {
             self.fixed_ms / self.f64_ms.max(1e-9),
             self.max_weight_difference
         )?;
-        writeln!(f, "AI solver: {:.0} ms per pairwise judgement on the model (receipt signed)", self.judgement_ms)?;
+        writeln!(
+            f,
+            "AI solver: {:.0} ms per pairwise judgement on the model (receipt signed)",
+            self.judgement_ms
+        )?;
         writeln!(f, "gas, a round over {} packages / {} edges:", self.gas_graph.0, self.gas_graph.1)?;
         for g in &self.gas {
             writeln!(f, "  {:<44} {:>9}", g.step, g.gas)?;

@@ -14,8 +14,8 @@
 //! The chain benchmarks run on a scratch devnet of their own, never on the node's chain.
 
 pub mod credits;
-pub mod funding;
 mod error;
+pub mod funding;
 pub mod guard;
 pub mod index;
 pub mod infer;

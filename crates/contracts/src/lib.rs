@@ -181,19 +181,61 @@ pub mod bindings {
     }
 }
 
+fn shown<T: std::fmt::Debug>(decoded: T) -> String {
+    // `Variant(Variant { .. })` → `Variant { .. }`; a variant without fields stays as it is.
+    let text = format!("{decoded:?}");
+    match text.split_once('(') {
+        Some((name, rest)) if rest.starts_with(name) => rest.trim_end_matches(')').to_owned(),
+        _ => text,
+    }
+}
+
+/// [`decode_revert`] for a revert known to come from `contract`: its own errors are tried
+/// first, so an error whose signature another suite contract shares is named with this
+/// contract's argument names (`RevealNotOpen { roundId, .. }`, not the council's `disputeId`).
+pub fn decode_revert_from(contract: SuiteContract, data: &[u8]) -> Option<String> {
+    use alloy::sol_types::SolInterface;
+    let own = match contract {
+        SuiteContract::DeepFundingRound => {
+            bindings::DeepFundingRound::DeepFundingRoundErrors::abi_decode(data).ok().map(shown)
+        }
+        SuiteContract::QuadraticFundingRound => {
+            bindings::QuadraticFundingRound::QuadraticFundingRoundErrors::abi_decode(data).ok().map(shown)
+        }
+        _ => None,
+    };
+    own.or_else(|| decode_revert(data))
+}
+
+/// [`send`] for a call to `contract`, naming its reverts by [`decode_revert_from`].
+pub async fn send_to<P, D>(
+    contract: SuiteContract,
+    call: alloy::contract::CallBuilder<P, D>,
+    what: &str,
+) -> Result<alloy::rpc::types::TransactionReceipt, String>
+where
+    P: alloy::providers::Provider,
+    D: alloy::contract::CallDecoder,
+{
+    let pending = call.send().await.map_err(|e| {
+        let named = e.as_revert_data().and_then(|data| decode_revert_from(contract, &data));
+        match named {
+            Some(decoded) => format!("{what}: the contract reverted with {decoded}"),
+            None => format!("{what}: {}", explain_call_error(&e)),
+        }
+    })?;
+    let receipt = pending.get_receipt().await.map_err(|e| format!("{what}: {e}"))?;
+    if !receipt.status() {
+        return Err(format!("{what}: the transaction reverted ({})", receipt.transaction_hash));
+    }
+    Ok(receipt)
+}
+
 /// Names a revert of an agora contract (or of the OpenZeppelin code inside it): the custom
 /// error with its arguments, e.g. `ERC20InsufficientBalance { sender: 0x…, balance: 0, needed:
 /// 1000 }`, instead of its 4-byte selector. `None` for data no suite contract defines.
 pub fn decode_revert(data: &[u8]) -> Option<String> {
     use alloy::sol_types::SolInterface;
-    fn shown<T: std::fmt::Debug>(decoded: T) -> String {
-        // `Variant(Variant { .. })` → `Variant { .. }`; a variant without fields stays as it is.
-        let text = format!("{decoded:?}");
-        match text.split_once('(') {
-            Some((name, rest)) if rest.starts_with(name) => rest.trim_end_matches(')').to_owned(),
-            _ => text,
-        }
-    }
     if let Ok(e) = bindings::DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         return Some(shown(e));
     }

@@ -33,9 +33,18 @@ fn chain_error(what: &str, e: impl std::fmt::Display) -> FundingError {
     FundingError::Chain(format!("{what}: {e}"))
 }
 
+/// Sends a call to a round contract (a deep-funding one unless it says otherwise); reverts are
+/// named with the round contracts' argument names.
 macro_rules! send {
     ($call:expr, $what:expr) => {
-        agora_contracts::send($call, $what).await.map_err(FundingError::Chain)?
+        agora_contracts::send_to(SuiteContract::DeepFundingRound, $call, $what)
+            .await
+            .map_err(FundingError::Chain)?
+    };
+    (qf: $call:expr, $what:expr) => {
+        agora_contracts::send_to(SuiteContract::QuadraticFundingRound, $call, $what)
+            .await
+            .map_err(FundingError::Chain)?
     };
 }
 
@@ -530,7 +539,7 @@ pub async fn create_qf(chain: &ChainClient, c: FundingContracts, plan: &QfPlan) 
         claimPeriod: plan.claim_secs,
         requireIdentity: plan.require_identity,
     };
-    let r = send!(
+    let r = send!(qf:
         QuadraticFundingRound::new(c.qf, chain.provider()).createRound(params, plan.projects.clone()),
         "creating the round"
     );
@@ -550,7 +559,7 @@ pub async fn donate(
     amount: u128,
 ) -> Result<u64> {
     approve(chain, c.token, c.qf, U256::from(amount)).await?;
-    Ok(send!(
+    Ok(send!(qf:
         QuadraticFundingRound::new(c.qf, chain.provider()).donate(id, project, U256::from(amount)),
         "donating"
     )
@@ -564,12 +573,13 @@ pub async fn post_qf(chain: &ChainClient, c: FundingContracts, id: U256, result:
     approve(chain, c.token, c.qf, round.params.resultBond).await?;
     let total: u128 = result.leaves.iter().map(|l| l.amount).sum();
     let hash = keccak256(serde_json::to_vec(result).unwrap_or_default());
-    Ok(send!(contract.postResult(id, result.root, hash, U256::from(total)), "posting the result").gas_used)
+    Ok(send!(qf: contract.postResult(id, result.root, hash, U256::from(total)), "posting the result")
+        .gas_used)
 }
 
 /// Finalizes a quadratic-funding result after its window.
 pub async fn finalize_qf(chain: &ChainClient, c: FundingContracts, id: U256) -> Result<u64> {
-    Ok(send!(QuadraticFundingRound::new(c.qf, chain.provider()).finalize(id), "finalizing the result")
+    Ok(send!(qf: QuadraticFundingRound::new(c.qf, chain.provider()).finalize(id), "finalizing the result")
         .gas_used)
 }
 
@@ -594,7 +604,7 @@ pub async fn claim_qf(
             continue;
         }
         let proof = tree.proof(leaf).unwrap_or_default();
-        let r = send!(
+        let r = send!(qf:
             contract.claim(id, U256::from(leaf.index), leaf.account, U256::from(leaf.amount), proof),
             "claiming"
         );
@@ -620,7 +630,7 @@ pub async fn challenge_qf(
         .map_err(|e| chain_error("reading the arbitration cost", e))?;
     approve(chain, c.token, c.qf, round.params.resultBond + cost).await?;
     let hash = keccak256(serde_json::to_vec(correct).unwrap_or_default());
-    let r = send!(contract.challenge(id, correct.root, hash), "challenging the result");
+    let r = send!(qf: contract.challenge(id, correct.root, hash), "challenging the result");
     r.logs()
         .iter()
         .find_map(|l| QuadraticFundingRound::ResultChallenged::decode_log(&l.inner).ok())

@@ -246,6 +246,8 @@ pub struct RoundStatus {
     pub deadlines: [u64; 4],
     /// The posted (or final) result's root, its poster and the end of its challenge window.
     pub result: Option<(B256, Address, u64)>,
+    /// When a challenge was decided: the challenger and the council's dispute.
+    pub challenge: Option<(Address, U256)>,
     /// The chain's clock.
     pub now: u64,
     /// Whether this node is a juror.
@@ -295,6 +297,7 @@ pub async fn status(config: &NodeConfig, id: U256) -> Result<RoundStatus> {
         seed: view.round.seed,
         deadlines,
         result: (pay.state != 0).then_some((pay.root, pay.poster, pay.challengeEnd)),
+        challenge: (pay.challenger != Address::ZERO).then_some((pay.challenger, pay.disputeId)),
         now,
     })
 }
@@ -437,10 +440,20 @@ pub async fn jury_reveal(config: &NodeConfig, id: U256) -> Result<u64> {
         .map_err(fail("revealing the answers"))
 }
 
-/// Settles a round from the chain (fixed point), and posts the result with `post`.
-pub async fn score(config: &NodeConfig, id: U256, post: bool) -> Result<RoundResult> {
+/// Settles a round from the chain (fixed point), and posts the result with `post`. `without`
+/// leaves a juror's answers out: the leave-one-out what-if that shows how much one juror moves
+/// the result (posted, it is a wrong result that any re-settlement contradicts).
+pub async fn score(
+    config: &NodeConfig,
+    id: U256,
+    post: bool,
+    without: Option<Address>,
+) -> Result<RoundResult> {
     let cx = context(config).await?;
-    let input = funding::input(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
+    let mut input = funding::input(&cx.chain, cx.contracts, id).await.map_err(fail("reading the round"))?;
+    if let Some(juror) = without {
+        input.jury.retain(|(who, _)| *who != juror);
+    }
     let result = settle(&input).map_err(fail("settling the round"))?;
     if post {
         funding::post_result(&cx.chain, cx.contracts, id, &result)
@@ -492,14 +505,27 @@ pub async fn finalize(config: &NodeConfig, id: U256) -> Result<u64> {
     funding::finalize(&cx.chain, cx.contracts, id).await.map_err(fail("finalizing the result"))
 }
 
-/// Claims what the final result pays `account` (this node by default): (amount, gas) per leaf.
-pub async fn claim(config: &NodeConfig, id: U256, account: Option<Address>) -> Result<Vec<(u128, u64)>> {
+/// What a claim paid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claimed {
+    /// The account paid.
+    pub account: Address,
+    /// The payouts the final result has for it.
+    pub payouts: usize,
+    /// Those claimed now: amount and gas of each (the others were claimed before).
+    pub claimed: Vec<(u128, u64)>,
+}
+
+/// Claims what the final result pays `account` (this node by default).
+pub async fn claim(config: &NodeConfig, id: U256, account: Option<Address>) -> Result<Claimed> {
     let cx = context(config).await?;
+    let account = account.unwrap_or(cx.me());
     let result =
         funding::final_result(&cx.chain, cx.contracts, id).await.map_err(fail("reading the final result"))?;
-    funding::claim(&cx.chain, cx.contracts, id, &result, account.unwrap_or(cx.me()))
-        .await
-        .map_err(fail("claiming"))
+    let payouts = result.leaves.iter().filter(|l| l.account == account).count();
+    let claimed =
+        funding::claim(&cx.chain, cx.contracts, id, &result, account).await.map_err(fail("claiming"))?;
+    Ok(Claimed { account, payouts, claimed })
 }
 
 /// Reads a submission file: a [`Solution`] (JSON) or the raw committed bytes.
