@@ -7,7 +7,7 @@ use agora_node::{
     funding::{
         chain::{Plan, QfPlan},
         graph::Graph,
-        jury::JuryAnswer,
+        jury::{JuryAnswer, NamedAnswer},
         score::blend,
     },
     jobs::worker::duration,
@@ -30,6 +30,7 @@ Examples:
   agora funding graph --lock Cargo.lock --depth 2 --max-deps 12 -o graph.json
   agora funding solve --graph graph.json -o baseline.json
   agora funding solve --graph graph.json --ai --questions 40 -o ai.json
+  agora funding solve --graph graph.json --ai --through-node auto -o remote.json   paid providers
   agora funding compare --graph graph.json --jury answers.json baseline.json ai.json
   agora funding round create --graph graph.json --pool 100 --juror 0xabc… --juror 0xdef…
   agora funding round submit 1 --weights ai.json
@@ -99,6 +100,11 @@ pub(crate) struct SolveArgs {
     /// Personas each question is asked of (1–3).
     #[arg(long, default_value_t = 2)]
     personas: usize,
+    /// Ask through the node running on this data directory, as this model: `auto` or a remote
+    /// model's name reaches a provider its router pays (under the owner's mandate), a local name
+    /// its own engine. Without it, the model is loaded here.
+    #[arg(long, value_name = "MODEL", requires = "ai")]
+    through_node: Option<String>,
     /// Write the solution here [default: print it].
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -110,8 +116,10 @@ pub(crate) struct CompareArgs {
     /// The graph.
     #[arg(long, value_name = "FILE")]
     graph: PathBuf,
-    /// Jury answers: a JSON list of answers (`{"kind":"compare","less":3,"more":5,"times_centi":250}`,
-    /// `{"kind":"originality","node":7,"percent":60}`).
+    /// Jury answers: a JSON list of answers by edge and node number
+    /// (`{"kind":"compare","less":3,"more":5,"times_centi":250}`,
+    /// `{"kind":"originality","node":7,"percent":60}`) or by package name
+    /// (`{"parent":"agora","less":"anyhow","more":"alloy","times":20}`, `{"node":"axum","percent":60}`).
     #[arg(long, value_name = "FILE")]
     jury: PathBuf,
     /// Solution files (from `agora funding solve`), in commit order.
@@ -268,6 +276,16 @@ fn read_graph(path: &PathBuf) -> Result<Graph> {
     Ok(graph)
 }
 
+fn report_progress(started: std::time::Instant, done: usize, total: usize) {
+    let per = started.elapsed().as_secs_f64() / done.max(1) as f64;
+    let left = per * (total - done) as f64;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r  asked {done}/{total} ({per:.1} s each, about {left:.0} s left)   ");
+    if done == total {
+        let _ = writeln!(err);
+    }
+}
+
 fn short(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }
@@ -331,7 +349,24 @@ pub(crate) async fn funding(global: &GlobalArgs, command: FundingCommand) -> Res
         }
         FundingCommand::Solve(a) => {
             let graph = read_graph(&a.graph)?;
-            let solution = if a.ai {
+            let solution = if let Some(model) = &a.through_node {
+                let config = global.resolve()?;
+                let started = std::time::Instant::now();
+                let quiet = global.json;
+                ops::solve_through_node(
+                    &config,
+                    &graph,
+                    model,
+                    a.questions,
+                    a.personas,
+                    move |done, total| {
+                        if !quiet {
+                            report_progress(started, done, total);
+                        }
+                    },
+                )
+                .await?
+            } else if a.ai {
                 let config = global.resolve()?;
                 let started = std::time::Instant::now();
                 let quiet = global.json;
@@ -395,8 +430,21 @@ fn compare(global: &GlobalArgs, a: CompareArgs) -> Result<()> {
     let graph = read_graph(&a.graph)?;
     let items = graph.items();
     let text = std::fs::read_to_string(&a.jury).with_context(|| format!("reading {}", a.jury.display()))?;
-    let answers: Vec<JuryAnswer> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a list of jury answers", a.jury.display()))?;
+    // Answers by edge number, or by package name (kept beside a graph that may be rebuilt).
+    let answers: Vec<JuryAnswer> = match serde_json::from_str(&text) {
+        Ok(answers) => answers,
+        Err(_) => {
+            let named: Vec<NamedAnswer> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a list of jury answers", a.jury.display()))?;
+            named
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    n.resolve(&graph).map_err(|e| anyhow::anyhow!("{} answer {i}: {e}", a.jury.display()))
+                })
+                .collect::<Result<_>>()?
+        }
+    };
     let jury = answers
         .iter()
         .enumerate()

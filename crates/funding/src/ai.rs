@@ -123,6 +123,57 @@ pub fn parse(question: Question, swapped: bool, text: &str) -> Option<JuryAnswer
     }
 }
 
+/// The solver's sampling: greedy, a few tokens, so every answer is reproducible.
+pub fn sampling() -> SamplingParams {
+    SamplingParams { temperature: 0.0, max_tokens: 8, seed: 0, ..SamplingParams::default() }
+}
+
+/// What the solver asks, in order: each question of each of the first `personas` personas,
+/// comparisons in both orders.
+pub fn asks(questions: &[Question], personas: usize) -> Vec<(Question, &'static Persona, bool)> {
+    let panel = &PERSONAS[..personas.clamp(1, PERSONAS.len())];
+    questions
+        .iter()
+        .flat_map(|&q| {
+            let orders: &[bool] =
+                if matches!(q, Question::Compare { .. }) { &[false, true] } else { &[false] };
+            panel.iter().flat_map(move |p| orders.iter().map(move |&s| (q, p, s)))
+        })
+        .collect()
+}
+
+/// A judgement from an answer another node gave (the owner's node, or a provider it paid): its
+/// receipt must be signed, be for exactly the request sent, and carry the text returned.
+pub fn judgement_from(
+    graph: &Graph,
+    question: Question,
+    persona: &Persona,
+    swapped: bool,
+    text: &str,
+    receipt: ReceiptEnvelope,
+) -> Result<Judgement, FundingError> {
+    receipt
+        .verify()
+        .map_err(|e| FundingError::Model(format!("the answer's receipt does not verify: {e}")))?;
+    let sent =
+        CanonicalRequest::new(RequestInput::Chat(prompt(graph, question, persona, swapped)), sampling());
+    if receipt.request.messages != sent.messages
+        || receipt.request.sampling.max_tokens != sent.sampling.max_tokens
+    {
+        return Err(FundingError::Model("the answer's receipt is for another request".into()));
+    }
+    if receipt.output.text != text {
+        return Err(FundingError::Model("the answer's receipt does not carry the text returned".into()));
+    }
+    Ok(Judgement {
+        question,
+        persona: persona.name.to_owned(),
+        swapped,
+        answer: parse(question, swapped, text),
+        receipt,
+    })
+}
+
 /// Asks the model: greedy, a few tokens.
 pub fn judge(
     engine: &Engine,
@@ -134,7 +185,7 @@ pub fn judge(
     timestamp: u64,
 ) -> Result<Judgement, FundingError> {
     let messages = prompt(graph, question, persona, swapped);
-    let sampling = SamplingParams { temperature: 0.0, max_tokens: 8, seed: 0, ..SamplingParams::default() };
+    let sampling = sampling();
     let generation = engine
         .chat(&messages, &sampling, |_| ControlFlow::Continue(()))
         .map_err(|e| FundingError::Model(e.to_string()))?;
@@ -147,8 +198,15 @@ pub fn judge(
     Ok(Judgement { question, persona: persona.name.to_owned(), swapped, answer, receipt })
 }
 
-/// The AI solver: asks each question of `personas` personas in both orders (comparisons) and
-/// fits the answers into a submission. `progress` sees (done, total) after each answer.
+/// The submission the judgements make (least squares in log space over the baseline).
+pub fn fit(graph: &Graph, judgements: &[Judgement]) -> Result<Vec<u32>, FundingError> {
+    let answers: Vec<JuryAnswer> = judgements.iter().filter_map(|j| j.answer).collect();
+    from_judgements::<Wad>(graph, &answers)
+}
+
+/// The AI solver on a local engine: asks each question of `personas` personas in both orders
+/// (comparisons) and fits the answers into a submission. `progress` sees (done, total) after
+/// each answer.
 pub fn solve(
     engine: &Engine,
     signer: &PrivateKeySigner,
@@ -158,23 +216,13 @@ pub fn solve(
     timestamp: u64,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(Vec<u32>, Vec<Judgement>), FundingError> {
-    let panel = &PERSONAS[..personas.clamp(1, PERSONAS.len())];
-    let asks: Vec<(Question, &Persona, bool)> = questions
-        .iter()
-        .flat_map(|&q| {
-            let orders: &[bool] =
-                if matches!(q, Question::Compare { .. }) { &[false, true] } else { &[false] };
-            panel.iter().flat_map(move |p| orders.iter().map(move |&s| (q, p, s)))
-        })
-        .collect();
+    let asks = asks(questions, personas);
     let mut judgements = Vec::with_capacity(asks.len());
     for (i, (q, persona, swapped)) in asks.iter().enumerate() {
         judgements.push(judge(engine, signer, graph, *q, persona, *swapped, timestamp)?);
         progress(i + 1, asks.len());
     }
-    let answers: Vec<JuryAnswer> = judgements.iter().filter_map(|j| j.answer).collect();
-    let weights = from_judgements::<Wad>(graph, &answers)?;
-    Ok((weights, judgements))
+    Ok((fit(graph, &judgements)?, judgements))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod beside;
 mod credits;
+mod funding;
 mod jobs;
 mod router;
 mod x402;

@@ -312,3 +312,66 @@ async fn futures_join(net: &TestNet) -> Vec<ChainClient> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quadratic_funding_round_pays_its_matching_by_proof() {
+    let net = TestNet::start().await;
+    let c = FundingContracts::of(net.deployment()).unwrap();
+    let w: Vec<ChainClient> = futures_join(&net).await;
+    let projects: Vec<Address> = (1..=3u8).map(Address::repeat_byte).collect();
+    let plan = funding::QfPlan {
+        projects: projects.clone(),
+        pool: 50_000_000,
+        bond: BOND,
+        donate_secs: 600,
+        challenge_secs: 300,
+        claim_secs: 3_600,
+        require_identity: true,
+    };
+    let gated = funding::create_qf(&w[0], c, &plan).await.unwrap();
+    // Nobody here holds an ERC-8004 identity: the gated round refuses them by name.
+    let refused = funding::donate(&w[1], c, gated, 0, 1_000_000).await.unwrap_err();
+    assert!(refused.to_string().contains("NoIdentity"), "{refused}");
+    let id =
+        funding::create_qf(&w[0], c, &funding::QfPlan { require_identity: false, ..plan }).await.unwrap();
+    // Q5's donations in dollars: X = {1: 4, 2: 4, 3: 1}, Y = {1: 1, 2: 1}, Z = {3: 9, 4: 4}.
+    let before: Vec<u128> = futures_balances(&w[0], c.token, &projects).await;
+    for (donor, project, dollars) in
+        [(1, 0, 4), (2, 0, 4), (3, 0, 1), (1, 1, 1), (2, 1, 1), (3, 2, 9), (4, 2, 4)]
+    {
+        funding::donate(&w[donor], c, id, project, dollars * 1_000_000).await.unwrap();
+    }
+    let after: Vec<u128> = futures_balances(&w[0], c.token, &projects).await;
+    assert_eq!(
+        after.iter().zip(&before).map(|(a, b)| a - b).collect::<Vec<_>>(),
+        [9_000_000, 2_000_000, 13_000_000],
+        "donations go straight to the projects"
+    );
+    let early =
+        funding::post_qf(&w[0], c, id, &funding::settle_qf(&w[0], c, id).await.unwrap()).await.unwrap_err();
+    assert!(early.to_string().contains("DonationsOpen"), "{early}");
+    warp(&w[0], 601).await;
+    let result = funding::settle_qf(&w[4], c, id).await.unwrap();
+    assert_eq!(result.leaves.iter().map(|l| l.amount).sum::<u128>(), 50_000_000);
+    funding::post_qf(&w[4], c, id, &result).await.unwrap();
+    warp(&w[0], 301).await;
+    funding::finalize_qf(&w[0], c, id).await.unwrap();
+    for (p, project) in projects.iter().enumerate() {
+        let paid = funding::claim_qf(&w[0], c, id, &result, *project).await.unwrap();
+        let leaf = result.leaves.iter().find(|l| l.account == *project).unwrap();
+        assert_eq!(paid, vec![(leaf.amount, paid[0].1)], "project {p}");
+    }
+    // M = $10: the raw matches 6, 0.666667 and 3.75 split the $50 pool.
+    let shares: Vec<f64> = result.leaves.iter().map(|l| l.amount as f64 / 50e6).collect();
+    for (got, want) in shares.iter().zip([6.0 / 10.416_667, 0.666_667 / 10.416_667, 3.75 / 10.416_667]) {
+        assert!((got - want).abs() < 1e-5, "{shares:?}");
+    }
+}
+
+async fn futures_balances(c: &ChainClient, token: Address, who: &[Address]) -> Vec<u128> {
+    let mut out = Vec::new();
+    for a in who {
+        out.push(balance(c, token, *a).await);
+    }
+    out
+}

@@ -203,6 +203,55 @@ pub async fn solve_ai(
     Ok(Solution { graph_root: graph.root(), solver, weights, judgements })
 }
 
+/// The AI solution through the owner's node running on this data directory: each question goes
+/// to its OpenAI endpoint as `model`, so `auto` or a remote model's name reaches a provider the
+/// node's router pays under the owner's mandate, and a local name the node's own engine. Every
+/// answer's receipt is checked against the request sent and the text returned.
+pub async fn solve_through_node(
+    config: &NodeConfig,
+    graph: &Graph,
+    model: &str,
+    questions: usize,
+    personas: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Solution> {
+    let node = super::NodeApi::beside(config)?.ok_or_else(|| {
+        NodeError::Missing(
+            "no node runs on this data directory: start it (agora up) to ask through it".into(),
+        )
+    })?;
+    let key = crate::node_key::load_or_create(&config.data_dir)?;
+    let asked =
+        sample(graph, alloy::primitives::keccak256(b"agora.funding.solver"), key.address(), questions);
+    let asks = ai::asks(&asked, personas);
+    let mut judgements = Vec::with_capacity(asks.len());
+    let mut served_by = std::collections::BTreeSet::new();
+    for (i, (q, persona, swapped)) in asks.iter().enumerate() {
+        let sampling = ai::sampling();
+        let body = serde_json::json!({
+            "model": model,
+            "messages": ai::prompt(graph, *q, persona, *swapped),
+            "temperature": sampling.temperature,
+            "max_tokens": sampling.max_tokens,
+            "seed": sampling.seed,
+        });
+        let answer: serde_json::Value = node.post("/v1/chat/completions", &body).await?;
+        let text = answer["choices"][0]["message"]["content"].as_str().unwrap_or_default();
+        let receipt: agora_receipts::ReceiptEnvelope =
+            serde_json::from_value(answer["agora_receipt"].clone())
+                .map_err(|e| refused(format!("the answer to {model} carries no receipt: {e}")))?;
+        served_by.insert(receipt.signed.receipt.modelSha256);
+        judgements.push(
+            ai::judgement_from(graph, *q, persona, *swapped, text, receipt)
+                .map_err(fail("checking an answer"))?,
+        );
+        progress(i + 1, asks.len());
+    }
+    let weights = ai::fit(graph, &judgements).map_err(fail("fitting the answers"))?;
+    let models: Vec<String> = served_by.iter().map(ToString::to_string).collect();
+    Ok(Solution { graph_root: graph.root(), solver: format!("ai:{}", models.join("+")), weights, judgements })
+}
+
 /// A round just created.
 #[derive(Debug, Clone, Serialize)]
 pub struct Created {
