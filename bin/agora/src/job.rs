@@ -445,6 +445,18 @@ fn activity_json(a: &Activity) -> serde_json::Value {
         Activity::Ruled { dispute, ruling } => {
             json!({ "activity": "ruled", "dispute": dispute.to_string(), "ruling": ruling.to_string() })
         }
+        Activity::RoundVote { dispute, choice, revealed } => json!({
+            "activity": if *revealed { "revealed" } else { "committed" },
+            "about": "funding round",
+            "dispute": dispute.to_string(),
+            "choice": choice,
+        }),
+        Activity::RoundRuled { dispute, ruling } => json!({
+            "activity": "ruled",
+            "about": "funding round",
+            "dispute": dispute.to_string(),
+            "ruling": ruling.to_string(),
+        }),
         Activity::Failed { what, error } => json!({ "activity": "failed", "what": what, "error": error }),
     }
 }

@@ -142,6 +142,22 @@ pub enum Activity {
         /// 0: no ruling; 1: the delivery stands; 2: it is wrong.
         ruling: U256,
     },
+    /// Voted in a dispute over a funding round's posted result (re-settled here).
+    RoundVote {
+        /// The dispute.
+        dispute: U256,
+        /// 0: neither root reproduces; 1: the posted result stands; 2: the challenger's does.
+        choice: u8,
+        /// Whether this was the reveal (else the commitment).
+        revealed: bool,
+    },
+    /// Executed the ruling of a dispute over a funding round's result.
+    RoundRuled {
+        /// The dispute.
+        dispute: U256,
+        /// As in [`Activity::RoundVote`].
+        ruling: U256,
+    },
     /// A step failed; it is retried on the next pass.
     Failed {
         /// What was being done.
@@ -176,6 +192,17 @@ impl fmt::Display for Activity {
             Self::Ruled { dispute, ruling } => {
                 write!(f, "dispute {dispute}: ruled {}", u8::try_from(*ruling).map_or("unknown", choice_name))
             }
+            Self::RoundVote { dispute, choice, revealed } => write!(
+                f,
+                "dispute {dispute} (a funding round's result): {} a vote ({})",
+                if *revealed { "revealed" } else { "committed" },
+                round_choice_name(*choice)
+            ),
+            Self::RoundRuled { dispute, ruling } => write!(
+                f,
+                "dispute {dispute} (a funding round's result): ruled {}",
+                u8::try_from(*ruling).map_or("unknown", round_choice_name)
+            ),
             Self::Failed { what, error } => write!(f, "{what}: {error} (will retry)"),
         }
     }
@@ -187,6 +214,16 @@ pub fn choice_name(choice: u8) -> &'static str {
         0 => "no ruling",
         1 => "the delivery stands",
         2 => "the delivery is wrong",
+        _ => "unknown",
+    }
+}
+
+/// A council choice about a funding round's posted result, in words.
+pub fn round_choice_name(choice: u8) -> &'static str {
+    match choice {
+        0 => "neither root reproduces",
+        1 => "the posted result stands",
+        2 => "the challenger's result is right",
         _ => "unknown",
     }
 }
@@ -637,6 +674,7 @@ impl Worker {
             return Ok((vec![], true));
         }
         let me = self.me();
+        let round = self.funding.is_some_and(|f| d.arbitrable == f.deep || d.arbitrable == f.qf);
         let vote = jobs::vote(&self.chain, self.jobs, dispute, me).await?;
         let salt = self.salt(dispute);
         let all_committed = usize::from(d.commits) == d.jurors.len();
@@ -645,7 +683,12 @@ impl Worker {
             let (choice, evidence) = self.judge(dispute, d.commitDeadline).await?;
             jobs::commit(&self.chain, self.jobs, dispute, choice, salt).await?;
             self.votes.insert(dispute, (choice, evidence));
-            return Ok((vec![Activity::Committed { dispute, choice }], false));
+            let activity = if round {
+                Activity::RoundVote { dispute, choice, revealed: false }
+            } else {
+                Activity::Committed { dispute, choice }
+            };
+            return Ok((vec![activity], false));
         }
         if vote.commitment != B256::ZERO
             && !vote.revealed
@@ -664,7 +707,12 @@ impl Worker {
                 }
             };
             jobs::reveal(&self.chain, self.jobs, dispute, choice, salt, evidence).await?;
-            return Ok((vec![Activity::Revealed { dispute, choice }], false));
+            let activity = if round {
+                Activity::RoundVote { dispute, choice, revealed: true }
+            } else {
+                Activity::Revealed { dispute, choice }
+            };
+            return Ok((vec![activity], false));
         }
         if all_revealed || now >= d.revealDeadline {
             if let Err(e) = jobs::execute(&self.chain, self.jobs, dispute).await {
@@ -675,7 +723,12 @@ impl Worker {
                 return Err(e);
             }
             let ruled = jobs::dispute(&self.chain, self.jobs, dispute).await?;
-            return Ok((vec![Activity::Ruled { dispute, ruling: ruled.ruling }], true));
+            let activity = if round {
+                Activity::RoundRuled { dispute, ruling: ruled.ruling }
+            } else {
+                Activity::Ruled { dispute, ruling: ruled.ruling }
+            };
+            return Ok((vec![activity], true));
         }
         Ok((vec![], false))
     }

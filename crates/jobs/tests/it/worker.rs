@@ -274,3 +274,89 @@ async fn every_timeout_returns_the_funds_and_bad_steps_are_refused_by_name() {
         assert_eq!(balance(&w, contract).await, 0, "nothing is left in escrow");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validators_judge_a_disputed_funding_round_by_re_settling_it() {
+    use agora_funding::{
+        chain::{self as funding, FundingContracts, Plan},
+        graph::{Edge, Graph, Node, encode_weights},
+        jury::{JuryAnswer, JurySheet, Question, sample},
+        merkle::{Leaf, Tree},
+        round::settle,
+    };
+    let w = world().await;
+    let c = FundingContracts::of(w.net.deployment()).unwrap();
+    let node = |id: &str| Node {
+        id: id.into(),
+        url: None,
+        recipient: Some(alloy::primitives::Address::repeat_byte(7)),
+        signals: None,
+    };
+    let graph = Graph {
+        name: "two deps".into(),
+        nodes: vec![node("root"), node("a"), node("b")],
+        edges: vec![Edge { source: 0, target: 1 }, Edge { source: 0, target: 2 }],
+    };
+    let plan = Plan {
+        graph: graph.clone(),
+        jurors: vec![addr(&w.client)],
+        pool: 10_000_000,
+        solver_share_bps: 1_000,
+        solver_stake: 0,
+        result_bond: 5_000_000,
+        submit_secs: 600,
+        reveal_secs: 300,
+        jury_commit_secs: 600,
+        jury_reveal_secs: 300,
+        challenge_secs: 300,
+        claim_secs: 3600,
+        pairs_per_juror: 1,
+    };
+    let (id, _) = funding::create_round(&w.client, c, &plan).await.unwrap();
+    let data = encode_weights(&[700_000_000, 300_000_000]);
+    let salt = |who: &agora_chain::ChainClient| funding::salt(addr(who).as_slice(), id, "test");
+    funding::commit(&w.provider, c, id, &data, salt(&w.provider)).await.unwrap();
+    warp(&w, 601).await;
+    funding::reveal(&w.provider, c, id, &data, salt(&w.provider)).await.unwrap();
+    let seed = funding::draw_sample(&w.client, c, id).await.unwrap();
+    let answers = sample(&graph, seed, addr(&w.client), 1)
+        .into_iter()
+        .map(|q| match q {
+            Question::Compare { a, b } => JuryAnswer::Compare { less: a, more: b, times_centi: 300 },
+            Question::Originality { node } => JuryAnswer::Originality { node, percent: 50 },
+        })
+        .collect();
+    let sheet = JurySheet { answers }.encode();
+    funding::jury_commit(&w.client, c, id, &sheet, salt(&w.client)).await.unwrap();
+    warp(&w, 601).await;
+    funding::jury_reveal(&w.client, c, id, &sheet, salt(&w.client)).await.unwrap();
+    warp(&w, 301).await;
+    let right = settle(&funding::input(&w.client, c, id).await.unwrap()).unwrap();
+    // The provider posts a result that pays itself a dollar of the pool.
+    let mut wrong = right.clone();
+    wrong.leaves[0].amount -= 1_000_000;
+    wrong.leaves.push(Leaf {
+        index: wrong.leaves.len() as u64,
+        account: addr(&w.provider),
+        amount: 1_000_000,
+        label: "me".into(),
+    });
+    wrong.root = Tree::new(&wrong.leaves).root();
+    funding::post_result(&w.provider, c, id, &wrong).await.unwrap();
+    let dispute = funding::challenge(&w.client, c, id, &right).await.unwrap();
+
+    // The three validators' workers re-settle the round and side with the challenger.
+    let mut jurors: Vec<Worker> = (0..3)
+        .map(|i| worker(&w, &w.validators[i], 3 + i, None, validator_policy()).with_funding(Some(c)))
+        .collect();
+    for j in &mut jurors {
+        let done = pass(j).await;
+        assert!(done.contains(&Activity::RoundVote { dispute, choice: 2, revealed: false }), "{done:?}");
+    }
+    for j in &mut jurors {
+        assert_eq!(pass(j).await, vec![Activity::RoundVote { dispute, choice: 2, revealed: true }]);
+    }
+    assert_eq!(pass(&mut jurors[0]).await, vec![Activity::RoundRuled { dispute, ruling: U256::from(2) }]);
+    let view = funding::round(&w.client, c, id).await.unwrap();
+    assert_eq!((funding::payout_state(view.payout.state), view.payout.root), ("final", right.root));
+}
