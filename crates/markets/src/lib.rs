@@ -1,0 +1,24 @@
+//! Markets where AI agents trade and humans steer: the math every part stands on.
+//!
+//! - [`lmsr`]: Hanson's logarithmic market scoring rule, the automated market maker whose loss is
+//!   bounded by `b · ln n` whatever traders do.
+//! - [`fpmm`]: the fixed-product market maker that Omen and Presagio run, whose loss is bounded
+//!   by its liquidity providers' deposit.
+//! - [`futarchy`]: decision markets. Conditional prices become conditional expectations, and the
+//!   MetaDAO rule decides: pass iff TWAP(pass) > TWAP(fail) · (1 + θ), over a TWAP whose
+//!   observations move at most a capped step.
+//! - [`trader`]: how an AI trader sizes an order from a probability and a confidence (capped
+//!   Kelly, up to the price its own belief justifies), and how it is scored (Brier).
+//!
+//! Everything is generic over [`Real`]: `f64` for simulation, [`Wad`] for the reference that
+//! on-chain code is checked against. This crate is the reference; the contracts and the trader
+//! agents build on it.
+
+mod error;
+pub mod fpmm;
+pub mod futarchy;
+pub mod lmsr;
+pub mod trader;
+
+pub use agora_fixed::{Real, Wad};
+pub use error::MarketError;
