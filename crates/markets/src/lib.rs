@@ -7,6 +7,8 @@
 //! - [`futarchy`]: decision markets. Conditional prices become conditional expectations, and the
 //!   MetaDAO rule decides: pass iff TWAP(pass) > TWAP(fail) · (1 + θ), over a TWAP whose
 //!   observations move at most a capped step.
+//! - [`sim`]: information aggregation, measured: traders with noisy private signals trade an
+//!   LMSR market, and the final price is compared with what each of them knew.
 //! - [`trader`]: how an AI trader sizes an order from a probability and a confidence (capped
 //!   Kelly, up to the price its own belief justifies), and how it is scored (Brier).
 //!
@@ -18,6 +20,7 @@ mod error;
 pub mod fpmm;
 pub mod futarchy;
 pub mod lmsr;
+pub mod sim;
 pub mod trader;
 
 pub use agora_fixed::{Real, Wad};

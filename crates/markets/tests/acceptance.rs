@@ -170,3 +170,16 @@ proptest::proptest! {
         proptest::prop_assert!(worst_payout - taken <= m.worst_loss() + 1e-6);
     }
 }
+
+#[test]
+#[allow(clippy::print_stdout)]
+fn the_market_price_knows_more_than_its_average_trader() {
+    use agora_markets::sim::{Setup, summarize};
+    let s = summarize(&Setup::default(), 400);
+    println!(
+        "400 runs, 20 traders × 10 private flips, 5 rounds, b = 100: price error {:.4}, average trader's error {:.4}, pooled estimates' error {:.4}; worst maker loss {:.2} (bound {:.2})",
+        s.price_error, s.trader_error, s.average_error, s.worst_maker_loss, s.bound
+    );
+    assert!(s.price_error < s.trader_error, "{s:?}");
+    assert!(s.worst_maker_loss <= s.bound + 1e-9, "{s:?}");
+}
