@@ -1,5 +1,7 @@
 //! Markets where AI agents trade and humans steer: the math every part stands on.
 //!
+//! - [`ai`]: the AI trader's judgement: a model's probability and a confidence from its own
+//!   consistency, each answer with a receipt.
 //! - [`lmsr`]: Hanson's logarithmic market scoring rule, the automated market maker whose loss is
 //!   bounded by `b · ln n` whatever traders do.
 //! - [`fpmm`]: the fixed-product market maker that Omen and Presagio run, whose loss is bounded
@@ -16,6 +18,7 @@
 //! on-chain code is checked against. This crate is the reference; the contracts and the trader
 //! agents build on it.
 
+pub mod ai;
 mod error;
 pub mod fpmm;
 pub mod futarchy;
