@@ -42,6 +42,13 @@ const CONTRACTS = [
   ['JobEvaluator.sol', 'JobEvaluator'],
   ['DeepFundingRound.sol', 'DeepFundingRound'],
   ['QuadraticFundingRound.sol', 'QuadraticFundingRound'],
+  // Prediction and decision markets: ERC-1155 conditional tokens, LMSR market makers over them,
+  // the optimistic resolver answering their questions (disputes to the council), and the
+  // futarchy decision market.
+  ['ConditionalTokens.sol', 'ConditionalTokens'],
+  ['LmsrMarketMaker.sol', 'LmsrMarketMaker'],
+  ['OptimisticResolver.sol', 'OptimisticResolver'],
+  ['DecisionMarket.sol', 'DecisionMarket'],
 ];
 
 // A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written

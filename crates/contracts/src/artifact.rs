@@ -135,6 +135,18 @@ pub(crate) static JOB_EVALUATOR: LazyLock<Artifact> =
 pub(crate) static DEEP_FUNDING_ROUND: LazyLock<Artifact> =
     LazyLock::new(|| load("DeepFundingRound", include_str!("../artifacts/DeepFundingRound.json")));
 
+pub(crate) static CONDITIONAL_TOKENS: LazyLock<Artifact> =
+    LazyLock::new(|| load("ConditionalTokens", include_str!("../artifacts/ConditionalTokens.json")));
+
+pub(crate) static LMSR_MARKET_MAKER: LazyLock<Artifact> =
+    LazyLock::new(|| load("LmsrMarketMaker", include_str!("../artifacts/LmsrMarketMaker.json")));
+
+pub(crate) static OPTIMISTIC_RESOLVER: LazyLock<Artifact> =
+    LazyLock::new(|| load("OptimisticResolver", include_str!("../artifacts/OptimisticResolver.json")));
+
+pub(crate) static DECISION_MARKET: LazyLock<Artifact> =
+    LazyLock::new(|| load("DecisionMarket", include_str!("../artifacts/DecisionMarket.json")));
+
 pub(crate) static QUADRATIC_FUNDING_ROUND: LazyLock<Artifact> =
     LazyLock::new(|| load("QuadraticFundingRound", include_str!("../artifacts/QuadraticFundingRound.json")));
 

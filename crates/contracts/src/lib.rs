@@ -165,6 +165,51 @@ pub mod bindings {
         );
     }
 
+    pub use markets::{ConditionalTokens, DecisionMarket, LmsrMarketMaker, OptimisticResolver};
+
+    /// The market contracts, each in its own module (they share the arbitration types).
+    pub mod markets {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+        pub use conditional_tokens::ConditionalTokens;
+        pub use decision_market::DecisionMarket;
+        pub use lmsr_market_maker::LmsrMarketMaker;
+        pub use optimistic_resolver::OptimisticResolver;
+
+        pub mod conditional_tokens {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                ConditionalTokens,
+                "artifacts/ConditionalTokens.json"
+            );
+        }
+        pub mod lmsr_market_maker {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                LmsrMarketMaker,
+                "artifacts/LmsrMarketMaker.json"
+            );
+        }
+        pub mod optimistic_resolver {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                OptimisticResolver,
+                "artifacts/OptimisticResolver.json"
+            );
+        }
+        pub mod decision_market {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                DecisionMarket,
+                "artifacts/DecisionMarket.json"
+            );
+        }
+    }
+
     pub use upto::X402UptoPermit2Proxy;
 
     /// The proxy's ABI names Permit2's structs as `ISignatureTransfer.*`, as Permit2's does; in
@@ -201,6 +246,18 @@ pub fn decode_revert_from(contract: SuiteContract, data: &[u8]) -> Option<String
         }
         SuiteContract::QuadraticFundingRound => {
             bindings::QuadraticFundingRound::QuadraticFundingRoundErrors::abi_decode(data).ok().map(shown)
+        }
+        SuiteContract::ConditionalTokens => {
+            bindings::ConditionalTokens::ConditionalTokensErrors::abi_decode(data).ok().map(shown)
+        }
+        SuiteContract::LmsrMarketMaker => {
+            bindings::LmsrMarketMaker::LmsrMarketMakerErrors::abi_decode(data).ok().map(shown)
+        }
+        SuiteContract::OptimisticResolver => {
+            bindings::OptimisticResolver::OptimisticResolverErrors::abi_decode(data).ok().map(shown)
+        }
+        SuiteContract::DecisionMarket => {
+            bindings::DecisionMarket::DecisionMarketErrors::abi_decode(data).ok().map(shown)
         }
         _ => None,
     };
@@ -377,6 +434,16 @@ pub enum SuiteContract {
     /// council disputes, Merkle claims (constructed with the stablecoin, the council and the
     /// identity registry).
     QuadraticFundingRound,
+    /// Outcome positions: ERC-1155 conditional tokens that nest (no constructor arguments).
+    ConditionalTokens,
+    /// LMSR market makers over the conditional tokens (constructed with them and the stablecoin).
+    LmsrMarketMaker,
+    /// The oracle of market questions: assertions with a bond and a liveness window, disputes to
+    /// the council (constructed with the conditional tokens, the stablecoin and the council).
+    OptimisticResolver,
+    /// Futarchy: pass/fail books, capped TWAPs, the threshold rule, the action on pass
+    /// (constructed with the conditional tokens and the stablecoin).
+    DecisionMarket,
 }
 
 /// The council's numeric constructor arguments as deployed by agora: jurors per dispute,
@@ -405,6 +472,10 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::JobEvaluator,
     SuiteContract::DeepFundingRound,
     SuiteContract::QuadraticFundingRound,
+    SuiteContract::ConditionalTokens,
+    SuiteContract::LmsrMarketMaker,
+    SuiteContract::OptimisticResolver,
+    SuiteContract::DecisionMarket,
 ];
 
 impl SuiteContract {
@@ -425,6 +496,10 @@ impl SuiteContract {
             Self::JobEvaluator => "JobEvaluator",
             Self::DeepFundingRound => "DeepFundingRound",
             Self::QuadraticFundingRound => "QuadraticFundingRound",
+            Self::ConditionalTokens => "ConditionalTokens",
+            Self::LmsrMarketMaker => "LmsrMarketMaker",
+            Self::OptimisticResolver => "OptimisticResolver",
+            Self::DecisionMarket => "DecisionMarket",
         }
     }
 
@@ -436,7 +511,8 @@ impl SuiteContract {
             | Self::PoseidonT2
             | Self::PoseidonT3
             | Self::PoseidonT4
-            | Self::RlnVerifier => &[],
+            | Self::RlnVerifier
+            | Self::ConditionalTokens => &[],
             Self::ReputationRegistry | Self::ValidationRegistry => &[Self::IdentityRegistry],
             Self::ZkCredits => &[
                 Self::IdentityRegistry,
@@ -450,6 +526,10 @@ impl SuiteContract {
             Self::DeepFundingRound => &[Self::DevStablecoin, Self::ValidatorCouncil],
             Self::QuadraticFundingRound => {
                 &[Self::DevStablecoin, Self::ValidatorCouncil, Self::IdentityRegistry]
+            }
+            Self::LmsrMarketMaker | Self::DecisionMarket => &[Self::ConditionalTokens, Self::DevStablecoin],
+            Self::OptimisticResolver => {
+                &[Self::ConditionalTokens, Self::DevStablecoin, Self::ValidatorCouncil]
             }
             Self::JobEvaluator => &[
                 Self::AgenticCommerce,
@@ -504,6 +584,10 @@ impl SuiteContract {
             Self::JobEvaluator => &artifact::JOB_EVALUATOR,
             Self::DeepFundingRound => &artifact::DEEP_FUNDING_ROUND,
             Self::QuadraticFundingRound => &artifact::QUADRATIC_FUNDING_ROUND,
+            Self::ConditionalTokens => &artifact::CONDITIONAL_TOKENS,
+            Self::LmsrMarketMaker => &artifact::LMSR_MARKET_MAKER,
+            Self::OptimisticResolver => &artifact::OPTIMISTIC_RESOLVER,
+            Self::DecisionMarket => &artifact::DECISION_MARKET,
         }
     }
 }

@@ -1,0 +1,119 @@
+//! L5 on the devnet: the Solidity LMSR maker (`LmsrMarketMaker`, its own fixed-point `lnWad` and
+//! `expWad`) against this crate's reference, within 1e-9 relative; real trades move the
+//! contract's prices as the reference says, and a trade past its limit is refused by name.
+#![allow(clippy::unwrap_used)]
+
+use agora_contracts::{
+    SuiteContract,
+    bindings::{ConditionalTokens, DevStablecoin, LmsrMarketMaker},
+};
+use agora_markets::lmsr::Lmsr;
+use agora_testkit::TestNet;
+use alloy::primitives::{B256, I256, U256};
+
+const WAD: f64 = 1e18;
+
+fn wad(x: f64) -> I256 {
+    I256::try_from((x * 1e6).round() as i128).unwrap() * I256::try_from(1_000_000_000_000i128).unwrap()
+}
+
+fn to_f64(x: I256) -> f64 {
+    i128::try_from(x).unwrap() as f64 / WAD
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_solidity_maker_matches_the_reference_within_1e_9() {
+    let net = TestNet::start().await;
+    let d = net.deployment();
+    let (ctf, maker, token) = (
+        d.address_of(SuiteContract::ConditionalTokens).unwrap(),
+        d.address_of(SuiteContract::LmsrMarketMaker).unwrap(),
+        d.address_of(SuiteContract::DevStablecoin).unwrap(),
+    );
+    let me = net.client_for(1).await;
+    let who = me.signer_address().unwrap();
+    let ctf_c = ConditionalTokens::new(ctf, me.provider());
+    let maker_c = LmsrMarketMaker::new(maker, me.provider());
+    let usd = DevStablecoin::new(token, me.provider());
+    for n in [2usize, 3, 5] {
+        let question = B256::with_last_byte(n as u8);
+        ctf_c
+            .prepareCondition(who, question, U256::from(n))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let condition = ctf_c.getConditionId(who, question, U256::from(n)).call().await.unwrap();
+        let b = 100.0;
+        usd.approve(maker, U256::from(1_000_000_000u64)).send().await.unwrap().get_receipt().await.unwrap();
+        let r = maker_c
+            .createMarket(condition, U256::from(100u128 * 10u128.pow(18)), U256::from(1_000_000_000u64))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+        // `marketOfCondition` is the id plus one (0: none).
+        let id = maker_c.marketOfCondition(condition).call().await.unwrap() - U256::from(1);
+        let reference = Lmsr::new(b, n).unwrap();
+        // The cost function at assorted states.
+        let states: Vec<Vec<f64>> = vec![
+            vec![0.0; n],
+            (0..n).map(|i| 50.0 * i as f64).collect(),
+            (0..n).map(|i| if i == 0 { 300.0 } else { -20.0 }).collect(),
+            (0..n).map(|i| 1234.5 - 17.25 * i as f64).collect(),
+        ];
+        for q in &states {
+            let sol = to_f64(maker_c.cost(id, q.iter().map(|&x| wad(x)).collect()).call().await.unwrap());
+            let rust = reference.cost(q).unwrap();
+            assert!(((sol - rust) / rust).abs() < 1e-9, "n {n} q {q:?}: {sol} vs {rust}");
+        }
+        // Quotes and real trades: buy 50 of outcome 0, then 30 of the last.
+        let mut q = vec![0.0; n];
+        for (outcome, shares) in [(0, 50.0), (n - 1, 30.0)] {
+            let mut delta = vec![0.0; n];
+            delta[outcome] = shares;
+            let quote = maker_c.quote(id, delta.iter().map(|&x| wad(x)).collect()).call().await.unwrap();
+            let rust = reference.trade_cost(&q, &delta).unwrap();
+            assert!(
+                ((to_f64(quote.costWad) - rust) / rust).abs() < 1e-9,
+                "n {n}: {} vs {rust}",
+                to_f64(quote.costWad)
+            );
+            // Charged in dUSD units, rounded up in the maker's favour.
+            let charged = i128::try_from(quote.amount).unwrap();
+            assert!(
+                charged as f64 >= rust * 1e6 && (charged as f64) < rust * 1e6 + 2.0,
+                "{charged} for {rust}"
+            );
+            let too_little = maker_c.buy(
+                id,
+                U256::from(outcome),
+                U256::try_from(wad(shares)).unwrap(),
+                U256::from(charged - 1),
+            );
+            let err = agora_contracts::send_to(SuiteContract::LmsrMarketMaker, too_little, "buying")
+                .await
+                .unwrap_err();
+            assert!(err.contains("CostAboveLimit"), "{err}");
+            maker_c
+                .buy(id, U256::from(outcome), U256::try_from(wad(shares)).unwrap(), U256::from(charged))
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            q[outcome] += shares;
+            let prices = maker_c.prices(id).call().await.unwrap();
+            for (p, want) in prices.iter().zip(reference.prices(&q).unwrap()) {
+                let p = u128::try_from(*p).unwrap() as f64 / WAD;
+                assert!((p - want).abs() < 1e-9, "n {n}: price {p} vs {want}");
+            }
+        }
+    }
+}
