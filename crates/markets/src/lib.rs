@@ -2,6 +2,8 @@
 //!
 //! - [`ai`]: the AI trader's judgement: a model's probability and a confidence from its own
 //!   consistency, each answer with a receipt.
+//! - [`chain`]: a question at the optimistic resolver with an LMSR market on it, trades,
+//!   resolution and redemption, on chain.
 //! - [`lmsr`]: Hanson's logarithmic market scoring rule, the automated market maker whose loss is
 //!   bounded by `b · ln n` whatever traders do.
 //! - [`fpmm`]: the fixed-product market maker that Omen and Presagio run, whose loss is bounded
@@ -19,6 +21,7 @@
 //! agents build on it.
 
 pub mod ai;
+pub mod chain;
 mod error;
 pub mod fpmm;
 pub mod futarchy;

@@ -117,3 +117,44 @@ async fn the_solidity_maker_matches_the_reference_within_1e_9() {
         }
     }
 }
+
+/// A market's life through `chain`: asked and opened, traded both ways, an early settle refused,
+/// an assertion settled after its liveness, a trade after resolution refused, and the winning
+/// shares redeemed one for one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_market_is_asked_traded_resolved_and_redeemed() {
+    use agora_markets::chain::{self as markets, MarketContracts};
+    let net = TestNet::start().await;
+    let c = MarketContracts::of(net.deployment()).unwrap();
+    let (creator, trader) = (net.client_for(1).await, net.client_for(2).await);
+    let b = U256::from(100u128 * 10u128.pow(18));
+    let id = markets::create(&creator, c, "Will block 100 have an even timestamp?", 2, b, 5_000_000, 3600)
+        .await
+        .unwrap();
+    let m = markets::show(&trader, c, id).await.unwrap();
+    assert_eq!((m.outcomes, markets::state_name(m.state)), (2, "open"));
+    assert_eq!(m.text, "Will block 100 have an even timestamp?");
+    let ten = U256::from(10u128 * 10u128.pow(18));
+    let (_, cost) =
+        markets::quote(&trader, c, id, vec![I256::try_from(ten).unwrap(), I256::ZERO]).await.unwrap();
+    let cost = u128::try_from(cost).unwrap();
+    let refused = markets::buy(&trader, c, id, 0, ten, cost - 1).await.unwrap_err();
+    assert!(refused.contains("CostAboveLimit"), "{refused}");
+    markets::buy(&trader, c, id, 0, ten, cost).await.unwrap();
+    markets::sell(&trader, c, id, 0, U256::from(4u128 * 10u128.pow(18)), 0).await.unwrap();
+    let held = markets::holdings(&trader, c, id, 2, trader.signer_address().unwrap()).await.unwrap();
+    assert_eq!(held, vec![U256::from(6_000_000u64), U256::ZERO]);
+    markets::assert_outcome(&creator, c, m.question_id, 0).await.unwrap();
+    let early = markets::settle(&trader, c, m.question_id).await.unwrap_err();
+    assert!(early.contains("LivenessOpen"), "{early}");
+    use alloy::providers::Provider;
+    let p = creator.provider();
+    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (3601u64,)).await.unwrap();
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    markets::settle(&trader, c, m.question_id).await.unwrap();
+    assert_eq!(markets::state_name(markets::show(&trader, c, id).await.unwrap().state), "resolved");
+    let late = markets::buy(&trader, c, id, 1, ten, 10_000_000).await.unwrap_err();
+    assert!(late.contains("ConditionResolved") || late.contains("MarketIsClosed"), "{late}");
+    let paid = markets::redeem(&trader, c, m.condition_id, 2).await.unwrap();
+    assert_eq!(paid, U256::from(6_000_000u64), "six winning shares redeem six dollars");
+}
