@@ -99,6 +99,9 @@ pub(crate) enum Command {
     /// Deep funding: a dependency graph, AI solvers, a sparse jury, the blend paid on chain.
     #[command(subcommand)]
     Funding(crate::funding::FundingCommand),
+    /// Prediction markets: questions the optimistic resolver settles, an LMSR maker, redemption.
+    #[command(subcommand)]
+    Market(crate::market::MarketCommand),
     /// Quadratic funding with pairwise bounding, paid on chain.
     #[command(subcommand)]
     Qf(crate::funding::QfCommand),

@@ -10,6 +10,7 @@ mod feedback;
 mod funding;
 mod guard;
 mod job;
+mod market;
 mod models;
 mod pay;
 mod receipt;
@@ -71,6 +72,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Credits(command) => credits::run(&cli.global, command).await,
         cli::Command::Funding(command) => funding::funding(&cli.global, command).await,
         cli::Command::Qf(command) => funding::qf(&cli.global, command).await,
+        cli::Command::Market(command) => market::market(&cli.global, command).await,
         cli::Command::Job(command) => job::job(&cli.global, command).await,
         cli::Command::Validator(command) => job::validator(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,

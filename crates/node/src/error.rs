@@ -88,6 +88,15 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A market step was refused or failed.
+    #[error("markets: {step}")]
+    Markets {
+        /// What the node was doing.
+        step: &'static str,
+        /// What went wrong (the contract's named error when it reverted).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A step of a funding round was refused or failed.
     #[error("funding: {step}")]
     Funding {

@@ -47,6 +47,7 @@ pub use agora_funding as funding;
 pub use agora_guard as guard;
 pub use agora_infer as infer;
 pub use agora_jobs as jobs;
+pub use agora_markets as markets;
 pub use agora_pay as pay;
 pub use agora_receipts as receipts;
 pub use agora_store as store;

@@ -28,7 +28,7 @@ fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
-fn warp(rpc: &str, secs: u64) {
+pub(crate) fn warp(rpc: &str, secs: u64) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         use alloy::providers::Provider;

@@ -7,6 +7,7 @@ mod beside;
 mod credits;
 mod funding;
 mod jobs;
+mod markets;
 mod router;
 mod x402;
 mod x402_facilitator;

@@ -15,6 +15,7 @@ pub mod dev;
 pub mod funding;
 pub mod guard;
 pub mod jobs;
+pub mod markets;
 pub mod payments;
 pub mod status;
 

@@ -1,0 +1,204 @@
+//! `agora market`: prediction markets on questions the optimistic resolver settles, traded
+//! against an LMSR maker.
+
+use crate::cli::{GlobalArgs, print_json};
+use crate::units::{money, parse_duration, parse_money};
+use agora_node::{
+    markets::chain::{MarketView, state_name},
+    ops::markets as ops,
+};
+use alloy::primitives::U256;
+use anyhow::Result;
+use clap::Subcommand;
+use std::io::Write;
+
+const MARKET_HELP: &str = "\
+A market is a question (asked of the optimistic resolver, which settles it) with an LMSR market
+maker on it: buy the outcome you think is underpriced, sell it back, and once an answer is
+asserted and its window passes without a dispute (or the validator council rules), redeem the
+winning shares for one dollar each. Shares and amounts are in dollars.
+
+Examples:
+  agora market create \"Will the devnet reach block 1000 by Friday?\" --liquidity 100
+  agora market list
+  agora market buy 0 --outcome 0 --shares 10
+  agora market resolve 0 --outcome 0        assert the answer (posting the bond)
+  agora market resolve 0                    settle it after the window
+  agora market redeem 0";
+
+/// `agora market`
+#[derive(Debug, Subcommand)]
+#[command(after_help = MARKET_HELP)]
+pub(crate) enum MarketCommand {
+    /// Ask a question and open a market on it, paying the maker's subsidy (liquidity × ln n).
+    Create {
+        /// The question.
+        question: String,
+        /// Outcomes (2: no/yes is up to the question's wording; outcome 0 is the first).
+        #[arg(long, default_value_t = 2)]
+        outcomes: usize,
+        /// The liquidity b, in dollars: prices move slower, and the subsidy is b × ln n.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "100")]
+        liquidity: u128,
+        /// The bond of an answer (and of a dispute), in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "5")]
+        bond: u128,
+        /// How long an asserted answer is open to dispute.
+        #[arg(long, value_parser = parse_duration, default_value = "2h")]
+        liveness: u64,
+    },
+    /// Every market: its question, prices and state.
+    List,
+    /// One market, and what this node holds in it.
+    Show {
+        /// The market id.
+        id: U256,
+    },
+    /// Buy shares of an outcome (paying at most the quote plus 1% unless --max-cost).
+    Buy {
+        /// The market id.
+        id: U256,
+        /// The outcome.
+        #[arg(long)]
+        outcome: usize,
+        /// Shares, in whole dollars' worth (each pays $1 if the outcome wins).
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        shares: u128,
+        /// The most to pay, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        max_cost: Option<u128>,
+    },
+    /// Sell shares back to the maker (taking at least the quote minus 1% unless --min-refund).
+    Sell {
+        /// The market id.
+        id: U256,
+        /// The outcome.
+        #[arg(long)]
+        outcome: usize,
+        /// Shares.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        shares: u128,
+        /// The least to take, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        min_refund: Option<u128>,
+    },
+    /// Assert the answer (--outcome, posting the bond), or settle an undisputed one after its
+    /// window (without --outcome).
+    Resolve {
+        /// The market id.
+        id: U256,
+        /// The answer to assert.
+        #[arg(long)]
+        outcome: Option<usize>,
+    },
+    /// Dispute an asserted answer: the bond and the council's fee; the council rules.
+    Dispute {
+        /// The market id.
+        id: U256,
+    },
+    /// Redeem this node's shares of a resolved market.
+    Redeem {
+        /// The market id.
+        id: U256,
+    },
+}
+
+fn line(m: &MarketView) -> String {
+    let prices: Vec<String> =
+        m.prices.iter().map(|p| format!("{:.3}", u128::try_from(*p).unwrap_or(0) as f64 / 1e18)).collect();
+    let answer = m.outcome.map(|o| format!(", answer {o}")).unwrap_or_default();
+    format!("market {}: {} — prices [{}], {}{answer}", m.id, m.text, prices.join(", "), state_name(m.state))
+}
+
+fn json(m: &MarketView) -> serde_json::Value {
+    serde_json::json!({
+        "id": m.id.to_string(),
+        "question": m.text,
+        "questionId": m.question_id,
+        "conditionId": m.condition_id,
+        "outcomes": m.outcomes,
+        "prices": m.prices.iter().map(|p| u128::try_from(*p).unwrap_or(0) as f64 / 1e18).collect::<Vec<_>>(),
+        "state": state_name(m.state),
+        "answer": m.outcome,
+        "livenessEnd": m.liveness_end,
+    })
+}
+
+pub(crate) async fn market(global: &GlobalArgs, command: MarketCommand) -> Result<()> {
+    let config = global.resolve()?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        MarketCommand::Create { question, outcomes, liquidity, bond, liveness } => {
+            let id = ops::create(&config, &question, outcomes, liquidity, bond, liveness).await?;
+            if global.json {
+                return print_json(&serde_json::json!({ "id": id.to_string() }));
+            }
+            let subsidy = liquidity as f64 * (outcomes as f64).ln();
+            writeln!(
+                out,
+                "market {id} open: {question} ({outcomes} outcomes, liquidity {}, subsidy about {})",
+                money(liquidity),
+                money(subsidy.ceil() as u128)
+            )?;
+        }
+        MarketCommand::List => {
+            let all = ops::list(&config).await?;
+            if global.json {
+                return print_json(&all.iter().map(json).collect::<Vec<_>>());
+            }
+            if all.is_empty() {
+                writeln!(out, "no markets yet: agora market create \"QUESTION\"")?;
+            }
+            for m in &all {
+                writeln!(out, "{}", line(m))?;
+            }
+        }
+        MarketCommand::Show { id } => {
+            let (m, held) = ops::show(&config, id).await?;
+            if global.json {
+                let mut v = json(&m);
+                v["held"] = serde_json::json!(held.iter().map(ToString::to_string).collect::<Vec<_>>());
+                return print_json(&v);
+            }
+            writeln!(out, "{}", line(&m))?;
+            for (i, h) in held.iter().enumerate() {
+                writeln!(
+                    out,
+                    "  outcome {i}: this node holds {} shares",
+                    money(u128::try_from(*h).unwrap_or(0))
+                )?;
+            }
+        }
+        MarketCommand::Buy { id, outcome, shares, max_cost } => {
+            let paid = ops::trade(&config, id, outcome, i128::try_from(shares)?, max_cost).await?;
+            writeln!(
+                out,
+                "market {id}: bought {} shares of outcome {outcome} for {}",
+                money(shares),
+                money(paid.unsigned_abs())
+            )?;
+        }
+        MarketCommand::Sell { id, outcome, shares, min_refund } => {
+            let got = ops::trade(&config, id, outcome, -i128::try_from(shares)?, min_refund).await?;
+            writeln!(
+                out,
+                "market {id}: sold {} shares of outcome {outcome} for {}",
+                money(shares),
+                money(got.unsigned_abs())
+            )?;
+        }
+        MarketCommand::Resolve { id, outcome } => {
+            let done = ops::resolve(&config, id, outcome).await?;
+            writeln!(out, "market {id}: {done}")?;
+        }
+        MarketCommand::Dispute { id } => {
+            let d = ops::dispute(&config, id).await?;
+            writeln!(out, "market {id}: disputed; the council decides dispute {d}")?;
+        }
+        MarketCommand::Redeem { id } => {
+            let paid = ops::redeem(&config, id).await?;
+            writeln!(out, "market {id}: redeemed {}", money(u128::try_from(paid).unwrap_or(0)))?;
+        }
+    }
+    Ok(())
+}
