@@ -102,6 +102,9 @@ pub(crate) enum Command {
     /// Prediction markets: questions the optimistic resolver settles, an LMSR maker, redemption.
     #[command(subcommand)]
     Market(crate::market::MarketCommand),
+    /// The AI trader: forecasts by a model (with receipts), capped-Kelly trades, Brier scores.
+    #[command(subcommand)]
+    Trader(crate::market::TraderCommand),
     /// Quadratic funding with pairwise bounding, paid on chain.
     #[command(subcommand)]
     Qf(crate::funding::QfCommand),

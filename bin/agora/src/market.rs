@@ -202,3 +202,123 @@ pub(crate) async fn market(global: &GlobalArgs, command: MarketCommand) -> Resul
     }
     Ok(())
 }
+
+const TRADER_HELP: &str = "\
+The AI trader reads the open binary markets, asks a model the probability of each question
+(twice: for yes and for no; how well the two answers agree is its confidence), bets a capped,
+confidence-scaled Kelly fraction of its bankroll without buying past its own belief, and keeps a
+record of each trade with the model's receipts in the data directory (trader/), so anyone can
+re-run why it traded. It redeems what resolved markets owe it. It asks through the node running
+on the data directory: `--through-node auto` reaches paid providers under the owner's mandate.
+
+A small model is not an oracle: `agora trader score` reports its Brier score against always-50%
+on the markets that resolved, even when it loses.
+
+Examples:
+  agora trader run --once
+  agora trader run --through-node auto --bankroll 20 --cap 0.1 --every 5m
+  agora trader score";
+
+/// `agora trader`
+#[derive(Debug, Subcommand)]
+#[command(after_help = TRADER_HELP)]
+pub(crate) enum TraderCommand {
+    /// Trade the open markets (every --every, or once with --once).
+    Run {
+        /// The model asked, through the running node (`auto`: paid providers under the mandate).
+        #[arg(long, value_name = "MODEL", default_value = "default")]
+        through_node: String,
+        /// Dollars at stake per market.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "10")]
+        bankroll: u128,
+        /// The largest fraction of the bankroll one trade stakes.
+        #[arg(long, default_value_t = 0.1)]
+        cap: f64,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Time between passes.
+        #[arg(long, value_parser = parse_duration, default_value = "1m")]
+        every: u64,
+    },
+    /// The trader's Brier score on resolved markets, against always-50% (0.25).
+    Score,
+}
+
+pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Result<()> {
+    let config = global.resolve()?;
+    match command {
+        TraderCommand::Run { through_node, bankroll, cap, once, every } => {
+            if !(0.0..=1.0).contains(&cap) {
+                anyhow::bail!("--cap {cap} is not a fraction in [0, 1]");
+            }
+            let policy = ops::TraderPolicy { model: through_node, bankroll, cap };
+            loop {
+                let (records, redeemed) = ops::trader_pass(&config, &policy).await?;
+                let mut out = std::io::stdout().lock();
+                for r in &records {
+                    let why = format!(
+                        "the model says {:.0}% (confidence {:.2}), the market {:.0}%",
+                        r.forecast.probability * 100.0,
+                        r.forecast.confidence,
+                        r.price * 100.0
+                    );
+                    match r.bought {
+                        Some(o) => writeln!(
+                            out,
+                            "market {}: bought {} shares of outcome {o} for {}: {why}",
+                            r.market,
+                            money(r.shares),
+                            money(r.cost)
+                        )?,
+                        None => writeln!(out, "market {}: no trade: {why}", r.market)?,
+                    }
+                }
+                if redeemed > 0 {
+                    writeln!(out, "redeemed {} from resolved markets", money(redeemed))?;
+                }
+                if once {
+                    return Ok(());
+                }
+                drop(out);
+                tokio::time::sleep(std::time::Duration::from_secs(every.max(1))).await;
+            }
+        }
+        TraderCommand::Score => {
+            let scores = ops::trader_scores(&config).await?;
+            let mut out = std::io::stdout().lock();
+            if global.json {
+                let rows: Vec<_> = scores
+                    .iter()
+                    .map(|(r, answer, brier)| serde_json::json!({"market": r.market, "forecast": r.forecast.probability, "answer": answer, "brier": brier}))
+                    .collect();
+                return print_json(&rows);
+            }
+            if scores.is_empty() {
+                writeln!(out, "no resolved market this trader forecast yet")?;
+                return Ok(());
+            }
+            for (r, answer, brier) in &scores {
+                writeln!(
+                    out,
+                    "market {}: forecast {:.2} for outcome 0, answer {answer}: Brier {brier:.4}",
+                    r.market, r.forecast.probability
+                )?;
+            }
+            let mean = scores.iter().map(|s| s.2).sum::<f64>() / scores.len() as f64;
+            let verdict = if mean < 0.25 {
+                "better than"
+            } else if mean > 0.25 {
+                "worse than"
+            } else {
+                "the same as"
+            };
+            writeln!(
+                out,
+                "mean Brier {mean:.4} over {} markets: {verdict} always answering 50% (0.25)",
+                scores.len()
+            )?;
+        }
+    }
+    Ok(())
+}

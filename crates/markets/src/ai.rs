@@ -33,58 +33,72 @@ pub fn read_probability(text: &str) -> Option<f64> {
     Some(p.clamp(0.01, 0.99))
 }
 
-fn ask(
-    engine: &Engine,
-    signer: &PrivateKeySigner,
-    prompt: &str,
-    timestamp: u64,
-) -> Result<(String, ReceiptEnvelope), String> {
-    let messages = vec![
-        ChatMessage::new(
-            "system",
-            "You are a careful forecaster. Answer with one number: a probability from 0 to 100.",
-        ),
-        ChatMessage::new("user", prompt),
-    ];
-    let sampling = SamplingParams { temperature: 0.0, max_tokens: 6, seed: 0, ..SamplingParams::default() };
-    let generation =
-        engine.chat(&messages, &sampling, |_| ControlFlow::Continue(())).map_err(|e| e.to_string())?;
-    let text = generation.text.clone();
-    let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
-    let request = CanonicalRequest::new(RequestInput::Chat(messages), sampling);
-    let receipt =
-        ReceiptEnvelope::sign(signer, engine, request, output, generation.prompt_tokens, timestamp, None)
-            .map_err(|e| e.to_string())?;
-    Ok((text, receipt))
+/// The two questions asked: the event, then its negation.
+pub fn prompts(question: &str) -> [Vec<ChatMessage>; 2] {
+    let system = "You are a careful forecaster. Answer with one number: a probability from 0 to 100.";
+    [
+        vec![
+            ChatMessage::new("system", system),
+            ChatMessage::new("user", format!("What is the probability that the answer is yes? {question}")),
+        ],
+        vec![
+            ChatMessage::new("system", system),
+            ChatMessage::new("user", format!("What is the probability that the answer is no? {question}")),
+        ],
+    ]
 }
 
-/// Asks the model for the probability of `question` and of its negation.
-pub fn forecast(
-    engine: &Engine,
-    signer: &PrivateKeySigner,
-    question: &str,
-    timestamp: u64,
-) -> Result<Forecast, String> {
-    let (yes_text, yes) = ask(
-        engine,
-        signer,
-        &format!("What is the probability that the answer is yes? {question}"),
-        timestamp,
-    )?;
-    let (no_text, no) = ask(
-        engine,
-        signer,
-        &format!("What is the probability that the answer is no? {question}"),
-        timestamp,
-    )?;
-    let (p_yes, p_no) = (read_probability(&yes_text), read_probability(&no_text));
+/// The sampling of a forecast: greedy, a few tokens.
+pub fn sampling() -> SamplingParams {
+    SamplingParams { temperature: 0.0, max_tokens: 6, seed: 0, ..SamplingParams::default() }
+}
+
+/// The forecast from the two answers' texts and receipts.
+pub fn combine(question: &str, yes_text: &str, no_text: &str, receipts: Vec<ReceiptEnvelope>) -> Forecast {
+    let (p_yes, p_no) = (read_probability(yes_text), read_probability(no_text));
     let (probability, confidence) = match (p_yes, p_no) {
         (Some(y), Some(n)) => (((y + 1.0 - n) / 2.0).clamp(0.01, 0.99), 1.0 - (y - (1.0 - n)).abs()),
         (Some(y), None) => (y, 0.0),
         (None, Some(n)) => (1.0 - n, 0.0),
         (None, None) => (0.5, 0.0),
     };
-    Ok(Forecast { question: question.to_owned(), probability, confidence, receipts: vec![yes, no] })
+    Forecast { question: question.to_owned(), probability, confidence, receipts }
+}
+
+/// Checks an answer another node gave: its receipt must verify, be for `messages`, and carry
+/// `text`.
+pub fn check_answer(messages: &[ChatMessage], text: &str, receipt: &ReceiptEnvelope) -> Result<(), String> {
+    receipt.verify().map_err(|e| format!("the answer's receipt does not verify: {e}"))?;
+    if receipt.request.messages != messages {
+        return Err("the answer's receipt is for another request".into());
+    }
+    if receipt.output.text != text {
+        return Err("the answer's receipt does not carry the text returned".into());
+    }
+    Ok(())
+}
+
+/// Asks the local engine for the probability of `question` and of its negation.
+pub fn forecast(
+    engine: &Engine,
+    signer: &PrivateKeySigner,
+    question: &str,
+    timestamp: u64,
+) -> Result<Forecast, String> {
+    let mut texts = Vec::new();
+    let mut receipts = Vec::new();
+    for messages in prompts(question) {
+        let generation =
+            engine.chat(&messages, &sampling(), |_| ControlFlow::Continue(())).map_err(|e| e.to_string())?;
+        texts.push(generation.text.clone());
+        let output = ReceiptOutput { text: generation.text, tokens: generation.tokens };
+        let request = CanonicalRequest::new(RequestInput::Chat(messages), sampling());
+        receipts.push(
+            ReceiptEnvelope::sign(signer, engine, request, output, generation.prompt_tokens, timestamp, None)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(combine(question, &texts[0], &texts[1], receipts))
 }
 
 #[cfg(test)]

@@ -78,3 +78,47 @@ fn a_market_is_asked_traded_resolved_and_redeemed_from_the_command_line() {
     let status = run(&trader, &rpc, &["market", "list"]);
     assert!(status.contains("resolved, answer 0"), "{status}");
 }
+
+/// The AI trader on the default model, through the running node: it forecasts each open market
+/// (both ways, receipts kept), trades by capped Kelly or says why not, does not trade a market
+/// twice, and its Brier score is reported against always-50% once a market resolves.
+#[test]
+fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let up = start_seller(&node, super::free_port, "2", false);
+    let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
+    run(&node, &rpc, &["faucet", "--amount", "300"]);
+    for q in ["Is two plus two equal to four?", "Will it snow in the Sahara tomorrow?"] {
+        run(&node, &rpc, &["market", "create", q, "--liquidity", "100", "--liveness", "1h"]);
+    }
+    let traded = run(&node, &rpc, &["trader", "run", "--once", "--bankroll", "10", "--cap", "0.2"]);
+    let lines: Vec<&str> = traded.lines().collect();
+    assert_eq!(lines.len(), 2, "{traded}");
+    assert!(lines.iter().all(|l| l.contains("the model says") && l.contains("the market 50%")), "{traded}");
+    for id in 0..2 {
+        let record: Value = serde_json::from_str(
+            &std::fs::read_to_string(node.join(format!("trader/market-{id}.json"))).unwrap(),
+        )
+        .unwrap();
+        let receipts = record["forecast"]["receipts"].as_array().unwrap();
+        assert_eq!(receipts.len(), 2, "asked for yes and for no");
+        for r in receipts {
+            let envelope: agora_node::receipts::ReceiptEnvelope = serde_json::from_value(r.clone()).unwrap();
+            envelope.verify().unwrap();
+        }
+    }
+    // Nothing is traded twice.
+    assert_eq!(run(&node, &rpc, &["trader", "run", "--once"]).trim(), "");
+    let none = run(&node, &rpc, &["trader", "score"]);
+    assert!(none.contains("no resolved market"), "{none}");
+    run(&node, &rpc, &["market", "resolve", "0", "--outcome", "0"]);
+    super::funding::warp(&rpc, 3601);
+    run(&node, &rpc, &["market", "resolve", "0"]);
+    let scored = run(&node, &rpc, &["trader", "score"]);
+    assert!(
+        scored.contains("market 0: forecast") && scored.contains("always answering 50% (0.25)"),
+        "{scored}"
+    );
+    println!("{traded}{scored}");
+}

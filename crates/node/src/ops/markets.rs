@@ -134,3 +134,150 @@ pub async fn redeem(config: &NodeConfig, id: U256) -> Result<U256> {
     let m = markets::show(&cx.chain, cx.contracts, id).await.map_err(fail("reading the market"))?;
     markets::redeem(&cx.chain, cx.contracts, m.condition_id, m.outcomes).await.map_err(fail("redeeming"))
 }
+
+/// How `agora trader run` trades.
+#[derive(Debug, Clone)]
+pub struct TraderPolicy {
+    /// The model asked, through the node running on this data directory (`auto` or a remote
+    /// name reaches paid providers under the owner's mandate).
+    pub model: String,
+    /// Dollars at stake per market (token units).
+    pub bankroll: u128,
+    /// The Kelly cap: the largest fraction of the bankroll one trade may stake.
+    pub cap: f64,
+}
+
+/// What the trader did with one market, and why.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TraderRecord {
+    /// The market.
+    pub market: String,
+    /// Its question.
+    pub question: String,
+    /// The model's forecast of outcome 0, its confidence and the receipts of its two answers.
+    pub forecast: agora_markets::ai::Forecast,
+    /// The market's price of outcome 0 when the trader looked.
+    pub price: f64,
+    /// The outcome bought (none when there was no edge).
+    pub bought: Option<usize>,
+    /// Shares bought (token units).
+    pub shares: u128,
+    /// What it cost (token units).
+    pub cost: u128,
+}
+
+fn trader_dir(config: &NodeConfig) -> std::path::PathBuf {
+    config.data_dir.join("trader")
+}
+
+/// One pass of the trader over the open binary markets it has not traded yet: the model's
+/// forecast (asked both ways, through the running node; every answer's receipt checked), a
+/// capped-Kelly order up to its belief, the trade, and the record kept beside the data (the
+/// receipts included, so why it traded can be re-run). Also redeems what resolved markets owe it.
+pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(Vec<TraderRecord>, u128)> {
+    use agora_markets::{ai, lmsr::Lmsr, trader::order};
+    let cx = context(config).await?;
+    let node = super::NodeApi::beside(config)?.ok_or_else(|| {
+        NodeError::Missing("the trader asks its model through the node: start it (agora up)".into())
+    })?;
+    let dir = trader_dir(config);
+    let io = |e: std::io::Error| NodeError::DataDir { dir: dir.clone(), reason: e.to_string() };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let all = markets::list(&cx.chain, cx.contracts).await.map_err(fail("reading the markets"))?;
+    let mut done = Vec::new();
+    let mut redeemed = 0u128;
+    for m in &all {
+        let file = dir.join(format!("market-{}.json", m.id));
+        if m.state == 4 {
+            let held = markets::holdings(&cx.chain, cx.contracts, m.id, m.outcomes, cx.me())
+                .await
+                .map_err(fail("reading the holdings"))?;
+            if held.iter().any(|h| *h > U256::ZERO) {
+                let paid = markets::redeem(&cx.chain, cx.contracts, m.condition_id, m.outcomes)
+                    .await
+                    .map_err(fail("redeeming"))?;
+                redeemed += u128::try_from(paid).unwrap_or(0);
+            }
+            continue;
+        }
+        if m.state != 1 || m.outcomes != 2 || file.exists() {
+            continue;
+        }
+        let mut texts = Vec::new();
+        let mut receipts = Vec::new();
+        for messages in ai::prompts(&m.text) {
+            let sampling = ai::sampling();
+            let body = serde_json::json!({
+                "model": policy.model,
+                "messages": messages,
+                "temperature": sampling.temperature,
+                "max_tokens": sampling.max_tokens,
+                "seed": sampling.seed,
+            });
+            let answer: serde_json::Value = node.post("/v1/chat/completions", &body).await?;
+            let text = answer["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
+            let receipt: agora_receipts::ReceiptEnvelope =
+                serde_json::from_value(answer["agora_receipt"].clone())
+                    .map_err(|e| fail("reading the model's answer")(format!("no receipt: {e}")))?;
+            ai::check_answer(&messages, &text, &receipt).map_err(fail("checking the model's answer"))?;
+            texts.push(text);
+            receipts.push(receipt);
+        }
+        let forecast = ai::combine(&m.text, &texts[0], &texts[1], receipts);
+        let wad = |x: I256| i128::try_from(x).unwrap_or(0) as f64 / 1e18;
+        let q: Vec<f64> = m.q.iter().map(|x| wad(*x)).collect();
+        let b = u128::try_from(m.b).unwrap_or(0) as f64 / 1e18;
+        let price = u128::try_from(m.prices[0]).unwrap_or(0) as f64 / 1e18;
+        let lmsr = Lmsr::new(b, 2).map_err(|e| fail("reading the market")(e.to_string()))?;
+        let bankroll = policy.bankroll as f64 / 1e6;
+        let shares = order(&lmsr, &q, 0, forecast.probability, forecast.confidence, policy.cap, bankroll)
+            .unwrap_or(0.0);
+        // Against outcome 0, buy outcome 1: the same move of the price, with nothing to sell.
+        let (outcome, size) = if shares >= 0.0 { (0, shares) } else { (1, -shares) };
+        let units = (size * 1e6).floor() as u128;
+        let mut record = TraderRecord {
+            market: m.id.to_string(),
+            question: m.text.clone(),
+            forecast,
+            price,
+            bought: None,
+            shares: 0,
+            cost: 0,
+        };
+        if units > 0 {
+            let mut deltas = vec![I256::ZERO; 2];
+            deltas[outcome] = I256::try_from(wad_of_units(units)).unwrap_or(I256::ZERO);
+            let (_, cost) =
+                markets::quote(&cx.chain, cx.contracts, m.id, deltas).await.map_err(fail("quoting"))?;
+            let cost = u128::try_from(cost).unwrap_or(0);
+            if cost <= policy.bankroll {
+                markets::buy(&cx.chain, cx.contracts, m.id, outcome, wad_of_units(units), cost)
+                    .await
+                    .map_err(fail("buying"))?;
+                record.bought = Some(outcome);
+                record.shares = units;
+                record.cost = cost;
+            }
+        }
+        std::fs::write(&file, serde_json::to_vec_pretty(&record).unwrap_or_default()).map_err(io)?;
+        done.push(record);
+    }
+    Ok((done, redeemed))
+}
+
+/// The trader's record against resolved markets: per market its forecast of outcome 0 and the
+/// Brier score, beside always-50%'s 0.25.
+pub async fn trader_scores(config: &NodeConfig) -> Result<Vec<(TraderRecord, u16, f64)>> {
+    let cx = context(config).await?;
+    let all = markets::list(&cx.chain, cx.contracts).await.map_err(fail("reading the markets"))?;
+    let mut out = Vec::new();
+    for m in all.iter().filter(|m| m.state == 4) {
+        let file = trader_dir(config).join(format!("market-{}.json", m.id));
+        let Ok(bytes) = std::fs::read(&file) else { continue };
+        let Ok(record) = serde_json::from_slice::<TraderRecord>(&bytes) else { continue };
+        let answer = m.outcome.unwrap_or(0);
+        let brier = agora_markets::trader::brier(record.forecast.probability, answer == 0);
+        out.push((record, answer, brier));
+    }
+    Ok(out)
+}
