@@ -102,6 +102,9 @@ pub(crate) enum Command {
     /// Prediction markets: questions the optimistic resolver settles, an LMSR maker, redemption.
     #[command(subcommand)]
     Market(crate::market::MarketCommand),
+    /// Decision markets (futarchy): an action runs iff its markets expect the metric to improve.
+    #[command(subcommand)]
+    Decide(crate::market::DecideCommand),
     /// The AI trader: forecasts by a model (with receipts), capped-Kelly trades, Brier scores.
     #[command(subcommand)]
     Trader(crate::market::TraderCommand),

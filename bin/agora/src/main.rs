@@ -74,6 +74,7 @@ async fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Qf(command) => funding::qf(&cli.global, command).await,
         cli::Command::Market(command) => market::market(&cli.global, command).await,
         cli::Command::Trader(command) => market::trader(&cli.global, command).await,
+        cli::Command::Decide(command) => market::decide(&cli.global, command).await,
         cli::Command::Job(command) => job::job(&cli.global, command).await,
         cli::Command::Validator(command) => job::validator(&cli.global, command).await,
         cli::Command::Faucet(args) => pay::faucet(&cli.global, args).await,

@@ -322,3 +322,170 @@ pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Resul
     }
     Ok(())
 }
+
+const DECIDE_HELP: &str = "\
+A decision market (futarchy): humans choose the metric, markets choose the action. A proposal
+asks a metric question (\"will X be met?\") and opens two books on it: one that counts only if the
+proposal passes, one only if it fails. After trading, it passes iff the pass book's TWAP of YES
+beats the fail book's by the threshold (3% by default), and then its action runs. The losing
+branch's trades are void. The TWAPs observe at most once a second and each observation moves
+at most --max-step: poke a proposal regularly (anyone may), and a last-second spike cannot
+decide it.
+
+Examples:
+  agora decide propose \"Will weekly active agents exceed 100?\" --target 0xabc… --data 0x… --trading 3d
+  agora decide trade 0 --branch pass --yes 20 --collateral 15
+  agora decide poke 0
+  agora decide status 0
+  agora decide finalize 0";
+
+/// `agora decide`
+#[derive(Debug, Subcommand)]
+#[command(after_help = DECIDE_HELP)]
+pub(crate) enum DecideCommand {
+    /// Propose an action, judged by a metric question.
+    Propose {
+        /// The metric question (outcome 0 = yes).
+        metric: String,
+        /// The action's target contract.
+        #[arg(long)]
+        target: alloy::primitives::Address,
+        /// The action's calldata (hex).
+        #[arg(long, default_value = "0x")]
+        data: alloy::primitives::Bytes,
+        /// How long trading lasts.
+        #[arg(long, value_parser = parse_duration, default_value = "1d")]
+        trading: u64,
+        /// How long before the TWAPs start recording.
+        #[arg(long, value_parser = parse_duration, default_value = "0s")]
+        twap_delay: u64,
+        /// The largest move of one TWAP observation, as a price (0–1).
+        #[arg(long, default_value_t = 0.05)]
+        max_step: f64,
+        /// θ in basis points: pass iff TWAP(pass) > TWAP(fail) × (1 + θ).
+        #[arg(long, default_value_t = 300)]
+        threshold_bps: u16,
+        /// Each book's liquidity, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "100")]
+        liquidity: u128,
+    },
+    /// Where a decision stands: prices, TWAPs, the rule.
+    Status {
+        /// The proposal id.
+        id: U256,
+    },
+    /// Trade the metric in one branch's book.
+    Trade {
+        /// The proposal id.
+        id: U256,
+        /// `pass` or `fail`.
+        #[arg(long, value_parser = ["pass", "fail"])]
+        branch: String,
+        /// Shares of YES to buy (dollars' worth).
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, conflicts_with = "no")]
+        yes: Option<u128>,
+        /// Shares of NO to buy.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        no: Option<u128>,
+        /// Dollars split into pass and fail dollars first (the branch's book takes its half).
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "0")]
+        collateral: u128,
+    },
+    /// Record an observation of both books (anyone may).
+    Poke {
+        /// The proposal id.
+        id: U256,
+    },
+    /// Decide after trading: pass runs the action.
+    Finalize {
+        /// The proposal id.
+        id: U256,
+    },
+}
+
+pub(crate) async fn decide(global: &GlobalArgs, command: DecideCommand) -> Result<()> {
+    let config = global.resolve()?;
+    let mut out = std::io::stdout().lock();
+    let price = |p: U256| u128::try_from(p).unwrap_or(0) as f64 / 1e18;
+    match command {
+        DecideCommand::Propose {
+            metric,
+            target,
+            data,
+            trading,
+            twap_delay,
+            max_step,
+            threshold_bps,
+            liquidity,
+        } => {
+            if !(0.0..=1.0).contains(&max_step) {
+                anyhow::bail!("--max-step {max_step} is not a price in [0, 1]");
+            }
+            let proposal = agora_node::markets::chain::Proposal {
+                metric: metric.clone(),
+                target,
+                data: data.to_vec(),
+                trading,
+                twap_delay,
+                max_step: U256::from((max_step * 1e18) as u128),
+                threshold_bps,
+                b: ops::wad_of_units(liquidity),
+                bond: 5_000_000,
+                liveness: 7200,
+            };
+            let id = ops::propose(&config, &proposal).await?;
+            writeln!(
+                out,
+                "proposal {id}: trading on \"{metric}\" if it passes and if it fails, for {}",
+                agora_node::jobs::worker::duration(trading)
+            )?;
+        }
+        DecideCommand::Status { id } => {
+            let d = ops::decision(&config, id).await?;
+            let status = match d.status {
+                1 => "trading",
+                2 => "passed (the action ran)",
+                3 => "failed",
+                _ => "unknown",
+            };
+            writeln!(out, "proposal {id}: {status}; trading ends {}", crate::units::when(d.end))?;
+            writeln!(out, "  pass book: YES {:.3}, TWAP {:.3}", price(d.prices[0]), price(d.twaps[0]))?;
+            writeln!(out, "  fail book: YES {:.3}, TWAP {:.3}", price(d.prices[1]), price(d.twaps[1]))?;
+            let theta = u128::try_from(d.threshold_bps).unwrap_or(0) as f64 / 1e4;
+            let bar = price(d.twaps[1]) * (1.0 + theta);
+            writeln!(
+                out,
+                "  passes iff the pass TWAP beats {bar:.3} (the fail TWAP × {:.2}): {}",
+                1.0 + theta,
+                if price(d.twaps[0]) > bar { "it would pass now" } else { "it would fail now" }
+            )?;
+        }
+        DecideCommand::Trade { id, branch, yes, no, collateral } => {
+            let b = usize::from(branch == "fail");
+            let shares = match (yes, no) {
+                (Some(y), _) => i128::try_from(y)?,
+                (None, Some(n)) => -i128::try_from(n)?,
+                (None, None) => anyhow::bail!("say what to buy: --yes DOLLARS or --no DOLLARS"),
+            };
+            let paid = ops::decide_trade(&config, id, b, shares, collateral).await?;
+            writeln!(
+                out,
+                "proposal {id}: traded in the {branch} book for {} {branch} dollars",
+                money(paid.unsigned_abs())
+            )?;
+        }
+        DecideCommand::Poke { id } => {
+            ops::poke(&config, id).await?;
+            writeln!(out, "proposal {id}: observed")?;
+        }
+        DecideCommand::Finalize { id } => {
+            let passed = ops::finalize_decision(&config, id).await?;
+            writeln!(
+                out,
+                "proposal {id}: {}",
+                if passed { "passed; the action ran" } else { "failed; the action did not run" }
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -73,6 +73,13 @@ pub fn state_name(state: u8) -> &'static str {
     }
 }
 
+/// A fresh question id: the text, the asker and its next transaction's nonce (no two asks by
+/// one key share it).
+async fn question_id(chain: &ChainClient, asker: Address, text: &str) -> Result<B256> {
+    let nonce = chain.provider().get_transaction_count(asker).await.map_err(read("reading the nonce"))?;
+    Ok(keccak256([text.as_bytes(), asker.as_slice(), &nonce.to_be_bytes()].concat()))
+}
+
 /// A market as people read it.
 #[derive(Debug, Clone)]
 pub struct MarketView {
@@ -113,8 +120,7 @@ pub async fn create(
     liveness: u64,
 ) -> Result<U256> {
     let me = chain.signer_address().ok_or("creating a market needs a key")?;
-    let now = chain.latest_block_timestamp().await.map_err(read("reading the clock"))?;
-    let question_id = keccak256([text.as_bytes(), me.as_slice(), &now.to_be_bytes()].concat());
+    let question_id = question_id(chain, me, text).await?;
     let resolver = OptimisticResolver::new(c.resolver, chain.provider());
     let asked = send(
         SuiteContract::OptimisticResolver,
@@ -374,4 +380,209 @@ pub async fn holdings(
         out.push(ctf.balanceOf(who, position).call().await.map_err(read("reading the balance"))?);
     }
     Ok(out)
+}
+
+/// A decision: a proposal whose action runs only if the markets expect the metric to be better
+/// with it than without (MetaDAO's rule over capped TWAPs).
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The metric question, asked of the resolver (outcome 0 = yes, the metric is met).
+    pub metric: String,
+    /// The action's target and calldata (run on pass).
+    pub target: Address,
+    /// The calldata.
+    pub data: Vec<u8>,
+    /// Seconds of trading.
+    pub trading: u64,
+    /// Seconds before the TWAPs start recording.
+    pub twap_delay: u64,
+    /// The largest move of one TWAP observation (wad).
+    pub max_step: U256,
+    /// θ in basis points: pass iff TWAP(pass) > TWAP(fail)·(1 + θ).
+    pub threshold_bps: u16,
+    /// Each book's liquidity (wad).
+    pub b: U256,
+    /// The metric question's bond and liveness at the resolver.
+    pub bond: u128,
+    /// Its liveness.
+    pub liveness: u64,
+}
+
+/// A decision as the contract sees it.
+#[derive(Debug, Clone)]
+pub struct DecisionView {
+    /// Its id.
+    pub id: U256,
+    /// 1 trading, 2 passed, 3 failed.
+    pub status: u8,
+    /// The end of trading.
+    pub end: u64,
+    /// The YES prices of the pass and fail books (wad).
+    pub prices: [U256; 2],
+    /// The TWAPs of the pass and fail books (wad).
+    pub twaps: [U256; 2],
+    /// θ, bps.
+    pub threshold_bps: U256,
+    /// The decision condition (outcome 0 pass, 1 fail).
+    pub decision_condition: B256,
+}
+
+/// The decision contract's address in a deployment.
+pub fn decision_market(deployment: &ChainDeployment) -> Option<Address> {
+    deployment.address_of(SuiteContract::DecisionMarket)
+}
+
+/// Proposes: asks the metric question and opens both books (approving their funding).
+pub async fn propose(
+    chain: &ChainClient,
+    c: MarketContracts,
+    decision: Address,
+    p: &Proposal,
+) -> Result<U256> {
+    use agora_contracts::bindings::{
+        DecisionMarket, markets::decision_market::DecisionMarket::ProposalParams,
+    };
+    let me = chain.signer_address().ok_or("proposing needs a key")?;
+    let question_id = question_id(chain, me, &p.metric).await?;
+    let resolver = OptimisticResolver::new(c.resolver, chain.provider());
+    let asked = send(
+        SuiteContract::OptimisticResolver,
+        resolver.ask(question_id, U256::from(2), p.metric.clone(), U256::from(p.bond), p.liveness),
+        "asking the metric question",
+    )
+    .await?;
+    let metric = asked
+        .logs()
+        .iter()
+        .find_map(|l| OptimisticResolver::QuestionAsked::decode_log(&l.inner).ok())
+        .map(|e| e.conditionId)
+        .ok_or("ask emitted no QuestionAsked")?;
+    let market = DecisionMarket::new(decision, chain.provider());
+    let funding = market.fundingFor(p.b).call().await.map_err(read("reading the funding"))?;
+    send(
+        SuiteContract::DevStablecoin,
+        DevStablecoin::new(c.token, chain.provider()).approve(decision, funding),
+        "approving the funding",
+    )
+    .await?;
+    let params = ProposalParams {
+        metricConditionId: metric,
+        target: p.target,
+        data: p.data.clone().into(),
+        tradingPeriod: p.trading,
+        twapDelay: p.twap_delay,
+        maxStepWad: p.max_step,
+        thresholdBps: U256::from(p.threshold_bps),
+        b: p.b,
+        maxFunding: funding,
+    };
+    send(SuiteContract::DecisionMarket, market.propose(params), "proposing").await?;
+    let count = market.proposalCount().call().await.map_err(read("reading the proposals"))?;
+    Ok(count - U256::from(1))
+}
+
+/// Reads a decision.
+pub async fn decision(chain: &ChainClient, decision: Address, id: U256) -> Result<DecisionView> {
+    use agora_contracts::bindings::DecisionMarket;
+    let market = DecisionMarket::new(decision, chain.provider());
+    let p = market.proposal(id).call().await.map_err(read("reading the proposal"))?;
+    let mut prices = [U256::ZERO; 2];
+    let mut twaps = [U256::ZERO; 2];
+    for branch in 0..2 {
+        let b = U256::from(branch);
+        prices[branch] = market
+            .prices(id, b)
+            .call()
+            .await
+            .map_err(read("reading the prices"))?
+            .first()
+            .copied()
+            .unwrap_or_default();
+        twaps[branch] = market.twap(id, b).call().await.map_err(read("reading the TWAP"))?;
+    }
+    Ok(DecisionView {
+        id,
+        status: p.status,
+        end: p.end,
+        prices,
+        twaps,
+        threshold_bps: p.thresholdBps,
+        decision_condition: p.decisionConditionId,
+    })
+}
+
+/// Trades YES (`shares` > 0) or NO (< 0) of the metric in one branch's book (0 pass, 1 fail),
+/// splitting `collateral` dollars (token units) into branch collateral first.
+pub async fn decision_trade(
+    chain: &ChainClient,
+    c: MarketContracts,
+    decision: Address,
+    id: U256,
+    branch: usize,
+    shares: I256,
+    collateral: u128,
+) -> Result<i128> {
+    use agora_contracts::bindings::DecisionMarket;
+    let view = self::decision(chain, decision, id).await?;
+    let ctf = ConditionalTokens::new(c.ctf, chain.provider());
+    if collateral > 0 {
+        send(
+            SuiteContract::DevStablecoin,
+            DevStablecoin::new(c.token, chain.provider()).approve(c.ctf, U256::from(collateral)),
+            "approving the split",
+        )
+        .await?;
+        send(
+            SuiteContract::ConditionalTokens,
+            ctf.splitPosition(
+                c.token,
+                B256::ZERO,
+                view.decision_condition,
+                vec![U256::from(1), U256::from(2)],
+                U256::from(collateral),
+            ),
+            "splitting into pass and fail dollars",
+        )
+        .await?;
+    }
+    send(
+        SuiteContract::ConditionalTokens,
+        ctf.setApprovalForAll(decision, true),
+        "letting the books take branch dollars",
+    )
+    .await?;
+    let (yes, no) = if shares >= I256::ZERO { (shares, I256::ZERO) } else { (I256::ZERO, -shares) };
+    let limit = I256::try_from(collateral).unwrap_or(I256::MAX);
+    let market = DecisionMarket::new(decision, chain.provider());
+    let r =
+        send(SuiteContract::DecisionMarket, market.trade(id, U256::from(branch), yes, no, limit), "trading")
+            .await?;
+    Ok(r.logs()
+        .iter()
+        .find_map(|l| DecisionMarket::Traded::decode_log(&l.inner).ok())
+        .map_or(0, |e| i128::try_from(e.amount).unwrap_or(0)))
+}
+
+/// Records an observation of both books (anyone may).
+pub async fn poke(chain: &ChainClient, decision: Address, id: U256) -> Result<()> {
+    use agora_contracts::bindings::DecisionMarket;
+    send(
+        SuiteContract::DecisionMarket,
+        DecisionMarket::new(decision, chain.provider()).poke(id),
+        "observing",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Decides after trading: `true` when the proposal passed (its action ran).
+pub async fn finalize(chain: &ChainClient, decision: Address, id: U256) -> Result<bool> {
+    use agora_contracts::bindings::DecisionMarket;
+    send(
+        SuiteContract::DecisionMarket,
+        DecisionMarket::new(decision, chain.provider()).finalize(id),
+        "finalizing",
+    )
+    .await?;
+    Ok(self::decision(chain, decision, id).await?.status == 2)
 }

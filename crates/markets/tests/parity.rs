@@ -158,3 +158,67 @@ async fn a_market_is_asked_traded_resolved_and_redeemed() {
     let paid = markets::redeem(&trader, c, m.condition_id, 2).await.unwrap();
     assert_eq!(paid, U256::from(6_000_000u64), "six winning shares redeem six dollars");
 }
+
+/// A decision through `chain`: two proposals whose action asks a question at the resolver; the
+/// one the pass book prices higher passes and its action runs, the other fails and its action
+/// does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_passes_or_fails_by_the_threshold_and_acts_only_on_pass() {
+    use agora_contracts::bindings::OptimisticResolver;
+    use agora_markets::chain::{self as markets, MarketContracts, Proposal};
+    use alloy::{providers::Provider, sol_types::SolCall};
+    let net = TestNet::start().await;
+    let c = MarketContracts::of(net.deployment()).unwrap();
+    let decision = markets::decision_market(net.deployment()).unwrap();
+    let (proposer, trader) = (net.client_for(1).await, net.client_for(2).await);
+    let action = |n: u8| {
+        OptimisticResolver::askCall {
+            questionId: B256::repeat_byte(n),
+            outcomes: U256::from(2),
+            text: format!("opened by decision {n}"),
+            bond: U256::from(1_000_000u64),
+            liveness: 60,
+        }
+        .abi_encode()
+    };
+    let proposal = |n: u8| Proposal {
+        metric: "Will agora's users grow this quarter?".into(),
+        target: c.resolver,
+        data: action(n),
+        trading: 600,
+        twap_delay: 0,
+        max_step: U256::from(10u128.pow(18)),
+        threshold_bps: 300,
+        b: U256::from(100u128 * 10u128.pow(18)),
+        bond: 5_000_000,
+        liveness: 3600,
+    };
+    let yes = markets::propose(&proposer, c, decision, &proposal(1)).await.unwrap();
+    let no = markets::propose(&proposer, c, decision, &proposal(2)).await.unwrap();
+    let forty = I256::try_from(40u128 * 10u128.pow(18)).unwrap();
+    // Traders expect the metric to be met if the first passes, and if the second fails.
+    markets::decision_trade(&trader, c, decision, yes, 0, forty, 50_000_000).await.unwrap();
+    markets::decision_trade(&trader, c, decision, no, 1, forty, 50_000_000).await.unwrap();
+    let view = markets::decision(&trader, decision, yes).await.unwrap();
+    assert!(view.prices[0] > view.prices[1], "{view:?}");
+    let early = markets::finalize(&trader, decision, yes).await.unwrap_err();
+    assert!(early.contains("TradingOpen"), "{early}");
+    // The TWAPs observe at most once a second: a keeper pokes after the trades' second.
+    let p = proposer.provider();
+    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (2u64,)).await.unwrap();
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    markets::poke(&trader, decision, yes).await.unwrap();
+    markets::poke(&trader, decision, no).await.unwrap();
+    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (601u64,)).await.unwrap();
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    let late = markets::decision_trade(&trader, c, decision, yes, 0, forty, 0).await.unwrap_err();
+    assert!(late.contains("TradingClosed"), "{late}");
+    let before = markets::decision(&trader, decision, yes).await.unwrap();
+    assert!(markets::finalize(&trader, decision, yes).await.unwrap(), "the first passes: {before:?}");
+    assert!(!markets::finalize(&trader, decision, no).await.unwrap(), "the second fails");
+    // Only the passing proposal's action ran: its question exists at the resolver.
+    let resolver = OptimisticResolver::new(c.resolver, p);
+    let asked = |n: u8| resolver.question(B256::repeat_byte(n));
+    assert_eq!(asked(1).call().await.unwrap().asker, decision);
+    assert_eq!(asked(2).call().await.unwrap().asker, alloy::primitives::Address::ZERO);
+}

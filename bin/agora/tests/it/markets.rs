@@ -122,3 +122,58 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     );
     println!("{traded}{scored}");
 }
+
+/// A decision from the command line: proposed with an action (asking a question at the
+/// resolver), traded in the pass book, observed, decided by the threshold rule, and acted on.
+#[test]
+fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
+    use alloy::sol_types::SolCall;
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let up = start_seller(&node, super::free_port, "2", false);
+    let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
+    run(&node, &rpc, &["faucet", "--amount", "300"]);
+    let resolver =
+        up.deployments()["contracts"]["OptimisticResolver"]["address"].as_str().unwrap().to_owned();
+    let action = agora_node::contracts::bindings::OptimisticResolver::askCall {
+        questionId: alloy::primitives::B256::repeat_byte(9),
+        outcomes: alloy::primitives::U256::from(2),
+        text: "opened by a decision".into(),
+        bond: alloy::primitives::U256::from(1_000_000u64),
+        liveness: 60,
+    }
+    .abi_encode();
+    let data = format!("0x{}", alloy::primitives::hex::encode(action));
+    let proposed = run(
+        &node,
+        &rpc,
+        &[
+            "decide",
+            "propose",
+            "Will weekly active agents exceed 100?",
+            "--target",
+            &resolver,
+            "--data",
+            &data,
+            "--trading",
+            "10m",
+            "--max-step",
+            "1",
+        ],
+    );
+    assert!(proposed.starts_with("proposal 0: trading on"), "{proposed}");
+    let traded =
+        run(&node, &rpc, &["decide", "trade", "0", "--branch", "pass", "--yes", "30", "--collateral", "20"]);
+    assert!(traded.contains("traded in the pass book"), "{traded}");
+    let early = refused(&node, &rpc, &["decide", "finalize", "0"]);
+    assert!(early.contains("TradingOpen"), "{early}");
+    super::funding::warp(&rpc, 2);
+    run(&node, &rpc, &["decide", "poke", "0"]);
+    super::funding::warp(&rpc, 601);
+    let status = run(&node, &rpc, &["decide", "status", "0"]);
+    assert!(status.contains("it would pass now"), "{status}");
+    let done = run(&node, &rpc, &["decide", "finalize", "0"]);
+    assert_eq!(done.trim(), "proposal 0: passed; the action ran");
+    let after = run(&node, &rpc, &["decide", "status", "0"]);
+    assert!(after.starts_with("proposal 0: passed (the action ran)"), "{after}");
+}

@@ -17,6 +17,8 @@ pub struct MarketsContext {
     pub chain: ChainClient,
     /// The market contracts.
     pub contracts: MarketContracts,
+    /// The decision-market contract.
+    pub decision: Option<Address>,
 }
 
 impl MarketsContext {
@@ -33,7 +35,8 @@ pub async fn context(config: &NodeConfig) -> Result<MarketsContext> {
     let contracts = MarketContracts::of(&jobs.deployment).ok_or_else(|| {
         NodeError::Missing("the deployed suite has no market contracts: run agora deploy".into())
     })?;
-    Ok(MarketsContext { chain: jobs.chain, contracts })
+    let decision = markets::decision_market(&jobs.deployment);
+    Ok(MarketsContext { chain: jobs.chain, contracts, decision })
 }
 
 /// Shares (or liquidity) in whole token units as a wad (dUSD has 6 decimals: ×10¹²).
@@ -280,4 +283,56 @@ pub async fn trader_scores(config: &NodeConfig) -> Result<Vec<(TraderRecord, u16
         out.push((record, answer, brier));
     }
     Ok(out)
+}
+
+fn decision_address(cx: &MarketsContext) -> Result<Address> {
+    cx.decision.ok_or_else(|| {
+        NodeError::Missing("the deployed suite has no DecisionMarket: run agora deploy".into())
+    })
+}
+
+/// Proposes a decision; returns its id.
+pub async fn propose(config: &NodeConfig, proposal: &markets::Proposal) -> Result<U256> {
+    let cx = context(config).await?;
+    let decision = decision_address(&cx)?;
+    markets::propose(&cx.chain, cx.contracts, decision, proposal).await.map_err(fail("proposing"))
+}
+
+/// Reads a decision.
+pub async fn decision(config: &NodeConfig, id: U256) -> Result<markets::DecisionView> {
+    let cx = context(config).await?;
+    let decision = decision_address(&cx)?;
+    markets::decision(&cx.chain, decision, id).await.map_err(fail("reading the decision"))
+}
+
+/// Trades the metric in one branch's book (0 pass, 1 fail): `shares` token units of YES (> 0)
+/// or NO (< 0), splitting `collateral` token units of dollars into branch dollars first.
+pub async fn decide_trade(
+    config: &NodeConfig,
+    id: U256,
+    branch: usize,
+    shares: i128,
+    collateral: u128,
+) -> Result<i128> {
+    let cx = context(config).await?;
+    let decision = decision_address(&cx)?;
+    let size = I256::try_from(wad_of_units(shares.unsigned_abs())).unwrap_or(I256::ZERO);
+    let signed = if shares >= 0 { size } else { -size };
+    markets::decision_trade(&cx.chain, cx.contracts, decision, id, branch, signed, collateral)
+        .await
+        .map_err(fail("trading"))
+}
+
+/// Records an observation of both books.
+pub async fn poke(config: &NodeConfig, id: U256) -> Result<()> {
+    let cx = context(config).await?;
+    let decision = decision_address(&cx)?;
+    markets::poke(&cx.chain, decision, id).await.map_err(fail("observing"))
+}
+
+/// Decides after trading; `true` when it passed (its action ran).
+pub async fn finalize_decision(config: &NodeConfig, id: U256) -> Result<bool> {
+    let cx = context(config).await?;
+    let decision = decision_address(&cx)?;
+    markets::finalize(&cx.chain, decision, id).await.map_err(fail("finalizing"))
 }
