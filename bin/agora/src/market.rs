@@ -258,10 +258,11 @@ pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Resul
                 let mut out = std::io::stdout().lock();
                 for r in &records {
                     let why = format!(
-                        "the model says {:.0}% (confidence {:.2}), the market {:.0}%",
+                        "the model says {:.0}% (confidence {:.2}), the market {:.0}% (decided in {} ms)",
                         r.forecast.probability * 100.0,
                         r.forecast.confidence,
-                        r.price * 100.0
+                        r.price * 100.0,
+                        r.decided_ms
                     );
                     match r.bought {
                         Some(o) => writeln!(

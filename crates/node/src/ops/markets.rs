@@ -167,6 +167,9 @@ pub struct TraderRecord {
     pub shares: u128,
     /// What it cost (token units).
     pub cost: u128,
+    /// Milliseconds from asking the model to the order (both answers, checks and sizing).
+    #[serde(default)]
+    pub decided_ms: u64,
 }
 
 fn trader_dir(config: &NodeConfig) -> std::path::PathBuf {
@@ -206,6 +209,7 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
         if m.state != 1 || m.outcomes != 2 || file.exists() {
             continue;
         }
+        let started = std::time::Instant::now();
         let mut texts = Vec::new();
         let mut receipts = Vec::new();
         for messages in ai::prompts(&m.text) {
@@ -238,6 +242,7 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
         // Against outcome 0, buy outcome 1: the same move of the price, with nothing to sell.
         let (outcome, size) = if shares >= 0.0 { (0, shares) } else { (1, -shares) };
         let units = (size * 1e6).floor() as u128;
+        let decided_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut record = TraderRecord {
             market: m.id.to_string(),
             question: m.text.clone(),
@@ -246,6 +251,7 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
             bought: None,
             shares: 0,
             cost: 0,
+            decided_ms,
         };
         if units > 0 {
             let mut deltas = vec![I256::ZERO; 2];
