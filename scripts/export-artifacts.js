@@ -49,6 +49,7 @@ const CONTRACTS = [
   ['LmsrMarketMaker.sol', 'LmsrMarketMaker'],
   ['OptimisticResolver.sol', 'OptimisticResolver'],
   ['DecisionMarket.sol', 'DecisionMarket'],
+  ['ChainFacts.sol', 'ChainFacts'],
 ];
 
 // A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written

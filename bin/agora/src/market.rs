@@ -47,6 +47,22 @@ pub(crate) enum MarketCommand {
         #[arg(long, value_parser = parse_duration, default_value = "2h")]
         liveness: u64,
     },
+    /// Open a market on a question the chain answers by itself: will ACCOUNT hold at least
+    /// DOLLARS of the suite's dollar at block N? Settled from the chain's state, no bond.
+    CreateFact {
+        /// The account.
+        #[arg(long)]
+        account: alloy::primitives::Address,
+        /// The threshold, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money)]
+        at_least: u128,
+        /// The block.
+        #[arg(long)]
+        at_block: u64,
+        /// The liquidity b, in dollars.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "100")]
+        liquidity: u128,
+    },
     /// Every market: its question, prices and state.
     List,
     /// One market, and what this node holds in it.
@@ -139,6 +155,14 @@ pub(crate) async fn market(global: &GlobalArgs, command: MarketCommand) -> Resul
                 "market {id} open: {question} ({outcomes} outcomes, liquidity {}, subsidy about {})",
                 money(liquidity),
                 money(subsidy.ceil() as u128)
+            )?;
+        }
+        MarketCommand::CreateFact { account, at_least, at_block, liquidity } => {
+            let id = ops::create_fact(&config, account, at_least, at_block, liquidity).await?;
+            writeln!(
+                out,
+                "market {id} open: will {account} hold at least {} at block {at_block}? (the chain answers it)",
+                money(at_least)
             )?;
         }
         MarketCommand::List => {

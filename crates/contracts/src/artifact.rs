@@ -147,6 +147,9 @@ pub(crate) static OPTIMISTIC_RESOLVER: LazyLock<Artifact> =
 pub(crate) static DECISION_MARKET: LazyLock<Artifact> =
     LazyLock::new(|| load("DecisionMarket", include_str!("../artifacts/DecisionMarket.json")));
 
+pub(crate) static CHAIN_FACTS: LazyLock<Artifact> =
+    LazyLock::new(|| load("ChainFacts", include_str!("../artifacts/ChainFacts.json")));
+
 pub(crate) static QUADRATIC_FUNDING_ROUND: LazyLock<Artifact> =
     LazyLock::new(|| load("QuadraticFundingRound", include_str!("../artifacts/QuadraticFundingRound.json")));
 

@@ -165,17 +165,26 @@ pub mod bindings {
         );
     }
 
-    pub use markets::{ConditionalTokens, DecisionMarket, LmsrMarketMaker, OptimisticResolver};
+    pub use markets::{ChainFacts, ConditionalTokens, DecisionMarket, LmsrMarketMaker, OptimisticResolver};
 
     /// The market contracts, each in its own module (they share the arbitration types).
     pub mod markets {
         #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 
+        pub use chain_facts::ChainFacts;
         pub use conditional_tokens::ConditionalTokens;
         pub use decision_market::DecisionMarket;
         pub use lmsr_market_maker::LmsrMarketMaker;
         pub use optimistic_resolver::OptimisticResolver;
 
+        pub mod chain_facts {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                ChainFacts,
+                "artifacts/ChainFacts.json"
+            );
+        }
         pub mod conditional_tokens {
             alloy::sol!(
                 #[sol(rpc)]
@@ -259,6 +268,7 @@ pub fn decode_revert_from(contract: SuiteContract, data: &[u8]) -> Option<String
         SuiteContract::DecisionMarket => {
             bindings::DecisionMarket::DecisionMarketErrors::abi_decode(data).ok().map(shown)
         }
+        SuiteContract::ChainFacts => bindings::ChainFacts::ChainFactsErrors::abi_decode(data).ok().map(shown),
         _ => None,
     };
     own.or_else(|| decode_revert(data))
@@ -444,6 +454,9 @@ pub enum SuiteContract {
     /// Futarchy: pass/fail books, capped TWAPs, the threshold rule, the action on pass
     /// (constructed with the conditional tokens and the stablecoin).
     DecisionMarket,
+    /// The oracle of questions the chain answers by itself (a balance at a block), constructed
+    /// with the conditional tokens.
+    ChainFacts,
 }
 
 /// The council's numeric constructor arguments as deployed by agora: jurors per dispute,
@@ -476,6 +489,7 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::LmsrMarketMaker,
     SuiteContract::OptimisticResolver,
     SuiteContract::DecisionMarket,
+    SuiteContract::ChainFacts,
 ];
 
 impl SuiteContract {
@@ -500,6 +514,7 @@ impl SuiteContract {
             Self::LmsrMarketMaker => "LmsrMarketMaker",
             Self::OptimisticResolver => "OptimisticResolver",
             Self::DecisionMarket => "DecisionMarket",
+            Self::ChainFacts => "ChainFacts",
         }
     }
 
@@ -528,6 +543,7 @@ impl SuiteContract {
                 &[Self::DevStablecoin, Self::ValidatorCouncil, Self::IdentityRegistry]
             }
             Self::LmsrMarketMaker | Self::DecisionMarket => &[Self::ConditionalTokens, Self::DevStablecoin],
+            Self::ChainFacts => &[Self::ConditionalTokens],
             Self::OptimisticResolver => {
                 &[Self::ConditionalTokens, Self::DevStablecoin, Self::ValidatorCouncil]
             }
@@ -588,6 +604,7 @@ impl SuiteContract {
             Self::LmsrMarketMaker => &artifact::LMSR_MARKET_MAKER,
             Self::OptimisticResolver => &artifact::OPTIMISTIC_RESOLVER,
             Self::DecisionMarket => &artifact::DECISION_MARKET,
+            Self::ChainFacts => &artifact::CHAIN_FACTS,
         }
     }
 }

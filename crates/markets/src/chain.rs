@@ -4,7 +4,7 @@
 use agora_chain::{ChainClient, ChainDeployment};
 use agora_contracts::{
     SuiteContract,
-    bindings::{ConditionalTokens, DevStablecoin, LmsrMarketMaker, OptimisticResolver},
+    bindings::{ChainFacts, ConditionalTokens, DevStablecoin, LmsrMarketMaker, OptimisticResolver},
 };
 use alloy::{
     primitives::{Address, B256, I256, U256, keccak256},
@@ -26,6 +26,8 @@ pub struct MarketContracts {
     pub resolver: Address,
     /// The collateral (dUSD).
     pub token: Address,
+    /// `ChainFacts`: questions the chain answers by itself.
+    pub facts: Address,
     /// The block the market contracts were deployed in.
     pub from_block: u64,
 }
@@ -38,6 +40,7 @@ impl MarketContracts {
             maker: deployment.address_of(SuiteContract::LmsrMarketMaker)?,
             resolver: deployment.address_of(SuiteContract::OptimisticResolver)?,
             token: deployment.address_of(SuiteContract::DevStablecoin)?,
+            facts: deployment.address_of(SuiteContract::ChainFacts)?,
             from_block: deployment
                 .contracts
                 .get(SuiteContract::ConditionalTokens.name())
@@ -105,6 +108,8 @@ pub struct MarketView {
     pub outcome: Option<u16>,
     /// When the assertion's liveness ends.
     pub liveness_end: u64,
+    /// Whether the chain answers the question by itself (`ChainFacts`), not the resolver.
+    pub fact: bool,
 }
 
 /// Asks `text` with `outcomes` outcomes at the resolver (assertions bonded with `bond`, open
@@ -165,10 +170,22 @@ pub async fn list(chain: &ChainClient, c: MarketContracts) -> Result<Vec<MarketV
         .iter()
         .filter_map(|l| OptimisticResolver::QuestionAsked::decode_log(&l.inner).ok().map(|e| e.data))
         .collect();
+    let facts = Filter::new()
+        .address(c.facts)
+        .event_signature(ChainFacts::FactAsked::SIGNATURE_HASH)
+        .from_block(c.from_block);
+    let facts: Vec<ChainFacts::FactAsked> = chain
+        .provider()
+        .get_logs(&facts)
+        .await
+        .map_err(read("reading the chain's questions"))?
+        .iter()
+        .filter_map(|l| ChainFacts::FactAsked::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect();
     let mut out = Vec::new();
     let mut id = U256::ZERO;
     while id < count {
-        out.push(view(chain, c, id, &asked).await?);
+        out.push(view(chain, c, id, &asked, &facts).await?);
         id += U256::from(1);
     }
     Ok(out)
@@ -184,10 +201,42 @@ async fn view(
     c: MarketContracts,
     id: U256,
     asked: &[OptimisticResolver::QuestionAsked],
+    facts: &[ChainFacts::FactAsked],
 ) -> Result<MarketView> {
     let maker = LmsrMarketMaker::new(c.maker, chain.provider());
     let m = maker.market(id).call().await.map_err(read("reading the market"))?;
     let prices = maker.prices(id).call().await.map_err(read("reading the prices"))?;
+    if let Some(f) = facts.iter().find(|f| f.conditionId == m.conditionId) {
+        // A question the chain answers: open until settled, then as the payouts say.
+        let ctf = ConditionalTokens::new(c.ctf, chain.provider());
+        let resolved =
+            ctf.payoutDenominator(m.conditionId).call().await.map_err(read("reading the payouts"))?
+                > U256::ZERO;
+        let outcome = if resolved {
+            let yes = ctf
+                .payoutNumerators(m.conditionId, U256::ZERO)
+                .call()
+                .await
+                .map_err(read("reading the payouts"))?;
+            Some(if yes > U256::ZERO { 0 } else { 1 })
+        } else {
+            None
+        };
+        return Ok(MarketView {
+            id,
+            question_id: f.questionId,
+            condition_id: m.conditionId,
+            text: f.text.clone(),
+            outcomes: prices.len(),
+            prices,
+            b: m.b,
+            q: m.q,
+            state: if resolved { 4 } else { 1 },
+            outcome,
+            liveness_end: 0,
+            fact: true,
+        });
+    }
     let question = asked.iter().find(|q| q.conditionId == m.conditionId);
     let (question_id, text) =
         question.map_or((B256::ZERO, String::new()), |q| (q.questionId, q.text.clone()));
@@ -208,7 +257,61 @@ async fn view(
         state: q.state,
         outcome: (q.state >= 2).then_some(q.outcome),
         liveness_end: q.livenessEnd,
+        fact: false,
     })
+}
+
+/// Asks the chain's own question, "will `account` hold at least `threshold` token units of the
+/// collateral from block `at_block` on?", and opens a market with liquidity `b` (wad) on it.
+pub async fn create_fact(
+    chain: &ChainClient,
+    c: MarketContracts,
+    account: Address,
+    threshold: u128,
+    at_block: u64,
+    b: U256,
+) -> Result<U256> {
+    let text = format!(
+        "Will {account} hold at least {}.{:06} dUSD at block {at_block}?",
+        threshold / 1_000_000,
+        threshold % 1_000_000
+    );
+    let facts = ChainFacts::new(c.facts, chain.provider());
+    let asked = send(
+        SuiteContract::ChainFacts,
+        facts.ask(c.token, account, U256::from(threshold), at_block, text),
+        "asking the chain's question",
+    )
+    .await?;
+    let condition = asked
+        .logs()
+        .iter()
+        .find_map(|l| ChainFacts::FactAsked::decode_log(&l.inner).ok())
+        .map(|e| e.conditionId)
+        .ok_or("ask emitted no FactAsked")?;
+    let maker = LmsrMarketMaker::new(c.maker, chain.provider());
+    let funding = maker.fundingFor(b, U256::from(2)).call().await.map_err(read("reading the subsidy"))?;
+    send(
+        SuiteContract::DevStablecoin,
+        DevStablecoin::new(c.token, chain.provider()).approve(c.maker, funding),
+        "approving the subsidy",
+    )
+    .await?;
+    send(SuiteContract::LmsrMarketMaker, maker.createMarket(condition, b, funding), "creating the market")
+        .await?;
+    let id = maker.marketOfCondition(condition).call().await.map_err(read("reading the market"))?;
+    Ok(id - U256::from(1))
+}
+
+/// Answers a chain question from the chain's state (anyone, once its block has come).
+pub async fn settle_fact(chain: &ChainClient, c: MarketContracts, question_id: B256) -> Result<()> {
+    send(
+        SuiteContract::ChainFacts,
+        ChainFacts::new(c.facts, chain.provider()).settle(question_id),
+        "settling the chain's question",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Buys `shares` (wad, whole token units) of `outcome`, paying at most `max_cost` token units.

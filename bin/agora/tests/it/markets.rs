@@ -23,6 +23,22 @@ fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+fn mine(rpc: &str, blocks: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use alloy::providers::Provider;
+        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
+        let _: Value = chain.provider().raw_request("anvil_mine".into(), (blocks,)).await.unwrap();
+    });
+}
+
+fn block_number(rpc: &str) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        agora_chain::ChainClient::connect(rpc, None).await.unwrap().block_number().await.unwrap()
+    })
+}
+
 #[test]
 fn a_market_is_asked_traded_resolved_and_redeemed_from_the_command_line() {
     let root = tempfile::tempdir().unwrap();
@@ -92,11 +108,32 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     for q in ["Is two plus two equal to four?", "Will it snow in the Sahara tomorrow?"] {
         run(&node, &rpc, &["market", "create", q, "--liquidity", "100", "--liveness", "1h"]);
     }
+    // Two questions the chain answers by itself, a few blocks ahead: one account will be funded.
+    let at = block_number(&rpc) + 100;
+    let (funded, empty) =
+        ("0x00000000000000000000000000000000000000aa", "0x00000000000000000000000000000000000000bb");
+    for account in [funded, empty] {
+        let made = run(
+            &node,
+            &rpc,
+            &[
+                "market",
+                "create-fact",
+                "--account",
+                account,
+                "--at-least",
+                "5",
+                "--at-block",
+                &at.to_string(),
+            ],
+        );
+        assert!(made.contains("(the chain answers it)"), "{made}");
+    }
     let traded = run(&node, &rpc, &["trader", "run", "--once", "--bankroll", "10", "--cap", "0.2"]);
     let lines: Vec<&str> = traded.lines().collect();
-    assert_eq!(lines.len(), 2, "{traded}");
+    assert_eq!(lines.len(), 4, "{traded}");
     assert!(lines.iter().all(|l| l.contains("the model says") && l.contains("the market 50%")), "{traded}");
-    for id in 0..2 {
+    for id in 0..4 {
         let record: Value = serde_json::from_str(
             &std::fs::read_to_string(node.join(format!("trader/market-{id}.json"))).unwrap(),
         )
@@ -115,11 +152,20 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     run(&node, &rpc, &["market", "resolve", "0", "--outcome", "0"]);
     super::funding::warp(&rpc, 3601);
     run(&node, &rpc, &["market", "resolve", "0"]);
+    // The chain settles its own questions once their block has come.
+    let early = refused(&node, &rpc, &["market", "resolve", "2"]);
+    assert!(early.contains("TooEarly"), "{early}");
+    run(&node, &rpc, &["faucet", "--to", funded, "--amount", "10"]);
+    mine(&rpc, 100);
+    for id in ["2", "3"] {
+        let settled = run(&node, &rpc, &["market", "resolve", id]);
+        assert!(settled.contains("settled from the chain's state"), "{settled}");
+    }
+    let listed = run(&node, &rpc, &["market", "list"]);
+    assert!(listed.contains("resolved, answer 0") && listed.contains("resolved, answer 1"), "{listed}");
     let scored = run(&node, &rpc, &["trader", "score"]);
-    assert!(
-        scored.contains("market 0: forecast") && scored.contains("always answering 50% (0.25)"),
-        "{scored}"
-    );
+    assert!(scored.contains("market 0: forecast") && scored.contains("market 3: forecast"), "{scored}");
+    assert!(scored.contains("over 3 markets") && scored.contains("always answering 50% (0.25)"), "{scored}");
     println!("{traded}{scored}");
 }
 

@@ -105,11 +105,37 @@ pub async fn trade(
     Ok(amount)
 }
 
+/// Asks the chain's own question (will `account` hold at least `threshold` dollars at block
+/// `at_block`?) with a market on it; returns the market id.
+pub async fn create_fact(
+    config: &NodeConfig,
+    account: Address,
+    threshold: u128,
+    at_block: u64,
+    liquidity: u128,
+) -> Result<U256> {
+    let cx = context(config).await?;
+    markets::create_fact(&cx.chain, cx.contracts, account, threshold, at_block, wad_of_units(liquidity))
+        .await
+        .map_err(fail("creating the market"))
+}
+
 /// Resolves a market's question one step: asserts `outcome` (with the bond), or settles an
-/// undisputed assertion after its liveness. Returns what was done.
+/// undisputed assertion after its liveness; a question the chain answers is settled from its
+/// state. Returns what was done.
 pub async fn resolve(config: &NodeConfig, id: U256, outcome: Option<usize>) -> Result<&'static str> {
     let cx = context(config).await?;
     let m = markets::show(&cx.chain, cx.contracts, id).await.map_err(fail("reading the market"))?;
+    if m.fact {
+        if outcome.is_some() {
+            return Err(fail("resolving")(
+                "the chain answers this question: resolve it without --outcome once its block has come"
+                    .into(),
+            ));
+        }
+        markets::settle_fact(&cx.chain, cx.contracts, m.question_id).await.map_err(fail("settling"))?;
+        return Ok("settled from the chain's state");
+    }
     match outcome {
         Some(o) => {
             markets::assert_outcome(&cx.chain, cx.contracts, m.question_id, o)
