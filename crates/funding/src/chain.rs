@@ -394,23 +394,30 @@ pub async fn claim(
     result: &RoundResult,
     account: Address,
 ) -> Result<Vec<(u128, u64)>> {
-    let contract = DeepFundingRound::new(c.deep, chain.provider());
-    let tree = Tree::new(&result.leaves);
+    claim_leaves(chain, SuiteContract::DeepFundingRound, c.deep, id, &result.leaves, account).await
+}
+
+/// Both round kinds pay through the optimistic distributor: one claim loop for either.
+async fn claim_leaves(
+    chain: &ChainClient,
+    kind: SuiteContract,
+    round: Address,
+    id: U256,
+    leaves: &[crate::merkle::Leaf],
+    account: Address,
+) -> Result<Vec<(u128, u64)>> {
+    // The distributor's `isClaimed` and `claim` are the same in both contracts' ABIs.
+    let contract = DeepFundingRound::new(round, chain.provider());
+    let tree = Tree::new(leaves);
     let mut out = Vec::new();
-    for leaf in result.leaves.iter().filter(|l| l.account == account) {
-        let done = contract
-            .isClaimed(id, U256::from(leaf.index))
-            .call()
-            .await
-            .map_err(|e| chain_error("reading the claim", e))?;
-        if done {
+    for leaf in leaves.iter().filter(|l| l.account == account) {
+        let index = U256::from(leaf.index);
+        if contract.isClaimed(id, index).call().await.map_err(|e| chain_error("reading the claim", e))? {
             continue;
         }
         let proof = tree.proof(leaf).unwrap_or_default();
-        let r = send!(
-            contract.claim(id, U256::from(leaf.index), leaf.account, U256::from(leaf.amount), proof),
-            "claiming"
-        );
+        let call = contract.claim(id, index, leaf.account, U256::from(leaf.amount), proof);
+        let r = agora_contracts::send_to(kind, call, "claiming").await.map_err(FundingError::Chain)?;
         out.push((leaf.amount, r.gas_used));
     }
     Ok(out)
@@ -591,26 +598,7 @@ pub async fn claim_qf(
     result: &QfResult,
     account: Address,
 ) -> Result<Vec<(u128, u64)>> {
-    let contract = QuadraticFundingRound::new(c.qf, chain.provider());
-    let tree = Tree::new(&result.leaves);
-    let mut out = Vec::new();
-    for leaf in result.leaves.iter().filter(|l| l.account == account) {
-        if contract
-            .isClaimed(id, U256::from(leaf.index))
-            .call()
-            .await
-            .map_err(|e| chain_error("reading the claim", e))?
-        {
-            continue;
-        }
-        let proof = tree.proof(leaf).unwrap_or_default();
-        let r = send!(qf:
-            contract.claim(id, U256::from(leaf.index), leaf.account, U256::from(leaf.amount), proof),
-            "claiming"
-        );
-        out.push((leaf.amount, r.gas_used));
-    }
-    Ok(out)
+    claim_leaves(chain, SuiteContract::QuadraticFundingRound, c.qf, id, &result.leaves, account).await
 }
 
 /// Challenges a quadratic-funding result with `correct` (approving the bond and the

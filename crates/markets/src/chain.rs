@@ -139,19 +139,7 @@ pub async fn create(
         .find_map(|l| OptimisticResolver::QuestionAsked::decode_log(&l.inner).ok())
         .map(|e| e.conditionId)
         .ok_or("ask emitted no QuestionAsked")?;
-    let maker = LmsrMarketMaker::new(c.maker, chain.provider());
-    let funding =
-        maker.fundingFor(b, U256::from(outcomes)).call().await.map_err(read("reading the subsidy"))?;
-    send(
-        SuiteContract::DevStablecoin,
-        DevStablecoin::new(c.token, chain.provider()).approve(c.maker, funding),
-        "approving the subsidy",
-    )
-    .await?;
-    send(SuiteContract::LmsrMarketMaker, maker.createMarket(condition, b, funding), "creating the market")
-        .await?;
-    let id = maker.marketOfCondition(condition).call().await.map_err(read("reading the market"))?;
-    Ok(id - U256::from(1))
+    open(chain, c, condition, outcomes, b).await
 }
 
 /// The markets the maker has, with their questions.
@@ -289,8 +277,21 @@ pub async fn create_fact(
         .find_map(|l| ChainFacts::FactAsked::decode_log(&l.inner).ok())
         .map(|e| e.conditionId)
         .ok_or("ask emitted no FactAsked")?;
+    open(chain, c, condition, 2, b).await
+}
+
+/// Opens an LMSR market with liquidity `b` (wad) on a prepared condition of `outcomes`
+/// outcomes, paying its subsidy; returns the market id.
+async fn open(
+    chain: &ChainClient,
+    c: MarketContracts,
+    condition: B256,
+    outcomes: usize,
+    b: U256,
+) -> Result<U256> {
     let maker = LmsrMarketMaker::new(c.maker, chain.provider());
-    let funding = maker.fundingFor(b, U256::from(2)).call().await.map_err(read("reading the subsidy"))?;
+    let funding =
+        maker.fundingFor(b, U256::from(outcomes)).call().await.map_err(read("reading the subsidy"))?;
     send(
         SuiteContract::DevStablecoin,
         DevStablecoin::new(c.token, chain.provider()).approve(c.maker, funding),
@@ -299,6 +300,7 @@ pub async fn create_fact(
     .await?;
     send(SuiteContract::LmsrMarketMaker, maker.createMarket(condition, b, funding), "creating the market")
         .await?;
+    // `marketOfCondition` is the id plus one (0: none).
     let id = maker.marketOfCondition(condition).call().await.map_err(read("reading the market"))?;
     Ok(id - U256::from(1))
 }

@@ -4,39 +4,10 @@
 //! comparison; then create, commit, reveal, the jury, score and post, an unchallenged window,
 //! finalize and claims. Deadlines pass by moving the devnet's clock.
 
-use super::{agora, start_seller};
+use super::{refused, run, start_seller, warp};
 use agora_node::receipts::ReceiptEnvelope;
 use serde_json::Value;
 use std::path::Path;
-
-/// Runs `agora ARGS --data-dir DIR --rpc-url RPC`; its stdout, or a panic with its stderr.
-fn run(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "agora {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `agora ARGS` expecting a failure; its stderr.
-fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(!out.status.success(), "agora {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stderr).unwrap()
-}
-
-pub(crate) fn warp(rpc: &str, secs: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use alloy::providers::Provider;
-        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
-        let _: Value = chain.provider().raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-        let _: Value = chain.provider().raw_request("evm_mine".into(), ()).await.unwrap();
-    });
-}
 
 #[test]
 fn a_round_runs_from_the_command_line_with_an_ai_solver_asking_through_the_node() {

@@ -5,42 +5,13 @@
 //! challenge; the evaluator's feedback names the job and counts in the agent's summary. A job
 //! priced below the provider's rate is left alone and refunded after it expires.
 
-use super::{agora, free_port, start_seller};
+use super::{free_port, refused, run, start_seller, warp};
 use crate::x402::dollars_of;
 use serde_json::Value;
 use std::{
     path::Path,
     time::{Duration, Instant},
 };
-
-/// Runs `agora ARGS --data-dir DIR --rpc-url RPC`; its stdout, or a panic with its stderr.
-fn run(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "agora {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `agora ARGS` expecting a failure; its stderr.
-fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(!out.status.success(), "agora {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn warp(rpc: &str, secs: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use alloy::providers::Provider;
-        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
-        let _: Value = chain.provider().raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-        let _: Value = chain.provider().raw_request("evm_mine".into(), ()).await.unwrap();
-    });
-}
 
 /// The official A2A SDK reads job `id` as task `job-<id>` from the provider node (whose agent
 /// card is on its owner API at `api_port`).

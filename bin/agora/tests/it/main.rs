@@ -71,6 +71,52 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// Runs `agora ARGS --data-dir DIR --rpc-url RPC`; its stdout, or a panic with its output.
+fn run(dir: &Path, rpc: &str, args: &[&str]) -> String {
+    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "agora {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `agora ARGS` expecting a failure; its stderr.
+fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
+    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
+    assert!(!out.status.success(), "agora {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// One JSON-RPC call to the devnet at `rpc`.
+fn devnet_call(rpc: &str, method: &'static str, params: Value) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use alloy::providers::Provider;
+        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
+        chain.provider().raw_request(method.into(), params).await.unwrap()
+    })
+}
+
+/// Moves the devnet's clock `secs` on and mines a block.
+fn warp(rpc: &str, secs: u64) {
+    devnet_call(rpc, "evm_increaseTime", serde_json::json!([secs]));
+    devnet_call(rpc, "evm_mine", serde_json::json!([]));
+}
+
+/// Mines `blocks` blocks on the devnet.
+fn mine(rpc: &str, blocks: u64) {
+    devnet_call(rpc, "anvil_mine", serde_json::json!([blocks]));
+}
+
+/// The devnet's latest block number.
+fn block_number(rpc: &str) -> u64 {
+    let hex = devnet_call(rpc, "eth_blockNumber", serde_json::json!([]));
+    u64::from_str_radix(hex.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
 fn http_get(port: u16, path: &str) -> Option<(u16, Value)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {

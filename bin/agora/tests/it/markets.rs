@@ -2,42 +2,8 @@
 //! with a market on it, trades both ways with slippage limits, an answer asserted and settled
 //! after its window, a trade after resolution refused, and the winning shares redeemed.
 
-use super::{agora, start_seller};
+use super::{block_number, mine, refused, run, start_seller, warp};
 use serde_json::Value;
-use std::path::Path;
-
-fn run(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "agora {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn refused(dir: &Path, rpc: &str, args: &[&str]) -> String {
-    let out = agora().args(args).arg("--data-dir").arg(dir).args(["--rpc-url", rpc]).output().unwrap();
-    assert!(!out.status.success(), "agora {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn mine(rpc: &str, blocks: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use alloy::providers::Provider;
-        let chain = agora_chain::ChainClient::connect(rpc, None).await.unwrap();
-        let _: Value = chain.provider().raw_request("anvil_mine".into(), (blocks,)).await.unwrap();
-    });
-}
-
-fn block_number(rpc: &str) -> u64 {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        agora_chain::ChainClient::connect(rpc, None).await.unwrap().block_number().await.unwrap()
-    })
-}
 
 #[test]
 fn a_market_is_asked_traded_resolved_and_redeemed_from_the_command_line() {
@@ -85,7 +51,7 @@ fn a_market_is_asked_traded_resolved_and_redeemed_from_the_command_line() {
     run(&node, &rpc, &["market", "resolve", "0", "--outcome", "0"]);
     let early = refused(&trader, &rpc, &["market", "resolve", "0"]);
     assert!(early.contains("LivenessOpen"), "{early}");
-    super::funding::warp(&rpc, 3601);
+    warp(&rpc, 3601);
     run(&trader, &rpc, &["market", "resolve", "0"]);
     let late = refused(&trader, &rpc, &["market", "buy", "0", "--outcome", "1", "--shares", "1"]);
     assert!(late.contains("ConditionResolved") || late.contains("MarketIsClosed"), "{late}");
@@ -150,7 +116,7 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     let none = run(&node, &rpc, &["trader", "score"]);
     assert!(none.contains("no resolved market"), "{none}");
     run(&node, &rpc, &["market", "resolve", "0", "--outcome", "0"]);
-    super::funding::warp(&rpc, 3601);
+    warp(&rpc, 3601);
     run(&node, &rpc, &["market", "resolve", "0"]);
     // The chain settles its own questions once their block has come.
     let early = refused(&node, &rpc, &["market", "resolve", "2"]);
@@ -213,9 +179,9 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
     assert!(traded.contains("traded in the pass book"), "{traded}");
     let early = refused(&node, &rpc, &["decide", "finalize", "0"]);
     assert!(early.contains("TradingOpen"), "{early}");
-    super::funding::warp(&rpc, 2);
+    warp(&rpc, 2);
     run(&node, &rpc, &["decide", "poke", "0"]);
-    super::funding::warp(&rpc, 601);
+    warp(&rpc, 601);
     let status = run(&node, &rpc, &["decide", "status", "0"]);
     assert!(status.contains("it would pass now"), "{status}");
     let done = run(&node, &rpc, &["decide", "finalize", "0"]);
