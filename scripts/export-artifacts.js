@@ -50,6 +50,7 @@ const CONTRACTS = [
   ['OptimisticResolver.sol', 'OptimisticResolver'],
   ['DecisionMarket.sol', 'DecisionMarket'],
   ['ChainFacts.sol', 'ChainFacts'],
+  ['ForecastBoard.sol', 'ForecastBoard'],
 ];
 
 // A library's runtime code starts with `PUSH20 <its own address>` (zero as compiled, written

@@ -233,6 +233,7 @@ impl GlobalArgs {
             // `agora guard` lays its own flags over the resolved [guard] table.
             guard: Default::default(),
             jobs: Default::default(),
+            markets: Default::default(),
             router: Default::default(),
         }
     }

@@ -221,6 +221,11 @@ pub(crate) async fn market(global: &GlobalArgs, command: MarketCommand) -> Resul
         }
         MarketCommand::Redeem { id } => {
             let paid = ops::redeem(&config, id).await?;
+            if global.json {
+                return print_json(
+                    &serde_json::json!({"market": id.to_string(), "payout": paid.to_string()}),
+                );
+            }
             writeln!(out, "market {id}: redeemed {}", money(u128::try_from(paid).unwrap_or(0)))?;
         }
     }
@@ -236,12 +241,23 @@ re-run why it traded. It redeems what resolved markets owe it. It asks through t
 on the data directory: `--through-node auto` reaches paid providers under the owner's mandate.
 
 A small model is not an oracle: `agora trader score` reports its Brier score against always-50%
-on the markets that resolved, even when it loses.
+on the markets that resolved, even when it loses. Each forecast is also published on the
+chain's forecast board under the node's ERC-8004 agent, before the answer is known, so anyone
+can score every trader: `agora trader leaderboard` ranks them by Brier score and P&L, and
+`--publish` gives those scores as ERC-8004 feedback, so good forecasters gain reputation.
+
+`agora trader arb` needs no forecast at all: told how markets are related (exactly one of
+several resolves YES; or one implies another), it buys equal legs that pay the same in every
+possible world and cost less, up to where the prices agree (a partition's prices sum to 1; an
+event is priced at most as high as what it implies). Its trades are what keeps the markets
+coherent, and it earns the difference whatever happens.
 
 Examples:
   agora trader run --once
   agora trader run --through-node auto --bankroll 20 --cap 0.1 --every 5m
-  agora trader score";
+  agora trader score
+  agora trader leaderboard --publish
+  agora trader arb --partition 3,4,5 --implies 6:7 --budget 50 --once";
 
 /// `agora trader`
 #[derive(Debug, Subcommand)]
@@ -267,6 +283,55 @@ pub(crate) enum TraderCommand {
     },
     /// The trader's Brier score on resolved markets, against always-50% (0.25).
     Score,
+    /// Every agent's published forecasts on resolved markets, scored (Brier and P&L), ranked.
+    Leaderboard {
+        /// Publish the scores as ERC-8004 feedback from this node's key (tags `brier` and `pnl`,
+        /// and `market:<id>`), once per agent and market.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Keep related markets' prices coherent, for a profit in every world (no forecast needed).
+    Arb {
+        /// Markets of which exactly one resolves YES (comma-separated ids; repeatable).
+        #[arg(long, value_name = "ID,ID,…", value_parser = parse_partition)]
+        partition: Vec<Vec<U256>>,
+        /// `A:B`: if market A resolves YES, so does market B (repeatable).
+        #[arg(long, value_name = "A:B", value_parser = parse_implies)]
+        implies: Vec<(U256, U256)>,
+        /// The most spent per relation and pass.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "10")]
+        budget: u128,
+        /// The least earned in every world for a trade to be worth making.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_money, default_value = "0.01")]
+        min_profit: u128,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Time between passes.
+        #[arg(long, value_parser = parse_duration, default_value = "1m")]
+        every: u64,
+    },
+}
+
+fn signed_money(units: i128) -> String {
+    if units < 0 { format!("-{}", money(units.unsigned_abs())) } else { money(units.unsigned_abs()) }
+}
+
+fn parse_id(text: &str) -> Result<U256, String> {
+    text.trim().parse::<U256>().map_err(|_| format!("\"{text}\" is not a market id"))
+}
+
+fn parse_partition(text: &str) -> Result<Vec<U256>, String> {
+    let ids = text.split(',').map(parse_id).collect::<Result<Vec<_>, _>>()?;
+    if ids.len() < 2 {
+        return Err("a partition needs at least two markets, e.g. 3,4,5".into());
+    }
+    Ok(ids)
+}
+
+fn parse_implies(text: &str) -> Result<(U256, U256), String> {
+    let (a, b) = text.split_once(':').ok_or_else(|| format!("\"{text}\" is not A:B (e.g. 6:7)"))?;
+    Ok((parse_id(a)?, parse_id(b)?))
 }
 
 pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Result<()> {
@@ -343,6 +408,128 @@ pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Resul
                 "mean Brier {mean:.4} over {} markets: {verdict} always answering 50% (0.25)",
                 scores.len()
             )?;
+        }
+        TraderCommand::Leaderboard { publish } => {
+            let rows: Vec<(ops::ForecastScore, Option<String>)> = if publish {
+                ops::publish_scores(&config).await?.into_iter().map(|p| (p.score, Some(p.result))).collect()
+            } else {
+                ops::leaderboard(&config).await?.into_iter().map(|s| (s, None)).collect()
+            };
+            if global.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(s, r)| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        if let Some(r) = r {
+                            v["published"] = serde_json::Value::from(r.as_str());
+                        }
+                        v
+                    })
+                    .collect();
+                return print_json(&rows);
+            }
+            let mut out = std::io::stdout().lock();
+            if rows.is_empty() {
+                writeln!(out, "no forecast on a resolved market yet")?;
+                return Ok(());
+            }
+            for (s, r) in &rows {
+                write!(
+                    out,
+                    "market {}: agent {} forecast {:.2}, answer {}: Brier {:.4}, P&L {}{}",
+                    s.market,
+                    s.agent_id,
+                    s.probability,
+                    s.answer,
+                    s.brier,
+                    signed_money(s.pnl),
+                    if s.counted { "" } else { " (not counted: published after the answer could be known)" }
+                )?;
+                match r {
+                    Some(r) => writeln!(out, ": {r}")?,
+                    None => writeln!(out)?,
+                }
+            }
+            // Per agent: counted forecasts, mean Brier, total P&L; best Brier first.
+            let mut agents: std::collections::BTreeMap<&str, (usize, f64, i128)> = Default::default();
+            for (s, _) in rows.iter().filter(|(s, _)| s.counted) {
+                let e = agents.entry(s.agent_id.as_str()).or_default();
+                e.0 += 1;
+                e.1 += s.brier;
+                e.2 += s.pnl;
+            }
+            let mut ranked: Vec<_> = agents.into_iter().collect();
+            ranked.sort_by(|a, b| (a.1.1 / a.1.0 as f64).total_cmp(&(b.1.1 / b.1.0 as f64)));
+            writeln!(out, "\nrank  agent  markets  mean Brier  P&L")?;
+            for (i, (agent, (n, brier, pnl))) in ranked.iter().enumerate() {
+                writeln!(
+                    out,
+                    "{:>4}  {agent:>5}  {n:>7}  {:>10.4}  {}",
+                    i + 1,
+                    brier / *n as f64,
+                    signed_money(*pnl)
+                )?;
+            }
+            writeln!(out, "(always answering 50% scores a Brier of 0.2500)")?;
+        }
+        TraderCommand::Arb { partition, implies, budget, min_profit, once, every } => {
+            let relations: Vec<ops::MarketRelation> = partition
+                .into_iter()
+                .map(ops::MarketRelation::Partition)
+                .chain(implies.into_iter().map(|(a, b)| ops::MarketRelation::Implies(a, b)))
+                .collect();
+            if relations.is_empty() {
+                anyhow::bail!("say how markets are related: --partition 3,4,5 and/or --implies 6:7");
+            }
+            loop {
+                let records = ops::arbitrage_pass(&config, &relations, budget, min_profit).await?;
+                if global.json {
+                    print_json(&records)?;
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    for r in &records {
+                        let prices =
+                            |p: &[f64]| p.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
+                        match &r.skipped {
+                            Some(why) => writeln!(
+                                out,
+                                "{}: no trade ({why}); prices {}",
+                                r.relation,
+                                prices(&r.before)
+                            )?,
+                            None => {
+                                let legs: Vec<String> = r
+                                    .legs
+                                    .iter()
+                                    .map(|l| {
+                                        format!(
+                                            "{} {} of market {} for {}",
+                                            money(l.shares),
+                                            if l.outcome == 0 { "YES" } else { "NO" },
+                                            l.market,
+                                            money(l.cost)
+                                        )
+                                    })
+                                    .collect();
+                                writeln!(
+                                    out,
+                                    "{}: bought {}; prices {} -> {}; pays at least {} for {} whatever happens",
+                                    r.relation,
+                                    legs.join(", "),
+                                    prices(&r.before),
+                                    prices(&r.after),
+                                    money(r.payout),
+                                    money(r.cost)
+                                )?
+                            }
+                        }
+                    }
+                }
+                if once {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(every.max(1))).await;
+            }
         }
     }
     Ok(())

@@ -150,6 +150,9 @@ pub(crate) static DECISION_MARKET: LazyLock<Artifact> =
 pub(crate) static CHAIN_FACTS: LazyLock<Artifact> =
     LazyLock::new(|| load("ChainFacts", include_str!("../artifacts/ChainFacts.json")));
 
+pub(crate) static FORECAST_BOARD: LazyLock<Artifact> =
+    LazyLock::new(|| load("ForecastBoard", include_str!("../artifacts/ForecastBoard.json")));
+
 pub(crate) static QUADRATIC_FUNDING_ROUND: LazyLock<Artifact> =
     LazyLock::new(|| load("QuadraticFundingRound", include_str!("../artifacts/QuadraticFundingRound.json")));
 

@@ -165,7 +165,9 @@ pub mod bindings {
         );
     }
 
-    pub use markets::{ChainFacts, ConditionalTokens, DecisionMarket, LmsrMarketMaker, OptimisticResolver};
+    pub use markets::{
+        ChainFacts, ConditionalTokens, DecisionMarket, ForecastBoard, LmsrMarketMaker, OptimisticResolver,
+    };
 
     /// The market contracts, each in its own module (they share the arbitration types).
     pub mod markets {
@@ -174,6 +176,7 @@ pub mod bindings {
         pub use chain_facts::ChainFacts;
         pub use conditional_tokens::ConditionalTokens;
         pub use decision_market::DecisionMarket;
+        pub use forecast_board::ForecastBoard;
         pub use lmsr_market_maker::LmsrMarketMaker;
         pub use optimistic_resolver::OptimisticResolver;
 
@@ -215,6 +218,14 @@ pub mod bindings {
                 #[derive(Debug, PartialEq, Eq)]
                 DecisionMarket,
                 "artifacts/DecisionMarket.json"
+            );
+        }
+        pub mod forecast_board {
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug, PartialEq, Eq)]
+                ForecastBoard,
+                "artifacts/ForecastBoard.json"
             );
         }
     }
@@ -269,6 +280,9 @@ pub fn decode_revert_from(contract: SuiteContract, data: &[u8]) -> Option<String
             bindings::DecisionMarket::DecisionMarketErrors::abi_decode(data).ok().map(shown)
         }
         SuiteContract::ChainFacts => bindings::ChainFacts::ChainFactsErrors::abi_decode(data).ok().map(shown),
+        SuiteContract::ForecastBoard => {
+            bindings::ForecastBoard::ForecastBoardErrors::abi_decode(data).ok().map(shown)
+        }
         _ => None,
     };
     own.or_else(|| decode_revert(data))
@@ -457,6 +471,9 @@ pub enum SuiteContract {
     /// The oracle of questions the chain answers by itself (a balance at a block), constructed
     /// with the conditional tokens.
     ChainFacts,
+    /// Public, immutable forecasts of binary markets by ERC-8004 agents, so anyone can score a
+    /// trader (constructed with the identity registry, the maker and the conditional tokens).
+    ForecastBoard,
 }
 
 /// The council's numeric constructor arguments as deployed by agora: jurors per dispute,
@@ -490,6 +507,7 @@ pub const SUITE: &[SuiteContract] = &[
     SuiteContract::OptimisticResolver,
     SuiteContract::DecisionMarket,
     SuiteContract::ChainFacts,
+    SuiteContract::ForecastBoard,
 ];
 
 impl SuiteContract {
@@ -515,6 +533,7 @@ impl SuiteContract {
             Self::OptimisticResolver => "OptimisticResolver",
             Self::DecisionMarket => "DecisionMarket",
             Self::ChainFacts => "ChainFacts",
+            Self::ForecastBoard => "ForecastBoard",
         }
     }
 
@@ -544,6 +563,7 @@ impl SuiteContract {
             }
             Self::LmsrMarketMaker | Self::DecisionMarket => &[Self::ConditionalTokens, Self::DevStablecoin],
             Self::ChainFacts => &[Self::ConditionalTokens],
+            Self::ForecastBoard => &[Self::IdentityRegistry, Self::LmsrMarketMaker, Self::ConditionalTokens],
             Self::OptimisticResolver => {
                 &[Self::ConditionalTokens, Self::DevStablecoin, Self::ValidatorCouncil]
             }
@@ -605,6 +625,7 @@ impl SuiteContract {
             Self::OptimisticResolver => &artifact::OPTIMISTIC_RESOLVER,
             Self::DecisionMarket => &artifact::DECISION_MARKET,
             Self::ChainFacts => &artifact::CHAIN_FACTS,
+            Self::ForecastBoard => &artifact::FORECAST_BOARD,
         }
     }
 }

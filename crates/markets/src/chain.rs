@@ -4,7 +4,10 @@
 use agora_chain::{ChainClient, ChainDeployment};
 use agora_contracts::{
     SuiteContract,
-    bindings::{ChainFacts, ConditionalTokens, DevStablecoin, LmsrMarketMaker, OptimisticResolver},
+    bindings::{
+        ChainFacts, ConditionalTokens, DevStablecoin, ForecastBoard, LmsrMarketMaker, OptimisticResolver,
+        ReputationRegistry,
+    },
 };
 use alloy::{
     primitives::{Address, B256, I256, U256, keccak256},
@@ -28,6 +31,10 @@ pub struct MarketContracts {
     pub token: Address,
     /// `ChainFacts`: questions the chain answers by itself.
     pub facts: Address,
+    /// `ForecastBoard`: forecasts published by ERC-8004 agents.
+    pub board: Address,
+    /// The ERC-8004 reputation registry scores are published to.
+    pub reputation: Address,
     /// The block the market contracts were deployed in.
     pub from_block: u64,
 }
@@ -41,6 +48,8 @@ impl MarketContracts {
             resolver: deployment.address_of(SuiteContract::OptimisticResolver)?,
             token: deployment.address_of(SuiteContract::DevStablecoin)?,
             facts: deployment.address_of(SuiteContract::ChainFacts)?,
+            board: deployment.address_of(SuiteContract::ForecastBoard)?,
+            reputation: deployment.address_of(SuiteContract::ReputationRegistry)?,
             from_block: deployment
                 .contracts
                 .get(SuiteContract::ConditionalTokens.name())
@@ -690,4 +699,223 @@ pub async fn finalize(chain: &ChainClient, decision: Address, id: U256) -> Resul
     )
     .await?;
     Ok(self::decision(chain, decision, id).await?.status == 2)
+}
+
+/// A forecast an agent published on the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedForecast {
+    /// The agent (ERC-8004 id).
+    pub agent_id: U256,
+    /// Who published it (the agent's owner or operator).
+    pub forecaster: Address,
+    /// The probability of outcome 0, in parts per million.
+    pub ppm: u32,
+    /// The block it was published in.
+    pub block: u64,
+    /// The hash of the forecaster's own record of why (the model's answers with receipts).
+    pub reasoning: B256,
+}
+
+/// Publishes agent `agent`'s forecast of market `id` (the probability of outcome 0 in parts per
+/// million), with the hash of the record of why; once per agent and market.
+pub async fn publish_forecast(
+    chain: &ChainClient,
+    c: MarketContracts,
+    id: U256,
+    agent: U256,
+    ppm: u32,
+    reasoning: B256,
+) -> Result<()> {
+    send(
+        SuiteContract::ForecastBoard,
+        ForecastBoard::new(c.board, chain.provider()).publish(id, agent, ppm, reasoning),
+        "publishing the forecast",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every forecast published on market `id`, in publication order.
+pub async fn forecasts(chain: &ChainClient, c: MarketContracts, id: U256) -> Result<Vec<PublishedForecast>> {
+    let board = ForecastBoard::new(c.board, chain.provider());
+    let agents = board.forecastersOf(id).call().await.map_err(read("reading the forecasters"))?;
+    let mut out = Vec::new();
+    for agent in agents {
+        let f = board.forecastOf(id, agent).call().await.map_err(read("reading a forecast"))?;
+        out.push(PublishedForecast {
+            agent_id: agent,
+            forecaster: f.forecaster,
+            ppm: f.probabilityPpm,
+            block: f.blockNumber,
+            reasoning: f.reasoning,
+        });
+    }
+    Ok(out)
+}
+
+/// The first block in which a market's answer could be known: its first assertion at the
+/// resolver, or a chain question's own block. A forecast counts only if it came before.
+pub async fn answer_known_from(
+    chain: &ChainClient,
+    c: MarketContracts,
+    m: &MarketView,
+) -> Result<Option<u64>> {
+    if m.fact {
+        let f = ChainFacts::new(c.facts, chain.provider())
+            .fact(m.question_id)
+            .call()
+            .await
+            .map_err(read("reading the chain's question"))?;
+        return Ok(Some(f.atBlock));
+    }
+    let filter = Filter::new()
+        .address(c.resolver)
+        .event_signature(OptimisticResolver::OutcomeAsserted::SIGNATURE_HASH)
+        .topic1(m.question_id)
+        .from_block(c.from_block);
+    let logs = chain.provider().get_logs(&filter).await.map_err(read("reading the assertions"))?;
+    Ok(logs.iter().filter_map(|l| l.block_number).min())
+}
+
+/// What `who` made or lost on a resolved market, in token units: what its positions pay at the
+/// reported payouts minus what its trades cost (refunds counted back).
+pub async fn profit_and_loss(
+    chain: &ChainClient,
+    c: MarketContracts,
+    m: &MarketView,
+    who: Address,
+) -> Result<i128> {
+    let filter = Filter::new()
+        .address(c.maker)
+        .event_signature(LmsrMarketMaker::Traded::SIGNATURE_HASH)
+        .topic1(m.id)
+        .topic2(who.into_word())
+        .from_block(c.from_block);
+    let logs = chain.provider().get_logs(&filter).await.map_err(read("reading the trades"))?;
+    let mut net = vec![I256::ZERO; m.outcomes];
+    let mut spent = 0i128;
+    for t in logs.iter().filter_map(|l| LmsrMarketMaker::Traded::decode_log(&l.inner).ok()) {
+        for (n, d) in net.iter_mut().zip(&t.deltas) {
+            *n += *d;
+        }
+        spent += i128::try_from(t.amount).unwrap_or(0);
+    }
+    let ctf = ConditionalTokens::new(c.ctf, chain.provider());
+    let den = ctf.payoutDenominator(m.condition_id).call().await.map_err(read("reading the payouts"))?;
+    if den == U256::ZERO {
+        return Err(format!("market {} has not resolved", m.id));
+    }
+    let mut paid = 0i128;
+    for (i, n) in net.iter().enumerate() {
+        let num = ctf
+            .payoutNumerators(m.condition_id, U256::from(i))
+            .call()
+            .await
+            .map_err(read("reading the payouts"))?;
+        // Shares are wads of whole dollars; the token has 6 decimals.
+        let units = i128::try_from(*n).unwrap_or(0) / 1_000_000_000_000;
+        let (num, den) = (i128::try_from(num).unwrap_or(0), i128::try_from(den).unwrap_or(1));
+        paid += units * num / den;
+    }
+    Ok(paid - spent)
+}
+
+/// One score given as ERC-8004 feedback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Score {
+    /// `brier` (lower is better; 0.25 is always-50%) or `pnl` (dollars).
+    pub tag: &'static str,
+    /// The value, fixed point with `decimals`.
+    pub value: i128,
+    /// Its decimals.
+    pub decimals: u8,
+}
+
+/// The tag2 of a market's scores: `market:<id>`.
+pub fn score_tag(id: U256) -> String {
+    format!("market:{id}")
+}
+
+/// Whether this key already scored `agent` on market `id` (feedback tagged `brier`).
+pub async fn scored(chain: &ChainClient, c: MarketContracts, agent: U256, id: U256) -> Result<bool> {
+    let me = chain.signer_address().ok_or("reading feedback needs a key")?;
+    let r = ReputationRegistry::new(c.reputation, chain.provider())
+        .readAllFeedback(agent, vec![me], "brier".into(), score_tag(id), false)
+        .call()
+        .await
+        .map_err(read("reading the feedback given"))?;
+    Ok(!r.clients.is_empty())
+}
+
+/// Gives `agent` its scores on market `id` as ERC-8004 feedback (one entry per score, tagged
+/// with the score's name and `market:<id>`; the board is the endpoint and the forecast's
+/// reasoning hash the feedback hash).
+pub async fn give_scores(
+    chain: &ChainClient,
+    c: MarketContracts,
+    agent: U256,
+    id: U256,
+    scores: &[Score],
+    reasoning: B256,
+) -> Result<()> {
+    let registry = ReputationRegistry::new(c.reputation, chain.provider());
+    for s in scores {
+        send(
+            SuiteContract::ReputationRegistry,
+            registry.giveFeedback(
+                agent,
+                s.value,
+                s.decimals,
+                s.tag.into(),
+                score_tag(id),
+                format!("{}", c.board),
+                String::new(),
+                reasoning,
+            ),
+            "giving the score as feedback",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What one keeper pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeeperPass {
+    /// Proposals whose books were observed.
+    pub observed: Vec<U256>,
+    /// Proposals finalized, and whether each passed.
+    pub finalized: Vec<(U256, bool)>,
+}
+
+/// One keeper pass over every decision: observes the books of each proposal inside its TWAP
+/// window (so the TWAP follows the price however rarely traders come) and finalizes each whose
+/// trading has ended (so a passing action runs without anyone having to remember it).
+pub async fn keep(chain: &ChainClient, decision: Address) -> Result<KeeperPass> {
+    use agora_contracts::bindings::DecisionMarket;
+    let market = DecisionMarket::new(decision, chain.provider());
+    let count = market.proposalCount().call().await.map_err(read("reading the proposals"))?;
+    let now = chain
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(read("reading the chain's time"))?
+        .map_or(0, |b| b.header.timestamp);
+    let mut pass = KeeperPass::default();
+    let mut id = U256::ZERO;
+    while id < count {
+        let p = market.proposal(id).call().await.map_err(read("reading the proposal"))?;
+        // Status 1: trading.
+        if p.status == 1 {
+            if now >= p.end {
+                let passed = finalize(chain, decision, id).await?;
+                pass.finalized.push((id, passed));
+            } else if now > p.twapStart {
+                poke(chain, decision, id).await?;
+                pass.observed.push(id);
+            }
+        }
+        id += U256::from(1);
+    }
+    Ok(pass)
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`ai`]: the AI trader's judgement: a model's probability and a confidence from its own
 //!   consistency, each answer with a receipt.
+//! - [`arb`]: coherence across related markets (a partition's prices sum to 1, an event's price
+//!   is at most that of any event it implies), restored by trades that profit in every world.
 //! - [`chain`]: a question at the optimistic resolver with an LMSR market on it, trades,
 //!   resolution and redemption, on chain.
 //! - [`lmsr`]: Hanson's logarithmic market scoring rule, the automated market maker whose loss is
@@ -21,6 +23,7 @@
 //! agents build on it.
 
 pub mod ai;
+pub mod arb;
 pub mod chain;
 mod error;
 pub mod fpmm;

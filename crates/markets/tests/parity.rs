@@ -134,6 +134,9 @@ async fn a_market_is_asked_traded_resolved_and_redeemed() {
     let m = markets::show(&trader, c, id).await.unwrap();
     assert_eq!((m.outcomes, markets::state_name(m.state)), (2, "open"));
     assert_eq!(m.text, "Will block 100 have an even timestamp?");
+    let who = trader.signer_address().unwrap();
+    let usd = DevStablecoin::new(c.token, trader.provider());
+    let before = usd.balanceOf(who).call().await.unwrap();
     let ten = U256::from(10u128 * 10u128.pow(18));
     let (_, cost) =
         markets::quote(&trader, c, id, vec![I256::try_from(ten).unwrap(), I256::ZERO]).await.unwrap();
@@ -157,6 +160,16 @@ async fn a_market_is_asked_traded_resolved_and_redeemed() {
     assert!(late.contains("ConditionResolved") || late.contains("MarketIsClosed"), "{late}");
     let paid = markets::redeem(&trader, c, m.condition_id, 2).await.unwrap();
     assert_eq!(paid, U256::from(6_000_000u64), "six winning shares redeem six dollars");
+    // The trader's P&L, read from its trades and the payouts, is what its balance says.
+    let after = usd.balanceOf(who).call().await.unwrap();
+    let m = markets::show(&trader, c, id).await.unwrap();
+    let pnl = markets::profit_and_loss(&trader, c, &m, who).await.unwrap();
+    let moved = i128::try_from(after).unwrap() - i128::try_from(before).unwrap();
+    assert_eq!(pnl, moved, "P&L {pnl} against the balance's move {moved}");
+    assert!(pnl > 0, "bought at about 0.5, won");
+    // The answer could be known from the assertion's block on.
+    let known = markets::answer_known_from(&trader, c, &m).await.unwrap().unwrap();
+    assert!(known > 0 && known < p.get_block_number().await.unwrap(), "{known}");
 }
 
 /// A decision through `chain`: two proposals whose action asks a question at the resolver; the

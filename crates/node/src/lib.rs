@@ -77,6 +77,7 @@ pub struct Node {
     api_addr: SocketAddr,
     paid: Option<PaidAccess>,
     jobs: Option<agora_jobs::Worker>,
+    keeper: Option<DecisionKeeper>,
     _lock: DataDirLock,
 }
 
@@ -272,6 +273,12 @@ impl Node {
             }
             _ => None,
         };
+        let keeper = match &chain {
+            Some((client, deployment)) if config.markets.keeper => {
+                decision_keeper(client, deployment, &node_key, config.markets.keeper_secs).await?
+            }
+            _ => None,
+        };
         let indexer = chain.as_ref().and_then(|(client, deployment)| {
             discovery_indexer(client, deployment, Arc::clone(&store), devnet.is_some())
         });
@@ -298,6 +305,7 @@ impl Node {
             api_addr,
             paid,
             jobs,
+            keeper,
             _lock: lock,
         })
     }
@@ -373,6 +381,7 @@ impl Node {
             api_addr,
             paid,
             jobs,
+            keeper,
             _lock,
         } = self;
         // Follow the registries in the background while serving.
@@ -452,6 +461,9 @@ impl Node {
         }
         if let Some(worker) = jobs {
             background.push(tokio::spawn(run_jobs(worker)));
+        }
+        if let Some(keeper) = keeper {
+            background.push(tokio::spawn(keeper.run()));
         }
         tracing::info!(
             target: "agora::up",
@@ -533,6 +545,57 @@ async fn jobs_worker(
         )
         .with_funding(agora_funding::chain::FundingContracts::of(deployment)),
     ))
+}
+
+/// The decision markets' keeper: observes proposals' books during their TWAP windows and
+/// finalizes them when trading ends, with the keeper key ([`node_key::keeper_key`]; given gas
+/// on a development chain).
+#[derive(Debug)]
+struct DecisionKeeper {
+    wallet: ChainClient,
+    decision: alloy::primitives::Address,
+    every: std::time::Duration,
+}
+
+impl DecisionKeeper {
+    async fn run(self) {
+        loop {
+            match agora_markets::chain::keep(&self.wallet, self.decision).await {
+                Ok(pass) => {
+                    if !pass.observed.is_empty() {
+                        tracing::debug!(target: "agora::markets", observed = ?pass.observed, "decision books observed");
+                    }
+                    for (id, passed) in pass.finalized {
+                        let verdict = if passed { "passed: its action ran" } else { "failed" };
+                        tracing::info!(target: "agora::markets", "decision {id} finalized: {verdict}");
+                    }
+                }
+                Err(e) => tracing::warn!(target: "agora::markets", "keeper pass failed (will retry): {e}"),
+            }
+            tokio::time::sleep(self.every).await;
+        }
+    }
+}
+
+async fn decision_keeper(
+    client: &ChainClient,
+    deployment: &ChainDeployment,
+    node_key: &alloy::signers::local::PrivateKeySigner,
+    every: u64,
+) -> Result<Option<DecisionKeeper>> {
+    let Some(decision) = agora_markets::chain::decision_market(deployment) else {
+        return Ok(None);
+    };
+    let key = node_key::keeper_key(node_key);
+    let wallet = ChainClient::connect(client.url(), Some(key.clone())).await?;
+    ops::dev::fund_for_gas(&wallet, key.address()).await?;
+    tracing::info!(
+        target: "agora::markets",
+        every_secs = every,
+        keeper = %key.address(),
+        "keeping decision markets (observing TWAPs, finalizing) with the keeper key"
+    );
+    Ok(Some(DecisionKeeper { wallet, decision, every: std::time::Duration::from_secs(every) }))
 }
 
 /// Runs the jobs worker's passes until the node stops, logging what each did.

@@ -41,6 +41,15 @@ pub fn load_or_create(data_dir: &Path) -> Result<PrivateKeySigner> {
     }
 }
 
+/// The key the node's own automation (the decision keeper) sends with: derived from the node
+/// key, so its transactions never race the owner's commands for the node key's nonce. On a
+/// development chain it is given gas; elsewhere its address needs ETH sent to it.
+pub fn keeper_key(node_key: &PrivateKeySigner) -> PrivateKeySigner {
+    let secret =
+        alloy::primitives::keccak256([node_key.to_bytes().as_slice(), b"agora decision keeper"].concat());
+    PrivateKeySigner::from_bytes(&secret).unwrap_or_else(|_| node_key.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

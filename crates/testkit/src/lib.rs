@@ -223,6 +223,7 @@ impl TestNode {
             },
             guard: Default::default(),
             jobs: Default::default(),
+            markets: Default::default(),
             router: Default::default(),
         };
         let mut config = config;

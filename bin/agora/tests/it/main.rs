@@ -140,7 +140,7 @@ impl UpProcess {
     fn start(data_dir: &Path) -> Self {
         for _ in 0..3 {
             let (api_port, devnet_port) = (free_port(), free_port());
-            match Self::try_start(data_dir, api_port, devnet_port, &[]) {
+            match Self::try_start(data_dir, api_port, devnet_port, &[], &[]) {
                 Ok(up) => return up,
                 Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
                 Err(log) => panic!("agora up failed: {log}"),
@@ -149,7 +149,13 @@ impl UpProcess {
         panic!("agora up found no free ports in three tries");
     }
 
-    fn try_start(data_dir: &Path, api_port: u16, devnet_port: u16, extra: &[&str]) -> Result<Self, String> {
+    fn try_start(
+        data_dir: &Path,
+        api_port: u16,
+        devnet_port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let paid_port = free_port();
         let child = agora()
             .args(["up", "--data-dir"])
@@ -158,6 +164,7 @@ impl UpProcess {
             .args(["--devnet-port", &devnet_port.to_string()])
             .args(["--paid-listen", &format!("127.0.0.1:{paid_port}")])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -214,13 +221,24 @@ fn start_provider(data_dir: &Path, devnet_port: impl Fn() -> u16, threads: &str)
 
 /// [`start_provider`], registering the node's agent when `register` (credit pools are an agent's).
 fn start_seller(data_dir: &Path, devnet_port: impl Fn() -> u16, threads: &str, register: bool) -> UpProcess {
+    start_seller_with(data_dir, devnet_port, threads, register, &[])
+}
+
+/// [`start_seller`] with environment variables for the node (`AGORA_…` settings).
+fn start_seller_with(
+    data_dir: &Path,
+    devnet_port: impl Fn() -> u16,
+    threads: &str,
+    register: bool,
+    env: &[(&str, &str)],
+) -> UpProcess {
     let model = default_model();
     let mut extra = vec!["--model", model.as_str(), "--threads", threads];
     if !register {
         extra.push("--no-register");
     }
     for _ in 0..3 {
-        match UpProcess::try_start(data_dir, free_port(), devnet_port(), &extra) {
+        match UpProcess::try_start(data_dir, free_port(), devnet_port(), &extra, env) {
             Ok(up) => return up,
             Err(log) if log.contains("in use") || log.contains("cannot listen") => continue,
             Err(log) => panic!("agora up failed: {log}"),

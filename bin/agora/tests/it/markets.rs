@@ -2,7 +2,7 @@
 //! with a market on it, trades both ways with slippage limits, an answer asserted and settled
 //! after its window, a trade after resolution refused, and the winning shares redeemed.
 
-use super::{block_number, mine, refused, run, start_seller, warp};
+use super::{block_number, mine, refused, run, start_seller, start_seller_with, warp};
 use serde_json::Value;
 
 #[test]
@@ -132,7 +132,58 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     let scored = run(&node, &rpc, &["trader", "score"]);
     assert!(scored.contains("market 0: forecast") && scored.contains("market 3: forecast"), "{scored}");
     assert!(scored.contains("over 3 markets") && scored.contains("always answering 50% (0.25)"), "{scored}");
-    println!("{traded}{scored}");
+
+    // Every forecast was published on the board under the node's agent, before the answers:
+    // anyone can score it. A scorer with its own key publishes the scores as ERC-8004 feedback.
+    let scorer = root.path().join("scorer");
+    std::fs::create_dir_all(&scorer).unwrap();
+    std::fs::copy(node.join("deployments.json"), scorer.join("deployments.json")).unwrap();
+    let board: Value =
+        serde_json::from_str(&run(&scorer, &rpc, &["--json", "trader", "leaderboard"])).unwrap();
+    let rows = board.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "one forecast per resolved market: {board}");
+    for row in rows {
+        let record: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                node.join(format!("trader/market-{}.json", row["market"].as_str().unwrap())),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(row["agent_id"], record["agent_id"], "{row}");
+        let p = record["forecast"]["probability"].as_f64().unwrap();
+        assert!((row["probability"].as_f64().unwrap() - p).abs() <= 1e-6, "{row}");
+        assert_eq!(row["counted"], true, "published before the answer: {row}");
+        assert_eq!(row["scored"], false);
+    }
+    let own = run(&node, &rpc, &["trader", "leaderboard", "--publish"]);
+    assert!(own.contains("this node's own forecast (ERC-8004 refuses self-feedback)"), "{own}");
+    run(&scorer, &rpc, &["faucet", "--amount", "1"]);
+    let published = run(&scorer, &rpc, &["trader", "leaderboard", "--publish"]);
+    assert_eq!(published.matches(": published").count(), 3, "{published}");
+    assert!(published.contains("rank  agent  markets  mean Brier  P&L"), "{published}");
+    let again = run(&scorer, &rpc, &["trader", "leaderboard", "--publish"]);
+    assert_eq!(again.matches(": scored already").count(), 3, "{again}");
+    // The scores are ERC-8004 feedback on the agent, tagged by market, from the scorer.
+    let agent = rows[0]["agent_id"].as_str().unwrap();
+    let rater = agora_node::node_key::load_or_create(&scorer).unwrap().address().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let reputation = loop {
+        // The node's index follows the chain by itself: the agent and its feedback show up soon.
+        let out = super::agora()
+            .args(["--json", "agent", "show", agent, "--trust", &rater, "--data-dir"])
+            .arg(&node)
+            .args(["--rpc-url", &rpc])
+            .output()
+            .unwrap();
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if shown["reputation"]["count"] == 6 || std::time::Instant::now() > deadline {
+            break shown["reputation"].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(reputation["count"], 6, "a Brier score and a P&L per market: {reputation}");
+    println!("{traded}{scored}{published}");
 }
 
 /// A decision from the command line: proposed with an action (asking a question at the
@@ -142,7 +193,8 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
     use alloy::sol_types::SolCall;
     let root = tempfile::tempdir().unwrap();
     let node = root.path().join("node");
-    let up = start_seller(&node, super::free_port, "2", false);
+    // The keeper off: every step here is taken by hand (the next test leaves them to it).
+    let up = start_seller_with(&node, super::free_port, "2", false, &[("AGORA_MARKETS_KEEPER", "false")]);
     let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
     run(&node, &rpc, &["faucet", "--amount", "300"]);
     let resolver =
@@ -188,4 +240,119 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
     assert_eq!(done.trim(), "proposal 0: passed; the action ran");
     let after = run(&node, &rpc, &["decide", "status", "0"]);
     assert!(after.starts_with("proposal 0: passed (the action ran)"), "{after}");
+}
+
+/// The node keeps decisions by itself: its keeper observes the books during the TWAP window and
+/// finalizes the proposal when trading ends, so the action runs with nobody poking.
+#[test]
+fn the_node_keeps_a_decision_observed_and_finalizes_it() {
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let up = start_seller_with(&node, super::free_port, "2", false, &[("AGORA_MARKETS_KEEPER_SECS", "1")]);
+    let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
+    run(&node, &rpc, &["faucet", "--amount", "300"]);
+    let proposed = run(
+        &node,
+        &rpc,
+        &[
+            "decide",
+            "propose",
+            "Will the keeper keep it?",
+            "--target",
+            "0x00000000000000000000000000000000000000aa",
+            "--trading",
+            "10m",
+            "--max-step",
+            "1",
+        ],
+    );
+    assert!(proposed.starts_with("proposal 0: trading on"), "{proposed}");
+    run(&node, &rpc, &["decide", "trade", "0", "--branch", "pass", "--yes", "30", "--collateral", "20"]);
+    warp(&rpc, 5);
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let status = run(&node, &rpc, &["decide", "status", "0"]);
+            if status.contains(what) {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the keeper never got to \"{what}\": {status}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    // Observed: the pass book's TWAP leaves 0.500 without anyone poking.
+    let observed = wait_for("pass book: YES");
+    let twap_moved = |s: &str| s.lines().any(|l| l.contains("pass book") && !l.ends_with("TWAP 0.500"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut status = observed;
+    while !twap_moved(&status) {
+        assert!(std::time::Instant::now() < deadline, "the keeper never observed: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        status = run(&node, &rpc, &["decide", "status", "0"]);
+    }
+    warp(&rpc, 601);
+    let done = wait_for("proposal 0: passed");
+    assert!(done.starts_with("proposal 0: passed (the action ran)"), "{done}");
+    let again = refused(&node, &rpc, &["decide", "finalize", "0"]);
+    assert!(again.contains("AlreadyFinalized"), "{again}");
+}
+
+/// The arbitrageur: three markets of which exactly one resolves YES, priced to sum above 1, and
+/// a market priced above one it implies. Told only how they are related, it trades them back to
+/// coherence, and what it bought pays more than it cost whatever the answers are.
+#[test]
+fn the_arbitrageur_makes_related_markets_coherent_for_a_sure_profit() {
+    let root = tempfile::tempdir().unwrap();
+    let (node, arb) = (root.path().join("node"), root.path().join("arb"));
+    let up = start_seller_with(&node, super::free_port, "2", false, &[("AGORA_MARKETS_KEEPER", "false")]);
+    let rpc = format!("http://127.0.0.1:{}", up.devnet_port);
+    std::fs::create_dir_all(&arb).unwrap();
+    std::fs::copy(node.join("deployments.json"), arb.join("deployments.json")).unwrap();
+    run(&node, &rpc, &["faucet", "--amount", "300"]);
+    run(&arb, &rpc, &["faucet", "--amount", "50"]);
+    for q in ["Will A win?", "Will B win?", "Will C win?", "Will A win by ten?", "Will A win (again)?"] {
+        run(&node, &rpc, &["market", "create", q, "--liquidity", "20", "--liveness", "1h"]);
+    }
+    // Prices 0.5 each: the partition sums to 1.5. Then "A by ten" is pushed above "A".
+    run(&node, &rpc, &["market", "buy", "3", "--outcome", "0", "--shares", "10"]);
+    let coherent = run(&arb, &rpc, &["trader", "arb", "--implies", "4:3", "--once"]);
+    assert!(coherent.contains("no trade (the prices are coherent)"), "{coherent}");
+    let json: Value = serde_json::from_str(&run(
+        &arb,
+        &rpc,
+        &["--json", "trader", "arb", "--partition", "0,1,2", "--implies", "3:4", "--budget", "40", "--once"],
+    ))
+    .unwrap();
+    let records = json.as_array().unwrap();
+    assert_eq!(records.len(), 2, "{json}");
+    for r in records {
+        assert!(r["skipped"].is_null(), "{r}");
+        let (payout, cost) = (r["payout"].as_u64().unwrap(), r["cost"].as_u64().unwrap());
+        assert!(payout > cost, "pays {payout} for {cost}: {r}");
+    }
+    let after: Vec<f64> =
+        records[0]["after"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    let sum: f64 = after.iter().sum();
+    assert!((sum - 1.0).abs() < 0.01, "the partition's prices sum to {sum}");
+    let after: Vec<f64> =
+        records[1]["after"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    assert!(after[0] <= after[1] + 0.01, "the implied market is priced at least as high: {after:?}");
+    let again = run(&arb, &rpc, &["trader", "arb", "--partition", "0,1,2", "--once"]);
+    assert!(again.contains("no trade"), "{again}");
+    // B wins: one YES in the partition; A by ten did not happen, A did. Whatever the answers,
+    // the legs pay what the arbitrageur was promised.
+    for (id, answer) in [("0", "1"), ("1", "0"), ("2", "1"), ("3", "1"), ("4", "0")] {
+        run(&node, &rpc, &["market", "resolve", id, "--outcome", answer]);
+    }
+    warp(&rpc, 3601);
+    let mut redeemed = 0u64;
+    for id in ["0", "1", "2", "3", "4"] {
+        run(&node, &rpc, &["market", "resolve", id]);
+        let out: Value = serde_json::from_str(&run(&arb, &rpc, &["--json", "market", "redeem", id])).unwrap();
+        redeemed +=
+            out["payout"].as_str().map_or_else(|| out["payout"].as_u64().unwrap(), |s| s.parse().unwrap());
+    }
+    let promised: u64 = records.iter().map(|r| r["payout"].as_u64().unwrap()).sum();
+    let cost: u64 = records.iter().map(|r| r["cost"].as_u64().unwrap()).sum();
+    assert!(redeemed >= promised && redeemed > cost, "redeemed {redeemed}, promised {promised}, cost {cost}");
 }

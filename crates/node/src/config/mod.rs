@@ -7,6 +7,7 @@ mod access;
 mod amount;
 mod guard;
 mod jobs;
+mod markets;
 mod print;
 mod router;
 
@@ -19,6 +20,7 @@ use agora_chain::{
 };
 pub use guard::GuardLayer;
 pub use jobs::JobsLayer;
+pub use markets::{MarketsConfig, MarketsLayer};
 pub use router::RouterLayer;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -95,6 +97,9 @@ pub struct ConfigLayer {
     /// Jobs between agents: the node as provider, client and validator.
     #[serde(default)]
     pub jobs: JobsLayer,
+    /// What the node does for markets by itself (`[markets]`).
+    #[serde(default)]
+    pub markets: MarketsLayer,
     /// The owner's router to remote providers.
     #[serde(default)]
     pub router: RouterLayer,
@@ -286,6 +291,7 @@ impl ConfigLayer {
             },
             guard: GuardLayer::from_env(&var)?,
             jobs: JobsLayer::from_env(&var)?,
+            markets: MarketsLayer::from_env(&var)?,
             router: RouterLayer::from_env(&var)?,
         })
     }
@@ -340,6 +346,7 @@ impl ConfigLayer {
             },
             guard: self.guard.merge(over.guard),
             jobs: self.jobs.merge(over.jobs),
+            markets: self.markets.merge(over.markets),
             router: self.router.merge(over.router),
         }
     }
@@ -453,6 +460,8 @@ pub struct NodeConfig {
     pub guard: agora_guard::GuardConfig,
     /// What the node does about jobs (`[jobs]`).
     pub jobs: agora_jobs::Policy,
+    /// What the node does for markets by itself (`[markets]`).
+    pub markets: MarketsConfig,
     /// Which remote providers the owner's API routes to, and how they are checked (`[router]`).
     pub router: agora_router::Policy,
 }
@@ -624,6 +633,7 @@ impl NodeConfig {
         let guard = merged.guard.resolve();
         let jobs = merged.jobs.resolve(payments.price_per_token)?;
         let router = merged.router.resolve()?;
+        let markets = merged.markets.resolve(matches!(chain, ChainTarget::Devnet(_)))?;
         Ok(Self {
             data_dir,
             api_listen,
@@ -636,6 +646,7 @@ impl NodeConfig {
             payments,
             guard,
             jobs,
+            markets,
             router,
         })
     }

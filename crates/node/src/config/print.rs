@@ -106,6 +106,7 @@ impl NodeConfig {
         ));
         out.push_str(&super::guard::to_toml(&self.guard));
         out.push_str(&super::jobs::to_toml(&self.jobs));
+        out.push_str(&super::markets::to_toml(&self.markets));
         out.push_str(&super::router::to_toml(&self.router));
         out
     }

@@ -196,6 +196,11 @@ pub struct TraderRecord {
     /// Milliseconds from asking the model to the order (both answers, checks and sizing).
     #[serde(default)]
     pub decided_ms: u64,
+    /// The node's agent that published the forecast on the board (ERC-8004 id), so that anyone
+    /// can score it; the board keeps as its reasoning the keccak-256 of this record's compact JSON
+    /// with this field null.
+    #[serde(default)]
+    pub agent_id: Option<String>,
 }
 
 fn trader_dir(config: &NodeConfig) -> std::path::PathBuf {
@@ -216,6 +221,9 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
     let io = |e: std::io::Error| NodeError::DataDir { dir: dir.clone(), reason: e.to_string() };
     std::fs::create_dir_all(&dir).map_err(io)?;
     let all = markets::list(&cx.chain, cx.contracts).await.map_err(fail("reading the markets"))?;
+    // The node's ERC-8004 agent publishes each forecast, so scorers other than this trader can
+    // rate it (registered on first use, as `agora up` does).
+    let mut agent: Option<U256> = None;
     let mut done = Vec::new();
     let mut redeemed = 0u128;
     for m in &all {
@@ -278,6 +286,7 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
             shares: 0,
             cost: 0,
             decided_ms,
+            agent_id: None,
         };
         if units > 0 {
             let mut deltas = vec![I256::ZERO; 2];
@@ -294,6 +303,20 @@ pub async fn trader_pass(config: &NodeConfig, policy: &TraderPolicy) -> Result<(
                 record.cost = cost;
             }
         }
+        let agent_id = match agent {
+            Some(a) => a,
+            None => {
+                let r: super::agents::AgentRegistration =
+                    node.post("/agent/register", &serde_json::json!({})).await?;
+                *agent.insert(r.agent_id)
+            }
+        };
+        let reasoning = alloy::primitives::keccak256(serde_json::to_vec(&record).unwrap_or_default());
+        let ppm = (record.forecast.probability.clamp(0.0, 1.0) * 1e6).round() as u32;
+        markets::publish_forecast(&cx.chain, cx.contracts, m.id, agent_id, ppm, reasoning)
+            .await
+            .map_err(fail("publishing the forecast"))?;
+        record.agent_id = Some(agent_id.to_string());
         std::fs::write(&file, serde_json::to_vec_pretty(&record).unwrap_or_default()).map_err(io)?;
         done.push(record);
     }
@@ -367,4 +390,306 @@ pub async fn finalize_decision(config: &NodeConfig, id: U256) -> Result<bool> {
     let cx = context(config).await?;
     let decision = decision_address(&cx)?;
     markets::finalize(&cx.chain, decision, id).await.map_err(fail("finalizing"))
+}
+
+/// Related markets, by id, as `agora trader arb` keeps them coherent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketRelation {
+    /// Exactly one of these markets resolves YES: their YES prices should sum to 1.
+    Partition(Vec<U256>),
+    /// If the first resolves YES, so does the second: its price should not be higher.
+    Implies(U256, U256),
+}
+
+impl std::fmt::Display for MarketRelation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Partition(ids) => {
+                let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+                write!(f, "exactly one of markets {} resolves YES", ids.join(", "))
+            }
+            Self::Implies(a, b) => write!(f, "market {a} implies market {b}"),
+        }
+    }
+}
+
+/// One leg the arbitrageur bought.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArbLeg {
+    /// The market.
+    pub market: String,
+    /// The outcome bought (0 YES, 1 NO).
+    pub outcome: usize,
+    /// Shares (token units).
+    pub shares: u128,
+    /// What they cost (token units).
+    pub cost: u128,
+}
+
+/// What the arbitrageur did about one relation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArbRecord {
+    /// The relation, in words.
+    pub relation: String,
+    /// The related markets' YES prices before.
+    pub before: Vec<f64>,
+    /// And after (the same when nothing was traded).
+    pub after: Vec<f64>,
+    /// The legs bought (none: coherent already, the edge too small, or skipped).
+    pub legs: Vec<ArbLeg>,
+    /// The least the legs pay together, whatever happens (token units).
+    pub payout: u128,
+    /// What they cost (token units).
+    pub cost: u128,
+    /// Why nothing was traded, when nothing was.
+    pub skipped: Option<String>,
+}
+
+/// One pass of the arbitrageur: for each relation, the equal-sized legs that make the related
+/// markets' prices coherent (bought only when their on-chain quotes leave at least `min_profit`
+/// token units earned in every world, and cost at most `budget`).
+pub async fn arbitrage_pass(
+    config: &NodeConfig,
+    relations: &[MarketRelation],
+    budget: u128,
+    min_profit: u128,
+) -> Result<Vec<ArbRecord>> {
+    use agora_markets::{
+        arb::{self, Book, Relation},
+        lmsr::Lmsr,
+    };
+    let cx = context(config).await?;
+    let mut out = Vec::new();
+    for relation in relations {
+        let ids: Vec<U256> = match relation {
+            MarketRelation::Partition(ids) => ids.clone(),
+            MarketRelation::Implies(a, b) => vec![*a, *b],
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+            return Err(fail("reading the relation")(format!(
+                "market {dup} appears twice in \"{relation}\""
+            )));
+        }
+        let mut views = Vec::new();
+        for id in &ids {
+            views
+                .push(markets::show(&cx.chain, cx.contracts, *id).await.map_err(fail("reading the market"))?);
+        }
+        let yes = |v: &MarketView| u128::try_from(v.prices[0]).unwrap_or(0) as f64 / 1e18;
+        let before: Vec<f64> = views.iter().map(yes).collect();
+        let mut record = ArbRecord {
+            relation: relation.to_string(),
+            before: before.clone(),
+            after: before,
+            legs: Vec::new(),
+            payout: 0,
+            cost: 0,
+            skipped: None,
+        };
+        if let Some(v) = views.iter().find(|v| v.outcomes != 2) {
+            return Err(fail("reading the relation")(format!(
+                "market {} has {} outcomes: relations are between binary markets",
+                v.id, v.outcomes
+            )));
+        }
+        if let Some(v) = views.iter().find(|v| v.state != 1) {
+            record.skipped = Some(format!("market {} is {}", v.id, markets::state_name(v.state)));
+            out.push(record);
+            continue;
+        }
+        let wad = |x: I256| i128::try_from(x).unwrap_or(0) as f64 / 1e18;
+        let books: Vec<Book<f64>> = views
+            .iter()
+            .map(|v| {
+                Ok(Book {
+                    maker: Lmsr::new(u128::try_from(v.b).unwrap_or(0) as f64 / 1e18, 2)?,
+                    q: v.q.iter().map(|x| wad(*x)).collect(),
+                })
+            })
+            .collect::<std::result::Result<_, agora_markets::MarketError>>()
+            .map_err(|e| fail("reading the market")(e.to_string()))?;
+        let indices = (0..ids.len()).collect::<Vec<_>>();
+        let rel = match relation {
+            MarketRelation::Partition(_) => Relation::Partition(indices),
+            MarketRelation::Implies(..) => Relation::Implies { a: 0, b: 1 },
+        };
+        let plan =
+            arb::plan(&books, &rel, budget as f64 / 1e6).map_err(|e| fail("planning")(e.to_string()))?;
+        let Some(plan) = plan else {
+            record.skipped = Some("the prices are coherent".into());
+            out.push(record);
+            continue;
+        };
+        // Whole token units (the chain's precision), then the chain's own quotes.
+        let units = (plan.legs[0].shares * 1e6).floor() as u128;
+        let k = (plan.payout / plan.legs[0].shares).round() as u128;
+        let mut legs = Vec::new();
+        for leg in &plan.legs {
+            let mut deltas = vec![I256::ZERO; 2];
+            deltas[leg.outcome] = I256::try_from(wad_of_units(units)).unwrap_or(I256::ZERO);
+            let (_, cost) = markets::quote(&cx.chain, cx.contracts, ids[leg.market], deltas)
+                .await
+                .map_err(fail("quoting"))?;
+            legs.push(ArbLeg {
+                market: ids[leg.market].to_string(),
+                outcome: leg.outcome,
+                shares: units,
+                cost: u128::try_from(cost).unwrap_or(u128::MAX),
+            });
+        }
+        let cost: u128 = legs.iter().map(|l| l.cost).sum();
+        let payout = k * units;
+        if units == 0 || payout < cost + min_profit || cost > budget {
+            record.skipped = Some(format!(
+                "the edge is too small: {} for {} (at least {} more wanted)",
+                units_text(payout),
+                units_text(cost),
+                units_text(min_profit)
+            ));
+            out.push(record);
+            continue;
+        }
+        for (leg, plan_leg) in legs.iter().zip(&plan.legs) {
+            markets::buy(
+                &cx.chain,
+                cx.contracts,
+                ids[plan_leg.market],
+                leg.outcome,
+                wad_of_units(units),
+                leg.cost,
+            )
+            .await
+            .map_err(fail("buying"))?;
+        }
+        let mut after = Vec::new();
+        for id in &ids {
+            after.push(yes(&markets::show(&cx.chain, cx.contracts, *id)
+                .await
+                .map_err(fail("reading the market"))?));
+        }
+        record.after = after;
+        record.legs = legs;
+        record.payout = payout;
+        record.cost = cost;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+fn units_text(units: u128) -> String {
+    agora_chain::units::DOLLARS.format(units)
+}
+
+/// A published forecast of a resolved market, scored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForecastScore {
+    /// The market.
+    pub market: String,
+    /// Its question.
+    pub question: String,
+    /// The forecasting agent (ERC-8004 id).
+    pub agent_id: String,
+    /// Who published it.
+    pub forecaster: Address,
+    /// The forecast probability of outcome 0.
+    pub probability: f64,
+    /// The answer (0 or 1).
+    pub answer: u16,
+    /// `(p − o)²`: 0 is perfect, always-50% scores 0.25.
+    pub brier: f64,
+    /// What the forecaster's trades made or lost on the market (token units).
+    pub pnl: i128,
+    /// Published before the answer could be known (only those count).
+    pub counted: bool,
+    /// This node's key scored it already.
+    pub scored: bool,
+}
+
+/// Every forecast published on the board for a resolved binary market, scored: the Brier score
+/// of the forecast and the forecaster's profit or loss from its trades. A forecast published
+/// once the answer could be known (after the first assertion, or from a chain question's block)
+/// does not count.
+pub async fn leaderboard(config: &NodeConfig) -> Result<Vec<ForecastScore>> {
+    let cx = context(config).await?;
+    let all = markets::list(&cx.chain, cx.contracts).await.map_err(fail("reading the markets"))?;
+    let mut out = Vec::new();
+    for m in all.iter().filter(|m| m.state == 4 && m.outcomes == 2) {
+        let known = markets::answer_known_from(&cx.chain, cx.contracts, m)
+            .await
+            .map_err(fail("reading the answer"))?;
+        let answer = m.outcome.unwrap_or(0);
+        for f in
+            markets::forecasts(&cx.chain, cx.contracts, m.id).await.map_err(fail("reading the forecasts"))?
+        {
+            let probability = f64::from(f.ppm) / 1e6;
+            let pnl = markets::profit_and_loss(&cx.chain, cx.contracts, m, f.forecaster)
+                .await
+                .map_err(fail("reading the trades"))?;
+            let scored = markets::scored(&cx.chain, cx.contracts, f.agent_id, m.id)
+                .await
+                .map_err(fail("reading feedback"))?;
+            out.push(ForecastScore {
+                market: m.id.to_string(),
+                question: m.text.clone(),
+                agent_id: f.agent_id.to_string(),
+                forecaster: f.forecaster,
+                probability,
+                answer,
+                brier: agora_markets::trader::brier(probability, answer == 0),
+                pnl,
+                counted: known.is_none_or(|k| f.block < k),
+                scored,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What publishing did with one score.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Published {
+    /// The score.
+    pub score: ForecastScore,
+    /// `published`, or why not.
+    pub result: String,
+}
+
+/// Publishes every counted, not yet published score as ERC-8004 feedback from this node's key:
+/// `brier` (4 decimals; lower is better) and `pnl` (dollars, 6 decimals), tagged `market:<id>`.
+/// The node's own forecasts are left out: ERC-8004 refuses feedback on one's own agent.
+pub async fn publish_scores(config: &NodeConfig) -> Result<Vec<Published>> {
+    let cx = context(config).await?;
+    let board = leaderboard(config).await?;
+    let me = cx.me();
+    let mut out = Vec::new();
+    for score in board {
+        let result = if !score.counted {
+            "not counted: published after the answer could be known".to_owned()
+        } else if score.scored {
+            "scored already".to_owned()
+        } else if score.forecaster == me {
+            "this node's own forecast (ERC-8004 refuses self-feedback)".to_owned()
+        } else {
+            let id: U256 = score.market.parse().unwrap_or_default();
+            let agent: U256 = score.agent_id.parse().unwrap_or_default();
+            let forecast = markets::forecasts(&cx.chain, cx.contracts, id)
+                .await
+                .map_err(fail("reading the forecasts"))?
+                .into_iter()
+                .find(|f| f.agent_id == agent)
+                .map(|f| f.reasoning)
+                .unwrap_or_default();
+            let scores = [
+                markets::Score { tag: "brier", value: (score.brier * 1e4).round() as i128, decimals: 4 },
+                markets::Score { tag: "pnl", value: score.pnl, decimals: 6 },
+            ];
+            markets::give_scores(&cx.chain, cx.contracts, agent, id, &scores, forecast)
+                .await
+                .map_err(fail("publishing the scores"))?;
+            "published".to_owned()
+        };
+        out.push(Published { score, result });
+    }
+    Ok(out)
 }

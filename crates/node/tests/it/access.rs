@@ -160,6 +160,7 @@ async fn a_non_loopback_listen_address_needs_a_token() {
         payments: super::no_payments(),
         guard: Default::default(),
         jobs: Default::default(),
+        markets: Default::default(),
         router: Default::default(),
     };
     let err = agora_node::Node::start(config).await.unwrap_err();

@@ -62,6 +62,7 @@ fn rpc_config(
         payments,
         guard: Default::default(),
         jobs: Default::default(),
+        markets: Default::default(),
         router: Default::default(),
     }
 }
