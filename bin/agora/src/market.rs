@@ -503,7 +503,7 @@ pub(crate) async fn trader(global: &GlobalArgs, command: TraderCommand) -> Resul
                                     .iter()
                                     .map(|l| {
                                         format!(
-                                            "{} {} of market {} for {}",
+                                            "{} shares of {} in market {} for {}",
                                             money(l.shares),
                                             if l.outcome == 0 { "YES" } else { "NO" },
                                             l.market,
@@ -655,12 +655,21 @@ pub(crate) async fn decide(global: &GlobalArgs, command: DecideCommand) -> Resul
         DecideCommand::Status { id } => {
             let d = ops::decision(&config, id).await?;
             let status = match d.status {
+                1 if d.now >= d.end => {
+                    "trading over, not finalized yet (agora decide finalize, or the node's keeper)"
+                }
                 1 => "trading",
                 2 => "passed (the action ran)",
                 3 => "failed",
                 _ => "unknown",
             };
-            writeln!(out, "proposal {id}: {status}; trading ends {}", crate::units::when(d.end))?;
+            if d.status == 1 && d.now < d.end {
+                let left = agora_node::jobs::worker::duration(d.end - d.now);
+                writeln!(out, "proposal {id}: {status}; trading ends in {left} of chain time")?;
+            } else {
+                let ago = agora_node::jobs::worker::duration(d.now.saturating_sub(d.end));
+                writeln!(out, "proposal {id}: {status}; trading ended {ago} ago in chain time")?;
+            }
             writeln!(out, "  pass book: YES {:.3}, TWAP {:.3}", price(d.prices[0]), price(d.twaps[0]))?;
             writeln!(out, "  fail book: YES {:.3}, TWAP {:.3}", price(d.prices[1]), price(d.twaps[1]))?;
             let theta = u128::try_from(d.threshold_bps).unwrap_or(0) as f64 / 1e4;

@@ -539,6 +539,8 @@ pub struct DecisionView {
     pub threshold_bps: U256,
     /// The decision condition (outcome 0 pass, 1 fail).
     pub decision_condition: B256,
+    /// The chain's time now (its latest block's), which the trading period runs on.
+    pub now: u64,
 }
 
 /// The decision contract's address in a deployment.
@@ -614,7 +616,14 @@ pub async fn decision(chain: &ChainClient, decision: Address, id: U256) -> Resul
             .unwrap_or_default();
         twaps[branch] = market.twap(id, b).call().await.map_err(read("reading the TWAP"))?;
     }
+    let now = chain
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(read("reading the chain's time"))?
+        .map_or(0, |b| b.header.timestamp);
     Ok(DecisionView {
+        now,
         id,
         status: p.status,
         end: p.end,

@@ -240,6 +240,36 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
     assert_eq!(done.trim(), "proposal 0: passed; the action ran");
     let after = run(&node, &rpc, &["decide", "status", "0"]);
     assert!(after.starts_with("proposal 0: passed (the action ran)"), "{after}");
+
+    // A second proposal, which traders expect to do worse: the fail book's YES is bought. It
+    // fails by the rule, and its action does not run.
+    let second = run(
+        &node,
+        &rpc,
+        &[
+            "decide",
+            "propose",
+            "Will weekly active agents exceed 100?",
+            "--target",
+            &resolver,
+            "--data",
+            &data,
+            "--trading",
+            "10m",
+            "--max-step",
+            "1",
+        ],
+    );
+    assert!(second.starts_with("proposal 1: trading on"), "{second}");
+    run(&node, &rpc, &["decide", "trade", "1", "--branch", "fail", "--yes", "30", "--collateral", "20"]);
+    warp(&rpc, 2);
+    run(&node, &rpc, &["decide", "poke", "1"]);
+    warp(&rpc, 601);
+    let status = run(&node, &rpc, &["decide", "status", "1"]);
+    assert!(status.contains("it would fail now"), "{status}");
+    let done = run(&node, &rpc, &["decide", "finalize", "1"]);
+    assert_eq!(done.trim(), "proposal 1: failed; the action did not run");
+    println!("{status}");
 }
 
 /// The node keeps decisions by itself: its keeper observes the books during the TWAP window and

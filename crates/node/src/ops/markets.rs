@@ -540,7 +540,12 @@ pub async fn arbitrage_pass(
         }
         let cost: u128 = legs.iter().map(|l| l.cost).sum();
         let payout = k * units;
-        if units == 0 || payout < cost + min_profit || cost > budget {
+        if units == 0 {
+            record.skipped = Some("the prices are coherent to the token's precision".into());
+            out.push(record);
+            continue;
+        }
+        if payout < cost + min_profit || cost > budget {
             record.skipped = Some(format!(
                 "the edge is too small: {} for {} (at least {} more wanted)",
                 units_text(payout),
