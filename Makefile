@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: install setup up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts x402-fixtures bench-llamacpp bench-infer
+.PHONY: install setup setup-browser up build test test-contracts test-rust lint fmt fmt-check artifacts check-artifacts x402-fixtures bench-llamacpp bench-infer
 
 setup:
 	@scripts/setup.sh
@@ -31,7 +31,11 @@ install:
 	@command -v agora >/dev/null || echo "add $(CARGO_BIN) to your PATH to run agora from anywhere"
 
 # `make test` lints while it builds (see LINTED below): the dependency tree compiles once.
-test: setup test-contracts check-artifacts fmt-check test-rust
+test: setup setup-browser test-contracts check-artifacts fmt-check test-rust
+
+# The system's Chromium, which the web app's tests drive (apt-get when missing).
+setup-browser:
+	@scripts/setup.sh --browser
 
 test-contracts: setup
 	cd contracts && forge fmt --check && forge test

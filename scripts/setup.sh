@@ -8,8 +8,15 @@
 #                                   Python SDK and the x402 Python client, for the A2A test
 #   .tools/npm/node_modules/@x402/  the official x402 v2 packages (fetch, EVM, core, express) and
 #                                   express, for the payment tests and the x402 cross-check
+#   .tools/npm/node_modules/puppeteer-core/
+#                                   the browser driver of the web app's tests
+# With --browser (what `make test` runs): also the system's Chromium (Debian's `chromium`), which
+# the web app's tests drive headless; installed with apt-get when missing (as root, or with sudo).
 # Pinned and idempotent: a second run checks a stamp and exits at once.
 set -euo pipefail
+
+BROWSER=no
+[ "${1:-}" = "--browser" ] && BROWSER=yes
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
@@ -35,8 +42,10 @@ X402_VERSION=2.27.0
 VIEM_VERSION=2.57.20
 # The web framework the official @x402/express middleware plugs into (the reference paid server).
 EXPRESS_VERSION=5.3.0
+# The browser driver of the web app's tests; it drives the system's Chromium.
+PUPPETEER_VERSION=25.19.0
 
-PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION poseidon=$POSEIDON_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION ollama-py=$OLLAMA_PY_VERSION a2a-py=$A2A_PY_VERSION x402-py=$X402_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION"
+PINS="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION poseidon=$POSEIDON_VERSION model=$MODEL_SHA256 openai=$OPENAI_PY_VERSION ollama-py=$OLLAMA_PY_VERSION a2a-py=$A2A_PY_VERSION x402-py=$X402_PY_VERSION x402=$X402_VERSION viem=$VIEM_VERSION express=$EXPRESS_VERSION puppeteer=$PUPPETEER_VERSION"
 STAMP="$TOOLS/setup.stamp"
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -50,9 +59,30 @@ installed() {
     [ -d "$TOOLS/pylib/openai" ] && [ -d "$TOOLS/pylib/ollama" ] && [ -d "$TOOLS/pylib/a2a" ] && [ -d "$TOOLS/pylib/x402" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/fetch" ] &&
     [ -d "$TOOLS/npm/node_modules/@x402/extensions" ] &&
-    [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ]
+    [ -d "$TOOLS/npm/node_modules/@x402/express" ] && [ -d "$TOOLS/npm/node_modules/express" ] &&
+    [ -d "$TOOLS/npm/node_modules/puppeteer-core" ]
 }
-if installed; then exit 0; fi
+
+# The system browser the web app's tests drive (Debian's chromium; Chromium or Chrome elsewhere).
+browser() {
+  for b in chromium chromium-browser google-chrome; do
+    command -v "$b" >/dev/null && return 0
+  done
+  step "installing Chromium (apt-get install chromium) for the web app's browser tests"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; else
+      fail "the web app's tests need Chromium: install it (sudo apt-get install chromium) and run 'make test' again"
+    fi
+  fi
+  $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2 ||
+    fail "apt-get install chromium failed: check that the Debian mirror is reachable and run 'make test' again"
+}
+
+if installed; then
+  [ "$BROWSER" = yes ] && browser
+  exit 0
+fi
 
 command -v node >/dev/null || fail "node is missing: install Node.js 18+ (e.g. 'apt-get install nodejs npm') and run 'make setup' again"
 command -v npm >/dev/null || fail "npm is missing: install npm (e.g. 'apt-get install npm') and run 'make setup' again"
@@ -69,7 +99,8 @@ npm install --prefix "$TOOLS/npm" --no-package-lock --no-audit --no-fund --logle
   "solc@$SOLC_VERSION" \
   "@openzeppelin/contracts@$OZ_VERSION" "poseidon-solidity@$POSEIDON_VERSION" \
   "@x402/fetch@$X402_VERSION" "@x402/evm@$X402_VERSION" "@x402/core@$X402_VERSION" "viem@$VIEM_VERSION" \
-  "@x402/express@$X402_VERSION" "@x402/extensions@$X402_VERSION" "express@$EXPRESS_VERSION" >&2 ||
+  "@x402/express@$X402_VERSION" "@x402/extensions@$X402_VERSION" "express@$EXPRESS_VERSION" \
+  "puppeteer-core@$PUPPETEER_VERSION" >&2 ||
   fail "npm install failed: check that the npm registry is reachable (npm ping) and run 'make setup' again"
 
 ln -sfn ../npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "$TOOLS/bin/anvil"
@@ -105,4 +136,5 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version
   fail "pip install openai==$OPENAI_PY_VERSION ollama==$OLLAMA_PY_VERSION a2a-sdk==$A2A_PY_VERSION x402==$X402_PY_VERSION failed: check that PyPI is reachable and run 'make setup' again"
 
 echo "$PINS" > "$STAMP"
+[ "$BROWSER" = yes ] && browser
 step "done: tools in .tools/bin, model in .models/"

@@ -17,8 +17,8 @@ pub mod validation;
 pub use error::{AgentError, BoxError, FetchError, Result};
 
 pub use index::{
-    IndexedAgent, Indexer, IndexerConfig, SyncReport, TrustedSummary, is_private_host, list_agents,
-    trusted_summary,
+    FeedbackRow, IndexedAgent, Indexer, IndexerConfig, SyncReport, TrustedSummary, feedback_rows,
+    is_private_host, list_agents, trusted_summary,
 };
 
 use agora_chain::ChainClient;

@@ -77,6 +77,21 @@ impl FundingContracts {
     }
 }
 
+/// How many deep-funding rounds the contract holds (ids `0..count`).
+pub async fn round_count(
+    chain: &ChainClient,
+    deployment: &ChainDeployment,
+) -> std::result::Result<u64, String> {
+    let c = FundingContracts::of(deployment)
+        .ok_or("the deployed suite has no funding rounds: run agora deploy")?;
+    let n = agora_contracts::bindings::DeepFundingRound::new(c.deep, chain.provider())
+        .roundCount()
+        .call()
+        .await
+        .map_err(|e| format!("reading the rounds: {e}"))?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
 async fn approve(
     chain: &ChainClient,
     token: Address,

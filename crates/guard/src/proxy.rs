@@ -47,8 +47,9 @@ pub struct ProxyConfig {
     pub explain: Option<String>,
 }
 
-/// Asks the user about a report (with `confirm`); `true` forwards the request.
-pub type Asker = Arc<dyn Fn(String) -> bool + Send + Sync>;
+/// Asks the user about a verdict (with `confirm`); `true` forwards the request. It runs on a
+/// blocking thread: it may wait for the user.
+pub type Asker = Arc<dyn Fn(Verdict) -> bool + Send + Sync>;
 
 struct ProxyState {
     guard: Guard,
@@ -310,14 +311,16 @@ async fn one(state: &ProxyState, mut request: Value, origin: Option<String>) -> 
 /// Shows the report and asks; one question at a time.
 async fn ask(state: &ProxyState, verdict: &Verdict) -> bool {
     let _turn = state.prompt.lock().await;
-    let report = verdict.report();
+    let verdict = verdict.clone();
     let asker = state.asker.clone();
-    tokio::task::spawn_blocking(move || asker(report)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || asker(verdict)).await.unwrap_or(false)
 }
 
-/// Prints the report on stderr and reads the answer from the terminal (or standard input).
-fn ask_terminal(report: String) -> bool {
+/// Prints the verdict's report on stderr and reads the answer from the terminal (or standard
+/// input): the default asker.
+pub fn ask_terminal(verdict: Verdict) -> bool {
     use std::io::{BufRead, Write};
+    let report = verdict.report();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,

@@ -928,3 +928,86 @@ pub async fn keep(chain: &ChainClient, decision: Address) -> Result<KeeperPass> 
     }
     Ok(pass)
 }
+
+/// A market's prices at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricePoint {
+    /// The block.
+    pub block: u64,
+    /// Its time (unix seconds).
+    pub time: u64,
+    /// The prices after it, one per outcome.
+    pub prices: Vec<f64>,
+}
+
+/// A market's prices from its opening through every trade (the last 500), rebuilt from the
+/// maker's `MarketCreated` and `Traded` events with the LMSR reference.
+pub async fn price_history(chain: &ChainClient, c: MarketContracts, id: U256) -> Result<Vec<PricePoint>> {
+    let m = LmsrMarketMaker::new(c.maker, chain.provider())
+        .market(id)
+        .call()
+        .await
+        .map_err(read("reading the market"))?;
+    let n = m.q.len();
+    let b = u128::try_from(m.b).unwrap_or(0) as f64 / 1e18;
+    let lmsr = crate::lmsr::Lmsr::new(b, n).map_err(|e| e.to_string())?;
+    let logs = |signature: B256| {
+        Filter::new().address(c.maker).event_signature(signature).topic1(id).from_block(c.from_block)
+    };
+    let opened = chain
+        .provider()
+        .get_logs(&logs(LmsrMarketMaker::MarketCreated::SIGNATURE_HASH))
+        .await
+        .map_err(read("reading the market's opening"))?;
+    let traded = chain
+        .provider()
+        .get_logs(&logs(LmsrMarketMaker::Traded::SIGNATURE_HASH))
+        .await
+        .map_err(read("reading the trades"))?;
+    let mut q = vec![0f64; n];
+    let mut events: Vec<(u64, Option<Vec<I256>>)> =
+        opened.iter().filter_map(|l| Some((l.block_number?, None))).collect();
+    for l in &traded {
+        if let (Some(block), Ok(t)) = (l.block_number, LmsrMarketMaker::Traded::decode_log(&l.inner)) {
+            events.push((block, Some(t.data.deltas)));
+        }
+    }
+    let skip = events.len().saturating_sub(501);
+    let mut out = Vec::new();
+    for (i, (block, deltas)) in events.into_iter().enumerate() {
+        if let Some(deltas) = deltas {
+            for (x, d) in q.iter_mut().zip(&deltas) {
+                *x += i128::try_from(*d).unwrap_or(0) as f64 / 1e18;
+            }
+        }
+        if i < skip {
+            continue;
+        }
+        let time = chain
+            .provider()
+            .get_block_by_number(block.into())
+            .await
+            .map_err(read("reading a block"))?
+            .map_or(0, |b| b.header.timestamp);
+        let prices = lmsr.prices(&q).map_err(|e| e.to_string())?;
+        out.push(PricePoint { block, time, prices });
+    }
+    Ok(out)
+}
+
+/// Every proposal of the decision contract, read.
+pub async fn decisions(chain: &ChainClient, decision: Address) -> Result<Vec<DecisionView>> {
+    use agora_contracts::bindings::DecisionMarket;
+    let count = DecisionMarket::new(decision, chain.provider())
+        .proposalCount()
+        .call()
+        .await
+        .map_err(read("reading the proposals"))?;
+    let mut out = Vec::new();
+    let mut id = U256::ZERO;
+    while id < count {
+        out.push(self::decision(chain, decision, id).await?);
+        id += U256::from(1);
+    }
+    Ok(out)
+}

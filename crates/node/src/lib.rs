@@ -31,6 +31,7 @@ pub mod ops;
 pub mod pull;
 mod routing;
 pub mod setup;
+pub mod ui;
 
 pub use config::{
     AgentConfig, ApiAccess, ApiToken, ChainTarget, ConfigError, ConfigLayer, InferenceConfig, NodeConfig,
@@ -402,6 +403,7 @@ impl Node {
             })
         });
         let mut state = api::AppState::new(Arc::clone(&store))
+            .with_config(config.clone())
             .with_agent(agent)
             .with_access(config.api.clone())
             .with_node_key(node_key.clone());

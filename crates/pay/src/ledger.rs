@@ -276,6 +276,71 @@ pub fn stored_channels(
     })
 }
 
+/// The UTC date of a time in milliseconds, as `YYYY-MM-DD`.
+fn utc_day(at_ms: i64) -> String {
+    let (y, m, d) = agora_chain::units::civil_date(at_ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Adds what `state` charged since it was last written (and its calls) to `day`'s earnings.
+fn book_day(
+    tx: &rusqlite::Transaction<'_>,
+    day: &str,
+    chain_id: u64,
+    state: &ChannelState,
+) -> rusqlite::Result<()> {
+    let before: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT charged, calls FROM pay_channels WHERE channel_id = ?1",
+            params![state.id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (charged, calls) = before.map_or((0, 0), |(c, n)| (c.parse::<u128>().unwrap_or(0), n.max(0) as u64));
+    let (amount, more) = (state.charged.saturating_sub(charged), state.calls.saturating_sub(calls));
+    if amount == 0 && more == 0 {
+        return Ok(());
+    }
+    let so_far: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT amount, calls FROM pay_earned_days WHERE day = ?1 AND chain_id = ?2",
+            params![day, chain_id as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (total, n) = so_far.map_or((0, 0), |(a, n)| (a.parse::<u128>().unwrap_or(0), n));
+    tx.execute(
+        "INSERT INTO pay_earned_days (day, chain_id, amount, calls) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (day, chain_id) DO UPDATE SET amount = excluded.amount, calls = excluded.calls",
+        params![day, chain_id as i64, (total + amount).to_string(), n + more as i64],
+    )?;
+    Ok(())
+}
+
+/// What channels earned per UTC day on `chain_id`, from `from_day` (`YYYY-MM-DD`) on: `(day,
+/// amount, calls)`, oldest first. Days without earnings are absent.
+pub fn earned_by_day(
+    store: &Store,
+    chain_id: u64,
+    from_day: &str,
+) -> Result<Vec<(String, u128, u64)>, agora_store::StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare(
+            "SELECT day, amount, calls FROM pay_earned_days WHERE chain_id = ?1 AND day >= ?2 ORDER BY day",
+        )?;
+        let rows = stmt.query_map(params![chain_id as i64, from_day], |r| {
+            let amount: String = r.get(1)?;
+            Ok((r.get(0)?, amount.parse::<u128>().unwrap_or(0), r.get::<_, i64>(2)?.max(0) as u64))
+        })?;
+        rows.collect()
+    })
+}
+
+/// The UTC day `days_ago` days before `now_ms`, as `YYYY-MM-DD`.
+pub fn day_before(now_ms: i64, days_ago: i64) -> String {
+    utc_day(now_ms - days_ago * 86_400_000)
+}
+
 fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync::atomic::AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -301,8 +366,10 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<WriteJob>, commits: &std::sync
                      closing_at = excluded.closing_at, updated_ms = excluded.updated_ms",
             )?;
             let at = agora_store::now_ms();
+            let day = utc_day(at);
             for job in &batch {
                 let s = &job.state;
+                book_day(tx, &day, job.chain_id, s)?;
                 stmt.execute(params![
                     s.id.to_string(),
                     job.chain_id as i64,

@@ -94,6 +94,17 @@ pub(crate) const SCHEMA: Schema = Schema {
         ALTER TABLE pay_channels ADD COLUMN receiver_authorizer TEXT NOT NULL DEFAULT '0x0000000000000000000000000000000000000000';
         ALTER TABLE pay_channels ADD COLUMN salt TEXT NOT NULL DEFAULT '0x0000000000000000000000000000000000000000000000000000000000000000';
     ",
+        // 3: what channels earned per UTC day (charged and calls added as each call is booked),
+        // for the owner's page; earlier earnings stay in the channel totals only.
+        "
+        CREATE TABLE pay_earned_days (
+            day       TEXT    NOT NULL,
+            chain_id  INTEGER NOT NULL,
+            amount    TEXT    NOT NULL,
+            calls     INTEGER NOT NULL,
+            PRIMARY KEY (day, chain_id)
+        ) WITHOUT ROWID;
+    ",
     ],
 };
 

@@ -14,7 +14,7 @@ mod fetch;
 mod query;
 
 pub use fetch::is_private_host;
-pub use query::{IndexedAgent, TrustedSummary, list_agents, trusted_summary};
+pub use query::{FeedbackRow, IndexedAgent, TrustedSummary, feedback_rows, list_agents, trusted_summary};
 
 use events::{decode, derive_agent};
 

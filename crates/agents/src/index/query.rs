@@ -135,3 +135,64 @@ pub fn trusted_summary(
         untrusted_raters_left_out: left_out.len(),
     })
 }
+
+/// One feedback entry as the index holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedbackRow {
+    /// The agent rated (decimal id).
+    pub agent_id: String,
+    /// Who rated it.
+    pub client: String,
+    /// The rater's feedback index for this agent.
+    pub index: u64,
+    /// The value, a fixed-point number with `decimals` (decimal string).
+    pub value: String,
+    /// Its decimals.
+    pub decimals: u8,
+    /// The tags.
+    pub tag1: String,
+    /// The second tag.
+    pub tag2: String,
+    /// The endpoint rated.
+    pub endpoint: String,
+    /// Revoked by the rater.
+    pub revoked: bool,
+}
+
+/// Feedback in the index given by `client` or received by `agent_id` (either filter may be
+/// left out; both left out: none), newest index first per rater, at most `limit` rows.
+pub fn feedback_rows(
+    store: &Store,
+    chain_id: u64,
+    client: Option<Address>,
+    agent_id: Option<&str>,
+    limit: usize,
+) -> Result<Vec<FeedbackRow>> {
+    if client.is_none() && agent_id.is_none() {
+        return Ok(Vec::new());
+    }
+    let client = client.map(|c| c.to_string().to_lowercase());
+    store
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT agent_id, client, idx, value, decimals, tag1, tag2, endpoint, revoked FROM feedback
+                 WHERE chain_id = ?1 AND (?2 IS NULL OR lower(client) = ?2) AND (?3 IS NULL OR agent_id = ?3)
+                 ORDER BY CAST(agent_id AS INTEGER), client, idx DESC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map((chain_id as i64, client, agent_id, limit as i64), |r| {
+                Ok(FeedbackRow {
+                    agent_id: r.get(0)?,
+                    client: checksummed(r.get(1)?),
+                    index: r.get::<_, i64>(2)? as u64,
+                    value: r.get(3)?,
+                    decimals: r.get::<_, i64>(4)? as u8,
+                    tag1: r.get(5)?,
+                    tag2: r.get(6)?,
+                    endpoint: r.get(7)?,
+                    revoked: r.get::<_, i64>(8)? != 0,
+                })
+            })?;
+            rows.collect()
+        })
+        .map_err(|e| AgentError::Index(e.into()))
+}

@@ -200,8 +200,8 @@ async fn with_confirm_the_user_decides_after_seeing_the_report() {
     // The user first refuses, then accepts, the same unlimited approval after reading the report.
     for (answer, expect_forwarded) in [(false, false), (true, true)] {
         let log = seen.clone();
-        let asker: proxy::Asker = std::sync::Arc::new(move |report: String| {
-            log.lock().unwrap().push(report);
+        let asker: proxy::Asker = std::sync::Arc::new(move |verdict: agora_guard::Verdict| {
+            log.lock().unwrap().push(verdict.report());
             answer
         });
         let url = serve(proxy::router_with_asker(w.guard(SimulatorKind::Revm), config.clone(), asker)).await;

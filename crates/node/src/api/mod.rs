@@ -12,6 +12,7 @@
 //! | `GET /agents/{id}?trust=0xA,0xB` | one agent, with a reputation summary over trusted raters only |
 //! | `GET /.well-known/agent-registration.json` | the node's ERC-8004 registration file |
 //! | `GET /.well-known/agent-card.json` | the node's A2A v1.0 agent card |
+//! | `GET /`, `/ui/…`, `POST /guard/ask` | the web app and the routes it reads and acts through ([`crate::ui`]) |
 //! | `POST /x402/verify`, `POST /x402/settle`, `GET /x402/supported` | an x402 facilitator for `exact`, `upto` and `batch-settlement` payments ([`agora_pay::facilitator`]) |
 //!
 //! Errors take one shape everywhere, OpenAI's: `{"error":{"message","type","param","code"}}`,
@@ -86,6 +87,8 @@ struct AppInner {
     a2a: Arc<crate::a2a::Tasks>,
     router: Option<Arc<agora_router::Router>>,
     started: Instant,
+    ui: crate::ui::UiState,
+    config: Option<Arc<crate::NodeConfig>>,
 }
 
 /// What paid chat completions cost.
@@ -124,6 +127,8 @@ impl AppState {
                 a2a: Arc::default(),
                 router: None,
                 started: Instant::now(),
+                ui: crate::ui::UiState::default(),
+                config: None,
             }),
         }
     }
@@ -137,6 +142,27 @@ impl AppState {
     pub fn with_access(mut self, access: ApiAccess) -> Self {
         self.inner_mut().access = access;
         self
+    }
+
+    /// With the node's configuration, which the web app's routes read through the operations.
+    pub fn with_config(mut self, config: crate::NodeConfig) -> Self {
+        self.inner_mut().config = Some(Arc::new(config));
+        self
+    }
+
+    /// The node's configuration, when it was given.
+    pub(crate) fn config(&self) -> Option<&Arc<crate::NodeConfig>> {
+        self.inner.config.as_ref()
+    }
+
+    /// The web app's state: its session token, the guard's confirmations, the checks seen.
+    pub fn ui(&self) -> &crate::ui::UiState {
+        &self.inner.ui
+    }
+
+    /// The node key's address, when the node has one.
+    pub(crate) fn node_key_address(&self) -> Option<Address> {
+        self.inner.node_key.as_ref().map(|k| k.address())
     }
 
     /// With the node's agent.
@@ -367,7 +393,9 @@ async fn guard_check(
     if query.explain && state.inner.inference.is_some() {
         verdict.summary = explain_locally(&state, &verdict).await;
     }
-    Ok(checksummed(&verdict))
+    let answer = checksummed(&verdict);
+    state.ui().record("api", "checked", answer.0.clone());
+    Ok(answer)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -415,6 +443,7 @@ pub fn app(state: AppState) -> Router {
         .route("/payments/claim", post(payments_claim))
         .route("/agent/register", post(agent_register))
         .route("/status", get(node_status))
+        .merge(crate::ui::routes())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("no route for {}", uri.path()))
         })

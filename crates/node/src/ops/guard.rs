@@ -75,8 +75,32 @@ pub async fn bind_proxy(
         flag: "--listen",
         reason: format!("{e} (another guard running?)"),
     })?;
-    let router = agora_guard::proxy::router(guard, settings.proxy(upstream.clone(), explain_api));
+    let router = agora_guard::proxy::router_with_asker(
+        guard,
+        settings.proxy(upstream.clone(), explain_api),
+        page_then_terminal(config.clone()),
+    );
     Ok(GuardProxy { listen: settings.listen, upstream, listener, router })
+}
+
+/// With `--confirm`: the question goes to the node's page when one is open (the node running on
+/// this data directory answers `409` when none is), else to the terminal.
+fn page_then_terminal(config: NodeConfig) -> agora_guard::proxy::Asker {
+    Arc::new(move |verdict: Verdict| {
+        let node = super::NodeApi::beside(&config).ok().flatten();
+        let answer = node.and_then(|node| {
+            let body = serde_json::json!({ "verdict": verdict });
+            tokio::runtime::Handle::current().block_on(node.ask_page(&body))
+        });
+        match answer {
+            Some(approved) => {
+                let said = if approved { "approved" } else { "rejected" };
+                tracing::info!(target: "agora::guard", "the owner {said} it on the node's page");
+                approved
+            }
+            None => agora_guard::proxy::ask_terminal(verdict),
+        }
+    })
 }
 
 /// Checks one request; with `explain_api`, asks that node's model for a summary. A summary that

@@ -83,6 +83,21 @@ impl NodeApi {
         self.send(self.http.get(url)).await
     }
 
+    /// Asks the owner through the node's page (`POST /guard/ask`): `Some(approved)` once the
+    /// page answered, `None` when no page is open or the node does not answer (ask elsewhere).
+    pub async fn ask_page(&self, body: &serde_json::Value) -> Option<bool> {
+        let mut request = self.http.post(format!("{}/guard/ask", self.base)).json(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request.send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let answer: serde_json::Value = response.json().await.ok()?;
+        answer["approved"].as_bool()
+    }
+
     /// `POST path` with a JSON `body`, the answer read as `T`.
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await

@@ -42,6 +42,15 @@ impl Mandate {
         Ok(())
     }
 
+    /// The names of every mandate, in order.
+    pub fn names(store: &Store) -> Result<Vec<String>, agora_store::StoreError> {
+        store.read(|conn| {
+            let mut stmt = conn.prepare("SELECT name FROM payer_mandates ORDER BY name")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Loads a mandate.
     pub fn load(store: &Store, name: &str) -> Result<Option<Self>, agora_store::StoreError> {
         store.read(|conn| {
