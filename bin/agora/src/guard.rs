@@ -69,7 +69,8 @@ struct ServeArgs {
     /// Refuse verdicts at or above this level [default: [guard] block_level, else high].
     #[arg(long, value_parser = parse_level)]
     block_level: Option<Level>,
-    /// Ask in the terminal instead of refusing outright.
+    /// Ask the owner instead of refusing outright: on the node's page (http://127.0.0.1:8402/#guard)
+    /// while one is open, else in the terminal.
     #[arg(long)]
     confirm: bool,
     /// Forward requests the guard could not check (fail open). Off by default: fail closed.

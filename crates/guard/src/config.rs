@@ -27,7 +27,7 @@ pub struct GuardConfig {
     pub simulator: SimulatorKind,
     /// Verdicts at or above this level are refused. Default `high`.
     pub block_level: Level,
-    /// Ask in the terminal instead of refusing outright. Default `false`.
+    /// Ask the owner instead of refusing outright (the proxy's asker: the node's page, or the terminal). Default `false`.
     pub confirm: bool,
     /// Forward requests the guard could not check (fail open). Default `false`: fail closed.
     pub allow_unchecked: bool,

@@ -39,7 +39,7 @@ pub struct ProxyConfig {
     pub upstream: String,
     /// Verdicts at or above this level are refused.
     pub block_level: Level,
-    /// Ask in the terminal instead of refusing outright.
+    /// Ask the owner (the router's asker) instead of refusing outright.
     pub confirm: bool,
     /// Forward requests the guard could not check (fail open). Off by default.
     pub allow_unchecked: bool,

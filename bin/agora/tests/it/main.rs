@@ -9,6 +9,7 @@ mod funding;
 mod jobs;
 mod markets;
 mod router;
+mod webapp;
 mod x402;
 mod x402_facilitator;
 

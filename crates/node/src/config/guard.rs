@@ -19,7 +19,7 @@ pub struct GuardLayer {
     pub simulator: Option<SimulatorKind>,
     /// Verdicts at or above this level are refused.
     pub block_level: Option<Level>,
-    /// Ask in the terminal instead of refusing.
+    /// Ask the owner instead of refusing: on the node's page while one is open, else in the terminal.
     pub confirm: Option<bool>,
     /// Forward requests the guard could not check.
     pub allow_unchecked: Option<bool>,
