@@ -14,6 +14,7 @@ mod inference;
 mod payments;
 mod pull;
 mod router;
+mod ui;
 
 use agora_contracts::bindings::DevStablecoin;
 use agora_testkit::{TestNet, TestNode, WALLET_STABLECOIN};
