@@ -77,7 +77,7 @@ impl FundingContracts {
     }
 }
 
-/// How many deep-funding rounds the contract holds (ids `0..count`).
+/// How many deep-funding rounds the contract holds (ids `1..=count`).
 pub async fn round_count(
     chain: &ChainClient,
     deployment: &ChainDeployment,

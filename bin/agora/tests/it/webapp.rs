@@ -2,7 +2,8 @@
 //! puppeteer-core from `crates/node/tests/it/webapp.js`), against `agora up` on the devnet: a
 //! chat streams and its receipt verifies; the wallet proxy's confirmations are approved and
 //! rejected on the page and the wallet gets the answer each deserves; earnings move after a call
-//! paid with the official x402 client; a market's price chart; the other pages render; and a page
+//! paid with the official x402 client; a market's price chart; a juror answers a funding round's
+//! pairwise questions and reveals them; the other pages render; and a page
 //! on another origin, or a request through a rebound name, changes nothing. Screenshots of each
 //! page are left in `target/webapp/`.
 
@@ -143,10 +144,72 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
     // Markets: a market with a trade shows its price chart.
     run(&node, &rpc_url, &["faucet", "--amount", "100"]);
     run(&node, &rpc_url, &["market", "create", "Will the page draw this?", "--liquidity", "20"]);
-    run(&node, &rpc_url, &["market", "buy", "0", "--outcome", "0", "--shares", "5"]);
+    for (outcome, shares) in [("0", "5"), ("1", "9"), ("0", "4"), ("0", "6")] {
+        run(&node, &rpc_url, &["market", "buy", "0", "--outcome", outcome, "--shares", shares]);
+        super::warp(&rpc_url, 600);
+    }
     let markets = browser("markets", &api);
     assert!(markets["text"].as_str().unwrap().contains("Will the page draw this?"), "{markets}");
     assert!(markets["lines"].as_u64().unwrap() >= 1, "{markets}");
+
+    // Funding: the node sits on a round's jury; it answers its questions on the page, then
+    // reveals them, and the chain has them.
+    let graph = root.path().join("g.json");
+    let lock = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock");
+    run(
+        &node,
+        &rpc_url,
+        &["funding", "graph", "--lock", lock, "--depth", "1", "-o", graph.to_str().unwrap()],
+    );
+    let me = agora_node::node_key::load_or_create(&node).unwrap().address().to_string();
+    let created = run(
+        &node,
+        &rpc_url,
+        &[
+            "funding",
+            "round",
+            "create",
+            "--graph",
+            graph.to_str().unwrap(),
+            "--pool",
+            "1",
+            "--juror",
+            &me,
+            "--submit-for",
+            "10m",
+            "--reveal-for",
+            "5m",
+            "--jury-for",
+            "10m",
+            "--jury-reveal-for",
+            "5m",
+            "--challenge-for",
+            "5m",
+            "--pairs",
+            "3",
+        ],
+    );
+    let round = created.split_whitespace().nth(1).unwrap().to_owned();
+    super::warp(&rpc_url, 901);
+    let jury = browser("jury", &api);
+    assert_eq!(jury["questions"], 3, "{jury}");
+    assert!(jury["message"].as_str().unwrap().starts_with("Committed 3 answers"), "{jury}");
+    let phase = || -> Value {
+        serde_json::from_str(&run(&node, &rpc_url, &["--json", "funding", "round", "status", &round]))
+            .unwrap()
+    };
+    for _ in 0..40 {
+        if phase()["phase"] == "jury revealing" {
+            break;
+        }
+        super::warp(&rpc_url, 60);
+    }
+    assert_eq!(phase()["phase"], "jury revealing", "{}", phase());
+    let revealed = browser("reveal", &api);
+    assert!(revealed["message"].as_str().unwrap().starts_with("Revealed your answers"), "{revealed}");
+    // Revealed on chain: a second reveal is refused.
+    let again = super::refused(&node, &rpc_url, &["funding", "round", "jury", &round, "--reveal"]);
+    assert!(again.contains("AlreadyRevealed"), "{again}");
 
     // The other pages render the node's data, with no script error.
     let pages = browser("pages", &api);

@@ -14,6 +14,7 @@
 //! | `GET /ui/api/feedback` | ERC-8004 feedback given by this node and received by its agent |
 //! | `GET /ui/api/markets`, `/ui/api/markets/{id}/history`, `/ui/api/decisions` | markets, a market's prices over time, decisions |
 //! | `GET /ui/api/jobs`, `GET /ui/api/funding` | jobs and funding rounds |
+//! | `POST /ui/api/funding/{id}/questions`, `…/answers`, `…/reveal` | a juror's pairwise questions (the sample drawn first if it is not yet), its answers committed, then revealed |
 //!
 //! **Safety.** Everything here sits behind the owner's API rules ([`crate::api::owner_access`]):
 //! only loopback `Host`s (DNS rebinding) and the page's own `Origin` (cross-site requests) are
@@ -156,6 +157,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/api/decisions", get(decisions))
         .route("/ui/api/jobs", get(jobs))
         .route("/ui/api/funding", get(funding))
+        .route("/ui/api/funding/{id}/questions", post(jury_questions))
+        .route("/ui/api/funding/{id}/answers", post(jury_answers))
+        .route("/ui/api/funding/{id}/reveal", post(jury_reveal))
 }
 
 fn secured(mut response: Response) -> Response {
@@ -632,13 +636,15 @@ async fn jobs(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "jobs": jobs })))
 }
 
-/// `GET /ui/api/funding`: every deep-funding round and where it stands.
+/// `GET /ui/api/funding`: every deep-funding round and where it stands, newest first.
 async fn funding(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (chain, deployment) = state.chain().ok_or_else(no_chain)?;
     let config = config(&state)?;
     let count = agora_funding::chain::round_count(chain, deployment).await.map_err(ApiError::unavailable)?;
+    let me = state.node_key_address();
     let mut rounds = Vec::new();
-    for id in 0..count {
+    // Round ids start at 1.
+    for id in (1..=count).rev() {
         let status = crate::ops::funding::status(&config, alloy::primitives::U256::from(id))
             .await
             .map_err(failed("reading a round"))?;
@@ -648,6 +654,8 @@ async fn funding(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
             "next": status.next,
             "pool": status.pool.to_string(),
             "jurors": status.jurors.len(),
+            "is_juror": me.is_some_and(|me| status.jurors.contains(&me)),
+            "deadlines": status.deadlines,
             "submissions": status.submissions.1,
         }));
     }
@@ -697,4 +705,77 @@ mod tests {
         assert_eq!(duration_secs("h"), None);
         assert_eq!(duration_secs("3w"), None);
     }
+}
+
+fn round_id(id: &str) -> Result<alloy::primitives::U256, ApiError> {
+    id.parse().map_err(|_| bad_request(format!("{id:?} is not a round id")))
+}
+
+/// `POST /ui/api/funding/{id}/questions`: the pairwise questions drawn for this node as a juror
+/// (a transaction draws the round's sample first when nobody has yet).
+async fn jury_questions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_session(&state, &headers)?;
+    state.chain().ok_or_else(no_chain)?;
+    let config = config(&state)?;
+    let asked = crate::ops::funding::jury_questions(&config, round_id(&id)?, None)
+        .await
+        .map_err(failed("drawing the questions"))?;
+    Ok(Json(json!({ "questions": asked })))
+}
+
+#[derive(serde::Deserialize)]
+struct Answers {
+    answers: Vec<agora_funding::jury::JuryAnswer>,
+}
+
+/// `POST /ui/api/funding/{id}/answers`: commits this juror's answers (kept to reveal later).
+async fn jury_answers(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_session(&state, &headers)?;
+    let answers: Answers = parse(
+        &body,
+        "{\"answers\": [{\"kind\": \"compare\", \"less\", \"more\", \"times_centi\"} | {\"kind\": \"originality\", \"node\", \"percent\"}]}",
+    )?;
+    for a in &answers.answers {
+        match *a {
+            agora_funding::jury::JuryAnswer::Compare { times_centi, .. }
+                if !(100..=99_900).contains(&times_centi) =>
+            {
+                return Err(bad_request("a comparison is 1 to 999 times"));
+            }
+            agora_funding::jury::JuryAnswer::Originality { percent, .. } if !(1..=99).contains(&percent) => {
+                return Err(bad_request("originality is 1 to 99 percent"));
+            }
+            _ => {}
+        }
+    }
+    state.chain().ok_or_else(no_chain)?;
+    let config = config(&state)?;
+    let n = crate::ops::funding::jury_answer(&config, round_id(&id)?, answers.answers)
+        .await
+        .map_err(|e| bad_request(format!("the answers were not committed: {e}")))?;
+    Ok(Json(json!({ "committed": n })))
+}
+
+/// `POST /ui/api/funding/{id}/reveal`: reveals this juror's committed answers.
+async fn jury_reveal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_session(&state, &headers)?;
+    state.chain().ok_or_else(no_chain)?;
+    let config = config(&state)?;
+    let gas = crate::ops::funding::jury_reveal(&config, round_id(&id)?)
+        .await
+        .map_err(|e| bad_request(format!("the answers were not revealed: {e}")))?;
+    Ok(Json(json!({ "revealed": true, "gas": gas })))
 }

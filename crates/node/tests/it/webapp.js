@@ -10,6 +10,8 @@
 //   money    reads the earnings on #money
 //   markets  opens the first market and its price chart
 //   pages    the remaining pages (agents, jobs, funding), and that none shows a script error
+//   jury     a juror answers a funding round's pairwise questions on #funding
+//   reveal   and reveals them
 //   attack   a page on another origin tries to write a mandate and to approve a confirmation
 //
 // Every step saves screenshots to SHOTS_DIR. CHROMIUM names the browser (default: the first of
@@ -145,6 +147,39 @@ const steps = {
     }
     await browser.close();
     return { seen, problems };
+  },
+
+  async jury() {
+    // A juror answers its pairwise questions: the first dependency deserves twice the second.
+    const { browser, page, problems } = await open('funding');
+    const open_ = await page.waitForSelector('[data-test="jury-open"]', { timeout: 30000 });
+    await open_.click();
+    await page.waitForSelector('[data-test="jury-form"]', { timeout: 60000 });
+    const questions = await page.$$eval('[data-test="jury-form"] [data-test="jury-times"]', (t) => t.length);
+    await page.evaluate(() => {
+      const form = document.querySelector('[data-test="jury-form"]');
+      const seen = new Set();
+      for (const r of form.querySelectorAll('[data-test="jury-choice"]')) {
+        if (!seen.has(r.name)) { r.click(); seen.add(r.name); }
+      }
+      for (const t of form.querySelectorAll('[data-test="jury-times"]')) t.value = '2';
+    });
+    await shot(page, 'funding-jury');
+    await page.click('[data-test="jury-submit"]');
+    await page.waitForFunction(() => /Committed|not|error|fail/i.test((document.querySelector('[data-test="jury-message"]') || {}).textContent || ''), { timeout: 60000 });
+    const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
+    await browser.close();
+    return { questions, message, problems };
+  },
+
+  async reveal() {
+    const { browser, page, problems } = await open('funding');
+    const button = await page.waitForSelector('[data-test="jury-reveal"]', { timeout: 30000 });
+    await button.click();
+    await page.waitForFunction(() => ((document.querySelector('[data-test="jury-message"]') || {}).textContent || '').length > 0, { timeout: 60000 });
+    const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
+    await browser.close();
+    return { message, problems };
   },
 
   async attack() {

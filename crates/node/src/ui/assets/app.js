@@ -1705,7 +1705,7 @@
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Pages: Jobs and Funding (read-only lists).
+  // Page: Jobs (a read-only list).
   // ---------------------------------------------------------------------------------------------
 
   function renderJobs() {
@@ -1716,11 +1716,208 @@
     );
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Page: Funding (the rounds; a juror answers and reveals the round's pairwise questions).
+  // ---------------------------------------------------------------------------------------------
+
+  const DEADLINE_NAMES = ['Submissions', 'Reveals', 'Jury answers', 'Jury reveals'];
+
+  function deadlinesList(list) {
+    if (!Array.isArray(list) || list.length === 0) return el('span', { class: 'muted' }, '—');
+    return el(
+      'ul',
+      { class: 'plain small' },
+      list.map((t, i) => el('li', null, (DEADLINE_NAMES[i] || 'Deadline ' + (i + 1)) + ': ' + (Number(t) > 0 ? fmtUnix(t) : '—')))
+    );
+  }
+
+  /** The jury panel under the rounds: the questions form of one round, or its reveal. */
+  function juryPanel() {
+    const title = el('h2', null, 'Jury');
+    const body = el('div', { class: 'card-body' });
+    const root = el('section', { class: 'card', test: 'jury-panel', hidden: true }, el('header', { class: 'card-head' }, title), body);
+    const show = (id, what, ...content) => {
+      title.textContent = 'Round ' + idText(id) + ': ' + what;
+      body.replaceChildren(...nodes(content));
+      root.hidden = false;
+      root.scrollIntoView({ block: 'nearest' });
+    };
+    return { root, show };
+  }
+
+  function juryMessage(text, kind) {
+    return el('p', { class: 'form-message' + (kind ? ' ' + kind : ''), test: 'jury-message', role: 'status' }, text || '');
+  }
+
+  function setMessage(message, text, kind) {
+    message.className = 'form-message' + (kind ? ' ' + kind : '');
+    message.textContent = text;
+  }
+
+  /** One compare question: which of the two edges deserves more, and how many times more. */
+  function compareQuestion(asked, i) {
+    const q = asked.question;
+    const name = 'jury-q' + i + '-more';
+    const choice = (edge, label) => {
+      const input = el('input', { type: 'radio', name, id: name + '-' + edge, value: String(edge), test: 'jury-choice', 'data-edge': String(edge) });
+      return { input, row: el('div', { class: 'field-check' }, input, el('label', { for: name + '-' + edge }, label)) };
+    };
+    const first = choice(q.a, 'first (edge ' + q.a + ') deserves more');
+    const second = choice(q.b, 'second (edge ' + q.b + ') deserves more');
+    const timesId = 'jury-q' + i + '-times';
+    const times = el('input', { type: 'number', id: timesId, min: '1', max: '999', step: '0.01', value: '1', inputmode: 'decimal', test: 'jury-times' });
+    const root = el(
+      'fieldset',
+      { class: 'jury-question', test: 'jury-question', 'data-kind': 'compare' },
+      el('legend', null, 'Question ' + (i + 1)),
+      el('p', { class: 'jury-text' }, asked.text || 'edge ' + q.a + ' or edge ' + q.b + ': which deserves more, and how many times more?'),
+      el('div', { class: 'jury-choices' }, first.row, second.row),
+      el('div', { class: 'field' }, el('label', { for: timesId }, 'Times more'), times, el('span', { class: 'help' }, '1 to 999 (1 = as much as the other).'))
+    );
+    const answer = () => {
+      const t = Number(times.value);
+      if (times.value.trim() === '' || !Number.isFinite(t) || t < 1 || t > 999) throw new Error('Question ' + (i + 1) + ': “times more” is 1 to 999.');
+      const centi = Math.round(t * 100);
+      let more;
+      if (first.input.checked) more = q.a;
+      else if (second.input.checked) more = q.b;
+      else if (centi === 100) more = q.b; // as much as each other: either order says the same
+      else throw new Error('Question ' + (i + 1) + ': choose which of the two deserves more.');
+      return { kind: 'compare', less: more === q.a ? q.b : q.a, more, times_centi: centi };
+    };
+    return { root, answer };
+  }
+
+  /** One originality question: what percent of the node's credit is its own. */
+  function originalityQuestion(asked, i) {
+    const q = asked.question;
+    const id = 'jury-q' + i + '-percent';
+    const percent = el('input', { type: 'number', id, min: '1', max: '99', step: '1', value: '50', inputmode: 'numeric', test: 'jury-percent' });
+    const root = el(
+      'fieldset',
+      { class: 'jury-question', test: 'jury-question', 'data-kind': 'originality' },
+      el('legend', null, 'Question ' + (i + 1)),
+      el('p', { class: 'jury-text' }, asked.text || 'node ' + q.node + ': what percentage of its value is its own work?'),
+      el('div', { class: 'field' }, el('label', { for: id }, 'Own work (%)'), percent, el('span', { class: 'help' }, '1 to 99 percent.'))
+    );
+    const answer = () => {
+      const p = Number(percent.value);
+      if (percent.value.trim() === '' || !Number.isFinite(p) || Math.round(p) < 1 || Math.round(p) > 99) throw new Error('Question ' + (i + 1) + ': the percentage is 1 to 99.');
+      return { kind: 'originality', node: q.node, percent: Math.round(p) };
+    };
+    return { root, answer };
+  }
+
+  /** The form for a juror's questions; it commits the answers in the order of the questions. */
+  function juryForm(id, questions) {
+    if (!Array.isArray(questions) || questions.length === 0) return empty('No question was drawn for this node in this round.');
+    const parts = questions.map((asked, i) => {
+      const kind = asked && asked.question && asked.question.kind;
+      if (kind === 'compare') return compareQuestion(asked, i);
+      if (kind === 'originality') return originalityQuestion(asked, i);
+      return { root: el('p', { class: 'bad' }, 'Question ' + (i + 1) + ' is of a kind this page does not know: ' + compact(asked)), answer: null };
+    });
+    const submit = el('button', { class: 'btn btn-primary', type: 'submit', test: 'jury-submit' }, 'Commit answers');
+    const message = juryMessage();
+    return el(
+      'form',
+      {
+        class: 'form jury-form',
+        test: 'jury-form',
+        novalidate: true,
+        onsubmit: async (e) => {
+          e.preventDefault();
+          let answers;
+          try {
+            if (parts.some((p) => !p.answer)) throw new Error('This page cannot answer every question of this round.');
+            answers = parts.map((p) => p.answer());
+          } catch (err) {
+            setMessage(message, errorText(err), 'bad');
+            return;
+          }
+          submit.disabled = true;
+          setMessage(message, 'Committing…');
+          try {
+            const r = (await api('/ui/api/funding/' + encodeURIComponent(id) + '/answers', { body: { answers } })) || {};
+            const n = r.committed !== undefined ? r.committed : answers.length;
+            setMessage(message, 'Committed ' + plural(n, 'answer') + '; reveal them when the jury\'s reveal period opens.', 'good');
+          } catch (err) {
+            setMessage(message, errorText(err), 'bad');
+          } finally {
+            submit.disabled = false;
+          }
+        },
+      },
+      el('p', { class: 'intro' }, 'For each pair, choose the dependency that deserves more and say how many times more. The answers are committed now (hidden) and revealed later.'),
+      parts.map((p) => p.root),
+      el('div', { class: 'form-actions' }, submit),
+      message
+    );
+  }
+
+  /** What this node can do as a juror of `round`: a button, or a short muted line. */
+  function juryCell(round, panel) {
+    if (!round || !round.is_juror) return el('span', { class: 'muted small' }, 'This node is not a juror.');
+    const id = round.id;
+    // Jurors may answer once submissions have closed: during the solvers' reveals (the first
+    // juror to ask draws the sample) and the jury's own period.
+    if (round.phase === 'jury answering' || round.phase === 'reveals open') {
+      const open = el('button', { class: 'btn btn-small', type: 'button', test: 'jury-open', 'data-id': String(id) }, 'Answer as juror');
+      open.addEventListener('click', async () => {
+        open.disabled = true;
+        panel.show(id, 'your questions', loading('Drawing the questions…'));
+        try {
+          const d = await api('/ui/api/funding/' + encodeURIComponent(id) + '/questions', { body: {} });
+          panel.show(id, 'your questions', juryForm(id, d && d.questions));
+        } catch (err) {
+          panel.show(id, 'your questions', offline(err));
+        } finally {
+          open.disabled = false;
+        }
+      });
+      return open;
+    }
+    if (round.phase === 'jury revealing') {
+      const reveal = el('button', { class: 'btn btn-small', type: 'button', test: 'jury-reveal', 'data-id': String(id) }, 'Reveal my answers');
+      reveal.addEventListener('click', async () => {
+        reveal.disabled = true;
+        const message = juryMessage('Revealing…');
+        panel.show(id, 'reveal', message);
+        try {
+          const r = (await api('/ui/api/funding/' + encodeURIComponent(id) + '/reveal', { body: {} })) || {};
+          setMessage(message, 'Revealed your answers' + (r.gas !== undefined ? ' (' + r.gas + ' gas)' : '') + '.', 'good');
+        } catch (err) {
+          setMessage(message, errorText(err), 'bad');
+          reveal.disabled = false;
+        }
+      });
+      return reveal;
+    }
+    return el('span', { class: 'muted small' }, 'Juror' + (/^(submissions|reveals) open$/.test(String(round.phase)) ? ': the questions come in the jury phase.' : '.'));
+  }
+
+  function roundsTable(d, panel) {
+    return table(d && d.rounds, {
+      columns: ['id', 'phase', 'next', 'pool', 'submissions', 'jurors', 'deadlines', 'jury'],
+      exact: true,
+      labels: { id: 'Round', jury: 'Jury' },
+      empty: 'No funding rounds yet.',
+      format: {
+        phase: (v) => (v ? chip(String(v)) : el('span', { class: 'muted' }, '—')),
+        deadlines: deadlinesList,
+        jury: (_, row) => juryCell(row, panel),
+      },
+      rowAttrs: (row) => ({ test: 'funding-row', 'data-id': row && row.id !== undefined ? String(row.id) : null }),
+    });
+  }
+
   function renderFunding() {
+    const panel = juryPanel();
     return el(
       'div',
       { class: 'page page-funding' },
-      card('Funding rounds', () => api('/ui/api/funding').then((d) => table(d && d.rounds, { empty: 'No funding rounds yet.' }))).root
+      card('Funding rounds', () => api('/ui/api/funding').then((d) => roundsTable(d, panel)), { intro: 'Deep-funding rounds: projects submit dependency weights, a jury answers pairwise questions, the result splits the pool.' }).root,
+      panel.root
     );
   }
 
