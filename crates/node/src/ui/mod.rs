@@ -10,7 +10,7 @@
 //! | `POST /ui/api/guard/pending/{id}` | `{"approve": bool}`: the owner's answer |
 //! | `POST /guard/ask` | for the proxy (`agora guard --confirm`): waits for the page's answer; `409` when no page is open |
 //! | `GET /ui/api/guard/history`, `GET /ui/api/guard/lists` | the checks seen and decided; the owner's address book and lists |
-//! | `GET /ui/api/money`, `POST /ui/api/mandates` | earnings per day, channels both ways, mandates; a mandate written |
+//! | `GET /ui/api/money`, `POST /ui/api/mandates` | earnings per day, the settler's next claims, channels both ways, credits bought, mandates; a mandate written |
 //! | `GET /ui/api/feedback` | ERC-8004 feedback given by this node and received by its agent |
 //! | `GET /ui/api/markets`, `/ui/api/markets/{id}/history`, `/ui/api/decisions` | markets, a market's prices over time, decisions |
 //! | `GET /ui/api/jobs`, `GET /ui/api/funding` | jobs and funding rounds |
@@ -430,8 +430,49 @@ async fn money(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
             mandates.push(mandate_json(&r.mandate, r.spent));
         }
     }
+    // What the settler claims on its next pass: channels with enough unclaimed, or closing.
+    let threshold = u128::from(config.payments.claim_threshold);
+    let amount_of = |v: &Value, key: &str| v[key].as_str().and_then(|s| s.parse::<u128>().ok()).unwrap_or(0);
+    let next_claims: Vec<Value> = earnings
+        .channels
+        .iter()
+        .filter_map(|c| {
+            let unclaimed =
+                amount_of(c, "chargedCumulativeAmount").saturating_sub(amount_of(c, "totalClaimed"));
+            let closing = c["withdrawRequestedAt"].as_u64().unwrap_or(0) != 0;
+            (unclaimed > 0).then(|| {
+                let when = if closing {
+                    "next pass: its payer is closing it"
+                } else if unclaimed >= threshold {
+                    "next pass: above the claim threshold"
+                } else {
+                    "once it reaches the claim threshold"
+                };
+                json!({ "channel": c["channelId"], "unclaimed": unclaimed.to_string(), "when": when })
+            })
+        })
+        .collect();
+    // Credits this node bought (never their secrets).
+    let credits: Vec<Value> = crate::ops::credits::status(&config)
+        .map_err(failed("reading the credits"))?
+        .iter()
+        .map(|h| {
+            json!({
+                "id": h.id,
+                "provider": h.provider,
+                "status": h.status,
+                "calls": h.credit.calls,
+                "remaining": h.remaining(),
+                "exit_at": h.exit_at,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "by_day": by_day,
+        "next_claims": next_claims,
+        "claim_threshold": threshold.to_string(),
+        "settle_every_secs": config.payments.settle_interval,
+        "credits": credits,
         "channels": earnings.channels,
         "exact": earnings.exact,
         "paying": paying,

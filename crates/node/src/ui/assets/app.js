@@ -1412,11 +1412,37 @@
         table(d && d.paying, { empty: 'This node pays through no channel.' }),
       ])
     );
+    const claims = card('Next claims', (fresh) =>
+      money(fresh).then((d) => [
+        el('p', { class: 'intro' },
+          'The settler claims on chain every ' + ((d && d.settle_every_secs) || '?') + ' s what a channel owes once it reaches ' +
+          dollars((d && d.claim_threshold) || '0') + ', or at once when its payer is closing it.'),
+        table(d && d.next_claims, {
+          empty: 'Nothing unclaimed.',
+          columns: ['channel', 'unclaimed', 'when'],
+          exact: true,
+          labels: { channel: 'Channel', unclaimed: 'Unclaimed', when: 'Claimed' },
+          format: { unclaimed: (v) => dollars(v), channel: (v) => hexText(v) },
+        }),
+      ])
+    );
+    const credits = card('Credits bought', (fresh) =>
+      money(fresh).then((d) =>
+        table(d && d.credits, {
+          empty: 'No anonymous credits bought (agora credits buy URL).',
+          columns: ['id', 'provider', 'status', 'calls', 'remaining', 'exit_at'],
+          exact: true,
+          labels: { id: 'Credit', provider: 'Provider', status: 'State', calls: 'Calls', remaining: 'Left', exit_at: 'Exit at' },
+          format: { exit_at: (v) => (v ? new Date(v * 1000).toLocaleString() : '—') },
+        })
+      )
+    );
     const mandates = card('Mandates', (fresh) => money(fresh).then((d) => mandatesTable(d && d.mandates)));
     return el(
       'div',
       { class: 'page page-money' },
       el('div', { class: 'grid-2' }, summary.root, chart.root),
+      el('div', { class: 'grid-2' }, claims.root, credits.root),
       channels.root,
       mandates.root,
       mandateForm(() => mandates.reload(true))
