@@ -166,7 +166,10 @@ const steps = {
     });
     await shot(page, 'funding-jury');
     await page.click('[data-test="jury-submit"]');
-    await page.waitForFunction(() => /Committed|not|error|fail/i.test((document.querySelector('[data-test="jury-message"]') || {}).textContent || ''), { timeout: 60000 });
+    await page.waitForFunction(() => {
+      const m = document.querySelector('[data-test="jury-message"]');
+      return m && (m.classList.contains('good') || m.classList.contains('bad'));
+    }, { timeout: 60000 });
     const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
     await browser.close();
     return { questions, message, problems };
@@ -176,7 +179,11 @@ const steps = {
     const { browser, page, problems } = await open('funding');
     const button = await page.waitForSelector('[data-test="jury-reveal"]', { timeout: 30000 });
     await button.click();
-    await page.waitForFunction(() => ((document.querySelector('[data-test="jury-message"]') || {}).textContent || '').length > 0, { timeout: 60000 });
+    // The message settles as good or bad once the node answered ("Revealing…" until then).
+    await page.waitForFunction(() => {
+      const m = document.querySelector('[data-test="jury-message"]');
+      return m && (m.classList.contains('good') || m.classList.contains('bad'));
+    }, { timeout: 60000 });
     const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
     await browser.close();
     return { message, problems };
