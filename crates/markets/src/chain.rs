@@ -616,12 +616,7 @@ pub async fn decision(chain: &ChainClient, decision: Address, id: U256) -> Resul
             .unwrap_or_default();
         twaps[branch] = market.twap(id, b).call().await.map_err(read("reading the TWAP"))?;
     }
-    let now = chain
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .map_err(read("reading the chain's time"))?
-        .map_or(0, |b| b.header.timestamp);
+    let now = chain.latest_block_timestamp().await.map_err(read("reading the chain's time"))?;
     Ok(DecisionView {
         now,
         id,
@@ -904,12 +899,7 @@ pub async fn keep(chain: &ChainClient, decision: Address) -> Result<KeeperPass> 
     use agora_contracts::bindings::DecisionMarket;
     let market = DecisionMarket::new(decision, chain.provider());
     let count = market.proposalCount().call().await.map_err(read("reading the proposals"))?;
-    let now = chain
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .map_err(read("reading the chain's time"))?
-        .map_or(0, |b| b.header.timestamp);
+    let now = chain.latest_block_timestamp().await.map_err(read("reading the chain's time"))?;
     let mut pass = KeeperPass::default();
     let mut id = U256::ZERO;
     while id < count {

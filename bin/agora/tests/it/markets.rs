@@ -208,23 +208,27 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
     }
     .abi_encode();
     let data = format!("0x{}", alloy::primitives::hex::encode(action));
-    let proposed = run(
-        &node,
-        &rpc,
-        &[
-            "decide",
-            "propose",
-            "Will weekly active agents exceed 100?",
-            "--target",
-            &resolver,
-            "--data",
-            &data,
-            "--trading",
-            "10m",
-            "--max-step",
-            "1",
-        ],
-    );
+    // Each proposal's action asks a question at the resolver; it trades for ten minutes.
+    let propose = || {
+        run(
+            &node,
+            &rpc,
+            &[
+                "decide",
+                "propose",
+                "Will weekly active agents exceed 100?",
+                "--target",
+                &resolver,
+                "--data",
+                &data,
+                "--trading",
+                "10m",
+                "--max-step",
+                "1",
+            ],
+        )
+    };
+    let proposed = propose();
     assert!(proposed.starts_with("proposal 0: trading on"), "{proposed}");
     let traded =
         run(&node, &rpc, &["decide", "trade", "0", "--branch", "pass", "--yes", "30", "--collateral", "20"]);
@@ -243,23 +247,7 @@ fn a_decision_is_proposed_traded_and_acted_on_from_the_command_line() {
 
     // A second proposal, which traders expect to do worse: the fail book's YES is bought. It
     // fails by the rule, and its action does not run.
-    let second = run(
-        &node,
-        &rpc,
-        &[
-            "decide",
-            "propose",
-            "Will weekly active agents exceed 100?",
-            "--target",
-            &resolver,
-            "--data",
-            &data,
-            "--trading",
-            "10m",
-            "--max-step",
-            "1",
-        ],
-    );
+    let second = propose();
     assert!(second.starts_with("proposal 1: trading on"), "{second}");
     run(&node, &rpc, &["decide", "trade", "1", "--branch", "fail", "--yes", "30", "--collateral", "20"]);
     warp(&rpc, 2);

@@ -122,6 +122,7 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
     assert_eq!(rejected["error"]["code"], 4001, "rejected on the page, refused to the wallet: {rejected}");
     assert_eq!(report["decided"][0]["level"], "HIGH", "{report}");
     assert!(report["history"].as_str().unwrap().contains("approved"), "{report}");
+    assert_eq!(report["listed"], "Added.", "the address book from the page: {report}");
 
     // Money: earnings move after a call paid with the official x402 client.
     let before = browser("money", &api);
@@ -190,7 +191,8 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
         ],
     );
     let round = created.split_whitespace().nth(1).unwrap().to_owned();
-    super::warp(&rpc_url, 901);
+    // Past the submissions and the solvers' reveals: jurors may answer.
+    super::warp(&rpc_url, 10 * 60 + 5 * 60 + 1);
     let jury = browser("jury", &api);
     assert_eq!(jury["questions"], 3, "{jury}");
     assert!(jury["message"].as_str().unwrap().starts_with("Committed 3 answers"), "{jury}");
@@ -198,12 +200,10 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
         serde_json::from_str(&run(&node, &rpc_url, &["--json", "funding", "round", "status", &round]))
             .unwrap()
     };
-    for _ in 0..40 {
-        if phase()["phase"] == "jury revealing" {
-            break;
-        }
-        super::warp(&rpc_url, 60);
-    }
+    // Past the jury's answering period (its deadline, as the round says).
+    let status = phase();
+    let (now, jury_end) = (status["now"].as_u64().unwrap(), status["deadlines"][2].as_u64().unwrap());
+    super::warp(&rpc_url, jury_end.saturating_sub(now) + 1);
     assert_eq!(phase()["phase"], "jury revealing", "{}", phase());
     let revealed = browser("reveal", &api);
     assert!(revealed["message"].as_str().unwrap().starts_with("Revealed your answers"), "{revealed}");
@@ -229,6 +229,7 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
         let r = result.as_str().unwrap();
         assert!(r.starts_with("blocked") || r == "status 0" || r.starts_with("status 403"), "{name}: {r}");
     }
+    assert!(attack["landed"].as_str().unwrap().contains("forbidden"), "the form's POST was served: {attack}");
     // A rebound name (a page at evil.example resolving to 127.0.0.1) is refused too.
     let rebound: Value = reqwest_get(&api, "/ui/api/money", Some("evil.example:8402"));
     assert_eq!(rebound["error"]["code"], "forbidden", "{rebound}");

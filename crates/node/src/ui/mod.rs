@@ -9,7 +9,7 @@
 //! | `GET /ui/api/guard/pending` | the wallet proxy's confirmations waiting for the owner (a page that polls is "open") |
 //! | `POST /ui/api/guard/pending/{id}` | `{"approve": bool}`: the owner's answer |
 //! | `POST /guard/ask` | for the proxy (`agora guard --confirm`): waits for the page's answer; `409` when no page is open |
-//! | `GET /ui/api/guard/history`, `GET /ui/api/guard/lists` | the checks seen and decided; the owner's address book and lists |
+//! | `GET /ui/api/guard/history`, `GET /ui/api/guard/lists`, `POST /ui/api/guard/lists` | the checks seen and decided; the owner's address book and lists, and an entry added or removed |
 //! | `GET /ui/api/money`, `POST /ui/api/mandates` | earnings per day, the settler's next claims, channels both ways, credits bought, mandates; a mandate written |
 //! | `GET /ui/api/feedback` | ERC-8004 feedback given by this node and received by its agent |
 //! | `GET /ui/api/markets`, `/ui/api/markets/{id}/history`, `/ui/api/decisions` | markets, a market's prices over time, decisions |
@@ -147,7 +147,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/api/guard/pending", get(guard_pending))
         .route("/ui/api/guard/pending/{id}", post(guard_decide))
         .route("/ui/api/guard/history", get(guard_history))
-        .route("/ui/api/guard/lists", get(guard_lists))
+        .route("/ui/api/guard/lists", get(guard_lists).post(guard_list_edit))
         .route("/guard/ask", post(guard_ask))
         .route("/ui/api/money", get(money))
         .route("/ui/api/mandates", post(save_mandate))
@@ -391,6 +391,44 @@ async fn guard_lists(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         }
     }
     Ok(Json(json!({ "contacts": contacts, "allowed": allowed, "blocked": blocked })))
+}
+
+#[derive(serde::Deserialize)]
+struct ListEdit {
+    list: String,
+    entry: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    remove: bool,
+}
+
+/// `POST /ui/api/guard/lists`: adds an entry to a list (`contact`, `allow` or `block`), or
+/// removes it (`"remove": true`).
+async fn guard_list_edit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_session(&state, &headers)?;
+    let edit: ListEdit =
+        parse(&body, "{\"list\": \"contact|allow|block\", \"entry\", \"label\"?, \"remove\"?}")?;
+    let list = match edit.list.as_str() {
+        "contact" => agora_guard::ListKind::Contact,
+        "allow" => agora_guard::ListKind::Allow,
+        "block" => agora_guard::ListKind::Block,
+        other => {
+            return Err(bad_request(format!("{other:?} is not a list: contact, allow or block"))
+                .with_param(Some("list")));
+        }
+    };
+    let refused = |e: agora_guard::GuardError| bad_request(e.to_string()).with_param(Some("entry"));
+    if edit.remove {
+        let removed = agora_guard::lists::remove_entry(state.store(), list, &edit.entry).map_err(refused)?;
+        return Ok(Json(json!({ "removed": removed })));
+    }
+    agora_guard::lists::add_entry(state.store(), list, &edit.entry, edit.label.trim()).map_err(refused)?;
+    Ok(Json(json!({ "added": true })))
 }
 
 /// `GET /ui/api/money`: earnings per day over the last 14 days (zero days included), the
@@ -748,6 +786,13 @@ mod tests {
     }
 }
 
+/// A juror's step: the page's session, a chain, and the configuration the operations read.
+fn juror(state: &AppState, headers: &HeaderMap) -> Result<Arc<NodeConfig>, ApiError> {
+    require_session(state, headers)?;
+    state.chain().ok_or_else(no_chain)?;
+    config(state)
+}
+
 fn round_id(id: &str) -> Result<alloy::primitives::U256, ApiError> {
     id.parse().map_err(|_| bad_request(format!("{id:?} is not a round id")))
 }
@@ -759,9 +804,7 @@ async fn jury_questions(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_session(&state, &headers)?;
-    state.chain().ok_or_else(no_chain)?;
-    let config = config(&state)?;
+    let config = juror(&state, &headers)?;
     let asked = crate::ops::funding::jury_questions(&config, round_id(&id)?, None)
         .await
         .map_err(failed("drawing the questions"))?;
@@ -780,7 +823,7 @@ async fn jury_answers(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require_session(&state, &headers)?;
+    let config = juror(&state, &headers)?;
     let answers: Answers = parse(
         &body,
         "{\"answers\": [{\"kind\": \"compare\", \"less\", \"more\", \"times_centi\"} | {\"kind\": \"originality\", \"node\", \"percent\"}]}",
@@ -798,8 +841,6 @@ async fn jury_answers(
             _ => {}
         }
     }
-    state.chain().ok_or_else(no_chain)?;
-    let config = config(&state)?;
     let n = crate::ops::funding::jury_answer(&config, round_id(&id)?, answers.answers)
         .await
         .map_err(|e| bad_request(format!("the answers were not committed: {e}")))?;
@@ -812,9 +853,7 @@ async fn jury_reveal(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_session(&state, &headers)?;
-    state.chain().ok_or_else(no_chain)?;
-    let config = config(&state)?;
+    let config = juror(&state, &headers)?;
     let gas = crate::ops::funding::jury_reveal(&config, round_id(&id)?)
         .await
         .map_err(|e| bad_request(format!("the answers were not revealed: {e}")))?;

@@ -158,6 +158,38 @@ async fn mandates_from_the_page_are_checked_and_need_the_page_s_session() {
     assert_eq!(money["mandates"][0]["name"], "default", "{money}");
 }
 
+#[tokio::test]
+async fn the_address_book_is_edited_from_the_page_only() {
+    let net = TestNet::start().await;
+    let node = TestNode::start(&net).await;
+    let addr = node.api_addr();
+    let session = session_of(&page(addr).await.1);
+    let contact =
+        json!({"list": "contact", "entry": "0x00000000000000000000000000000000000000aa", "label": "Alice"});
+    let (status, _) =
+        send(addr, "/ui/api/guard/lists", Some(&contact), &[("origin", "https://evil.example")]).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(addr, "/ui/api/guard/lists", Some(&contact), &[]).await;
+    assert_eq!(status, 403);
+    let lists = send(addr, "/ui/api/guard/lists", None, &[]).await.1;
+    assert_eq!(lists["contacts"], json!([]), "nothing was written: {lists}");
+    let with = [("x-agora-session", session.as_str())];
+    let (status, body) = send(addr, "/ui/api/guard/lists", Some(&contact), &with).await;
+    assert_eq!((status, body["added"].clone()), (200, json!(true)), "{body}");
+    let lists = send(addr, "/ui/api/guard/lists", None, &[]).await.1;
+    assert_eq!(lists["contacts"][0]["name"], "Alice", "{lists}");
+    let bad = json!({"list": "friends", "entry": "x"});
+    let (status, body) = send(addr, "/ui/api/guard/lists", Some(&bad), &with).await;
+    assert_eq!((status, body["error"]["param"].clone()), (400, json!("list")), "{body}");
+    let bad = json!({"list": "block", "entry": "not an address"});
+    let (status, body) = send(addr, "/ui/api/guard/lists", Some(&bad), &with).await;
+    assert_eq!((status, body["error"]["param"].clone()), (400, json!("entry")), "{body}");
+    let remove =
+        json!({"list": "contact", "entry": "0x00000000000000000000000000000000000000aa", "remove": true});
+    let (status, body) = send(addr, "/ui/api/guard/lists", Some(&remove), &with).await;
+    assert_eq!((status, body["removed"].clone()), (200, json!(true)), "{body}");
+}
+
 /// Without a chain (the inference-only API), the chain's pages say so instead of failing.
 #[tokio::test]
 async fn a_part_that_is_off_is_named() {

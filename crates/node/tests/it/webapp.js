@@ -54,6 +54,20 @@ async function open(route) {
   return { browser, page, problems };
 }
 
+// Every panel has its data or its message: no "Loading…" left (and a moment to paint).
+async function settle(page) {
+  await page.waitForFunction(() => document.querySelector('main .card') && !document.querySelector('.loading'), { timeout: 30000 });
+  await sleep(200);
+}
+
+// The jury's message settles as good or bad once the node answered ("Committing…" until then).
+function answered(page) {
+  return page.waitForFunction(() => {
+    const m = document.querySelector('[data-test="jury-message"]');
+    return m && (m.classList.contains('good') || m.classList.contains('bad'));
+  }, { timeout: 60000 });
+}
+
 async function shot(page, name) {
   fs.mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
@@ -104,16 +118,26 @@ const steps = {
     }
     await sleep(1500);
     const history = await page.$eval('[data-test="guard-history"]', (e) => e.textContent);
+    // The spender goes into the address book from the page.
+    await page.type('[data-test="list-entry"]', '0xabababababababababababababababababababab');
+    await page.type('[data-test="list-label"]', 'the spender');
+    await page.click('[data-test="list-add"]');
+    await page.waitForFunction(() => {
+      const m = document.querySelector('[data-test="list-message"]');
+      return m && (m.classList.contains('good') || m.classList.contains('bad'));
+    }, { timeout: 30000 });
+    const listed = await page.$eval('[data-test="list-message"]', (e) => e.textContent);
+    await page.waitForFunction(() => document.body.textContent.includes('the spender'), { timeout: 30000 });
     await shot(page, 'guard-history');
     await browser.close();
-    return { decided, history, problems };
+    return { decided, history, listed, problems };
   },
 
   async money() {
     const { browser, page, problems } = await open('money');
     await page.waitForSelector('[data-test="earnings-total"]', { timeout: 30000 });
     await page.waitForSelector('[data-test="earnings-chart"]', { timeout: 30000 });
-    await sleep(500);
+    await settle(page);
     const total = await page.$eval('[data-test="earnings-total"]', (e) => e.textContent);
     const bars = await page.$$eval('[data-test="earnings-chart"] rect', (r) => r.filter((x) => Number(x.getAttribute('height')) > 0).length);
     await shot(page, process.env.SHOT || 'money');
@@ -138,7 +162,7 @@ const steps = {
     const seen = {};
     for (const route of ['agents', 'jobs', 'funding']) {
       await page.goto(`${api}/#${route}`, { waitUntil: 'domcontentloaded' });
-      await sleep(2500);
+      await settle(page);
       seen[route] = await page.evaluate(() => ({
         offline: [...document.querySelectorAll('[data-test="offline"]')].map((e) => e.textContent),
         text: document.querySelector('main') ? document.querySelector('main').textContent.slice(0, 400) : '',
@@ -166,10 +190,7 @@ const steps = {
     });
     await shot(page, 'funding-jury');
     await page.click('[data-test="jury-submit"]');
-    await page.waitForFunction(() => {
-      const m = document.querySelector('[data-test="jury-message"]');
-      return m && (m.classList.contains('good') || m.classList.contains('bad'));
-    }, { timeout: 60000 });
+    await answered(page);
     const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
     await browser.close();
     return { questions, message, problems };
@@ -179,11 +200,7 @@ const steps = {
     const { browser, page, problems } = await open('funding');
     const button = await page.waitForSelector('[data-test="jury-reveal"]', { timeout: 30000 });
     await button.click();
-    // The message settles as good or bad once the node answered ("Revealing…" until then).
-    await page.waitForFunction(() => {
-      const m = document.querySelector('[data-test="jury-message"]');
-      return m && (m.classList.contains('good') || m.classList.contains('bad'));
-    }, { timeout: 60000 });
+    await answered(page);
     const message = await page.$eval('[data-test="jury-message"]', (e) => e.textContent);
     await browser.close();
     return { message, problems };
@@ -235,7 +252,8 @@ const steps = {
 (async () => {
   if (!steps[step]) throw new Error(`unknown step ${step}: ${Object.keys(steps).join(', ')}`);
   const result = await steps[step]();
-  process.stdout.write(JSON.stringify(result) + '\n');
+  // Done: leave now, without waiting for a timer still pending (the attack's deadline).
+  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
 })().catch((e) => {
   process.stderr.write(`${e.stack || e}\n`);
   process.exit(1);

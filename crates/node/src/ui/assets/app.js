@@ -1046,6 +1046,45 @@
     ];
   }
 
+  /** The lists, and a form that adds an entry to one of them or removes it. */
+  function listsCard() {
+    const lists = card('Lists', () => api('/ui/api/guard/lists').then(listsView));
+    const kind = el('select', { id: 'list-kind', test: 'list-kind' },
+      el('option', { value: 'contact' }, 'Contacts'),
+      el('option', { value: 'allow' }, 'Trusted'),
+      el('option', { value: 'block' }, 'Blocked'));
+    const entry = el('input', { id: 'list-entry', test: 'list-entry', placeholder: '0x… or a domain', autocomplete: 'off', spellcheck: 'false' });
+    const label = el('input', { id: 'list-label', test: 'list-label', placeholder: 'a name (optional)', autocomplete: 'off' });
+    const message = el('p', { class: 'form-message', test: 'list-message', role: 'status' });
+    const send = async (remove) => {
+      message.className = 'form-message';
+      message.textContent = remove ? 'Removing…' : 'Adding…';
+      try {
+        const r = await api('/ui/api/guard/lists', { body: { list: kind.value, entry: entry.value, label: label.value, remove } });
+        message.className = 'form-message good';
+        message.textContent = remove ? (r && r.removed ? 'Removed.' : 'It was not on that list.') : 'Added.';
+        lists.reload(true);
+      } catch (err) {
+        message.className = 'form-message bad';
+        message.textContent = errorText(err);
+      }
+    };
+    const add = el('button', { class: 'btn btn-primary', type: 'submit', test: 'list-add' }, 'Add');
+    const remove = el('button', { class: 'btn', type: 'button', test: 'list-remove', onclick: () => send(true) }, 'Remove');
+    const form = el('form', { class: 'form', test: 'list-form' },
+      el('div', { class: 'field' }, el('label', { for: 'list-kind' }, 'List'), kind),
+      el('div', { class: 'field' }, el('label', { for: 'list-entry' }, 'Address or domain'), entry),
+      el('div', { class: 'field' }, el('label', { for: 'list-label' }, 'Name'), label),
+      el('div', { class: 'actions' }, add, remove),
+      message);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      send(false);
+    });
+    lists.root.appendChild(form);
+    return lists.root;
+  }
+
   function checkForm() {
     const field = (name, label, placeholder) => {
       const input = el('input', { name, id: 'check-' + name, test: 'check-' + name, placeholder, autocomplete: 'off', spellcheck: 'false' });
@@ -1166,7 +1205,7 @@
       ),
       history.root,
       checkForm(),
-      card('Lists', () => api('/ui/api/guard/lists').then(listsView)).root
+      listsCard()
     );
   }
 
