@@ -471,7 +471,7 @@ impl Node {
             target: "agora::up",
             "transaction guard: POST http://{api_addr}/guard/check, or `agora guard` as a wallet's JSON-RPC endpoint"
         );
-        tracing::info!(target: "agora::up", "node ready on http://{api_addr}; Ctrl-C to stop");
+        tracing::info!(target: "agora::up", "node ready on http://{api_addr}: open it in a browser for the page; Ctrl-C to stop");
         let trigger = tokio::spawn(async move {
             shutdown.await;
             tracing::info!(target: "agora::up", "shutting down");

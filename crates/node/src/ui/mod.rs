@@ -300,10 +300,15 @@ async fn verify_receipt(
     Ok(Json(v))
 }
 
-/// `GET /ui/api/guard/pending`: the confirmations waiting; the page that asks is open.
-async fn guard_pending(State(state): State<AppState>) -> Json<Value> {
+/// `GET /ui/api/guard/pending`: the confirmations waiting. A page that asks with the session
+/// token is open: only this node's page counts (a foreign page can make a browser send a plain
+/// GET, with an image, but not this header), so no other page can draw the proxy's questions
+/// away from the terminal.
+async fn guard_pending(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let c = &state.ui().confirmations;
-    c.seen();
+    if require_session(&state, &headers).is_ok() {
+        c.seen();
+    }
     let pending: Vec<Value> = c
         .pending()
         .iter()

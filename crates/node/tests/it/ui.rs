@@ -33,8 +33,12 @@ fn session_of(html: &str) -> String {
     html[at..at + 64].to_owned()
 }
 
-async fn pending(addr: SocketAddr) -> Vec<Value> {
-    send(addr, "/ui/api/guard/pending", None, &[]).await.1["pending"].as_array().cloned().unwrap_or_default()
+/// The page's poll of the guard's queue (with its session, which makes it count as open).
+async fn pending(addr: SocketAddr, session: &str) -> Vec<Value> {
+    send(addr, "/ui/api/guard/pending", None, &[("x-agora-session", session)]).await.1["pending"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -73,15 +77,21 @@ async fn a_confirmation_is_answered_only_by_the_page_of_this_node() {
     let (status, body) = send(addr, "/guard/ask", Some(&json!({"verdict": verdict})), &[]).await;
     assert_eq!((status, body["error"]["code"].clone()), (409, json!("no_page")), "{body}");
 
+    // A poll without the page's session (an image on another site can send one) opens nothing.
+    let (status, _) = send(addr, "/ui/api/guard/pending", None, &[]).await;
+    assert_eq!(status, 200);
+    let (status, body) = send(addr, "/guard/ask", Some(&json!({"verdict": verdict})), &[]).await;
+    assert_eq!((status, body["error"]["code"].clone()), (409, json!("no_page")), "{body}");
+
     // The page polls: now the proxy's question waits for it.
-    assert!(pending(addr).await.is_empty());
+    assert!(pending(addr, &session).await.is_empty());
     let ask = {
         let verdict = verdict.clone();
         tokio::spawn(async move { send(addr, "/guard/ask", Some(&json!({"verdict": verdict})), &[]).await })
     };
     let mut waiting = Vec::new();
     for _ in 0..100 {
-        waiting = pending(addr).await;
+        waiting = pending(addr, &session).await;
         if !waiting.is_empty() {
             break;
         }
@@ -104,7 +114,7 @@ async fn a_confirmation_is_answered_only_by_the_page_of_this_node() {
     for headers in refusals {
         let (status, body) = send(addr, &decide, Some(&approve), headers).await;
         assert_eq!(status, 403, "{headers:?}: {body}");
-        assert_eq!(pending(addr).await.len(), 1, "a refused answer changed nothing: {headers:?}");
+        assert_eq!(pending(addr, &session).await.len(), 1, "a refused answer changed nothing: {headers:?}");
         assert!(!ask.is_finished());
     }
     // The page's own answer goes through, once.

@@ -19,6 +19,9 @@
       init.headers['content-type'] = 'application/json';
       init.headers['x-agora-session'] = SESSION;
       init.body = JSON.stringify(opts.body === undefined ? {} : opts.body);
+    } else if (opts.session) {
+      // A read that says "this page is open" (the guard's queue) proves it is this node's page.
+      init.headers['x-agora-session'] = SESSION;
     }
     let response;
     try {
@@ -500,7 +503,7 @@
   /** Asks for the pending confirmations every second, on every page. */
   async function pollPending() {
     try {
-      const data = await api('/ui/api/guard/pending');
+      const data = await api('/ui/api/guard/pending', { session: true });
       guard.pending = Array.isArray(data && data.pending) ? data.pending : [];
       guard.error = null;
       guard.loaded = true;
