@@ -214,6 +214,8 @@ fn the_web_app_works_in_a_real_browser_and_other_origins_change_nothing() {
     // The other pages render the node's data, with no script error.
     let pages = browser("pages", &api);
     assert_eq!(pages["problems"], json!([]), "{pages}");
+    let detail = pages["seen"]["agentDetail"].as_str().unwrap();
+    assert!(detail.contains("agora node") && detail.contains("trusted rater"), "{detail}");
     for route in ["agents", "jobs", "funding"] {
         assert_eq!(pages["seen"][route]["offline"], json!([]), "{route} could not load: {pages}");
     }

@@ -167,6 +167,17 @@ const steps = {
         offline: [...document.querySelectorAll('[data-test="offline"]')].map((e) => e.textContent),
         text: document.querySelector('main') ? document.querySelector('main').textContent.slice(0, 400) : '',
       }));
+      if (route === 'agents') {
+        // One agent's reputation, counting only a rater the owner trusts.
+        await page.type('[data-test="trust-raters"]', '0x00000000000000000000000000000000000000aa');
+        await page.$eval('[data-test="trust-raters"]', (e) => e.dispatchEvent(new Event('change')));
+        await page.click('[data-test="agent-row"]');
+        await page.waitForFunction(() => {
+          const d = document.querySelector('[data-test="agent-detail"]');
+          return d && !d.hidden && !d.querySelector('.loading') && d.textContent.length > 40;
+        }, { timeout: 30000 });
+        seen.agentDetail = await page.$eval('[data-test="agent-detail"]', (e) => e.textContent.slice(0, 600));
+      }
       await shot(page, route);
     }
     await browser.close();

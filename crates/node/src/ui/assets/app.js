@@ -1593,7 +1593,34 @@
     const detailCard = el('section', { class: 'card', test: 'agent-detail' }, el('header', { class: 'card-head' }, el('h2', null, 'Agent')), detailBody);
     detailCard.hidden = true;
     let currentId = null;
-    const fillDetail = filler(detailBody, () => api('/agents/' + encodeURIComponent(currentId)).then(agentDetail));
+    // The raters whose feedback counts: kept in this browser, sent with each reputation query.
+    const TRUST_KEY = 'agora.trustedRaters';
+    const trustInput = el('input', { id: 'trust-raters', test: 'trust-raters', placeholder: '0x…, 0x… (raters you trust)', autocomplete: 'off', spellcheck: 'false' });
+    try {
+      trustInput.value = window.localStorage.getItem(TRUST_KEY) || '';
+    } catch (e) {
+      trustInput.value = '';
+    }
+    const trusted = () =>
+      trustInput.value.split(/[\s,]+/).map((a) => a.trim()).filter((a) => /^0x[0-9a-fA-F]{40}$/.test(a));
+    const fillDetail = filler(detailBody, () => {
+      const list = trusted();
+      const query = list.length ? '?trust=' + encodeURIComponent(list.join(',')) : '';
+      return api('/agents/' + encodeURIComponent(currentId) + query).then(agentDetail);
+    });
+    trustInput.addEventListener('change', () => {
+      try {
+        window.localStorage.setItem(TRUST_KEY, trusted().join(', '));
+      } catch (e) {
+        /* private mode: kept for this page only */
+      }
+      if (currentId !== null) fillDetail(true);
+    });
+    const trustCard = plainCard(
+      'Raters you trust',
+      el('p', { class: 'intro' }, 'Reputation counts only feedback from these addresses (and the job evaluator’s); everyone else’s is left out and counted.'),
+      el('div', { class: 'field' }, el('label', { for: 'trust-raters' }, 'Addresses'), trustInput)
+    );
     const detail = (id) => {
       currentId = id;
       detailCard.hidden = false;
@@ -1613,6 +1640,7 @@
       { class: 'page page-agents' },
       card('This node’s agent', () => api('/status').then(ownAgent)).root,
       card('Agents in the index', () => api('/agents').then((d) => agentsIndex(d, detail))).root,
+      trustCard,
       detailCard,
       feedback.root
     );
