@@ -288,7 +288,12 @@ pub fn decode_revert_from(contract: SuiteContract, data: &[u8]) -> Option<String
     own.or_else(|| decode_revert(data))
 }
 
-/// [`send`] for a call to `contract`, naming its reverts by [`decode_revert_from`].
+/// How often [`send_to`] sends a call that checked out but reverted in its block.
+const SEND_ATTEMPTS: u32 = 2;
+
+/// [`send`] for a call to `contract`, naming its reverts by [`decode_revert_from`]. A call that
+/// reverts in its block though its check (the gas estimate) passed is checked and sent again,
+/// once: another sender changed the state in between.
 pub async fn send_to<P, D>(
     contract: SuiteContract,
     call: alloy::contract::CallBuilder<P, D>,
@@ -298,18 +303,31 @@ where
     P: alloy::providers::Provider,
     D: alloy::contract::CallDecoder,
 {
-    let pending = call.send().await.map_err(|e| {
+    let refused = |e: alloy::contract::Error| {
         let named = e.as_revert_data().and_then(|data| decode_revert_from(contract, &data));
         match named {
             Some(decoded) => format!("{what}: the contract reverted with {decoded}"),
             None => format!("{what}: {}", explain_call_error(&e)),
         }
-    })?;
-    let receipt = pending.get_receipt().await.map_err(|e| format!("{what}: {e}"))?;
-    if !receipt.status() {
-        return Err(format!("{what}: the transaction reverted ({})", receipt.transaction_hash));
+    };
+    // A call is checked (its gas estimated) before it is sent. Another sender can change the
+    // state in between (a keeper's observation, a trade), so the same call reverts or runs out
+    // of gas in its block: it is checked and sent once more, and then a revert is named.
+    let mut attempt = 0;
+    loop {
+        let pending = call.send().await.map_err(refused)?;
+        let receipt = pending.get_receipt().await.map_err(|e| format!("{what}: {e}"))?;
+        if receipt.status() {
+            return Ok(receipt);
+        }
+        attempt += 1;
+        if attempt == SEND_ATTEMPTS {
+            return Err(format!(
+                "{what}: the transaction reverted in its block ({}) though it checked out before: the chain's state changed in between",
+                receipt.transaction_hash
+            ));
+        }
     }
-    Ok(receipt)
 }
 
 /// Names a revert of an agora contract (or of the OpenZeppelin code inside it): the custom
