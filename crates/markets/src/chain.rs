@@ -153,32 +153,12 @@ pub async fn create(
 
 /// The markets the maker has, with their questions.
 pub async fn list(chain: &ChainClient, c: MarketContracts) -> Result<Vec<MarketView>> {
-    let maker = LmsrMarketMaker::new(c.maker, chain.provider());
-    let count = maker.marketCount().call().await.map_err(read("reading the markets"))?;
-    let filter = Filter::new()
-        .address(c.resolver)
-        .event_signature(OptimisticResolver::QuestionAsked::SIGNATURE_HASH)
-        .from_block(c.from_block);
-    let asked: Vec<OptimisticResolver::QuestionAsked> = chain
-        .provider()
-        .get_logs(&filter)
+    let count = LmsrMarketMaker::new(c.maker, chain.provider())
+        .marketCount()
+        .call()
         .await
-        .map_err(read("reading the questions"))?
-        .iter()
-        .filter_map(|l| OptimisticResolver::QuestionAsked::decode_log(&l.inner).ok().map(|e| e.data))
-        .collect();
-    let facts = Filter::new()
-        .address(c.facts)
-        .event_signature(ChainFacts::FactAsked::SIGNATURE_HASH)
-        .from_block(c.from_block);
-    let facts: Vec<ChainFacts::FactAsked> = chain
-        .provider()
-        .get_logs(&facts)
-        .await
-        .map_err(read("reading the chain's questions"))?
-        .iter()
-        .filter_map(|l| ChainFacts::FactAsked::decode_log(&l.inner).ok().map(|e| e.data))
-        .collect();
+        .map_err(read("reading the markets"))?;
+    let (asked, facts) = questions(chain, c, None).await?;
     let mut out = Vec::new();
     let mut id = U256::ZERO;
     while id < count {
@@ -188,9 +168,47 @@ pub async fn list(chain: &ChainClient, c: MarketContracts) -> Result<Vec<MarketV
     Ok(out)
 }
 
-/// One market.
+/// One market (its question's events read alone, by its condition).
 pub async fn show(chain: &ChainClient, c: MarketContracts, id: U256) -> Result<MarketView> {
-    list(chain, c).await?.into_iter().find(|m| m.id == id).ok_or_else(|| format!("no market {id}"))
+    let maker = LmsrMarketMaker::new(c.maker, chain.provider());
+    if id >= maker.marketCount().call().await.map_err(read("reading the markets"))? {
+        return Err(format!("no market {id}"));
+    }
+    let condition = maker.market(id).call().await.map_err(read("reading the market"))?.conditionId;
+    let (asked, facts) = questions(chain, c, Some(condition)).await?;
+    view(chain, c, id, &asked, &facts).await
+}
+
+/// The questions asked at the resolver and of the chain (all, or only `condition`'s).
+async fn questions(
+    chain: &ChainClient,
+    c: MarketContracts,
+    condition: Option<B256>,
+) -> Result<(Vec<OptimisticResolver::QuestionAsked>, Vec<ChainFacts::FactAsked>)> {
+    let of = |address: Address, signature: B256| {
+        let filter = Filter::new().address(address).event_signature(signature).from_block(c.from_block);
+        match condition {
+            Some(condition) => filter.topic2(condition),
+            None => filter,
+        }
+    };
+    let asked = chain
+        .provider()
+        .get_logs(&of(c.resolver, OptimisticResolver::QuestionAsked::SIGNATURE_HASH))
+        .await
+        .map_err(read("reading the questions"))?
+        .iter()
+        .filter_map(|l| OptimisticResolver::QuestionAsked::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect();
+    let facts = chain
+        .provider()
+        .get_logs(&of(c.facts, ChainFacts::FactAsked::SIGNATURE_HASH))
+        .await
+        .map_err(read("reading the chain's questions"))?
+        .iter()
+        .filter_map(|l| ChainFacts::FactAsked::decode_log(&l.inner).ok().map(|e| e.data))
+        .collect();
+    Ok((asked, facts))
 }
 
 async fn view(
@@ -963,7 +981,7 @@ pub async fn price_history(chain: &ChainClient, c: MarketContracts, id: U256) ->
         }
     }
     let skip = events.len().saturating_sub(501);
-    let mut out = Vec::new();
+    let mut out: Vec<PricePoint> = Vec::new();
     for (i, (block, deltas)) in events.into_iter().enumerate() {
         if let Some(deltas) = deltas {
             for (x, d) in q.iter_mut().zip(&deltas) {
@@ -973,12 +991,16 @@ pub async fn price_history(chain: &ChainClient, c: MarketContracts, id: U256) ->
         if i < skip {
             continue;
         }
-        let time = chain
-            .provider()
-            .get_block_by_number(block.into())
-            .await
-            .map_err(read("reading a block"))?
-            .map_or(0, |b| b.header.timestamp);
+        // Trades in one block share its time: read it once.
+        let time = match out.last() {
+            Some(p) if p.block == block => p.time,
+            _ => chain
+                .provider()
+                .get_block_by_number(block.into())
+                .await
+                .map_err(read("reading a block"))?
+                .map_or(0, |b| b.header.timestamp),
+        };
         let prices = lmsr.prices(&q).map_err(|e| e.to_string())?;
         out.push(PricePoint { block, time, prices });
     }

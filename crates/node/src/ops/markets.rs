@@ -609,6 +609,8 @@ pub struct ForecastScore {
     pub counted: bool,
     /// This node's key scored it already.
     pub scored: bool,
+    /// The hash of the forecaster's record, as the board holds it.
+    pub reasoning: alloy::primitives::B256,
 }
 
 /// Every forecast published on the board for a resolved binary market, scored: the Brier score
@@ -645,6 +647,7 @@ pub async fn leaderboard(config: &NodeConfig) -> Result<Vec<ForecastScore>> {
                 pnl,
                 counted: known.is_none_or(|k| f.block < k),
                 scored,
+                reasoning: f.reasoning,
             });
         }
     }
@@ -678,18 +681,11 @@ pub async fn publish_scores(config: &NodeConfig) -> Result<Vec<Published>> {
         } else {
             let id: U256 = score.market.parse().unwrap_or_default();
             let agent: U256 = score.agent_id.parse().unwrap_or_default();
-            let forecast = markets::forecasts(&cx.chain, cx.contracts, id)
-                .await
-                .map_err(fail("reading the forecasts"))?
-                .into_iter()
-                .find(|f| f.agent_id == agent)
-                .map(|f| f.reasoning)
-                .unwrap_or_default();
             let scores = [
                 markets::Score { tag: "brier", value: (score.brier * 1e4).round() as i128, decimals: 4 },
                 markets::Score { tag: "pnl", value: score.pnl, decimals: 6 },
             ];
-            markets::give_scores(&cx.chain, cx.contracts, agent, id, &scores, forecast)
+            markets::give_scores(&cx.chain, cx.contracts, agent, id, &scores, score.reasoning)
                 .await
                 .map_err(fail("publishing the scores"))?;
             "published".to_owned()

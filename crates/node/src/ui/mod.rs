@@ -465,12 +465,12 @@ async fn money(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
         }
         None => Vec::new(),
     };
+    // The node's own store, open already.
+    let unreadable = |e: agora_store::StoreError| ApiError::unavailable(format!("reading the mandates: {e}"));
     let mut mandates = Vec::new();
-    for name in agora_pay::Mandate::names(store)
-        .map_err(|e| ApiError::unavailable(format!("reading the mandates: {e}")))?
-    {
-        if let Some(r) = crate::ops::payments::mandate(&config, &name).map_err(failed("reading a mandate"))? {
-            mandates.push(mandate_json(&r.mandate, r.spent));
+    for name in agora_pay::Mandate::names(store).map_err(unreadable)? {
+        if let Some(m) = agora_pay::Mandate::load(store, &name).map_err(unreadable)? {
+            mandates.push(mandate_json(&m, agora_pay::Mandate::spent(store, &name).map_err(unreadable)?));
         }
     }
     // What the settler claims on its next pass: channels with enough unclaimed, or closing.
@@ -554,8 +554,7 @@ async fn save_mandate(
     require_session(&state, &headers)?;
     let form: MandateForm = parse(&body, "{\"name\", \"budget\", \"per_call\", \"payees\", \"expires_in\"}")?;
     let mandate = mandate_of(form, agora_store::now_ms() / 1000)?;
-    let config = config(&state)?;
-    crate::ops::payments::set_mandate(&config, &mandate).map_err(failed("saving the mandate"))?;
+    mandate.save(state.store()).map_err(|e| ApiError::unavailable(format!("saving the mandate: {e}")))?;
     let spent = agora_pay::Mandate::spent(state.store(), &mandate.name).unwrap_or(0);
     Ok(Json(json!({ "mandate": mandate_json(&mandate, spent) })))
 }
