@@ -13,6 +13,7 @@ use crate::{
     InferError, Result,
     kernels::KernelIsa,
     model::{KvCache, Weights},
+    team::Team,
 };
 use std::{
     sync::{
@@ -31,7 +32,7 @@ const JOIN_WAIT: Duration = Duration::from_millis(3);
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) weights: Weights,
-    pub(crate) pool: rayon::ThreadPool,
+    pub(crate) team: Team,
     pub(crate) isa: KernelIsa,
 }
 
@@ -164,7 +165,7 @@ impl Batcher {
             let logits = {
                 let mut seqs: Vec<(&[u32], &mut KvCache)> =
                     tokens.iter().map(Vec::as_slice).zip(caches.iter_mut()).collect();
-                core.pool.install(|| core.weights.forward_batch(core.isa, &mut seqs, false))
+                core.weights.forward_batch(core.isa, &core.team, &mut seqs, false)
             };
             for ((reply, logits), cache) in replies.into_iter().zip(logits).zip(caches) {
                 // A generation that went away no longer waits for its answer.

@@ -42,7 +42,7 @@ pub enum InferError {
         threads: usize,
         /// Why not.
         #[source]
-        source: rayon::ThreadPoolBuildError,
+        source: std::io::Error,
     },
     /// The file is not a usable GGUF model.
     #[error("model: {0}")]

@@ -19,6 +19,7 @@ mod gguf;
 pub mod kernels;
 mod model;
 mod sampling;
+mod team;
 mod template;
 mod tokenizer;
 
@@ -190,11 +191,7 @@ impl Engine {
         } else {
             options.threads
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("agora-infer-{i}"))
-            .build()
-            .map_err(|source| InferError::ThreadPool { threads, source })?;
+        let team = team::Team::new(threads).map_err(|source| InferError::ThreadPool { threads, source })?;
         let context_length = options
             .max_context
             .map_or(weights.config.context_length, |cap| cap.min(weights.config.context_length));
@@ -208,7 +205,7 @@ impl Engine {
             took_ms = started.elapsed().as_millis() as u64,
             "model loaded"
         );
-        let batcher = batch::Batcher::start(batch::Core { weights, pool, isa })?;
+        let batcher = batch::Batcher::start(batch::Core { weights, team, isa })?;
         Ok(Self { info, batcher, tokenizer, template })
     }
 
@@ -229,7 +226,7 @@ impl Engine {
 
     /// Worker threads.
     pub fn threads(&self) -> usize {
-        self.batcher.core().pool.current_num_threads()
+        self.batcher.core().team.threads()
     }
 
     /// The kernel implementation in use.
@@ -366,7 +363,7 @@ impl Engine {
         let mut decoder = Decoder::new(self, prompt, params);
         let mut logits = Vec::new();
         for chunk in prompt.chunks(PREFILL_CHUNK) {
-            logits = core.pool.install(|| core.weights.forward(core.isa, chunk, &mut cache));
+            logits = core.weights.forward(core.isa, &core.team, chunk, &mut cache);
         }
         let vocab = logits.len();
         let mut batch: Vec<f32> = Vec::new();
@@ -393,7 +390,7 @@ impl Engine {
                 if batch.is_empty() || i - batch_start == batch.len() / vocab {
                     let end = (i - 1 + CHUNK).min(claimed.len() - 1);
                     let feed = &claimed[i - 1..end];
-                    batch = core.pool.install(|| core.weights.forward_all(core.isa, feed, &mut cache));
+                    batch = core.weights.forward_all(core.isa, &core.team, feed, &mut cache);
                     batch_start = i;
                 }
                 let row = i - batch_start;
@@ -612,9 +609,9 @@ mod tests {
             let prompt = engine.chat_prompt(&[ChatMessage::new("user", "What is Ethereum?")]).unwrap();
             let core = engine.batcher.core();
             let mut cache = model::KvCache::with_capacity(&core.weights.config, prompt.len() + 1);
-            let first = core.pool.install(|| core.weights.forward(isa, &prompt, &mut cache));
+            let first = core.weights.forward(isa, &core.team, &prompt, &mut cache);
             let next = sampling::argmax(&first);
-            let second = core.pool.install(|| core.weights.forward(isa, &[next], &mut cache));
+            let second = core.weights.forward(isa, &core.team, &[next], &mut cache);
             // FNV-1a over every bit of both rows of logits.
             let hash = first.iter().chain(&second).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
                 v.to_bits()

@@ -8,8 +8,8 @@ use crate::{
     Result,
     gguf::{Architecture, GgufFile, ModelConfig},
     kernels::{self, KernelIsa, QuantizedActivations, WeightMatrix},
+    team::Team,
 };
-use rayon::prelude::*;
 
 /// Matrices that read the same input (q, k and v; gate and up), stacked into one when their
 /// layouts allow, so one parallel product serves them all.
@@ -36,9 +36,16 @@ impl Projections {
 
     /// Every matrix times every vector of `x`: `out` holds, per vector, each matrix's outputs in
     /// turn.
-    fn matmul(&self, isa: KernelIsa, x: &QuantizedActivations, out: &mut [f32], scratch: &mut Vec<f32>) {
+    fn matmul(
+        &self,
+        isa: KernelIsa,
+        team: &Team,
+        x: &QuantizedActivations,
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
         if let [stacked] = self.matrices.as_slice() {
-            kernels::matmul(isa, stacked, x, out);
+            kernels::matmul(isa, team, stacked, x, out);
             return;
         }
         let (n, total) = (x.len(), self.widths.iter().sum::<usize>());
@@ -46,7 +53,7 @@ impl Projections {
         for m in &self.matrices {
             let rows = m.rows();
             scratch.resize(n * rows, 0.0);
-            kernels::matmul(isa, m, x, scratch);
+            kernels::matmul(isa, team, m, x, scratch);
             for t in 0..n {
                 out[t * total + col..][..rows].copy_from_slice(&scratch[t * rows..][..rows]);
             }
@@ -199,14 +206,26 @@ struct Scratch {
 impl Weights {
     /// Runs `tokens` (at positions `cache.len()..`) through the model, appends them to the cache,
     /// and returns the logits of the last token.
-    pub(crate) fn forward(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
-        self.forward_batch(isa, &mut [(tokens, cache)], false).pop().unwrap_or_default()
+    pub(crate) fn forward(
+        &self,
+        isa: KernelIsa,
+        team: &Team,
+        tokens: &[u32],
+        cache: &mut KvCache,
+    ) -> Vec<f32> {
+        self.forward_batch(isa, team, &mut [(tokens, cache)], false).pop().unwrap_or_default()
     }
 
     /// [`Weights::forward`] returning the logits of every position (`tokens.len()` rows of the
     /// vocabulary).
-    pub(crate) fn forward_all(&self, isa: KernelIsa, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
-        self.forward_batch(isa, &mut [(tokens, cache)], true).pop().unwrap_or_default()
+    pub(crate) fn forward_all(
+        &self,
+        isa: KernelIsa,
+        team: &Team,
+        tokens: &[u32],
+        cache: &mut KvCache,
+    ) -> Vec<f32> {
+        self.forward_batch(isa, team, &mut [(tokens, cache)], true).pop().unwrap_or_default()
     }
 
     /// Runs several sequences' new tokens through the model in one pass, each against its own
@@ -217,6 +236,7 @@ impl Weights {
     pub(crate) fn forward_batch(
         &self,
         isa: KernelIsa,
+        team: &Team,
         seqs: &mut [(&[u32], &mut KvCache)],
         all: bool,
     ) -> Vec<Vec<f32>> {
@@ -247,7 +267,6 @@ impl Weights {
             let row = (*token as usize).min(self.embeddings.rows() - 1);
             self.embeddings.dequantize_row(row, &mut x[t * d..(t + 1) * d]);
         }
-        let mut h = vec![0f32; n * d];
         let mut q = vec![0f32; n * d.max(q_dim)];
         let mut k = vec![0f32; n * kv_dim];
         let mut v = vec![0f32; n * kv_dim];
@@ -257,12 +276,11 @@ impl Weights {
         let qkv_width = q_dim + 2 * kv_dim;
         let mut qkv = vec![0f32; n * qkv_width];
         let mut gate_up = vec![0f32; n * 2 * ff];
-        let mut gate = vec![0f32; n * ff];
 
         for (li, layer) in self.layers.iter().enumerate() {
-            rms_norm(isa, &x, &layer.attn_norm, c.rms_eps, &mut h);
-            scratch.q8.requantize(&h, d);
-            layer.qkv.matmul(isa, &scratch.q8, &mut qkv, &mut scratch.part);
+            let row = |t: usize| &x[t * d..(t + 1) * d];
+            scratch.q8.fill(team, n, d, |t, out| rms_norm(isa, row(t), &layer.attn_norm, c.rms_eps, out));
+            layer.qkv.matmul(isa, team, &scratch.q8, &mut qkv, &mut scratch.part);
             for (t, row) in qkv.chunks_exact(qkv_width).enumerate() {
                 q[t * q_dim..(t + 1) * q_dim].copy_from_slice(&row[..q_dim]);
                 k[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim..q_dim + kv_dim]);
@@ -291,22 +309,21 @@ impl Weights {
             // Every sequence's queries in one parallel pass, each against its own cache.
             let caches: Vec<(&[u16], &[u16])> =
                 seqs.iter().map(|(_, cache)| (&cache.keys[li][..], &cache.values[li][..])).collect();
-            self.attention(isa, &q[..n * q_dim], &caches, &offsets, &mut attn);
+            self.attention(isa, team, &q[..n * q_dim], &caches, &offsets, &mut attn);
 
-            scratch.q8.requantize(&attn, q_dim);
-            kernels::matmul(isa, &layer.wo, &scratch.q8, &mut o);
+            scratch.q8.fill(team, n, q_dim, |t, out| out.copy_from_slice(&attn[t * q_dim..(t + 1) * q_dim]));
+            kernels::matmul(isa, team, &layer.wo, &scratch.q8, &mut o);
             add_into(&mut x, &o);
 
-            rms_norm(isa, &x, &layer.ffn_norm, c.rms_eps, &mut h);
-            scratch.q8.requantize(&h, d);
-            layer.gate_up.matmul(isa, &scratch.q8, &mut gate_up, &mut scratch.part);
-            for (row, out) in gate_up.chunks_exact_mut(2 * ff).zip(gate.chunks_exact_mut(ff)) {
-                let (g, u) = row.split_at_mut(ff);
-                kernels::silu_mul(isa, g, u);
+            let row = |t: usize| &x[t * d..(t + 1) * d];
+            scratch.q8.fill(team, n, d, |t, out| rms_norm(isa, row(t), &layer.ffn_norm, c.rms_eps, out));
+            layer.gate_up.matmul(isa, team, &scratch.q8, &mut gate_up, &mut scratch.part);
+            scratch.q8.fill(team, n, ff, |t, out| {
+                let (g, u) = gate_up[t * 2 * ff..(t + 1) * 2 * ff].split_at(ff);
                 out.copy_from_slice(g);
-            }
-            scratch.q8.requantize(&gate, ff);
-            kernels::matmul(isa, &layer.w_down, &scratch.q8, &mut o);
+                kernels::silu_mul(isa, out, u);
+            });
+            kernels::matmul(isa, team, &layer.w_down, &scratch.q8, &mut o);
             add_into(&mut x, &o);
         }
         for ((_, cache), &(_, len, _)) in seqs.iter_mut().zip(&offsets) {
@@ -318,17 +335,14 @@ impl Weights {
             .iter()
             .flat_map(|&(off, len, _)| if all { off..off + len } else { off + len.max(1) - 1..off + len })
             .collect();
-        let mut rows = vec![0f32; picked.len() * d];
-        for (r, &t) in picked.iter().enumerate() {
-            rows[r * d..(r + 1) * d].copy_from_slice(&x[t * d..(t + 1) * d]);
-        }
-        let mut normed = vec![0f32; rows.len()];
-        rms_norm(isa, &rows, &self.output_norm, c.rms_eps, &mut normed);
-        scratch.q8.requantize(&normed, d);
+        scratch.q8.fill(team, picked.len(), d, |r, out| {
+            let t = picked[r];
+            rms_norm(isa, &x[t * d..(t + 1) * d], &self.output_norm, c.rms_eps, out);
+        });
         let output = self.output.as_ref().unwrap_or(&self.embeddings);
         let vocab = output.rows();
         let mut logits = vec![0f32; picked.len() * vocab];
-        kernels::matmul(isa, output, &scratch.q8, &mut logits);
+        kernels::matmul(isa, team, output, &scratch.q8, &mut logits);
         if let [(_, len, _)] = offsets[..] {
             // One sequence: its logits as they are, not copied.
             if all || len > 0 {
@@ -367,6 +381,7 @@ impl Weights {
     fn attention(
         &self,
         isa: KernelIsa,
+        team: &Team,
         q: &[f32],
         caches: &[(&[u16], &[u16])],
         offsets: &[(usize, usize, usize)],
@@ -377,7 +392,11 @@ impl Weights {
         let kv_dim = c.kv_heads * hd;
         let group = c.heads / c.kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
-        out.par_chunks_mut(hd).enumerate().for_each_init(Vec::new, |scores, (idx, out_head)| {
+        thread_local! {
+            /// Each thread's attention scores, reused across heads and passes.
+            static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        team.for_chunks(out, hd, |idx, out_head| {
             let (t, head) = (idx / c.heads, idx % c.heads);
             let s = offsets.partition_point(|&(off, len, _)| off + len <= t);
             let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
@@ -385,19 +404,17 @@ impl Weights {
             let offset = (head / group) * hd;
             let cache =
                 kernels::HeadCache { keys, values, stride: kv_dim, offset, visible: start + t - off + 1 };
-            kernels::attend(isa, query, cache, scale, scores, out_head);
+            SCORES.with_borrow_mut(|scores| kernels::attend(isa, query, cache, scale, scores, out_head));
         });
     }
 }
 
+/// One vector's RMS norm: `out = x / rms(x) · weight`.
 fn rms_norm(isa: KernelIsa, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    let d = weight.len();
-    for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let mean = kernels::dot_f32(isa, xr, xr) / d as f32;
-        let inv = 1.0 / (mean + eps).sqrt();
-        for ((o, xi), w) in or.iter_mut().zip(xr).zip(weight) {
-            *o = xi * inv * w;
-        }
+    let mean = kernels::dot_f32(isa, x, x) / weight.len() as f32;
+    let inv = 1.0 / (mean + eps).sqrt();
+    for ((o, xi), w) in out.iter_mut().zip(x).zip(weight) {
+        *o = xi * inv * w;
     }
 }
 

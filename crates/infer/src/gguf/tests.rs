@@ -344,7 +344,10 @@ fn a_k_quant_model_runs_bit_identically_on_every_kernel_and_follows_its_dequanti
         assert_eq!(run(&load(&k_path, threads, isa)), tokens, "{threads} threads, {}", isa.name());
     }
 
-    let logits = |e: &Engine| e.batcher.core().weights.forward(e.isa(), &prompt, &mut KvCache::new(2));
+    let logits = |e: &Engine| {
+        let core = e.batcher.core();
+        core.weights.forward(e.isa(), &core.team, &prompt, &mut KvCache::new(2))
+    };
     let (ours, twin) = (logits(&engine), logits(&load(&f32_path, 1, KernelIsa::Scalar)));
     assert_eq!(ours.len(), twin.len());
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum::<f64>();
@@ -364,7 +367,7 @@ fn a_batch_of_sequences_gives_each_the_bits_it_gets_alone() {
     for isa in KernelIsa::available() {
         let engine =
             Engine::load(&path, &EngineOptions { threads: 2, isa: Some(isa), ..Default::default() }).unwrap();
-        let w = &engine.batcher.core().weights;
+        let (w, team) = (&engine.batcher.core().weights, &engine.batcher.core().team);
         let seqs: [Vec<u32>; 4] = [(0..9).collect(), vec![200], (40..80).rev().collect(), vec![]];
         // Alone: the first half as a prompt, then one token at a time.
         let alone: Vec<Vec<Vec<f32>>> = seqs
@@ -372,8 +375,8 @@ fn a_batch_of_sequences_gives_each_the_bits_it_gets_alone() {
             .map(|tokens| {
                 let mut cache = KvCache::new(2);
                 let half = tokens.len() / 2;
-                let mut out = vec![w.forward(isa, &tokens[..half], &mut cache)];
-                out.extend(tokens[half..].iter().map(|t| w.forward(isa, &[*t], &mut cache)));
+                let mut out = vec![w.forward(isa, team, &tokens[..half], &mut cache)];
+                out.extend(tokens[half..].iter().map(|t| w.forward(isa, team, &[*t], &mut cache)));
                 out
             })
             .collect();
@@ -394,7 +397,7 @@ fn a_batch_of_sequences_gives_each_the_bits_it_gets_alone() {
                 .collect();
             let mut batch: Vec<(&[u32], &mut KvCache)> =
                 feeds.iter().copied().zip(caches.iter_mut()).collect();
-            let logits = w.forward_batch(isa, &mut batch, false);
+            let logits = w.forward_batch(isa, team, &mut batch, false);
             for (i, l) in logits.into_iter().enumerate() {
                 if step == 0 || !feeds[i].is_empty() {
                     together[i].push(l);

@@ -21,8 +21,7 @@ mod x86;
 
 pub use vector::{HeadCache, attend, dot_f32, exp, exp_f64, silu, silu_mul, sin_cos};
 
-use crate::{InferError, Result};
-use rayon::prelude::*;
+use crate::{InferError, Result, team::Team};
 
 /// Elements per quantization block (all supported formats use 32).
 pub const BLOCK: usize = 32;
@@ -579,22 +578,53 @@ impl QuantizedActivations {
     /// Quantizes into this buffer, reusing its memory.
     pub fn requantize(&mut self, x: &[f32], cols: usize) {
         debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
-        let blocks = x.len() / BLOCK;
+        self.resize(x.len() / cols, cols);
+        self.raw.copy_from_slice(x);
+        let nb = x.len() / BLOCK;
+        quantize_blocks(&self.raw, &mut self.qs, &mut self.ds, &mut self.sums, &mut self.halves[..2 * nb]);
+    }
+
+    /// Fills this buffer with `n` vectors of `cols` values, `row(t, out)` writing vector `t`,
+    /// and quantizes them: rows are written and quantized in parallel on `team`, a few vectors
+    /// per item (each vector's values and blocks are its own, so the split changes nothing).
+    pub(crate) fn fill(
+        &mut self,
+        team: &Team,
+        n: usize,
+        cols: usize,
+        row: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        debug_assert!(cols.is_multiple_of(BLOCK));
+        self.resize(n, cols);
+        let nb = cols / BLOCK;
+        // About 4,096 values per item: enough work to be worth handing out.
+        let per = (4096 / cols).max(1);
+        let mut items: Vec<_> = self
+            .raw
+            .chunks_mut(per * cols)
+            .zip(self.qs.chunks_mut(per * cols))
+            .zip(self.ds.chunks_mut(per * nb))
+            .zip(self.sums.chunks_mut(per * nb))
+            .zip(self.halves.chunks_mut(2 * per * nb))
+            .collect();
+        team.for_chunks(&mut items, 1, |c, item| {
+            let ((((raw, qs), ds), sums), halves) = &mut item[0];
+            for (t, out) in (c * per..).zip(raw.chunks_exact_mut(cols)) {
+                row(t, out);
+            }
+            quantize_blocks(raw, qs, ds, sums, halves);
+        });
+    }
+
+    /// Room for `n` vectors of `cols` values.
+    fn resize(&mut self, n: usize, cols: usize) {
+        let (len, blocks) = (n * cols, n * cols / BLOCK);
         self.cols = cols;
-        self.qs.resize(x.len(), 0);
+        self.qs.resize(len, 0);
         self.ds.resize(blocks, 0.0);
         self.sums.resize(blocks, 0.0);
         self.halves.resize(2 * blocks, 0);
-        self.raw.clear();
-        self.raw.extend_from_slice(x);
-        for (b, block) in x.chunks_exact(BLOCK).enumerate() {
-            let q = &mut self.qs[b * BLOCK..(b + 1) * BLOCK];
-            let (d, sum) = scalar::quantize_block(block, q);
-            self.ds[b] = d;
-            self.sums[b] = sum;
-            self.halves[2 * b] = q[..16].iter().map(|v| i32::from(*v)).sum();
-            self.halves[2 * b + 1] = q[16..].iter().map(|v| i32::from(*v)).sum();
-        }
+        self.raw.resize(len, 0.0);
     }
 
     /// Number of vectors.
@@ -622,6 +652,19 @@ impl QuantizedActivations {
     }
 }
 
+/// Quantizes whole blocks of `x` into 8-bit values `qs`, with each block's scale `ds`, scaled sum
+/// `sums` and the integer sums of its halves `halves`.
+fn quantize_blocks(x: &[f32], qs: &mut [i8], ds: &mut [f32], sums: &mut [f32], halves: &mut [i32]) {
+    for (b, block) in x.chunks_exact(BLOCK).enumerate() {
+        let q = &mut qs[b * BLOCK..(b + 1) * BLOCK];
+        let (d, sum) = scalar::quantize_block(block, q);
+        ds[b] = d;
+        sums[b] = sum;
+        halves[2 * b] = q[..16].iter().map(|v| i32::from(*v)).sum();
+        halves[2 * b + 1] = q[16..].iter().map(|v| i32::from(*v)).sum();
+    }
+}
+
 /// Groups per parallel work item: large enough to amortise scheduling, small enough that a
 /// 192-row matrix still splits evenly over two threads.
 const GROUP_CHUNK: usize = 4;
@@ -633,14 +676,21 @@ const TOKEN_TILE: usize = 4;
 /// `out[t][r] = W[r] · x[t]` for every token `t` and row `r`. `out` holds `x.len()` rows of
 /// `w.rows()` values. Parallel over groups of rows, so the result does not depend on the
 /// thread count; each row's arithmetic is the same however many tokens are multiplied with it.
-pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &mut [f32]) {
+pub(crate) fn matmul(
+    isa: KernelIsa,
+    team: &Team,
+    w: &WeightMatrix,
+    x: &QuantizedActivations,
+    out: &mut [f32],
+) {
     let n = x.len();
     let rows = w.rows();
     debug_assert_eq!(x.cols, w.cols());
     debug_assert_eq!(out.len(), n * rows);
     let groups = rows.div_ceil(GROUP);
     let chunk_rows = GROUP_CHUNK * GROUP;
-    let fill = |c: usize, parts: &mut [&mut [f32]]| {
+    // Item `c` fills rows `c·chunk_rows..` of every token's output: `parts`, one per token.
+    let fill = |c: usize, parts: &mut [Option<&mut [f32]>]| {
         let mut tile = [[0f32; 2 * GROUP]; TOKEN_TILE];
         let end = ((c + 1) * GROUP_CHUNK).min(groups);
         let mut g = c * GROUP_CHUNK;
@@ -653,25 +703,27 @@ pub fn matmul(isa: KernelIsa, w: &WeightMatrix, x: &QuantizedActivations, out: &
                 let tn = (n - t0).min(TOKEN_TILE);
                 w.group_product(isa, g, width, x, t0, &mut tile[..tn]);
                 for (part, res) in parts[t0..t0 + tn].iter_mut().zip(&tile[..tn]) {
-                    part[j0..j0 + valid].copy_from_slice(&res[..valid]);
+                    if let Some(part) = part {
+                        part[j0..j0 + valid].copy_from_slice(&res[..valid]);
+                    }
                 }
             }
             g += width;
         }
     };
     if n == 1 {
-        out.par_chunks_mut(chunk_rows).enumerate().for_each(|(c, part)| fill(c, &mut [part]));
+        team.for_chunks(out, chunk_rows, |c, part| fill(c, &mut [Some(part)]));
         return;
     }
-    // Work item `c` fills rows `c·chunk_rows..` of every token's output: its slices of `out`.
-    let mut items: Vec<Vec<&mut [f32]>> =
-        (0..groups.div_ceil(GROUP_CHUNK)).map(|_| Vec::with_capacity(n)).collect();
-    for token_out in out.chunks_exact_mut(rows) {
-        for (item, part) in items.iter_mut().zip(token_out.chunks_mut(chunk_rows)) {
-            item.push(part);
+    // Every token's output cut at the items' rows, item by item: item `c` takes `n` in a row.
+    let items = groups.div_ceil(GROUP_CHUNK);
+    let mut parts: Vec<Option<&mut [f32]>> = (0..items * n).map(|_| None).collect();
+    for (t, token_out) in out.chunks_exact_mut(rows).enumerate() {
+        for (c, part) in token_out.chunks_mut(chunk_rows).enumerate() {
+            parts[c * n + t] = Some(part);
         }
     }
-    items.into_par_iter().enumerate().for_each(|(c, mut parts)| fill(c, &mut parts));
+    team.for_chunks(&mut parts, n, fill);
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 use super::*;
 
+/// Two threads for the products, as the engine runs by default.
+static TEAM: std::sync::LazyLock<Team> = std::sync::LazyLock::new(|| Team::new(2).unwrap());
+
 /// A small deterministic generator, so tests need no RNG crate.
 struct Lcg(u64);
 
@@ -76,7 +79,7 @@ fn quantized_kernels_match_the_dequantized_product() {
         let x: Vec<f32> = (0..cols).map(|_| rng.f32()).collect();
         let q = QuantizedActivations::quantize(&x, cols);
         let mut out = vec![0f32; rows];
-        matmul(KernelIsa::detect(), &w, &q, &mut out);
+        matmul(KernelIsa::detect(), &TEAM, &w, &q, &mut out);
         let expected = reference(&w, &x);
         for (r, (got, want)) in out.iter().zip(&expected).enumerate() {
             // 8-bit activations: the error is a small fraction of the row's magnitude.
@@ -104,10 +107,10 @@ fn every_isa_gives_the_same_bits() {
         x[BLOCK..2 * BLOCK].fill(0.0);
         let q = QuantizedActivations::quantize(&x, cols);
         let mut reference = vec![0f32; rows * tokens];
-        matmul(KernelIsa::Scalar, &w, &q, &mut reference);
+        matmul(KernelIsa::Scalar, &TEAM, &w, &q, &mut reference);
         for &isa in &isas[1..] {
             let mut fast = vec![0f32; rows * tokens];
-            matmul(isa, &w, &q, &mut fast);
+            matmul(isa, &TEAM, &w, &q, &mut fast);
             let same = reference.iter().zip(&fast).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "{format:?} (minimums: {mins}): {} differs from scalar", isa.name());
         }
@@ -126,7 +129,7 @@ fn eight_bit_weights_at_their_limits_do_not_saturate() {
         let q = QuantizedActivations::quantize(&x, cols);
         for isa in KernelIsa::available() {
             let mut out = vec![0f32; rows];
-            matmul(isa, &w, &q, &mut out);
+            matmul(isa, &TEAM, &w, &q, &mut out);
             // Each element: -128 · (±127) · (1/127).
             let want = -128.0 * sign * cols as f32;
             assert!(out.iter().all(|v| (v - want).abs() < 1e-2), "{}: {out:?}", isa.name());
@@ -141,9 +144,9 @@ fn thread_count_does_not_change_results() {
     let x: Vec<f32> = (0..576 * 5).map(|_| rng.f32()).collect();
     let q = QuantizedActivations::quantize(&x, 576);
     let run = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let team = Team::new(threads).unwrap();
         let mut out = vec![0f32; 5000];
-        pool.install(|| matmul(KernelIsa::detect(), &w, &q, &mut out));
+        matmul(KernelIsa::detect(), &team, &w, &q, &mut out);
         out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     };
     assert_eq!(run(1), run(2));
@@ -162,11 +165,11 @@ fn single_and_batched_products_agree() {
         let q = QuantizedActivations::quantize(&x, 576);
         for isa in KernelIsa::available() {
             let mut batched = vec![0f32; 1200];
-            matmul(isa, &w, &q, &mut batched);
+            matmul(isa, &TEAM, &w, &q, &mut batched);
             for t in 0..6 {
                 let one = QuantizedActivations::quantize(&x[t * 576..(t + 1) * 576], 576);
                 let mut out = vec![0f32; 200];
-                matmul(isa, &w, &one, &mut out);
+                matmul(isa, &TEAM, &w, &one, &mut out);
                 assert_eq!(out, batched[t * 200..(t + 1) * 200], "{format:?} {}", isa.name());
             }
         }
@@ -179,7 +182,7 @@ fn f32_matrices_and_dot_products() {
     let x = vec![1f32; 32];
     let q = QuantizedActivations::quantize(&x, 32);
     let mut out = vec![0f32; 2];
-    matmul(KernelIsa::Scalar, &w, &q, &mut out);
+    matmul(KernelIsa::Scalar, &TEAM, &w, &q, &mut out);
     assert_eq!(out, vec![(0..32).sum::<i32>() as f32, (32..64).sum::<i32>() as f32]);
     assert!(WeightMatrix::f32(2, 31, vec![0.0; 62].into()).is_err());
     assert!(WeightMatrix::quantized(WeightFormat::Q4_1, 1, 32, &[0; 19]).is_err());
