@@ -348,53 +348,58 @@ impl Engine {
     }
 
     /// Checks that `claimed` is what [`Engine::run`] generates for `prepared`, at the cost of a
-    /// prompt pass: the claimed tokens go through the model in batches (teacher forcing), and at
-    /// every position the sampler, with the same seed and parameters, must choose the claimed
-    /// token from the logits, and the output must end exactly where generation ends. The logits
-    /// are bit-identical to generation's, so the answer is the same as re-generating.
+    /// prompt pass: the prompt and the claimed tokens go through the model together (teacher
+    /// forcing), and at every position the sampler, with the same seed and parameters, must
+    /// choose the claimed token from the logits, and the output must end exactly where
+    /// generation ends. The logits are bit-identical to generation's, so the answer is the same
+    /// as re-generating.
     pub fn verify(&self, prepared: &PreparedPrompt, claimed: &[u32]) -> Result<Verification> {
-        /// Positions per batched pass: bounds the logits held at once (rows of the vocabulary).
-        const CHUNK: usize = 32;
+        /// Positions whose logits are held at once (rows of the vocabulary).
+        const LOGIT_ROWS: usize = 32;
         let started = Instant::now();
         let PreparedPrompt { tokens: prompt, params } = prepared;
         let core = self.batcher.core();
-        let positions = prompt.len() + claimed.len().min(params.max_tokens);
-        let mut cache = model::KvCache::with_capacity(&core.weights.config, positions);
+        let (isa, team, weights) = (core.isa, &core.team, &core.weights);
+        let claimed_len = claimed.len().min(params.max_tokens);
+        // Step i chooses from the logits of the prompt's last token (i = 0), then of the claimed
+        // token i − 1: the last claimed token is never fed.
+        let feed: Vec<u32> =
+            prompt.iter().chain(&claimed[..claimed_len.saturating_sub(1)]).copied().collect();
+        let first_logits = prompt.len() - 1;
+        let mut cache = model::KvCache::with_capacity(&weights.config, feed.len());
         let mut decoder = Decoder::new(self, prompt, params);
-        let mut logits = Vec::new();
-        for chunk in prompt.chunks(PREFILL_CHUNK) {
-            logits = core.weights.forward(core.isa, &core.team, chunk, &mut cache);
-        }
-        let vocab = logits.len();
-        let mut batch: Vec<f32> = Vec::new();
-        let mut batch_start = 0;
         let mut quiet = |_: &str| ControlFlow::Continue(());
+        let vocab = weights.vocab();
         let mut i = 0;
         let first_divergence = if params.max_tokens == 0 {
             (!claimed.is_empty()).then_some(0)
         } else {
-            loop {
-                let (chosen, finish) = decoder.step(&mut logits, &mut quiet);
-                if claimed.get(i) != Some(&chosen) {
-                    break Some(i);
+            'check: {
+                // Passes of at most PREFILL_CHUNK positions bound the scratch memory; the
+                // positions are independent, so the bits are those of generation.
+                for (c, chunk) in feed.chunks(PREFILL_CHUNK).enumerate() {
+                    let start = c * PREFILL_CHUNK;
+                    let hidden = weights.hidden(isa, team, &mut [(chunk, &mut cache)]);
+                    let wanted: Vec<usize> = (first_logits.max(start) - start..chunk.len()).collect();
+                    for rows in wanted.chunks(LOGIT_ROWS) {
+                        let mut logits = weights.logits(isa, team, &hidden, rows);
+                        for row in logits.chunks_exact_mut(vocab) {
+                            let (chosen, finish) = decoder.step(row, &mut quiet);
+                            if claimed.get(i) != Some(&chosen) {
+                                break 'check Some(i);
+                            }
+                            match finish {
+                                // Generation ends here: so must the claim.
+                                Some(_) => break 'check (claimed.len() > i + 1).then_some(i + 1),
+                                // Generation goes on: the claim stopped early.
+                                None if i + 1 == claimed.len() => break 'check Some(i + 1),
+                                None => i += 1,
+                            }
+                        }
+                    }
                 }
-                match finish {
-                    // Generation ends here: so must the claim.
-                    Some(_) => break (claimed.len() > i + 1).then_some(i + 1),
-                    // Generation goes on: the claim stopped early.
-                    None if i + 1 == claimed.len() => break Some(i + 1),
-                    None => {}
-                }
-                i += 1;
-                // Step i's logits come from the claimed token i-1, computed CHUNK at a time.
-                if batch.is_empty() || i - batch_start == batch.len() / vocab {
-                    let end = (i - 1 + CHUNK).min(claimed.len() - 1);
-                    let feed = &claimed[i - 1..end];
-                    batch = core.weights.forward_all(core.isa, &core.team, feed, &mut cache);
-                    batch_start = i;
-                }
-                let row = i - batch_start;
-                logits.copy_from_slice(&batch[row * vocab..(row + 1) * vocab]);
+                // Not reached: the last fed position's step ends the check one way or another.
+                Some(i)
             }
         };
         Ok(Verification {

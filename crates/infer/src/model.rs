@@ -205,7 +205,9 @@ struct Scratch {
 
 impl Weights {
     /// Runs `tokens` (at positions `cache.len()..`) through the model, appends them to the cache,
-    /// and returns the logits of the last token.
+    /// and returns the logits of the last token (what the tests compare; the engine goes through
+    /// [`Weights::forward_batch`]).
+    #[cfg(test)]
     pub(crate) fn forward(
         &self,
         isa: KernelIsa,
@@ -214,18 +216,6 @@ impl Weights {
         cache: &mut KvCache,
     ) -> Vec<f32> {
         self.forward_batch(isa, team, &mut [(tokens, cache)], false).pop().unwrap_or_default()
-    }
-
-    /// [`Weights::forward`] returning the logits of every position (`tokens.len()` rows of the
-    /// vocabulary).
-    pub(crate) fn forward_all(
-        &self,
-        isa: KernelIsa,
-        team: &Team,
-        tokens: &[u32],
-        cache: &mut KvCache,
-    ) -> Vec<f32> {
-        self.forward_batch(isa, team, &mut [(tokens, cache)], true).pop().unwrap_or_default()
     }
 
     /// Runs several sequences' new tokens through the model in one pass, each against its own
@@ -240,6 +230,66 @@ impl Weights {
         seqs: &mut [(&[u32], &mut KvCache)],
         all: bool,
     ) -> Vec<Vec<f32>> {
+        let lens: Vec<usize> = seqs.iter().map(|(tokens, _)| tokens.len()).collect();
+        let hidden = self.hidden(isa, team, seqs);
+        // Generation needs only each sequence's last position to pick its next token.
+        let mut picked = Vec::new();
+        let mut off = 0;
+        for &len in &lens {
+            picked.extend(if all { off..off + len } else { off + len.max(1) - 1..off + len });
+            off += len;
+        }
+        let logits = self.logits(isa, team, &hidden, &picked);
+        if let [len] = lens[..] {
+            // One sequence: its logits as they are, not copied.
+            if all || len > 0 {
+                return vec![logits];
+            }
+        }
+        let vocab = self.vocab();
+        let mut out = Vec::with_capacity(seqs.len());
+        let mut at = 0;
+        for len in lens {
+            let rows = if all { len } else { usize::from(len > 0) };
+            out.push(logits[at * vocab..(at + rows) * vocab].to_vec());
+            at += rows;
+        }
+        out
+    }
+
+    /// Rows of the output layer: the vocabulary's size.
+    pub(crate) fn vocab(&self) -> usize {
+        self.output.as_ref().unwrap_or(&self.embeddings).rows()
+    }
+
+    /// The logits of the positions `picked` of `hidden` (from [`Weights::hidden`]), one row of
+    /// the vocabulary each, in that order.
+    pub(crate) fn logits(&self, isa: KernelIsa, team: &Team, hidden: &[f32], picked: &[usize]) -> Vec<f32> {
+        if picked.is_empty() {
+            return Vec::new();
+        }
+        let c = &self.config;
+        let d = c.embedding;
+        let mut q8 = QuantizedActivations::default();
+        q8.fill(team, picked.len(), d, |r, out| {
+            let t = picked[r];
+            rms_norm(isa, &hidden[t * d..(t + 1) * d], &self.output_norm, c.rms_eps, out);
+        });
+        let output = self.output.as_ref().unwrap_or(&self.embeddings);
+        let mut logits = vec![0f32; picked.len() * output.rows()];
+        kernels::matmul(isa, team, output, &q8, &mut logits);
+        logits
+    }
+
+    /// Runs several sequences' new tokens through the model's layers in one pass, each against
+    /// its own cache (which the tokens are appended to), and returns every token's hidden state
+    /// before the output norm: one row of the embedding width each, sequence after sequence.
+    pub(crate) fn hidden(
+        &self,
+        isa: KernelIsa,
+        team: &Team,
+        seqs: &mut [(&[u32], &mut KvCache)],
+    ) -> Vec<f32> {
         let c = &self.config;
         let d = c.embedding;
         let (hd, kv_dim, q_dim) = (c.head_dim, c.kv_heads * c.head_dim, c.heads * c.head_dim);
@@ -251,7 +301,7 @@ impl Weights {
             n += tokens.len();
         }
         if n == 0 {
-            return vec![Vec::new(); seqs.len()];
+            return Vec::new();
         }
         let mut scratch = Scratch::default();
 
@@ -267,9 +317,6 @@ impl Weights {
             let row = (*token as usize).min(self.embeddings.rows() - 1);
             self.embeddings.dequantize_row(row, &mut x[t * d..(t + 1) * d]);
         }
-        let mut q = vec![0f32; n * d.max(q_dim)];
-        let mut k = vec![0f32; n * kv_dim];
-        let mut v = vec![0f32; n * kv_dim];
         let mut attn = vec![0f32; n * q_dim];
         let mut o = vec![0f32; n * d];
         let ff = c.feed_forward;
@@ -281,35 +328,45 @@ impl Weights {
             let row = |t: usize| &x[t * d..(t + 1) * d];
             scratch.q8.fill(team, n, d, |t, out| rms_norm(isa, row(t), &layer.attn_norm, c.rms_eps, out));
             layer.qkv.matmul(isa, team, &scratch.q8, &mut qkv, &mut scratch.part);
-            for (t, row) in qkv.chunks_exact(qkv_width).enumerate() {
-                q[t * q_dim..(t + 1) * q_dim].copy_from_slice(&row[..q_dim]);
-                k[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim..q_dim + kv_dim]);
-                v[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim + kv_dim..]);
-            }
-            add_bias(&mut q[..n * q_dim], layer.bq.as_deref());
-            add_bias(&mut k, layer.bk.as_deref());
-            add_bias(&mut v, layer.bv.as_deref());
-            for ((_, cache), &(off, len, _)) in seqs.iter_mut().zip(&offsets) {
-                for t in off..off + len {
+            // Biases and the rotary embedding, in place in each token's q, k and v.
+            let per = (4096 / qkv_width).max(1);
+            team.for_chunks(&mut qkv, per * qkv_width, |c, rows| {
+                for (t, row) in (c * per..).zip(rows.chunks_exact_mut(qkv_width)) {
+                    let (q, kv) = row.split_at_mut(q_dim);
+                    let (k, v) = kv.split_at_mut(kv_dim);
+                    add_bias(q, layer.bq.as_deref());
+                    add_bias(k, layer.bk.as_deref());
+                    add_bias(v, layer.bv.as_deref());
                     let rot = &rotations[t * hd / 2..(t + 1) * hd / 2];
-                    for head in 0..c.heads {
-                        self.rope(&mut q[(t * c.heads + head) * hd..(t * c.heads + head + 1) * hd], rot);
-                    }
-                    for head in 0..c.kv_heads {
-                        self.rope(
-                            &mut k[(t * c.kv_heads + head) * hd..(t * c.kv_heads + head + 1) * hd],
-                            rot,
-                        );
-                    }
+                    q.chunks_exact_mut(hd)
+                        .chain(k.chunks_exact_mut(hd))
+                        .for_each(|head| self.rope(head, rot));
                 }
-                let half = |x: &f32| half::f16::from_f32(*x).to_bits();
-                cache.keys[li].extend(k[off * kv_dim..(off + len) * kv_dim].iter().map(half));
-                cache.values[li].extend(v[off * kv_dim..(off + len) * kv_dim].iter().map(half));
+            });
+            // Each sequence's keys and values join its cache as f16.
+            let per = (4096 / kv_dim).max(1);
+            for ((_, cache), &(off, len, _)) in seqs.iter_mut().zip(&offsets) {
+                let (keys, values) = (&mut cache.keys[li], &mut cache.values[li]);
+                let at = keys.len();
+                keys.resize(at + len * kv_dim, 0);
+                values.resize(at + len * kv_dim, 0);
+                let mut items: Vec<_> =
+                    keys[at..].chunks_mut(per * kv_dim).zip(values[at..].chunks_mut(per * kv_dim)).collect();
+                team.for_chunks(&mut items, 1, |c, item| {
+                    let (keys, values) = &mut item[0];
+                    let rows = keys.chunks_exact_mut(kv_dim).zip(values.chunks_exact_mut(kv_dim));
+                    for (t, (key, value)) in (off + c * per..).zip(rows) {
+                        let row = &qkv[t * qkv_width + q_dim..(t + 1) * qkv_width];
+                        let half = |(out, x): (&mut u16, &f32)| *out = half::f16::from_f32(*x).to_bits();
+                        key.iter_mut().zip(&row[..kv_dim]).for_each(half);
+                        value.iter_mut().zip(&row[kv_dim..]).for_each(half);
+                    }
+                });
             }
             // Every sequence's queries in one parallel pass, each against its own cache.
             let caches: Vec<(&[u16], &[u16])> =
                 seqs.iter().map(|(_, cache)| (&cache.keys[li][..], &cache.values[li][..])).collect();
-            self.attention(isa, team, &q[..n * q_dim], &caches, &offsets, &mut attn);
+            self.attention(isa, team, (&qkv, qkv_width), &caches, &offsets, &mut attn);
 
             scratch.q8.fill(team, n, q_dim, |t, out| out.copy_from_slice(&attn[t * q_dim..(t + 1) * q_dim]));
             kernels::matmul(isa, team, &layer.wo, &scratch.q8, &mut o);
@@ -329,34 +386,7 @@ impl Weights {
         for ((_, cache), &(_, len, _)) in seqs.iter_mut().zip(&offsets) {
             cache.len += len;
         }
-
-        // Generation needs only each sequence's last position to pick its next token.
-        let picked: Vec<usize> = offsets
-            .iter()
-            .flat_map(|&(off, len, _)| if all { off..off + len } else { off + len.max(1) - 1..off + len })
-            .collect();
-        scratch.q8.fill(team, picked.len(), d, |r, out| {
-            let t = picked[r];
-            rms_norm(isa, &x[t * d..(t + 1) * d], &self.output_norm, c.rms_eps, out);
-        });
-        let output = self.output.as_ref().unwrap_or(&self.embeddings);
-        let vocab = output.rows();
-        let mut logits = vec![0f32; picked.len() * vocab];
-        kernels::matmul(isa, team, output, &scratch.q8, &mut logits);
-        if let [(_, len, _)] = offsets[..] {
-            // One sequence: its logits as they are, not copied.
-            if all || len > 0 {
-                return vec![logits];
-            }
-        }
-        let mut out = Vec::with_capacity(seqs.len());
-        let mut at = 0;
-        for &(_, len, _) in &offsets {
-            let rows = if all { len } else { usize::from(len > 0) };
-            out.push(logits[at * vocab..(at + rows) * vocab].to_vec());
-            at += rows;
-        }
-        out
+        x
     }
 
     /// Rotates `x` (one head) by the position's `(sin, cos)` pairs.
@@ -375,14 +405,14 @@ impl Weights {
         }
     }
 
-    /// Causal attention of every new query over its sequence's cache: token `t` of the batch
-    /// belongs to the sequence whose `(offset, length, start)` covers it and sits at position
-    /// `start + t - offset`.
+    /// Causal attention of every new query over its sequence's cache: token `t`'s queries are
+    /// row `t` of `q` (rows `q_stride` apart, a head every `head_dim` values); it belongs to the sequence
+    /// whose `(offset, length, start)` covers it and sits at position `start + t - offset`.
     fn attention(
         &self,
         isa: KernelIsa,
         team: &Team,
-        q: &[f32],
+        (q, q_stride): (&[f32], usize),
         caches: &[(&[u16], &[u16])],
         offsets: &[(usize, usize, usize)],
         out: &mut [f32],
@@ -400,7 +430,7 @@ impl Weights {
             let (t, head) = (idx / c.heads, idx % c.heads);
             let s = offsets.partition_point(|&(off, len, _)| off + len <= t);
             let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
-            let query = &q[idx * hd..(idx + 1) * hd];
+            let query = &q[t * q_stride + head * hd..][..hd];
             let offset = (head / group) * hd;
             let cache =
                 kernels::HeadCache { keys, values, stride: kv_dim, offset, visible: start + t - off + 1 };
@@ -418,13 +448,10 @@ fn rms_norm(isa: KernelIsa, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]
     }
 }
 
+/// One vector plus its bias, where the model has one.
 fn add_bias(x: &mut [f32], bias: Option<&[f32]>) {
-    if let Some(bias) = bias {
-        for row in x.chunks_exact_mut(bias.len()) {
-            for (xi, b) in row.iter_mut().zip(bias) {
-                *xi += b;
-            }
-        }
+    for (xi, b) in x.iter_mut().zip(bias.unwrap_or_default()) {
+        *xi += b;
     }
 }
 

@@ -687,6 +687,9 @@ pub(crate) fn matmul(
     let rows = w.rows();
     debug_assert_eq!(x.cols, w.cols());
     debug_assert_eq!(out.len(), n * rows);
+    if n == 0 {
+        return;
+    }
     let groups = rows.div_ceil(GROUP);
     let chunk_rows = GROUP_CHUNK * GROUP;
     // Item `c` fills rows `c·chunk_rows..` of every token's output: `parts`, one per token.

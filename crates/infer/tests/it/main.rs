@@ -222,6 +222,20 @@ fn verification_in_one_pass_agrees_with_generation_and_finds_the_first_divergenc
         let v = e.verify(&prepared, &longer).unwrap();
         assert_eq!(v.first_divergence, Some(n), "goes on after the end");
     }
+
+    // A prompt longer than one pass: the first logits to check come from its second pass.
+    let long = format!(
+        "{}Summarise this in one line.",
+        "The robot painted the sea, the sky and the hills. ".repeat(14)
+    );
+    let prompt = e.chat_prompt(&[ChatMessage::new("user", long)]).unwrap();
+    assert!(prompt.len() > 128, "{} prompt tokens", prompt.len());
+    let prepared = e.prepare(prompt, SamplingParams { max_tokens: 24, ..Default::default() }).unwrap();
+    let out = e.run(&prepared, |_| ControlFlow::Continue(())).unwrap();
+    let v = e.verify(&prepared, &out.tokens).unwrap();
+    assert_eq!((v.first_divergence, &v.tokens), (None, &out.tokens));
+    let v = e.verify(&prepared, &[]).unwrap();
+    assert_eq!((v.first_divergence, &v.tokens[..]), (Some(0), &out.tokens[..1]), "an empty claim");
 }
 
 /// Continuous batching: eight different requests decoded concurrently (in batches of up to
