@@ -125,9 +125,17 @@ pub struct HeadCache<'a> {
     pub visible: usize,
 }
 
-/// One attention head of one query over its cache; `scores` is scratch. `dot` is
-/// [`dot8_half`] and `weighted` is [`weighted_values`], or versions of them with the same
-/// operations in the same order.
+/// [`dot8_half`] of one query with four keys at once: four independent chains of additions
+/// (one key's chain waits on its own additions only), each key's lanes and tree exactly as in
+/// [`dot8_half`].
+#[inline(always)]
+pub(super) fn dot8_half4(a: &[f32], keys: [&[u16]; 4]) -> [f32; 4] {
+    keys.map(|k| dot8_half(a, k))
+}
+
+/// One attention head of one query over its cache; `scores` is scratch. `dot4` is
+/// [`dot8_half4`] and `weighted` is [`weighted_values`], or versions of
+/// them with the same operations in the same order.
 #[inline(always)]
 pub(super) fn attend_with(
     query: &[f32],
@@ -135,7 +143,7 @@ pub(super) fn attend_with(
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
-    dot: impl Fn(&[f32], &[u16]) -> f32,
+    dot4: impl Fn(&[f32], [&[u16]; 4]) -> [f32; 4],
     weighted: impl Fn(&[f32], HeadCache<'_>, &mut [f32]),
 ) {
     let hd = query.len();
@@ -143,11 +151,17 @@ pub(super) fn attend_with(
     // Plain loops, not iterator adaptors: an adaptor's `fold` may stay out of line and so be
     // built without the caller's instructions.
     scores.resize(visible, 0.0);
+    let key = |p: usize| &keys[p * stride + offset..][..hd];
     let mut max = f32::NEG_INFINITY;
-    for p in 0..visible {
-        let s = dot(query, &keys[p * stride + offset..][..hd]) * scale;
-        scores[p] = s;
-        max = max.max(s);
+    for p in (0..visible).step_by(4) {
+        // The last run of fewer than four repeats its last key (and drops those results).
+        let at = |j: usize| key((p + j).min(visible - 1));
+        let four = dot4(query, [at(0), at(1), at(2), at(3)]);
+        for (j, s) in four.into_iter().take(visible - p).enumerate() {
+            let s = s * scale;
+            scores[p + j] = s;
+            max = max.max(s);
+        }
     }
     for s in scores.iter_mut() {
         *s = exp(*s - max);
@@ -234,7 +248,7 @@ pub fn attend(
         return super::x86::attend(query, cache, scale, scores, out);
     }
     let _ = isa;
-    attend_with(query, cache, scale, scores, out, dot8_half, weighted_values);
+    attend_with(query, cache, scale, scores, out, dot8_half4, weighted_values);
 }
 
 /// `gate[i] = silu(gate[i]) · up[i]`.

@@ -203,10 +203,10 @@ pub(super) fn attend(
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn imp(query: &[f32], cache: HeadCache<'_>, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
         // SAFETY: the caller enabled AVX2 and F16C.
-        let dot = |a: &[f32], b: &[u16]| unsafe { dot_half(a, b) };
+        let dot4 = |a: &[f32], keys: [&[u16]; 4]| unsafe { dot_half4(a, keys) };
         let weighted =
             |s: &[f32], cache: HeadCache<'_>, out: &mut [f32]| unsafe { weighted_half(s, cache, out) };
-        super::vector::attend_with(query, cache, scale, scores, out, dot, weighted)
+        super::vector::attend_with(query, cache, scale, scores, out, dot4, weighted)
     }
     // SAFETY: only called for `KernelIsa::Avx2` and above, chosen after detecting AVX2 and F16C.
     unsafe { imp(query, cache, scale, scores, out) }
@@ -235,6 +235,34 @@ unsafe fn dot_half(a: &[f32], b: &[u16]) -> f32 {
         lanes[i - chunks * 8] += a[i] * super::vector::f16_to_f32(b[i]);
     }
     ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// [`super::vector::dot8_half4`]: [`dot_half`] of one query with four keys, their chains of
+/// additions interleaved.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_half4(a: &[f32], keys: [&[u16]; 4]) -> [f32; 4] {
+    let n = keys.iter().fold(a.len(), |n, k| n.min(k.len()));
+    if !n.is_multiple_of(8) {
+        // SAFETY: the caller enabled AVX2 and F16C.
+        return keys.map(|k| unsafe { dot_half(a, k) });
+    }
+    // SAFETY: every load reads 8 elements below `n`, within `a` and every key.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for c in 0..n / 8 {
+            let x = _mm256_loadu_ps(a.as_ptr().add(8 * c));
+            for (acc, key) in acc.iter_mut().zip(&keys) {
+                let y = _mm256_cvtph_ps(_mm_loadu_si128(key.as_ptr().add(8 * c) as *const __m128i));
+                *acc = _mm256_add_ps(*acc, _mm256_mul_ps(x, y));
+            }
+        }
+        acc.map(|acc| {
+            let mut l = [0f32; 8];
+            _mm256_storeu_ps(l.as_mut_ptr(), acc);
+            ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+        })
+    }
 }
 
 /// [`super::vector::weighted_values`], eight elements at a time (each element's additions in
