@@ -355,7 +355,7 @@ impl Engine {
     /// as re-generating.
     pub fn verify(&self, prepared: &PreparedPrompt, claimed: &[u32]) -> Result<Verification> {
         /// Positions whose logits are held at once (rows of the vocabulary).
-        const LOGIT_ROWS: usize = 32;
+        const LOGIT_ROWS: usize = 64;
         let started = Instant::now();
         let PreparedPrompt { tokens: prompt, params } = prepared;
         let core = self.batcher.core();

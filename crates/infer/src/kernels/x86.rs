@@ -383,13 +383,12 @@ unsafe fn pair_vnni<const N: usize>(
             for t in 0..N {
                 let act = acts.get_unchecked(t);
                 let a = act.qs.as_ptr().add(b * BLOCK) as *const i32;
-                let mut p = [_mm512_setzero_si512(); 4];
+                // One chain of products per half: the tokens' chains run side by side.
+                let mut h = [_mm512_setzero_si512(); 2];
                 for (k, wk) in w.iter().enumerate() {
                     let ab = _mm512_set1_epi32(a.add(k).read_unaligned());
-                    let c = k / 4 * 2 + k % 2;
-                    p[c] = _mm512_dpbusd_epi32(p[c], *wk, ab);
+                    h[k / 4] = _mm512_dpbusd_epi32(h[k / 4], *wk, ab);
                 }
-                let mut h = [_mm512_add_epi32(p[0], p[1]), _mm512_add_epi32(p[2], p[3])];
                 if offset != 0 {
                     let halves = act.halves.as_ptr().add(2 * b);
                     h[0] = _mm512_sub_epi32(h[0], _mm512_set1_epi32(offset * *halves));
