@@ -670,8 +670,9 @@ fn quantize_blocks(x: &[f32], qs: &mut [i8], ds: &mut [f32], sums: &mut [f32], h
 const GROUP_CHUNK: usize = 4;
 
 /// Activation vectors a work item multiplies together, so each weight block is unpacked once
-/// for all of them while it is in registers.
-const TOKEN_TILE: usize = 4;
+/// for all of them while it is in registers: eight for the 512-bit kernel (32 registers), four
+/// for the others.
+const TOKEN_TILE: usize = 8;
 
 /// `out[t][r] = W[r] · x[t]` for every token `t` and row `r`. `out` holds `x.len()` rows of
 /// `w.rows()` values. Parallel over groups of rows, so the result does not depend on the
@@ -702,8 +703,9 @@ pub(crate) fn matmul(
             let width = if g + 1 < end && w.has_pair_product(isa) { 2 } else { 1 };
             let j0 = (g - c * GROUP_CHUNK) * GROUP;
             let valid = (width * GROUP).min(rows - g * GROUP);
-            for t0 in (0..n).step_by(TOKEN_TILE) {
-                let tn = (n - t0).min(TOKEN_TILE);
+            let tile_len = if width == 2 { TOKEN_TILE } else { TOKEN_TILE / 2 };
+            for t0 in (0..n).step_by(tile_len) {
+                let tn = (n - t0).min(tile_len);
                 w.group_product(isa, g, width, x, t0, &mut tile[..tn]);
                 for (part, res) in parts[t0..t0 + tn].iter_mut().zip(&tile[..tn]) {
                     if let Some(part) = part {

@@ -320,7 +320,11 @@ pub(super) fn pair_product_vnni(
             1 => pair_vnni::<1>(format, groups, acts, out),
             2 => pair_vnni::<2>(format, groups, acts, out),
             3 => pair_vnni::<3>(format, groups, acts, out),
-            _ => pair_vnni::<4>(format, groups, acts, out),
+            4 => pair_vnni::<4>(format, groups, acts, out),
+            5 => pair_vnni::<5>(format, groups, acts, out),
+            6 => pair_vnni::<6>(format, groups, acts, out),
+            7 => pair_vnni::<7>(format, groups, acts, out),
+            _ => pair_vnni::<8>(format, groups, acts, out),
         }
     }
 }
