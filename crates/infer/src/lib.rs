@@ -356,6 +356,9 @@ impl Engine {
     pub fn verify(&self, prepared: &PreparedPrompt, claimed: &[u32]) -> Result<Verification> {
         /// Positions whose logits are held at once (rows of the vocabulary).
         const LOGIT_ROWS: usize = 64;
+        /// Positions per pass: a prompt and its answer in one pass at the usual sizes (the
+        /// weights are streamed once), with bounded scratch memory beyond them.
+        const PASS: usize = 256;
         let started = Instant::now();
         let PreparedPrompt { tokens: prompt, params } = prepared;
         let core = self.batcher.core();
@@ -375,10 +378,9 @@ impl Engine {
             (!claimed.is_empty()).then_some(0)
         } else {
             'check: {
-                // Passes of at most PREFILL_CHUNK positions bound the scratch memory; the
-                // positions are independent, so the bits are those of generation.
-                for (c, chunk) in feed.chunks(PREFILL_CHUNK).enumerate() {
-                    let start = c * PREFILL_CHUNK;
+                // The positions are independent, so the bits are those of generation.
+                for (c, chunk) in feed.chunks(PASS).enumerate() {
+                    let start = c * PASS;
                     let hidden = weights.hidden(isa, team, &mut [(chunk, &mut cache)]);
                     let wanted: Vec<usize> = (first_logits.max(start) - start..chunk.len()).collect();
                     for rows in wanted.chunks(LOGIT_ROWS) {

@@ -426,15 +426,23 @@ impl Weights {
             /// Each thread's attention scores, reused across heads and passes.
             static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        team.for_chunks(out, hd, |idx, out_head| {
-            let (t, head) = (idx / c.heads, idx % c.heads);
-            let s = offsets.partition_point(|&(off, len, _)| off + len <= t);
-            let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
-            let query = &q[t * q_stride + head * hd..][..hd];
-            let offset = (head / group) * hd;
-            let cache =
-                kernels::HeadCache { keys, values, stride: kv_dim, offset, visible: start + t - off + 1 };
-            SCORES.with_borrow_mut(|scores| kernels::attend(isa, query, cache, scale, scores, out_head));
+        // A head of a token per item while there are few (a decoding step), a token's heads
+        // per item in a pass over many tokens, where handing out each head would cost more than
+        // the shortest of them.
+        let per = if out.len() / hd >= 64 * team.threads() { c.heads } else { 1 };
+        team.for_chunks(out, per * hd, |item, outs| {
+            SCORES.with_borrow_mut(|scores| {
+                for (idx, out_head) in (item * per..).zip(outs.chunks_exact_mut(hd)) {
+                    let (t, head) = (idx / c.heads, idx % c.heads);
+                    let s = offsets.partition_point(|&(off, len, _)| off + len <= t);
+                    let ((keys, values), (off, _, start)) = (caches[s], offsets[s]);
+                    let query = &q[t * q_stride + head * hd..][..hd];
+                    let offset = (head / group) * hd;
+                    let visible = start + t - off + 1;
+                    let cache = kernels::HeadCache { keys, values, stride: kv_dim, offset, visible };
+                    kernels::attend(isa, query, cache, scale, scores, out_head);
+                }
+            })
         });
     }
 }
