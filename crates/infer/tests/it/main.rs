@@ -226,10 +226,10 @@ fn verification_in_one_pass_agrees_with_generation_and_finds_the_first_divergenc
     // A prompt longer than one pass: the first logits to check come from its second pass.
     let long = format!(
         "{}Summarise this in one line.",
-        "The robot painted the sea, the sky and the hills. ".repeat(14)
+        "The robot painted the sea, the sky and the hills. ".repeat(24)
     );
     let prompt = e.chat_prompt(&[ChatMessage::new("user", long)]).unwrap();
-    assert!(prompt.len() > 128, "{} prompt tokens", prompt.len());
+    assert!(prompt.len() > 256, "{} prompt tokens", prompt.len());
     let prepared = e.prepare(prompt, SamplingParams { max_tokens: 24, ..Default::default() }).unwrap();
     let out = e.run(&prepared, |_| ControlFlow::Continue(())).unwrap();
     let v = e.verify(&prepared, &out.tokens).unwrap();
