@@ -665,8 +665,8 @@ fn quantize_blocks(x: &[f32], qs: &mut [i8], ds: &mut [f32], sums: &mut [f32], h
     }
 }
 
-/// Groups per parallel work item: large enough to amortise scheduling, small enough that a
-/// 192-row matrix still splits evenly over two threads.
+/// Groups per parallel work item at least: large enough to amortise scheduling, small enough
+/// that a 192-row matrix still splits evenly over two threads.
 const GROUP_CHUNK: usize = 4;
 
 /// Activation vectors a work item multiplies together, so each weight block is unpacked once
@@ -692,16 +692,19 @@ pub(crate) fn matmul(
         return;
     }
     let groups = rows.div_ceil(GROUP);
-    let chunk_rows = GROUP_CHUNK * GROUP;
+    // Large matrices in about eight items per thread: enough to balance the threads, few
+    // enough that claiming them costs nothing.
+    let chunk = GROUP_CHUNK.max(groups / (8 * team.threads())).next_multiple_of(2);
+    let chunk_rows = chunk * GROUP;
     // Item `c` fills rows `c·chunk_rows..` of every token's output: `parts`, one per token.
     let fill = |c: usize, parts: &mut [Option<&mut [f32]>]| {
         let mut tile = [[0f32; 2 * GROUP]; TOKEN_TILE];
-        let end = ((c + 1) * GROUP_CHUNK).min(groups);
-        let mut g = c * GROUP_CHUNK;
+        let end = ((c + 1) * chunk).min(groups);
+        let mut g = c * chunk;
         while g < end {
             // Two groups at a time where the kernels have a 16-row form.
             let width = if g + 1 < end && w.has_pair_product(isa) { 2 } else { 1 };
-            let j0 = (g - c * GROUP_CHUNK) * GROUP;
+            let j0 = (g - c * chunk) * GROUP;
             let valid = (width * GROUP).min(rows - g * GROUP);
             let tile_len = if width == 2 { TOKEN_TILE } else { TOKEN_TILE / 2 };
             for t0 in (0..n).step_by(tile_len) {
@@ -721,7 +724,7 @@ pub(crate) fn matmul(
         return;
     }
     // Every token's output cut at the items' rows, item by item: item `c` takes `n` in a row.
-    let items = groups.div_ceil(GROUP_CHUNK);
+    let items = groups.div_ceil(chunk);
     let mut parts: Vec<Option<&mut [f32]>> = (0..items * n).map(|_| None).collect();
     for (t, token_out) in out.chunks_exact_mut(rows).enumerate() {
         for (c, part) in token_out.chunks_mut(chunk_rows).enumerate() {
