@@ -109,7 +109,8 @@ pub struct InferReport {
     pub verification: Verification,
 }
 
-/// A receipt's check ([`agora_infer::Engine::verify`]: one batched pass) against its generation.
+/// A receipt's check ([`agora_infer::Engine::verify`]: prompt and output in one pass) against its
+/// generation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     /// Tokens of the output checked.
