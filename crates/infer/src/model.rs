@@ -257,9 +257,14 @@ impl Weights {
         out
     }
 
+    /// The output layer (the embeddings where they are tied).
+    fn output(&self) -> &WeightMatrix {
+        self.output.as_ref().unwrap_or(&self.embeddings)
+    }
+
     /// Rows of the output layer: the vocabulary's size.
     pub(crate) fn vocab(&self) -> usize {
-        self.output.as_ref().unwrap_or(&self.embeddings).rows()
+        self.output().rows()
     }
 
     /// The logits of the positions `picked` of `hidden` (from [`Weights::hidden`]), one row of
@@ -275,9 +280,8 @@ impl Weights {
             let t = picked[r];
             rms_norm(isa, &hidden[t * d..(t + 1) * d], &self.output_norm, c.rms_eps, out);
         });
-        let output = self.output.as_ref().unwrap_or(&self.embeddings);
-        let mut logits = vec![0f32; picked.len() * output.rows()];
-        kernels::matmul(isa, team, output, &q8, &mut logits);
+        let mut logits = vec![0f32; picked.len() * self.vocab()];
+        kernels::matmul(isa, team, self.output(), &q8, &mut logits);
         logits
     }
 

@@ -80,10 +80,9 @@ struct Shared {
 }
 
 impl Shared {
-    /// Runs items of job `epoch` until none is left to claim; returns how many this thread ran.
-    fn work(&self, epoch: u64) -> usize {
+    /// Runs items of job `epoch` until none is left to claim.
+    fn work(&self, epoch: u64) {
         let job = self.job.load(SeqCst);
-        let mut ran = 0;
         let mut seen = Counter(self.counter.load(SeqCst));
         while seen.epoch() == epoch && seen.next() < seen.items() {
             let claimed = Counter(seen.0 + 1);
@@ -99,13 +98,11 @@ impl Shared {
                         self.panicked.store(true, SeqCst);
                     }
                     self.done.fetch_add(1, SeqCst);
-                    ran += 1;
                     seen = Counter(self.counter.load(SeqCst));
                 }
                 Err(now) => seen = Counter(now),
             }
         }
-        ran
     }
 
     fn worker(&self) {
@@ -190,7 +187,8 @@ impl Team {
     }
 
     /// Calls `f(i)` once for every `i` in `0..items`, across the team; returns when all are
-    /// done. A panic in any item is raised here once every item has finished.
+    /// done. A panic in any item is raised here once every item has finished. `f` must not
+    /// call `run` on the same team (jobs take turns, one at a time).
     pub(crate) fn run(&self, items: usize, f: &(dyn Fn(usize) + Sync)) {
         if self.workers.is_empty() || items <= 1 {
             (0..items).for_each(f);

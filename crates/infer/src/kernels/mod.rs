@@ -580,8 +580,7 @@ impl QuantizedActivations {
         debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
         self.resize(x.len() / cols, cols);
         self.raw.copy_from_slice(x);
-        let nb = x.len() / BLOCK;
-        quantize_blocks(&self.raw, &mut self.qs, &mut self.ds, &mut self.sums, &mut self.halves[..2 * nb]);
+        quantize_blocks(&self.raw, &mut self.qs, &mut self.ds, &mut self.sums, &mut self.halves);
     }
 
     /// Fills this buffer with `n` vectors of `cols` values, `row(t, out)` writing vector `t`,
