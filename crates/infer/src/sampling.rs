@@ -138,13 +138,17 @@ impl Sampler {
         if p.temperature == 0.0 {
             return argmax(logits);
         }
-        // Candidates by logit, ties by id: a total order, so the draw is reproducible.
-        let mut candidates: Vec<(u32, f32)> =
-            logits.iter().enumerate().map(|(i, l)| (i as u32, *l)).collect();
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        if p.top_k > 0 {
-            candidates.truncate(p.top_k);
+        // Candidates by logit (descending, in `f32::total_cmp`'s order), ties by id: one integer
+        // key each, all distinct, so any sort gives the same sequence and the draw is
+        // reproducible. With top-k only the k first are found (a selection) and sorted.
+        let mut keys: Vec<u64> = logits.iter().enumerate().map(|(i, l)| descending(*l, i as u32)).collect();
+        if p.top_k > 0 && p.top_k < keys.len() {
+            keys.select_nth_unstable(p.top_k - 1);
+            keys.truncate(p.top_k);
         }
+        keys.sort_unstable();
+        let candidates: Vec<(u32, f32)> =
+            keys.iter().map(|k| (*k as u32, logits[*k as u32 as usize])).collect();
         let max = f64::from(candidates[0].1);
         let temperature = f64::from(p.temperature);
         let weights: Vec<f64> = candidates
@@ -175,6 +179,15 @@ impl Sampler {
     }
 }
 
+/// A key that sorts logits in descending `f32::total_cmp` order, then ids in ascending order:
+/// the logit's bits made monotonic (negative values flipped, positive ones offset by the sign
+/// bit), inverted, above the id.
+fn descending(logit: f32, id: u32) -> u64 {
+    let bits = logit.to_bits();
+    let ascending = if bits & 0x8000_0000 != 0 { !bits } else { bits | 0x8000_0000 };
+    (u64::from(!ascending) << 32) | u64::from(id)
+}
+
 /// Index of the largest logit; the lowest index on ties.
 pub(crate) fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0;
@@ -189,6 +202,37 @@ pub(crate) fn argmax(logits: &[f32]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_keys_sort_as_total_cmp_then_id() {
+        let values = [
+            1.5,
+            -0.0,
+            0.0,
+            -2.25,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.5,
+            f32::MIN_POSITIVE / 2.0,
+            -f32::MIN_POSITIVE / 2.0,
+            f32::NAN,
+            -f32::NAN,
+            3.0e38,
+            -3.0e38,
+            0.125,
+        ];
+        let mut by_keys: Vec<u32> = {
+            let mut keys: Vec<u64> =
+                values.iter().enumerate().map(|(i, v)| descending(*v, i as u32)).collect();
+            keys.sort_unstable();
+            keys.iter().map(|k| *k as u32).collect()
+        };
+        let mut by_cmp: Vec<(u32, f32)> = values.iter().enumerate().map(|(i, v)| (i as u32, *v)).collect();
+        by_cmp.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(by_keys, by_cmp.iter().map(|c| c.0).collect::<Vec<_>>());
+        by_keys.dedup();
+        assert_eq!(by_keys.len(), values.len());
+    }
 
     #[test]
     fn greedy_takes_the_first_maximum() {
