@@ -458,16 +458,15 @@ impl WeightMatrix {
     }
 
     /// `width` groups from `g` (rows `GROUP·g..`; two only where [`Self::has_pair_product`])
-    /// against up to four activation vectors `x[t0..t0+out.len()]`, one row of results per
-    /// vector (the first `width · GROUP` values).
+    /// against the activation vectors `acts` (up to eight with two groups, four with one), one
+    /// row of results per vector (the first `width · GROUP` values).
     #[inline]
     fn group_product(
         &self,
         isa: KernelIsa,
         g: usize,
         width: usize,
-        x: &QuantizedActivations,
-        t0: usize,
+        acts: &[ActRow<'_>],
         out: &mut [[f32; 2 * GROUP]],
     ) {
         match &self.data {
@@ -475,16 +474,11 @@ impl WeightMatrix {
                 for (i, o) in out.iter_mut().enumerate() {
                     for (j, oj) in o.iter_mut().take(width * GROUP).enumerate() {
                         let r = (g * GROUP + j).min(self.rows - 1);
-                        *oj = dot_f32(isa, &v[r * self.cols..(r + 1) * self.cols], x.raw_row(t0 + i));
+                        *oj = dot_f32(isa, &v[r * self.cols..(r + 1) * self.cols], acts[i].raw);
                     }
                 }
             }
             WeightData::Groups { .. } => {
-                let mut acts = [ActRow::default(); TOKEN_TILE];
-                for (i, a) in acts.iter_mut().take(out.len()).enumerate() {
-                    *a = x.row(t0 + i);
-                }
-                let acts = &acts[..out.len()];
                 #[cfg(target_arch = "x86_64")]
                 if width == 2 {
                     let pair = [self.group(g), self.group(g + 1)];
@@ -553,6 +547,8 @@ pub(crate) struct ActRow<'a> {
     ds: &'a [f32],
     sums: &'a [f32],
     halves: &'a [i32],
+    /// The values before quantization (for f32 weights).
+    raw: &'a [f32],
 }
 
 /// `n` activation vectors of `cols` elements, quantized to 8-bit blocks. The f32 values are
@@ -643,11 +639,8 @@ impl QuantizedActivations {
             ds: &self.ds[t * nb..(t + 1) * nb],
             sums: &self.sums[t * nb..(t + 1) * nb],
             halves: &self.halves[2 * t * nb..2 * (t + 1) * nb],
+            raw: &self.raw[t * self.cols..(t + 1) * self.cols],
         }
-    }
-
-    fn raw_row(&self, t: usize) -> &[f32] {
-        &self.raw[t * self.cols..(t + 1) * self.cols]
     }
 }
 
@@ -695,6 +688,7 @@ pub(crate) fn matmul(
     // enough that claiming them costs nothing.
     let chunk = GROUP_CHUNK.max(groups / (8 * team.threads())).next_multiple_of(2);
     let chunk_rows = chunk * GROUP;
+    let acts: Vec<ActRow<'_>> = (0..n).map(|t| x.row(t)).collect();
     // Item `c` fills rows `c·chunk_rows..` of every token's output: `parts`, one per token.
     let fill = |c: usize, parts: &mut [Option<&mut [f32]>]| {
         let mut tile = [[0f32; 2 * GROUP]; TOKEN_TILE];
@@ -708,7 +702,7 @@ pub(crate) fn matmul(
             let tile_len = if width == 2 { TOKEN_TILE } else { TOKEN_TILE / 2 };
             for t0 in (0..n).step_by(tile_len) {
                 let tn = (n - t0).min(tile_len);
-                w.group_product(isa, g, width, x, t0, &mut tile[..tn]);
+                w.group_product(isa, g, width, &acts[t0..t0 + tn], &mut tile[..tn]);
                 for (part, res) in parts[t0..t0 + tn].iter_mut().zip(&tile[..tn]) {
                     if let Some(part) = part {
                         part[j0..j0 + valid].copy_from_slice(&res[..valid]);
