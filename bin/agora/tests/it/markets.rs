@@ -63,7 +63,8 @@ fn a_market_is_asked_traded_resolved_and_redeemed_from_the_command_line() {
 
 /// The AI trader on the default model, through the running node: it forecasts each open market
 /// (both ways, receipts kept), trades by capped Kelly or says why not, does not trade a market
-/// twice, and its Brier score is reported against always-50% once a market resolves.
+/// twice, and its Brier score is reported against always-50% once a market resolves. Its
+/// forecasts are on the board, where web3.py reads them with the contract's ABI alone.
 #[test]
 fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
     let root = tempfile::tempdir().unwrap();
@@ -156,6 +157,24 @@ fn the_ai_trader_forecasts_trades_and_is_scored_against_always_fifty_percent() {
         assert_eq!(row["counted"], true, "published before the answer: {row}");
         assert_eq!(row["scored"], false);
     }
+    // web3.py reads the same forecast from the board with nothing but its ABI and address.
+    let market = rows[0]["market"].as_str().unwrap();
+    let read = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/forecast_board.py"))
+        .arg(&rpc)
+        .arg(node.join("deployments.json"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../crates/contracts/artifacts/ForecastBoard.json"))
+        .arg(market)
+        .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/pylib"))
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let read: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(read.as_array().map(Vec::len), Some(1), "one forecaster: {read}");
+    assert_eq!(read[0]["agent_id"], rows[0]["agent_id"], "{read}");
+    let ppm = read[0]["probability_ppm"].as_f64().unwrap();
+    assert!((ppm / 1e6 - rows[0]["probability"].as_f64().unwrap()).abs() <= 1e-6, "{read}");
+    assert_ne!(read[0]["reasoning"], format!("0x{}", "0".repeat(64)), "{read}");
     let own = run(&node, &rpc, &["trader", "leaderboard", "--publish"]);
     assert!(own.contains("this node's own forecast (ERC-8004 refuses self-feedback)"), "{own}");
     run(&scorer, &rpc, &["faucet", "--amount", "1"]);
