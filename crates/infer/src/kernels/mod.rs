@@ -541,7 +541,7 @@ fn interleave<'a>(
 
 /// One activation vector's parts: 8-bit values, and per block the scale, the scaled sum (for
 /// minimums) and the integer sums of each half (for unsigned weight encodings).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ActRow<'a> {
     qs: &'a [i8],
     ds: &'a [f32],
@@ -564,19 +564,16 @@ pub struct QuantizedActivations {
 }
 
 impl QuantizedActivations {
-    /// Quantizes `x`, holding `n` vectors of `cols` values each.
-    pub fn quantize(x: &[f32], cols: usize) -> Self {
-        let mut q = Self::default();
-        q.requantize(x, cols);
-        q
-    }
-
-    /// Quantizes into this buffer, reusing its memory.
-    pub fn requantize(&mut self, x: &[f32], cols: usize) {
+    /// Quantizes `x`, holding `n` vectors of `cols` values each, on the calling thread (the
+    /// engine fills its buffers with [`QuantizedActivations::fill`]).
+    #[cfg(test)]
+    pub(crate) fn quantize(x: &[f32], cols: usize) -> Self {
         debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
-        self.resize(x.len() / cols, cols);
-        self.raw.copy_from_slice(x);
-        quantize_blocks(&self.raw, &mut self.qs, &mut self.ds, &mut self.sums, &mut self.halves);
+        let mut q = Self::default();
+        q.resize(x.len() / cols, cols);
+        q.raw.copy_from_slice(x);
+        quantize_blocks(&q.raw, &mut q.qs, &mut q.ds, &mut q.sums, &mut q.halves);
+        q
     }
 
     /// Fills this buffer with `n` vectors of `cols` values, `row(t, out)` writing vector `t`,
